@@ -1,0 +1,139 @@
+"""Scoring a question from probe records: pure, so a stored report can be re-scored.
+
+A graded name may have been bound several times while the notebook ran (a later part
+redefines ``predict``). Each binding is a candidate; the question is scored for each and
+the best one answers it (ties go to the latest definition).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graders.checks.function import CheckScore, Fault, ReferenceCache, score_function_check
+from graders.checks.style import find_loops
+from graders.inputs import PlannedCall
+from graders.results import Candidate, Outcome, ProbeRecord, QuestionResult
+from graders.spec import FunctionCheck, NoLoops, Question
+
+__all__ = ["ReferenceCache", "score_question"]
+
+
+@dataclass
+class _Scored:
+    points: float
+    feedback: list[str]
+    faults: list[Fault]
+    candidate: int | None
+
+
+def _no_loops(check: NoLoops, candidate: Candidate | None, earned_full: bool) -> CheckScore:
+    if candidate is None:
+        return CheckScore(0.0, [], Fault.MISSING)
+    if not earned_full:
+        return CheckScore(0.0, [f"vectorisation of {check.symbol}() is only credited once "
+                                "it returns correct results"])
+    if not candidate.source:
+        return CheckScore(0.0, [f"could not read the source of {check.symbol}() to check "
+                                "it for loops"])
+    findings = []
+    for name, source in [(check.symbol, candidate.source), *candidate.helpers.items()]:
+        loops = find_loops(source, name)
+        if loops is None:
+            return CheckScore(0.0, [f"could not parse the source of {name}()"])
+        findings += loops
+    if findings:
+        first = findings[0]
+        where = "" if first.function == check.symbol else f" (in helper {first.function}())"
+        return CheckScore(0.0, [
+            f"{check.symbol}() uses {first.construct} on line {first.line}{where}; the "
+            "handout asks for vectorised code without loops"
+        ])
+    return CheckScore(1.0, [])
+
+
+def _score_candidate(
+    question: Question,
+    candidate: int | None,
+    candidates: dict[tuple[str, int], Candidate],
+    calls: dict[int, list[PlannedCall]],
+    records: dict[tuple[str, int], ProbeRecord],
+    cache: ReferenceCache,
+) -> _Scored:
+    points = 0.0
+    feedback: list[str] = []
+    faults: list[Fault] = []
+    correctness_full = True
+    for index, check in enumerate(question.checks):
+        if isinstance(check, FunctionCheck):
+            by_call = {}
+            for call in calls.get(index, []):
+                rec = records.get((call.call_id, candidate if candidate is not None else -1))
+                if rec is None:
+                    rec = records.get((call.call_id, -1))
+                if rec is not None:
+                    by_call[call.call_id] = rec
+            score = score_function_check(check, calls.get(index, []), by_call, cache)
+            correctness_full = correctness_full and score.fraction >= 1.0
+        else:
+            cand = candidates.get((check.symbol, candidate)) if candidate is not None else None
+            score = _no_loops(check, cand, correctness_full)
+        points += check.points * score.fraction
+        feedback += [line for line in score.feedback if line not in feedback]
+        faults.append(score.fault)
+    return _Scored(round(points, 6), feedback, faults, candidate)
+
+
+def score_question(
+    question: Question,
+    *,
+    candidates: list[Candidate],
+    calls: list[PlannedCall],
+    records: list[ProbeRecord],
+    cache: ReferenceCache,
+) -> QuestionResult:
+    if question.manual:
+        return QuestionResult(
+            id=question.id, title=question.title, points=0.0, max_points=question.points,
+            outcome=Outcome.MANUAL, feedback=["graded by course staff"],
+            visibility=question.visibility,
+        )
+    symbols = question.symbols
+    by_check: dict[int, list[PlannedCall]] = {}
+    for call in calls:
+        if call.question_id == question.id:
+            by_check.setdefault(call.check_index, []).append(call)
+    record_map = {(r.call_id, r.candidate): r for r in records}
+    cand_map = {(c.symbol, c.index): c for c in candidates}
+    indices: list[int | None] = [
+        *sorted({c.index for c in candidates if c.symbol in symbols})
+    ] or [None]
+    scored = [
+        _score_candidate(question, i, cand_map, by_check, record_map, cache) for i in indices
+    ]
+    best = max(reversed(scored), key=lambda s: s.points)
+    feedback = list(best.feedback)
+    if len(indices) > 1 and best.candidate is not None:
+        cell = cand_map[(symbols[0], best.candidate)].cell if (symbols[0], best.candidate) in \
+            cand_map else None
+        where = f"in cell {cell}" if cell is not None else ""
+        feedback.append(
+            f"`{symbols[0]}` is defined {len(indices)} times in your notebook; graded the "
+            f"definition {where} that answers this question".replace("  ", " ")
+        )
+    if best.points >= question.points - 1e-9:
+        outcome = Outcome.PASSED
+    elif best.points > 0:
+        outcome = Outcome.PARTIAL
+    elif Fault.MISSING in best.faults:
+        outcome = Outcome.MISSING
+    elif Fault.TIMED_OUT in best.faults:
+        outcome = Outcome.TIMED_OUT
+    elif Fault.ERRORED in best.faults:
+        outcome = Outcome.ERRORED
+    else:
+        outcome = Outcome.FAILED
+    return QuestionResult(
+        id=question.id, title=question.title, points=best.points, max_points=question.points,
+        outcome=outcome, feedback=feedback, visibility=question.visibility,
+        candidate=best.candidate,
+    )

@@ -1,0 +1,39 @@
+"""Static style checks on a candidate's source (read from the probe, parsed here)."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+_LOOP_NODES: dict[type, str] = {
+    ast.For: "a for loop",
+    ast.AsyncFor: "a for loop",
+    ast.While: "a while loop",
+    ast.ListComp: "a list comprehension",
+    ast.SetComp: "a set comprehension",
+    ast.DictComp: "a dict comprehension",
+    ast.GeneratorExp: "a generator expression",
+}
+
+
+@dataclass(frozen=True)
+class LoopFinding:
+    function: str
+    construct: str
+    line: int
+
+
+def find_loops(source: str, function: str) -> list[LoopFinding] | None:
+    """Loops in ``source``; None when it cannot be parsed."""
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return None
+    found = []
+    for node in ast.walk(tree):
+        construct = _LOOP_NODES.get(type(node))
+        if construct:
+            found.append(LoopFinding(function, construct, getattr(node, "lineno", 0)))
+    return found

@@ -1,0 +1,119 @@
+"""Seeded probe inputs, derived from a spec and a per-submission seed.
+
+Generation is deterministic: the same spec and seed give the same inputs, which is what
+lets a stored report be re-scored later without executing anything again.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from graders.spec import (
+    Assignment,
+    Case,
+    Fixed,
+    FunctionCheck,
+    Generator,
+    Labels,
+    Mapping,
+    Normal,
+    Shape,
+    Uniform,
+)
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    call_id: str
+    question_id: str
+    check_index: int
+    case_index: int
+    symbol: str
+    args: tuple[Any, ...]
+    dims: dict[str, int]
+    timeout_s: float
+
+    def fresh_args(self) -> tuple[Any, ...]:
+        """A deep copy: a function that mutates its arguments corrupts nothing else."""
+        return copy.deepcopy(self.args)
+
+
+def derive_seed(submission_sha256: str, assignment_id: str) -> int:
+    digest = hashlib.sha256(f"{assignment_id}:{submission_sha256}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def _stream(seed: int, call_id: str) -> np.random.Generator:
+    salt = int.from_bytes(hashlib.sha256(call_id.encode()).digest()[:8], "big")
+    return np.random.default_rng([seed, salt])
+
+
+def _shape(shape: Shape, dims: dict[str, int]) -> tuple[int, ...]:
+    return tuple(dims[d] if isinstance(d, str) else d for d in shape)
+
+
+def generate(gen: Generator, rng: np.random.Generator, dims: dict[str, int]) -> Any:
+    if isinstance(gen, Normal):
+        return rng.normal(gen.mean, gen.scale, size=_shape(gen.shape, dims))
+    if isinstance(gen, Uniform):
+        return rng.uniform(gen.low, gen.high, size=_shape(gen.shape, dims))
+    if isinstance(gen, Labels):
+        labels = rng.integers(0, gen.classes, size=_shape(gen.shape, dims))
+        return labels.astype(np.float64) if gen.as_float else labels
+    if isinstance(gen, Fixed):
+        value = gen.value
+        return float(value) if isinstance(value, int | float) else np.asarray(value, float)
+    if isinstance(gen, Mapping):
+        return {key: generate(sub, rng, dims) for key, sub in gen.fields}
+    raise TypeError(f"unknown generator {gen!r}")
+
+
+def plan_calls(assignment: Assignment, seed: int) -> list[PlannedCall]:
+    """Every call the probes will make, in a stable order."""
+    calls = []
+    for question in assignment.questions:
+        for ci, check in enumerate(question.checks):
+            if not isinstance(check, FunctionCheck):
+                continue
+            for ki, case in enumerate(check.cases):
+                call_id = f"{question.id}:{ci}:{ki}"
+                calls.append(_planned(call_id, question.id, ci, ki, check, case, seed))
+    return calls
+
+
+def _planned(
+    call_id: str, qid: str, ci: int, ki: int, check: FunctionCheck, case: Case, seed: int
+) -> PlannedCall:
+    rng = _stream(seed, call_id)
+    dims = case.dim_map
+    args = tuple(generate(g, rng, dims) for g in case.args)
+    return PlannedCall(call_id, qid, ci, ki, check.symbol, args, dims, check.call_timeout_s)
+
+
+def fingerprint(calls: list[PlannedCall]) -> str:
+    """Identifies the inputs; a rescore refuses when they would differ."""
+    h = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, np.ndarray):
+            h.update(str(value.shape).encode())
+            h.update(np.ascontiguousarray(value, dtype=np.float64).tobytes())
+        elif isinstance(value, dict):
+            for k in value:
+                h.update(k.encode())
+                feed(value[k])
+        elif isinstance(value, tuple | list):
+            for v in value:
+                feed(v)
+        else:
+            h.update(repr(value).encode())
+
+    for call in calls:
+        h.update(call.call_id.encode())
+        feed(call.args)
+    return h.hexdigest()[:32]

@@ -1,0 +1,251 @@
+"""Code that runs *inside* the student's kernel, in the sandbox.
+
+The trusted side never imports this module: it reads this file's source and executes it
+in the kernel (see ``graders.execute``), where it lives in a private module object rather
+than the student's namespace. It must only use the standard library, numpy and IPython,
+and it knows nothing about the reference or the expected values.
+
+Everything it reports goes back as ``display_data`` with the ``MIME`` type below; values
+use the wire format described in ``graders.values``.
+"""
+
+
+import base64
+import contextlib
+import io
+import json
+import math
+import signal
+import sys
+import time
+import types
+
+MIME = "application/vnd.ml-autograder.probe+json"
+REGISTRY = "__autograder_registry__"
+MAX_CANDIDATES = 6
+MAX_SOURCE = 64 * 1024
+
+
+class _CallTimeout(BaseException):
+    """Raised by the alarm; a BaseException so that ``except Exception`` does not eat it."""
+
+
+def _registry():
+    reg = sys.modules.get(REGISTRY)
+    if reg is None or not hasattr(reg, "seen"):
+        reg = types.ModuleType(REGISTRY)
+        reg.seen = {}
+        sys.modules[REGISTRY] = reg
+    return reg
+
+
+def snapshot(namespace, names, cell):
+    """Remember each new object bound to a graded name after a cell ran."""
+    seen = _registry().seen
+    for name in names:
+        if name not in namespace:
+            continue
+        obj = namespace[name]
+        found = seen.setdefault(name, [])
+        if not any(o is obj for o, _ in found):
+            found.append((obj, cell))
+            del found[:-MAX_CANDIDATES]
+
+
+def _emit(payload):
+    from IPython.display import display
+
+    display({MIME: payload}, raw=True)
+
+
+# ------------------------------------------------------------------ values: encode
+def _npy(arr):
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def encode(value, budget, depth=0):
+    """Encode a returned value; budget[0] is the byte allowance left."""
+    import numpy as np
+
+    if depth > 6:
+        return {"t": "other", "src": "too deeply nested"}
+    tname = type(value).__module__ + "." + type(value).__qualname__
+    if value is None:
+        return {"t": "none"}
+    if isinstance(value, bool):
+        return {"t": "bool", "v": value}
+    if isinstance(value, int):
+        if abs(value) < 2**53:
+            return {"t": "int", "v": value}
+        return {"t": "float", "v": float(value), "src": "int"}
+    if isinstance(value, float):
+        return {"t": "float", "v": value if math.isfinite(value) else str(value)}
+    if isinstance(value, str):
+        return {"t": "str", "v": value[:1000]}
+    arr = None
+    src = tname
+    if isinstance(value, np.ndarray | np.generic):
+        arr = np.asarray(value)
+        src = "numpy." + type(value).__name__
+    elif hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "numpy"):
+        arr = value.detach().cpu().numpy()
+        src = "torch.Tensor"
+    elif hasattr(value, "__array__") and not isinstance(value, dict | list | tuple):
+        arr = np.asarray(value)
+    if arr is not None:
+        if arr.dtype.kind not in "biufc":
+            return {"t": "other", "src": f"{src} of dtype {arr.dtype}"}
+        budget[0] -= arr.nbytes
+        if budget[0] < 0:
+            return {"t": "other", "src": f"{src} too large ({arr.nbytes} bytes)"}
+        return {"t": "array", "npy": _npy(arr), "src": f"{src}[{arr.dtype}]"}
+    if isinstance(value, list | tuple):
+        kind = "tuple" if isinstance(value, tuple) else "list"
+        if len(value) > 1000:
+            return {"t": "other", "src": f"{kind} of {len(value)} items"}
+        return {"t": kind, "items": [encode(v, budget, depth + 1) for v in value]}
+    if isinstance(value, dict):
+        if len(value) > 1000:
+            return {"t": "other", "src": f"dict of {len(value)} items"}
+        return {
+            "t": "dict",
+            "src": tname,
+            "items": [[str(k), encode(v, budget, depth + 1)] for k, v in value.items()],
+        }
+    return {"t": "other", "src": tname}
+
+
+# ------------------------------------------------------------------ values: decode
+def _load_array(directory, name):
+    import numpy as np
+
+    if "/" in name or name.startswith("."):
+        raise ValueError("bad input file name")
+    return np.load(directory + "/" + name, allow_pickle=False)
+
+
+def decode(node, directory):
+    """Decode an input tree written by the trusted side; fresh objects every time."""
+    t = node["t"]
+    if t == "array":
+        return _load_array(directory, node["file"])
+    if t == "dict":
+        return {k: decode(v, directory) for k, v in node["items"]}
+    if t == "tuple":
+        return tuple(decode(v, directory) for v in node["items"])
+    if t == "list":
+        return [decode(v, directory) for v in node["items"]]
+    if t == "none":
+        return None
+    if t == "float":
+        return float(node["v"])
+    return node["v"]
+
+
+# ------------------------------------------------------------------------- probing
+def _describe(name, index, obj, cell, namespace):
+    import inspect
+
+    info = {"symbol": name, "index": index, "cell": cell, "kind": type(obj).__name__}
+    if not callable(obj):
+        info["kind"] = "not_callable"
+        return info
+    with contextlib.suppress(TypeError, ValueError):
+        info["signature"] = str(inspect.signature(obj))[:500]
+    with contextlib.suppress(OSError, TypeError):
+        info["source"] = inspect.getsource(obj)[:MAX_SOURCE]
+    helpers = {}
+    code = getattr(obj, "__code__", None)
+    pending = list(code.co_names) if code is not None else []
+    visited = {name}
+    while pending and len(helpers) < 20:
+        helper = pending.pop()
+        if helper in visited:
+            continue
+        visited.add(helper)
+        fn = namespace.get(helper)
+        hcode = getattr(fn, "__code__", None)
+        if hcode is None or getattr(fn, "__module__", None) != "__main__":
+            continue
+        try:
+            helpers[helper] = inspect.getsource(fn)[:MAX_SOURCE]
+        except (OSError, TypeError):
+            continue
+        pending.extend(hcode.co_names)
+    info["helpers"] = helpers
+    return info
+
+
+def _on_alarm(signum, frame):
+    raise _CallTimeout()
+
+
+def run(plan_path, namespace, nonce, skip=()):
+    """Describe every candidate, then make every planned call on each of them."""
+    with open(plan_path) as fh:
+        plan = json.load(fh)
+    directory = plan_path.rsplit("/", 1)[0]
+    seen = _registry().seen
+    for name in plan["symbols"]:
+        if name in namespace and not any(o is namespace[name] for o, _ in seen.get(name, [])):
+            snapshot(namespace, [name], None)
+    candidates = [
+        _describe(name, i, obj, cell, namespace)
+        for name in plan["symbols"]
+        for i, (obj, cell) in enumerate(seen.get(name, []))
+    ]
+    _emit({"nonce": nonce, "kind": "candidates", "candidates": candidates})
+    skipped = {tuple(s) for s in skip}
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    try:
+        for call in plan["calls"]:
+            found = seen.get(call["symbol"], [])
+            if not found:
+                _emit({"nonce": nonce, "kind": "result", "call_id": call["id"],
+                       "symbol": call["symbol"], "candidate": -1, "status": "missing"})
+                continue
+            for index, (obj, _cell) in enumerate(found):
+                if (call["id"], index) in skipped:
+                    continue
+                _emit({"nonce": nonce, "kind": "start", "call_id": call["id"],
+                       "symbol": call["symbol"], "candidate": index})
+                _emit(_call(obj, index, call, directory, nonce, plan["max_output_bytes"]))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _call(obj, index, call, directory, nonce, max_bytes):
+    record = {"nonce": nonce, "kind": "result", "call_id": call["id"],
+              "symbol": call["symbol"], "candidate": index}
+    if not callable(obj):
+        record["status"] = "not_callable"
+        record["error"] = f"{call['symbol']} is a {type(obj).__name__}, not a function"
+        return record
+    args = [decode(a, directory) for a in call["args"]]
+    started = time.perf_counter()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, call["timeout_s"])
+        try:
+            value = obj(*args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _CallTimeout:
+        record["status"] = "timeout"
+        record["error"] = f"did not return within {call['timeout_s']:g} s"
+    except BaseException as exc:
+        record["status"] = "error"
+        record["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+    else:
+        try:
+            record["value"] = encode(value, [max_bytes])
+            record["status"] = "ok"
+        except BaseException as exc:
+            record["status"] = "unserializable"
+            record["error"] = f"{type(exc).__name__}: {exc}"[:500]
+    record["duration_s"] = time.perf_counter() - started
+    return record

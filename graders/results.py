@@ -1,0 +1,236 @@
+"""Typed grading results and their one JSON form.
+
+Scores are derived from their parts (a report's total is the sum of its questions),
+never stored twice. ``REPORT_ADAPTER`` is the only way a report becomes JSON and back.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, computed_field
+
+from graders.spec import Visibility
+
+
+class Outcome(StrEnum):
+    PASSED = "passed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    ERRORED = "errored"
+    TIMED_OUT = "timed_out"
+    MISSING = "missing"
+    MANUAL = "manual"
+
+
+class ReportStatus(StrEnum):
+    GRADED = "graded"
+    NOT_GRADABLE = "not_gradable"
+
+
+class CallStatus(StrEnum):
+    OK = "ok"
+    ERROR = "error"  # the student's function raised
+    TIMEOUT = "timeout"  # the per-call limit stopped it
+    MISSING = "missing"  # the name is not defined
+    NOT_CALLABLE = "not_callable"
+    CRASHED = "crashed"  # the kernel died during the call
+    UNSERIALIZABLE = "unserializable"  # returned something that is not numbers
+
+
+class CellStatus(StrEnum):
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    KERNEL_DIED = "kernel_died"
+    OUTPUT_LIMIT = "output_limit"
+    SKIPPED = "skipped"  # not re-run after it killed the kernel once
+
+
+class SandboxVerdict(StrEnum):
+    """Why the sandbox stopped something, in words a student can act on."""
+
+    CELL_TIMEOUT = "cell_timeout"
+    TOTAL_TIMEOUT = "total_timeout"
+    OUT_OF_MEMORY = "out_of_memory"
+    PROCESS_LIMIT = "process_limit"
+    OUTPUT_LIMIT = "output_limit"
+    KERNEL_DIED = "kernel_died"
+    CALL_TIMEOUT = "call_timeout"
+
+
+VERDICT_MESSAGES: dict[SandboxVerdict, str] = {
+    SandboxVerdict.CELL_TIMEOUT: "a cell ran longer than the per-cell time limit and was stopped",
+    SandboxVerdict.TOTAL_TIMEOUT: "the notebook ran longer than the total time limit",
+    SandboxVerdict.OUT_OF_MEMORY: "the notebook used more memory than allowed and was killed",
+    SandboxVerdict.PROCESS_LIMIT: "the notebook tried to start more processes or threads "
+    "than allowed",
+    SandboxVerdict.OUTPUT_LIMIT: "a cell printed more output than allowed; the rest was dropped",
+    SandboxVerdict.KERNEL_DIED: "the Python kernel died (crash, os._exit or a signal)",
+    SandboxVerdict.CALL_TIMEOUT: "a graded function did not return within its time limit",
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Candidate(_Frozen):
+    """One binding of a graded name seen while the notebook ran."""
+
+    symbol: str
+    index: int
+    cell: int | None = None
+    kind: str = "function"
+    signature: str | None = None
+    source: str | None = None
+    helpers: dict[str, str] = Field(default_factory=dict)
+
+
+class ProbeRecord(_Frozen):
+    """What one probe call returned, exactly as it crossed the sandbox boundary."""
+
+    call_id: str
+    symbol: str
+    candidate: int
+    status: CallStatus
+    value: Any = None  # the wire tree (see graders.values); decoded only when scoring
+    error: str | None = None
+    duration_s: float = 0.0
+
+
+class CellRecord(_Frozen):
+    index: int
+    status: CellStatus
+    duration_s: float = 0.0
+    error: str | None = None
+
+
+class SandboxEvent(_Frozen):
+    verdict: SandboxVerdict
+    detail: str = ""
+
+    @property
+    def message(self) -> str:
+        base = VERDICT_MESSAGES[self.verdict]
+        return f"{base} ({self.detail})" if self.detail else base
+
+
+class Timings(_Frozen):
+    sandbox_start_s: float = 0.0
+    kernel_start_s: float = 0.0
+    execute_s: float = 0.0
+    probes_s: float = 0.0
+    compare_s: float = 0.0
+    total_s: float = 0.0
+
+
+class ExecutionSummary(_Frozen):
+    cells: list[CellRecord] = Field(default_factory=list)
+    kernel_starts: int = 0
+    events: list[SandboxEvent] = Field(default_factory=list)
+    timings: Timings = Timings()
+    peak_memory_bytes: int | None = None
+    sandboxed: bool = True
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def cell_errors(self) -> list[CellRecord]:
+        return [c for c in self.cells if c.status is not CellStatus.OK]
+
+
+class QuestionResult(_Frozen):
+    id: str
+    title: str
+    points: float
+    max_points: float
+    outcome: Outcome
+    feedback: list[str] = Field(default_factory=list)
+    visibility: Visibility = Visibility.PUBLIC
+    candidate: int | None = None
+
+
+class GradeReport(_Frozen):
+    assignment_id: str
+    assignment_version: str
+    engine_version: str
+    status: ReportStatus
+    reason: str | None = None
+    seed: int | None = None
+    submission_sha256: str | None = None
+    inputs_fingerprint: str | None = None
+    questions: list[QuestionResult] = Field(default_factory=list)
+    execution: ExecutionSummary = ExecutionSummary()
+    candidates: list[Candidate] = Field(default_factory=list)
+    probes: list[ProbeRecord] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def score(self) -> float:
+        return round(sum(q.points for q in self.questions if q.outcome is not Outcome.MANUAL), 6)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def max_score(self) -> float:
+        return sum(q.max_points for q in self.questions if q.outcome is not Outcome.MANUAL)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def manual_pending(self) -> float:
+        return sum(q.max_points for q in self.questions if q.outcome is Outcome.MANUAL)
+
+    @classmethod
+    def not_gradable(
+        cls, *, assignment_id: str, assignment_version: str, engine_version: str, reason: str
+    ) -> GradeReport:
+        return cls(
+            assignment_id=assignment_id,
+            assignment_version=assignment_version,
+            engine_version=engine_version,
+            status=ReportStatus.NOT_GRADABLE,
+            reason=reason,
+        )
+
+
+REPORT_ADAPTER: TypeAdapter[GradeReport] = TypeAdapter(GradeReport)
+
+
+def report_to_json(report: GradeReport, *, indent: int | None = None) -> str:
+    return REPORT_ADAPTER.dump_json(report, indent=indent).decode()
+
+
+def report_from_json(data: str | bytes) -> GradeReport:
+    obj = json.loads(data)
+    # computed totals are written for readers; they are derived again, never trusted
+    for key in ("score", "max_score", "manual_pending"):
+        obj.pop(key, None)
+    return REPORT_ADAPTER.validate_python(obj)
+
+
+_GRADESCOPE_VISIBILITY = {Visibility.PUBLIC: "visible", Visibility.HIDDEN: "after_published"}
+
+
+def to_gradescope(report: GradeReport) -> dict[str, Any]:
+    """The report in Gradescope's autograder ``results.json`` format."""
+    tests = []
+    for q in report.questions:
+        entry: dict[str, Any] = {
+            "name": f"{q.id} {q.title}",
+            "number": q.id,
+            "max_score": q.max_points,
+            "output": "\n".join(q.feedback),
+            "visibility": _GRADESCOPE_VISIBILITY[q.visibility],
+        }
+        if q.outcome is not Outcome.MANUAL:
+            entry["score"] = q.points
+            entry["status"] = "passed" if q.outcome is Outcome.PASSED else "failed"
+        tests.append(entry)
+    output = report.reason or "; ".join(e.message for e in report.execution.events)
+    return {
+        "score": report.score,
+        "execution_time": round(report.execution.timings.total_s, 3),
+        "output": output,
+        "tests": tests,
+    }

@@ -1,0 +1,254 @@
+"""The vocabulary an assignment's ``spec.py`` is written in.
+
+Everything here is declarative and made of frozen dataclasses, so that a spec is plain
+data: ``reference/<id>/spec.py`` builds one ``Assignment`` named ``ASSIGNMENT`` and never
+runs grading logic itself. Shapes may name dimensions ("B") that each case binds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+Dim = int | str
+Shape = tuple[Dim, ...]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Closeness for floating-point comparisons, as in ``numpy.allclose``."""
+
+    rtol: float = 1e-5
+    atol: float = 1e-8
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    HIDDEN = "hidden"
+
+
+# ---------------------------------------------------------------------------- inputs
+@dataclass(frozen=True)
+class Normal:
+    """Gaussian values of the given shape."""
+
+    shape: Shape
+    mean: float = 0.0
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """Uniform values in [low, high)."""
+
+    shape: Shape
+    low: float = 0.0
+    high: float = 1.0
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Integer class labels 0..classes-1 (as float64 when ``as_float``)."""
+
+    shape: Shape
+    classes: int = 2
+    as_float: bool = True
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """A literal value: a number or a (nested) list turned into a float64 array."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A ``dict`` whose keys the handout fixes (e.g. ``W = {'w_1': ..., 'w_2': ...}``)."""
+
+    fields: tuple[tuple[str, Generator], ...]
+
+    @classmethod
+    def of(cls, **fields: Generator) -> Mapping:
+        return cls(tuple(fields.items()))
+
+
+Generator = Normal | Uniform | Labels | Fixed | Mapping
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call: its arguments and the sizes bound to named dimensions."""
+
+    args: tuple[Generator, ...]
+    dims: tuple[tuple[str, int], ...] = ()
+    name: str = ""
+
+    @property
+    def dim_map(self) -> dict[str, int]:
+        return dict(self.dims)
+
+
+def cases(args: tuple[Generator, ...], *sizes: dict[str, int]) -> tuple[Case, ...]:
+    """Random cases of the same argument shapes at several sizes."""
+    return tuple(Case(args=args, dims=tuple(s.items())) for s in sizes)
+
+
+# --------------------------------------------------------------------------- outputs
+@dataclass(frozen=True)
+class Value:
+    """A single array or number, named for feedback ("the loss")."""
+
+    name: str = "the result"
+    # Accept (B,) where (B, 1) is expected and the other way round.
+    flexible_vector: bool = True
+
+
+@dataclass(frozen=True)
+class Ordered:
+    """A fixed-order tuple or list of values, e.g. ``predict``'s ``(z_1, z_2, y_hat)``."""
+
+    names: tuple[str, ...]
+    flexible_vector: bool = True
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """A dict with the keys the handout fixes; optionally a sequence in that key order."""
+
+    keys: tuple[str, ...]
+    accept_sequence: bool = True
+    flexible_vector: bool = True
+
+
+Output = Value | Ordered | Keyed
+
+
+# ------------------------------------------------------------------------- diagnoses
+class Mistake(StrEnum):
+    """Common mistakes that a spec can diagnose and give partial credit for."""
+
+    SUM_OVER_BATCH = "sum_over_batch"  # summed where the handout asks for an average
+    TRANSPOSED = "transposed"  # every 2-D array output transposed
+    SIGN_FLIP = "sign_flip"  # the negative of the expected value
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    mistake: Mistake
+    credit: float
+    feedback: str
+    batch_dim: str = "B"
+
+
+# ---------------------------------------------------------------------------- checks
+@dataclass(frozen=True)
+class FunctionCheck:
+    """Call ``symbol`` on seeded inputs and compare with the reference function."""
+
+    symbol: str
+    points: float
+    cases: tuple[Case, ...]
+    output: Output = Value()
+    tolerance: Tolerance = Tolerance()
+    diagnoses: tuple[Diagnosis, ...] = ()
+    reference: str | None = None  # name in solution.py; defaults to symbol
+    require_finite: bool = True
+    call_timeout_s: float = 10.0
+
+    @property
+    def reference_name(self) -> str:
+        return self.reference or self.symbol
+
+
+@dataclass(frozen=True)
+class GradientCheck(FunctionCheck):
+    """A function check whose reference is also verified by central finite differences.
+
+    ``loss`` names the reference loss in solution.py, called with the same arguments;
+    ``wrt`` is the index of the argument holding the parameters.
+    """
+
+    loss: str = ""
+    wrt: int = 0
+    fd_step: float = 1e-6
+    fd_tolerance: Tolerance = Tolerance(rtol=1e-4, atol=1e-7)
+
+
+@dataclass(frozen=True)
+class StabilityCheck(FunctionCheck):
+    """Extreme inputs: the answer must be finite and match the (stable) reference."""
+
+
+@dataclass(frozen=True)
+class NoLoops:
+    """Static check: the function (and notebook helpers it calls) contains no loops.
+
+    Credit is only given once the function's correctness checks in the same question
+    earned full marks, so an empty stub cannot collect it.
+    """
+
+    symbol: str
+    points: float
+
+
+Check = FunctionCheck | GradientCheck | StabilityCheck | NoLoops
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    title: str
+    points: float
+    checks: tuple[Check, ...] = ()
+    manual: bool = False
+    visibility: Visibility = Visibility.PUBLIC
+
+    def __post_init__(self) -> None:
+        if self.manual and self.checks:
+            raise ValueError(f"question {self.id}: a manual question has no checks")
+        if not self.manual:
+            total = sum(c.points for c in self.checks)
+            if abs(total - self.points) > 1e-9:
+                raise ValueError(
+                    f"question {self.id}: checks add up to {total}, not {self.points}"
+                )
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c.symbol for c in self.checks))
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    title: str
+    questions: tuple[Question, ...]
+    version: str = "1"
+    cell_timeout_s: float = 60.0
+    total_timeout_s: float = 600.0
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        ids = [q.id for q in self.questions]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"assignment {self.id}: duplicate question ids")
+
+    @property
+    def autograded_points(self) -> float:
+        return sum(q.points for q in self.questions if not q.manual)
+
+    @property
+    def manual_points(self) -> float:
+        return sum(q.points for q in self.questions if q.manual)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s for q in self.questions for s in q.symbols))
+
+    def question(self, question_id: str) -> Question:
+        for q in self.questions:
+            if q.id == question_id:
+                return q
+        raise KeyError(question_id)

@@ -1,0 +1,129 @@
+"""Turn an uploaded file into the notebook we execute.
+
+Outputs already in a submitted notebook are dropped first: a student can pre-fill any
+output they like. A ``.py`` module becomes a notebook too, split into cells at ``# %%``
+markers or, failing those, at top-level statements, so that one failing statement does
+not hide the definitions after it (as with a notebook's cells).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass
+
+import nbformat
+from nbformat import NotebookNode
+
+from graders.errors import SubmissionFormatError
+
+MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
+_CELL_MARKER = re.compile(r"^# ?%%.*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Submission:
+    notebook: NotebookNode
+    sha256: str
+    kind: str  # "ipynb" or "py"
+
+
+def load_submission(data: bytes, filename: str) -> Submission:
+    """Parse and sanitise a submission; raise ``SubmissionFormatError`` with a clear reason."""
+    if len(data) > MAX_SUBMISSION_BYTES:
+        raise SubmissionFormatError("the file is larger than the 20 MiB limit")
+    if not data.strip():
+        raise SubmissionFormatError("the file is empty")
+    digest = hashlib.sha256(data).hexdigest()
+    lower = filename.lower()
+    if lower.endswith(".ipynb"):
+        return Submission(notebook=parse_notebook(data), sha256=digest, kind="ipynb")
+    if lower.endswith(".py"):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SubmissionFormatError("the .py file is not UTF-8 text") from None
+        return Submission(notebook=module_to_notebook(text), sha256=digest, kind="py")
+    raise SubmissionFormatError("expected a Jupyter notebook (.ipynb) or a Python file (.py)")
+
+
+def parse_notebook(data: bytes) -> NotebookNode:
+    try:
+        raw = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise SubmissionFormatError("the .ipynb file is not valid JSON") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        raise SubmissionFormatError("the .ipynb file has no list of cells: is it a notebook?")
+    try:
+        nb = nbformat.reads(json.dumps(raw), as_version=4)
+    except Exception as exc:  # nbformat raises a wide variety on malformed input
+        raise SubmissionFormatError(f"the notebook could not be read: {exc}") from None
+    language = (nb.metadata.get("kernelspec") or {}).get("language") or (
+        nb.metadata.get("language_info") or {}
+    ).get("name")
+    if language and str(language).lower() not in ("python", "python3"):
+        raise SubmissionFormatError(
+            f"the notebook's kernel language is {language!r}; only Python notebooks are graded"
+        )
+    return strip_outputs(nb)
+
+
+def strip_outputs(nb: NotebookNode) -> NotebookNode:
+    """Drop every output and execution count (and keep only what we execute)."""
+    clean = nbformat.v4.new_notebook(metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    for cell in nb.cells:
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(source)
+        if cell.get("cell_type") == "code":
+            clean.cells.append(nbformat.v4.new_code_cell(source))
+        elif cell.get("cell_type") == "markdown":
+            clean.cells.append(nbformat.v4.new_markdown_cell(source))
+        else:
+            clean.cells.append(nbformat.v4.new_raw_cell(source))
+    return clean
+
+
+def module_to_notebook(text: str) -> NotebookNode:
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell(chunk) for chunk in split_module(text)]
+    return nb
+
+
+def split_module(text: str) -> list[str]:
+    if _CELL_MARKER.search(text):
+        chunks = _CELL_MARKER.split(text)
+        return [c.strip("\n") for c in chunks if c.strip()]
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return _split_blocks(text)
+    lines = text.splitlines(keepends=True)
+    starts = []
+    for node in tree.body:
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        starts.append(first - 1)
+    if not starts:
+        return [text] if text.strip() else []
+    starts[0] = 0  # keep a leading comment or docstring with the first statement
+    bounds = [*starts, len(lines)]
+    return ["".join(lines[a:b]).strip("\n") for a, b in itertools.pairwise(bounds)
+            if "".join(lines[a:b]).strip()]
+
+
+def _split_blocks(text: str) -> list[str]:
+    """A module that does not parse: split at unindented lines after a blank line."""
+    blocks: list[list[str]] = [[]]
+    previous_blank = False
+    for line in text.splitlines(keepends=True):
+        starts_block = line[:1] not in (" ", "\t", "\n", "#", ")", "]", "}", "")
+        if starts_block and previous_blank and blocks[-1]:
+            blocks.append([])
+        blocks[-1].append(line)
+        previous_blank = not line.strip()
+    return ["".join(b).strip("\n") for b in blocks if "".join(b).strip()]

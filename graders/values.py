@@ -1,0 +1,153 @@
+"""The wire format for values that cross the sandbox boundary, and its strict decoder.
+
+A value is a small JSON tree (the same shape ``graders/probe.py`` writes inside the
+kernel): ``{"t": "array", "npy": <base64 .npy>, "src": "torch.Tensor"}``,
+``{"t": "tuple", "items": [...]}``, ``{"t": "dict", "items": [[key, value], ...]}``,
+``{"t": "float", "v": 1.5}`` and so on. Arrays are ``.npy`` bytes read with
+``allow_pickle=False``; nothing from the sandbox is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAX_DEPTH = 8
+MAX_NODES = 10_000
+MAX_ARRAY_BYTES = 64 * 1024 * 1024
+_NUMERIC_KINDS = frozenset("biufc")
+
+
+class WireFormatError(ValueError):
+    """A value from the sandbox is malformed; the student's call is marked unserializable."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded value plus how it was represented (for representation feedback)."""
+
+    value: Any
+    src: str
+
+
+@dataclass(frozen=True)
+class Seq:
+    """A decoded tuple or list; ``kind`` keeps which one it was."""
+
+    kind: str
+    items: tuple[Decoded, ...]
+
+
+@dataclass(frozen=True)
+class Dict:
+    items: tuple[tuple[str, Decoded], ...]
+
+    def keys(self) -> list[str]:
+        return [k for k, _ in self.items]
+
+
+def decode(tree: Any, *, max_array_bytes: int = MAX_ARRAY_BYTES) -> Decoded:
+    """Decode a wire tree; raise ``WireFormatError`` on anything unexpected."""
+    budget = [MAX_NODES]
+    return _decode(tree, 0, budget, max_array_bytes)
+
+
+def _decode(node: Any, depth: int, budget: list[int], max_bytes: int) -> Decoded:
+    if depth > MAX_DEPTH:
+        raise WireFormatError("value is nested too deeply")
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise WireFormatError("value has too many parts")
+    if not isinstance(node, dict) or not isinstance(node.get("t"), str):
+        raise WireFormatError("malformed value")
+    kind = node["t"]
+    src = node.get("src")
+    src = src[:80] if isinstance(src, str) else kind
+    if kind == "none":
+        return Decoded(None, "None")
+    if kind in ("int", "float", "bool"):
+        return Decoded(_scalar(kind, node.get("v")), src)
+    if kind == "str":
+        v = node.get("v")
+        if not isinstance(v, str):
+            raise WireFormatError("malformed string")
+        return Decoded(v[:1000], "str")
+    if kind == "array":
+        return Decoded(_array(node.get("npy"), max_bytes), src)
+    if kind in ("list", "tuple"):
+        items = node.get("items")
+        if not isinstance(items, list):
+            raise WireFormatError("malformed sequence")
+        return Decoded(
+            Seq(kind, tuple(_decode(i, depth + 1, budget, max_bytes) for i in items)), kind
+        )
+    if kind == "dict":
+        items = node.get("items")
+        if not isinstance(items, list):
+            raise WireFormatError("malformed dict")
+        pairs = []
+        for pair in items:
+            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
+                raise WireFormatError("malformed dict entry")
+            pairs.append((pair[0][:200], _decode(pair[1], depth + 1, budget, max_bytes)))
+        return Decoded(Dict(tuple(pairs)), src)
+    if kind == "other":
+        return Decoded(None, f"unsupported:{src}")
+    raise WireFormatError(f"unknown value kind {kind!r}")
+
+
+def _scalar(kind: str, v: Any) -> bool | int | float:
+    if kind == "bool" and isinstance(v, bool):
+        return v
+    if kind == "int" and isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if kind == "float":
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return float(v)
+        if v in ("nan", "inf", "-inf"):
+            return float(v)
+    raise WireFormatError(f"malformed {kind}")
+
+
+def _array(payload: Any, max_bytes: int) -> np.ndarray:
+    if not isinstance(payload, str) or len(payload) > max_bytes * 4 // 3 + 256:
+        raise WireFormatError("array payload missing or too large")
+    try:
+        raw = base64.b64decode(payload, validate=True)
+        arr = np.load(io.BytesIO(raw), allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise WireFormatError(f"array is not valid .npy data: {exc}") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in _NUMERIC_KINDS:
+        raise WireFormatError("array is not numeric")
+    return arr
+
+
+# ------------------------------------------------------------ trusted -> sandbox inputs
+def encode_input(value: Any, directory: Path, counter: list[int]) -> dict[str, Any]:
+    """Encode a generated input for the probe plan; arrays go to ``.npy`` files."""
+    if isinstance(value, np.ndarray):
+        name = f"a{counter[0]}.npy"
+        counter[0] += 1
+        np.save(directory / name, value, allow_pickle=False)
+        return {"t": "array", "file": name}
+    if isinstance(value, dict):
+        return {
+            "t": "dict",
+            "items": [[k, encode_input(v, directory, counter)] for k, v in value.items()],
+        }
+    if isinstance(value, tuple | list):
+        kind = "tuple" if isinstance(value, tuple) else "list"
+        return {"t": kind, "items": [encode_input(v, directory, counter) for v in value]}
+    if isinstance(value, bool):
+        return {"t": "bool", "v": value}
+    if isinstance(value, int):
+        return {"t": "int", "v": value}
+    if isinstance(value, float):
+        return {"t": "float", "v": value if math.isfinite(value) else str(value)}
+    raise TypeError(f"cannot encode input of type {type(value).__name__}")

@@ -1,0 +1,1 @@
+"""Bundled assignments: one folder each, holding spec.py and solution.py (trusted code)."""
