@@ -62,9 +62,9 @@ def compare_arrays(
     if actual.dtype.kind == "c":
         return Comparison(Mismatch(f"{name} is complex; expected real numbers"))
     if actual.shape != expected.shape:
-        if flexible and actual.size == expected.size and (
-            np.squeeze(actual).shape == np.squeeze(expected).shape
-        ):
+        # (B,) for (B, 1) and the like; never (1, K) for (K, 1), which is a transpose
+        if flexible and actual.size == expected.size and min(actual.ndim, expected.ndim) <= 1 \
+                and np.squeeze(actual).shape == np.squeeze(expected).shape:
             notes.append(
                 f"{name} has shape {_shape(actual.shape)} where {_shape(expected.shape)} "
                 "was expected: accepted"

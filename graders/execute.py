@@ -90,6 +90,18 @@ class CappedClient(NotebookClient):
         self.killed_for_output: int | None = None
         self.probe_messages: list[dict[str, Any]] = []
         self.probe_bytes = 0
+        self.call_started: float | None = None
+        self.killed_for_call = False
+
+    async def watch_calls(self, limit_s: float) -> None:
+        """Backstop for the in-kernel alarm: a call that ignores it is killed from here."""
+        while True:
+            await asyncio.sleep(0.2)
+            started = self.call_started
+            if started is not None and time.monotonic() - started > limit_s:
+                self.killed_for_call = True
+                self._kill_kernel()
+                return
 
     def process_message(
         self, msg: dict[str, Any], cell: NotebookNode, cell_index: int
@@ -106,6 +118,11 @@ class CappedClient(NotebookClient):
                 and self.probe_bytes < MAX_PROBE_BYTES
             ):
                 self.probe_messages.append(payload)
+                kind = payload.get("kind")
+                if kind == "start":
+                    self.call_started = time.monotonic()
+                elif kind == "result":
+                    self.call_started = None
             return None
         if msg_type in ("stream", "display_data", "execute_result", "update_display_data"):
             size = _output_size(content)
@@ -168,6 +185,7 @@ class ProbeRequest:
 
     symbols: tuple[str, ...]
     budget_s: float
+    call_limit_s: float
     plan_file: str = f"{PROBE_MOUNT}/plan.json"
 
 
@@ -502,6 +520,7 @@ async def run_submission(
             probe_cell = nbformat.v4.new_code_cell(_probe_code(request, nonce, probe_skip))
             client.timeout = max(1, int(request.budget_s))
             work.cells.append(probe_cell)
+            watchdog = asyncio.ensure_future(client.watch_calls(request.call_limit_s + 3.0))
             try:
                 await client.async_execute_cell(probe_cell, len(work.cells) - 1,
                                                 store_history=False)
@@ -509,8 +528,9 @@ async def run_submission(
             except CellTimeoutError:
                 died = CallStatus.TIMEOUT
             except DeadKernelError:
-                died = CallStatus.CRASHED
+                died = CallStatus.TIMEOUT if client.killed_for_call else CallStatus.CRASHED
             finally:
+                watchdog.cancel()
                 work.cells.pop()
             probes_s += time.perf_counter() - t_probe
             candidates = _collect(client.probe_messages, nonce, probe_results) or candidates
@@ -524,7 +544,7 @@ async def run_submission(
                 break
             call_id, symbol, cand = in_flight
             message = (
-                f"did not return within the time available ({int(request.budget_s)} s)"
+                f"did not return within {request.call_limit_s:g} s and was stopped"
                 if died is CallStatus.TIMEOUT else "the kernel died during this call"
             )
             probe_results[(call_id, cand)] = ProbeRecord(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import tempfile
@@ -9,7 +10,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 from nbformat import NotebookNode
 
 from graders import ENGINE_VERSION
@@ -93,7 +93,7 @@ def grade_submission(
             engine_version=ENGINE_VERSION, reason=str(exc),
         ), None)
     seed = derive_seed(submission.sha256, spec.id) if seed is None else seed
-    calls = plan_calls(spec, seed)
+    calls = plan_calls(spec, seed, max_call_s=limits.call_timeout_s)
     config.jobs_root.mkdir(parents=True, exist_ok=True)
     job = Path(tempfile.mkdtemp(prefix="job-", dir=config.jobs_root))
     try:
@@ -104,7 +104,11 @@ def grade_submission(
             job=job,
             config=config,
             limits=limits_for(assignment, limits),
-            request=ProbeRequest(symbols=spec.symbols, budget_s=_probe_budget(calls)),
+            request=ProbeRequest(
+                symbols=spec.symbols,
+                budget_s=_probe_budget(calls),
+                call_limit_s=max((c.timeout_s for c in calls), default=1.0),
+            ),
             seed=seed,
         )
     finally:
@@ -179,7 +183,7 @@ def rescore(report: GradeReport, assignment: LoadedAssignment) -> GradeReport:
 
 def truncate_outputs(nb: NotebookNode) -> NotebookNode:
     """The executed notebook kept as an artifact, with long text outputs cut."""
-    nb = nbformat.from_dict(json.loads(nbformat.writes(nb)))
+    nb = copy.deepcopy(nb)
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream" and len(out.get("text", "")) > ARTIFACT_TEXT_CAP:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ class PlannedCall:
     args: tuple[Any, ...]
     dims: dict[str, int]
     timeout_s: float
+    label: str = ""
 
     def fresh_args(self) -> tuple[Any, ...]:
         """A deep copy: a function that mutates its arguments corrupts nothing else."""
@@ -64,6 +65,10 @@ def generate(gen: Generator, rng: np.random.Generator, dims: dict[str, int]) -> 
         return rng.uniform(gen.low, gen.high, size=_shape(gen.shape, dims))
     if isinstance(gen, Labels):
         labels = rng.integers(0, gen.classes, size=_shape(gen.shape, dims))
+        flat = labels.reshape(-1)
+        if gen.every_class and flat.size >= gen.classes:
+            slots = rng.choice(flat.size, size=gen.classes, replace=False)
+            flat[slots] = np.arange(gen.classes)
         return labels.astype(np.float64) if gen.as_float else labels
     if isinstance(gen, Fixed):
         value = gen.value
@@ -73,8 +78,10 @@ def generate(gen: Generator, rng: np.random.Generator, dims: dict[str, int]) -> 
     raise TypeError(f"unknown generator {gen!r}")
 
 
-def plan_calls(assignment: Assignment, seed: int) -> list[PlannedCall]:
-    """Every call the probes will make, in a stable order."""
+def plan_calls(
+    assignment: Assignment, seed: int, *, max_call_s: float | None = None
+) -> list[PlannedCall]:
+    """Every call the probes will make, in a stable order (timeouts capped by the host)."""
     calls = []
     for question in assignment.questions:
         for ci, check in enumerate(question.checks):
@@ -82,7 +89,10 @@ def plan_calls(assignment: Assignment, seed: int) -> list[PlannedCall]:
                 continue
             for ki, case in enumerate(check.cases):
                 call_id = f"{question.id}:{ci}:{ki}"
-                calls.append(_planned(call_id, question.id, ci, ki, check, case, seed))
+                call = _planned(call_id, question.id, ci, ki, check, case, seed)
+                if max_call_s is not None and call.timeout_s > max_call_s:
+                    call = replace(call, timeout_s=max_call_s)
+                calls.append(call)
     return calls
 
 
@@ -92,7 +102,8 @@ def _planned(
     rng = _stream(seed, call_id)
     dims = case.dim_map
     args = tuple(generate(g, rng, dims) for g in case.args)
-    return PlannedCall(call_id, qid, ci, ki, check.symbol, args, dims, check.call_timeout_s)
+    return PlannedCall(call_id, qid, ci, ki, check.symbol, args, dims, check.call_timeout_s,
+                       label=case.name)
 
 
 def fingerprint(calls: list[PlannedCall]) -> str:

@@ -39,17 +39,75 @@ def _registry():
     return reg
 
 
+def _referenced(obj, namespace, depth=0):
+    """Global names a function uses (with those of notebook helpers it calls), and their
+    current values."""
+    found = {}
+    code = getattr(obj, "__code__", None)
+    if code is None or depth > 4:
+        return found
+    stack = [code]
+    names = set()
+    while stack:
+        c = stack.pop()
+        names.update(c.co_names)
+        stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    for name in names:
+        if name in namespace:
+            value = namespace[name]
+            found[name] = value
+            if getattr(value, "__globals__", None) is namespace and value is not obj:
+                for k, v in _referenced(value, namespace, depth + 1).items():
+                    found.setdefault(k, v)
+    return found
+
+
 def snapshot(namespace, names, cell):
-    """Remember each new object bound to a graded name after a cell ran."""
+    """After a cell ran: remember each new object bound to a graded name, and the helpers
+    each current binding uses, as first seen while it was current."""
     seen = _registry().seen
     for name in names:
         if name not in namespace:
             continue
         obj = namespace[name]
         found = seen.setdefault(name, [])
-        if not any(o is obj for o, _ in found):
-            found.append((obj, cell))
+        entry = next((e for e in found if e[0] is obj), None)
+        if entry is None:
+            entry = (obj, cell, {})
+            found.append(entry)
             del found[:-MAX_CANDIDATES]
+        bindings = entry[2]
+        for key, value in _referenced(obj, namespace).items():
+            bindings.setdefault(key, value)
+
+
+def _variants(name, namespace):
+    """(object, cell, how) for each candidate: as the namespace has it now, and, when a
+    helper it uses was rebound later (a later part redefines ``sigmoid``), as defined."""
+    out = []
+    for obj, cell, bindings in _registry().seen.get(name, []):
+        out.append((obj, cell, "final"))
+        changed = {k: v for k, v in bindings.items()
+                   if k not in namespace or namespace[k] is not v}
+        if changed and isinstance(obj, types.FunctionType):
+            out.append((_rebind(obj, namespace, changed), cell, "as defined"))
+    return out
+
+
+def _rebind(fn, namespace, changed):
+    scope = dict(namespace)
+    scope.update(changed)
+    for key, value in list(scope.items()):
+        if isinstance(value, types.FunctionType) and value.__globals__ is namespace:
+            scope[key] = _clone(value, scope)
+    return _clone(fn, scope)
+
+
+def _clone(fn, scope):
+    new = types.FunctionType(fn.__code__, scope, fn.__name__, fn.__defaults__, fn.__closure__)
+    new.__kwdefaults__ = fn.__kwdefaults__
+    new.__dict__.update(fn.__dict__)
+    return new
 
 
 def _emit(payload):
@@ -189,31 +247,41 @@ def run(plan_path, namespace, nonce, skip=()):
     with open(plan_path) as fh:
         plan = json.load(fh)
     directory = plan_path.rsplit("/", 1)[0]
-    seen = _registry().seen
-    for name in plan["symbols"]:
-        if name in namespace and not any(o is namespace[name] for o, _ in seen.get(name, [])):
-            snapshot(namespace, [name], None)
-    candidates = [
-        _describe(name, i, obj, cell, namespace)
-        for name in plan["symbols"]
-        for i, (obj, cell) in enumerate(seen.get(name, []))
-    ]
+    snapshot(namespace, plan["symbols"], None)
+    variants = {name: _variants(name, namespace) for name in plan["symbols"]}
+    candidates = []
+    for name, found in variants.items():
+        for i, (obj, cell, how) in enumerate(found):
+            info = _describe(name, i, obj, cell, namespace)
+            info["variant"] = how
+            candidates.append(info)
     _emit({"nonce": nonce, "kind": "candidates", "candidates": candidates})
     skipped = {tuple(s) for s in skip}
+    # A candidate that timed out once is not called again: each further call would only
+    # cost the same time limit.
+    hung = {(s[0].split(":")[0], s[1]) for s in skipped}
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     try:
         for call in plan["calls"]:
-            found = seen.get(call["symbol"], [])
+            found = variants.get(call["symbol"], [])
             if not found:
                 _emit({"nonce": nonce, "kind": "result", "call_id": call["id"],
                        "symbol": call["symbol"], "candidate": -1, "status": "missing"})
                 continue
-            for index, (obj, _cell) in enumerate(found):
+            for index, (obj, _cell, _how) in enumerate(found):
                 if (call["id"], index) in skipped:
+                    continue
+                if (call["id"].split(":")[0], index) in hung:
+                    _emit({"nonce": nonce, "kind": "result", "call_id": call["id"],
+                           "symbol": call["symbol"], "candidate": index, "status": "timeout",
+                           "error": "not called: an earlier call to it timed out"})
                     continue
                 _emit({"nonce": nonce, "kind": "start", "call_id": call["id"],
                        "symbol": call["symbol"], "candidate": index})
-                _emit(_call(obj, index, call, directory, nonce, plan["max_output_bytes"]))
+                record = _call(obj, index, call, directory, nonce, plan["max_output_bytes"])
+                if record["status"] == "timeout":
+                    hung.add((call["id"].split(":")[0], index))
+                _emit(record)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -84,6 +84,7 @@ class Candidate(_Frozen):
     index: int
     cell: int | None = None
     kind: str = "function"
+    variant: str = "final"  # "as defined": helpers it uses bound as when it was defined
     signature: str | None = None
     source: str | None = None
     helpers: dict[str, str] = Field(default_factory=dict)

@@ -53,6 +53,7 @@ class Limits:
     cell_timeout_s: float = 60.0
     total_timeout_s: float = 600.0
     startup_timeout_s: float = 60.0
+    call_timeout_s: float = 30.0  # cap on any one probe call, whatever a spec asks
     output_cell_bytes: int = 1 * MiB
     output_total_bytes: int = 8 * MiB
     output_kill_bytes: int = 64 * MiB

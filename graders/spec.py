@@ -49,11 +49,16 @@ class Uniform:
 
 @dataclass(frozen=True)
 class Labels:
-    """Integer class labels 0..classes-1 (as float64 when ``as_float``)."""
+    """Integer class labels 0..classes-1 (as float64 when ``as_float``).
+
+    With ``every_class`` each class appears at least once when there is room, so that a
+    function ignoring one class cannot pass by the luck of the draw.
+    """
 
     shape: Shape
     classes: int = 2
     as_float: bool = True
+    every_class: bool = True
 
 
 @dataclass(frozen=True)

@@ -112,14 +112,15 @@ def score_question(
     ]
     best = max(reversed(scored), key=lambda s: s.points)
     feedback = list(best.feedback)
-    if len(indices) > 1 and best.candidate is not None:
-        cell = cand_map[(symbols[0], best.candidate)].cell if (symbols[0], best.candidate) in \
-            cand_map else None
-        where = f"in cell {cell}" if cell is not None else ""
-        feedback.append(
-            f"`{symbols[0]}` is defined {len(indices)} times in your notebook; graded the "
-            f"definition {where} that answers this question".replace("  ", " ")
-        )
+    chosen = cand_map.get((symbols[0], best.candidate)) if best.candidate is not None else None
+    definitions = sum(1 for c in candidates if c.symbol == symbols[0] and c.variant == "final")
+    if chosen is not None and definitions > 1:
+        where = f" in cell {chosen.cell + 1}" if chosen.cell is not None else ""
+        feedback.append(f"`{symbols[0]}` is defined {definitions} times in your notebook; "
+                        f"graded the definition{where}, which answers this question")
+    if chosen is not None and chosen.variant == "as defined":
+        feedback.append(f"graded `{symbols[0]}` with the helpers it used when it was defined: "
+                        "a later cell rebinds a name it calls")
     if best.points >= question.points - 1e-9:
         outcome = Outcome.PASSED
     elif best.points > 0:

@@ -33,6 +33,8 @@ class CheckScore:
 
 
 def _case_label(call: PlannedCall) -> str:
+    if call.label:
+        return f"on the case {call.label}"
     if call.dims:
         return "on inputs with " + ", ".join(f"{k}={v}" for k, v in call.dims.items())
     return f"on test case {call.case_index + 1}"

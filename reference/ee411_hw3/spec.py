@@ -65,7 +65,7 @@ ASSIGNMENT = Assignment(
             checks=(
                 FunctionCheck(
                     symbol="logistic_loss", points=5,
-                    cases=cases((y, Uniform(("B",), 0.02, 0.98)), {"B": 1}, {"B": 5}, {"B": 32}),
+                    cases=cases((y, Uniform(("B",), 0.02, 0.98)), {"B": 2}, {"B": 5}, {"B": 32}),
                     output=Value("the loss"), tolerance=TOL,
                     diagnoses=(Diagnosis(
                         Mistake.SUM_OVER_BATCH, credit=0.4,
@@ -79,7 +79,7 @@ ASSIGNMENT = Assignment(
             checks=(
                 FunctionCheck(
                     symbol="stable_logistic_loss", points=3,
-                    cases=cases((y, Normal(("B",), scale=3.0)), {"B": 1}, {"B": 6}, {"B": 32}),
+                    cases=cases((y, Normal(("B",), scale=3.0)), {"B": 2}, {"B": 6}, {"B": 32}),
                     output=Value("the loss"), tolerance=TOL,
                     diagnoses=(Diagnosis(
                         Mistake.SUM_OVER_BATCH, credit=0.4,
@@ -91,8 +91,8 @@ ASSIGNMENT = Assignment(
                     cases=(
                         _extreme([0.0] * 5, [-1e10] * 5, "y = 0, z_2 = -1e10"),
                         _extreme([0.0], [1e10], "y = 0, z_2 = +1e10"),
-                        _extreme([1.0], [1e10], "y = 1, z_2 = +1e10"),
-                        _extreme([1.0], [-1e10], "y = 1, z_2 = -1e10"),
+                        _extreme([1.0, 0.0], [1e10, -1e10], "y = (1, 0), z_2 = (+1e10, -1e10)"),
+                        _extreme([1.0, 0.0], [-1e10, 1e10], "y = (1, 0), z_2 = (-1e10, +1e10)"),
                         _extreme([0.0, 1.0, 0.0, 1.0], [-800.0, 800.0, 750.0, -750.0],
                                  "|z_2| = 800"),
                     ),

@@ -1,0 +1,1 @@
+"""The grading service: HTTP API, persistence, job dispatch and the command line."""

@@ -1,0 +1,66 @@
+"""Settings: one pydantic-settings class, built by a factory, never at import time."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from graders.sandbox import GiB, Limits, SandboxConfig
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTOGRADER_", frozen=True)
+
+    environment: str = "development"  # "production" refuses unsafe settings
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("var")
+    database_url: str | None = None  # default: SQLite under data_dir
+    reference_dir: Path | None = None  # default: the bundled reference/
+    workers: int = 2
+
+    # sandbox
+    grading_env: Path = Path(sys.prefix)
+    jobs_dir: Path = Path(tempfile.gettempdir()) / "ml-autograder-jobs"
+    sandbox_uid: int = 10001
+    sandbox_gid: int = 10001
+    unsafe_no_sandbox: bool = False
+    memory_limit_bytes: int = 3 * GiB
+    max_processes: int = 128
+    cell_timeout_s: float = 120.0
+    total_timeout_s: float = 900.0
+    call_timeout_s: float = 30.0
+    gpu: int | None = None
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production" and self.unsafe_no_sandbox:
+            raise ValueError("unsafe_no_sandbox cannot be used in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'autograder.db').resolve()}"
+
+    def sandbox_config(self) -> SandboxConfig:
+        return SandboxConfig(
+            python_env=self.grading_env.resolve(),
+            jobs_root=self.jobs_dir,
+            sandbox_uid=self.sandbox_uid,
+            sandbox_gid=self.sandbox_gid,
+            unsafe_no_sandbox=self.unsafe_no_sandbox,
+        )
+
+    def limits(self) -> Limits:
+        return Limits(
+            memory_bytes=self.memory_limit_bytes,
+            max_processes=self.max_processes,
+            cell_timeout_s=self.cell_timeout_s,
+            total_timeout_s=self.total_timeout_s,
+            call_timeout_s=self.call_timeout_s,
+            gpu=self.gpu,
+        )

@@ -1,0 +1,104 @@
+"""Shared fixtures: the bundled assignment, a real sandbox configuration, grading helpers."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from graders.catalog import LoadedAssignment, discover
+from graders.grade import Graded, grade_submission
+from graders.results import QuestionResult
+from graders.sandbox import GiB, Limits, SandboxConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
+
+# Small limits keep the time, memory and output tests fast; the mechanisms are the same.
+TEST_LIMITS = Limits(
+    memory_bytes=1 * GiB,
+    max_processes=64,
+    cell_timeout_s=4,
+    total_timeout_s=120,
+    call_timeout_s=2,
+)
+
+
+def make_notebook(*cells: str) -> bytes:
+    """A notebook of code cells, serialised as a student would upload it."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    return nbformat.writes(nb).encode()
+
+
+@pytest.fixture(scope="session")
+def catalog() -> dict[str, LoadedAssignment]:
+    return discover()
+
+
+@pytest.fixture(scope="session")
+def ee411(catalog: dict[str, LoadedAssignment]) -> LoadedAssignment:
+    return catalog["ee411-hw3"]
+
+
+@pytest.fixture(scope="session")
+def sandbox_config(tmp_path_factory: pytest.TempPathFactory) -> SandboxConfig:
+    # The grading environment is the venv running the tests (built from Debian's python).
+    return SandboxConfig(python_env=Path(sys.prefix),
+                         jobs_root=tmp_path_factory.mktemp("jobs"))
+
+
+GradeFn = Callable[..., Graded]
+
+
+@pytest.fixture(scope="session")
+def grade(ee411: LoadedAssignment, sandbox_config: SandboxConfig) -> GradeFn:
+    """Grade a fixture file (by name) or raw bytes through the real sandbox."""
+
+    def run(source: str | bytes, *, filename: str = "submission.ipynb",
+            assignment: LoadedAssignment | None = None, **limits: object) -> Graded:
+        if isinstance(source, str):
+            path = NOTEBOOKS / "ee411_hw3" / source
+            data, filename = path.read_bytes(), path.name
+        else:
+            data = source
+        return grade_submission(
+            data, filename, assignment=assignment or ee411, config=sandbox_config,
+            limits=dataclasses.replace(TEST_LIMITS, **limits),
+        )
+
+    return run
+
+
+def points(graded: Graded) -> dict[str, float]:
+    return {q.id: q.points for q in graded.report.questions if q.outcome.value != "manual"}
+
+
+def question(graded: Graded, qid: str) -> QuestionResult:
+    return next(q for q in graded.report.questions if q.id == qid)
+
+
+def sandbox_processes() -> list[str]:
+    """Processes still running as the sandbox uid (there must be none after grading)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid == 10001:
+                status = (entry / "status").read_text()
+                if "State:\tZ" not in status:
+                    found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return found
+
+
+IS_ROOT = os.geteuid() == 0
