@@ -105,3 +105,7 @@ def serve() -> None:
     """Start the HTTP service (not yet implemented: see README)."""
     err.print("The HTTP service is not implemented yet; use `autograder grade` offline.")
     raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

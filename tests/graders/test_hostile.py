@@ -1,0 +1,144 @@
+"""Hostile submissions: each is contained, still produces a report, and leaves the host
+healthy (no sandbox process survives, grading keeps working)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from graders.errors import SandboxUnavailableError
+from graders.grade import grade_submission
+from graders.results import ReportStatus, SandboxVerdict
+from graders.sandbox import SandboxConfig
+from tests.conftest import IS_ROOT, NOTEBOOKS, ROOT, TEST_LIMITS, points, sandbox_processes
+
+FULL = {"1.1": 5.0, "1.2": 5.0, "1.3": 6.0, "1.5": 12.0}
+pytestmark = pytest.mark.sandbox
+
+
+def outputs_text(graded) -> str:
+    return "".join(
+        "".join(o.get("text", "")) if isinstance(o.get("text"), str | list) else ""
+        for c in graded.notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
+
+
+def verdicts(graded) -> set[SandboxVerdict]:
+    return {e.verdict for e in graded.report.execution.events}
+
+
+@pytest.fixture(autouse=True)
+def host_stays_healthy():
+    yield
+    assert sandbox_processes() == [], "a sandboxed process outlived its grading"
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="cgroups need root; rlimits are tested as root too")
+def test_fork_bomb_hits_the_process_limit_and_costs_nothing_before_it(grade):
+    graded = grade("hostile_fork_bomb.ipynb")
+    assert points(graded) == FULL
+    assert SandboxVerdict.PROCESS_LIMIT in verdicts(graded)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the memory cgroup needs root")
+def test_memory_bomb_is_killed_out_of_memory(grade):
+    graded = grade("hostile_memory_bomb.ipynb")
+    assert points(graded) == FULL
+    assert SandboxVerdict.OUT_OF_MEMORY in verdicts(graded)
+    assert graded.report.execution.peak_memory_bytes <= TEST_LIMITS.memory_bytes
+
+
+def test_disk_fill_stops_at_the_private_size_capped_filesystems(grade):
+    before = shutil.disk_usage("/").free
+    graded = grade("hostile_disk_fill.ipynb")
+    assert points(graded) == FULL
+    text = outputs_text(graded)
+    assert "DISK" in text and text.count("OSError") == 2, text[-500:]  # ENOSPC on both
+    assert abs(shutil.disk_usage("/").free - before) < 100 * 1024 * 1024
+
+
+def test_a_100_mb_stdout_flood_is_capped(grade):
+    graded = grade("hostile_stdout_flood.ipynb", output_kill_bytes=16 * 1024 * 1024)
+    assert points(graded) == FULL
+    assert SandboxVerdict.OUTPUT_LIMIT in verdicts(graded)
+    notebook_bytes = len(nbformat.writes(graded.notebook))
+    assert notebook_bytes < 2 * TEST_LIMITS.output_total_bytes
+    assert "after the flood" in outputs_text(graded)
+
+
+def test_killing_the_parent_and_init_is_contained(grade):
+    graded = grade("hostile_kill_parent.ipynb")
+    assert points(graded) == FULL
+    assert "still alive" in outputs_text(graded)
+
+
+def test_background_processes_do_not_outlive_the_kernel(grade):
+    graded = grade("hostile_background_process.ipynb")
+    assert points(graded) == FULL
+    assert "daemons started" in outputs_text(graded)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            assert b"6113" not in cmd and b"6114" not in cmd
+
+
+@pytest.fixture()
+def listening_port():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted: list[object] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            accepted.append(server.accept())
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1], accepted
+    server.close()
+
+
+def test_the_host_is_unreachable_from_inside(grade, listening_port, monkeypatch):
+    port, accepted = listening_port
+    monkeypatch.setenv("AUTOGRADER_TEST_SECRET", "s3cr3t-token-value")
+    reference = ROOT / "reference" / "ee411_hw3" / "solution.py"
+    source = (NOTEBOOKS / "ee411_hw3" / "hostile_probe_host.ipynb").read_text()
+    source = source.replace("__REFERENCE__", str(reference)).replace("__PORT__", str(port))
+    graded = grade(source.encode())
+    assert points(graded) == FULL
+    text = outputs_text(graded)
+    line = next(x for x in text.splitlines() if x.startswith("PROBE-HOST "))
+    report = json.loads(line.removeprefix("PROBE-HOST "))
+    for attempt in ("reference", "shadow", "root", "work", "write_usr", "write_root",
+                    "loopback", "outside", "vsock", "unshare"):
+        assert report[attempt].startswith("BLOCKED"), (attempt, report[attempt])
+    # pid 1 inside is bwrap, started with an empty environment
+    assert report["environ"] in ("OK: ''", "BLOCKED: PermissionError"), report["environ"]
+    assert "s3cr3t-token-value" not in text
+    assert "def gradient" not in text  # nothing of the reference leaked into the output
+    assert accepted == []
+
+
+def test_missing_bubblewrap_fails_closed(ee411, tmp_path):
+    config = SandboxConfig(python_env=Path(os.sys.prefix), jobs_root=tmp_path,
+                           bwrap="bwrap-not-installed")
+    data = (NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb").read_bytes()
+    with pytest.raises(SandboxUnavailableError, match="refusing to run student code"):
+        grade_submission(data, "a.ipynb", assignment=ee411, config=config,
+                         limits=TEST_LIMITS)
+
+
+def test_grading_still_works_after_the_hostile_ones(grade):
+    graded = grade("correct_basic.ipynb")
+    assert graded.report.status is ReportStatus.GRADED and points(graded) == FULL

@@ -1,0 +1,54 @@
+"""Uploads become the notebook we execute, or a clear reason why not."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from graders.errors import SubmissionFormatError
+from graders.submission import load_submission, split_module
+from tests.conftest import make_notebook
+
+
+def test_outputs_and_counts_are_stripped():
+    nb = nbformat.reads(make_notebook("print(1)"), as_version=4)
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="fake\n")]
+    nb.cells[0].execution_count = 7
+    loaded = load_submission(nbformat.writes(nb).encode(), "hw.ipynb")
+    assert loaded.notebook.cells[0].outputs == []
+    assert loaded.notebook.cells[0].execution_count is None
+
+
+@pytest.mark.parametrize(("data", "name", "message"), [
+    (b"", "hw.ipynb", "empty"),
+    (b"{oops", "hw.ipynb", "not valid JSON"),
+    (b'{"a": 1}', "hw.ipynb", "no list of cells"),
+    (b"print(1)", "hw.txt", "expected a Jupyter notebook"),
+    (b"\xff\xfe", "hw.py", "not UTF-8"),
+])
+def test_bad_uploads_get_a_sentence_a_student_understands(data, name, message):
+    with pytest.raises(SubmissionFormatError, match=message):
+        load_submission(data, name)
+
+
+def test_a_non_python_kernel_is_refused():
+    nb = json.loads(make_notebook("x <- 1"))
+    nb["metadata"]["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
+    with pytest.raises(SubmissionFormatError, match="only Python notebooks"):
+        load_submission(json.dumps(nb).encode(), "hw.ipynb")
+
+
+def test_modules_split_at_top_level_statements():
+    chunks = split_module("import numpy as np\n\n@decorator\ndef f():\n    return 1\n\nx = f()\n")
+    assert chunks == ["import numpy as np", "@decorator\ndef f():\n    return 1", "x = f()"]
+
+
+def test_modules_split_at_cell_markers():
+    assert split_module("# %%\na = 1\n# %% next\nb = 2\n") == ["a = 1", "b = 2"]
+
+
+def test_a_module_with_a_syntax_error_keeps_its_other_blocks():
+    chunks = split_module("def f():\n    return 1\n\ndef g(:\n    pass\n\nh = 3\n")
+    assert chunks[0].startswith("def f") and chunks[-1] == "h = 3" and len(chunks) == 3

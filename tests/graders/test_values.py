@@ -1,0 +1,81 @@
+"""The wire decoder accepts plain numbers only and never unpickles."""
+
+from __future__ import annotations
+
+import base64
+import io
+import pickle
+
+import numpy as np
+import pytest
+
+from graders.values import Dict, Seq, WireFormatError, decode
+
+
+def npy(arr: np.ndarray, allow_pickle: bool = False) -> str:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=allow_pickle)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def test_arrays_round_trip_with_their_source_type():
+    value = decode({"t": "array", "npy": npy(np.arange(6.0).reshape(2, 3)),
+                    "src": "torch.Tensor[float32]"})
+    assert value.src == "torch.Tensor[float32]"
+    assert np.array_equal(value.value, np.arange(6.0).reshape(2, 3))
+
+
+def test_object_arrays_are_refused_without_unpickling():
+    payload = npy(np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(WireFormatError, match=r"not valid \.npy"):
+        decode({"t": "array", "npy": payload})
+
+
+def test_a_raw_pickle_is_refused():
+    class Boom:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    payload = base64.b64encode(pickle.dumps(Boom())).decode()
+    with pytest.raises(WireFormatError):
+        decode({"t": "array", "npy": payload})
+
+
+@pytest.mark.parametrize("tree", [
+    {"t": "float", "v": "1e3"},
+    {"t": "int", "v": True},
+    {"t": "dict", "items": [[1, {"t": "none"}]]},
+    {"t": "tuple", "items": "abc"},
+    {"t": "mystery"},
+    ["not", "a", "dict"],
+])
+def test_malformed_trees_are_rejected(tree):
+    with pytest.raises(WireFormatError):
+        decode(tree)
+
+
+def test_deep_nesting_and_huge_trees_are_rejected():
+    deep: dict = {"t": "none"}
+    for _ in range(20):
+        deep = {"t": "list", "items": [deep]}
+    with pytest.raises(WireFormatError, match="deeply"):
+        decode(deep)
+    wide = {"t": "list", "items": [{"t": "int", "v": 1}] * 20_000}
+    with pytest.raises(WireFormatError, match="too many"):
+        decode(wide)
+
+
+def test_sequences_and_dicts_keep_their_kind_and_keys():
+    value = decode({"t": "tuple", "items": [
+        {"t": "float", "v": "nan"},
+        {"t": "dict", "items": [["w_1", {"t": "int", "v": 3}]]},
+    ]}).value
+    assert isinstance(value, Seq) and value.kind == "tuple"
+    assert np.isnan(value.items[0].value)
+    assert isinstance(value.items[1].value, Dict) and value.items[1].value.keys() == ["w_1"]
+
+
+def test_oversized_array_payload_is_refused():
+    payload = npy(np.zeros(1000))
+    with pytest.raises(WireFormatError, match="too large"):
+        decode({"t": "array", "npy": payload}, max_array_bytes=100)

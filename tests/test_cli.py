@@ -1,0 +1,51 @@
+"""The `autograder grade` command, run as a user would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import NOTEBOOKS, ROOT
+
+pytestmark = pytest.mark.sandbox
+AUTOGRADER = [sys.executable, "-m", "service.cli"]
+
+
+def run(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "AUTOGRADER_JOBS_DIR": str(tmp_path), **env}
+    return subprocess.run([*AUTOGRADER, *args], capture_output=True, text=True,
+                          cwd=ROOT, env=environ, timeout=300)
+
+
+def test_grade_prints_a_table_and_exits_zero_whatever_the_score(tmp_path):
+    result = run("grade", str(NOTEBOOKS / "ee411_hw3" / "wrong_gradient.ipynb"),
+                 "--assignment", "ee411-hw3", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Autograded: 16 / 28" in result.stdout and "(+12 graded by hand)" in result.stdout
+
+
+def test_grade_json_is_the_report(tmp_path):
+    result = run("grade", str(NOTEBOOKS / "ee411_hw3" / "correct_module.py"),
+                 "--assignment", "ee411-hw3", "--json", tmp_path=tmp_path)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0 and report["score"] == 28.0
+
+
+def test_an_unreadable_file_exits_one_with_the_reason(tmp_path):
+    bad = tmp_path / "hw.ipynb"
+    bad.write_text("{nope")
+    result = run("grade", str(bad), "--assignment", "ee411-hw3", tmp_path=tmp_path)
+    assert result.returncode == 1 and "not valid JSON" in result.stdout
+
+
+def test_an_infrastructure_failure_exits_two(tmp_path):
+    result = run("grade", str(NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb"),
+                 "--assignment", "ee411-hw3", tmp_path=tmp_path,
+                 AUTOGRADER_GRADING_ENV=str(tmp_path / "no-such-env"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "infrastructure" in result.stderr
