@@ -45,6 +45,7 @@ from graders.results import (
     SandboxVerdict,
 )
 from graders.sandbox import (
+    FILES_MOUNT,
     PROBE_MOUNT,
     LaunchPlan,
     Limits,
@@ -253,7 +254,7 @@ class _Session:
         stage = None
         if self.config.mode is SandboxMode.ROOT:
             stage = Path("/tmp") / f".ml-autograder-stage-{self.job.name}"
-            for sub in ("", "env", "ipc", "probe", "etc"):
+            for sub in ("", "env", "ipc", "probe", "etc", "files"):
                 (stage / sub).mkdir(mode=0o755, exist_ok=True)
         plan = LaunchPlan(
             mode=self.config.mode,
@@ -265,6 +266,7 @@ class _Session:
             probe_dir=str(self.job / "probe"),
             etc_dir=str(self.job / "etc"),
             stage_dir=str(stage) if stage else None,
+            files_dir=str(self.job / "files") if (self.job / "files").is_dir() else None,
             cgroup_procs=[str(p) for p in self.cgroup.procs_files] if self.cgroup else [],
             memory_bytes=self.limits.memory_bytes,
             max_processes=self.limits.max_processes,
@@ -342,6 +344,9 @@ def _bootstrap_code(seed: int) -> str:
         "    mod = types.ModuleType('_autograder_probe')\n"
         f"    exec(compile({PROBE_SOURCE!r}, '<autograder-probe>', 'exec'), mod.__dict__)\n"
         "    sys.modules['_autograder_probe'] = mod\n"
+        "    import os, shutil\n"
+        f"    if os.path.isdir({FILES_MOUNT!r}):\n"
+        f"        shutil.copytree({FILES_MOUNT!r}, '.', dirs_exist_ok=True)\n"
         f"    random.seed({seed})\n"
         "    try:\n"
         "        import numpy\n"

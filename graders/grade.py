@@ -68,6 +68,19 @@ def _write_plan(directory: Path, calls: list[PlannedCall], symbols: tuple[str, .
     (directory / "plan.json").write_text(json.dumps(plan))
 
 
+def _write_attachments(directory: Path, files: dict[str, bytes]) -> None:
+    """Helper files from a zip (paths already checked by unpack_zip), readable by all."""
+    directory.mkdir(mode=0o755)
+    for name, content in files.items():
+        target = directory / name
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        target.write_bytes(content)
+        target.chmod(0o644)
+    for sub in directory.rglob("*"):
+        if sub.is_dir():
+            sub.chmod(0o755)
+
+
 def _probe_budget(calls: list[PlannedCall]) -> float:
     # Each candidate may take every call's limit; a few candidates at most in practice.
     return 30.0 + 2.0 * sum(c.timeout_s for c in calls)
@@ -99,6 +112,8 @@ def grade_submission(
     try:
         (job / "probe").mkdir()
         _write_plan(job / "probe", calls, spec.symbols)
+        if submission.attachments:
+            _write_attachments(job / "files", submission.attachments)
         execution = run_submission_sync(
             submission.notebook,
             job=job,

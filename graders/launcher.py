@@ -39,14 +39,19 @@ def _stage_mounts(plan: LaunchPlan, stage: Path) -> dict[str, str]:
     _libc_call("unshare", CLONE_NEWNS)
     _libc_call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)
     paths = {}
-    for key, source in (
-        ("env", plan.python_env), ("ipc", plan.ipc_dir),
-        ("probe", plan.probe_dir), ("etc", plan.etc_dir),
-    ):
+    for key, source in _sources(plan).items():
         target = stage / key
         _libc_call("mount", source.encode(), str(target).encode(), None, MS_BIND | MS_REC, None)
         paths[key] = str(target)
     return paths
+
+
+def _sources(plan: LaunchPlan) -> dict[str, str]:
+    sources = {"env": plan.python_env, "ipc": plan.ipc_dir, "probe": plan.probe_dir,
+               "etc": plan.etc_dir}
+    if plan.files_dir is not None:
+        sources["files"] = plan.files_dir
+    return sources
 
 
 def _set_rlimits(plan: LaunchPlan) -> None:
@@ -99,15 +104,12 @@ def main(argv: list[str]) -> None:
             raise SystemExit("launcher: root mode needs a staging directory")
         paths = _stage_mounts(plan, Path(plan.stage_dir))
     else:
-        paths = {
-            "env": plan.python_env, "ipc": plan.ipc_dir,
-            "probe": plan.probe_dir, "etc": plan.etc_dir,
-        }
+        paths = _sources(plan)
     fd = seccomp_fd()
     os.set_inheritable(fd, True)
     args = bwrap_argv(
         plan, env_path=paths["env"], ipc_path=paths["ipc"], probe_path=paths["probe"],
-        etc_path=paths["etc"], seccomp_fd=fd,
+        etc_path=paths["etc"], seccomp_fd=fd, files_path=paths.get("files"),
     )
     if plan.mode is SandboxMode.ROOT:
         os.setgroups([])

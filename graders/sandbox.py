@@ -27,6 +27,7 @@ HOME = "/home/student"
 IPC_MOUNT = "/ipc"
 PROBE_MOUNT = "/grader"
 KERNEL_CONNECTION = f"{IPC_MOUNT}/kernel.json"
+FILES_MOUNT = "/submission"
 
 # Environment variables passed through from the host when set (never secrets):
 # older OpenBLAS builds crash on some processors without the core type.
@@ -101,6 +102,7 @@ class LaunchPlan(BaseModel):
     probe_dir: str
     etc_dir: str
     stage_dir: str | None = None  # root mode: world-traversable mount point
+    files_dir: str | None = None  # attachments from a zip, copied into HOME at start
     cgroup_procs: list[str] = []
     memory_bytes: int
     max_processes: int
@@ -166,6 +168,7 @@ def bwrap_argv(
     probe_path: str,
     etc_path: str,
     seccomp_fd: int | None,
+    files_path: str | None = None,
 ) -> list[str]:
     """The bubblewrap command line that starts ipykernel for one plan.
 
@@ -193,8 +196,10 @@ def bwrap_argv(
         "--ro-bind", env_path, ENV_MOUNT,
         "--bind", ipc_path, IPC_MOUNT,
         "--ro-bind", probe_path, PROBE_MOUNT,
-        "--remount-ro", "/",
     ]
+    if files_path is not None:
+        args += ["--ro-bind", files_path, FILES_MOUNT]
+    args += ["--remount-ro", "/"]
     if plan.gpu is not None:
         for dev in (*GPU_CONTROL_DEVICES, f"/dev/nvidia{plan.gpu}"):
             args += ["--dev-bind-try", dev, dev]

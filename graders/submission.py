@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import itertools
 import json
 import re
-from dataclasses import dataclass
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 import nbformat
 from nbformat import NotebookNode
@@ -24,11 +28,19 @@ MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
 _CELL_MARKER = re.compile(r"^# ?%%.*$", re.MULTILINE)
 
 
+MAX_ZIP_MEMBERS = 200
+MAX_ZIP_UNCOMPRESSED = 200 * 1024 * 1024
+MAX_ZIP_RATIO = 100
+
+
 @dataclass(frozen=True)
 class Submission:
     notebook: NotebookNode
     sha256: str
-    kind: str  # "ipynb" or "py"
+    kind: str  # "ipynb", "py" or "zip"
+    # helper files and saved weights from a zip, by relative path; copied into the
+    # sandbox's home directory next to the notebook
+    attachments: dict[str, bytes] = field(default_factory=dict)
 
 
 def load_submission(data: bytes, filename: str) -> Submission:
@@ -47,7 +59,67 @@ def load_submission(data: bytes, filename: str) -> Submission:
         except UnicodeDecodeError:
             raise SubmissionFormatError("the .py file is not UTF-8 text") from None
         return Submission(notebook=module_to_notebook(text), sha256=digest, kind="py")
-    raise SubmissionFormatError("expected a Jupyter notebook (.ipynb) or a Python file (.py)")
+    if lower.endswith(".zip"):
+        main_name, main, attachments = unpack_zip(data)
+        inner = load_submission(main, main_name)
+        return Submission(notebook=inner.notebook, sha256=digest, kind="zip",
+                          attachments=attachments)
+    raise SubmissionFormatError(
+        "expected a Jupyter notebook (.ipynb), a Python file (.py) or a .zip holding one"
+    )
+
+
+def unpack_zip(data: bytes) -> tuple[str, bytes, dict[str, bytes]]:
+    """The zip's one notebook (or one .py) and its other files, refusing anything unsafe."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise SubmissionFormatError("the .zip file is damaged or not a zip") from None
+    members = [m for m in archive.infolist() if not m.is_dir()]
+    if len(archive.infolist()) > MAX_ZIP_MEMBERS:
+        raise SubmissionFormatError(f"the zip holds more than {MAX_ZIP_MEMBERS} files")
+    total = 0
+    for m in members:
+        path = PurePosixPath(m.filename)
+        if m.filename.startswith(("/", "\\")) or path.is_absolute() or ":" in path.parts[0]:
+            raise SubmissionFormatError(f"the zip member {m.filename!r} has an absolute path")
+        if ".." in path.parts or "\\" in m.filename:
+            raise SubmissionFormatError(f"the zip member {m.filename!r} points outside the zip")
+        if stat.S_ISLNK(m.external_attr >> 16):
+            raise SubmissionFormatError(f"the zip member {m.filename!r} is a symbolic link")
+        total += m.file_size
+        if total > MAX_ZIP_UNCOMPRESSED:
+            raise SubmissionFormatError("the zip is too large once uncompressed (200 MiB limit)")
+        if m.compress_size and m.file_size / m.compress_size > MAX_ZIP_RATIO:
+            raise SubmissionFormatError(f"the zip member {m.filename!r} is compressed "
+                                        "suspiciously well (a zip bomb?)")
+    visible = [m for m in members if not PurePosixPath(m.filename).name.startswith(".")
+               and "__MACOSX" not in m.filename]
+    notebooks = [m for m in visible if m.filename.lower().endswith(".ipynb")
+                 and ".ipynb_checkpoints" not in m.filename]
+    modules = [m for m in visible if m.filename.lower().endswith(".py")]
+    if len(notebooks) == 1:
+        main = notebooks[0]
+    elif not notebooks and len(modules) == 1:
+        main = modules[0]
+    elif notebooks:
+        raise SubmissionFormatError("the zip holds several notebooks; include exactly one")
+    else:
+        raise SubmissionFormatError("the zip holds no notebook (.ipynb) to grade")
+    files = {}
+    base = PurePosixPath(main.filename).parent
+    for m in visible:
+        with archive.open(m) as fh:
+            content = fh.read(m.file_size + 1)
+        if len(content) != m.file_size:
+            raise SubmissionFormatError(f"the zip member {m.filename!r} is not what it claims")
+        if m is not main:
+            # laid out relative to the notebook, as the student's own folder was
+            path = PurePosixPath(m.filename)
+            files[str(path.relative_to(base) if path.is_relative_to(base) else path)] = content
+    with archive.open(main) as fh:
+        main_bytes = fh.read(main.file_size + 1)
+    return PurePosixPath(main.filename).name, main_bytes, files
 
 
 def parse_notebook(data: bytes) -> NotebookNode:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -101,10 +102,195 @@ def assignments() -> None:
 
 
 @app.command()
-def serve() -> None:
-    """Start the HTTP service (not yet implemented: see README)."""
-    err.print("The HTTP service is not implemented yet; use `autograder grade` offline.")
-    raise typer.Exit(1)
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int | None, typer.Option(help="local grading worker processes")] = None,
+) -> None:
+    """Start the HTTP service with local worker processes (SQLite unless configured)."""
+    import uvicorn
+
+    from service.main import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items()
+                 if v is not None}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    application = create_app(settings)
+    console.print(f"ml-autograder on http://{settings.host}:{settings.port} "
+                  f"(API docs at /docs), {settings.workers} workers, database "
+                  f"{settings.resolved_database_url}")
+    console.print("Create an API token with: .venv/bin/autograder users add NAME "
+                  "--role student|instructor|admin")
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+
+
+users = typer.Typer(help="Manage user accounts (works on the database directly).")
+app.add_typer(users, name="users")
+
+
+@users.command("add")
+def users_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="student, instructor or admin")] = "student",
+) -> None:
+    """Create a user and print their API token (shown once, stored hashed)."""
+    from service.db import repository as repo
+    from service.db.migrate import migrate
+    from service.db.models import Role
+    from service.db.session import make_engine, make_sessionmaker
+
+    try:
+        parsed = Role(role)
+    except ValueError:
+        err.print("role must be student, instructor or admin")
+        raise typer.Exit(2) from None
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    with make_sessionmaker(engine).begin() as session:
+        if repo.user_by_name(session, name=name) is not None:
+            err.print(f"a user named {name!r} already exists")
+            raise typer.Exit(1)
+        _, token = repo.create_user(session, name=name, role=parsed)
+    typer.echo(token)
+
+
+def _client(server: str, token: str | None):  # type: ignore[no-untyped-def]
+    import httpx
+
+    token = token or os.environ.get("AUTOGRADER_TOKEN")
+    if not token:
+        err.print("give --token or set AUTOGRADER_TOKEN")
+        raise typer.Exit(2)
+    return httpx.Client(base_url=server.rstrip("/") + "/api/v1", timeout=60,
+                        headers={"Authorization": f"Bearer {token}"})
+
+
+def _fail(response) -> None:  # type: ignore[no-untyped-def]
+    if response.is_error:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.text
+        err.print(f"[red]{response.status_code}:[/red] {detail}")
+        raise typer.Exit(1)
+
+
+Server = Annotated[str, typer.Option(envvar="AUTOGRADER_SERVER")]
+Token = Annotated[str | None, typer.Option(help="API token (or AUTOGRADER_TOKEN)")]
+
+
+@app.command()
+def submit(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    assignment: Annotated[str, typer.Option("--assignment", "-a")],
+    server: Server = "http://127.0.0.1:8000",
+    token: Token = None,
+    wait: Annotated[bool, typer.Option(help="wait for the report")] = True,
+) -> None:
+    """Upload a submission, show its progress, then the per-question table."""
+    import time
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from graders.results import REPORT_ADAPTER
+
+    with _client(server, token) as client:
+        response = client.post(f"/assignments/{assignment}/submissions",
+                               files={"file": (file.name, file.read_bytes())})
+        _fail(response)
+        accepted = response.json()
+        console.print(f"submitted: {accepted['id']}")
+        if not wait:
+            return
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                      console=console, transient=True) as progress:
+            task = progress.add_task("queued")
+            while True:
+                status = client.get(f"/submissions/{accepted['id']}")
+                _fail(status)
+                body = status.json()
+                where = f" (position {body['queue_position']})" if body["queue_position"] \
+                    else ""
+                progress.update(task, description=f"{body['status']}{where}")
+                if body["status"] in ("graded", "failed"):
+                    break
+                time.sleep(1)
+    if body.get("report"):
+        report = dict(body["report"])
+        report.pop("hidden_pending", None)
+        for key in ("score", "max_score", "manual_pending"):
+            report.pop(key, None)
+        print_report(REPORT_ADAPTER.validate_python(report))
+    else:
+        console.print(f"[red]{body['status']}:[/red] {body.get('reason')}")
+
+
+@app.command()
+def regrade(
+    assignment: Annotated[str, typer.Option("--assignment", "-a")],
+    question: Annotated[str | None, typer.Option()] = None,
+    rescore_only: Annotated[bool, typer.Option(
+        "--rescore-only", help="re-score stored outputs; execute nothing")] = False,
+    publish: Annotated[bool, typer.Option(help="publish once done")] = False,
+    server: Server = "http://127.0.0.1:8000",
+    token: Token = None,
+) -> None:
+    """Regrade an assignment (or one question); show old -> new scores before publishing."""
+    import time
+
+    from rich.progress import Progress
+
+    with _client(server, token) as client:
+        response = client.post(f"/assignments/{assignment}/regrade",
+                               json={"question": question, "rescore_only": rescore_only})
+        _fail(response)
+        batch = response.json()
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("regrading", total=batch["runs"] or 1)
+            while batch["pending"]:
+                progress.update(task, completed=batch["runs"] - batch["pending"])
+                time.sleep(1)
+                response = client.get(f"/regrades/{batch['id']}")
+                _fail(response)
+                batch = response.json()
+        table = Table(title=f"regrade {batch['id']}")
+        for column in ("submission", "student", "old", "new"):
+            table.add_column(column)
+        for change in batch["changes"]:
+            if change["old"] != change["new"]:
+                table.add_row(change["submission_id"], change["student"],
+                              f"{change['old']}", f"{change['new']}")
+        console.print(table)
+        for error in batch.get("errors", []):
+            err.print(f"[yellow]{error}[/yellow]")
+        if publish:
+            _fail(client.post(f"/regrades/{batch['id']}/publish"))
+            console.print("published")
+        else:
+            console.print(f"not published: POST /api/v1/regrades/{batch['id']}/publish "
+                          "or rerun with --publish")
+
+
+@app.command()
+def export(
+    assignment: Annotated[str, typer.Option("--assignment", "-a")],
+    format: Annotated[str, typer.Option(help="csv or gradescope")] = "csv",
+    policy: Annotated[str, typer.Option(help="best or latest")] = "latest",
+    output: Annotated[Path | None, typer.Option("-o")] = None,
+    server: Server = "http://127.0.0.1:8000",
+    token: Token = None,
+) -> None:
+    """Download the gradebook."""
+    with _client(server, token) as client:
+        response = client.get(f"/assignments/{assignment}/export",
+                              params={"format": format, "policy": policy})
+        _fail(response)
+    if output:
+        output.write_bytes(response.content)
+        console.print(f"wrote {output}")
+    else:
+        typer.echo(response.text)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str | None = None  # default: SQLite under data_dir
     reference_dir: Path | None = None  # default: the bundled reference/
-    workers: int = 2
+    workers: int = 2  # local worker processes started by `autograder serve`
+    lease_s: float = 60.0  # a run whose worker stops renewing for this long is requeued
+    poll_interval_s: float = 0.25
+    max_attempts: int = 3  # for infrastructure faults only
+    dispatcher: str = "local"
 
     # sandbox
     grading_env: Path = Path(sys.prefix)

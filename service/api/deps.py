@@ -1,0 +1,97 @@
+"""Dependencies: the app's state, a transaction per request, who is calling, and
+ownership checks (a student gets a 404 for anything not theirs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Path, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from graders.catalog import LoadedAssignment
+from service.config import Settings
+from service.db import repository as repo
+from service.db.models import Role, Submission, User
+from service.jobs.base import Dispatcher
+from service.storage import BlobStore
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    store: BlobStore
+    catalog: dict[str, LoadedAssignment]
+    dispatcher: Dispatcher
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.autograder  # type: ignore[no-any-return]
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: State) -> Iterator[Session]:
+    with state.sessions.begin() as session:
+        yield session
+
+
+DB = Annotated[Session, Depends(get_session)]
+
+
+def current_user(db: DB, authorization: Annotated[str | None, Header()] = None) -> User:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise HTTPException(401, "Send your API token as 'Authorization: Bearer <token>'.",
+                            headers={"WWW-Authenticate": "Bearer"})
+    user = repo.user_by_token(db, token=authorization.split(" ", 1)[1].strip())
+    if user is None:
+        raise HTTPException(401, "That API token is not valid.",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def is_staff(user: User) -> bool:
+    return user.role in (Role.INSTRUCTOR, Role.ADMIN)
+
+
+def require_instructor(user: CurrentUser) -> User:
+    if not is_staff(user):
+        raise HTTPException(403, "Only instructors can do this.")
+    return user
+
+
+def require_admin(user: CurrentUser) -> User:
+    if user.role != Role.ADMIN:
+        raise HTTPException(403, "Only administrators can do this.")
+    return user
+
+
+Instructor = Annotated[User, Depends(require_instructor)]
+Admin = Annotated[User, Depends(require_admin)]
+
+
+def known_assignment(state: State, assignment_id: Annotated[str, Path()]) -> LoadedAssignment:
+    loaded = state.catalog.get(assignment_id)
+    if loaded is None:
+        raise HTTPException(404, f"There is no assignment {assignment_id!r}.")
+    return loaded
+
+
+AssignmentDep = Annotated[LoadedAssignment, Depends(known_assignment)]
+
+
+def visible_submission(db: DB, user: CurrentUser,
+                       submission_id: Annotated[str, Path()]) -> Submission:
+    submission = db.get(Submission, submission_id)
+    if submission is None or (not is_staff(user) and submission.user_id != user.id):
+        raise HTTPException(404, "There is no such submission.")
+    return submission
+
+
+VisibleSubmission = Annotated[Submission, Depends(visible_submission)]

@@ -1,0 +1,221 @@
+"""Assignments: what everyone may read, and the staff's policies, statistics, release,
+regrades and gradebook exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import Counter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
+
+from graders.errors import SpecError
+from graders.grade import rescore
+from graders.results import GradeReport, Outcome, report_from_json, report_to_json, to_gradescope
+from service.api.deps import DB, AssignmentDep, CurrentUser, Instructor, State
+from service.db import repository as repo
+from service.db.models import (
+    AssignmentPolicy,
+    GradingRun,
+    LatePolicy,
+    RegradeBatch,
+    RunStatus,
+    RunTrigger,
+    Submission,
+)
+from service.schemas import (
+    AssignmentInfo,
+    AssignmentStats,
+    PolicyUpdate,
+    QuestionInfo,
+    QuestionStats,
+    RegradeBatchOut,
+    RegradeRequest,
+)
+from service.views import with_manual_grades
+
+router = APIRouter(tags=["assignments"])
+
+
+def _info(assignment: AssignmentDep, db: DB) -> AssignmentInfo:
+    spec = assignment.spec
+    policy = repo.get_policy(db, assignment_id=spec.id)
+    return AssignmentInfo(
+        id=spec.id, title=spec.title, version=spec.version,
+        autograded_points=spec.autograded_points, manual_points=spec.manual_points,
+        deadline=policy.deadline, late_policy=policy.late_policy,
+        penalty_per_day=policy.penalty_per_day, max_per_hour=policy.max_per_hour,
+        max_upload_bytes=policy.max_upload_bytes, cell_timeout_s=spec.cell_timeout_s,
+        total_timeout_s=spec.total_timeout_s,
+        questions=[QuestionInfo(id=q.id, title=q.title, points=q.points, manual=q.manual,
+                                visibility=q.visibility.value) for q in spec.questions],
+    )
+
+
+@router.get("/assignments", response_model=list[AssignmentInfo])
+def list_assignments(user: CurrentUser, db: DB, state: State) -> list[AssignmentInfo]:
+    return [_info(a, db).model_copy(update={"questions": []}) for a in state.catalog.values()]
+
+
+@router.get("/assignments/{assignment_id}", response_model=AssignmentInfo)
+def get_assignment(assignment: AssignmentDep, user: CurrentUser, db: DB) -> AssignmentInfo:
+    return _info(assignment, db)
+
+
+@router.patch("/assignments/{assignment_id}", response_model=AssignmentInfo)
+def update_policy(assignment: AssignmentDep, body: PolicyUpdate, user: Instructor,
+                  db: DB) -> AssignmentInfo:
+    policy = repo.get_policy(db, assignment_id=assignment.id)
+    for key, value in body.model_dump(exclude_unset=True).items():
+        setattr(policy, key, value)
+    repo.audit(db, actor=user, action="policy", target=assignment.id,
+               detail=body.model_dump(mode="json", exclude_unset=True))
+    return _info(assignment, db)
+
+
+@router.post("/assignments/{assignment_id}/release", response_model=AssignmentInfo)
+def release_hidden(assignment: AssignmentDep, user: Instructor, db: DB) -> AssignmentInfo:
+    repo.get_policy(db, assignment_id=assignment.id).hidden_released = True
+    repo.audit(db, actor=user, action="release", target=assignment.id)
+    return _info(assignment, db)
+
+
+def _current_reports(db: DB, assignment_id: str) -> list[tuple[Submission, GradeReport]]:
+    rows, _ = repo.list_submissions(db, assignment_id=assignment_id, limit=1_000_000)
+    found = []
+    for submission in rows:
+        run = repo.current_run(db, submission_id=submission.id)
+        if run is not None and run.status == RunStatus.GRADED and run.report_json:
+            report = with_manual_grades(report_from_json(run.report_json),
+                                        repo.manual_grades(db, submission_id=submission.id))
+            found.append((submission, report))
+    return found
+
+
+@router.get("/assignments/{assignment_id}/statistics", response_model=AssignmentStats)
+def assignment_statistics(assignment: AssignmentDep, user: Instructor, db: DB,
+                          latest_only: bool = True) -> AssignmentStats:
+    reports = _current_reports(db, assignment.id)
+    if latest_only:
+        newest: dict[str, tuple[Submission, GradeReport]] = {}
+        for sub, rep in reports:
+            if sub.user_id not in newest or sub.created_at > newest[sub.user_id][0].created_at:
+                newest[sub.user_id] = (sub, rep)
+        reports = list(newest.values())
+    questions = []
+    for q in assignment.spec.questions:
+        results = [next(x for x in rep.questions if x.id == q.id) for _, rep in reports
+                   if any(x.id == q.id for x in rep.questions)]
+        scored = [r.points for r in results if r.outcome is not Outcome.MANUAL]
+        histogram = [0] * 10
+        for p in scored:
+            histogram[min(9, int(10 * p / q.points)) if q.points else 0] += 1
+        feedback = Counter(line for r in results for line in r.feedback)
+        questions.append(QuestionStats(
+            id=q.id, title=q.title, max_points=q.points, count=len(scored),
+            mean=statistics.fmean(scored) if scored else None,
+            median=statistics.median(scored) if scored else None,
+            histogram=histogram, frequent_feedback=feedback.most_common(5)))
+    return AssignmentStats(assignment_id=assignment.id, submissions=len(reports),
+                           students=len({s.user_id for s, _ in reports}), questions=questions)
+
+
+def _total(report: GradeReport, late_days: int, policy: AssignmentPolicy) -> float:
+    total = report.score
+    if policy.late_policy == LatePolicy.PENALTY and late_days:
+        total *= max(0.0, 1.0 - policy.penalty_per_day * late_days)
+    return round(total, 4)
+
+
+@router.get("/assignments/{assignment_id}/export")
+def export(assignment: AssignmentDep, user: Instructor, db: DB,
+           format: Literal["csv", "gradescope"] = "csv",
+           policy: Annotated[Literal["best", "latest"], Query()] = "latest") -> Response:
+    rules = repo.get_policy(db, assignment_id=assignment.id)
+    chosen: dict[str, tuple[Submission, GradeReport, float]] = {}
+    for sub, rep in _current_reports(db, assignment.id):
+        total = _total(rep, sub.late_days, rules)
+        held = chosen.get(sub.user_id)
+        better = held is None or (
+            total > held[2] if policy == "best" else sub.created_at > held[0].created_at)
+        if better:
+            chosen[sub.user_id] = (sub, rep, total)
+    rows = sorted(chosen.values(), key=lambda r: r[0].user.name)
+    repo.audit(db, actor=user, action="export", target=assignment.id,
+               detail={"format": format, "policy": policy})
+    if format == "gradescope":
+        import json
+
+        body = [{"student": sub.user.name, "submission_id": sub.id, "late_days": sub.late_days,
+                 "total": total, "results": to_gradescope(rep)} for sub, rep, total in rows]
+        return Response(json.dumps(body, indent=2), media_type="application/json")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    qids = [q.id for q in assignment.spec.questions]
+    writer.writerow(["student", "submission_id", "submitted_at", *qids, "score",
+                     "total", "late", "late_days"])
+    for sub, rep, total in rows:
+        points = {q.id: ("" if q.outcome is Outcome.MANUAL else f"{q.points:g}")
+                  for q in rep.questions}
+        writer.writerow([sub.user.name, sub.id, sub.created_at.isoformat(),
+                         *[points.get(q, "") for q in qids], f"{rep.score:g}", f"{total:g}",
+                         "yes" if sub.late_days else "no", sub.late_days])
+    return Response(out.getvalue(), media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{assignment.id}-grades.csv"'})
+
+
+@router.post("/assignments/{assignment_id}/regrade", status_code=202,
+             response_model=RegradeBatchOut)
+def regrade_assignment(assignment: AssignmentDep, body: RegradeRequest, user: Instructor,
+                       db: DB, state: State) -> RegradeBatchOut:
+    if body.question is not None:
+        try:
+            assignment.spec.question(body.question)
+        except KeyError:
+            raise HTTPException(404, f"No question {body.question!r} in {assignment.id}.") \
+                from None
+    batch = RegradeBatch(assignment_id=assignment.id, question_id=body.question,
+                         rescore_only=body.rescore_only, created_by=user.id)
+    db.add(batch)
+    db.flush()
+    errors: list[str] = []
+    rows, _ = repo.list_submissions(db, assignment_id=assignment.id, limit=1_000_000)
+    for submission in rows:
+        current = repo.current_run(db, submission_id=submission.id)
+        if body.rescore_only:
+            if current is None or current.status != RunStatus.GRADED or not current.report_json:
+                continue
+            try:
+                old = report_from_json(current.report_json)
+                new = rescore(old, assignment)
+            except SpecError as exc:
+                errors.append(f"{submission.id}: {exc}")
+                continue
+            if body.question:
+                replacement = {q.id: q for q in new.questions}
+                new = old.model_copy(update={"questions": [
+                    replacement.get(q.id, q) if q.id == body.question else q
+                    for q in old.questions]})
+            run = GradingRun(submission_id=submission.id, trigger=RunTrigger.RESCORE,
+                             triggered_by=user.id, batch_id=batch.id, published=False,
+                             status=RunStatus.GRADED, report_json=report_to_json(new),
+                             score=new.score, notebook_sha256=current.notebook_sha256,
+                             engine_version=new.engine_version,
+                             spec_version=assignment.spec.version)
+            db.add(run)
+        else:
+            run = repo.enqueue_run(db, submission_id=submission.id, trigger=RunTrigger.REGRADE,
+                                   triggered_by=user.id, batch_id=batch.id,
+                                   only_question=body.question, published=False)
+            state.dispatcher.notify(run.id)
+    db.flush()
+    repo.audit(db, actor=user, action="regrade_batch", target=assignment.id,
+               detail=body.model_dump())
+    from service.api.routes.regrades import describe_batch
+
+    out = describe_batch(db, batch)
+    out.errors = errors
+    return out

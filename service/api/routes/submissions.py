@@ -1,0 +1,225 @@
+"""Submitting, polling, reading reports and notebooks; staff grading of one submission."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, File, Header, HTTPException, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from graders.errors import SubmissionFormatError
+from graders.results import report_from_json
+from graders.submission import load_submission
+from service.api.deps import (
+    DB,
+    AssignmentDep,
+    CurrentUser,
+    Instructor,
+    State,
+    VisibleSubmission,
+    is_staff,
+)
+from service.db import repository as repo
+from service.db.base import utcnow
+from service.db.models import (
+    GradingRun,
+    LatePolicy,
+    RunStatus,
+    RunTrigger,
+    Submission,
+    User,
+)
+from service.schemas import (
+    ManualGradeIn,
+    RunSummary,
+    SubmissionAccepted,
+    SubmissionPage,
+    SubmissionStatus,
+)
+from service.views import student_view, with_manual_grades
+
+router = APIRouter(tags=["submissions"])
+ALLOWED = (".ipynb", ".py", ".zip")
+
+
+def _read_capped(upload: UploadFile, cap: int) -> bytes:
+    data = upload.file.read(cap + 1)
+    if len(data) > cap:
+        raise HTTPException(413, f"The file is larger than the {cap // (1024 * 1024)} MiB "
+                                 "limit for this assignment.")
+    return data
+
+
+@router.post("/assignments/{assignment_id}/submissions", status_code=202,
+             response_model=SubmissionAccepted)
+def submit(
+    assignment: AssignmentDep,
+    user: CurrentUser,
+    db: DB,
+    state: State,
+    response: Response,
+    file: Annotated[UploadFile, File(description=".ipynb, .py, or .zip with one notebook")],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> SubmissionAccepted:
+    if idempotency_key:
+        existing = repo.find_idempotent(db, user_id=user.id, key=idempotency_key)
+        if existing is not None:
+            if existing.assignment_id != assignment.id:
+                raise HTTPException(409, "This Idempotency-Key was already used for another "
+                                         "assignment.")
+            return _accepted(db, existing)
+    filename = (file.filename or "").rsplit("/", 1)[-1]
+    if not filename.lower().endswith(ALLOWED):
+        raise HTTPException(415, "Upload a Jupyter notebook (.ipynb), a Python file (.py), "
+                                 "or a .zip holding one notebook and its helper files.")
+    policy = repo.get_policy(db, assignment_id=assignment.id)
+    data = _read_capped(file, policy.max_upload_bytes)
+    now = utcnow()
+    late_days = 0
+    if policy.deadline is not None and now > policy.deadline:
+        if policy.late_policy == LatePolicy.REJECT:
+            raise HTTPException(403, f"The deadline ({policy.deadline:%Y-%m-%d %H:%M} UTC) "
+                                     "has passed; late submissions are not accepted.")
+        late_days = math.ceil((now - policy.deadline) / timedelta(days=1))
+    if policy.max_per_hour is not None:
+        recent = repo.count_recent(db, user_id=user.id, assignment_id=assignment.id,
+                                   since=now - timedelta(hours=1))
+        if recent >= policy.max_per_hour:
+            raise HTTPException(429, f"You have submitted {recent} times in the last hour; "
+                                     f"the limit is {policy.max_per_hour}. Try again later.")
+    try:
+        load_submission(data, filename)
+    except SubmissionFormatError as exc:
+        raise HTTPException(422, f"Your upload could not be read: {exc}.") from None
+    sha = state.store.put(data)
+    repo.ensure_blob(db, sha256=sha, size=len(data))
+    submission, run = repo.create_submission(
+        db, assignment_id=assignment.id, user=user, sha256=sha, filename=filename,
+        idempotency_key=idempotency_key, late_days=late_days)
+    state.dispatcher.notify(run.id)
+    response.headers["Location"] = f"/api/v1/submissions/{submission.id}"
+    return SubmissionAccepted(id=submission.id, run_id=run.id, status=run.status,
+                              status_url=f"/api/v1/submissions/{submission.id}",
+                              late_days=late_days)
+
+
+def _accepted(db: DB, submission: Submission) -> SubmissionAccepted:
+    run = repo.current_run(db, submission_id=submission.id)
+    assert run is not None
+    return SubmissionAccepted(id=submission.id, run_id=run.id, status=run.status,
+                              status_url=f"/api/v1/submissions/{submission.id}",
+                              late_days=submission.late_days)
+
+
+def describe(db: DB, state: State, submission: Submission, viewer: User) -> SubmissionStatus:
+    run = repo.current_run(db, submission_id=submission.id)
+    assert run is not None
+    report = None
+    score = None
+    if run.report_json:
+        full = with_manual_grades(report_from_json(run.report_json),
+                                  repo.manual_grades(db, submission_id=submission.id))
+        score = full.score
+        if is_staff(viewer):
+            report = full.model_dump(mode="json")
+        else:
+            policy = repo.get_policy(db, assignment_id=submission.assignment_id)
+            report = student_view(full, hidden_released=policy.hidden_released)
+            score = report["score"]  # type: ignore[assignment]
+    status = SubmissionStatus(
+        id=submission.id, assignment_id=submission.assignment_id,
+        student=submission.user.name, filename=submission.filename,
+        created_at=submission.created_at, late_days=submission.late_days,
+        status=run.status, reason=run.reason,
+        queue_position=repo.queue_position(db, run=run), score=score, report=report,
+    )
+    if is_staff(viewer):
+        status.runs = [_run_summary(r) for r in submission.runs]
+    return status
+
+
+def _run_summary(run: GradingRun) -> RunSummary:
+    return RunSummary(id=run.id, trigger=run.trigger, status=run.status, reason=run.reason,
+                      score=run.score, attempts=run.attempts, created_at=run.created_at,
+                      finished_at=run.finished_at, published=run.published)
+
+
+@router.get("/submissions/{submission_id}", response_model=SubmissionStatus)
+def get_submission(submission: VisibleSubmission, user: CurrentUser, db: DB,
+                   state: State) -> SubmissionStatus:
+    return describe(db, state, submission, user)
+
+
+@router.get("/submissions/{submission_id}/notebook")
+def get_notebook(submission: VisibleSubmission, db: DB, state: State) -> Response:
+    run = repo.current_run(db, submission_id=submission.id)
+    if run is None or run.notebook_sha256 is None:
+        raise HTTPException(404, "This submission has not been executed yet.")
+    return Response(state.store.get(run.notebook_sha256), media_type="application/x-ipynb+json",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="executed-{submission.id}.ipynb"'})
+
+
+@router.get("/me/submissions", response_model=SubmissionPage)
+def my_submissions(user: CurrentUser, db: DB, state: State,
+                   assignment: str | None = None,
+                   offset: Annotated[int, Query(ge=0)] = 0,
+                   limit: Annotated[int, Query(ge=1, le=200)] = 50) -> SubmissionPage:
+    rows, total = repo.list_submissions(db, user_id=user.id, assignment_id=assignment,
+                                        offset=offset, limit=limit)
+    items = [describe(db, state, s, user).model_copy(update={"report": None}) for s in rows]
+    return SubmissionPage(items=items, total=total, offset=offset, limit=limit)
+
+
+@router.get("/submissions", response_model=SubmissionPage)
+def list_all(user: Instructor, db: DB, state: State,
+             assignment: str | None = None, student: str | None = None,
+             status: RunStatus | None = None, latest_only: bool = False,
+             offset: Annotated[int, Query(ge=0)] = 0,
+             limit: Annotated[int, Query(ge=1, le=500)] = 50) -> SubmissionPage:
+    user_id = None
+    if student:
+        found = repo.user_by_name(db, name=student)
+        if found is None:
+            return SubmissionPage(items=[], total=0, offset=offset, limit=limit)
+        user_id = found.id
+    rows, total = repo.list_submissions(db, assignment_id=assignment, user_id=user_id,
+                                        status=status, latest_only=latest_only,
+                                        offset=offset, limit=limit)
+    items = [describe(db, state, s, user).model_copy(update={"report": None}) for s in rows]
+    return SubmissionPage(items=items, total=total, offset=offset, limit=limit)
+
+
+@router.patch("/submissions/{submission_id}/questions/{question_id}",
+              response_model=SubmissionStatus)
+def grade_by_hand(submission: VisibleSubmission, question_id: str, body: ManualGradeIn,
+                  user: Instructor, db: DB, state: State) -> SubmissionStatus:
+    spec = state.catalog[submission.assignment_id].spec
+    try:
+        question = spec.question(question_id)
+    except KeyError:
+        raise HTTPException(404, f"Assignment {spec.id} has no question {question_id!r}.") \
+            from None
+    if body.points is not None and body.points > question.points:
+        raise HTTPException(422, f"Question {question_id} is worth at most "
+                                 f"{question.points:g} points.")
+    repo.add_manual_grade(db, submission_id=submission.id, question_id=question_id,
+                          points=body.points, comment=body.comment, grader=user)
+    repo.audit(db, actor=user, action="manual_grade", target=f"{submission.id}/{question_id}",
+               detail=body.model_dump())
+    return describe(db, state, submission, user)
+
+
+@router.post("/submissions/{submission_id}/regrade", status_code=202,
+             response_model=SubmissionAccepted)
+def regrade_one(submission: VisibleSubmission, user: Instructor, db: DB,
+                state: State) -> SubmissionAccepted | JSONResponse:
+    run = repo.enqueue_run(db, submission_id=submission.id, trigger=RunTrigger.REGRADE,
+                           triggered_by=user.id)
+    repo.audit(db, actor=user, action="regrade", target=submission.id)
+    state.dispatcher.notify(run.id)
+    return SubmissionAccepted(id=submission.id, run_id=run.id, status=run.status,
+                              status_url=f"/api/v1/submissions/{submission.id}",
+                              late_days=submission.late_days)

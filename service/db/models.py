@@ -1,0 +1,159 @@
+"""Tables. Submissions are stored once by content hash (``Blob``); every grading run is
+its own row, so history is kept and a regrade never overwrites."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.db.base import Base, new_id, utcnow
+
+
+class Role(StrEnum):
+    STUDENT = "student"
+    INSTRUCTOR = "instructor"
+    ADMIN = "admin"
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    GRADED = "graded"
+    FAILED = "failed"
+
+
+class RunTrigger(StrEnum):
+    SUBMIT = "submit"
+    REGRADE = "regrade"
+    RESCORE = "rescore"
+
+
+class LatePolicy(StrEnum):
+    ACCEPT = "accept"
+    PENALTY = "penalty"
+    REJECT = "reject"
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[Role] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AssignmentPolicy(Base):
+    """Per-assignment settings staff change at run time (the spec itself is code)."""
+
+    __tablename__ = "assignment_policies"
+    assignment_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    deadline: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    late_policy: Mapped[LatePolicy] = mapped_column(String(20), default=LatePolicy.ACCEPT)
+    penalty_per_day: Mapped[float] = mapped_column(Float, default=0.0)
+    max_per_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_upload_bytes: Mapped[int] = mapped_column(Integer, default=20 * 1024 * 1024)
+    hidden_released: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Blob(Base):
+    __tablename__ = "blobs"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint("user_id", "idempotency_key", name="uq_submission_idempotency"),
+        Index("ix_submissions_assignment_user", "assignment_id", "user_id"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    assignment_id: Mapped[str] = mapped_column(String(100), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    filename: Mapped[str] = mapped_column(String(255))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    late_days: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    user: Mapped[User] = relationship()
+    runs: Mapped[list[GradingRun]] = relationship(
+        back_populates="submission", order_by="GradingRun.created_at")
+
+
+class RegradeBatch(Base):
+    __tablename__ = "regrade_batches"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    assignment_id: Mapped[str] = mapped_column(String(100))
+    question_id: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    rescore_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class GradingRun(Base):
+    __tablename__ = "grading_runs"
+    __table_args__ = (Index("ix_runs_status_created", "status", "created_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    trigger: Mapped[RunTrigger] = mapped_column(String(20))
+    triggered_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    batch_id: Mapped[str | None] = mapped_column(
+        ForeignKey("regrade_batches.id"), nullable=True, index=True)
+    only_question: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    status: Mapped[RunStatus] = mapped_column(String(20), default=RunStatus.QUEUED)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    published: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    engine_version: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    spec_version: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    report_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    notebook_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    submission: Mapped[Submission] = relationship(back_populates="runs")
+
+
+class ManualGrade(Base):
+    """Every manual score or comment is a new row: the latest counts, history stays."""
+
+    __tablename__ = "manual_grades"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    question_id: Mapped[str] = mapped_column(String(50))
+    points: Mapped[float | None] = mapped_column(Float, nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    grader_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    actor_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,259 @@
+"""Data functions. Keyword-only, and none of them commits: the unit of work (a request
+or a job) owns the transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from service.auth import hash_token, new_token
+from service.db.base import utcnow
+from service.db.models import (
+    AssignmentPolicy,
+    AuditEvent,
+    Blob,
+    GradingRun,
+    ManualGrade,
+    Role,
+    RunStatus,
+    RunTrigger,
+    Submission,
+    User,
+)
+
+
+# ----------------------------------------------------------------------------- users
+def create_user(session: Session, *, name: str, role: Role) -> tuple[User, str]:
+    token = new_token()
+    user = User(name=name, role=role, token_hash=hash_token(token))
+    session.add(user)
+    session.flush()
+    return user, token
+
+
+def user_by_token(session: Session, *, token: str) -> User | None:
+    return session.scalar(select(User).where(User.token_hash == hash_token(token)))
+
+
+def user_by_name(session: Session, *, name: str) -> User | None:
+    return session.scalar(select(User).where(User.name == name))
+
+
+# -------------------------------------------------------------------------- policies
+def get_policy(session: Session, *, assignment_id: str) -> AssignmentPolicy:
+    policy = session.get(AssignmentPolicy, assignment_id)
+    if policy is None:
+        policy = AssignmentPolicy(assignment_id=assignment_id)
+        session.add(policy)
+        session.flush()
+    return policy
+
+
+# ----------------------------------------------------------------------- submissions
+def ensure_blob(session: Session, *, sha256: str, size: int) -> None:
+    if session.get(Blob, sha256) is None:
+        session.add(Blob(sha256=sha256, size=size))
+        session.flush()
+
+
+def find_idempotent(session: Session, *, user_id: str, key: str) -> Submission | None:
+    return session.scalar(select(Submission).where(
+        Submission.user_id == user_id, Submission.idempotency_key == key))
+
+
+def count_recent(session: Session, *, user_id: str, assignment_id: str,
+                 since: datetime) -> int:
+    return session.scalar(select(func.count()).select_from(Submission).where(
+        Submission.user_id == user_id, Submission.assignment_id == assignment_id,
+        Submission.created_at >= since)) or 0
+
+
+def create_submission(
+    session: Session, *, assignment_id: str, user: User, sha256: str, filename: str,
+    idempotency_key: str | None, late_days: int,
+) -> tuple[Submission, GradingRun]:
+    submission = Submission(assignment_id=assignment_id, user_id=user.id, blob_sha256=sha256,
+                            filename=filename, idempotency_key=idempotency_key,
+                            late_days=late_days)
+    session.add(submission)
+    session.flush()
+    run = enqueue_run(session, submission_id=submission.id, trigger=RunTrigger.SUBMIT,
+                      triggered_by=user.id)
+    return submission, run
+
+
+def list_submissions(
+    session: Session, *, assignment_id: str | None = None, user_id: str | None = None,
+    status: RunStatus | None = None, latest_only: bool = False, offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[Submission], int]:
+    query = select(Submission)
+    if assignment_id:
+        query = query.where(Submission.assignment_id == assignment_id)
+    if user_id:
+        query = query.where(Submission.user_id == user_id)
+    if latest_only:
+        newest = (select(Submission.user_id, Submission.assignment_id,
+                         func.max(Submission.created_at).label("at"))
+                  .group_by(Submission.user_id, Submission.assignment_id).subquery())
+        query = query.join(newest, and_(Submission.user_id == newest.c.user_id,
+                                        Submission.assignment_id == newest.c.assignment_id,
+                                        Submission.created_at == newest.c.at))
+    if status:
+        last = (select(GradingRun.submission_id, func.max(GradingRun.created_at).label("at"))
+                .group_by(GradingRun.submission_id).subquery())
+        query = (query.join(last, last.c.submission_id == Submission.id)
+                 .join(GradingRun, and_(GradingRun.submission_id == Submission.id,
+                                        GradingRun.created_at == last.c.at))
+                 .where(GradingRun.status == status))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Submission.created_at.desc())
+                           .offset(offset).limit(limit)).all()
+    return list(rows), total
+
+
+# ------------------------------------------------------------------------------ runs
+def enqueue_run(
+    session: Session, *, submission_id: str, trigger: RunTrigger, triggered_by: str,
+    batch_id: str | None = None, only_question: str | None = None, published: bool = True,
+) -> GradingRun:
+    run = GradingRun(submission_id=submission_id, trigger=trigger, triggered_by=triggered_by,
+                     batch_id=batch_id, only_question=only_question, published=published,
+                     status=RunStatus.QUEUED)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def current_run(session: Session, *, submission_id: str) -> GradingRun | None:
+    """The run a student sees: the newest published one, or the newest if none is."""
+    runs = session.scalars(select(GradingRun).where(GradingRun.submission_id == submission_id)
+                           .order_by(GradingRun.created_at.desc())).all()
+    # a failed regrade never hides the grade a submission already has
+    published_graded = [r for r in runs if r.published and (
+        r.status == RunStatus.GRADED
+        or (r.status == RunStatus.FAILED and r.trigger == RunTrigger.SUBMIT))]
+    pending = [r for r in runs if r.published and r.status in
+               (RunStatus.QUEUED, RunStatus.RUNNING) and r.trigger == RunTrigger.SUBMIT]
+    if pending:
+        return pending[0]
+    if published_graded:
+        return published_graded[0]
+    return runs[0] if runs else None
+
+
+def queue_position(session: Session, *, run: GradingRun) -> int | None:
+    if run.status != RunStatus.QUEUED:
+        return None
+    ahead = session.scalar(select(func.count()).select_from(GradingRun).where(
+        GradingRun.status == RunStatus.QUEUED, GradingRun.created_at < run.created_at)) or 0
+    return ahead + 1
+
+
+def queue_depth(session: Session) -> dict[str, int]:
+    rows = session.execute(select(GradingRun.status, func.count()).group_by(GradingRun.status))
+    return {status: count for status, count in rows}
+
+
+def claim_next_run(session: Session, *, worker: str, lease_s: float) -> str | None:
+    """Atomically move the oldest queued run to running under this worker's lease."""
+    for _ in range(5):
+        candidate = session.scalar(select(GradingRun.id).where(
+            GradingRun.status == RunStatus.QUEUED).order_by(GradingRun.created_at).limit(1))
+        if candidate is None:
+            return None
+        now = utcnow()
+        result = session.execute(
+            update(GradingRun)
+            .where(GradingRun.id == candidate, GradingRun.status == RunStatus.QUEUED)
+            .values(status=RunStatus.RUNNING, lease_owner=worker,
+                    lease_expires_at=now + timedelta(seconds=lease_s),
+                    attempts=GradingRun.attempts + 1, started_at=now)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            return candidate
+    return None
+
+
+def renew_lease(session: Session, *, run_id: str, worker: str, lease_s: float) -> bool:
+    result = session.execute(
+        update(GradingRun)
+        .where(GradingRun.id == run_id, GradingRun.lease_owner == worker,
+               GradingRun.status == RunStatus.RUNNING)
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s)))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def finish_run(
+    session: Session, *, run_id: str, worker: str, status: RunStatus, reason: str | None = None,
+    report_json: str | None = None, score: float | None = None,
+    notebook_sha256: str | None = None, engine_version: str | None = None,
+    spec_version: str | None = None,
+) -> bool:
+    """Record a run's result, only if this worker still holds its lease (exactly once)."""
+    result = session.execute(
+        update(GradingRun)
+        .where(GradingRun.id == run_id, GradingRun.lease_owner == worker,
+               GradingRun.status == RunStatus.RUNNING)
+        .values(status=status, reason=reason, report_json=report_json, score=score,
+                notebook_sha256=notebook_sha256, engine_version=engine_version,
+                spec_version=spec_version, finished_at=utcnow(), lease_owner=None,
+                lease_expires_at=None))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def release_for_retry(session: Session, *, run_id: str, worker: str, reason: str) -> bool:
+    result = session.execute(
+        update(GradingRun)
+        .where(GradingRun.id == run_id, GradingRun.lease_owner == worker,
+               GradingRun.status == RunStatus.RUNNING)
+        .values(status=RunStatus.QUEUED, reason=reason, lease_owner=None,
+                lease_expires_at=None))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def requeue_expired(session: Session, *, max_attempts: int) -> int:
+    """Runs whose worker stopped renewing its lease: back to the queue, or failed for
+    good once they have used their attempts."""
+    now = utcnow()
+    expired = or_(GradingRun.lease_expires_at < now, GradingRun.lease_expires_at.is_(None))
+    gave_up = session.execute(
+        update(GradingRun)
+        .where(GradingRun.status == RunStatus.RUNNING, expired,
+               GradingRun.attempts >= max_attempts)
+        .values(status=RunStatus.FAILED, finished_at=now, lease_owner=None,
+                reason="grading stopped repeatedly (worker lost); staff have been told"))
+    again = session.execute(
+        update(GradingRun)
+        .where(GradingRun.status == RunStatus.RUNNING, expired,
+               GradingRun.attempts < max_attempts)
+        .values(status=RunStatus.QUEUED, lease_owner=None, lease_expires_at=None,
+                reason="requeued: the worker grading it stopped"))
+    return (gave_up.rowcount or 0) + (again.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------- manual, audit
+def add_manual_grade(
+    session: Session, *, submission_id: str, question_id: str, points: float | None,
+    comment: str | None, grader: User,
+) -> ManualGrade:
+    grade = ManualGrade(submission_id=submission_id, question_id=question_id, points=points,
+                        comment=comment, grader_id=grader.id)
+    session.add(grade)
+    session.flush()
+    return grade
+
+
+def manual_grades(session: Session, *, submission_id: str) -> dict[str, ManualGrade]:
+    """The latest manual entry per question."""
+    rows = session.scalars(select(ManualGrade).where(ManualGrade.submission_id == submission_id)
+                           .order_by(ManualGrade.created_at, ManualGrade.id)).all()
+    return {row.question_id: row for row in rows}
+
+
+def audit(session: Session, *, actor: User, action: str, target: str,
+          detail: dict | None = None) -> None:
+    session.add(AuditEvent(actor_id=actor.id, action=action, target=target,
+                           detail=detail or {}))

@@ -1,0 +1,17 @@
+"""The Dispatcher protocol: how queued runs reach workers (a swappable transport)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Dispatcher(Protocol):
+    def start(self) -> None:
+        """Start whatever grades runs (local worker processes, nothing for Celery)."""
+
+    def notify(self, run_id: str) -> None:
+        """A run was queued (persisted already; the database is the source of truth)."""
+
+    def stop(self) -> None: ...
+
+    def healthy(self) -> bool: ...

@@ -1,0 +1,67 @@
+"""create_app(settings): the FastAPI application, its lifespan and its routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from graders.catalog import discover
+from service.api.deps import AppState
+from service.api.routes import admin, assignments, health, regrades, submissions
+from service.config import Settings
+from service.db.migrate import migrate
+from service.db.session import make_engine, make_sessionmaker
+from service.jobs.base import Dispatcher
+from service.jobs.local import LocalDispatcher, NoDispatcher
+from service.storage import BlobStore
+
+API = "/api/v1"
+
+
+def make_dispatcher(settings: Settings) -> Dispatcher:
+    if settings.workers <= 0:
+        return NoDispatcher()
+    return LocalDispatcher(settings)
+
+
+def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> FastAPI:
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    state = AppState(
+        settings=settings,
+        sessions=make_sessionmaker(engine),
+        store=BlobStore(settings.data_dir / "blobs"),
+        catalog=discover(settings.reference_dir),
+        dispatcher=dispatcher or make_dispatcher(settings),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.dispatcher.start()
+        try:
+            yield
+        finally:
+            state.dispatcher.stop()
+            engine.dispose()
+
+    app = FastAPI(title="ml-autograder", version="1", lifespan=lifespan,
+                  docs_url="/docs", openapi_url="/openapi.json")
+    app.state.autograder = state
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
+            for e in exc.errors())
+        if any(e["loc"][-1] == "file" for e in exc.errors()):
+            problems = "attach your notebook as the multipart form field 'file'"
+        return JSONResponse({"detail": f"The request is not valid: {problems}."}, 422)
+
+    app.include_router(health.router)
+    for router in (submissions.router, assignments.router, regrades.router, admin.router):
+        app.include_router(router, prefix=API)
+    return app

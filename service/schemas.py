@@ -1,0 +1,143 @@
+"""HTTP request and response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from service.db.models import LatePolicy, Role, RunStatus
+
+
+class SubmissionAccepted(BaseModel):
+    id: str
+    run_id: str
+    status: RunStatus
+    status_url: str
+    late_days: int = 0
+
+
+class RunSummary(BaseModel):
+    id: str
+    trigger: str
+    status: RunStatus
+    reason: str | None
+    score: float | None
+    attempts: int
+    created_at: datetime
+    finished_at: datetime | None
+    published: bool
+
+
+class SubmissionStatus(BaseModel):
+    id: str
+    assignment_id: str
+    student: str
+    filename: str
+    created_at: datetime
+    late_days: int
+    status: RunStatus
+    reason: str | None = None
+    queue_position: int | None = None
+    score: float | None = None
+    report: dict[str, Any] | None = None
+    runs: list[RunSummary] | None = None  # staff only
+
+
+class SubmissionPage(BaseModel):
+    items: list[SubmissionStatus]
+    total: int
+    offset: int
+    limit: int
+
+
+class QuestionInfo(BaseModel):
+    id: str
+    title: str
+    points: float
+    manual: bool
+    visibility: str
+
+
+class AssignmentInfo(BaseModel):
+    id: str
+    title: str
+    version: str
+    autograded_points: float
+    manual_points: float
+    deadline: datetime | None = None
+    late_policy: LatePolicy = LatePolicy.ACCEPT
+    penalty_per_day: float = 0.0
+    max_per_hour: int | None = None
+    max_upload_bytes: int = 0
+    cell_timeout_s: float = 0
+    total_timeout_s: float = 0
+    questions: list[QuestionInfo] = Field(default_factory=list)
+
+
+class PolicyUpdate(BaseModel):
+    deadline: datetime | None = None
+    late_policy: LatePolicy | None = None
+    penalty_per_day: float | None = Field(default=None, ge=0, le=1)
+    max_per_hour: int | None = Field(default=None, ge=1)
+    max_upload_bytes: int | None = Field(default=None, ge=1024, le=512 * 1024 * 1024)
+
+
+class ManualGradeIn(BaseModel):
+    points: float | None = Field(default=None, ge=0)
+    comment: str | None = Field(default=None, max_length=10_000)
+
+
+class RegradeRequest(BaseModel):
+    question: str | None = None
+    rescore_only: bool = False
+
+
+class ScoreChange(BaseModel):
+    submission_id: str
+    student: str
+    old: float | None
+    new: float | None
+
+
+class RegradeBatchOut(BaseModel):
+    id: str
+    assignment_id: str
+    question: str | None
+    rescore_only: bool
+    published: bool
+    runs: int
+    pending: int
+    changes: list[ScoreChange]
+    errors: list[str] = Field(default_factory=list)
+
+
+class QuestionStats(BaseModel):
+    id: str
+    title: str
+    max_points: float
+    count: int
+    mean: float | None
+    median: float | None
+    histogram: list[int]  # ten equal bins over [0, max_points]
+    frequent_feedback: list[tuple[str, int]]
+
+
+class AssignmentStats(BaseModel):
+    assignment_id: str
+    submissions: int
+    students: int
+    questions: list[QuestionStats]
+
+
+class UserCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+
+
+class UserCreated(BaseModel):
+    id: str
+    name: str
+    role: Role
+    token: str

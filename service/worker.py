@@ -1,0 +1,172 @@
+"""run_grading(run_id): the one function every dispatcher calls; and the worker loop.
+
+A student's crash, timeout or wrong answer is a graded result. Only infrastructure
+faults (``GraderError`` and the unexpected) are retried, a bounded number of times; a
+run whose worker dies is requeued when its lease expires, and a worker that lost its
+lease cannot record a result, so every run is graded exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import nbformat
+from sqlalchemy.orm import Session, sessionmaker
+
+from graders import ENGINE_VERSION
+from graders.catalog import LoadedAssignment, discover
+from graders.errors import GraderError
+from graders.grade import grade_submission
+from graders.results import ReportStatus, report_from_json, report_to_json
+from service.config import Settings
+from service.db import repository as repo
+from service.db.models import GradingRun, RunStatus
+from service.db.session import make_engine, make_sessionmaker
+from service.storage import BlobStore
+
+log = logging.getLogger("autograder.worker")
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    store: BlobStore
+    catalog: dict[str, LoadedAssignment]
+    worker_id: str
+
+    @classmethod
+    def create(cls, settings: Settings, worker_id: str | None = None) -> WorkerContext:
+        engine = make_engine(settings.resolved_database_url)
+        return cls(
+            settings=settings,
+            sessions=make_sessionmaker(engine),
+            store=BlobStore(settings.data_dir / "blobs"),
+            catalog=discover(settings.reference_dir),
+            worker_id=worker_id or f"{socket.gethostname()}:{os.getpid()}",
+        )
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, ctx: WorkerContext, run_id: str) -> None:
+        super().__init__(daemon=True)
+        self.ctx, self.run_id = ctx, run_id
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        interval = max(0.2, self.ctx.settings.lease_s / 3)
+        while not self.stopped.wait(interval):
+            with self.ctx.sessions.begin() as session:
+                repo.renew_lease(session, run_id=self.run_id, worker=self.ctx.worker_id,
+                                 lease_s=self.ctx.settings.lease_s)
+
+
+def _merge_question(new_json: str, previous: GradingRun | None, question: str) -> str:
+    """A one-question regrade changes that question only."""
+    if previous is None or previous.report_json is None:
+        return new_json
+    new = report_from_json(new_json)
+    old = report_from_json(previous.report_json)
+    replacement = {q.id: q for q in new.questions}
+    questions = [replacement[q.id] if q.id == question and q.id in replacement else q
+                 for q in old.questions]
+    return report_to_json(old.model_copy(update={"questions": questions}))
+
+
+def run_grading(run_id: str, ctx: WorkerContext) -> None:
+    """Grade one claimed run and record the outcome (the caller holds the lease)."""
+    with ctx.sessions.begin() as session:
+        run = session.get(GradingRun, run_id)
+        assert run is not None
+        submission = run.submission
+        data = ctx.store.get(submission.blob_sha256)
+        filename, assignment_id = submission.filename, submission.assignment_id
+        only_question, attempts = run.only_question, run.attempts
+        previous = repo.current_run(session, submission_id=submission.id) \
+            if only_question else None
+        if previous is not None and previous.id == run_id:
+            previous = None
+    assignment = ctx.catalog.get(assignment_id)
+    if assignment is None:
+        with ctx.sessions.begin() as session:
+            repo.finish_run(session, run_id=run_id, worker=ctx.worker_id,
+                            status=RunStatus.FAILED,
+                            reason=f"the assignment {assignment_id!r} is no longer installed")
+        return
+    heartbeat = _Heartbeat(ctx, run_id)
+    heartbeat.start()
+    try:
+        graded = grade_submission(data, filename, assignment=assignment,
+                                  config=ctx.settings.sandbox_config(),
+                                  limits=ctx.settings.limits())
+    except Exception as exc:  # infrastructure: retry a bounded number of times
+        heartbeat.stopped.set()
+        log.exception("grading run %s failed (attempt %s)", run_id, attempts)
+        failure = f"grading infrastructure error: {type(exc).__name__}: {exc}"[:2000]
+        with ctx.sessions.begin() as session:
+            if attempts < ctx.settings.max_attempts and isinstance(exc, GraderError | OSError):
+                repo.release_for_retry(session, run_id=run_id, worker=ctx.worker_id,
+                                       reason=failure)
+            else:
+                repo.finish_run(session, run_id=run_id, worker=ctx.worker_id,
+                                status=RunStatus.FAILED, reason=failure)
+        return
+    heartbeat.stopped.set()
+    report = graded.report
+    notebook_sha = None
+    if graded.notebook is not None:
+        notebook_sha = ctx.store.put(nbformat.writes(graded.notebook).encode())
+    report_json = report_to_json(report)
+    with ctx.sessions.begin() as session:
+        if only_question and previous is not None:
+            previous = session.get(GradingRun, previous.id)
+            report_json = _merge_question(report_json, previous, only_question)
+            report = report_from_json(report_json)
+        status = RunStatus.GRADED if report.status is ReportStatus.GRADED else RunStatus.FAILED
+        reason = None if status is RunStatus.GRADED else report.reason
+        recorded = repo.finish_run(
+            session, run_id=run_id, worker=ctx.worker_id, status=status, reason=reason,
+            report_json=report_json, score=report.score, notebook_sha256=notebook_sha,
+            engine_version=ENGINE_VERSION, spec_version=assignment.spec.version)
+        if not recorded:
+            log.warning("run %s: lease lost before the result was recorded", run_id)
+
+
+def work_forever(ctx: WorkerContext, *, stop: threading.Event | None = None) -> None:
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        with ctx.sessions.begin() as session:
+            repo.requeue_expired(session, max_attempts=ctx.settings.max_attempts)
+            run_id = repo.claim_next_run(session, worker=ctx.worker_id,
+                                         lease_s=ctx.settings.lease_s)
+        if run_id is None:
+            stop.wait(ctx.settings.poll_interval_s)
+            continue
+        run_grading(run_id, ctx)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings()
+    ctx = WorkerContext.create(settings)
+    stop = threading.Event()
+    # finish the run in hand, then exit
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log.info("worker %s started", ctx.worker_id)
+    while not stop.is_set():
+        try:
+            work_forever(ctx, stop=stop)
+        except Exception:  # a database hiccup must not kill the worker
+            log.exception("worker loop error; retrying")
+            time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()
