@@ -13,6 +13,7 @@ import ctypes
 import json
 import os
 import resource
+import signal
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from graders.seccomp import seccomp_fd
 
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE = 1, 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG = 1
 
 
 def _libc_call(name: str, *args: object) -> None:
@@ -116,6 +118,12 @@ def main(argv: list[str]) -> None:
         os.setgid(plan.gid)
         os.setuid(plan.uid)
     _set_rlimits(plan)
+    # If whoever started us (a worker) dies, bwrap must die too, and with it (through
+    # --die-with-parent and the pid namespace) everything inside. Set after setuid,
+    # which clears it; execve of the non-setuid bwrap keeps it.
+    _libc_call("prctl", PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:
+        raise SystemExit("launcher: parent already gone")
     os.execve(plan.bwrap, args, {})
 
 

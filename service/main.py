@@ -13,6 +13,7 @@ from graders.catalog import discover
 from service.api.deps import AppState
 from service.api.routes import admin, assignments, health, regrades, submissions
 from service.config import Settings
+from service.db import repository as repo
 from service.db.migrate import migrate
 from service.db.session import make_engine, make_sessionmaker
 from service.jobs.base import Dispatcher
@@ -38,6 +39,10 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
         catalog=discover(settings.reference_dir),
         dispatcher=dispatcher or make_dispatcher(settings),
     )
+
+    with state.sessions.begin() as session:
+        for assignment_id in state.catalog:
+            repo.get_policy(session, assignment_id=assignment_id)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

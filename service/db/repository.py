@@ -4,8 +4,10 @@ or a job) owns the transaction."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.auth import hash_token, new_token
@@ -22,6 +24,8 @@ from service.db.models import (
     Submission,
     User,
 )
+
+T = TypeVar("T")
 
 
 # ----------------------------------------------------------------------------- users
@@ -43,19 +47,29 @@ def user_by_name(session: Session, *, name: str) -> User | None:
 
 # -------------------------------------------------------------------------- policies
 def get_policy(session: Session, *, assignment_id: str) -> AssignmentPolicy:
-    policy = session.get(AssignmentPolicy, assignment_id)
-    if policy is None:
-        policy = AssignmentPolicy(assignment_id=assignment_id)
-        session.add(policy)
-        session.flush()
-    return policy
+    return _get_or_add(session, AssignmentPolicy(assignment_id=assignment_id),
+                       AssignmentPolicy, assignment_id)
+
+
+def _get_or_add(session: Session, row: T, model: type[T], key: str) -> T:
+    """The row with this primary key, inserted if absent. Concurrent requests may race
+    to insert it (the same notebook uploaded twice at once): the loser reads the
+    winner's row."""
+    found = session.get(model, key)
+    if found is None:
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            pass
+        found = session.get(model, key)
+        assert found is not None
+    return found
 
 
 # ----------------------------------------------------------------------- submissions
 def ensure_blob(session: Session, *, sha256: str, size: int) -> None:
-    if session.get(Blob, sha256) is None:
-        session.add(Blob(sha256=sha256, size=size))
-        session.flush()
+    _get_or_add(session, Blob(sha256=sha256, size=size), Blob, sha256)
 
 
 def find_idempotent(session: Session, *, user_id: str, key: str) -> Submission | None:

@@ -1,0 +1,134 @@
+"""Deadline burst and bulk rescore against a real server (uvicorn + worker processes).
+
+    .venv/bin/python bench/deadline_burst.py [--accept 500] [--graded 100]
+
+1. ``--accept`` uploads sent at once (asyncio, one connection each) to a server with no
+   workers: accept latency p50/p99, the API alone.
+2. ``--graded`` uploads sent at once to a server with 1, then 2 workers: accept latency
+   and the time until every one is graded.
+3. A rescore (``rescore_only`` regrade) of 1,000 stored results: the time the request
+   takes, old -> new preview included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from service.db import repository as repo  # noqa: E402
+from service.db.models import GradingRun, Role, RunStatus, RunTrigger  # noqa: E402
+from service.db.session import make_engine, make_sessionmaker  # noqa: E402
+from tests.service.conftest import LiveServer  # noqa: E402
+
+NOTEBOOK = ROOT / "tests" / "fixtures" / "notebooks" / "ee411_hw3" / "correct_basic.ipynb"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def burst(server: LiveServer, tokens: list[str], n: int) -> tuple[list[float], list[str]]:
+    data = NOTEBOOK.read_bytes()
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(base_url=f"{server.url}/api/v1", timeout=120,
+                                 limits=limits) as client:
+        async def one(i: int) -> tuple[float, str]:
+            started = time.perf_counter()
+            response = await client.post(
+                "/assignments/ee411-hw3/submissions",
+                headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}"},
+                files={"file": (f"hw{i}.ipynb", data)})
+            assert response.status_code == 202, response.text
+            return time.perf_counter() - started, response.json()["id"]
+
+        results = await asyncio.gather(*(one(i) for i in range(n)))
+    return [r[0] for r in results], [r[1] for r in results]
+
+
+def wait_all(server: LiveServer, started: float) -> float:
+    engine = make_engine(server.settings().resolved_database_url)
+    sessions = make_sessionmaker(engine)
+    while True:
+        with sessions.begin() as s:
+            depth = repo.queue_depth(s)
+        if not depth.get(RunStatus.QUEUED) and not depth.get(RunStatus.RUNNING):
+            engine.dispose()
+            return time.perf_counter() - started
+        time.sleep(0.5)
+
+
+def report(label: str, latencies: list[float]) -> None:
+    print(f"{label}: n={len(latencies)} accept p50={1000 * statistics.median(latencies):.0f} ms"
+          f" p99={1000 * pct(latencies, 0.99):.0f} ms max={1000 * max(latencies):.0f} ms")
+
+
+def run_server(workers: int) -> LiveServer:
+    return LiveServer(Path(tempfile.mkdtemp(prefix="ag-bench-")), workers=workers).start()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accept", type=int, default=500)
+    parser.add_argument("--graded", type=int, default=100)
+    parser.add_argument("--rescore", type=int, default=1000)
+    args = parser.parse_args()
+
+    server = run_server(0)
+    tokens = [server.add_user(f"s{i}", Role.STUDENT) for i in range(50)]
+    latencies, _ = asyncio.run(burst(server, tokens, args.accept))
+    report(f"accept only (no workers), {args.accept} at once", latencies)
+    server.stop()
+
+    for workers in (1, 2):
+        server = run_server(workers)
+        tokens = [server.add_user(f"s{i}", Role.STUDENT) for i in range(50)]
+        started = time.perf_counter()
+        latencies, _ = asyncio.run(burst(server, tokens, args.graded))
+        report(f"{workers} worker(s), {args.graded} at once", latencies)
+        print(f"    all graded after {wait_all(server, started):.1f} s")
+        if workers == 2:
+            rescore_bench(server, args.rescore)
+        server.stop()
+
+
+def rescore_bench(server: LiveServer, n: int) -> None:
+    """Copy one stored result into n submissions, then time a rescore_only regrade."""
+    engine = make_engine(server.settings().resolved_database_url)
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as s:
+        template = s.query(GradingRun).filter(GradingRun.status == RunStatus.GRADED).first()
+        assert template is not None
+        sub = template.submission
+        user = repo.user_by_name(s, name="s0")
+        for i in range(n):
+            _, run = repo.create_submission(
+                s, assignment_id=sub.assignment_id, user=user, sha256=sub.blob_sha256,
+                filename=f"copy{i}.ipynb", idempotency_key=None, late_days=0)
+            run.status, run.trigger = RunStatus.GRADED, RunTrigger.SUBMIT
+            run.report_json, run.score = template.report_json, template.score
+    staff = server.add_user("bench-staff", Role.INSTRUCTOR)
+    started = time.perf_counter()
+    response = httpx.post(f"{server.url}/api/v1/assignments/ee411-hw3/regrade",
+                          json={"rescore_only": True}, timeout=600,
+                          headers={"Authorization": f"Bearer {staff}"})
+    elapsed = time.perf_counter() - started
+    body = response.json()
+    changed = sum(1 for c in body["changes"] if c["old"] != c["new"])
+    print(f"rescore of {body['runs']} stored results: {elapsed:.2f} s "
+          f"({changed} scores changed, {len(body['errors'])} refused)")
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

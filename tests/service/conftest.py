@@ -1,0 +1,149 @@
+"""A real service for the tests: uvicorn in its own process on a free port, real worker
+processes, a fresh SQLite database and storage per server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.config import Settings
+from service.db import repository as repo
+from service.db.migrate import migrate
+from service.db.models import Role
+from service.db.session import make_engine, make_sessionmaker
+from tests.conftest import NOTEBOOKS, ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    data_dir: Path
+    workers: int = 2
+    extra_env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "AUTOGRADER_DATA_DIR": str(self.data_dir),
+            "AUTOGRADER_JOBS_DIR": str(self.data_dir / "jobs"),
+            "AUTOGRADER_PORT": str(self.port),
+            "AUTOGRADER_WORKERS": str(self.workers),
+            "AUTOGRADER_CELL_TIMEOUT_S": "20",
+            "AUTOGRADER_CALL_TIMEOUT_S": "5",
+            "AUTOGRADER_POLL_INTERVAL_S": "0.1",
+            **self.extra_env,
+        }
+
+    def settings(self) -> Settings:
+        return Settings(data_dir=self.data_dir)
+
+    def start(self) -> LiveServer:
+        log = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve"], cwd=ROOT, env=self.env,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_tail()}")
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not start: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        logs = sorted(self.data_dir.glob("server-*.log"))
+        return logs[-1].read_text()[-3000:] if logs else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def add_user(self, name: str, role: Role) -> str:
+        engine = make_engine(self.settings().resolved_database_url)
+        migrate(engine)
+        with make_sessionmaker(engine).begin() as session:
+            _, token = repo.create_user(session, name=name, role=role)
+        engine.dispose()
+        return token
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=f"{self.url}/api/v1", headers=headers, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(tmp_path_factory.mktemp("service")).start()
+    yield live
+    live.stop()
+
+
+@dataclass
+class Users:
+    alice: str
+    bob: str
+    prof: str
+    admin: str
+
+
+@pytest.fixture(scope="module")
+def users(server: LiveServer) -> Users:
+    return Users(
+        alice=server.add_user("alice", Role.STUDENT),
+        bob=server.add_user("bob", Role.STUDENT),
+        prof=server.add_user("prof", Role.INSTRUCTOR),
+        admin=server.add_user("root", Role.ADMIN),
+    )
+
+
+def fixture_file(name: str) -> tuple[str, bytes]:
+    path = NOTEBOOKS / "ee411_hw3" / name
+    return path.name, path.read_bytes()
+
+
+def submit(client: httpx.Client, name: str, assignment: str = "ee411-hw3",
+           **headers: str) -> httpx.Response:
+    filename, data = fixture_file(name)
+    return client.post(f"/assignments/{assignment}/submissions",
+                       files={"file": (filename, data)}, headers=headers)
+
+
+def wait_graded(client: httpx.Client, submission_id: str, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/submissions/{submission_id}").json()
+        if body["status"] in ("graded", "failed"):
+            return body
+        time.sleep(0.25)
+    raise AssertionError(f"submission {submission_id} not graded in {timeout} s: {body}")

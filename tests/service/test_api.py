@@ -1,0 +1,221 @@
+"""End to end over real HTTP: uvicorn, real worker processes, the real sandbox."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+
+from service.db.base import utcnow
+from tests.service.conftest import submit, wait_graded
+
+pytestmark = pytest.mark.sandbox
+
+
+@pytest.fixture(scope="module")
+def graded(server, users):
+    """alice hands in two notebooks, bob one; all graded before the tests read them."""
+    alice, bob = server.client(users.alice), server.client(users.bob)
+    ids = {
+        "alice-summed": submit(alice, "summed_gradient.ipynb").json()["id"],
+        "bob-correct": submit(bob, "correct_basic.ipynb").json()["id"],
+        "alice-loops": submit(alice, "loops_gradient.ipynb").json()["id"],
+    }
+    for key, sid in ids.items():
+        client = bob if key.startswith("bob") else alice
+        wait_graded(client, sid)
+    return ids
+
+
+def test_submission_is_accepted_then_graded_with_per_question_scores(server, users, graded):
+    body = server.client(users.alice).get(f"/submissions/{graded['alice-summed']}").json()
+    assert body["status"] == "graded" and body["score"] == 21.0
+    points = {q["id"]: q["points"] for q in body["report"]["questions"]}
+    assert points == {"1.1": 5.0, "1.2": 5.0, "1.3": 6.0, "1.4": 0.0, "1.5": 5.0}
+    assert body["report"]["probes"] == []  # raw probe data is for staff only
+
+
+def test_accept_returns_202_with_a_status_url_and_queue_position(server, users):
+    client = server.client(users.bob)
+    response = submit(client, "correct_module.py")
+    assert response.status_code == 202
+    accepted = response.json()
+    assert accepted["status_url"] == f"/api/v1/submissions/{accepted['id']}"
+    assert response.headers["location"] == accepted["status_url"]
+    first = client.get(accepted["status_url"].removeprefix("/api/v1")).json()
+    assert first["status"] in ("queued", "running", "graded")
+    if first["status"] == "queued":
+        assert first["queue_position"] >= 1
+    assert wait_graded(client, accepted["id"])["score"] == 28.0
+
+
+def test_an_idempotency_key_returns_the_same_submission(server, users):
+    client = server.client(users.alice)
+    first = submit(client, "correct_basic.ipynb", **{"Idempotency-Key": "retry-123"}).json()
+    second = submit(client, "correct_basic.ipynb", **{"Idempotency-Key": "retry-123"}).json()
+    assert first["id"] == second["id"]
+    mine = client.get("/me/submissions", params={"limit": 200}).json()["items"]
+    assert sum(1 for s in mine if s["id"] == first["id"]) == 1
+    wait_graded(client, first["id"])
+
+
+def test_executed_notebook_is_downloadable(server, users, graded):
+    response = server.client(users.bob).get(f"/submissions/{graded['bob-correct']}/notebook")
+    assert response.status_code == 200 and b'"nan\\n"' in response.content
+
+
+def test_assignment_listing_and_details(server, users):
+    client = server.client(users.alice)
+    assert [a["id"] for a in client.get("/assignments").json()] == ["ee411-hw3"]
+    detail = client.get("/assignments/ee411-hw3").json()
+    assert detail["autograded_points"] == 28 and detail["manual_points"] == 12
+    assert [q["id"] for q in detail["questions"]] == ["1.1", "1.2", "1.3", "1.4", "1.5"]
+
+
+def test_manual_score_and_comment_are_applied_and_audited(server, users, graded):
+    staff = server.client(users.prof)
+    sid = graded["bob-correct"]
+    response = staff.patch(f"/submissions/{sid}/questions/1.4",
+                           json={"points": 9, "comment": "clear derivation"})
+    assert response.status_code == 200
+    seen = server.client(users.bob).get(f"/submissions/{sid}").json()
+    q14 = next(q for q in seen["report"]["questions"] if q["id"] == "1.4")
+    assert q14["points"] == 9 and "Staff comment: clear derivation" in q14["feedback"]
+    assert seen["score"] == 37.0
+    too_many = staff.patch(f"/submissions/{sid}/questions/1.4", json={"points": 13})
+    assert too_many.status_code == 422 and "at most 12" in too_many.json()["detail"]
+    from sqlalchemy import select
+
+    from service.db.models import AuditEvent
+    from service.db.session import make_engine, make_sessionmaker
+
+    engine = make_engine(server.settings().resolved_database_url)
+    with make_sessionmaker(engine).begin() as session:
+        actions = session.scalars(select(AuditEvent.action)).all()
+    assert "manual_grade" in actions
+
+
+def test_instructor_lists_and_filters_submissions(server, users, graded):
+    staff = server.client(users.prof)
+    page = staff.get("/submissions", params={"assignment": "ee411-hw3", "student": "alice",
+                                             "limit": 1}).json()
+    assert page["total"] >= 2 and len(page["items"]) == 1
+    latest = staff.get("/submissions", params={"student": "alice", "latest_only": True}).json()
+    assert latest["total"] == 1
+    assert staff.get("/submissions", params={"status": "graded"}).json()["total"] >= 3
+
+
+def test_statistics_per_question(server, users, graded):
+    staff = server.client(users.prof)
+    latest = staff.get("/assignments/ee411-hw3/statistics").json()
+    q15 = next(q for q in latest["questions"] if q["id"] == "1.5")
+    assert q15["count"] == latest["students"] == 2  # one (the newest) per student
+    assert sum(q15["histogram"]) == 2 and q15["max_points"] == 12
+    every = staff.get("/assignments/ee411-hw3/statistics",
+                      params={"latest_only": False}).json()
+    q15 = next(q for q in every["questions"] if q["id"] == "1.5")
+    assert q15["count"] == every["submissions"] >= 3
+    assert q15["mean"] < 12 and q15["histogram"][9] >= 1
+    lines = dict((line, n) for line, n in q15["frequent_feedback"])
+    assert any("summed over the batch" in line for line in lines)
+
+
+def test_gradebook_export_csv_latest_and_best(server, users, graded):
+    staff = server.client(users.prof)
+    latest = list(csv.DictReader(io.StringIO(
+        staff.get("/assignments/ee411-hw3/export", params={"policy": "latest"}).text)))
+    best = list(csv.DictReader(io.StringIO(
+        staff.get("/assignments/ee411-hw3/export", params={"policy": "best"}).text)))
+    assert {r["student"] for r in latest} == {"alice", "bob"}
+    alice_best = next(r for r in best if r["student"] == "alice")
+    assert float(alice_best["total"]) >= 26.0 and alice_best["late"] == "no"
+    assert set(latest[0]) >= {"1.1", "1.5", "score", "total", "late", "late_days"}
+
+
+def test_gradebook_export_gradescope(server, users, graded):
+    rows = server.client(users.prof).get(
+        "/assignments/ee411-hw3/export", params={"format": "gradescope"}).json()
+    entry = next(r for r in rows if r["student"] == "bob")
+    assert {t["number"] for t in entry["results"]["tests"]} >= {"1.1", "1.5"}
+
+
+def test_rescore_only_regrade_previews_then_publishes(server, users, graded):
+    staff = server.client(users.prof)
+    batch = staff.post("/assignments/ee411-hw3/regrade",
+                       json={"rescore_only": True}).json()
+    assert batch["pending"] == 0 and batch["runs"] >= 3 and not batch["published"]
+    assert all(c["old"] == c["new"] for c in batch["changes"])  # same rubric, same scores
+    published = staff.post(f"/regrades/{batch['id']}/publish").json()
+    assert published["published"]
+
+
+def test_one_question_regrade_reruns_and_changes_only_that_question(server, users, graded):
+    staff = server.client(users.prof)
+    batch = staff.post("/assignments/ee411-hw3/regrade", json={"question": "1.5"}).json()
+    assert batch["runs"] >= 3
+    import time
+
+    for _ in range(240):
+        batch = staff.get(f"/regrades/{batch['id']}").json()
+        if not batch["pending"]:
+            break
+        time.sleep(0.5)
+    assert batch["pending"] == 0
+    assert staff.post(f"/regrades/{batch['id']}/publish").json()["published"]
+    body = staff.get(f"/submissions/{graded['alice-summed']}").json()
+    assert body["score"] == 21.0 and len(body["runs"]) >= 3
+
+
+def test_regrade_of_one_submission(server, users, graded):
+    staff = server.client(users.prof)
+    run = staff.post(f"/submissions/{graded['alice-loops']}/regrade")
+    assert run.status_code == 202
+    assert wait_graded(staff, graded["alice-loops"])["score"] == 26.0
+
+
+def test_deadline_reject_and_penalty_policies(server, users):
+    staff, alice = server.client(users.prof), server.client(users.alice)
+    past = (utcnow() - timedelta(days=1, hours=2)).isoformat()
+    staff.patch("/assignments/ee411-hw3", json={"deadline": past, "late_policy": "reject"})
+    rejected = submit(alice, "correct_basic.ipynb")
+    assert rejected.status_code == 403 and "deadline" in rejected.json()["detail"]
+    staff.patch("/assignments/ee411-hw3", json={"late_policy": "penalty",
+                                                 "penalty_per_day": 0.1})
+    late = submit(alice, "correct_basic.ipynb").json()
+    assert late["late_days"] == 2
+    wait_graded(alice, late["id"])
+    rows = list(csv.DictReader(io.StringIO(
+        staff.get("/assignments/ee411-hw3/export").text)))
+    alice_row = next(r for r in rows if r["student"] == "alice")
+    assert alice_row["late"] == "yes" and float(alice_row["total"]) == pytest.approx(28 * 0.8)
+    staff.patch("/assignments/ee411-hw3", json={"deadline": None, "late_policy": "accept"})
+
+
+def test_rate_limit_per_student_per_hour(server, users):
+    staff = server.client(users.prof)
+    staff.patch("/assignments/ee411-hw3", json={"max_per_hour": 1})
+    try:
+        response = submit(server.client(users.bob), "correct_basic.ipynb")
+        assert response.status_code == 429 and "limit is 1" in response.json()["detail"]
+    finally:
+        staff.patch("/assignments/ee411-hw3", json={"max_per_hour": 1000})
+
+
+def test_health_readiness_and_metrics(server, users, graded):
+    import httpx
+
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{server.url}/readyz").json()["database"] == "ok"
+    text = httpx.get(f"{server.url}/metrics").text
+    assert "autograder_queue_depth" in text and "autograder_grading_seconds_count" in text
+    assert 'autograder_runs{status="graded"}' in text
+
+
+def test_openapi_docs_are_served(server):
+    import httpx
+
+    assert httpx.get(f"{server.url}/docs").status_code == 200
+    assert "/api/v1/assignments/{assignment_id}/submissions" in httpx.get(
+        f"{server.url}/openapi.json").json()["paths"]

@@ -1,0 +1,82 @@
+"""Every endpoint against every kind of caller: no token, a bad token, the owning
+student, another student, an instructor, an administrator."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.service.conftest import submit, wait_graded
+
+pytestmark = pytest.mark.sandbox
+
+OWNER, OTHER, STAFF, ADMIN, ANON, BAD = "owner", "other", "staff", "admin", "anon", "bad"
+
+
+@pytest.fixture(scope="module")
+def context(server, users):
+    owner = server.client(users.alice)
+    sid = submit(owner, "correct_basic.ipynb").json()["id"]
+    wait_graded(owner, sid)
+    batch = server.client(users.prof).post("/assignments/ee411-hw3/regrade",
+                                           json={"rescore_only": True}).json()["id"]
+    tokens = {OWNER: users.alice, OTHER: users.bob, STAFF: users.prof, ADMIN: users.admin,
+              ANON: None, BAD: "agt_not-a-real-token"}
+    return {"sid": sid, "batch": batch, "tokens": tokens}
+
+
+def nb():
+    from tests.service.conftest import fixture_file
+
+    return {"file": fixture_file("correct_basic.ipynb")}
+
+
+# (method, path, body kind, {caller: expected status}); callers not listed expect 403
+ENDPOINTS = [
+    ("GET", "/assignments", None, {OWNER: 200, OTHER: 200, STAFF: 200, ADMIN: 200}),
+    ("GET", "/assignments/ee411-hw3", None, {OWNER: 200, OTHER: 200, STAFF: 200, ADMIN: 200}),
+    ("POST", "/assignments/ee411-hw3/submissions", "file",
+     {OWNER: 202, OTHER: 202, STAFF: 202, ADMIN: 202}),
+    ("GET", "/submissions/{sid}", None, {OWNER: 200, OTHER: 404, STAFF: 200, ADMIN: 200}),
+    ("GET", "/submissions/{sid}/notebook", None,
+     {OWNER: 200, OTHER: 404, STAFF: 200, ADMIN: 200}),
+    ("GET", "/me/submissions", None, {OWNER: 200, OTHER: 200, STAFF: 200, ADMIN: 200}),
+    ("GET", "/submissions", None, {STAFF: 200, ADMIN: 200}),
+    ("PATCH", "/submissions/{sid}/questions/1.4", {"points": 1},
+     {OTHER: 404, STAFF: 200, ADMIN: 200}),
+    ("POST", "/submissions/{sid}/regrade", None, {OTHER: 404, STAFF: 202, ADMIN: 202}),
+    ("PATCH", "/assignments/ee411-hw3", {"max_per_hour": 1000}, {STAFF: 200, ADMIN: 200}),
+    ("POST", "/assignments/ee411-hw3/release", None, {STAFF: 200, ADMIN: 200}),
+    ("GET", "/assignments/ee411-hw3/statistics", None, {STAFF: 200, ADMIN: 200}),
+    ("GET", "/assignments/ee411-hw3/export", None, {STAFF: 200, ADMIN: 200}),
+    ("POST", "/assignments/ee411-hw3/regrade", {"rescore_only": True},
+     {STAFF: 202, ADMIN: 202}),
+    ("GET", "/regrades/{batch}", None, {STAFF: 200, ADMIN: 200}),
+    ("POST", "/regrades/{batch}/publish", None, {STAFF: 200, ADMIN: 200}),
+    ("POST", "/users", {"name": "u-{caller}", "role": "student"}, {ADMIN: 201}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "expected"), ENDPOINTS,
+                         ids=[f"{m} {p}" for m, p, _, _ in ENDPOINTS])
+@pytest.mark.parametrize("caller", [OWNER, OTHER, STAFF, ADMIN, ANON, BAD])
+def test_authorization_matrix(server, context, method, path, body, expected, caller):
+    url = path.format(sid=context["sid"], batch=context["batch"])
+    client = server.client(context["tokens"][caller])
+    kwargs: dict = {}
+    if body == "file":
+        kwargs["files"] = nb()
+    elif isinstance(body, dict):
+        kwargs["json"] = {k: v.format(caller=caller) if isinstance(v, str) else v
+                          for k, v in body.items()}
+    response = client.request(method, url, **kwargs)
+    want = 401 if caller in (ANON, BAD) else expected.get(caller, 403)
+    assert response.status_code == want, response.text
+    if want == 404:
+        # another student's submission is indistinguishable from a missing one
+        assert response.json()["detail"] == "There is no such submission."
+
+
+def test_a_student_never_sees_another_students_work_in_listings(server, context, users):
+    other = server.client(users.bob).get("/me/submissions").json()["items"]
+    assert all(item["student"] == "bob" for item in other)
+    assert context["sid"] not in {item["id"] for item in other}

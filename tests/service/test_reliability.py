@@ -1,0 +1,92 @@
+"""Nothing is lost and nothing is graded twice: a worker killed mid-grading, a server
+restarted with work queued, a deadline burst."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import select
+
+from service.db.models import GradingRun, Role, RunStatus
+from service.db.session import make_engine, make_sessionmaker
+from tests.conftest import sandbox_processes
+from tests.service.conftest import LiveServer, submit, wait_graded
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
+
+def runs(server: LiveServer) -> list[GradingRun]:
+    engine = make_engine(server.settings().resolved_database_url)
+    with make_sessionmaker(engine).begin() as session:
+        found = list(session.scalars(select(GradingRun)))
+    engine.dispose()
+    return found
+
+
+def test_a_worker_killed_mid_grading_is_requeued_and_graded_exactly_once(tmp_path):
+    server = LiveServer(tmp_path, workers=1, extra_env={"AUTOGRADER_LEASE_S": "3"}).start()
+    try:
+        token = server.add_user("carol", Role.STUDENT)
+        client = server.client(token)
+        sid = submit(client, "slow_correct.ipynb").json()["id"]
+        deadline = time.monotonic() + 60
+        owner = None
+        while time.monotonic() < deadline and owner is None:
+            running = [r for r in runs(server) if r.status == RunStatus.RUNNING]
+            owner = running[0].lease_owner if running else None
+            time.sleep(0.2)
+        assert owner, "the run never started"
+        time.sleep(1.5)  # inside the notebook's long cell
+        os.kill(int(owner.rsplit(":", 1)[1]), signal.SIGKILL)
+        body = wait_graded(client, sid, timeout=120)
+        assert body["status"] == "graded" and body["score"] == 28.0
+        (run,) = runs(server)
+        assert run.attempts == 2 and run.lease_owner is None
+        assert run.reason is None or "requeued" in run.reason
+    finally:
+        server.stop()
+    assert sandbox_processes() == []
+
+
+def test_a_server_restarted_with_work_queued_loses_nothing(tmp_path):
+    first = LiveServer(tmp_path, workers=0).start()
+    token = first.add_user("dave", Role.STUDENT)
+    ids = [submit(first.client(token), name).json()["id"] for name in
+           ("correct_basic.ipynb", "wrong_predict.ipynb", "correct_module.py")]
+    assert {r.status for r in runs(first)} == {RunStatus.QUEUED}
+    first.stop()
+    second = LiveServer(tmp_path, workers=2).start()
+    try:
+        client = second.client(token)
+        scores = [wait_graded(client, sid)["score"] for sid in ids]
+        assert scores == [28.0, 23.0, 28.0]
+        assert len(runs(second)) == 3
+    finally:
+        second.stop()
+
+
+def test_a_burst_of_50_concurrent_submissions_is_all_graded_once(tmp_path):
+    server = LiveServer(tmp_path, workers=2).start()
+    try:
+        tokens = [server.add_user(f"s{i}", Role.STUDENT) for i in range(10)]
+
+        def one(i: int) -> str:
+            response = submit(server.client(tokens[i % 10]), "correct_basic.ipynb")
+            assert response.status_code == 202, response.text
+            return str(response.json()["id"])
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            ids = list(pool.map(one, range(50)))
+        assert len(set(ids)) == 50
+        for i, sid in enumerate(ids):
+            assert wait_graded(server.client(tokens[i % 10]), sid, timeout=300)["score"] == 28.0
+        all_runs = runs(server)
+        assert len(all_runs) == 50
+        assert sorted(r.submission_id for r in all_runs) == sorted(ids)
+        assert all(r.status == RunStatus.GRADED and r.attempts == 1 for r in all_runs)
+    finally:
+        server.stop()
