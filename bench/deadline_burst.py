@@ -3,7 +3,8 @@
     .venv/bin/python bench/deadline_burst.py [--accept 500] [--graded 100]
 
 1. ``--accept`` uploads sent at once (asyncio, one connection each) to a server with no
-   workers: accept latency p50/p99, the API alone.
+   workers, then the same number arriving at ``--rate`` per second: accept latency
+   p50/p99, the API alone.
 2. ``--graded`` uploads sent at once to a server with 1, then 2 workers: accept latency
    and the time until every one is graded.
 3. A rescore (``rescore_only`` regrade) of 1,000 stored results: the time the request
@@ -38,12 +39,16 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def burst(server: LiveServer, tokens: list[str], n: int) -> tuple[list[float], list[str]]:
+async def burst(server: LiveServer, tokens: list[str], n: int,
+                rate: float | None = None) -> tuple[list[float], list[str]]:
+    """n uploads: all at once, or arriving at ``rate`` per second (open loop)."""
     data = NOTEBOOK.read_bytes()
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
     async with httpx.AsyncClient(base_url=f"{server.url}/api/v1", timeout=120,
                                  limits=limits) as client:
         async def one(i: int) -> tuple[float, str]:
+            if rate:
+                await asyncio.sleep(i / rate)
             started = time.perf_counter()
             response = await client.post(
                 "/assignments/ee411-hw3/submissions",
@@ -82,12 +87,15 @@ def main() -> None:
     parser.add_argument("--accept", type=int, default=500)
     parser.add_argument("--graded", type=int, default=100)
     parser.add_argument("--rescore", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=50.0)
     args = parser.parse_args()
 
     server = run_server(0)
     tokens = [server.add_user(f"s{i}", Role.STUDENT) for i in range(50)]
     latencies, _ = asyncio.run(burst(server, tokens, args.accept))
     report(f"accept only (no workers), {args.accept} at once", latencies)
+    latencies, _ = asyncio.run(burst(server, tokens, args.accept, rate=args.rate))
+    report(f"accept only (no workers), {args.accept} arriving at {args.rate:g}/s", latencies)
     server.stop()
 
     for workers in (1, 2):

@@ -3,9 +3,10 @@ ownership checks (a student gets a 404 for anything not theirs)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Header, HTTPException, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +17,9 @@ from service.db import repository as repo
 from service.db.models import Role, Submission, User
 from service.jobs.base import Dispatcher
 from service.storage import BlobStore
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -35,8 +39,35 @@ State = Annotated[AppState, Depends(get_state)]
 
 
 def get_session(state: State) -> Iterator[Session]:
-    with state.sessions.begin() as session:
+    """The request's session. FastAPI runs each dependency and the handler in separate
+    thread-pool hops: a connection held from one hop to the next can deadlock the pool
+    under a burst (every thread waiting for a connection that a queued request holds).
+    So each hop ends its own transaction: dependencies commit after their lookups and
+    handlers are wrapped in ``unit_of_work``."""
+    session = state.sessions()
+    try:
         yield session
+    finally:
+        session.close()
+
+
+def unit_of_work(handler: Callable[P, R]) -> Callable[P, R]:
+    """Commit the handler's transaction in the handler's own thread (rollback on error)."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        sessions = [v for v in kwargs.values() if isinstance(v, Session)]
+        try:
+            result = handler(*args, **kwargs)
+        except BaseException:
+            for session in sessions:
+                session.rollback()
+            raise
+        for session in sessions:
+            session.commit()
+        return result
+
+    return wrapper
 
 
 DB = Annotated[Session, Depends(get_session)]
@@ -47,6 +78,7 @@ def current_user(db: DB, authorization: Annotated[str | None, Header()] = None) 
         raise HTTPException(401, "Send your API token as 'Authorization: Bearer <token>'.",
                             headers={"WWW-Authenticate": "Bearer"})
     user = repo.user_by_token(db, token=authorization.split(" ", 1)[1].strip())
+    db.commit()  # see get_session: no connection may outlive this hop
     if user is None:
         raise HTTPException(401, "That API token is not valid.",
                             headers={"WWW-Authenticate": "Bearer"})
@@ -89,6 +121,7 @@ AssignmentDep = Annotated[LoadedAssignment, Depends(known_assignment)]
 def visible_submission(db: DB, user: CurrentUser,
                        submission_id: Annotated[str, Path()]) -> Submission:
     submission = db.get(Submission, submission_id)
+    db.commit()
     if submission is None or (not is_staff(user) and submission.user_id != user.id):
         raise HTTPException(404, "There is no such submission.")
     return submission

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from service.api.deps import DB, Admin
+from service.api.deps import DB, Admin, unit_of_work
 from service.db import repository as repo
 from service.schemas import UserCreate, UserCreated
 
@@ -12,6 +12,7 @@ router = APIRouter(tags=["admin"])
 
 
 @router.post("/users", status_code=201, response_model=UserCreated)
+@unit_of_work
 def create_user(body: UserCreate, user: Admin, db: DB) -> UserCreated:
     if repo.user_by_name(db, name=body.name) is not None:
         raise HTTPException(409, f"A user named {body.name!r} already exists.")

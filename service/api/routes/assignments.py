@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from graders.errors import SpecError
 from graders.grade import rescore
 from graders.results import GradeReport, Outcome, report_from_json, report_to_json, to_gradescope
-from service.api.deps import DB, AssignmentDep, CurrentUser, Instructor, State
+from service.api.deps import DB, AssignmentDep, CurrentUser, Instructor, State, unit_of_work
 from service.db import repository as repo
 from service.db.models import (
     AssignmentPolicy,
@@ -56,16 +56,19 @@ def _info(assignment: AssignmentDep, db: DB) -> AssignmentInfo:
 
 
 @router.get("/assignments", response_model=list[AssignmentInfo])
+@unit_of_work
 def list_assignments(user: CurrentUser, db: DB, state: State) -> list[AssignmentInfo]:
     return [_info(a, db).model_copy(update={"questions": []}) for a in state.catalog.values()]
 
 
 @router.get("/assignments/{assignment_id}", response_model=AssignmentInfo)
+@unit_of_work
 def get_assignment(assignment: AssignmentDep, user: CurrentUser, db: DB) -> AssignmentInfo:
     return _info(assignment, db)
 
 
 @router.patch("/assignments/{assignment_id}", response_model=AssignmentInfo)
+@unit_of_work
 def update_policy(assignment: AssignmentDep, body: PolicyUpdate, user: Instructor,
                   db: DB) -> AssignmentInfo:
     policy = repo.get_policy(db, assignment_id=assignment.id)
@@ -77,6 +80,7 @@ def update_policy(assignment: AssignmentDep, body: PolicyUpdate, user: Instructo
 
 
 @router.post("/assignments/{assignment_id}/release", response_model=AssignmentInfo)
+@unit_of_work
 def release_hidden(assignment: AssignmentDep, user: Instructor, db: DB) -> AssignmentInfo:
     repo.get_policy(db, assignment_id=assignment.id).hidden_released = True
     repo.audit(db, actor=user, action="release", target=assignment.id)
@@ -96,6 +100,7 @@ def _current_reports(db: DB, assignment_id: str) -> list[tuple[Submission, Grade
 
 
 @router.get("/assignments/{assignment_id}/statistics", response_model=AssignmentStats)
+@unit_of_work
 def assignment_statistics(assignment: AssignmentDep, user: Instructor, db: DB,
                           latest_only: bool = True) -> AssignmentStats:
     reports = _current_reports(db, assignment.id)
@@ -131,6 +136,7 @@ def _total(report: GradeReport, late_days: int, policy: AssignmentPolicy) -> flo
 
 
 @router.get("/assignments/{assignment_id}/export")
+@unit_of_work
 def export(assignment: AssignmentDep, user: Instructor, db: DB,
            format: Literal["csv", "gradescope"] = "csv",
            policy: Annotated[Literal["best", "latest"], Query()] = "latest") -> Response:
@@ -169,6 +175,7 @@ def export(assignment: AssignmentDep, user: Instructor, db: DB,
 
 @router.post("/assignments/{assignment_id}/regrade", status_code=202,
              response_model=RegradeBatchOut)
+@unit_of_work
 def regrade_assignment(assignment: AssignmentDep, body: RegradeRequest, user: Instructor,
                        db: DB, state: State) -> RegradeBatchOut:
     if body.question is not None:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select, text
 
-from service.api.deps import DB, State
+from service.api.deps import DB, State, unit_of_work
 from service.db import repository as repo
 from service.db.models import GradingRun, RunStatus
 
@@ -21,6 +21,7 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
+@unit_of_work
 def readyz(db: DB, state: State) -> dict[str, str]:
     try:
         db.execute(text("SELECT 1"))
@@ -32,6 +33,7 @@ def readyz(db: DB, state: State) -> dict[str, str]:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
+@unit_of_work
 def metrics(db: DB) -> str:
     depth = repo.queue_depth(db)
     lines = [

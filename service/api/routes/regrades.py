@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from sqlalchemy import select
 
-from service.api.deps import DB, Instructor
+from service.api.deps import DB, Instructor, unit_of_work
 from service.db import repository as repo
 from service.db.base import utcnow
 from service.db.models import GradingRun, RegradeBatch, RunStatus
@@ -42,11 +42,13 @@ def _batch(db: DB, batch_id: str) -> RegradeBatch:
 
 
 @router.get("/regrades/{batch_id}", response_model=RegradeBatchOut)
+@unit_of_work
 def get_batch(batch_id: str, user: Instructor, db: DB) -> RegradeBatchOut:
     return describe_batch(db, _batch(db, batch_id))
 
 
 @router.post("/regrades/{batch_id}/publish", response_model=RegradeBatchOut)
+@unit_of_work
 def publish(batch_id: str, user: Instructor, db: DB) -> RegradeBatchOut:
     batch = _batch(db, batch_id)
     out = describe_batch(db, batch)

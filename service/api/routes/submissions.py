@@ -20,6 +20,7 @@ from service.api.deps import (
     State,
     VisibleSubmission,
     is_staff,
+    unit_of_work,
 )
 from service.db import repository as repo
 from service.db.base import utcnow
@@ -54,6 +55,7 @@ def _read_capped(upload: UploadFile, cap: int) -> bytes:
 
 @router.post("/assignments/{assignment_id}/submissions", status_code=202,
              response_model=SubmissionAccepted)
+@unit_of_work
 def submit(
     assignment: AssignmentDep,
     user: CurrentUser,
@@ -75,24 +77,28 @@ def submit(
         raise HTTPException(415, "Upload a Jupyter notebook (.ipynb), a Python file (.py), "
                                  "or a .zip holding one notebook and its helper files.")
     policy = repo.get_policy(db, assignment_id=assignment.id)
-    data = _read_capped(file, policy.max_upload_bytes)
-    now = utcnow()
-    late_days = 0
-    if policy.deadline is not None and now > policy.deadline:
-        if policy.late_policy == LatePolicy.REJECT:
-            raise HTTPException(403, f"The deadline ({policy.deadline:%Y-%m-%d %H:%M} UTC) "
-                                     "has passed; late submissions are not accepted.")
-        late_days = math.ceil((now - policy.deadline) / timedelta(days=1))
-    if policy.max_per_hour is not None:
-        recent = repo.count_recent(db, user_id=user.id, assignment_id=assignment.id,
-                                   since=now - timedelta(hours=1))
-        if recent >= policy.max_per_hour:
-            raise HTTPException(429, f"You have submitted {recent} times in the last hour; "
-                                     f"the limit is {policy.max_per_hour}. Try again later.")
+    max_upload, deadline, late_policy = (policy.max_upload_bytes, policy.deadline,
+                                         policy.late_policy)
+    max_per_hour = policy.max_per_hour
+    db.commit()  # hand the connection back while the upload is read and parsed
+    data = _read_capped(file, max_upload)
     try:
         load_submission(data, filename)
     except SubmissionFormatError as exc:
         raise HTTPException(422, f"Your upload could not be read: {exc}.") from None
+    now = utcnow()
+    late_days = 0
+    if deadline is not None and now > deadline:
+        if late_policy == LatePolicy.REJECT:
+            raise HTTPException(403, f"The deadline ({deadline:%Y-%m-%d %H:%M} UTC) "
+                                     "has passed; late submissions are not accepted.")
+        late_days = math.ceil((now - deadline) / timedelta(days=1))
+    if max_per_hour is not None:
+        recent = repo.count_recent(db, user_id=user.id, assignment_id=assignment.id,
+                                   since=now - timedelta(hours=1))
+        if recent >= max_per_hour:
+            raise HTTPException(429, f"You have submitted {recent} times in the last hour; "
+                                     f"the limit is {max_per_hour}. Try again later.")
     sha = state.store.put(data)
     repo.ensure_blob(db, sha256=sha, size=len(data))
     submission, run = repo.create_submission(
@@ -147,12 +153,14 @@ def _run_summary(run: GradingRun) -> RunSummary:
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionStatus)
+@unit_of_work
 def get_submission(submission: VisibleSubmission, user: CurrentUser, db: DB,
                    state: State) -> SubmissionStatus:
     return describe(db, state, submission, user)
 
 
 @router.get("/submissions/{submission_id}/notebook")
+@unit_of_work
 def get_notebook(submission: VisibleSubmission, db: DB, state: State) -> Response:
     run = repo.current_run(db, submission_id=submission.id)
     if run is None or run.notebook_sha256 is None:
@@ -163,6 +171,7 @@ def get_notebook(submission: VisibleSubmission, db: DB, state: State) -> Respons
 
 
 @router.get("/me/submissions", response_model=SubmissionPage)
+@unit_of_work
 def my_submissions(user: CurrentUser, db: DB, state: State,
                    assignment: str | None = None,
                    offset: Annotated[int, Query(ge=0)] = 0,
@@ -174,6 +183,7 @@ def my_submissions(user: CurrentUser, db: DB, state: State,
 
 
 @router.get("/submissions", response_model=SubmissionPage)
+@unit_of_work
 def list_all(user: Instructor, db: DB, state: State,
              assignment: str | None = None, student: str | None = None,
              status: RunStatus | None = None, latest_only: bool = False,
@@ -194,6 +204,7 @@ def list_all(user: Instructor, db: DB, state: State,
 
 @router.patch("/submissions/{submission_id}/questions/{question_id}",
               response_model=SubmissionStatus)
+@unit_of_work
 def grade_by_hand(submission: VisibleSubmission, question_id: str, body: ManualGradeIn,
                   user: Instructor, db: DB, state: State) -> SubmissionStatus:
     spec = state.catalog[submission.assignment_id].spec
@@ -214,6 +225,7 @@ def grade_by_hand(submission: VisibleSubmission, question_id: str, body: ManualG
 
 @router.post("/submissions/{submission_id}/regrade", status_code=202,
              response_model=SubmissionAccepted)
+@unit_of_work
 def regrade_one(submission: VisibleSubmission, user: Instructor, db: DB,
                 state: State) -> SubmissionAccepted | JSONResponse:
     run = repo.enqueue_run(db, submission_id=submission.id, trigger=RunTrigger.REGRADE,
