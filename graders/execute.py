@@ -45,6 +45,7 @@ from graders.results import (
     SandboxVerdict,
 )
 from graders.sandbox import (
+    DATASETS_MOUNT,
     FILES_MOUNT,
     PROBE_MOUNT,
     LaunchPlan,
@@ -55,6 +56,7 @@ from graders.sandbox import (
 )
 
 PROBE_SOURCE = Path(probe_module.__file__).read_text()
+PROBE_TORCH_SOURCE = (Path(probe_module.__file__).parent / "probe_torch.py").read_text()
 MAX_KERNEL_STARTS = 5
 MAX_PROBE_MESSAGES = 20_000
 MAX_PROBE_BYTES = 64 * 1024 * 1024
@@ -252,9 +254,10 @@ class _Session:
             return [env_python, "-m", "ipykernel_launcher", "-f", "{connection_file}",
                     "--HistoryManager.hist_file=:memory:"]
         stage = None
+        datasets = self.config.datasets_dir
         if self.config.mode is SandboxMode.ROOT:
             stage = Path("/tmp") / f".ml-autograder-stage-{self.job.name}"
-            for sub in ("", "env", "ipc", "probe", "etc", "files"):
+            for sub in ("", "env", "ipc", "probe", "etc", "files", "datasets", "weights"):
                 (stage / sub).mkdir(mode=0o755, exist_ok=True)
         plan = LaunchPlan(
             mode=self.config.mode,
@@ -267,6 +270,9 @@ class _Session:
             etc_dir=str(self.job / "etc"),
             stage_dir=str(stage) if stage else None,
             files_dir=str(self.job / "files") if (self.job / "files").is_dir() else None,
+            datasets_dir=str(datasets) if datasets else None,
+            dataset_entries=sorted(p.name for p in datasets.iterdir()) if datasets else [],
+            weights_dir=str(self.config.weights_dir) if self.config.weights_dir else None,
             cgroup_procs=[str(p) for p in self.cgroup.procs_files] if self.cgroup else [],
             memory_bytes=self.limits.memory_bytes,
             max_processes=self.limits.max_processes,
@@ -344,6 +350,11 @@ def _bootstrap_code(seed: int) -> str:
         "    mod = types.ModuleType('_autograder_probe')\n"
         f"    exec(compile({PROBE_SOURCE!r}, '<autograder-probe>', 'exec'), mod.__dict__)\n"
         "    sys.modules['_autograder_probe'] = mod\n"
+        "    tools = types.ModuleType('_autograder_probe_torch')\n"
+        f"    exec(compile({PROBE_TORCH_SOURCE!r}, '<autograder-probe-torch>', 'exec'), "
+        "tools.__dict__)\n"
+        "    sys.modules['_autograder_probe_torch'] = tools\n"
+        f"    tools.install_hooks({seed}, {DATASETS_MOUNT!r})\n"
         "    import os, shutil\n"
         f"    if os.path.isdir({FILES_MOUNT!r}):\n"
         f"        shutil.copytree({FILES_MOUNT!r}, '.', dirs_exist_ok=True)\n"
@@ -370,9 +381,13 @@ def _probe_code(request: ProbeRequest, nonce: str, skip: list[tuple[str, int]]) 
     # the one installed at start-up (it could then only misreport its own answers).
     return (
         "def __ag_probe():\n"
-        "    import types\n"
+        "    import sys, types\n"
         "    mod = types.ModuleType('_autograder_probe')\n"
         f"    exec(compile({PROBE_SOURCE!r}, '<autograder-probe>', 'exec'), mod.__dict__)\n"
+        "    tools = types.ModuleType('_autograder_probe_torch')\n"
+        f"    exec(compile({PROBE_TORCH_SOURCE!r}, '<autograder-probe-torch>', 'exec'), "
+        "tools.__dict__)\n"
+        "    sys.modules['_autograder_probe_torch'] = tools\n"
         f"    mod.run({request.plan_file!r}, globals(), {nonce!r}, {skip!r})\n"
         "__ag_probe(); del __ag_probe\n"
     )

@@ -51,8 +51,10 @@ def _stage_mounts(plan: LaunchPlan, stage: Path) -> dict[str, str]:
 def _sources(plan: LaunchPlan) -> dict[str, str]:
     sources = {"env": plan.python_env, "ipc": plan.ipc_dir, "probe": plan.probe_dir,
                "etc": plan.etc_dir}
-    if plan.files_dir is not None:
-        sources["files"] = plan.files_dir
+    for key in ("files", "datasets", "weights"):
+        value = getattr(plan, f"{key}_dir")
+        if value is not None:
+            sources[key] = value
     return sources
 
 
@@ -112,6 +114,7 @@ def main(argv: list[str]) -> None:
     args = bwrap_argv(
         plan, env_path=paths["env"], ipc_path=paths["ipc"], probe_path=paths["probe"],
         etc_path=paths["etc"], seccomp_fd=fd, files_path=paths.get("files"),
+        datasets_path=paths.get("datasets"), weights_path=paths.get("weights"),
     )
     if plan.mode is SandboxMode.ROOT:
         os.setgroups([])

@@ -282,9 +282,100 @@ def run(plan_path, namespace, nonce, skip=()):
                 if record["status"] == "timeout":
                     hung.add((call["id"].split(":")[0], index))
                 _emit(record)
+        for request in plan.get("models", []):
+            key = (request["id"], 0)
+            if key in skipped:
+                continue
+            _emit({"nonce": nonce, "kind": "start", "call_id": request["id"],
+                   "symbol": request["kind"], "candidate": 0})
+            _emit(_model_request(request, namespace, directory, nonce,
+                                 plan["max_output_bytes"]))
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+HOME = "/home/student"
+
+
+def _model_request(request, namespace, directory, nonce, max_bytes):
+    """Answer one trained-model request (see graders.probe_torch)."""
+    record = {"nonce": nonce, "kind": "result", "call_id": request["id"],
+              "symbol": request["kind"], "candidate": 0}
+    tools = sys.modules.get("_autograder_probe_torch")
+    started = time.perf_counter()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, request["timeout_s"])
+        try:
+            value = _answer(request, namespace, directory, tools)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _CallTimeout:
+        record["status"] = "timeout"
+        record["error"] = f"did not finish within {request['timeout_s']:g} s"
+    except BaseException as exc:
+        record["status"] = "error"
+        record["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+    else:
+        record["status"] = "ok"
+        record["value"] = encode(value, [max_bytes], depth=-4)
+    record["duration_s"] = time.perf_counter() - started
+    return record
+
+
+def _answer(request, namespace, directory, tools):
+    import numpy as np
+
+    kind = request["kind"]
+    if kind == "loaders":
+        return {"loaders": tools.describe_loaders(namespace)}
+    if kind == "param_count":
+        import re
+
+        pattern = re.compile(request["pattern"])
+        models = [tools.build_model(layers) for layers in request["models"]]
+        found = []
+        for name, fn in list(namespace.items()):
+            if name.startswith("_") or not callable(fn) or isinstance(fn, type):
+                continue
+            if getattr(fn, "__module__", None) != "__main__" or not pattern.search(name):
+                continue
+            results = []
+            for model in models:
+                try:
+                    results.append(encode(fn(model), [1 << 16]))
+                except Exception as exc:
+                    results.append({"t": "str", "v": f"{type(exc).__name__}: {exc}"[:300]})
+            found.append({"name": name, "results": results})
+        return {"functions": found}
+    # kind == "evaluate"
+    images = None
+    if request.get("images"):
+        images = np.load(directory + "/" + request["images"], allow_pickle=False)
+    transform = tools.student_transform(namespace)
+    source = "student"
+    if transform is None:
+        transform, source = tools.build_transform(request["fallback_transform"]), "fallback"
+    candidates = []
+    pool = [("var:" + n, m, None) for n, m in tools.modules_in(namespace)]
+    if request.get("saved"):
+        pool += tools.saved_models(HOME, namespace)
+    loader = tools.test_loader(namespace) if request.get("public") else None
+    for label, model, error in pool[: request.get("max_candidates", 6)]:
+        entry = {"label": label, "error": error}
+        if model is not None:
+            try:
+                entry["architecture"] = tools.describe(model)
+                if images is not None:
+                    entry["predictions"] = tools.predict(model, images, transform)
+                if loader is not None:
+                    preds, labels = tools.public_eval(model, loader)
+                    entry["public_predictions"], entry["public_labels"] = preds, labels
+            except Exception as exc:
+                entry["error"] = f"{type(exc).__name__}: {exc}"[:500]
+        candidates.append(entry)
+    return {"candidates": candidates, "transform_source": source,
+            "transform": tools._transform_names(transform)}
 
 
 def _call(obj, index, call, directory, nonce, max_bytes):

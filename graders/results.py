@@ -109,6 +109,17 @@ class CellRecord(_Frozen):
     error: str | None = None
 
 
+class CellSummary(_Frozen):
+    """What a cell showed, kept so plot and printed-accuracy checks can be re-scored."""
+
+    index: int
+    kind: str
+    heading: str | None = None
+    level: int = 0
+    images: int = 0
+    text: str = ""
+
+
 class SandboxEvent(_Frozen):
     verdict: SandboxVerdict
     detail: str = ""
@@ -166,6 +177,7 @@ class GradeReport(_Frozen):
     execution: ExecutionSummary = ExecutionSummary()
     candidates: list[Candidate] = Field(default_factory=list)
     probes: list[ProbeRecord] = Field(default_factory=list)
+    cells: list[CellSummary] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -28,6 +28,12 @@ IPC_MOUNT = "/ipc"
 PROBE_MOUNT = "/grader"
 KERNEL_CONNECTION = f"{IPC_MOUNT}/kernel.json"
 FILES_MOUNT = "/submission"
+DATASETS_MOUNT = "/datasets"
+TORCH_HOME = "/opt/torch-home"
+# Where notebooks commonly point a dataset's root: each is a link to the mounted
+# datasets, so `datasets.CIFAR10(root="./data", download=True)` finds the files.
+DATASET_LINKS = (f"{HOME}/data", f"{HOME}/datasets", "/home/data", "/content/data",
+                 "/data", "/tmp/data")
 
 # Environment variables passed through from the host when set (never secrets):
 # older OpenBLAS builds crash on some processors without the core type.
@@ -71,6 +77,8 @@ class SandboxConfig:
     sandbox_gid: int = 10001
     unsafe_no_sandbox: bool = False
     bwrap: str = "bwrap"
+    datasets_dir: Path | None = None  # torchvision layout, mounted read-only
+    weights_dir: Path | None = None  # torch hub checkpoints, mounted read-only
 
     @property
     def mode(self) -> SandboxMode:
@@ -103,6 +111,9 @@ class LaunchPlan(BaseModel):
     etc_dir: str
     stage_dir: str | None = None  # root mode: world-traversable mount point
     files_dir: str | None = None  # attachments from a zip, copied into HOME at start
+    datasets_dir: str | None = None
+    dataset_entries: list[str] = []  # top-level names, also linked into HOME
+    weights_dir: str | None = None
     cgroup_procs: list[str] = []
     memory_bytes: int
     max_processes: int
@@ -130,7 +141,7 @@ def kernel_environment(plan: LaunchPlan) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
-        "TORCH_HOME": "/tmp/torch",
+        "TORCH_HOME": TORCH_HOME,
     }
     for key in PASSTHROUGH_ENV:
         if key in os.environ:
@@ -169,6 +180,8 @@ def bwrap_argv(
     etc_path: str,
     seccomp_fd: int | None,
     files_path: str | None = None,
+    datasets_path: str | None = None,
+    weights_path: str | None = None,
 ) -> list[str]:
     """The bubblewrap command line that starts ipykernel for one plan.
 
@@ -199,6 +212,15 @@ def bwrap_argv(
     ]
     if files_path is not None:
         args += ["--ro-bind", files_path, FILES_MOUNT]
+    if datasets_path is not None:
+        args += ["--ro-bind", datasets_path, DATASETS_MOUNT, "--dir", "/content"]
+        for link in DATASET_LINKS:
+            args += ["--symlink", DATASETS_MOUNT, link]
+        for entry in plan.dataset_entries:
+            if entry and "/" not in entry and not entry.startswith("."):
+                args += ["--symlink", f"{DATASETS_MOUNT}/{entry}", f"{HOME}/{entry}"]
+    if weights_path is not None:
+        args += ["--ro-bind", weights_path, f"{TORCH_HOME}/hub/checkpoints"]
     args += ["--remount-ro", "/"]
     if plan.gpu is not None:
         for dev in (*GPU_CONTROL_DEVICES, f"/dev/nvidia{plan.gpu}"):

@@ -198,7 +198,147 @@ class NoLoops:
     points: float
 
 
-Check = FunctionCheck | GradientCheck | StabilityCheck | NoLoops
+# ------------------------------------------------------------- trained-model checks
+@dataclass(frozen=True)
+class ModelLocator:
+    """Which model answers a question: in-memory ``nn.Module`` instances (preferring these
+    variable or class names), and/or a file the notebook saved (``saved``)."""
+
+    names: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    output_dim: int | None = None
+    source: str = "memory"  # "memory", "saved" or "any"
+
+
+@dataclass(frozen=True)
+class HiddenSet:
+    """A test set under the grader's hidden directory (``<name>.npz``: images, labels).
+
+    ``classes`` keeps those original labels, renumbered 0..k-1 in the order given (the
+    handout's class order); the images go to the sandbox, the labels never do.
+    """
+
+    name: str
+    classes: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class AccuracyBand:
+    """Credit against the reference solution's accuracy on the same data: full within
+    ``full_within`` below it, none from ``zero_within`` below it, linear between."""
+
+    full_within: float = 0.05
+    zero_within: float = 0.30
+
+
+@dataclass(frozen=True)
+class Linear:
+    in_features: int | None = None
+    out_features: int | None = None
+
+
+@dataclass(frozen=True)
+class Conv2d:
+    in_channels: int | None = None
+    out_channels: int | None = None
+    kernel_size: int | None = None
+
+
+LayerSpec = Linear | Conv2d
+
+
+@dataclass(frozen=True)
+class ModelAccuracyCheck:
+    points: float
+    locate: ModelLocator
+    data: HiddenSet
+    band: AccuracyBand = AccuracyBand()
+    # used only when the notebook defines no dataset transform to borrow
+    fallback_transform: tuple[tuple[Any, ...], ...] = (("ToTensor",),)
+
+
+@dataclass(frozen=True)
+class ArchitectureCheck:
+    """Parametric layers in order (None matches anything), the parameter count, and
+    non-parametric pieces required as modules or calls in ``forward`` ("relu",
+    "max_pool", "dropout", "batch_norm")."""
+
+    points: float
+    locate: ModelLocator
+    layers: tuple[LayerSpec, ...]
+    parameters: int | None = None
+    requires: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoaderSplit:
+    name: str  # "training", "validation", "test": for feedback
+    length: int
+    train: bool | None = None  # the underlying dataset's train flag, when it matters
+    label_counts: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class LoaderCheck:
+    points: float
+    splits: tuple[LoaderSplit, ...]
+    batch_size: int | None = None
+
+
+@dataclass(frozen=True)
+class SavedModelCheck:
+    """A saved model file that loads, and is as good as the model left in memory (on the
+    notebook's own test set) within ``tolerance``: the "best model" really is."""
+
+    points: float
+    locate: ModelLocator = ModelLocator(source="saved")
+    tolerance: float = 0.02
+
+
+@dataclass(frozen=True)
+class ReportedAccuracyCheck:
+    """The accuracy the notebook prints (the last one in ``section``) is what its model
+    achieves on the notebook's own test set, within ``tolerance``; with ``per_class``,
+    per-class accuracies are printed too."""
+
+    points: float
+    locate: ModelLocator
+    section: str | None = None
+    tolerance: float = 0.02
+    per_class: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlotCheck:
+    """At least ``min_images`` image outputs in the cells under a markdown heading that
+    matches ``section`` (anywhere when None)."""
+
+    points: float
+    section: str | None = None
+    min_images: int = 1
+
+
+@dataclass(frozen=True)
+class ParamCountCheck:
+    """A notebook function named like ``pattern`` counts parameters correctly on models
+    built inside the sandbox from ``models`` (layer name, args...)."""
+
+    points: float
+    pattern: str
+    models: tuple[tuple[tuple[Any, ...], ...], ...]
+
+
+@dataclass(frozen=True)
+class TransformCheck:
+    """Some dataset's transform pipeline ends with a transform of class ``last``."""
+
+    points: float
+    last: str
+
+
+ModelCheck = (ModelAccuracyCheck | ArchitectureCheck | LoaderCheck | SavedModelCheck
+              | ReportedAccuracyCheck | PlotCheck | ParamCountCheck | TransformCheck)
+Check = FunctionCheck | GradientCheck | StabilityCheck | NoLoops | ModelCheck
 
 
 @dataclass(frozen=True)
@@ -222,7 +362,8 @@ class Question:
 
     @property
     def symbols(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(c.symbol for c in self.checks))
+        return tuple(dict.fromkeys(
+            c.symbol for c in self.checks if isinstance(c, FunctionCheck | NoLoops)))
 
 
 @dataclass(frozen=True)
@@ -234,6 +375,10 @@ class Assignment:
     cell_timeout_s: float = 60.0
     total_timeout_s: float = 600.0
     notes: tuple[str, ...] = field(default=())
+    # a runnable reference notebook (a .py with # %% cells) beside spec.py: graded to
+    # calibrate model accuracies and to prove the spec gives it full marks
+    reference_notebook: str | None = None
+    memory_bytes: int | None = None  # a larger memory budget for training notebooks
 
     def __post_init__(self) -> None:
         ids = [q.id for q in self.questions]

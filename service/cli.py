@@ -77,6 +77,7 @@ def grade(
         graded = grade_submission(
             submission.read_bytes(), submission.name, assignment=catalog[assignment],
             config=settings.sandbox_config(), limits=settings.limits(),
+            hidden_dir=settings.hidden_dir,
         )
     except GraderError as exc:
         err.print(f"[red]grading failed (infrastructure):[/red] {exc}")
@@ -122,6 +123,25 @@ def serve(
     console.print("Create an API token with: .venv/bin/autograder users add NAME "
                   "--role student|instructor|admin")
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+
+
+datasets = typer.Typer(help="Datasets for trained-model questions.")
+app.add_typer(datasets, name="datasets")
+
+
+@datasets.command("make-fixtures")
+def make_fixtures_command(
+    directory: Path,
+    kmnist_train: Annotated[int, typer.Option(help="KMNIST training images")] = 60_000,
+) -> None:
+    """Write small learnable datasets in torchvision's on-disk formats (DIR/datasets) and
+    hidden test sets (DIR/hidden). Point AUTOGRADER_DATASETS_DIR and
+    AUTOGRADER_HIDDEN_DIR at them."""
+    from graders.datasets import make_fixtures
+
+    make_fixtures(directory, kmnist_train=kmnist_train)
+    console.print(f"datasets in {directory / 'datasets'}, hidden test sets in "
+                  f"{directory / 'hidden'}")
 
 
 users = typer.Typer(help="Manage user accounts (works on the database directly).")

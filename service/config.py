@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     total_timeout_s: float = 900.0
     call_timeout_s: float = 30.0
     gpu: int | None = None
+    # trained-model questions: datasets (torchvision layout) and torch hub weights are
+    # mounted read-only into every sandbox; hidden test sets are read by the grader only
+    datasets_dir: Path | None = None
+    weights_dir: Path | None = None
+    hidden_dir: Path | None = None
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -57,6 +62,8 @@ class Settings(BaseSettings):
             sandbox_uid=self.sandbox_uid,
             sandbox_gid=self.sandbox_gid,
             unsafe_no_sandbox=self.unsafe_no_sandbox,
+            datasets_dir=self.datasets_dir.resolve() if self.datasets_dir else None,
+            weights_dir=self.weights_dir.resolve() if self.weights_dir else None,
         )
 
     def limits(self) -> Limits:

@@ -104,7 +104,8 @@ def run_grading(run_id: str, ctx: WorkerContext) -> None:
     try:
         graded = grade_submission(data, filename, assignment=assignment,
                                   config=ctx.settings.sandbox_config(),
-                                  limits=ctx.settings.limits())
+                                  limits=ctx.settings.limits(),
+                                  hidden_dir=ctx.settings.hidden_dir)
     except Exception as exc:  # infrastructure: retry a bounded number of times
         heartbeat.stopped.set()
         log.exception("grading run %s failed (attempt %s)", run_id, attempts)

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graders.checks.function import CheckScore, Fault, ReferenceCache, score_function_check
+from graders.checks.models import ModelContext, score_model_check
 from graders.checks.style import find_loops
+from graders.errors import SpecError
 from graders.inputs import PlannedCall
 from graders.results import Candidate, Outcome, ProbeRecord, QuestionResult
 from graders.spec import FunctionCheck, NoLoops, Question
 
-__all__ = ["ReferenceCache", "score_question"]
+__all__ = ["ModelContext", "ReferenceCache", "score_question"]
 
 
 @dataclass
@@ -58,6 +60,8 @@ def _score_candidate(
     calls: dict[int, list[PlannedCall]],
     records: dict[tuple[str, int], ProbeRecord],
     cache: ReferenceCache,
+    models: ModelContext | None,
+    answers: dict[tuple[str, int], str],
 ) -> _Scored:
     points = 0.0
     feedback: list[str] = []
@@ -74,9 +78,15 @@ def _score_candidate(
                     by_call[call.call_id] = rec
             score = score_function_check(check, calls.get(index, []), by_call, cache)
             correctness_full = correctness_full and score.fraction >= 1.0
-        else:
+        elif isinstance(check, NoLoops):
             cand = candidates.get((check.symbol, candidate)) if candidate is not None else None
             score = _no_loops(check, cand, correctness_full)
+        else:
+            if models is None:
+                raise SpecError("model checks need a ModelContext")
+            request = answers.get((question.id, index))
+            record = records.get((request, 0)) if request else None
+            score = score_model_check(check, f"{question.id}:{index}", record, models)
         points += check.points * score.fraction
         feedback += [line for line in score.feedback if line not in feedback]
         faults.append(score.fault)
@@ -90,6 +100,8 @@ def score_question(
     calls: list[PlannedCall],
     records: list[ProbeRecord],
     cache: ReferenceCache,
+    models: ModelContext | None = None,
+    answers: dict[tuple[str, int], str] | None = None,
 ) -> QuestionResult:
     if question.manual:
         return QuestionResult(
@@ -108,7 +120,9 @@ def score_question(
         *sorted({c.index for c in candidates if c.symbol in symbols})
     ] or [None]
     scored = [
-        _score_candidate(question, i, cand_map, by_check, record_map, cache) for i in indices
+        _score_candidate(question, i, cand_map, by_check, record_map, cache, models,
+                         answers or {})
+        for i in indices
     ]
     best = max(reversed(scored), key=lambda s: s.points)
     feedback = list(best.feedback)

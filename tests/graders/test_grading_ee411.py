@@ -157,3 +157,6 @@ def test_fixture_files_match_their_builder():
         path = Path(build_notebooks.HERE) / name
         expected = content if isinstance(content, str) else nbformat.writes(content)
         assert path.read_text() == expected, name
+    for name, nb in build_notebooks.TUM.items():
+        path = build_notebooks.NOTEBOOKS / "tum_ps10" / name
+        assert path.read_text() == nbformat.writes(nb), name

@@ -1,0 +1,161 @@
+"""Trained-model questions, end to end through the sandbox on fixture data in the real
+on-disk formats: TUM problem set 10 (CIFAR-10 cat/dog/ship, an MLP, the best model)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from graders.calibrate import calibrate
+from graders.grade import Graded, grade_submission
+from graders.results import Outcome
+from graders.sandbox import GiB, SandboxConfig
+from tests.conftest import NOTEBOOKS, TEST_LIMITS, make_notebook, points, question
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+FULL = {"2.1": 4.0, "2.2": 4.0, "2.3": 6.0, "2.4": 6.0}
+LIMITS = dataclasses.replace(TEST_LIMITS, cell_timeout_s=900, total_timeout_s=1800,
+                             memory_bytes=3 * GiB, call_timeout_s=30)
+
+
+@pytest.fixture(scope="session")
+def fixture_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from graders.datasets import make_fixtures
+
+    root = tmp_path_factory.mktemp("data")
+    make_fixtures(root, kmnist_train=60_000)
+    return root
+
+
+@pytest.fixture(scope="session")
+def data_config(sandbox_config: SandboxConfig, fixture_data: Path) -> SandboxConfig:
+    return dataclasses.replace(sandbox_config, datasets_dir=fixture_data / "datasets")
+
+
+@pytest.fixture(scope="session")
+def tum(catalog):
+    return catalog["tum-ps10"]
+
+
+@pytest.fixture(scope="session")
+def calibrated(tum, data_config, fixture_data):
+    return calibrate(tum, config=data_config, limits=LIMITS, hidden_dir=fixture_data / "hidden")
+
+
+@pytest.fixture(scope="session")
+def grade_tum(tum, data_config, fixture_data, calibrated):
+    cache: dict[str, Graded] = {}
+
+    def run(name: str) -> Graded:
+        if name not in cache:
+            path = NOTEBOOKS / "tum_ps10" / name
+            cache[name] = grade_submission(path.read_bytes(), path.name, assignment=tum,
+                                           config=data_config, limits=LIMITS,
+                                           hidden_dir=fixture_data / "hidden")
+        return cache[name]
+
+    return run
+
+
+def test_the_reference_notebook_scores_full_marks_and_calibrates(calibrated):
+    accuracies, report = calibrated
+    assert set(accuracies) == {"2.3:0", "2.4:1"}
+    assert all(0.5 < a < 1.0 for a in accuracies.values()), accuracies  # learnable, not trivial
+    assert report.score == report.max_score == 20.0
+    assert report.manual_pending == 6.0
+
+
+def test_a_correct_notebook_scores_full_marks(grade_tum):
+    graded = grade_tum("correct.ipynb")
+    assert points(graded) == FULL, [q.feedback for q in graded.report.questions]
+    feedback = " ".join(question(graded, "2.3").feedback)
+    assert "held-out test images" in feedback and "per class" in feedback
+
+
+@pytest.mark.parametrize(("fixture", "qid", "expected", "phrase"), [
+    ("wrong_architecture.ipynb", "2.2", 0.0, "layer 1 is Linear(3072, 256); expected "
+                                             "Linear(3072, 512)"),
+    ("never_trained.ipynb", "2.3", 0.0, "was the model trained?"),
+    ("best_model_not_best.ipynb", "2.4", 2.0, "the saved model is not the best one"),
+    ("wrong_printed_accuracy.ipynb", "2.4", 5.0, "prints a test accuracy of 99.1%"),
+    ("wrong_batch_size.ipynb", "2.1", 4.0 * 2 / 3, "uses batch size 64"),
+])
+def test_each_flaw_costs_its_question(grade_tum, fixture, qid, expected, phrase):
+    graded = grade_tum(fixture)
+    got = points(graded)
+    assert got[qid] == pytest.approx(expected), question(graded, qid).feedback
+    assert phrase in " ".join(question(graded, qid).feedback)
+    untouched = {"2.1", "2.2"} - {qid} if fixture == "never_trained.ipynb" else \
+        set(FULL) - {qid}
+    for other in untouched:
+        assert got[other] == FULL[other], (other, question(graded, other).feedback)
+
+
+def test_no_label_file_is_visible_inside_the_sandbox(tum, data_config, fixture_data,
+                                                     calibrated):
+    path = NOTEBOOKS / "tum_ps10" / "hostile_label_hunt.ipynb"
+    source = path.read_text().replace("__HIDDEN__", str(fixture_data / "hidden"))
+    graded = grade_submission(source.encode(), path.name, assignment=tum, config=data_config,
+                              limits=LIMITS, hidden_dir=fixture_data / "hidden")
+    text = "".join("".join(o.get("text", "")) for c in graded.notebook.cells
+                   for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    import json
+
+    hunt = json.loads(text.split("HUNT ", 1)[1].splitlines()[0])
+    assert hunt["found"] == [] and hunt["hidden_dir"] is False
+    # the grader's folder holds the probe plan and label-free image arrays only
+    assert all(name == "plan.json" or name.endswith(".npy") for name in hunt["grader"])
+    # every array is a batch of uint8 images (N x H x W x C); none is a label vector
+    assert hunt["arrays"] and all(v == ["uint8", 4] for v in hunt["arrays"].values())
+
+
+def test_datasets_load_from_the_usual_roots_with_download_true(grade, tum, data_config,
+                                                               fixture_data):
+    source = make_notebook(
+        "import torchvision\nfrom torchvision import datasets, transforms",
+        "sizes = {}\n"
+        "for root in ['./data', 'data', '../data', '/content/data', './', '~/data']:\n"
+        "    import os\n"
+        "    ds = datasets.CIFAR10(root=os.path.expanduser(root), train=False, download=True)\n"
+        "    sizes[root] = len(ds)\n"
+        "print('CIFAR', sizes)",
+        "print('MNIST', len(datasets.MNIST('./data', train=True, download=True)))\n"
+        "print('KMNIST', len(datasets.KMNIST('data', train=False, download=True)))\n"
+        "print('FOLDER', len(datasets.ImageFolder('./data/hymenoptera/train')))",
+    )
+    graded = grade_submission(source, "load.ipynb", assignment=tum, config=data_config,
+                              limits=LIMITS, hidden_dir=fixture_data / "hidden", seed=1)
+    text = nbformat.writes(graded.notebook)
+    assert "'./data': 3350" in text and "'/content/data': 3350" in text and "'./': 3350" in text
+    assert "MNIST 6000" in text and "KMNIST 10000" in text and "FOLDER 80" in text
+    assert all(c.status.value == "ok" for c in graded.report.execution.cells)
+
+
+def test_outside_the_sandbox_stock_torchvision_still_verifies_checksums(fixture_data):
+    torchvision = pytest.importorskip("torchvision")
+    with pytest.raises(RuntimeError, match="not found or corrupted"):
+        torchvision.datasets.CIFAR10(str(fixture_data / "datasets"), train=False)
+
+
+def test_seeds_are_set_and_recorded_so_runs_repeat(tum, data_config, fixture_data):
+    source = make_notebook("import random, numpy as np, torch",
+                           "print('DRAW', random.random(), np.random.rand(), "
+                           "torch.rand(1).item())")
+
+    def draw(seed: int) -> str:
+        graded = grade_submission(source, "seed.ipynb", assignment=tum, config=data_config,
+                                  limits=LIMITS, hidden_dir=fixture_data / "hidden", seed=seed)
+        assert graded.report.seed == seed
+        text = nbformat.writes(graded.notebook)
+        return text.split("DRAW ", 1)[1].split("\\n", 1)[0]
+
+    assert draw(7) == draw(7) != draw(8)
+
+
+def test_outcomes_of_model_questions(grade_tum):
+    graded = grade_tum("never_trained.ipynb")
+    assert question(graded, "2.3").outcome is Outcome.FAILED
+    assert question(graded, "1").outcome is Outcome.MANUAL
