@@ -86,7 +86,7 @@ correct = {c: 0 for c in classes}
 total = {c: 0 for c in classes}
 with torch.no_grad():
     for images, labels in testloader:
-        for label, prediction in zip(labels, best_net(images).argmax(1)):
+        for label, prediction in zip(labels, best_net(images).argmax(1), strict=True):
             total[classes[label]] += 1
             correct[classes[label]] += int(label == prediction)
 for c in classes:
