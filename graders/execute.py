@@ -421,8 +421,13 @@ async def run_submission(
     limits: Limits,
     request: ProbeRequest,
     seed: int,
+    cell_timeouts: dict[int, float] | None = None,
 ) -> Execution:
-    """Execute every code cell (continuing past errors), then run the probes."""
+    """Execute every code cell (continuing past errors), then run the probes.
+
+    ``cell_timeouts`` overrides the per-cell limit for some cells (a question's budget).
+    """
+    cell_timeouts = cell_timeouts or {}
     for sub in ("host", "probe"):
         (job / sub).mkdir(exist_ok=True)
     (job / "host").chmod(0o700)
@@ -474,12 +479,13 @@ async def run_submission(
                     continue
                 cell = work.cells[index]
                 remaining = deadline - time.monotonic()
-                client.timeout = max(1, int(min(limits.cell_timeout_s, remaining)))
+                limit = cell_timeouts.get(index, limits.cell_timeout_s)
+                client.timeout = max(1, int(min(limit, remaining)))
                 started = time.perf_counter()
                 try:
                     await client.async_execute_cell(cell, index)
                 except CellTimeoutError:
-                    total = remaining <= limits.cell_timeout_s
+                    total = remaining <= limit
                     verdict = SandboxVerdict.TOTAL_TIMEOUT if total else SandboxVerdict.CELL_TIMEOUT
                     events.append(SandboxEvent(verdict=verdict, detail=f"cell {index}"))
                     records[index] = CellRecord(

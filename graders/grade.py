@@ -31,7 +31,7 @@ from graders.results import (
     Timings,
 )
 from graders.sandbox import Limits, SandboxConfig
-from graders.spec import ModelAccuracyCheck
+from graders.spec import Assignment, ModelAccuracyCheck
 from graders.submission import load_submission
 from graders.values import encode_input
 
@@ -153,13 +153,14 @@ def grade_submission(
                 call_limit_s=max((c.timeout_s for c in calls), default=1.0),
             ),
             seed=seed,
+            cell_timeouts=section_budgets(submission.notebook, spec),
         )
     finally:
         shutil.rmtree(job, ignore_errors=True)
     t_compare = time.perf_counter()
     cells = summarise_cells(execution.notebook)
     context = ModelContext(hidden_dir=hidden_dir, calibration=calibration, cells=cells,
-                           calibrating=calibrating)
+                           calibrating=calibrating, records=execution.cells)
     questions = score(assignment, calls, execution.candidates, execution.records, context,
                       answers)
     compare_s = time.perf_counter() - t_compare
@@ -207,12 +208,26 @@ def score(
     ]
 
 
+def section_budgets(nb: NotebookNode, spec: Assignment) -> dict[int, float]:
+    """Per-cell time limits from the questions' own budgets (by their sections)."""
+    from graders.checks.models import section_cells
+
+    cells = summarise_cells(nb)
+    budgets: dict[int, float] = {}
+    for question in spec.questions:
+        if question.section and question.budget_s:
+            for cell in section_cells(cells, question.section):
+                budgets[cell.index] = question.budget_s
+    return budgets
+
+
 def summarise_cells(nb: NotebookNode) -> list[CellSummary]:
     """Headings, image counts and printed text per cell (text capped, its end kept)."""
     out = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            heading = next((line for line in cell.source.splitlines()
+            # the last heading: the cells below belong to the most specific one
+            heading = next((line for line in reversed(cell.source.splitlines())
                             if line.lstrip().startswith("#")), None)
             level = len(heading) - len(heading.lstrip().lstrip("#")) if heading else 0
             out.append(CellSummary(index=index, kind="markdown",
@@ -249,7 +264,7 @@ def rescore(report: GradeReport, assignment: LoadedAssignment,
         raise SpecError("the rubric changed the probe inputs: this submission must be re-run")
     _, answers = plan_models(assignment.spec)
     context = ModelContext(hidden_dir=hidden_dir, calibration=calibration or {},
-                           cells=report.cells)
+                           cells=report.cells, records=report.execution.cells)
     questions = score(assignment, calls, report.candidates, report.probes, context, answers)
     return report.model_copy(update={
         "questions": questions, "assignment_version": assignment.spec.version,

@@ -349,6 +349,10 @@ class Question:
     checks: tuple[Check, ...] = ()
     manual: bool = False
     visibility: Visibility = Visibility.PUBLIC
+    # the notebook section (a markdown heading matching this pattern) that answers the
+    # question, and that section's own time budget per cell (training, say)
+    section: str | None = None
+    budget_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.manual and self.checks:

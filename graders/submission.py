@@ -161,16 +161,39 @@ def strip_outputs(nb: NotebookNode) -> NotebookNode:
 
 
 def module_to_notebook(text: str) -> NotebookNode:
+    """Cells of a module; ``# %% [markdown]`` cells (jupytext's percent format) become
+    markdown, so a .py submission has headings like a notebook."""
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
         "name": "python3", "display_name": "Python 3", "language": "python"}})
-    nb.cells = [nbformat.v4.new_code_cell(chunk) for chunk in split_module(text)]
+    for chunk in split_module(text):
+        if chunk.startswith(_MARKDOWN):
+            body = chunk[len(_MARKDOWN):].strip("\n").splitlines()
+            nb.cells.append(nbformat.v4.new_markdown_cell(
+                "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#")
+                          for line in body)))
+        else:
+            nb.cells.append(nbformat.v4.new_code_cell(chunk))
     return nb
+
+
+_MARKDOWN = "\x00markdown\x00"
 
 
 def split_module(text: str) -> list[str]:
     if _CELL_MARKER.search(text):
-        chunks = _CELL_MARKER.split(text)
-        return [c.strip("\n") for c in chunks if c.strip()]
+        chunks: list[str] = []
+        current: list[str] = []
+        markdown = False
+        for line in text.splitlines():
+            if _CELL_MARKER.match(line):
+                if "".join(current).strip():
+                    chunks.append((_MARKDOWN if markdown else "") + "\n".join(current))
+                current, markdown = [], "[markdown]" in line
+                continue
+            current.append(line)
+        if "".join(current).strip():
+            chunks.append((_MARKDOWN if markdown else "") + "\n".join(current))
+        return [c.strip("\n") for c in chunks]
     try:
         tree = ast.parse(text)
     except SyntaxError:

@@ -29,6 +29,11 @@ TEST_LIMITS = Limits(
 )
 
 
+# Trained-model notebooks train for real (a few seconds to minutes on fixture data).
+MODEL_LIMITS = dataclasses.replace(TEST_LIMITS, cell_timeout_s=900, total_timeout_s=1800,
+                                   memory_bytes=3 * GiB, call_timeout_s=30)
+
+
 def make_notebook(*cells: str) -> bytes:
     """A notebook of code cells, serialised as a student would upload it."""
     nb = nbformat.v4.new_notebook()
@@ -55,6 +60,21 @@ def sandbox_config(tmp_path_factory: pytest.TempPathFactory) -> SandboxConfig:
                          jobs_root=tmp_path_factory.mktemp("jobs"))
 
 
+@pytest.fixture(scope="session")
+def fixture_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Datasets in torchvision's formats plus hidden test sets, made once per session."""
+    from graders.datasets import make_fixtures
+
+    root = tmp_path_factory.mktemp("data")
+    make_fixtures(root, kmnist_train=60_000)
+    return root
+
+
+@pytest.fixture(scope="session")
+def data_config(sandbox_config: SandboxConfig, fixture_data: Path) -> SandboxConfig:
+    return dataclasses.replace(sandbox_config, datasets_dir=fixture_data / "datasets")
+
+
 GradeFn = Callable[..., Graded]
 
 
@@ -77,8 +97,10 @@ def grade(ee411: LoadedAssignment, sandbox_config: SandboxConfig) -> GradeFn:
     return run
 
 
-def points(graded: Graded) -> dict[str, float]:
-    return {q.id: q.points for q in graded.report.questions if q.outcome.value != "manual"}
+def points(graded: Graded, keys: object = None) -> dict[str, float]:
+    """Autograded points by question (only those in ``keys`` when given)."""
+    found = {q.id: q.points for q in graded.report.questions if q.outcome.value != "manual"}
+    return found if keys is None else {k: v for k, v in found.items() if k in keys}
 
 
 def question(graded: Graded, qid: str) -> QuestionResult:

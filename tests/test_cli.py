@@ -26,7 +26,7 @@ def test_grade_prints_a_table_and_exits_zero_whatever_the_score(tmp_path):
     result = run("grade", str(NOTEBOOKS / "ee411_hw3" / "wrong_gradient.ipynb"),
                  "--assignment", "ee411-hw3", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "Autograded: 16 / 28" in result.stdout and "(+12 graded by hand)" in result.stdout
+    assert "Autograded: 16 / 47" in result.stdout and "(+28 graded by hand)" in result.stdout
 
 
 def test_grade_json_is_the_report(tmp_path):

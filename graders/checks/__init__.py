@@ -93,6 +93,30 @@ def _score_candidate(
     return _Scored(round(points, 6), feedback, faults, candidate)
 
 
+_OOM = ("OutOfMemoryError", "CUDA out of memory", "MemoryError", "more memory than allowed")
+
+
+def _budget_overrun(question: Question, models: ModelContext | None
+                    ) -> tuple[Outcome, str] | None:
+    """A question whose own section ran out of time or memory says so explicitly."""
+    if question.section is None or models is None:
+        return None
+    from graders.checks.models import section_cells
+
+    indices = {c.index for c in section_cells(models.cells, question.section)}
+    for record in models.records:
+        if record.index not in indices:
+            continue
+        if record.status.value == "timeout":
+            budget = f" of {question.budget_s:g} s" if question.budget_s else ""
+            return Outcome.TIMED_OUT, (f"cell {record.index + 1} of this question ran past its "
+                                       f"time budget{budget} and was stopped")
+        if any(marker in (record.error or "") for marker in _OOM):
+            return Outcome.ERRORED, (f"cell {record.index + 1} of this question ran out of "
+                                     f"memory ({record.error})")
+    return None
+
+
 def score_question(
     question: Question,
     *,
@@ -118,7 +142,7 @@ def score_question(
     cand_map = {(c.symbol, c.index): c for c in candidates}
     indices: list[int | None] = [
         *sorted({c.index for c in candidates if c.symbol in symbols})
-    ] or [None]
+    ] or [None]  # a question about models only has no function candidates
     scored = [
         _score_candidate(question, i, cand_map, by_check, record_map, cache, models,
                          answers or {})
@@ -126,8 +150,10 @@ def score_question(
     ]
     best = max(reversed(scored), key=lambda s: s.points)
     feedback = list(best.feedback)
-    chosen = cand_map.get((symbols[0], best.candidate)) if best.candidate is not None else None
-    definitions = sum(1 for c in candidates if c.symbol == symbols[0] and c.variant == "final")
+    chosen = cand_map.get((symbols[0], best.candidate)) \
+        if symbols and best.candidate is not None else None
+    definitions = sum(1 for c in candidates
+                      if symbols and c.symbol == symbols[0] and c.variant == "final")
     if chosen is not None and definitions > 1:
         where = f" in cell {chosen.cell + 1}" if chosen.cell is not None else ""
         feedback.append(f"`{symbols[0]}` is defined {definitions} times in your notebook; "
@@ -135,6 +161,13 @@ def score_question(
     if chosen is not None and chosen.variant == "as defined":
         feedback.append(f"graded `{symbols[0]}` with the helpers it used when it was defined: "
                         "a later cell rebinds a name it calls")
+    budget = _budget_overrun(question, models) if best.points < question.points else None
+    if budget is not None:
+        outcome, line = budget
+        return QuestionResult(
+            id=question.id, title=question.title, points=best.points,
+            max_points=question.points, outcome=outcome, feedback=[line, *feedback],
+            visibility=question.visibility, candidate=best.candidate)
     if best.points >= question.points - 1e-9:
         outcome = Outcome.PASSED
     elif best.points > 0:

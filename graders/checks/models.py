@@ -13,7 +13,7 @@ import numpy as np
 from graders.checks.function import CheckScore, Fault
 from graders.errors import SpecError
 from graders.model_plan import hidden_labels
-from graders.results import CallStatus, CellSummary, ProbeRecord
+from graders.results import CallStatus, CellRecord, CellSummary, ProbeRecord
 from graders.spec import (
     ArchitectureCheck,
     Conv2d,
@@ -44,6 +44,7 @@ class ModelContext:
     calibration: dict[str, float]
     cells: list[CellSummary]
     calibrating: bool = False
+    records: list[CellRecord] = field(default_factory=list)
     measured: dict[str, float] = field(default_factory=dict)
     _labels: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -413,17 +414,23 @@ def score_param_count(check: ParamCountCheck, payload: dict[str, Any]) -> CheckS
     if not functions:
         return CheckScore(0.0, ["no parameter-counting function found (a function whose name "
                                 "says it counts parameters, taking a model)"], Fault.MISSING)
+
+    def number(got: Any) -> float | None:
+        if isinstance(got, np.ndarray) and got.size == 1:
+            got = got.item()
+        if isinstance(got, bool) or not isinstance(got, int | float | np.number):
+            return None
+        return float(got)
+
     best = (-1, functions[0])
     for f in functions:
-        results = f.get("results", [])
-        right = sum(1 for got, want in zip(results, truth, strict=False)
-                    if isinstance(got, int | float | np.integer) and not isinstance(got, bool)
-                    and int(got) == want)
+        results = [number(r) for r in f.get("results", [])]
+        right = sum(1 for got, want in zip(results, truth, strict=False) if got == want)
         best = max(best, (right, f), key=lambda b: b[0])
     right, chosen = best
     if right == len(truth):
         return CheckScore(1.0, [f"{chosen['name']}() counts parameters correctly"])
-    results = chosen.get("results", [])
+    results = [r if number(r) is None else int(number(r) or 0) for r in chosen.get("results", [])]
     wrong = next(i for i, want in enumerate(truth)
                  if i >= len(results) or results[i] != want)
     got = results[wrong] if wrong < len(results) else None

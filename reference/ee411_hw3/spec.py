@@ -1,26 +1,37 @@
-"""EE-411 homework 3 (EPFL), part 1: backpropagation with the logistic loss.
+"""EE-411 homework 3 (EPFL): part 1, backpropagation with the logistic loss; part 2,
+classifying KMNIST with an MLP and a CNN.
 
-D = 7 inputs, K = 5 hidden units, W = {'w_1': D x K, 'w_2': K x 1}; 40 points in the
-handout's part 1, of which 12 (the derivation, 1.4) are graded by hand.
+Part 1: D = 7 inputs, K = 5 hidden units, W = {'w_1': D x K, 'w_2': K x 1}; 40 points,
+of which 12 (the derivation, 1.4) are graded by hand. Part 2: 30 points (+5 bonus); the
+written answers ("comment on your results", "explain") are graded by hand.
 """
 
 from graders.spec import (
+    ArchitectureCheck,
     Assignment,
     Case,
+    Conv2d,
     Diagnosis,
     Fixed,
     FunctionCheck,
     GradientCheck,
     Keyed,
     Labels,
+    Linear,
+    LoaderCheck,
+    LoaderSplit,
     Mapping,
     Mistake,
+    ModelLocator,
     NoLoops,
     Normal,
     Ordered,
+    ParamCountCheck,
+    PlotCheck,
     Question,
     StabilityCheck,
     Tolerance,
+    TransformCheck,
     Uniform,
     Value,
     cases,
@@ -37,12 +48,74 @@ def _extreme(y_values: list[float], z_values: list[float], name: str) -> Case:
     return Case(args=(Fixed(y_values), Fixed(z_values)), name=name)
 
 
+MEMORY = ModelLocator()
+MLP_LAYERS = (("Flatten",), ("Linear", 784, 100), ("ReLU",), ("Linear", 100, 100), ("ReLU",),
+              ("Linear", 100, 10))
+CNN_LAYERS = (("Conv2d", 1, 16, 3), ("ReLU",), ("MaxPool2d", 2), ("Conv2d", 16, 32, 3),
+              ("ReLU",), ("MaxPool2d", 2), ("Conv2d", 32, 64, 3), ("ReLU",), ("MaxPool2d", 2),
+              ("Flatten",), ("Linear", 64, 10))
+
+PART2 = (
+    Question(
+        id="2.1", title="KMNIST loaders (50000 / 10000 / test) and a look at the data",
+        points=3, section=r"2\.1|load",
+        checks=(
+            LoaderCheck(points=2, splits=(
+                LoaderSplit("training", 50_000, train=True),
+                LoaderSplit("validation", 10_000, train=True),
+                LoaderSplit("test", 10_000, train=False))),
+            PlotCheck(points=1, section=r"2\.1|load|visuali"),
+        ),
+    ),
+    Question(id="2.1b", title="Which transform is necessary", points=1, manual=True),
+    Question(
+        id="2.2", title="MLP 784-100-100-10 (ReLU) and its learning curves", points=4,
+        checks=(
+            ArchitectureCheck(points=3, locate=MEMORY,
+                              layers=(Linear(784, 100), Linear(100, 100), Linear(100, 10)),
+                              parameters=89_610, requires=("relu",)),
+            PlotCheck(points=1, section=r"2\.2|MLP|perceptron"),
+        ),
+    ),
+    Question(id="2.2b", title="MLP: comments on the four optimizers", points=2, manual=True),
+    Question(
+        id="2.3", title="CNN (16/32/64 channels, 3x3, max-pooling) and its learning curves",
+        points=4,
+        checks=(
+            ArchitectureCheck(points=3, locate=MEMORY,
+                              layers=(Conv2d(1, 16, 3), Conv2d(16, 32, 3), Conv2d(32, 64, 3),
+                                      Linear(None, 10)),
+                              requires=("max_pool",)),
+            PlotCheck(points=1, section=r"2\.3|CNN|convolution"),
+        ),
+    ),
+    Question(id="2.3b", title="CNN: comments on the four optimizers", points=2, manual=True),
+    Question(
+        id="2.4", title="A function counting a model's parameters", points=4,
+        checks=(ParamCountCheck(points=4, pattern=r"(?i)param",
+                                models=(MLP_LAYERS, CNN_LAYERS)),),
+    ),
+    Question(id="2.4b", title="Do more parameters mean better performance?", points=2,
+             manual=True),
+    Question(
+        id="2.5", title="PermutedKMNIST: RandomPermutation as the last transform", points=4,
+        checks=(
+            TransformCheck(points=3, last="RandomPermutation"),
+            PlotCheck(points=1, section=r"2\.5|permut"),
+        ),
+    ),
+    Question(id="2.5b", title="PermutedKMNIST: observations", points=4, manual=True),
+    Question(id="2.6", title="Bonus: improving validation performance", points=5,
+             manual=True),
+)
+
 ASSIGNMENT = Assignment(
     id="ee411-hw3",
     title="EE-411 Homework 3: Neural networks (part 1, backpropagation)",
     version="1",
-    cell_timeout_s=120,
-    total_timeout_s=600,
+    reference_notebook="solution_notebook.py",
+    cell_timeout_s=1800,
+    total_timeout_s=3600,
     questions=(
         Question(
             id="1.1", title="predict(X, W)", points=5,
@@ -123,5 +196,6 @@ ASSIGNMENT = Assignment(
                 NoLoops(symbol="gradient", points=2),
             ),
         ),
+        *PART2,
     ),
 )

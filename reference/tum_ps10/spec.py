@@ -54,6 +54,7 @@ ASSIGNMENT = Assignment(
         ),
         Question(
             id="2.3", title="Training with SGD (lr 0.001, momentum 0.9)", points=6,
+            section=r"2\.3|train", budget_s=1800,
             checks=(ModelAccuracyCheck(points=6, locate=IN_MEMORY, data=HIDDEN,
                                        band=AccuracyBand(full_within=0.05, zero_within=0.25),
                                        fallback_transform=NORMALIZE),),

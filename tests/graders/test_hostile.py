@@ -44,14 +44,14 @@ def host_stays_healthy():
 @pytest.mark.skipif(not IS_ROOT, reason="cgroups need root; rlimits are tested as root too")
 def test_fork_bomb_hits_the_process_limit_and_costs_nothing_before_it(grade):
     graded = grade("hostile_fork_bomb.ipynb")
-    assert points(graded) == FULL
+    assert points(graded, FULL) == FULL
     assert SandboxVerdict.PROCESS_LIMIT in verdicts(graded)
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="the memory cgroup needs root")
 def test_memory_bomb_is_killed_out_of_memory(grade):
     graded = grade("hostile_memory_bomb.ipynb")
-    assert points(graded) == FULL
+    assert points(graded, FULL) == FULL
     assert SandboxVerdict.OUT_OF_MEMORY in verdicts(graded)
     assert graded.report.execution.peak_memory_bytes <= TEST_LIMITS.memory_bytes
 
@@ -59,7 +59,7 @@ def test_memory_bomb_is_killed_out_of_memory(grade):
 def test_disk_fill_stops_at_the_private_size_capped_filesystems(grade):
     before = shutil.disk_usage("/").free
     graded = grade("hostile_disk_fill.ipynb")
-    assert points(graded) == FULL
+    assert points(graded, FULL) == FULL
     text = outputs_text(graded)
     assert "DISK" in text and text.count("OSError") == 2, text[-500:]  # ENOSPC on both
     assert abs(shutil.disk_usage("/").free - before) < 100 * 1024 * 1024
@@ -67,7 +67,7 @@ def test_disk_fill_stops_at_the_private_size_capped_filesystems(grade):
 
 def test_a_100_mb_stdout_flood_is_capped(grade):
     graded = grade("hostile_stdout_flood.ipynb", output_kill_bytes=16 * 1024 * 1024)
-    assert points(graded) == FULL
+    assert points(graded, FULL) == FULL
     assert SandboxVerdict.OUTPUT_LIMIT in verdicts(graded)
     notebook_bytes = len(nbformat.writes(graded.notebook))
     assert notebook_bytes < 2 * TEST_LIMITS.output_total_bytes
@@ -76,13 +76,13 @@ def test_a_100_mb_stdout_flood_is_capped(grade):
 
 def test_killing_the_parent_and_init_is_contained(grade):
     graded = grade("hostile_kill_parent.ipynb")
-    assert points(graded) == FULL
+    assert points(graded, FULL) == FULL
     assert "still alive" in outputs_text(graded)
 
 
 def test_background_processes_do_not_outlive_the_kernel(grade):
     graded = grade("hostile_background_process.ipynb")
-    assert points(graded) == FULL
+    assert points(graded, FULL) == FULL
     assert "daemons started" in outputs_text(graded)
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -116,7 +116,7 @@ def test_the_host_is_unreachable_from_inside(grade, listening_port, monkeypatch)
     source = (NOTEBOOKS / "ee411_hw3" / "hostile_probe_host.ipynb").read_text()
     source = source.replace("__REFERENCE__", str(reference)).replace("__PORT__", str(port))
     graded = grade(source.encode())
-    assert points(graded) == FULL
+    assert points(graded, FULL) == FULL
     text = outputs_text(graded)
     line = next(x for x in text.splitlines() if x.startswith("PROBE-HOST "))
     report = json.loads(line.removeprefix("PROBE-HOST "))
@@ -141,4 +141,4 @@ def test_missing_bubblewrap_fails_closed(ee411, tmp_path):
 
 def test_grading_still_works_after_the_hostile_ones(grade):
     graded = grade("correct_basic.ipynb")
-    assert graded.report.status is ReportStatus.GRADED and points(graded) == FULL
+    assert graded.report.status is ReportStatus.GRADED and points(graded, FULL) == FULL

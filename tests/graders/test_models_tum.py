@@ -4,7 +4,6 @@ on-disk formats: TUM problem set 10 (CIFAR-10 cat/dog/ship, an MLP, the best mod
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -12,27 +11,11 @@ import pytest
 from graders.calibrate import calibrate
 from graders.grade import Graded, grade_submission
 from graders.results import Outcome
-from graders.sandbox import GiB, SandboxConfig
-from tests.conftest import NOTEBOOKS, TEST_LIMITS, make_notebook, points, question
+from tests.conftest import MODEL_LIMITS as LIMITS
+from tests.conftest import NOTEBOOKS, make_notebook, points, question
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 FULL = {"2.1": 4.0, "2.2": 4.0, "2.3": 6.0, "2.4": 6.0}
-LIMITS = dataclasses.replace(TEST_LIMITS, cell_timeout_s=900, total_timeout_s=1800,
-                             memory_bytes=3 * GiB, call_timeout_s=30)
-
-
-@pytest.fixture(scope="session")
-def fixture_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from graders.datasets import make_fixtures
-
-    root = tmp_path_factory.mktemp("data")
-    make_fixtures(root, kmnist_train=60_000)
-    return root
-
-
-@pytest.fixture(scope="session")
-def data_config(sandbox_config: SandboxConfig, fixture_data: Path) -> SandboxConfig:
-    return dataclasses.replace(sandbox_config, datasets_dir=fixture_data / "datasets")
 
 
 @pytest.fixture(scope="session")
@@ -159,3 +142,19 @@ def test_outcomes_of_model_questions(grade_tum):
     graded = grade_tum("never_trained.ipynb")
     assert question(graded, "2.3").outcome is Outcome.FAILED
     assert question(graded, "1").outcome is Outcome.MANUAL
+
+
+def test_a_question_that_runs_out_of_its_time_budget_says_so(tum, data_config, fixture_data,
+                                                             calibrated):
+    questions = tuple(dataclasses.replace(q, budget_s=5) if q.id == "2.3" else q
+                      for q in tum.spec.questions)
+    tight = dataclasses.replace(tum, spec=dataclasses.replace(tum.spec, questions=questions))
+    path = NOTEBOOKS / "tum_ps10" / "training_over_budget.ipynb"
+    graded = grade_submission(path.read_bytes(), path.name, assignment=tight,
+                              config=data_config, limits=LIMITS,
+                              hidden_dir=fixture_data / "hidden")
+    q23 = question(graded, "2.3")
+    assert q23.outcome is Outcome.TIMED_OUT and q23.points == 0
+    assert "time budget of 5 s" in q23.feedback[0]
+    got = points(graded)
+    assert got["2.1"] == 4.0 and got["2.2"] == 4.0  # the others keep their scores

@@ -1,0 +1,74 @@
+"""EE-411 homework 3 part 2 (KMNIST): loaders, MLP and CNN architectures, the
+parameter-count function, PermutedKMNIST, and plots, graded through the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from graders.grade import Graded, grade_submission
+from tests.conftest import MODEL_LIMITS, NOTEBOOKS, ROOT, points, question
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+PART1 = {"1.1": 5.0, "1.2": 5.0, "1.3": 6.0, "1.5": 12.0}
+PART2 = {"2.1": 3.0, "2.2": 4.0, "2.3": 4.0, "2.4": 4.0, "2.5": 4.0}
+
+
+@pytest.fixture(scope="session")
+def grade_part2(ee411, data_config, fixture_data):
+    cache: dict[str, Graded] = {}
+
+    def run(name: str) -> Graded:
+        if name not in cache:
+            path = NOTEBOOKS / "ee411_hw3" / name
+            cache[name] = grade_submission(path.read_bytes(), path.name, assignment=ee411,
+                                           config=data_config, limits=MODEL_LIMITS,
+                                           hidden_dir=fixture_data / "hidden")
+        return cache[name]
+
+    return run
+
+
+def test_the_reference_notebook_scores_full_marks(ee411, data_config, fixture_data):
+    from tests.fixtures.build_notebooks import SHORT_TRAINING
+
+    source = (ROOT / "reference" / "ee411_hw3" / "solution_notebook.py").read_text()
+    for old, new in SHORT_TRAINING:  # the handout's 20 epochs, cut for CI
+        source = source.replace(old, new)
+    graded = grade_submission(source.encode(), "solution_notebook.py", assignment=ee411,
+                              config=data_config, limits=MODEL_LIMITS,
+                              hidden_dir=fixture_data / "hidden")
+    assert graded.report.score == graded.report.max_score == 47.0, [
+        (q.id, q.feedback) for q in graded.report.questions if q.points < q.max_points]
+
+
+def test_a_correct_notebook_scores_full_marks_on_both_parts(grade_part2):
+    graded = grade_part2("part2_correct.ipynb")
+    assert points(graded) == {**PART1, **PART2}, [
+        (q.id, q.feedback) for q in graded.report.questions if q.points < q.max_points]
+    assert "count_parameters() counts parameters correctly" in question(graded, "2.4").feedback
+    assert any("plot(s)" in line for line in question(graded, "2.2").feedback)
+
+
+@pytest.mark.parametrize(("fixture", "expected", "phrase"), [
+    ("part2_wrong_mlp.ipynb", {"2.2": 1.0}, "layer 1 is Linear(784, 128); expected "
+                                            "Linear(784, 100)"),
+    ("part2_param_count_weights_only.ipynb", {"2.4": 0.0}, "which has 89,610 parameters"),
+    ("part2_no_permutation.ipynb", {"2.5": 1.0}, "RandomPermutation as its last transform"),
+    ("part2_wrong_split.ipynb", {"2.1": 1.0 + 2 / 3}, "no DataLoader over the training set"),
+    ("part2_no_plots.ipynb", {"2.1": 2.0, "2.2": 3.0, "2.3": 3.0, "2.5": 3.0},
+     "expected at least 1 plot(s)"),
+])
+def test_each_flaw_costs_its_question(grade_part2, fixture, expected, phrase):
+    graded = grade_part2(fixture)
+    got = points(graded)
+    assert got == pytest.approx({**PART1, **PART2, **expected}), [
+        (q.id, q.feedback) for q in graded.report.questions if q.points < q.max_points]
+    qid = next(iter(expected))
+    assert phrase in " ".join(question(graded, qid).feedback)
+
+
+def test_plots_are_kept_for_the_instructor(grade_part2):
+    graded = grade_part2("part2_correct.ipynb")
+    images = [o for c in graded.notebook.cells if c.cell_type == "code"
+              for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) >= 4
