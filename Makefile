@@ -18,7 +18,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-serve: $(STAMP)
+# The demo serves the bundled assignments on fixture data unless real data is configured.
+DEMO_DATA := var/data
+
+$(DEMO_DATA)/.made: | $(STAMP)
+	$(BIN)/autograder datasets make-fixtures $(DEMO_DATA)
+	touch $@
+
+serve: $(STAMP) $(DEMO_DATA)/.made
+	AUTOGRADER_DATASETS_DIR=$${AUTOGRADER_DATASETS_DIR:-$(DEMO_DATA)/datasets} \
+	AUTOGRADER_HIDDEN_DIR=$${AUTOGRADER_HIDDEN_DIR:-$(DEMO_DATA)/hidden} \
 	$(BIN)/autograder serve
 
 lint: $(STAMP)
@@ -30,6 +39,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/grade_latency.py
+	$(BIN)/python bench/model_grading.py
 
 clean:
 	rm -rf $(VENV) var

@@ -49,3 +49,28 @@ def test_an_infrastructure_failure_exits_two(tmp_path):
                  AUTOGRADER_GRADING_ENV=str(tmp_path / "no-such-env"))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "infrastructure" in result.stderr
+
+
+def test_an_ordinary_user_grades_with_rlimits_and_a_warning():
+    """The laptop mode: bwrap started by an unprivileged user, no cgroups."""
+    import shutil
+    import tempfile
+
+    # pytest's own temporary folders sit under a 0700 directory the user cannot enter
+    tmp_path = Path(tempfile.mkdtemp(prefix="ag-user-"))
+    tmp_path.chmod(0o777)
+    prefix = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"] \
+        if os.geteuid() == 0 else []
+    env = {**os.environ, "HOME": str(tmp_path), "AUTOGRADER_JOBS_DIR": str(tmp_path / "jobs"),
+           "AUTOGRADER_DATA_DIR": str(tmp_path / "var")}
+    result = subprocess.run(
+        [*prefix, *AUTOGRADER, "grade", str(NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb"),
+         "--assignment", "ee411-hw3", "--json"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    shutil.rmtree(tmp_path, ignore_errors=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["score"] == 28.0
+    assert report["execution"]["sandboxed"] is True
+    if prefix:
+        assert any("without cgroups" in w for w in report["execution"]["warnings"])

@@ -158,3 +158,22 @@ def test_a_question_that_runs_out_of_its_time_budget_says_so(tum, data_config, f
     assert "time budget of 5 s" in q23.feedback[0]
     got = points(graded)
     assert got["2.1"] == 4.0 and got["2.2"] == 4.0  # the others keep their scores
+
+
+def test_pretrained_weights_load_from_the_mounted_cache(tum, data_config, fixture_data,
+                                                       tmp_path):
+    torch = pytest.importorskip("torch")
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    torch.save(torch.nn.Linear(2, 2).state_dict(), weights / "tiny-0123abcd.pth")
+    (weights / "tiny-0123abcd.pth").chmod(0o644)
+    weights.chmod(0o755)
+    config = dataclasses.replace(data_config, weights_dir=weights)
+    source = make_notebook(
+        "import torch",
+        "state = torch.hub.load_state_dict_from_url("
+        "'https://download.pytorch.org/models/tiny-0123abcd.pth', progress=False)\n"
+        "print('WEIGHTS', sorted(state))")
+    graded = grade_submission(source, "weights.ipynb", assignment=tum, config=config,
+                              limits=LIMITS, hidden_dir=fixture_data / "hidden", seed=3)
+    assert "WEIGHTS ['bias', 'weight']" in nbformat.writes(graded.notebook)
