@@ -303,22 +303,34 @@ def _model_request(request, namespace, directory, nonce, max_bytes):
     record = {"nonce": nonce, "kind": "result", "call_id": request["id"],
               "symbol": request["kind"], "candidate": 0}
     tools = sys.modules.get("_autograder_probe_torch")
+    return _timed(record, request["timeout_s"], "finish",
+                  lambda: _answer(request, namespace, directory, tools),
+                  lambda value: encode(value, [max_bytes], depth=-4))
+
+
+def _timed(record, timeout_s, verb, work, serialise):
+    """Run ``work`` under the alarm and fill in the record: ok (with the serialised
+    value), timeout, error, or unserializable."""
     started = time.perf_counter()
     try:
-        signal.setitimer(signal.ITIMER_REAL, request["timeout_s"])
+        signal.setitimer(signal.ITIMER_REAL, timeout_s)
         try:
-            value = _answer(request, namespace, directory, tools)
+            value = work()
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     except _CallTimeout:
         record["status"] = "timeout"
-        record["error"] = f"did not finish within {request['timeout_s']:g} s"
+        record["error"] = f"did not {verb} within {timeout_s:g} s"
     except BaseException as exc:
         record["status"] = "error"
         record["error"] = f"{type(exc).__name__}: {exc}"[:2000]
     else:
-        record["status"] = "ok"
-        record["value"] = encode(value, [max_bytes], depth=-4)
+        try:
+            record["value"] = serialise(value)
+            record["status"] = "ok"
+        except BaseException as exc:
+            record["status"] = "unserializable"
+            record["error"] = f"{type(exc).__name__}: {exc}"[:500]
     record["duration_s"] = time.perf_counter() - started
     return record
 
@@ -389,25 +401,5 @@ def _call(obj, index, call, directory, nonce, max_bytes):
         record["error"] = f"{call['symbol']} is a {type(obj).__name__}, not a function"
         return record
     args = [decode(a, directory) for a in call["args"]]
-    started = time.perf_counter()
-    try:
-        signal.setitimer(signal.ITIMER_REAL, call["timeout_s"])
-        try:
-            value = obj(*args)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except _CallTimeout:
-        record["status"] = "timeout"
-        record["error"] = f"did not return within {call['timeout_s']:g} s"
-    except BaseException as exc:
-        record["status"] = "error"
-        record["error"] = f"{type(exc).__name__}: {exc}"[:2000]
-    else:
-        try:
-            record["value"] = encode(value, [max_bytes])
-            record["status"] = "ok"
-        except BaseException as exc:
-            record["status"] = "unserializable"
-            record["error"] = f"{type(exc).__name__}: {exc}"[:500]
-    record["duration_s"] = time.perf_counter() - started
-    return record
+    return _timed(record, call["timeout_s"], "return", lambda: obj(*args),
+                  lambda value: encode(value, [max_bytes]))

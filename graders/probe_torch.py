@@ -220,16 +220,21 @@ def build_transform(steps):
 
 
 # -------------------------------------------------------------------------- inference
+def _device(model):
+    """Where the model lives (cuda on a GPU worker), so inputs go there too."""
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return _torch().device("cpu")
+
+
 def predict(model, images, transform, batch=256):
     """Class predictions for uint8 images (N x H x W or N x H x W x C)."""
     torch = _torch()
     from PIL import Image
 
     model.eval()
-    try:
-        device = next(model.parameters()).device
-    except StopIteration:
-        device = torch.device("cpu")
+    device = _device(model)
     out = []
     flatten = False
     with torch.no_grad():
@@ -254,10 +259,7 @@ def public_eval(model, loader, limit=20000):
     """Predictions and labels on the student's own test loader (labels are public)."""
     torch = _torch()
     model.eval()
-    try:
-        device = next(model.parameters()).device
-    except StopIteration:
-        device = torch.device("cpu")
+    device = _device(model)
     preds, labels, seen = [], [], 0
     with torch.no_grad():
         for x, y in loader:

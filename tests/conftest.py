@@ -75,6 +75,23 @@ def data_config(sandbox_config: SandboxConfig, fixture_data: Path) -> SandboxCon
     return dataclasses.replace(sandbox_config, datasets_dir=fixture_data / "datasets")
 
 
+def cached_grader(assignment: LoadedAssignment, config: SandboxConfig, fixture_data: Path,
+                  folder: str) -> Callable[[str], Graded]:
+    """Grade fixture notebooks of ``folder`` with model limits and the hidden sets, each
+    once per session (training notebooks take seconds to minutes)."""
+    cache: dict[str, Graded] = {}
+
+    def run(name: str) -> Graded:
+        if name not in cache:
+            path = NOTEBOOKS / folder / name
+            cache[name] = grade_submission(path.read_bytes(), path.name, assignment=assignment,
+                                           config=config, limits=MODEL_LIMITS,
+                                           hidden_dir=fixture_data / "hidden")
+        return cache[name]
+
+    return run
+
+
 GradeFn = Callable[..., Graded]
 
 

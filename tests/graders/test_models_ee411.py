@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from graders.grade import Graded, grade_submission
-from tests.conftest import MODEL_LIMITS, NOTEBOOKS, ROOT, points, question
+from graders.grade import grade_submission
+from tests.conftest import MODEL_LIMITS, ROOT, cached_grader, points, question
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 PART1 = {"1.1": 5.0, "1.2": 5.0, "1.3": 6.0, "1.5": 12.0}
@@ -15,17 +15,7 @@ PART2 = {"2.1": 3.0, "2.2": 4.0, "2.3": 4.0, "2.4": 4.0, "2.5": 4.0}
 
 @pytest.fixture(scope="session")
 def grade_part2(ee411, data_config, fixture_data):
-    cache: dict[str, Graded] = {}
-
-    def run(name: str) -> Graded:
-        if name not in cache:
-            path = NOTEBOOKS / "ee411_hw3" / name
-            cache[name] = grade_submission(path.read_bytes(), path.name, assignment=ee411,
-                                           config=data_config, limits=MODEL_LIMITS,
-                                           hidden_dir=fixture_data / "hidden")
-        return cache[name]
-
-    return run
+    return cached_grader(ee411, data_config, fixture_data, "ee411_hw3")
 
 
 def test_the_reference_notebook_scores_full_marks(ee411, data_config, fixture_data):

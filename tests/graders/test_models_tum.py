@@ -9,10 +9,10 @@ import nbformat
 import pytest
 
 from graders.calibrate import calibrate
-from graders.grade import Graded, grade_submission
+from graders.grade import grade_submission
 from graders.results import Outcome
 from tests.conftest import MODEL_LIMITS as LIMITS
-from tests.conftest import NOTEBOOKS, make_notebook, points, question
+from tests.conftest import NOTEBOOKS, cached_grader, make_notebook, points, question
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 FULL = {"2.1": 4.0, "2.2": 4.0, "2.3": 6.0, "2.4": 6.0}
@@ -30,17 +30,7 @@ def calibrated(tum, data_config, fixture_data):
 
 @pytest.fixture(scope="session")
 def grade_tum(tum, data_config, fixture_data, calibrated):
-    cache: dict[str, Graded] = {}
-
-    def run(name: str) -> Graded:
-        if name not in cache:
-            path = NOTEBOOKS / "tum_ps10" / name
-            cache[name] = grade_submission(path.read_bytes(), path.name, assignment=tum,
-                                           config=data_config, limits=LIMITS,
-                                           hidden_dir=fixture_data / "hidden")
-        return cache[name]
-
-    return run
+    return cached_grader(tum, data_config, fixture_data, "tum_ps10")
 
 
 def test_the_reference_notebook_scores_full_marks_and_calibrates(calibrated):
