@@ -38,6 +38,7 @@ from graders.values import encode_input
 MAX_OUTPUT_BYTES_PER_CALL = 8 * 1024 * 1024
 ARTIFACT_TEXT_CAP = 20_000
 CELL_TEXT_CAP = 8_000
+CELL_SOURCE_CAP = 20_000
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,8 @@ def summarise_cells(nb: NotebookNode) -> list[CellSummary]:
             elif "text/plain" in data:
                 text.append(str(data["text/plain"]))
         out.append(CellSummary(index=index, kind="code", images=images,
-                               text="".join(text)[-CELL_TEXT_CAP:]))
+                               text="".join(text)[-CELL_TEXT_CAP:],
+                               source=cell.source[:CELL_SOURCE_CAP]))
     return out
 
 

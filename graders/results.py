@@ -118,6 +118,7 @@ class CellSummary(_Frozen):
     level: int = 0
     images: int = 0
     text: str = ""
+    source: str = ""  # code cells: for static checks that must re-score later
 
 
 class SandboxEvent(_Frozen):

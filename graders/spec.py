@@ -329,6 +329,26 @@ class ParamCountCheck:
 
 
 @dataclass(frozen=True)
+class OptimizerSetting:
+    """An optimizer constructed with these keyword arguments (``lr`` may be positional)."""
+
+    name: str  # the torch.optim class, e.g. "SGD"
+    kwargs: tuple[tuple[str, Any], ...]
+
+    @classmethod
+    def of(cls, name: str, **kwargs: Any) -> OptimizerSetting:
+        return cls(name, tuple(kwargs.items()))
+
+
+@dataclass(frozen=True)
+class OptimizerCheck:
+    """Static check of the notebook's code: every setting is constructed somewhere."""
+
+    points: float
+    settings: tuple[OptimizerSetting, ...]
+
+
+@dataclass(frozen=True)
 class TransformCheck:
     """Some dataset's transform pipeline ends with a transform of class ``last``."""
 
@@ -337,7 +357,8 @@ class TransformCheck:
 
 
 ModelCheck = (ModelAccuracyCheck | ArchitectureCheck | LoaderCheck | SavedModelCheck
-              | ReportedAccuracyCheck | PlotCheck | ParamCountCheck | TransformCheck)
+              | ReportedAccuracyCheck | PlotCheck | ParamCountCheck | TransformCheck
+              | OptimizerCheck)
 Check = FunctionCheck | GradientCheck | StabilityCheck | NoLoops | ModelCheck
 
 

@@ -3,6 +3,7 @@ here, on the trusted side)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from graders.spec import (
     ModelAccuracyCheck,
     ModelCheck,
     ModelLocator,
+    OptimizerCheck,
     ParamCountCheck,
     PlotCheck,
     ReportedAccuracyCheck,
@@ -439,6 +441,50 @@ def score_param_count(check: ParamCountCheck, payload: dict[str, Any]) -> CheckS
         f"has {truth[wrong]:,} parameters"])
 
 
+def _constructed(cells: list[CellSummary]) -> list[tuple[str, dict[str, Any]]]:
+    """(class name, literal keyword arguments) of every call in the code cells."""
+    import ast
+
+    calls = []
+    for cell in cells:
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            kwargs: dict[str, Any] = {}
+            for kw in node.keywords:
+                try:
+                    kwargs[str(kw.arg)] = ast.literal_eval(kw.value)
+                except (ValueError, TypeError, SyntaxError):
+                    continue
+            if len(node.args) > 1 and "lr" not in kwargs:  # SGD(params, 0.01)
+                with contextlib.suppress(ValueError, TypeError, SyntaxError):
+                    kwargs["lr"] = ast.literal_eval(node.args[1])
+            calls.append((name, kwargs))
+    return calls
+
+
+def score_optimizers(check: OptimizerCheck, ctx: ModelContext) -> CheckScore:
+    calls = _constructed([c for c in ctx.cells if c.kind == "code"])
+    missing = []
+    for setting in check.settings:
+        want = dict(setting.kwargs)
+        if not any(name == setting.name and all(kwargs.get(k) == v for k, v in want.items())
+                   for name, kwargs in calls):
+            args = ", ".join(f"{k}={v}" for k, v in setting.kwargs)
+            missing.append(f"{setting.name}({args})")
+    if not missing:
+        return CheckScore(1.0, ["all the optimizer settings the handout lists are used"])
+    found = sum(1 for _ in check.settings) - len(missing)
+    return CheckScore(found / len(check.settings),
+                      [f"no optimizer constructed as {', '.join(missing)}"])
+
+
 def score_transform(check: TransformCheck, payload: dict[str, Any]) -> CheckScore:
     for entry in payload.get("loaders", []):
         names = entry.get("transforms") or []
@@ -454,6 +500,8 @@ def score_model_check(check: ModelCheck, key: str, record: ProbeRecord | None,
                       ctx: ModelContext) -> CheckScore:
     if isinstance(check, PlotCheck):
         return score_plot(check, ctx)
+    if isinstance(check, OptimizerCheck):
+        return score_optimizers(check, ctx)
     payload, failure = _payload(record)
     if failure is not None:
         return failure

@@ -25,6 +25,8 @@ from graders.spec import (
     ModelLocator,
     NoLoops,
     Normal,
+    OptimizerCheck,
+    OptimizerSetting,
     Ordered,
     ParamCountCheck,
     PlotCheck,
@@ -55,6 +57,13 @@ CNN_LAYERS = (("Conv2d", 1, 16, 3), ("ReLU",), ("MaxPool2d", 2), ("Conv2d", 16, 
               ("ReLU",), ("MaxPool2d", 2), ("Conv2d", 32, 64, 3), ("ReLU",), ("MaxPool2d", 2),
               ("Flatten",), ("Linear", 64, 10))
 
+OPTIMIZERS = (
+    OptimizerSetting.of("SGD", lr=0.01),
+    OptimizerSetting.of("SGD", lr=0.01, momentum=0.9, nesterov=True),
+    OptimizerSetting.of("Adam", lr=0.01),
+    OptimizerSetting.of("Adam", lr=1),
+)
+
 PART2 = (
     Question(
         id="2.1", title="KMNIST loaders (50000 / 10000 / test) and a look at the data",
@@ -69,23 +78,26 @@ PART2 = (
     ),
     Question(id="2.1b", title="Which transform is necessary", points=1, manual=True),
     Question(
-        id="2.2", title="MLP 784-100-100-10 (ReLU) and its learning curves", points=4,
+        id="2.2", title="MLP 784-100-100-10 (ReLU), four optimizers, learning curves",
+        points=4,
         checks=(
-            ArchitectureCheck(points=3, locate=MEMORY,
+            ArchitectureCheck(points=2, locate=MEMORY,
                               layers=(Linear(784, 100), Linear(100, 100), Linear(100, 10)),
                               parameters=89_610, requires=("relu",)),
+            OptimizerCheck(points=1, settings=OPTIMIZERS),
             PlotCheck(points=1, section=r"2\.2|MLP|perceptron"),
         ),
     ),
     Question(id="2.2b", title="MLP: comments on the four optimizers", points=2, manual=True),
     Question(
-        id="2.3", title="CNN (16/32/64 channels, 3x3, max-pooling) and its learning curves",
+        id="2.3", title="CNN (16/32/64 channels, 3x3, max-pooling), four optimizers, curves",
         points=4,
         checks=(
-            ArchitectureCheck(points=3, locate=MEMORY,
+            ArchitectureCheck(points=2, locate=MEMORY,
                               layers=(Conv2d(1, 16, 3), Conv2d(16, 32, 3), Conv2d(32, 64, 3),
                                       Linear(None, 10)),
                               requires=("max_pool",)),
+            OptimizerCheck(points=1, settings=OPTIMIZERS),
             PlotCheck(points=1, section=r"2\.3|CNN|convolution"),
         ),
     ),

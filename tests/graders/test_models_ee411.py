@@ -40,8 +40,10 @@ def test_a_correct_notebook_scores_full_marks_on_both_parts(grade_part2):
 
 
 @pytest.mark.parametrize(("fixture", "expected", "phrase"), [
-    ("part2_wrong_mlp.ipynb", {"2.2": 1.0}, "layer 1 is Linear(784, 128); expected "
+    ("part2_wrong_mlp.ipynb", {"2.2": 2.0}, "layer 1 is Linear(784, 128); expected "
                                             "Linear(784, 100)"),
+    ("part2_wrong_optimizer.ipynb", {"2.2": 3.75, "2.3": 3.75},
+     "no optimizer constructed as Adam(lr=1)"),
     ("part2_param_count_weights_only.ipynb", {"2.4": 0.0}, "which has 89,610 parameters"),
     ("part2_no_permutation.ipynb", {"2.5": 1.0}, "RandomPermutation as its last transform"),
     ("part2_wrong_split.ipynb", {"2.1": 1.0 + 2 / 3}, "no DataLoader over the training set"),
