@@ -125,6 +125,24 @@ def serve(
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
 
 
+@app.command()
+def worker(
+    celery: Annotated[bool, typer.Option(help="consume the Celery queue (needs a broker)")]
+    = False,
+    concurrency: Annotated[int, typer.Option()] = 1,
+) -> None:
+    """Run a grading worker on this machine (for a service whose API runs elsewhere)."""
+    settings = Settings()
+    if celery:
+        from service.jobs.celery_app import run_worker
+
+        run_worker(settings, concurrency=concurrency)
+    else:
+        from service.worker import main
+
+        main()
+
+
 datasets = typer.Typer(help="Datasets for trained-model questions.")
 app.add_typer(datasets, name="datasets")
 

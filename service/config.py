@@ -25,7 +25,9 @@ class Settings(BaseSettings):
     lease_s: float = 60.0  # a run whose worker stops renewing for this long is requeued
     poll_interval_s: float = 0.25
     max_attempts: int = 3  # for infrastructure faults only
-    dispatcher: str = "local"
+    dispatcher: str = "local"  # "local" (worker processes here) or "celery"
+    broker_url: str | None = None  # e.g. redis://127.0.0.1:6379/0 for celery
+    queue_prefix: str = "autograder"
 
     # sandbox
     grading_env: Path = Path(sys.prefix)
@@ -46,10 +48,18 @@ class Settings(BaseSettings):
     hidden_dir: Path | None = None
 
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Settings:
+    def _refuse_unsafe_combinations(self) -> Settings:
         if self.environment == "production" and self.unsafe_no_sandbox:
             raise ValueError("unsafe_no_sandbox cannot be used in production")
+        if self.dispatcher not in ("local", "celery"):
+            raise ValueError("dispatcher must be 'local' or 'celery'")
+        if self.dispatcher == "celery" and not self.broker_url:
+            raise ValueError("the celery dispatcher needs broker_url (e.g. redis://...)")
         return self
+
+    def queue(self, kind: str) -> str:
+        """The broker queue for ``cpu`` or ``gpu`` work."""
+        return f"{self.queue_prefix}.{kind}"
 
     @property
     def resolved_database_url(self) -> str:

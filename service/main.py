@@ -24,6 +24,10 @@ API = "/api/v1"
 
 
 def make_dispatcher(settings: Settings) -> Dispatcher:
+    if settings.dispatcher == "celery":
+        from service.jobs.celery_app import CeleryDispatcher
+
+        return CeleryDispatcher(settings)
     if settings.workers <= 0:
         return NoDispatcher()
     return LocalDispatcher(settings)

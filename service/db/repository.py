@@ -191,6 +191,18 @@ def claim_next_run(session: Session, *, worker: str, lease_s: float) -> str | No
     return None
 
 
+def claim_run(session: Session, *, run_id: str, worker: str, lease_s: float) -> bool:
+    """Claim one particular run (a Celery task names it), if it is still queued."""
+    now = utcnow()
+    result = session.execute(
+        update(GradingRun)
+        .where(GradingRun.id == run_id, GradingRun.status == RunStatus.QUEUED)
+        .values(status=RunStatus.RUNNING, lease_owner=worker,
+                lease_expires_at=now + timedelta(seconds=lease_s),
+                attempts=GradingRun.attempts + 1, started_at=now))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
 def renew_lease(session: Session, *, run_id: str, worker: str, lease_s: float) -> bool:
     result = session.execute(
         update(GradingRun)
