@@ -173,20 +173,12 @@ def queue_depth(session: Session) -> dict[str, int]:
 
 def claim_next_run(session: Session, *, worker: str, lease_s: float) -> str | None:
     """Atomically move the oldest queued run to running under this worker's lease."""
-    for _ in range(5):
+    for _ in range(5):  # another worker may take the candidate between select and update
         candidate = session.scalar(select(GradingRun.id).where(
             GradingRun.status == RunStatus.QUEUED).order_by(GradingRun.created_at).limit(1))
         if candidate is None:
             return None
-        now = utcnow()
-        result = session.execute(
-            update(GradingRun)
-            .where(GradingRun.id == candidate, GradingRun.status == RunStatus.QUEUED)
-            .values(status=RunStatus.RUNNING, lease_owner=worker,
-                    lease_expires_at=now + timedelta(seconds=lease_s),
-                    attempts=GradingRun.attempts + 1, started_at=now)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        if claim_run(session, run_id=candidate, worker=worker, lease_s=lease_s):
             return candidate
     return None
 
