@@ -35,14 +35,12 @@ def reference_accuracies(assignment: LoadedAssignment, *, config: SandboxConfig,
     return calibrate(assignment, config=config, limits=limits, hidden_dir=hidden_dir)[0]
 
 
-def calibrate(assignment: LoadedAssignment, *, config: SandboxConfig, limits: Limits,
-              hidden_dir: Path | None) -> tuple[dict[str, float], GradeReport]:
-    """(accuracies, the reference notebook's own report), cached per data version."""
+def _where(assignment: LoadedAssignment, config: SandboxConfig,
+           hidden_dir: Path) -> tuple[Path, Path, str]:
+    """(cache folder, cache file, fingerprint of the data and the reference notebook)."""
     spec = assignment.spec
     if spec.reference_notebook is None:
         raise SpecError(f"{spec.id} has accuracy checks but no reference_notebook")
-    if hidden_dir is None:
-        raise SpecError("accuracy checks need the hidden test sets (hidden data directory)")
     notebook = assignment.path / spec.reference_notebook
     fingerprint = data_fingerprint(config.datasets_dir, hidden_dir) + hashlib.sha256(
         notebook.read_bytes()).hexdigest()[:12]
@@ -52,14 +50,42 @@ def calibrate(assignment: LoadedAssignment, *, config: SandboxConfig, limits: Li
     except OSError:
         cache = config.jobs_root / ".calibration"
         cache.mkdir(parents=True, exist_ok=True)
-    target = cache / f"{spec.id}-v{spec.version}.json"
+    return cache, cache / f"{spec.id}-v{spec.version}.json", fingerprint
+
+
+def _read(target: Path, fingerprint: str) -> tuple[dict[str, float], GradeReport] | None:
+    if not target.exists():
+        return None
+    stored = json.loads(target.read_text())
+    if stored.get("fingerprint") != fingerprint:
+        return None
+    return ({k: float(v) for k, v in stored["accuracies"].items()},
+            report_from_json(json.dumps(stored["report"])))
+
+
+def cached_accuracies(assignment: LoadedAssignment, *, config: SandboxConfig,
+                      hidden_dir: Path | None) -> dict[str, float]:
+    """The calibration if one is stored for the current data (never runs anything)."""
+    if hidden_dir is None or assignment.spec.reference_notebook is None:
+        return {}
+    _, target, fingerprint = _where(assignment, config, hidden_dir)
+    found = _read(target, fingerprint)
+    return found[0] if found else {}
+
+
+def calibrate(assignment: LoadedAssignment, *, config: SandboxConfig, limits: Limits,
+              hidden_dir: Path | None) -> tuple[dict[str, float], GradeReport]:
+    """(accuracies, the reference notebook's own report), cached per data version."""
+    spec = assignment.spec
+    if hidden_dir is None:
+        raise SpecError("accuracy checks need the hidden test sets (hidden data directory)")
+    cache, target, fingerprint = _where(assignment, config, hidden_dir)
+    notebook = assignment.path / str(spec.reference_notebook)
     with (cache / f"{spec.id}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one calibration at a time, others wait for it
-        if target.exists():
-            stored = json.loads(target.read_text())
-            if stored.get("fingerprint") == fingerprint:
-                return ({k: float(v) for k, v in stored["accuracies"].items()},
-                        report_from_json(json.dumps(stored["report"])))
+        found = _read(target, fingerprint)
+        if found is not None:
+            return found
         from graders.grade import grade_submission
 
         graded = grade_submission(notebook.read_bytes(), notebook.name, assignment=assignment,

@@ -167,3 +167,24 @@ def test_pretrained_weights_load_from_the_mounted_cache(tum, data_config, fixtur
     graded = grade_submission(source, "weights.ipynb", assignment=tum, config=config,
                               limits=LIMITS, hidden_dir=fixture_data / "hidden", seed=3)
     assert "WEIGHTS ['bias', 'weight']" in nbformat.writes(graded.notebook)
+
+
+def test_model_questions_rescore_from_stored_outputs(grade_tum, tum, fixture_data, calibrated):
+    from graders.grade import rescore
+    from graders.spec import AccuracyBand
+
+    report = grade_tum("never_trained.ipynb").report
+    same = rescore(report, tum, hidden_dir=fixture_data / "hidden", calibration=calibrated[0])
+    assert same.questions == report.questions
+    lenient = tuple(
+        dataclasses.replace(q, checks=(dataclasses.replace(
+            q.checks[0], band=AccuracyBand(full_within=0.05, zero_within=0.9)),))
+        if q.id == "2.3" else q for q in tum.spec.questions)
+    changed = dataclasses.replace(tum, spec=dataclasses.replace(tum.spec, questions=lenient))
+    new = rescore(report, changed, hidden_dir=fixture_data / "hidden",
+                  calibration=calibrated[0])
+    assert question_points(new, "2.3") > question_points(report, "2.3") == 0.0
+
+
+def question_points(report, qid):
+    return next(q.points for q in report.questions if q.id == qid)

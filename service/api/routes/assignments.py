@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
+from graders.calibrate import cached_accuracies
 from graders.errors import SpecError
 from graders.grade import rescore
 from graders.results import GradeReport, Outcome, report_from_json, report_to_json, to_gradescope
@@ -189,6 +190,9 @@ def regrade_assignment(assignment: AssignmentDep, body: RegradeRequest, user: In
     db.add(batch)
     db.flush()
     errors: list[str] = []
+    calibration = cached_accuracies(assignment, config=state.settings.sandbox_config(),
+                                    hidden_dir=state.settings.hidden_dir) \
+        if body.rescore_only else {}
     rows, _ = repo.list_submissions(db, assignment_id=assignment.id, limit=1_000_000)
     for submission in rows:
         current = repo.current_run(db, submission_id=submission.id)
@@ -197,7 +201,8 @@ def regrade_assignment(assignment: AssignmentDep, body: RegradeRequest, user: In
                 continue
             try:
                 old = report_from_json(current.report_json)
-                new = rescore(old, assignment)
+                new = rescore(old, assignment, hidden_dir=state.settings.hidden_dir,
+                              calibration=calibration)
             except SpecError as exc:
                 errors.append(f"{submission.id}: {exc}")
                 continue
