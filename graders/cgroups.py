@@ -147,3 +147,42 @@ class JobCgroup:
                     break
                 except OSError:
                     time.sleep(0.02)
+
+
+def sweep_stale(max_age_s: float = 600.0, stage_root: Path = Path("/tmp")) -> int:
+    """Remove what a killed grader left behind: empty job cgroups and staging folders older
+    than ``max_age_s``. Live jobs are never touched (their cgroups hold processes; a
+    staging folder is only reused by its own job). Returns how many were removed."""
+    removed = 0
+    now = time.time()
+    version = cgroup_version()
+    parents = []
+    if version == 1:
+        parents = [ROOT / "memory" / PARENT, ROOT / "pids" / PARENT]
+    elif version == 2:
+        parents = [ROOT / PARENT]
+    for parent in parents:
+        if not parent.is_dir():
+            continue
+        for group in parent.iterdir():
+            if not group.is_dir() or not group.name.startswith("job-"):
+                continue
+            try:
+                if (group / "cgroup.procs").read_text().strip():
+                    continue
+                if now - group.stat().st_mtime < max_age_s:
+                    continue
+                group.rmdir()
+                removed += 1
+            except OSError:
+                continue
+    for stage in stage_root.glob(".ml-autograder-stage-job-*"):
+        try:
+            if now - stage.stat().st_mtime >= max_age_s:
+                for sub in stage.iterdir():
+                    sub.rmdir()  # empty mount points only: never deletes contents
+                stage.rmdir()
+                removed += 1
+        except OSError:
+            continue
+    return removed

@@ -33,7 +33,7 @@ from nbformat import NotebookNode
 from traitlets import List, Unicode
 
 from graders import probe as probe_module
-from graders.cgroups import CgroupStats, JobCgroup, cgroup_version
+from graders.cgroups import CgroupStats, JobCgroup, cgroup_version, sweep_stale
 from graders.errors import KernelStartError, SandboxError
 from graders.results import (
     CallStatus,
@@ -428,6 +428,8 @@ async def run_submission(
     ``cell_timeouts`` overrides the per-cell limit for some cells (a question's budget).
     """
     cell_timeouts = cell_timeouts or {}
+    if config.mode is SandboxMode.ROOT:
+        sweep_stale()  # leftovers of a grader that was killed (a SIGKILLed worker)
     for sub in ("host", "probe"):
         (job / sub).mkdir(exist_ok=True)
     (job / "host").chmod(0o700)

@@ -1,0 +1,50 @@
+"""Per-job cgroups and the sweep of what a killed grader leaves behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from graders.cgroups import JobCgroup, cgroup_version, sweep_stale
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or cgroup_version() is None,
+                                reason="creating cgroups needs root and a cgroup hierarchy")
+
+
+def test_limits_are_written_and_a_process_can_join():
+    group = JobCgroup.create(f"job-test-{os.getpid()}", memory_bytes=256 << 20,
+                             max_processes=16)
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        group.join(sleeper.pid)
+        assert sleeper.pid in group.pids()
+        assert group.stats().oom_kills == 0
+    finally:
+        group.remove()  # kills what is left inside
+        sleeper.wait(timeout=10)
+    assert sleeper.returncode == -9
+    assert not any(d.exists() for d in group.dirs)
+
+
+def test_sweep_removes_empty_stale_groups_and_keeps_live_ones(tmp_path):
+    stale = JobCgroup.create(f"job-stale-{os.getpid()}", memory_bytes=1 << 30,
+                             max_processes=16)
+    live = JobCgroup.create(f"job-live-{os.getpid()}", memory_bytes=1 << 30, max_processes=16)
+    sleeper = subprocess.Popen(["sleep", "30"])
+    live.join(sleeper.pid)
+    stage = tmp_path / ".ml-autograder-stage-job-old"
+    (stage / "env").mkdir(parents=True)
+    old = time.time() - 3600
+    os.utime(stage, (old, old))
+    try:
+        sweep_stale(max_age_s=0, stage_root=tmp_path)
+        assert not any(d.exists() for d in stale.dirs)
+        assert all(d.exists() for d in live.dirs)
+        assert not stage.exists()
+    finally:
+        live.remove()
+        sleeper.wait(timeout=10)
+        stale.remove()
