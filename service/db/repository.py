@@ -195,13 +195,20 @@ def claim_run(session: Session, *, run_id: str, worker: str, lease_s: float) -> 
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def renew_lease(session: Session, *, run_id: str, worker: str, lease_s: float) -> bool:
+def _update_if_held(session: Session, run_id: str, worker: str, **values: object) -> bool:
+    """Update a running run only while ``worker`` holds its lease: the one guard that
+    makes a worker that lost its lease unable to record anything."""
     result = session.execute(
         update(GradingRun)
         .where(GradingRun.id == run_id, GradingRun.lease_owner == worker,
                GradingRun.status == RunStatus.RUNNING)
-        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s)))
+        .values(**values))
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def renew_lease(session: Session, *, run_id: str, worker: str, lease_s: float) -> bool:
+    return _update_if_held(session, run_id, worker,
+                           lease_expires_at=utcnow() + timedelta(seconds=lease_s))
 
 
 def finish_run(
@@ -211,25 +218,16 @@ def finish_run(
     spec_version: str | None = None,
 ) -> bool:
     """Record a run's result, only if this worker still holds its lease (exactly once)."""
-    result = session.execute(
-        update(GradingRun)
-        .where(GradingRun.id == run_id, GradingRun.lease_owner == worker,
-               GradingRun.status == RunStatus.RUNNING)
-        .values(status=status, reason=reason, report_json=report_json, score=score,
-                notebook_sha256=notebook_sha256, engine_version=engine_version,
-                spec_version=spec_version, finished_at=utcnow(), lease_owner=None,
-                lease_expires_at=None))
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return _update_if_held(
+        session, run_id, worker, status=status, reason=reason, report_json=report_json,
+        score=score, notebook_sha256=notebook_sha256, engine_version=engine_version,
+        spec_version=spec_version, finished_at=utcnow(), lease_owner=None,
+        lease_expires_at=None)
 
 
 def release_for_retry(session: Session, *, run_id: str, worker: str, reason: str) -> bool:
-    result = session.execute(
-        update(GradingRun)
-        .where(GradingRun.id == run_id, GradingRun.lease_owner == worker,
-               GradingRun.status == RunStatus.RUNNING)
-        .values(status=RunStatus.QUEUED, reason=reason, lease_owner=None,
-                lease_expires_at=None))
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return _update_if_held(session, run_id, worker, status=RunStatus.QUEUED, reason=reason,
+                           lease_owner=None, lease_expires_at=None)
 
 
 def requeue_expired(session: Session, *, max_attempts: int) -> int:
