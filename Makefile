@@ -33,6 +33,7 @@ serve: $(STAMP) $(DEMO_DATA)/.made
 lint: $(STAMP)
 	$(BIN)/ruff check graders service reference tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest -q

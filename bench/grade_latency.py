@@ -26,8 +26,8 @@ PHASES = ("sandbox_start_s", "kernel_start_s", "execute_s", "probes_s", "compare
 
 def grade_once(_: int) -> tuple[float, dict[str, float], float]:
     from graders.catalog import discover
-    from graders.grade import grade_submission
-    from graders.sandbox import Limits, SandboxConfig
+    from graders.pipeline.grade import grade_submission
+    from graders.sandbox.config import Limits, SandboxConfig
 
     assignment = discover()["ee411-hw3"]
     config = SandboxConfig(python_env=Path(sys.prefix),

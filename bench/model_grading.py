@@ -21,9 +21,9 @@ sys.path.insert(0, str(ROOT))
 
 from graders.calibrate import calibrate  # noqa: E402
 from graders.catalog import discover  # noqa: E402
-from graders.datasets import make_fixtures  # noqa: E402
-from graders.grade import grade_submission  # noqa: E402
-from graders.sandbox import GiB, Limits, SandboxConfig  # noqa: E402
+from graders.pipeline.grade import grade_submission  # noqa: E402
+from graders.sandbox.config import GiB, Limits, SandboxConfig  # noqa: E402
+from service.fixtures import make_fixtures  # noqa: E402
 
 NOTEBOOK = ROOT / "tests" / "fixtures" / "notebooks" / "tum_ps10" / "correct.ipynb"
 

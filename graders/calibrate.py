@@ -13,9 +13,10 @@ import json
 from pathlib import Path
 
 from graders.catalog import LoadedAssignment
-from graders.errors import SpecError
-from graders.results import GradeReport, report_from_json, report_to_json
-from graders.sandbox import Limits, SandboxConfig
+from graders.errors import CalibrationMissingError, MissingGraderDataError, SpecError
+from graders.pipeline.grade import grade_submission, needs_calibration
+from graders.results import GradeReport, Outcome, report_from_json, report_to_json
+from graders.sandbox.config import Limits, SandboxConfig
 
 
 def data_fingerprint(*folders: Path | None) -> str:
@@ -30,9 +31,21 @@ def data_fingerprint(*folders: Path | None) -> str:
     return h.hexdigest()[:24]
 
 
-def reference_accuracies(assignment: LoadedAssignment, *, config: SandboxConfig,
-                         limits: Limits, hidden_dir: Path | None) -> dict[str, float]:
+def ensure_calibration(assignment: LoadedAssignment, *, config: SandboxConfig,
+                       limits: Limits, hidden_dir: Path | None) -> dict[str, float] | None:
+    """The calibration ``grade_submission`` needs: None for an assignment without
+    accuracy questions; otherwise the cached one, measured now if missing (waiting for a
+    calibration already running elsewhere)."""
+    if not needs_calibration(assignment):
+        return None
     return calibrate(assignment, config=config, limits=limits, hidden_dir=hidden_dir)[0]
+
+
+def _shortfalls(report: GradeReport) -> list[str]:
+    """Autograded questions the reference notebook did not answer in full."""
+    return [f"{q.id} {q.points:g}/{q.max_points:g} ({'; '.join(q.feedback[:2])})"
+            for q in report.questions
+            if q.outcome is not Outcome.MANUAL and q.points < q.max_points - 1e-9]
 
 
 def _where(assignment: LoadedAssignment, config: SandboxConfig,
@@ -78,7 +91,9 @@ def calibrate(assignment: LoadedAssignment, *, config: SandboxConfig, limits: Li
     """(accuracies, the reference notebook's own report), cached per data version."""
     spec = assignment.spec
     if hidden_dir is None:
-        raise SpecError("accuracy checks need the hidden test sets (hidden data directory)")
+        raise MissingGraderDataError(
+            f"{spec.id}: accuracy questions need the hidden test sets (set the hidden "
+            "data directory)")
     cache, target, fingerprint = _where(assignment, config, hidden_dir)
     notebook = assignment.path / str(spec.reference_notebook)
     with (cache / f"{spec.id}.lock").open("w") as lock:
@@ -86,15 +101,19 @@ def calibrate(assignment: LoadedAssignment, *, config: SandboxConfig, limits: Li
         found = _read(target, fingerprint)
         if found is not None:
             return found
-        from graders.grade import grade_submission
-
         graded = grade_submission(notebook.read_bytes(), notebook.name, assignment=assignment,
                                   config=config, limits=limits, hidden_dir=hidden_dir,
                                   calibrating=True)
-        if not graded.measured:
-            reasons = [line for q in graded.report.questions for line in q.feedback][:3]
-            raise SpecError(f"calibrating {spec.id}: the reference notebook produced no "
-                            f"model accuracies ({'; '.join(reasons)})")
+        # A calibration counts only if the reference, run with the assignment's own
+        # budgets, earns full marks everywhere: otherwise a stopped training cell would
+        # set the bar at chance level for every student.
+        short = _shortfalls(graded.report)
+        if short or not graded.measured:
+            reasons = short or [line for q in graded.report.questions
+                                for line in q.feedback][:3]
+            raise CalibrationMissingError(
+                f"calibrating {spec.id}: the reference notebook does not earn full marks, "
+                f"so nothing was cached: {'; '.join(reasons)[:1500]}")
         target.write_text(json.dumps({
             "fingerprint": fingerprint, "accuracies": graded.measured,
             "report": json.loads(report_to_json(graded.report))}, indent=2))

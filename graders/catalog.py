@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 from graders.errors import SpecError
-from graders.spec import Assignment
+from graders.spec import Assignment, FunctionCheck, GradientCheck, ModelAccuracyCheck
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,55 @@ def load_assignment(folder: Path) -> LoadedAssignment:
     if not isinstance(assignment, Assignment):
         raise SpecError(f"{folder / 'spec.py'} does not define ASSIGNMENT = Assignment(...)")
     solution = _import(folder / "solution.py", f"_autograder_reference_{tag}_solution")
-    return LoadedAssignment(spec=assignment, solution=solution, path=folder)
+    loaded = LoadedAssignment(spec=assignment, solution=solution, path=folder)
+    validate(loaded)
+    return loaded
+
+
+def validate(loaded: LoadedAssignment) -> None:
+    """Check a spec against its solution once, at load: every reference name exists, and
+    every reference gradient agrees with finite differences of its loss."""
+    from graders.inputs import plan_calls
+    from graders.scoring.function import ReferenceCache, verify_gradient
+
+    spec, solution = loaded.spec, loaded.solution
+    for question in spec.questions:
+        for check in question.checks:
+            if isinstance(check, FunctionCheck) and not callable(
+                    getattr(solution, check.reference_name, None)):
+                raise SpecError(f"{spec.id} {question.id}: the reference solution has no "
+                                f"function {check.reference_name!r}")
+            if isinstance(check, GradientCheck) and not callable(
+                    getattr(solution, check.loss, None)):
+                raise SpecError(f"{spec.id} {question.id}: the reference solution has no "
+                                f"loss {check.loss!r}")
+    if spec.reference_notebook and not (loaded.path / spec.reference_notebook).is_file():
+        raise SpecError(f"{spec.id}: reference notebook {spec.reference_notebook} is missing")
+    cache = ReferenceCache(solution)
+    for call in plan_calls(spec, seed=0):
+        check = spec.question(call.question_id).checks[call.check_index]
+        if isinstance(check, GradientCheck) and call.case_index == 0 and call.base is None:
+            verify_gradient(check, call, cache)
+
+
+def grader_data_problems(loaded: LoadedAssignment, *, datasets_dir: Path | None,
+                         hidden_dir: Path | None) -> list[str]:
+    """What this deployment lacks to grade the assignment: datasets the spec names,
+    hidden test sets of its accuracy questions. Empty when it can be graded."""
+    spec = loaded.spec
+    problems = []
+    for name in spec.datasets:
+        if datasets_dir is None:
+            problems.append(f"dataset {name}: no datasets directory is configured")
+        elif not (datasets_dir / name).exists():
+            problems.append(f"dataset {name} is not installed under {datasets_dir}")
+    hidden = {c.data.name for q in spec.questions for c in q.checks
+              if isinstance(c, ModelAccuracyCheck)}
+    for name in sorted(hidden):
+        if hidden_dir is None or not (hidden_dir / f"{name}.npz").is_file():
+            problems.append(f"hidden test set {name} is not installed"
+                            + ("" if hidden_dir else " (no hidden data directory configured)"))
+    return problems
 
 
 def discover(root: Path | None = None) -> dict[str, LoadedAssignment]:

@@ -20,6 +20,7 @@ from graders.spec import (
     FunctionCheck,
     Generator,
     Labels,
+    Layout,
     Mapping,
     Normal,
     Shape,
@@ -38,6 +39,9 @@ class PlannedCall:
     dims: dict[str, int]
     timeout_s: float
     label: str = ""
+    # an alternative input layout (index into the check's layouts) of the call ``base``
+    layout: int | None = None
+    base: str | None = None
 
     def fresh_args(self) -> tuple[Any, ...]:
         """A deep copy: a function that mutates its arguments corrupts nothing else."""
@@ -93,6 +97,9 @@ def plan_calls(
                 if max_call_s is not None and call.timeout_s > max_call_s:
                     call = replace(call, timeout_s=max_call_s)
                 calls.append(call)
+                for li, layout in enumerate(check.layouts):
+                    calls.append(replace(call, call_id=f"{call_id}@{li}", layout=li,
+                                         base=call_id, args=relayout(call.args, layout)))
     return calls
 
 
@@ -104,6 +111,19 @@ def _planned(
     args = tuple(generate(g, rng, dims) for g in case.args)
     return PlannedCall(call_id, qid, ci, ki, check.symbol, args, dims, check.call_timeout_s,
                        label=case.name)
+
+
+def relayout(args: tuple[Any, ...], layout: Layout) -> tuple[Any, ...]:
+    """The same values in another layout (copies; the primary arguments are untouched)."""
+    out = list(copy.deepcopy(args))
+    for index in layout.columns:
+        out[index] = np.asarray(out[index]).reshape(-1, 1)
+    for index, key in layout.flat:
+        if key is None:
+            out[index] = np.asarray(out[index]).reshape(-1)
+        else:
+            out[index][key] = np.asarray(out[index][key]).reshape(-1)
+    return tuple(out)
 
 
 def fingerprint(calls: list[PlannedCall]) -> str:

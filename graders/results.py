@@ -23,6 +23,7 @@ class Outcome(StrEnum):
     TIMED_OUT = "timed_out"
     MISSING = "missing"
     MANUAL = "manual"
+    UNGRADED = "ungraded"  # the grader lacks what this question needs: not the student's fault
 
 
 class ReportStatus(StrEnum):
@@ -97,7 +98,7 @@ class ProbeRecord(_Frozen):
     symbol: str
     candidate: int
     status: CallStatus
-    value: Any = None  # the wire tree (see graders.values); decoded only when scoring
+    value: Any = None  # the wire tree (see graders.scoring.values); decoded only when scoring
     error: str | None = None
     duration_s: float = 0.0
 
@@ -119,6 +120,7 @@ class CellSummary(_Frozen):
     images: int = 0
     text: str = ""
     source: str = ""  # code cells: for static checks that must re-score later
+    markdown: str = ""  # markdown cells: to find a question's section by its prompt
 
 
 class SandboxEvent(_Frozen):
@@ -140,6 +142,15 @@ class Timings(_Frozen):
     total_s: float = 0.0
 
 
+class AppliedLimits(_Frozen):
+    """The time limits a run had, and whose they were ("assignment" or "deployment cap")."""
+
+    cell_timeout_s: float
+    total_timeout_s: float
+    cell_source: str = "assignment"
+    total_source: str = "assignment"
+
+
 class ExecutionSummary(_Frozen):
     cells: list[CellRecord] = Field(default_factory=list)
     kernel_starts: int = 0
@@ -148,10 +159,24 @@ class ExecutionSummary(_Frozen):
     peak_memory_bytes: int | None = None
     sandboxed: bool = True
     warnings: list[str] = Field(default_factory=list)
+    limits: AppliedLimits | None = None
+    # files placed next to the notebook: name -> "course" (the assignment's support
+    # files) or "submission" (the student's own, which win over the course's)
+    files: dict[str, str] = Field(default_factory=dict)
 
     @property
     def cell_errors(self) -> list[CellRecord]:
         return [c for c in self.cells if c.status is not CellStatus.OK]
+
+
+class CheckResult(_Frozen):
+    """One check of a question, with its own points and feedback."""
+
+    kind: str  # the check type, e.g. "function", "architecture", "plot"
+    name: str  # what it checks, for people: "predict() values", "optimizer settings"
+    points: float
+    max_points: float
+    feedback: list[str] = Field(default_factory=list)
 
 
 class QuestionResult(_Frozen):
@@ -163,6 +188,11 @@ class QuestionResult(_Frozen):
     feedback: list[str] = Field(default_factory=list)
     visibility: Visibility = Visibility.PUBLIC
     candidate: int | None = None
+    # the checks that make up ``points`` (empty for manual questions and old reports)
+    checks: list[CheckResult] = Field(default_factory=list)
+
+
+_PENDING = (Outcome.MANUAL, Outcome.UNGRADED)
 
 
 class GradeReport(_Frozen):
@@ -183,12 +213,12 @@ class GradeReport(_Frozen):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def score(self) -> float:
-        return round(sum(q.points for q in self.questions if q.outcome is not Outcome.MANUAL), 6)
+        return round(sum(q.points for q in self.questions if q.outcome not in _PENDING), 6)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def max_score(self) -> float:
-        return sum(q.max_points for q in self.questions if q.outcome is not Outcome.MANUAL)
+        return sum(q.max_points for q in self.questions if q.outcome not in _PENDING)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

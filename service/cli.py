@@ -10,10 +10,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from graders.catalog import discover
-from graders.errors import GraderError
-from graders.grade import grade_submission
-from graders.results import GradeReport, Outcome, ReportStatus, report_to_json
+from graders import (
+    ConfigurationError,
+    GradeReport,
+    GraderError,
+    Outcome,
+    ReportStatus,
+    discover,
+    ensure_calibration,
+    grade_submission,
+    grader_data_problems,
+    report_to_json,
+    run_calibration,
+)
 from service.config import Settings
 
 app = typer.Typer(help="ml-autograder: grade machine-learning homework in a sandbox.",
@@ -63,7 +72,9 @@ def grade(
         help="DEVELOPMENT ONLY: run the submission WITHOUT any sandbox")] = False,
 ) -> None:
     """Grade one submission offline (no server). Exit 0 when graded, 1 when the file
-    could not be graded, 2 on an infrastructure failure."""
+    could not be graded, 2 on an infrastructure or configuration failure, or when grader
+    data (datasets, hidden sets) is missing: then the questions needing it are not
+    graded, and stderr says what is missing."""
     settings = Settings(unsafe_no_sandbox=unsafe_no_sandbox) if unsafe_no_sandbox \
         else Settings()
     if unsafe_no_sandbox:
@@ -73,14 +84,21 @@ def grade(
     if assignment not in catalog:
         err.print(f"unknown assignment {assignment!r}; known: {', '.join(sorted(catalog))}")
         raise typer.Exit(2)
+    loaded = catalog[assignment]
+    missing = grader_data_problems(loaded, datasets_dir=settings.datasets_dir,
+                                   hidden_dir=settings.hidden_dir)
+    for problem in missing:
+        err.print(f"[red]missing grader data:[/red] {problem}")
     try:
+        config, limits = settings.sandbox_config(), settings.limits()
+        calibration = None if missing else ensure_calibration(
+            loaded, config=config, limits=limits, hidden_dir=settings.hidden_dir)
         graded = grade_submission(
-            submission.read_bytes(), submission.name, assignment=catalog[assignment],
-            config=settings.sandbox_config(), limits=settings.limits(),
-            hidden_dir=settings.hidden_dir,
-        )
+            submission.read_bytes(), submission.name, assignment=loaded, config=config,
+            limits=limits, hidden_dir=settings.hidden_dir, calibration=calibration)
     except GraderError as exc:
-        err.print(f"[red]grading failed (infrastructure):[/red] {exc}")
+        kind = "configuration" if isinstance(exc, ConfigurationError) else "infrastructure"
+        err.print(f"[red]grading failed ({kind}):[/red] {exc}")
         raise typer.Exit(2) from None
     if notebook_out is not None and graded.notebook is not None:
         import nbformat
@@ -90,7 +108,33 @@ def grade(
         typer.echo(report_to_json(graded.report, indent=2))
     else:
         print_report(graded.report)
-    raise typer.Exit(0 if graded.report.status is ReportStatus.GRADED else 1)
+    if graded.report.status is not ReportStatus.GRADED:
+        raise typer.Exit(1)
+    if missing:
+        err.print("[red]questions needing that data were not graded (exit 2)[/red]")
+        raise typer.Exit(2)
+    raise typer.Exit(0)
+
+
+@app.command("calibrate")
+def calibrate_command(
+    assignment: Annotated[str, typer.Argument(help="the assignment id")],
+) -> None:
+    """Measure the reference notebook's accuracies on this deployment's data (cached per
+    data version). Exit 0 when the calibration is valid, 2 otherwise."""
+    settings = Settings()
+    catalog = discover(settings.reference_dir)
+    if assignment not in catalog:
+        err.print(f"unknown assignment {assignment!r}; known: {', '.join(sorted(catalog))}")
+        raise typer.Exit(2)
+    try:
+        measured, _ = run_calibration(catalog[assignment], config=settings.sandbox_config(),
+                                limits=settings.limits(), hidden_dir=settings.hidden_dir)
+    except GraderError as exc:
+        err.print(f"[red]calibration failed:[/red] {exc}")
+        raise typer.Exit(2) from None
+    for key, value in sorted(measured.items()):
+        console.print(f"{key}: reference accuracy {100 * value:.1f}%")
 
 
 @app.command()
@@ -155,7 +199,7 @@ def make_fixtures_command(
     """Write small learnable datasets in torchvision's on-disk formats (DIR/datasets) and
     hidden test sets (DIR/hidden). Point AUTOGRADER_DATASETS_DIR and
     AUTOGRADER_HIDDEN_DIR at them."""
-    from graders.datasets import make_fixtures
+    from service.fixtures import make_fixtures
 
     make_fixtures(directory, kmnist_train=kmnist_train)
     console.print(f"datasets in {directory / 'datasets'}, hidden test sets in "
@@ -231,7 +275,7 @@ def submit(
 
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from graders.results import REPORT_ADAPTER
+    from graders import REPORT_ADAPTER
 
     with _client(server, token) as client:
         response = client.post(f"/assignments/{assignment}/submissions",

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from graders.catalog import discover
+from graders import discover
 from service.api.deps import AppState
 from service.api.routes import admin, assignments, health, regrades, submissions
 from service.config import Settings
@@ -18,6 +18,7 @@ from service.db.migrate import migrate
 from service.db.session import make_engine, make_sessionmaker
 from service.jobs.base import Dispatcher
 from service.jobs.local import LocalDispatcher, NoDispatcher
+from service.readiness import AssignmentReadiness
 from service.storage import BlobStore
 
 API = "/api/v1"
@@ -36,12 +37,14 @@ def make_dispatcher(settings: Settings) -> Dispatcher:
 def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> FastAPI:
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
+    catalog = discover(settings.reference_dir)
     state = AppState(
         settings=settings,
         sessions=make_sessionmaker(engine),
         store=BlobStore(settings.data_dir / "blobs"),
-        catalog=discover(settings.reference_dir),
+        catalog=catalog,
         dispatcher=dispatcher or make_dispatcher(settings),
+        readiness=AssignmentReadiness(settings, catalog),
     )
 
     with state.sessions.begin() as session:
@@ -51,6 +54,7 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.dispatcher.start()
+        state.readiness.start()
         try:
             yield
         finally:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from service.db.models import LatePolicy, Role, RunStatus
 
@@ -77,11 +77,33 @@ class AssignmentInfo(BaseModel):
 
 
 class PolicyUpdate(BaseModel):
+    """Only the fields sent change; ``deadline`` and ``max_per_hour`` may be cleared
+    with null, the others cannot be null."""
+
     deadline: datetime | None = None
     late_policy: LatePolicy | None = None
     penalty_per_day: float | None = Field(default=None, ge=0, le=1)
     max_per_hour: int | None = Field(default=None, ge=1)
     max_upload_bytes: int | None = Field(default=None, ge=1024, le=512 * 1024 * 1024)
+
+    @field_validator("late_policy", "penalty_per_day", "max_upload_bytes", mode="before")
+    @classmethod
+    def _not_null(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            raise ValueError(f"{info.field_name} cannot be null")
+        return value
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_in_utc(cls, value: datetime | None) -> datetime | None:
+        """Stored as UTC: a deadline with an offset is converted, one without refused
+        (it would be read in an unknown time zone)."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("give the deadline with its time zone, e.g. "
+                             "2030-01-15T23:59:00Z or 2030-01-15T23:59:00+01:00")
+        return value.astimezone(UTC).replace(tzinfo=None)
 
 
 class ManualGradeIn(BaseModel):

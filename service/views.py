@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from graders.results import GradeReport, Outcome, QuestionResult
-from graders.spec import Visibility
+from graders import GradeReport, Outcome, QuestionResult, Visibility
 from service.db.models import ManualGrade
 
 HIDDEN_NOTE = "hidden until your instructor releases the results"

@@ -19,11 +19,17 @@ from dataclasses import dataclass
 import nbformat
 from sqlalchemy.orm import Session, sessionmaker
 
-from graders import ENGINE_VERSION
-from graders.catalog import LoadedAssignment, discover
-from graders.errors import GraderError
-from graders.grade import grade_submission
-from graders.results import ReportStatus, report_from_json, report_to_json
+from graders import (
+    ENGINE_VERSION,
+    InfrastructureError,
+    LoadedAssignment,
+    ReportStatus,
+    discover,
+    ensure_calibration,
+    grade_submission,
+    report_from_json,
+    report_to_json,
+)
 from service.config import Settings
 from service.db import repository as repo
 from service.db.models import GradingRun, RunStatus
@@ -102,16 +108,21 @@ def run_grading(run_id: str, ctx: WorkerContext) -> None:
     heartbeat = _Heartbeat(ctx, run_id)
     heartbeat.start()
     try:
-        graded = grade_submission(data, filename, assignment=assignment,
-                                  config=ctx.settings.sandbox_config(),
-                                  limits=ctx.settings.limits(),
-                                  hidden_dir=ctx.settings.hidden_dir)
+        config, limits = ctx.settings.sandbox_config(), ctx.settings.limits()
+        # Measured by the service at start-up; a run that arrives first waits for it.
+        calibration = ensure_calibration(assignment, config=config, limits=limits,
+                                         hidden_dir=ctx.settings.hidden_dir)
+        graded = grade_submission(data, filename, assignment=assignment, config=config,
+                                  limits=limits, hidden_dir=ctx.settings.hidden_dir,
+                                  calibration=calibration)
     except Exception as exc:  # infrastructure: retry a bounded number of times
         heartbeat.stopped.set()
         log.exception("grading run %s failed (attempt %s)", run_id, attempts)
         failure = f"grading infrastructure error: {type(exc).__name__}: {exc}"[:2000]
         with ctx.sessions.begin() as session:
-            if attempts < ctx.settings.max_attempts and isinstance(exc, GraderError | OSError):
+            # configuration faults (a broken spec, missing data) never go away by retrying
+            retry = isinstance(exc, InfrastructureError | OSError)
+            if attempts < ctx.settings.max_attempts and retry:
                 repo.release_for_retry(session, run_id=run_id, worker=ctx.worker_id,
                                        reason=failure)
             else:

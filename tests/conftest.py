@@ -11,10 +11,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from graders import ensure_calibration
 from graders.catalog import LoadedAssignment, discover
-from graders.grade import Graded, grade_submission
+from graders.pipeline.grade import Graded, grade_submission
 from graders.results import QuestionResult
-from graders.sandbox import GiB, Limits, SandboxConfig
+from graders.sandbox.config import GiB, Limits, SandboxConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
@@ -63,7 +64,7 @@ def sandbox_config(tmp_path_factory: pytest.TempPathFactory) -> SandboxConfig:
 @pytest.fixture(scope="session")
 def fixture_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Datasets in torchvision's formats plus hidden test sets, made once per session."""
-    from graders.datasets import make_fixtures
+    from service.fixtures import make_fixtures
 
     root = tmp_path_factory.mktemp("data")
     make_fixtures(root, kmnist_train=60_000)
@@ -84,9 +85,12 @@ def cached_grader(assignment: LoadedAssignment, config: SandboxConfig, fixture_d
     def run(name: str) -> Graded:
         if name not in cache:
             path = NOTEBOOKS / folder / name
+            hidden = fixture_data / "hidden"
+            calibration = ensure_calibration(assignment, config=config, limits=MODEL_LIMITS,
+                                             hidden_dir=hidden)
             cache[name] = grade_submission(path.read_bytes(), path.name, assignment=assignment,
                                            config=config, limits=MODEL_LIMITS,
-                                           hidden_dir=fixture_data / "hidden")
+                                           hidden_dir=hidden, calibration=calibration)
         return cache[name]
 
     return run

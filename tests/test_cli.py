@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,24 @@ from tests.conftest import NOTEBOOKS, ROOT
 
 pytestmark = pytest.mark.sandbox
 AUTOGRADER = [sys.executable, "-m", "service.cli"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cli_datasets() -> Iterator[Path]:
+    """Small course datasets, readable by any user (the laptop test runs as nobody)."""
+    import shutil
+    import tempfile
+
+    from service.fixtures import make_fixtures
+
+    root = Path(tempfile.mkdtemp(prefix="ag-cli-data-"))
+    make_fixtures(root, kmnist_train=2000)
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    os.environ["AUTOGRADER_DATASETS_DIR"] = str(root / "datasets")
+    yield root / "datasets"
+    os.environ.pop("AUTOGRADER_DATASETS_DIR", None)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def run(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -41,6 +60,18 @@ def test_an_unreadable_file_exits_one_with_the_reason(tmp_path):
     bad.write_text("{nope")
     result = run("grade", str(bad), "--assignment", "ee411-hw3", tmp_path=tmp_path)
     assert result.returncode == 1 and "not valid JSON" in result.stdout
+
+
+def test_missing_grader_data_is_named_and_exits_two(tmp_path):
+    result = run("grade", str(NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb"),
+                 "--assignment", "ee411-hw3", "--json", tmp_path=tmp_path,
+                 AUTOGRADER_DATASETS_DIR=str(tmp_path / "empty"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "dataset KMNIST is not installed" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["score"] == report["max_score"] == 28.0  # part 1 graded; part 2 held
+    held = [q for q in report["questions"] if q["outcome"] == "ungraded"]
+    assert held and all("not a problem with your work" in q["feedback"][0] for q in held)
 
 
 def test_an_infrastructure_failure_exits_two(tmp_path):

@@ -17,6 +17,8 @@ from graders.spec import (
     GradientCheck,
     Keyed,
     Labels,
+    Layer,
+    Layout,
     Linear,
     LoaderCheck,
     LoaderSplit,
@@ -51,11 +53,11 @@ def _extreme(y_values: list[float], z_values: list[float], name: str) -> Case:
 
 
 MEMORY = ModelLocator()
-MLP_LAYERS = (("Flatten",), ("Linear", 784, 100), ("ReLU",), ("Linear", 100, 100), ("ReLU",),
-              ("Linear", 100, 10))
-CNN_LAYERS = (("Conv2d", 1, 16, 3), ("ReLU",), ("MaxPool2d", 2), ("Conv2d", 16, 32, 3),
-              ("ReLU",), ("MaxPool2d", 2), ("Conv2d", 32, 64, 3), ("ReLU",), ("MaxPool2d", 2),
-              ("Flatten",), ("Linear", 64, 10))
+RELU, POOL = Layer("ReLU"), Layer("MaxPool2d", 2)
+MLP_LAYERS = (Layer("Flatten"), Linear(784, 100), RELU, Linear(100, 100), RELU,
+              Linear(100, 10))
+CNN_LAYERS = (Conv2d(1, 16, 3), RELU, POOL, Conv2d(16, 32, 3), RELU, POOL, Conv2d(32, 64, 3),
+              RELU, POOL, Layer("Flatten"), Linear(64, 10))
 
 OPTIMIZERS = (
     OptimizerSetting.of("SGD", lr=0.01),
@@ -126,6 +128,7 @@ ASSIGNMENT = Assignment(
     title="EE-411 Homework 3: Neural networks (part 1, backpropagation)",
     version="1",
     reference_notebook="solution_notebook.py",
+    datasets=("KMNIST",),
     cell_timeout_s=1800,
     total_timeout_s=3600,
     questions=(
@@ -137,8 +140,10 @@ ASSIGNMENT = Assignment(
                     cases=cases((X, W), {"B": 1}, {"B": 4}, {"B": 16}),
                     output=Ordered(("z_1", "z_2", "y_hat")),
                     tolerance=TOL,
+                    # the right values in a transposed layout: a presentation
+                    # difference, costing a fifth (as a TA would take off)
                     diagnoses=(Diagnosis(
-                        Mistake.TRANSPOSED, credit=0.5,
+                        Mistake.TRANSPOSED, credit=0.8,
                         feedback="z_1 is transposed: the handout's batch is B x D, so z_1 "
                                  "must be B x K"),),
                 ),
@@ -152,6 +157,7 @@ ASSIGNMENT = Assignment(
                     symbol="logistic_loss", points=5,
                     cases=cases((y, Uniform(("B",), 0.02, 0.98)), {"B": 2}, {"B": 5}, {"B": 32}),
                     output=Value("the loss"), tolerance=TOL,
+                    layouts=(Layout("y and y_hat as (B, 1) columns", columns=(0, 1)),),
                     diagnoses=(Diagnosis(
                         Mistake.SUM_OVER_BATCH, credit=0.4,
                         feedback="the loss is summed over the batch; the handout asks for "
@@ -166,6 +172,7 @@ ASSIGNMENT = Assignment(
                     symbol="stable_logistic_loss", points=3,
                     cases=cases((y, Normal(("B",), scale=3.0)), {"B": 2}, {"B": 6}, {"B": 32}),
                     output=Value("the loss"), tolerance=TOL,
+                    layouts=(Layout("y and z_2 as (B, 1) columns", columns=(0, 1)),),
                     diagnoses=(Diagnosis(
                         Mistake.SUM_OVER_BATCH, credit=0.4,
                         feedback="the loss is summed over the batch; the handout asks for "
@@ -195,6 +202,12 @@ ASSIGNMENT = Assignment(
                     output=Keyed(("w_1", "w_2")),
                     tolerance=Tolerance(rtol=1e-5, atol=1e-8),
                     loss="average_loss", wrt=2,
+                    layouts=(
+                        Layout("the labels y as a (B, 1) column", columns=(1,)),
+                        Layout("w_2 as a (K,) vector", flat=((2, "w_2"),)),
+                        Layout("y as a (B, 1) column and w_2 as a (K,) vector", columns=(1,),
+                               flat=((2, "w_2"),)),
+                    ),
                     diagnoses=(
                         Diagnosis(Mistake.SUM_OVER_BATCH, credit=0.5,
                                   feedback="the gradient is summed over the batch; the "

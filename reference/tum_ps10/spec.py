@@ -7,6 +7,7 @@ labels never enter the sandbox.
 """
 
 from graders.spec import (
+    TO_TENSOR,
     AccuracyBand,
     ArchitectureCheck,
     Assignment,
@@ -19,13 +20,14 @@ from graders.spec import (
     Question,
     ReportedAccuracyCheck,
     SavedModelCheck,
+    Transform,
 )
 
 CAT, DOG, SHIP = 3, 5, 8
 HIDDEN = HiddenSet("cifar10-hidden", classes=(CAT, DOG, SHIP))
 IN_MEMORY = ModelLocator(names=("net", "model"), output_dim=3)
 SAVED = ModelLocator(source="saved")
-NORMALIZE = (("ToTensor",), ("Normalize", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)))
+NORMALIZE = (TO_TENSOR, Transform("Normalize", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)))
 
 ASSIGNMENT = Assignment(
     id="tum-ps10",
@@ -34,6 +36,7 @@ ASSIGNMENT = Assignment(
     cell_timeout_s=1800,
     total_timeout_s=3600,
     reference_notebook="solution_notebook.py",
+    datasets=("cifar-10-batches-py",),
     questions=(
         Question(id="1", title="Cost of one SGD step for an MLP", points=4, manual=True),
         Question(

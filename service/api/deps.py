@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Header, HTTPException, Path, Request
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from graders.catalog import LoadedAssignment
+from graders import LoadedAssignment
 from service.config import Settings
 from service.db import repository as repo
 from service.db.models import Role, Submission, User
 from service.jobs.base import Dispatcher
+from service.readiness import AssignmentReadiness
 from service.storage import BlobStore
 
 P = ParamSpec("P")
@@ -29,6 +31,20 @@ class AppState:
     store: BlobStore
     catalog: dict[str, LoadedAssignment]
     dispatcher: Dispatcher
+    readiness: AssignmentReadiness
+
+
+def notify_after_commit(db: Session, dispatcher: Dispatcher, run_id: str) -> None:
+    """Tell the dispatcher about a new run once the transaction that created it has
+    committed: a worker told earlier could look for the run before it exists."""
+    pending: list[str] = db.info.setdefault("runs_to_notify", [])
+    if not pending:
+        def flush(session: Session) -> None:
+            for queued in session.info.pop("runs_to_notify", []):
+                dispatcher.notify(queued)
+
+        event.listen(db, "after_commit", flush, once=True)
+    pending.append(run_id)
 
 
 def get_state(request: Request) -> AppState:

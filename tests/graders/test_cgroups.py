@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from graders.cgroups import JobCgroup, cgroup_version, sweep_stale
+from graders.sandbox.cgroups import JobCgroup, cgroup_version, sweep_stale
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or cgroup_version() is None,
                                 reason="creating cgroups needs root and a cgroup hierarchy")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from graders.checks.diagnoses import apply_mistake
-from graders.compare import compare_arrays, structure
+from graders.scoring.compare import compare_arrays, structure
+from graders.scoring.diagnoses import apply_mistake
+from graders.scoring.values import Decoded, Dict, Seq
 from graders.spec import Diagnosis, Keyed, Mistake, Ordered, Tolerance, Value
-from graders.values import Decoded, Dict, Seq
 
 TOL = Tolerance(rtol=1e-6, atol=1e-9)
 

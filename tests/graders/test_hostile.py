@@ -15,10 +15,18 @@ import nbformat
 import pytest
 
 from graders.errors import SandboxUnavailableError
-from graders.grade import grade_submission
+from graders.pipeline.grade import grade_submission
 from graders.results import ReportStatus, SandboxVerdict
-from graders.sandbox import SandboxConfig
-from tests.conftest import IS_ROOT, NOTEBOOKS, ROOT, TEST_LIMITS, points, sandbox_processes
+from graders.sandbox.config import SandboxConfig
+from tests.conftest import (
+    IS_ROOT,
+    NOTEBOOKS,
+    ROOT,
+    TEST_LIMITS,
+    points,
+    question,
+    sandbox_processes,
+)
 
 FULL = {"1.1": 5.0, "1.2": 5.0, "1.3": 6.0, "1.5": 12.0}
 pytestmark = pytest.mark.sandbox
@@ -142,3 +150,27 @@ def test_missing_bubblewrap_fails_closed(ee411, tmp_path):
 def test_grading_still_works_after_the_hostile_ones(grade):
     graded = grade("correct_basic.ipynb")
     assert graded.report.status is ReportStatus.GRADED and points(graded, FULL) == FULL
+
+
+TAMPERING = [
+    # rewrites every later cell, the grader's own code included
+    "def evil(lines):\n"
+    "    return [l.replace('_autograder_probe', 'nothing_here').replace('snapshot', 'nop')\n"
+    "            for l in lines]\n"
+    "get_ipython().input_transformers_cleanup.append(evil)",
+    "import sys\nsys.settrace(lambda *a: None)",
+]
+
+
+@pytest.mark.parametrize("hook", TAMPERING, ids=["input-transformer", "settrace"])
+def test_a_notebook_that_rewrites_the_graders_code_is_undone_and_reported(grade, hook):
+    from tests.conftest import NOTEBOOKS
+
+    correct = nbformat.read(NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb", 4)
+    correct.cells.insert(0, nbformat.v4.new_code_cell(hook))
+    graded = grade(nbformat.writes(correct).encode())
+    report = graded.report
+    assert question(graded, "1.1").points == 5.0, question(graded, "1.1").feedback
+    assert any("changed the grading kernel" in w for w in report.execution.warnings), \
+        report.execution.warnings
+    assert not any("not defined" in line for q in report.questions for line in q.feedback)

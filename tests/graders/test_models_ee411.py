@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from graders.grade import grade_submission
-from tests.conftest import MODEL_LIMITS, ROOT, cached_grader, points, question
+from tests.conftest import cached_grader, points, question
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 PART1 = {"1.1": 5.0, "1.2": 5.0, "1.3": 6.0, "1.5": 12.0}
@@ -16,19 +15,6 @@ PART2 = {"2.1": 3.0, "2.2": 4.0, "2.3": 4.0, "2.4": 4.0, "2.5": 4.0}
 @pytest.fixture(scope="session")
 def grade_part2(ee411, data_config, fixture_data):
     return cached_grader(ee411, data_config, fixture_data, "ee411_hw3")
-
-
-def test_the_reference_notebook_scores_full_marks(ee411, data_config, fixture_data):
-    from tests.fixtures.build_notebooks import SHORT_TRAINING
-
-    source = (ROOT / "reference" / "ee411_hw3" / "solution_notebook.py").read_text()
-    for old, new in SHORT_TRAINING:  # the handout's 20 epochs, cut for CI
-        source = source.replace(old, new)
-    graded = grade_submission(source.encode(), "solution_notebook.py", assignment=ee411,
-                              config=data_config, limits=MODEL_LIMITS,
-                              hidden_dir=fixture_data / "hidden")
-    assert graded.report.score == graded.report.max_score == 47.0, [
-        (q.id, q.feedback) for q in graded.report.questions if q.points < q.max_points]
 
 
 def test_a_correct_notebook_scores_full_marks_on_both_parts(grade_part2):

@@ -8,8 +8,8 @@ import dataclasses
 import nbformat
 import pytest
 
-from graders.calibrate import calibrate
-from graders.grade import grade_submission
+from graders import run_calibration as calibrate
+from graders.pipeline.grade import grade_submission
 from graders.results import Outcome
 from tests.conftest import MODEL_LIMITS as LIMITS
 from tests.conftest import NOTEBOOKS, cached_grader, make_notebook, points, question
@@ -53,6 +53,7 @@ def test_a_correct_notebook_scores_full_marks(grade_tum):
                                              "Linear(3072, 512)"),
     ("never_trained.ipynb", "2.3", 0.0, "was the model trained?"),
     ("best_model_not_best.ipynb", "2.4", 2.0, "the saved model is not the best one"),
+    ("best_state_alias.ipynb", "2.4", 4.0, "holds live references to the model's tensors"),
     ("wrong_printed_accuracy.ipynb", "2.4", 5.0, "prints a test accuracy of 99.1%"),
     ("wrong_batch_size.ipynb", "2.1", 4.0 * 2 / 3, "uses batch size 64"),
 ])
@@ -72,7 +73,8 @@ def test_no_label_file_is_visible_inside_the_sandbox(tum, data_config, fixture_d
     path = NOTEBOOKS / "tum_ps10" / "hostile_label_hunt.ipynb"
     source = path.read_text().replace("__HIDDEN__", str(fixture_data / "hidden"))
     graded = grade_submission(source.encode(), path.name, assignment=tum, config=data_config,
-                              limits=LIMITS, hidden_dir=fixture_data / "hidden")
+                              limits=LIMITS, hidden_dir=fixture_data / "hidden",
+                              calibration=calibrated[0])
     text = "".join("".join(o.get("text", "")) for c in graded.notebook.cells
                    for o in c.get("outputs", []) if o.get("output_type") == "stream")
     import json
@@ -86,7 +88,7 @@ def test_no_label_file_is_visible_inside_the_sandbox(tum, data_config, fixture_d
 
 
 def test_datasets_load_from_the_usual_roots_with_download_true(grade, tum, data_config,
-                                                               fixture_data):
+                                                               fixture_data, calibrated):
     source = make_notebook(
         "import torchvision\nfrom torchvision import datasets, transforms",
         "sizes = {}\n"
@@ -100,7 +102,8 @@ def test_datasets_load_from_the_usual_roots_with_download_true(grade, tum, data_
         "print('FOLDER', len(datasets.ImageFolder('./data/hymenoptera/train')))",
     )
     graded = grade_submission(source, "load.ipynb", assignment=tum, config=data_config,
-                              limits=LIMITS, hidden_dir=fixture_data / "hidden", seed=1)
+                              limits=LIMITS, hidden_dir=fixture_data / "hidden", seed=1,
+                              calibration=calibrated[0])
     text = nbformat.writes(graded.notebook)
     assert "'./data': 3350" in text and "'/content/data': 3350" in text and "'./': 3350" in text
     assert "MNIST 6000" in text and "KMNIST 10000" in text and "FOLDER 80" in text
@@ -113,14 +116,15 @@ def test_outside_the_sandbox_stock_torchvision_still_verifies_checksums(fixture_
         torchvision.datasets.CIFAR10(str(fixture_data / "datasets"), train=False)
 
 
-def test_seeds_are_set_and_recorded_so_runs_repeat(tum, data_config, fixture_data):
+def test_seeds_are_set_and_recorded_so_runs_repeat(tum, data_config, fixture_data, calibrated):
     source = make_notebook("import random, numpy as np, torch",
                            "print('DRAW', random.random(), np.random.rand(), "
                            "torch.rand(1).item())")
 
     def draw(seed: int) -> str:
         graded = grade_submission(source, "seed.ipynb", assignment=tum, config=data_config,
-                                  limits=LIMITS, hidden_dir=fixture_data / "hidden", seed=seed)
+                                  limits=LIMITS, hidden_dir=fixture_data / "hidden", seed=seed,
+                                  calibration=calibrated[0])
         assert graded.report.seed == seed
         text = nbformat.writes(graded.notebook)
         return text.split("DRAW ", 1)[1].split("\\n", 1)[0]
@@ -142,7 +146,8 @@ def test_a_question_that_runs_out_of_its_time_budget_says_so(tum, data_config, f
     path = NOTEBOOKS / "tum_ps10" / "training_over_budget.ipynb"
     graded = grade_submission(path.read_bytes(), path.name, assignment=tight,
                               config=data_config, limits=LIMITS,
-                              hidden_dir=fixture_data / "hidden")
+                              hidden_dir=fixture_data / "hidden",
+                              calibration=calibrated[0])
     q23 = question(graded, "2.3")
     assert q23.outcome is Outcome.TIMED_OUT and q23.points == 0
     assert "time budget of 5 s" in q23.feedback[0]
@@ -151,7 +156,7 @@ def test_a_question_that_runs_out_of_its_time_budget_says_so(tum, data_config, f
 
 
 def test_pretrained_weights_load_from_the_mounted_cache(tum, data_config, fixture_data,
-                                                       tmp_path):
+                                                       tmp_path, calibrated):
     torch = pytest.importorskip("torch")
     weights = tmp_path / "weights"
     weights.mkdir()
@@ -165,12 +170,13 @@ def test_pretrained_weights_load_from_the_mounted_cache(tum, data_config, fixtur
         "'https://download.pytorch.org/models/tiny-0123abcd.pth', progress=False)\n"
         "print('WEIGHTS', sorted(state))")
     graded = grade_submission(source, "weights.ipynb", assignment=tum, config=config,
-                              limits=LIMITS, hidden_dir=fixture_data / "hidden", seed=3)
+                              limits=LIMITS, hidden_dir=fixture_data / "hidden", seed=3,
+                              calibration=calibrated[0])
     assert "WEIGHTS ['bias', 'weight']" in nbformat.writes(graded.notebook)
 
 
 def test_model_questions_rescore_from_stored_outputs(grade_tum, tum, fixture_data, calibrated):
-    from graders.grade import rescore
+    from graders import rescore
     from graders.spec import AccuracyBand
 
     report = grade_tum("never_trained.ipynb").report

@@ -9,7 +9,7 @@ import pytest
 
 from graders.catalog import LoadedAssignment
 from graders.errors import SpecError
-from graders.grade import rescore
+from graders.pipeline.grade import rescore
 from graders.results import Outcome, report_from_json, report_to_json, to_gradescope
 from graders.spec import Case, Normal
 

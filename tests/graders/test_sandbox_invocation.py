@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from graders.sandbox import ENV_MOUNT, LaunchPlan, SandboxMode, bwrap_argv, kernel_environment
+from graders.sandbox.config import (
+    ENV_MOUNT,
+    LaunchPlan,
+    SandboxMode,
+    bwrap_argv,
+    kernel_environment,
+)
 
 
 def plan(**overrides) -> LaunchPlan:

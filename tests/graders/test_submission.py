@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from graders.errors import SubmissionFormatError
-from graders.submission import load_submission, split_module
+from graders.pipeline.intake import load_submission, split_module
 from tests.conftest import make_notebook
 
 
@@ -52,3 +52,12 @@ def test_modules_split_at_cell_markers():
 def test_a_module_with_a_syntax_error_keeps_its_other_blocks():
     chunks = split_module("def f():\n    return 1\n\ndef g(:\n    pass\n\nh = 3\n")
     assert chunks[0].startswith("def f") and chunks[-1] == "h = 3" and len(chunks) == 3
+
+
+def test_a_notebook_nested_thousands_deep_is_a_clear_error_not_a_crash():
+    deep = b'{"cells": [' + b"[" * 5000 + b"]" * 5000 + b"]}"
+    with pytest.raises(SubmissionFormatError, match="nested far deeper"):
+        load_submission(deep, "deep.ipynb")
+    shallow_but_wide = b'{"cells": [], "metadata": {"x": ' + b"[" * 80 + b"]" * 80 + b"}}"
+    with pytest.raises(SubmissionFormatError, match="nested far deeper"):
+        load_submission(shallow_but_wide, "deep.ipynb")

@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
-from graders.values import Dict, Seq, WireFormatError, decode
+from graders.scoring.values import Dict, Seq, WireFormatError, decode
 
 
 def npy(arr: np.ndarray, allow_pickle: bool = False) -> str:

@@ -24,6 +24,29 @@ from service.db.session import make_engine, make_sessionmaker
 from tests.conftest import NOTEBOOKS, ROOT
 
 
+@pytest.fixture(scope="session", autouse=True)
+def course_datasets() -> Iterator[Path]:
+    """The service refuses submissions to an assignment whose datasets are missing, so
+    every server here has small course datasets (readable by the sandbox user)."""
+    import shutil
+    import tempfile
+
+    from service.fixtures import make_fixtures
+
+    root = Path(tempfile.mkdtemp(prefix="ag-service-data-"))
+    make_fixtures(root, kmnist_train=2000)
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    previous = os.environ.get("AUTOGRADER_DATASETS_DIR")
+    os.environ["AUTOGRADER_DATASETS_DIR"] = str(root / "datasets")
+    yield root / "datasets"
+    if previous is None:
+        os.environ.pop("AUTOGRADER_DATASETS_DIR", None)
+    else:
+        os.environ["AUTOGRADER_DATASETS_DIR"] = previous
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -61,6 +61,22 @@ def test_an_idempotency_key_returns_the_same_submission(server, users):
     wait_graded(client, first["id"])
 
 
+def test_an_idempotency_key_reused_with_another_file_is_refused(server, users):
+    client = server.client(users.alice)
+    first = submit(client, "correct_basic.ipynb", **{"Idempotency-Key": "retry-456"})
+    other = submit(client, "summed_gradient.ipynb", **{"Idempotency-Key": "retry-456"})
+    assert other.status_code == 422, other.text
+    assert "different file" in other.json()["detail"]
+    wait_graded(client, first.json()["id"])
+
+
+def test_offsets_beyond_any_table_are_a_422_not_a_500(server, users):
+    for path in ("/me/submissions", "/submissions"):
+        client = server.client(users.prof if path == "/submissions" else users.alice)
+        response = client.get(path, params={"offset": 2**63})
+        assert response.status_code == 422, (path, response.text)
+
+
 def test_executed_notebook_is_downloadable(server, users, graded):
     response = server.client(users.bob).get(f"/submissions/{graded['bob-correct']}/notebook")
     assert response.status_code == 200 and b'"nan\\n"' in response.content
@@ -177,7 +193,7 @@ def test_regrade_of_one_submission(server, users, graded):
 
 def test_deadline_reject_and_penalty_policies(server, users):
     staff, alice = server.client(users.prof), server.client(users.alice)
-    past = (utcnow() - timedelta(days=1, hours=2)).isoformat()
+    past = (utcnow() - timedelta(days=1, hours=2)).isoformat() + "Z"
     staff.patch("/assignments/ee411-hw3", json={"deadline": past, "late_policy": "reject"})
     rejected = submit(alice, "correct_basic.ipynb")
     assert rejected.status_code == 403 and "deadline" in rejected.json()["detail"]
@@ -191,6 +207,31 @@ def test_deadline_reject_and_penalty_policies(server, users):
     alice_row = next(r for r in rows if r["student"] == "alice")
     assert alice_row["late"] == "yes" and float(alice_row["total"]) == pytest.approx(28 * 0.8)
     staff.patch("/assignments/ee411-hw3", json={"deadline": None, "late_policy": "accept"})
+
+
+def test_a_deadline_with_an_offset_is_converted_to_utc_and_one_without_is_refused(
+        server, users):
+    staff = server.client(users.prof)
+    try:
+        response = staff.patch("/assignments/ee411-hw3",
+                               json={"deadline": "2030-01-01T00:00:00+05:00"})
+        assert response.status_code == 200, response.text
+        assert response.json()["deadline"].startswith("2029-12-31T19:00:00")
+        # across a DST change: Europe/Zurich is +01:00 in winter, +02:00 in summer
+        summer = staff.patch("/assignments/ee411-hw3",
+                             json={"deadline": "2030-07-01T12:00:00+02:00"}).json()
+        assert summer["deadline"].startswith("2030-07-01T10:00:00")
+        naive = staff.patch("/assignments/ee411-hw3", json={"deadline": "2030-01-01T00:00:00"})
+        assert naive.status_code == 422 and "time zone" in naive.json()["detail"]
+    finally:
+        staff.patch("/assignments/ee411-hw3", json={"deadline": None})
+
+
+@pytest.mark.parametrize("field", ["late_policy", "penalty_per_day", "max_upload_bytes"])
+def test_null_for_a_field_that_cannot_be_null_is_a_422_naming_it(server, users, field):
+    response = server.client(users.prof).patch("/assignments/ee411-hw3", json={field: None})
+    assert response.status_code == 422
+    assert field in response.json()["detail"]
 
 
 def test_rate_limit_per_student_per_hour(server, users):

@@ -105,3 +105,15 @@ def test_a_zip_with_helper_files_is_graded_with_them(server, users):
     body = wait_graded(client, response.json()["id"])
     assert body["score"] == 28.0
     assert all(c["status"] == "ok" for c in body["report"]["execution"]["cells"])
+
+
+@pytest.mark.parametrize(("sent", "stored"), [
+    ("..\\\\..\\\\windows\\\\hw3.ipynb", "hw3.ipynb"),
+    ("C:\\\\Users\\\\me\\\\hw3.ipynb", "hw3.ipynb"),
+    ("hw\x003\x07.ipynb", "hw3.ipynb"),
+    ("dir/sub/hw3.ipynb", "hw3.ipynb"),
+])
+def test_filenames_are_stored_as_the_student_sees_them(sent, stored):
+    from service.api.routes.submissions import clean_filename
+
+    assert clean_filename(sent) == stored

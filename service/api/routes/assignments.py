@@ -12,11 +12,25 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
-from graders.calibrate import cached_accuracies
-from graders.errors import SpecError
-from graders.grade import rescore
-from graders.results import GradeReport, Outcome, report_from_json, report_to_json, to_gradescope
-from service.api.deps import DB, AssignmentDep, CurrentUser, Instructor, State, unit_of_work
+from graders import (
+    GradeReport,
+    Outcome,
+    SpecError,
+    cached_accuracies,
+    report_from_json,
+    report_to_json,
+    rescore,
+    to_gradescope,
+)
+from service.api.deps import (
+    DB,
+    AssignmentDep,
+    CurrentUser,
+    Instructor,
+    State,
+    notify_after_commit,
+    unit_of_work,
+)
 from service.db import repository as repo
 from service.db.models import (
     AssignmentPolicy,
@@ -222,7 +236,7 @@ def regrade_assignment(assignment: AssignmentDep, body: RegradeRequest, user: In
             run = repo.enqueue_run(db, submission_id=submission.id, trigger=RunTrigger.REGRADE,
                                    triggered_by=user.id, batch_id=batch.id,
                                    only_question=body.question, published=False)
-            state.dispatcher.notify(run.id)
+            notify_after_commit(db, state.dispatcher, run.id)
     db.flush()
     repo.audit(db, actor=user, action="regrade_batch", target=assignment.id,
                detail=body.model_dump())

@@ -22,14 +22,16 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 @unit_of_work
-def readyz(db: DB, state: State) -> dict[str, str]:
+def readyz(db: DB, state: State) -> dict[str, object]:
     try:
         db.execute(text("SELECT 1"))
     except Exception as exc:
         raise HTTPException(503, f"database unreachable: {exc}") from None
     if not state.dispatcher.healthy():
         raise HTTPException(503, "no grading worker is running")
-    return {"status": "ready", "database": "ok", "queue": "ok"}
+    # The service is ready; each assignment says whether it can be graded here.
+    return {"status": "ready", "database": "ok", "queue": "ok",
+            "assignments": state.readiness.snapshot()}
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

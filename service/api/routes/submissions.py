@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, File, Header, HTTPException, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
 
-from graders.errors import SubmissionFormatError
-from graders.results import report_from_json
-from graders.submission import load_submission
+from graders import SubmissionFormatError, load_submission, report_from_json
 from service.api.deps import (
     DB,
     AssignmentDep,
@@ -20,6 +20,7 @@ from service.api.deps import (
     State,
     VisibleSubmission,
     is_staff,
+    notify_after_commit,
     unit_of_work,
 )
 from service.db import repository as repo
@@ -32,6 +33,7 @@ from service.db.models import (
     Submission,
     User,
 )
+from service.readiness import Readiness
 from service.schemas import (
     ManualGradeIn,
     RunSummary,
@@ -42,6 +44,7 @@ from service.schemas import (
 from service.views import student_view, with_manual_grades
 
 router = APIRouter(tags=["submissions"])
+MAX_OFFSET = 10**9  # far beyond any table; keeps the database's integers in range
 ALLOWED = (".ipynb", ".py", ".zip")
 
 
@@ -71,8 +74,20 @@ def submit(
             if existing.assignment_id != assignment.id:
                 raise HTTPException(409, "This Idempotency-Key was already used for another "
                                          "assignment.")
+            # the key names one upload: a different file under it is not a retry
+            policy = repo.get_policy(db, assignment_id=assignment.id)
+            limit, original = policy.max_upload_bytes, existing.blob_sha256
+            db.commit()
+            if hashlib.sha256(_read_capped(file, limit)).hexdigest() != original:
+                raise HTTPException(422, "This Idempotency-Key was already used for a "
+                                         "different file. Nothing was submitted: send the "
+                                         "new file with a new key.")
             return _accepted(db, existing)
-    filename = (file.filename or "").rsplit("/", 1)[-1]
+    readiness, reason = state.readiness.status(assignment.id)
+    if readiness is Readiness.NOT_READY:
+        raise HTTPException(503, f"This assignment cannot be graded right now ({reason}). "
+                                 "Your course staff have been told; nothing was submitted.")
+    filename = clean_filename(file.filename or "")
     if not filename.lower().endswith(ALLOWED):
         raise HTTPException(415, "Upload a Jupyter notebook (.ipynb), a Python file (.py), "
                                  "or a .zip holding one notebook and its helper files.")
@@ -104,11 +119,19 @@ def submit(
     submission, run = repo.create_submission(
         db, assignment_id=assignment.id, user=user, sha256=sha, filename=filename,
         idempotency_key=idempotency_key, late_days=late_days)
-    state.dispatcher.notify(run.id)
+    notify_after_commit(db, state.dispatcher, run.id)
     response.headers["Location"] = f"/api/v1/submissions/{submission.id}"
     return SubmissionAccepted(id=submission.id, run_id=run.id, status=run.status,
                               status_url=f"/api/v1/submissions/{submission.id}",
                               late_days=late_days)
+
+
+def clean_filename(name: str) -> str:
+    """The name as the student sees it: the last path part (any platform's separator),
+    without control characters, at most 200 characters."""
+    base = re.split(r"[/\\]", name)[-1]
+    base = "".join(ch for ch in base if ch.isprintable() and ch not in "\x00")
+    return base.strip()[:200]
 
 
 def _accepted(db: DB, submission: Submission) -> SubmissionAccepted:
@@ -174,7 +197,7 @@ def get_notebook(submission: VisibleSubmission, db: DB, state: State) -> Respons
 @unit_of_work
 def my_submissions(user: CurrentUser, db: DB, state: State,
                    assignment: str | None = None,
-                   offset: Annotated[int, Query(ge=0)] = 0,
+                   offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
                    limit: Annotated[int, Query(ge=1, le=200)] = 50) -> SubmissionPage:
     rows, total = repo.list_submissions(db, user_id=user.id, assignment_id=assignment,
                                         offset=offset, limit=limit)
@@ -187,7 +210,7 @@ def my_submissions(user: CurrentUser, db: DB, state: State,
 def list_all(user: Instructor, db: DB, state: State,
              assignment: str | None = None, student: str | None = None,
              status: RunStatus | None = None, latest_only: bool = False,
-             offset: Annotated[int, Query(ge=0)] = 0,
+             offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> SubmissionPage:
     user_id = None
     if student:
@@ -231,7 +254,7 @@ def regrade_one(submission: VisibleSubmission, user: Instructor, db: DB,
     run = repo.enqueue_run(db, submission_id=submission.id, trigger=RunTrigger.REGRADE,
                            triggered_by=user.id)
     repo.audit(db, actor=user, action="regrade", target=submission.id)
-    state.dispatcher.notify(run.id)
+    notify_after_commit(db, state.dispatcher, run.id)
     return SubmissionAccepted(id=submission.id, run_id=run.id, status=run.status,
                               status_url=f"/api/v1/submissions/{submission.id}",
                               late_days=submission.late_days)

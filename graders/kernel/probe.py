@@ -1,0 +1,407 @@
+"""Code that runs *inside* the student's kernel, in the sandbox.
+
+The trusted side never imports this module: it reads this file's source and executes it
+in the kernel (see ``graders.runner.execute``), where it lives in a private module object rather
+than the student's namespace. It must only use the standard library, numpy and IPython,
+and it knows nothing about the reference or the expected values.
+
+Everything it reports goes back as ``display_data`` with the ``MIME`` type below; values
+use the wire format described in ``graders.scoring.values``.
+"""
+
+
+import base64
+import contextlib
+import io
+import json
+import math
+import signal
+import sys
+import time
+import types
+
+from _autograder_boundary import HOME, MIME  # injected first (graders/boundary.py)
+
+REGISTRY = "__autograder_registry__"
+MAX_CANDIDATES = 6
+MAX_SOURCE = 64 * 1024
+
+
+class _CallTimeout(BaseException):
+    """Raised by the alarm; a BaseException so that ``except Exception`` does not eat it."""
+
+
+def _registry():
+    reg = sys.modules.get(REGISTRY)
+    if reg is None or not hasattr(reg, "seen"):
+        reg = types.ModuleType(REGISTRY)
+        reg.seen = {}
+        sys.modules[REGISTRY] = reg
+    return reg
+
+
+def _referenced(obj, namespace, depth=0):
+    """Global names a function uses (with those of notebook helpers it calls), and their
+    current values."""
+    found = {}
+    code = getattr(obj, "__code__", None)
+    if code is None or depth > 4:
+        return found
+    stack = [code]
+    names = set()
+    while stack:
+        c = stack.pop()
+        names.update(c.co_names)
+        stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    for name in names:
+        if name in namespace:
+            value = namespace[name]
+            found[name] = value
+            if getattr(value, "__globals__", None) is namespace and value is not obj:
+                for k, v in _referenced(value, namespace, depth + 1).items():
+                    found.setdefault(k, v)
+    return found
+
+
+def snapshot(namespace, names, cell):
+    """After a cell ran: remember each new object bound to a graded name, and the helpers
+    each current binding uses, as first seen while it was current."""
+    seen = _registry().seen
+    for name in names:
+        if name not in namespace:
+            continue
+        obj = namespace[name]
+        found = seen.setdefault(name, [])
+        entry = next((e for e in found if e[0] is obj), None)
+        if entry is None:
+            entry = (obj, cell, {})
+            found.append(entry)
+            del found[:-MAX_CANDIDATES]
+        bindings = entry[2]
+        for key, value in _referenced(obj, namespace).items():
+            bindings.setdefault(key, value)
+
+
+def _variants(name, namespace):
+    """(object, cell, how, scope) for each candidate: as the namespace has it now, and,
+    when a helper it uses was rebound later (a later part redefines ``sigmoid``), as
+    defined. ``scope`` is where its helpers are looked up, for static checks too."""
+    out = []
+    for obj, cell, bindings in _registry().seen.get(name, []):
+        out.append((obj, cell, "final", namespace))
+        changed = {k: v for k, v in bindings.items()
+                   if k not in namespace or namespace[k] is not v}
+        if changed and isinstance(obj, types.FunctionType):
+            scope = dict(namespace)
+            scope.update(changed)
+            out.append((_rebind(obj, namespace, changed), cell, "as defined", scope))
+    return out
+
+
+def _rebind(fn, namespace, changed):
+    scope = dict(namespace)
+    scope.update(changed)
+    for key, value in list(scope.items()):
+        if isinstance(value, types.FunctionType) and value.__globals__ is namespace:
+            scope[key] = _clone(value, scope)
+    return _clone(fn, scope)
+
+
+def _clone(fn, scope):
+    new = types.FunctionType(fn.__code__, scope, fn.__name__, fn.__defaults__, fn.__closure__)
+    new.__kwdefaults__ = fn.__kwdefaults__
+    new.__dict__.update(fn.__dict__)
+    return new
+
+
+def _emit(payload):
+    from IPython.display import display
+
+    display({MIME: payload}, raw=True)
+
+
+# ------------------------------------------------------------------ values: encode
+def _npy(arr):
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def encode(value, budget, depth=0):
+    """Encode a returned value; budget[0] is the byte allowance left."""
+    import numpy as np
+
+    if depth > 6:
+        return {"t": "other", "src": "too deeply nested"}
+    tname = type(value).__module__ + "." + type(value).__qualname__
+    if value is None:
+        return {"t": "none"}
+    if isinstance(value, bool):
+        return {"t": "bool", "v": value}
+    if isinstance(value, int):
+        if abs(value) < 2**53:
+            return {"t": "int", "v": value}
+        return {"t": "float", "v": float(value), "src": "int"}
+    if isinstance(value, float):
+        return {"t": "float", "v": value if math.isfinite(value) else str(value)}
+    if isinstance(value, str):
+        return {"t": "str", "v": value[:1000]}
+    arr = None
+    src = tname
+    if isinstance(value, np.ndarray | np.generic):
+        arr = np.asarray(value)
+        src = "numpy." + type(value).__name__
+    elif hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "numpy"):
+        arr = value.detach().cpu().numpy()
+        src = "torch.Tensor"
+    elif hasattr(value, "__array__") and not isinstance(value, dict | list | tuple):
+        arr = np.asarray(value)
+    if arr is not None:
+        if arr.dtype.kind not in "biufc":
+            return {"t": "other", "src": f"{src} of dtype {arr.dtype}"}
+        budget[0] -= arr.nbytes
+        if budget[0] < 0:
+            return {"t": "other", "src": f"{src} too large ({arr.nbytes} bytes)"}
+        return {"t": "array", "npy": _npy(arr), "src": f"{src}[{arr.dtype}]"}
+    if isinstance(value, list | tuple):
+        kind = "tuple" if isinstance(value, tuple) else "list"
+        if len(value) > 1000:
+            return {"t": "other", "src": f"{kind} of {len(value)} items"}
+        return {"t": kind, "items": [encode(v, budget, depth + 1) for v in value]}
+    if isinstance(value, dict):
+        if len(value) > 1000:
+            return {"t": "other", "src": f"dict of {len(value)} items"}
+        return {
+            "t": "dict",
+            "src": tname,
+            "items": [[str(k), encode(v, budget, depth + 1)] for k, v in value.items()],
+        }
+    return {"t": "other", "src": tname}
+
+
+# ------------------------------------------------------------------ values: decode
+def _load_array(directory, name):
+    import numpy as np
+
+    if "/" in name or name.startswith("."):
+        raise ValueError("bad input file name")
+    return np.load(directory + "/" + name, allow_pickle=False)
+
+
+def decode(node, directory):
+    """Decode an input tree written by the trusted side; fresh objects every time."""
+    t = node["t"]
+    if t == "array":
+        return _load_array(directory, node["file"])
+    if t == "dict":
+        return {k: decode(v, directory) for k, v in node["items"]}
+    if t == "tuple":
+        return tuple(decode(v, directory) for v in node["items"])
+    if t == "list":
+        return [decode(v, directory) for v in node["items"]]
+    if t == "none":
+        return None
+    if t == "float":
+        return float(node["v"])
+    return node["v"]
+
+
+# ------------------------------------------------------------------------- probing
+def _describe(name, index, obj, cell, namespace):
+    import inspect
+
+    info = {"symbol": name, "index": index, "cell": cell, "kind": type(obj).__name__}
+    if not callable(obj):
+        info["kind"] = "not_callable"
+        return info
+    with contextlib.suppress(TypeError, ValueError):
+        info["signature"] = str(inspect.signature(obj))[:500]
+    with contextlib.suppress(OSError, TypeError):
+        info["source"] = inspect.getsource(obj)[:MAX_SOURCE]
+    helpers = {}
+    code = getattr(obj, "__code__", None)
+    pending = list(code.co_names) if code is not None else []
+    visited = {name}
+    while pending and len(helpers) < 20:
+        helper = pending.pop()
+        if helper in visited:
+            continue
+        visited.add(helper)
+        fn = namespace.get(helper)
+        hcode = getattr(fn, "__code__", None)
+        if hcode is None or getattr(fn, "__module__", None) not in ("__main__", None):
+            continue
+        try:
+            helpers[helper] = inspect.getsource(fn)[:MAX_SOURCE]
+        except (OSError, TypeError):
+            continue
+        pending.extend(hcode.co_names)
+    info["helpers"] = helpers
+    return info
+
+
+def _on_alarm(signum, frame):
+    raise _CallTimeout()
+
+
+def run(plan_path, namespace, nonce, skip=()):
+    """Describe every candidate, then make every planned call on each of them."""
+    with open(plan_path) as fh:
+        plan = json.load(fh)
+    directory = plan_path.rsplit("/", 1)[0]
+    snapshot(namespace, plan["symbols"], None)
+    variants = {name: _variants(name, namespace) for name in plan["symbols"]}
+    candidates = []
+    for name, found in variants.items():
+        for i, (obj, cell, how, scope) in enumerate(found):
+            info = _describe(name, i, obj, cell, scope)
+            info["variant"] = how
+            candidates.append(info)
+    _emit({"nonce": nonce, "kind": "candidates", "candidates": candidates})
+    skipped = {tuple(s) for s in skip}
+    # A candidate that timed out once is not called again: each further call would only
+    # cost the same time limit.
+    hung = {(s[0].split(":")[0], s[1]) for s in skipped}
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    try:
+        for call in plan["calls"]:
+            found = variants.get(call["symbol"], [])
+            if not found:
+                _emit({"nonce": nonce, "kind": "result", "call_id": call["id"],
+                       "symbol": call["symbol"], "candidate": -1, "status": "missing"})
+                continue
+            for index, (obj, _cell, _how, _scope) in enumerate(found):
+                if (call["id"], index) in skipped:
+                    continue
+                if (call["id"].split(":")[0], index) in hung:
+                    _emit({"nonce": nonce, "kind": "result", "call_id": call["id"],
+                           "symbol": call["symbol"], "candidate": index, "status": "timeout",
+                           "error": "not called: an earlier call to it timed out"})
+                    continue
+                _emit({"nonce": nonce, "kind": "start", "call_id": call["id"],
+                       "symbol": call["symbol"], "candidate": index})
+                record = _call(obj, index, call, directory, nonce, plan["max_output_bytes"])
+                if record["status"] == "timeout":
+                    hung.add((call["id"].split(":")[0], index))
+                _emit(record)
+        for request in plan.get("models", []):
+            key = (request["id"], 0)
+            if key in skipped:
+                continue
+            _emit({"nonce": nonce, "kind": "start", "call_id": request["id"],
+                   "symbol": request["kind"], "candidate": 0})
+            _emit(_model_request(request, namespace, directory, nonce,
+                                 plan["max_output_bytes"]))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _model_request(request, namespace, directory, nonce, max_bytes):
+    """Answer one trained-model request (see graders.probe_torch)."""
+    record = {"nonce": nonce, "kind": "result", "call_id": request["id"],
+              "symbol": request["kind"], "candidate": 0}
+    tools = sys.modules.get("_autograder_probe_torch")
+    return _timed(record, request["timeout_s"], "finish",
+                  lambda: _answer(request, namespace, directory, tools),
+                  lambda value: encode(value, [max_bytes], depth=-4))
+
+
+def _timed(record, timeout_s, verb, work, serialise):
+    """Run ``work`` under the alarm and fill in the record: ok (with the serialised
+    value), timeout, error, or unserializable."""
+    started = time.perf_counter()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, timeout_s)
+        try:
+            value = work()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _CallTimeout:
+        record["status"] = "timeout"
+        record["error"] = f"did not {verb} within {timeout_s:g} s"
+    except BaseException as exc:
+        record["status"] = "error"
+        record["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+    else:
+        try:
+            record["value"] = serialise(value)
+            record["status"] = "ok"
+        except BaseException as exc:
+            record["status"] = "unserializable"
+            record["error"] = f"{type(exc).__name__}: {exc}"[:500]
+    record["duration_s"] = time.perf_counter() - started
+    return record
+
+
+def _answer(request, namespace, directory, tools):
+    import numpy as np
+
+    kind = request["kind"]
+    if kind == "loaders":
+        return {"loaders": tools.describe_loaders(namespace)}
+    if kind == "param_count":
+        import re
+
+        if "torch" not in sys.modules:
+            return {"functions": []}  # no torch in this notebook: nothing to count with
+        pattern = re.compile(request["pattern"])
+        models = [tools.build_model(layers) for layers in request["models"]]
+        found = []
+        for name, fn in list(namespace.items()):
+            if name.startswith("_") or not callable(fn) or isinstance(fn, type):
+                continue
+            if getattr(fn, "__module__", None) != "__main__" or not pattern.search(name):
+                continue
+            results = []
+            for model in models:
+                try:
+                    results.append(fn(model))
+                except Exception as exc:
+                    results.append(f"raised {type(exc).__name__}: {exc}"[:300])
+            found.append({"name": name, "results": results})
+        return {"functions": found}
+    # kind == "evaluate"
+    images = None
+    if request.get("images"):
+        images = np.load(directory + "/" + request["images"], allow_pickle=False)
+    transform = tools.student_transform(namespace)
+    source = "student"
+    if transform is None:
+        transform, source = tools.build_transform(request["fallback_transform"]), "fallback"
+    candidates = []
+    pool = [(n if n.startswith("class:") else "var:" + n, m, None)
+            for n, m in tools.modules_in(namespace)]
+    if request.get("saved"):
+        pool += tools.saved_models(HOME, namespace)
+    loader = tools.test_loader(namespace) if request.get("public") else None
+    limit = 12 if images is not None or loader is not None else 48
+    for label, model, error in pool[:limit]:
+        entry = {"label": label, "error": error}
+        if model is not None:
+            try:
+                entry["architecture"] = tools.describe(model)
+                if images is not None:
+                    entry["predictions"] = tools.predict(model, images, transform)
+                if loader is not None:
+                    preds, labels = tools.public_eval(model, loader)
+                    entry["public_predictions"], entry["public_labels"] = preds, labels
+            except Exception as exc:
+                entry["error"] = f"{type(exc).__name__}: {exc}"[:500]
+        candidates.append(entry)
+    return {"candidates": candidates, "transform_source": source,
+            "transform": tools._transform_names(transform)}
+
+
+def _call(obj, index, call, directory, nonce, max_bytes):
+    record = {"nonce": nonce, "kind": "result", "call_id": call["id"],
+              "symbol": call["symbol"], "candidate": index}
+    if not callable(obj):
+        record["status"] = "not_callable"
+        record["error"] = f"{call['symbol']} is a {type(obj).__name__}, not a function"
+        return record
+    args = [decode(a, directory) for a in call["args"]]
+    return _timed(record, call["timeout_s"], "return", lambda: obj(*args),
+                  lambda value: encode(value, [max_bytes]))

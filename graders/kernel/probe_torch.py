@@ -1,0 +1,361 @@
+"""Kernel-side probes for trained-model questions (runs *inside* the sandbox).
+
+Like ``graders.probe`` this file's source is executed in the student's kernel, never
+imported by the trusted side. It finds models (variables, instances of a class, saved
+files), describes their architecture, runs them on the grader's images (labels never
+come here) through the student's own test-time transform, and describes data loaders.
+It also installs the import hooks that make the mounted datasets count as present and
+verified for torchvision, and seed torch when it is imported.
+"""
+
+import importlib.abc
+import importlib.machinery
+import os
+import sys
+
+SAVED_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin")
+SAFE_LAYERS = ("Linear", "Conv2d", "Conv1d", "ReLU", "Sigmoid", "Tanh", "Flatten",
+               "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Softmax",
+               "LogSoftmax", "Identity", "LeakyReLU", "GELU")
+
+
+# ----------------------------------------------------------------------- import hooks
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Run a patch right after a module executes, before anyone binds its names."""
+
+    def __init__(self, patches):
+        self.patches = patches
+
+    def find_spec(self, name, path, target=None):
+        patch = self.patches.get(name)
+        if patch is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        original = spec.loader.exec_module
+
+        def exec_module(module):
+            original(module)
+            patch(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def install_hooks(seed, datasets_root):
+    root = os.path.realpath(datasets_root)
+
+    def under_root(path):
+        try:
+            return os.path.realpath(path).startswith(root + os.sep)
+        except (TypeError, ValueError):
+            return False
+
+    def patch_utils(utils):
+        # The mounted files are the deployment's copies (fixtures, re-packed archives):
+        # present means verified, and nothing under them is ever downloaded.
+        check_integrity, check_md5 = utils.check_integrity, utils.check_md5
+
+        def integrity(fpath, md5=None):
+            if under_root(fpath):
+                return os.path.isfile(fpath)
+            return check_integrity(fpath, md5)
+
+        def md5_ok(fpath, md5, **kwargs):
+            return True if under_root(fpath) else check_md5(fpath, md5, **kwargs)
+
+        utils.check_integrity, utils.check_md5 = integrity, md5_ok
+
+    def patch_torch(torch):
+        torch.manual_seed(seed)
+
+    sys.meta_path.insert(0, _AfterImport({"torchvision.datasets.utils": patch_utils,
+                                          "torch": patch_torch}))
+
+
+# ---------------------------------------------------------------------------- finding
+def _torch():
+    return sys.modules.get("torch")
+
+
+def modules_in(namespace, limit=48):
+    """Every model the notebook holds: variables, items of lists, tuples and dicts of
+    models (one per optimizer, built in a loop), then one fresh instance of each of the
+    notebook's own nn.Module classes that needs no arguments (for architecture only)."""
+    torch = _torch()
+    if torch is None:
+        return []
+    found, seen = [], set()
+
+    def add(label, value):
+        if len(found) >= limit or not isinstance(value, torch.nn.Module):
+            return
+        if id(value) in seen or not any(True for _ in value.parameters()):
+            return  # losses and activations have no parameters
+        seen.add(id(value))
+        found.append((label, value))
+
+    items = [(n, v) for n, v in list(namespace.items()) if not n.startswith("_")]
+    for name, value in items:
+        add(name, value)
+    for name, value in items:
+        if isinstance(value, (list, tuple)) and len(value) <= 64:
+            for i, item in enumerate(value):
+                add(f"{name}[{i}]", item)
+        elif isinstance(value, dict) and len(value) <= 64:
+            for key, item in list(value.items()):
+                add(f"{name}[{key!r}]"[:100], item)
+    classes = [(n, v) for n, v in items if isinstance(v, type)
+               and issubclass(v, torch.nn.Module) and v.__module__ == "__main__"]
+    for name, cls in classes:
+        if any(type(m) is cls for _, m in found):
+            continue  # a trained instance is already there
+        try:
+            instance = cls()
+        except Exception:
+            continue
+        add(f"class:{name}", instance)
+    return found
+
+
+def saved_models(home, namespace, limit=8):
+    """Models saved under the home directory: whole modules, or state dicts loaded into
+    a fresh instance of a matching in-memory model's class."""
+    torch = _torch()
+    if torch is None:
+        return []
+    import copy
+
+    found = []
+    for base, dirs, files in os.walk(home):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("data", "datasets")]
+        if base.count(os.sep) - home.count(os.sep) > 3:
+            continue
+        for fname in sorted(files):
+            if not fname.endswith(SAVED_SUFFIXES) or len(found) >= limit:
+                continue
+            path = os.path.join(base, fname)
+            label = "file:" + os.path.relpath(path, home)
+            try:
+                obj = torch.load(path, map_location="cpu", weights_only=False)
+            except Exception as exc:
+                found.append((label, None, f"could not load: {type(exc).__name__}: {exc}"))
+                continue
+            if isinstance(obj, dict) and "state_dict" in obj and isinstance(
+                    obj["state_dict"], dict):
+                obj = obj["state_dict"]
+            if isinstance(obj, dict) and "model_state_dict" in obj:
+                obj = obj["model_state_dict"]
+            if isinstance(obj, torch.nn.Module):
+                found.append((label, obj, None))
+                continue
+            if not isinstance(obj, dict):
+                found.append((label, None, f"holds a {type(obj).__name__}, not a model"))
+                continue
+            loaded = None
+            for _, model in modules_in(namespace):
+                try:
+                    try:
+                        fresh = type(model)()
+                    except Exception:
+                        fresh = copy.deepcopy(model)
+                    fresh.load_state_dict(obj)
+                    loaded = fresh
+                    break
+                except Exception:
+                    continue
+            found.append((label, loaded, None if loaded is not None else
+                          "a state dict that fits none of the models in the notebook"))
+    return found
+
+
+def describe(model):
+    leaves = []
+    for name, module in model.named_modules():
+        if any(True for _ in module.children()):
+            continue
+        entry = {"name": name, "type": type(module).__name__}
+        for attr in ("in_features", "out_features", "in_channels", "out_channels",
+                     "kernel_size", "stride", "padding", "num_features", "p"):
+            value = getattr(module, attr, None)
+            if isinstance(value, tuple):
+                value = list(value)
+            if isinstance(value, int | float | list):
+                entry[attr] = value
+        leaves.append(entry)
+    source = ""
+    try:
+        import inspect
+
+        source = inspect.getsource(type(model).forward)[:20000]
+    except Exception:
+        pass
+    return {"class": type(model).__name__, "leaves": leaves[:200],
+            "parameters": int(sum(p.numel() for p in model.parameters())),
+            "forward_source": source}
+
+
+# ------------------------------------------------------------------------ transforms
+def _datasets(namespace):
+    """(name, dataset) for every dataset-like object (and a DataLoader's dataset)."""
+    out = []
+    for name, value in list(namespace.items()):
+        if name.startswith("_"):
+            continue
+        dataset = getattr(value, "dataset", None) if hasattr(value, "batch_size") else value
+        if dataset is not None and hasattr(dataset, "__getitem__") and hasattr(
+                dataset, "__len__") and _base(dataset) is not None:
+            out.append((name, value, dataset))
+    return out
+
+
+def _base(dataset, depth=0):
+    """The underlying torchvision dataset (through Subset, ConcatDataset and the like)."""
+    if depth > 5:
+        return None
+    if hasattr(dataset, "transform") and hasattr(dataset, "targets"):
+        return dataset
+    inner = getattr(dataset, "dataset", None)
+    if inner is None and getattr(dataset, "datasets", None):
+        inner = dataset.datasets[0]
+    return _base(inner, depth + 1) if inner is not None else None
+
+
+def student_transform(namespace, want_train=False):
+    choices = []
+    for _, _, dataset in _datasets(namespace):
+        base = _base(dataset)
+        if base is not None and base.transform is not None:
+            choices.append((bool(getattr(base, "train", True)) == want_train, base.transform))
+    choices.sort(key=lambda c: not c[0])
+    return choices[0][1] if choices else None
+
+
+def build_transform(steps):
+    import torchvision.transforms as T
+
+    allowed = {"ToTensor", "Normalize", "Resize", "CenterCrop", "Grayscale"}
+    parts = []
+    for step in steps:
+        if step[0] not in allowed:
+            raise ValueError(f"transform {step[0]} not allowed")
+        parts.append(getattr(T, step[0])(*step[1:]))
+    return T.Compose(parts)
+
+
+# -------------------------------------------------------------------------- inference
+def _device(model):
+    """Where the model lives (cuda on a GPU worker), so inputs go there too."""
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return _torch().device("cpu")
+
+
+def predict(model, images, transform, batch=256):
+    """Class predictions for uint8 images (N x H x W or N x H x W x C)."""
+    torch = _torch()
+    from PIL import Image
+
+    model.eval()
+    device = _device(model)
+    out = []
+    flatten = False
+    with torch.no_grad():
+        for start in range(0, len(images), batch):
+            chunk = images[start:start + batch]
+            tensors = [transform(Image.fromarray(img)) for img in chunk]
+            x = torch.stack(tensors).to(device)
+            if flatten:
+                logits = model(x.view(len(x), -1))
+            else:
+                try:
+                    logits = model(x)
+                except RuntimeError:
+                    # a model that expects inputs flattened by the training loop
+                    logits = model(x.view(len(x), -1))
+                    flatten = True
+            out.append(logits.argmax(dim=1).cpu())
+    return torch.cat(out).numpy()
+
+
+def public_eval(model, loader, limit=20000):
+    """Predictions and labels on the student's own test loader (labels are public)."""
+    torch = _torch()
+    model.eval()
+    device = _device(model)
+    preds, labels, seen = [], [], 0
+    with torch.no_grad():
+        for x, y in loader:
+            x = x.to(device)
+            try:
+                logits = model(x)
+            except RuntimeError:
+                logits = model(x.view(len(x), -1))
+            preds.append(logits.argmax(dim=1).cpu())
+            labels.append(torch.as_tensor(y).cpu())
+            seen += len(x)
+            if seen >= limit:
+                break
+    return torch.cat(preds).numpy(), torch.cat(labels).numpy()
+
+
+def test_loader(namespace):
+    for _name, value, dataset in _datasets(namespace):
+        base = _base(dataset)
+        if hasattr(value, "batch_size") and base is not None and not getattr(
+                base, "train", True):
+            return value
+    return None
+
+
+# --------------------------------------------------------------------------- loaders
+def _labels(dataset):
+    import numpy as np
+
+    base = _base(dataset)
+    targets = np.asarray(getattr(base, "targets", []))
+    if dataset is base:
+        return targets
+    indices = getattr(dataset, "indices", None)
+    if indices is not None and getattr(dataset, "dataset", None) is base:
+        return targets[np.asarray(indices)]
+    return None
+
+
+def describe_loaders(namespace):
+    loaders = []
+    for name, value, dataset in _datasets(namespace):
+        base = _base(dataset)
+        entry = {"name": name, "is_loader": hasattr(value, "batch_size"),
+                 "batch_size": getattr(value, "batch_size", None), "length": len(dataset),
+                 "base": type(base).__name__, "train": bool(getattr(base, "train", True)),
+                 "transforms": _transform_names(base.transform)}
+        labels = _labels(dataset)
+        if labels is not None and len(labels):
+            values, counts = __import__("numpy").unique(labels, return_counts=True)
+            entry["label_counts"] = {str(int(v)): int(c)
+                                     for v, c in zip(values, counts, strict=True)}
+        loaders.append(entry)
+    return loaders
+
+
+def _transform_names(transform):
+    if transform is None:
+        return []
+    inner = getattr(transform, "transforms", None)
+    if isinstance(inner, list | tuple):
+        return [type(t).__name__ for t in inner]
+    return [type(transform).__name__]
+
+
+# ----------------------------------------------------------------------- model builds
+def build_model(layers):
+    torch = _torch() or __import__("torch")
+    parts = []
+    for layer in layers:
+        if layer[0] not in SAFE_LAYERS:
+            raise ValueError(f"layer {layer[0]} not allowed")
+        parts.append(getattr(torch.nn, layer[0])(*layer[1:]))
+    return torch.nn.Sequential(*parts)

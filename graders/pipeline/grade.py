@@ -1,0 +1,256 @@
+"""grade_submission(): intake -> plan -> execute -> score -> report; and rescore().
+
+The calibration (reference accuracies for trained-model questions) is an input: it is
+measured explicitly (``graders.calibrate``), never inside a student's grading.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from graders.catalog import LoadedAssignment, grader_data_problems
+from graders.errors import CalibrationMissingError, SpecError, SubmissionFormatError
+from graders.inputs import PlannedCall, derive_seed, fingerprint, plan_calls
+from graders.pipeline.intake import load_submission
+from graders.pipeline.model_plan import MODEL_TIMEOUT_S, plan_models, write_requests
+from graders.pipeline.notebook import section_budgets, summarise_cells, truncate_outputs
+from graders.pipeline.staging import stage_files, write_plan
+from graders.results import (
+    AppliedLimits,
+    Candidate,
+    ExecutionSummary,
+    GradeReport,
+    Outcome,
+    ProbeRecord,
+    QuestionResult,
+    ReportStatus,
+    Timings,
+)
+from graders.runner.execute import Execution, ProbeRequest
+from graders.runner.executor import Executor, SandboxExecutor
+from graders.sandbox.config import Limits, SandboxConfig
+from graders.scoring.questions import ModelContext, ReferenceCache, score_question
+from graders.spec import (
+    ArchitectureCheck,
+    LoaderCheck,
+    ModelAccuracyCheck,
+    OptimizerCheck,
+    ParamCountCheck,
+    PlotCheck,
+    Question,
+    ReportedAccuracyCheck,
+    SavedModelCheck,
+    TransformCheck,
+)
+from graders.version import ENGINE_VERSION
+
+MODEL_CHECKS = (ArchitectureCheck, LoaderCheck, ModelAccuracyCheck, OptimizerCheck,
+                ParamCountCheck, PlotCheck, ReportedAccuracyCheck, SavedModelCheck,
+                TransformCheck)
+
+
+@dataclass(frozen=True)
+class Graded:
+    report: GradeReport
+    notebook: NotebookNode | None
+    # accuracies measured when grading the reference itself (calibration)
+    measured: dict[str, float] = field(default_factory=dict)
+
+
+def needs_calibration(assignment: LoadedAssignment) -> bool:
+    return any(isinstance(c, ModelAccuracyCheck)
+               for q in assignment.spec.questions for c in q.checks)
+
+
+def limits_for(assignment: LoadedAssignment, base: Limits) -> tuple[Limits, AppliedLimits]:
+    """The assignment's own budgets, lowered only by caps the deployment set on purpose
+    (``base`` holds those caps; infinite when unset)."""
+    spec = assignment.spec
+    cell = min(base.cell_timeout_s, spec.cell_timeout_s)
+    total = min(base.total_timeout_s, spec.total_timeout_s)
+    applied = AppliedLimits(
+        cell_timeout_s=cell, total_timeout_s=total,
+        cell_source="deployment cap" if cell < spec.cell_timeout_s else "assignment",
+        total_source="deployment cap" if total < spec.total_timeout_s else "assignment")
+    limits = replace(base, cell_timeout_s=cell, total_timeout_s=total,
+                     memory_bytes=max(base.memory_bytes, spec.memory_bytes or 0))
+    return limits, applied
+
+
+def _probe_budget(calls: list[PlannedCall], requests: int) -> float:
+    # Each candidate may take every call's limit; a few candidates at most in practice.
+    return 30.0 + 2.0 * sum(c.timeout_s for c in calls) + MODEL_TIMEOUT_S * requests
+
+
+def grade_submission(
+    data: bytes,
+    filename: str,
+    *,
+    assignment: LoadedAssignment,
+    config: SandboxConfig,
+    limits: Limits,
+    seed: int | None = None,
+    hidden_dir: Path | None = None,
+    calibration: dict[str, float] | None = None,
+    calibrating: bool = False,
+    executor: Executor | None = None,
+) -> Graded:
+    """Grade one submission end to end. Student faults are in the report; ours raise.
+
+    ``hidden_dir`` holds the hidden test sets of trained-model questions (never mounted);
+    ``calibration`` the reference accuracies those questions are scored against (see
+    ``graders.calibrate``); ``calibrating`` grades the reference notebook to measure them.
+    """
+    spec = assignment.spec
+    started = time.perf_counter()
+    try:
+        submission = load_submission(data, filename)
+    except SubmissionFormatError as exc:
+        return Graded(GradeReport.not_gradable(
+            assignment_id=spec.id, assignment_version=spec.version,
+            engine_version=ENGINE_VERSION, reason=str(exc)), None)
+    missing = grader_data_problems(assignment, datasets_dir=config.datasets_dir,
+                                   hidden_dir=hidden_dir)
+    if missing:
+        hidden_dir = None  # incomplete: the questions that need it are not graded
+    elif calibration is None and not calibrating and needs_calibration(assignment):
+        raise CalibrationMissingError(
+            f"{spec.id} has accuracy questions and no calibration: run "
+            f"`autograder calibrate {spec.id}` first")
+    seed = derive_seed(submission.sha256, spec.id) if seed is None else seed
+    calls = plan_calls(spec, seed, max_call_s=limits.call_timeout_s)
+    requests, answers = plan_models(spec)
+    if missing:
+        requests = [r for r in requests if r.hidden is None]
+    effective, applied = limits_for(assignment, limits)
+    executor = executor or SandboxExecutor(config)
+    config.jobs_root.mkdir(parents=True, exist_ok=True)
+    job = Path(tempfile.mkdtemp(prefix="job-", dir=config.jobs_root))
+    try:
+        (job / "probe").mkdir()
+        models = write_requests(job / "probe", requests, hidden_dir)
+        write_plan(job / "probe", calls, spec.symbols, models)
+        staged = stage_files(job / "files", assignment.path / "support",
+                             submission.attachments)
+        execution = executor.execute(
+            submission.notebook, job=job, limits=effective, seed=seed,
+            request=ProbeRequest(
+                symbols=spec.symbols, budget_s=_probe_budget(calls, len(requests)),
+                call_limit_s=max((c.timeout_s for c in calls), default=1.0)),
+            cell_timeouts=section_budgets(submission.notebook, spec))
+    finally:
+        shutil.rmtree(job, ignore_errors=True)
+    t_compare = time.perf_counter()
+    cells = summarise_cells(execution.notebook)
+    context = ModelContext(hidden_dir=hidden_dir, calibration=calibration or {}, cells=cells,
+                           calibrating=calibrating, records=execution.cells)
+    questions = score(assignment, calls, execution.candidates, execution.records, context,
+                      answers)
+    if missing:
+        questions = [_ungraded(q, missing) if _needs_data(spec.question(q.id)) else q
+                     for q in questions]
+    if execution.tampered:
+        questions = [_tampered(q) if spec.question(q.id).symbols else q for q in questions]
+    summary = _summary(execution, config, applied, staged,
+                       compare_s=time.perf_counter() - t_compare,
+                       total_s=time.perf_counter() - started)
+    report = GradeReport(
+        assignment_id=spec.id, assignment_version=spec.version,
+        engine_version=ENGINE_VERSION, status=ReportStatus.GRADED, seed=seed,
+        submission_sha256=submission.sha256, inputs_fingerprint=fingerprint(calls),
+        questions=questions, execution=summary, candidates=execution.candidates,
+        probes=execution.records, cells=cells)
+    return Graded(report, truncate_outputs(execution.notebook), context.measured)
+
+
+def _summary(execution: Execution, config: SandboxConfig, applied: AppliedLimits,
+             staged: dict[str, str], *, compare_s: float, total_s: float) -> ExecutionSummary:
+    warnings = list(execution.warnings)
+    if applied.cell_source != "assignment" or applied.total_source != "assignment":
+        warnings.append(
+            f"time limits lowered by the deployment: {_seconds(applied.cell_timeout_s)} per "
+            f"cell, {_seconds(applied.total_timeout_s)} in total")
+    return ExecutionSummary(
+        cells=execution.cells, kernel_starts=execution.kernel_starts,
+        events=execution.events,
+        timings=Timings(
+            sandbox_start_s=round(execution.sandbox_start_s, 4),
+            kernel_start_s=round(execution.kernel_start_s, 4),
+            execute_s=round(execution.execute_s, 4),
+            probes_s=round(execution.probes_s, 4),
+            compare_s=round(compare_s, 4), total_s=round(total_s, 4)),
+        peak_memory_bytes=execution.peak_memory_bytes,
+        sandboxed=config.mode.value != "unsafe", warnings=warnings, limits=applied,
+        files=staged)
+
+
+def _needs_data(question: Question) -> bool:
+    return any(isinstance(c, MODEL_CHECKS) and not isinstance(c, PlotCheck | OptimizerCheck)
+               for c in question.checks)
+
+
+def _ungraded(result: QuestionResult, missing: list[str]) -> QuestionResult:
+    return result.model_copy(update={
+        "points": 0.0, "outcome": Outcome.UNGRADED, "checks": [],
+        "feedback": ["not graded yet: this grader is missing course data it needs "
+                     f"({'; '.join(missing)}). This is not a problem with your work; your "
+                     "course staff have been told and will regrade it."]})
+
+
+def _tampered(result: QuestionResult) -> QuestionResult:
+    return result.model_copy(update={
+        "points": 0.0, "outcome": Outcome.ERRORED,
+        "checks": [c.model_copy(update={"points": 0.0}) for c in result.checks],
+        "feedback": ["not graded: the notebook tampered with the grading kernel (it changed "
+                     "how the grader's own code runs), so its answers could not be checked; "
+                     "your course staff have been told"]})
+
+
+def _seconds(value: float) -> str:
+    return "no limit" if math.isinf(value) else f"{value:g} s"
+
+
+def score(
+    assignment: LoadedAssignment, calls: list[PlannedCall], candidates: list[Candidate],
+    records: list[ProbeRecord], context: ModelContext, answers: dict[tuple[str, int], str],
+) -> list[QuestionResult]:
+    cache = ReferenceCache(assignment.solution)
+    return [
+        score_question(q, candidates=candidates, calls=calls, records=records, cache=cache,
+                       models=context, answers=answers)
+        for q in assignment.spec.questions
+    ]
+
+
+def rescore(report: GradeReport, assignment: LoadedAssignment,
+            hidden_dir: Path | None = None,
+            calibration: dict[str, float] | None = None) -> GradeReport:
+    """Score stored probe outputs under the assignment's current rubric; nothing runs.
+
+    Refuses (``SpecError``) when the current spec would generate different inputs: then
+    the stored outputs no longer answer its questions and the submission must re-run.
+    """
+    if report.status is not ReportStatus.GRADED or report.seed is None:
+        return report
+    calls = plan_calls(assignment.spec, report.seed)
+    if fingerprint(calls) != report.inputs_fingerprint:
+        raise SpecError("the rubric changed the probe inputs: this submission must be re-run")
+    _, answers = plan_models(assignment.spec)
+    context = ModelContext(hidden_dir=hidden_dir, calibration=calibration or {},
+                           cells=report.cells, records=report.execution.cells)
+    questions = score(assignment, calls, report.candidates, report.probes, context, answers)
+    # a question the grader could not grade (its data was missing) has no outputs to
+    # re-score: it stays ungraded until the submission re-runs
+    before = {q.id: q for q in report.questions if q.outcome is Outcome.UNGRADED}
+    questions = [before.get(q.id, q) for q in questions]
+    return report.model_copy(update={
+        "questions": questions, "assignment_version": assignment.spec.version,
+        "engine_version": ENGINE_VERSION,
+    })

@@ -1,0 +1,250 @@
+"""Turn an uploaded file into the notebook we execute.
+
+Outputs already in a submitted notebook are dropped first: a student can pre-fill any
+output they like. A ``.py`` module becomes a notebook too, split into cells at ``# %%``
+markers or, failing those, at top-level statements, so that one failing statement does
+not hide the definitions after it (as with a notebook's cells).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import itertools
+import json
+import re
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import nbformat
+from nbformat import NotebookNode
+
+from graders.errors import SubmissionFormatError
+
+MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
+_CELL_MARKER = re.compile(r"^# ?%%.*$", re.MULTILINE)
+
+
+MAX_ZIP_MEMBERS = 200
+MAX_ZIP_UNCOMPRESSED = 200 * 1024 * 1024
+MAX_ZIP_RATIO = 100
+
+
+@dataclass(frozen=True)
+class Submission:
+    notebook: NotebookNode
+    sha256: str
+    kind: str  # "ipynb", "py" or "zip"
+    # helper files and saved weights from a zip, by relative path; copied into the
+    # sandbox's home directory next to the notebook
+    attachments: dict[str, bytes] = field(default_factory=dict)
+
+
+def load_submission(data: bytes, filename: str) -> Submission:
+    """Parse and sanitise a submission; raise ``SubmissionFormatError`` with a clear reason."""
+    if len(data) > MAX_SUBMISSION_BYTES:
+        raise SubmissionFormatError("the file is larger than the 20 MiB limit")
+    if not data.strip():
+        raise SubmissionFormatError("the file is empty")
+    digest = hashlib.sha256(data).hexdigest()
+    lower = filename.lower()
+    if lower.endswith(".ipynb"):
+        return Submission(notebook=parse_notebook(data), sha256=digest, kind="ipynb")
+    if lower.endswith(".py"):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SubmissionFormatError("the .py file is not UTF-8 text") from None
+        return Submission(notebook=module_to_notebook(text), sha256=digest, kind="py")
+    if lower.endswith(".zip"):
+        main_name, main, attachments = unpack_zip(data)
+        inner = load_submission(main, main_name)
+        return Submission(notebook=inner.notebook, sha256=digest, kind="zip",
+                          attachments=attachments)
+    raise SubmissionFormatError(
+        "expected a Jupyter notebook (.ipynb), a Python file (.py) or a .zip holding one"
+    )
+
+
+def unpack_zip(data: bytes) -> tuple[str, bytes, dict[str, bytes]]:
+    """The zip's one notebook (or one .py) and its other files, refusing anything unsafe."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise SubmissionFormatError("the .zip file is damaged or not a zip") from None
+    members = [m for m in archive.infolist() if not m.is_dir()]
+    if len(archive.infolist()) > MAX_ZIP_MEMBERS:
+        raise SubmissionFormatError(f"the zip holds more than {MAX_ZIP_MEMBERS} files")
+    total = 0
+    for m in members:
+        path = PurePosixPath(m.filename)
+        if m.filename.startswith(("/", "\\")) or path.is_absolute() or ":" in path.parts[0]:
+            raise SubmissionFormatError(f"the zip member {m.filename!r} has an absolute path")
+        if ".." in path.parts or "\\" in m.filename:
+            raise SubmissionFormatError(f"the zip member {m.filename!r} points outside the zip")
+        if stat.S_ISLNK(m.external_attr >> 16):
+            raise SubmissionFormatError(f"the zip member {m.filename!r} is a symbolic link")
+        total += m.file_size
+        if total > MAX_ZIP_UNCOMPRESSED:
+            raise SubmissionFormatError("the zip is too large once uncompressed (200 MiB limit)")
+        if m.compress_size and m.file_size / m.compress_size > MAX_ZIP_RATIO:
+            raise SubmissionFormatError(f"the zip member {m.filename!r} is compressed "
+                                        "suspiciously well (a zip bomb?)")
+    visible = [m for m in members if not PurePosixPath(m.filename).name.startswith(".")
+               and "__MACOSX" not in m.filename]
+    notebooks = [m for m in visible if m.filename.lower().endswith(".ipynb")
+                 and ".ipynb_checkpoints" not in m.filename]
+    modules = [m for m in visible if m.filename.lower().endswith(".py")]
+    if len(notebooks) == 1:
+        main = notebooks[0]
+    elif not notebooks and len(modules) == 1:
+        main = modules[0]
+    elif notebooks:
+        raise SubmissionFormatError("the zip holds several notebooks; include exactly one")
+    else:
+        raise SubmissionFormatError("the zip holds no notebook (.ipynb) to grade")
+    files = {}
+    base = PurePosixPath(main.filename).parent
+    for m in visible:
+        with archive.open(m) as fh:
+            content = fh.read(m.file_size + 1)
+        if len(content) != m.file_size:
+            raise SubmissionFormatError(f"the zip member {m.filename!r} is not what it claims")
+        if m is not main:
+            # laid out relative to the notebook, as the student's own folder was
+            path = PurePosixPath(m.filename)
+            files[str(path.relative_to(base) if path.is_relative_to(base) else path)] = content
+    with archive.open(main) as fh:
+        main_bytes = fh.read(main.file_size + 1)
+    return PurePosixPath(main.filename).name, main_bytes, files
+
+
+MAX_JSON_DEPTH = 64
+
+
+def _too_deep(value: object, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a parsed JSON value nests deeper than ``limit`` (iteratively: a hostile
+    file must not exhaust the stack here either)."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return False
+
+
+def parse_notebook(data: bytes) -> NotebookNode:
+    try:
+        raw = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise SubmissionFormatError("the .ipynb file is not valid JSON") from None
+    except RecursionError:
+        raw = deep = True
+    else:
+        deep = _too_deep(raw)
+    if deep:
+        raise SubmissionFormatError(
+            "the notebook could not be read: its JSON is nested far deeper than any "
+            f"notebook ({MAX_JSON_DEPTH} levels at most)")
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        raise SubmissionFormatError("the .ipynb file has no list of cells: is it a notebook?")
+    try:
+        nb = nbformat.reads(json.dumps(raw), as_version=4)
+    except Exception as exc:  # nbformat raises a wide variety on malformed input
+        raise SubmissionFormatError(f"the notebook could not be read: {exc}") from None
+    language = (nb.metadata.get("kernelspec") or {}).get("language") or (
+        nb.metadata.get("language_info") or {}
+    ).get("name")
+    if language and str(language).lower() not in ("python", "python3"):
+        raise SubmissionFormatError(
+            f"the notebook's kernel language is {language!r}; only Python notebooks are graded"
+        )
+    return strip_outputs(nb)
+
+
+def strip_outputs(nb: NotebookNode) -> NotebookNode:
+    """Drop every output and execution count (and keep only what we execute)."""
+    clean = nbformat.v4.new_notebook(metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    for cell in nb.cells:
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(source)
+        if cell.get("cell_type") == "code":
+            clean.cells.append(nbformat.v4.new_code_cell(source))
+        elif cell.get("cell_type") == "markdown":
+            clean.cells.append(nbformat.v4.new_markdown_cell(source))
+        else:
+            clean.cells.append(nbformat.v4.new_raw_cell(source))
+    return clean
+
+
+def module_to_notebook(text: str) -> NotebookNode:
+    """Cells of a module; ``# %% [markdown]`` cells (jupytext's percent format) become
+    markdown, so a .py submission has headings like a notebook."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    for chunk in split_module(text):
+        if chunk.startswith(_MARKDOWN):
+            body = chunk[len(_MARKDOWN):].strip("\n").splitlines()
+            nb.cells.append(nbformat.v4.new_markdown_cell(
+                "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#")
+                          for line in body)))
+        else:
+            nb.cells.append(nbformat.v4.new_code_cell(chunk))
+    return nb
+
+
+_MARKDOWN = "\x00markdown\x00"
+
+
+def split_module(text: str) -> list[str]:
+    if _CELL_MARKER.search(text):
+        chunks: list[str] = []
+        current: list[str] = []
+        markdown = False
+        for line in text.splitlines():
+            if _CELL_MARKER.match(line):
+                if "".join(current).strip():
+                    chunks.append((_MARKDOWN if markdown else "") + "\n".join(current))
+                current, markdown = [], "[markdown]" in line
+                continue
+            current.append(line)
+        if "".join(current).strip():
+            chunks.append((_MARKDOWN if markdown else "") + "\n".join(current))
+        return [c.strip("\n") for c in chunks]
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return _split_blocks(text)
+    lines = text.splitlines(keepends=True)
+    starts = []
+    for node in tree.body:
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        starts.append(first - 1)
+    if not starts:
+        return [text] if text.strip() else []
+    starts[0] = 0  # keep a leading comment or docstring with the first statement
+    bounds = [*starts, len(lines)]
+    return ["".join(lines[a:b]).strip("\n") for a, b in itertools.pairwise(bounds)
+            if "".join(lines[a:b]).strip()]
+
+
+def _split_blocks(text: str) -> list[str]:
+    """A module that does not parse: split at unindented lines after a blank line."""
+    blocks: list[list[str]] = [[]]
+    previous_blank = False
+    for line in text.splitlines(keepends=True):
+        starts_block = line[:1] not in (" ", "\t", "\n", "#", ")", "]", "}", "")
+        if starts_block and previous_blank and blocks[-1]:
+            blocks.append([])
+        blocks[-1].append(line)
+        previous_blank = not line.strip()
+    return ["".join(b).strip("\n") for b in blocks if "".join(b).strip()]

@@ -1,0 +1,371 @@
+"""Run a notebook in a sandboxed kernel and probe it.
+
+nbclient drives the kernel from here (trusted); the kernel runs inside bubblewrap. After
+every cell a silent snapshot records each new object bound to a graded name, so the
+definition that answers a question is still found when a later cell rebinds the name.
+When a cell kills or hangs the kernel, the kernel is restarted and the notebook re-run
+without that cell, so a crash late in the notebook costs nothing defined before it:
+
+    while starts < MAX_KERNEL_STARTS:
+        start a kernel
+        run the cells not yet skipped      -> a cell stopped the kernel: skip it, restart
+        run the probes                     -> a call killed the kernel: skip it, restart
+        done
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+
+from graders.errors import SandboxError
+from graders.protocol import CandidatesMessage, ResultMessage, StartMessage, parse_message
+from graders.results import (
+    CallStatus,
+    Candidate,
+    CellRecord,
+    CellStatus,
+    ProbeRecord,
+    SandboxEvent,
+    SandboxVerdict,
+)
+from graders.runner.kernel_code import disarm_expression, probe_code, snapshot_expression
+from graders.runner.session import KernelSession, death_verdict, error_text
+from graders.runner.workdir import prepare
+from graders.sandbox.cgroups import cgroup_version, sweep_stale
+from graders.sandbox.config import Limits, SandboxConfig, SandboxMode
+
+MAX_KERNEL_STARTS = 5
+
+
+@dataclass
+class Execution:
+    """Everything the trusted side learned from running one submission."""
+
+    notebook: NotebookNode
+    cells: list[CellRecord]
+    events: list[SandboxEvent]
+    candidates: list[Candidate]
+    records: list[ProbeRecord]
+    kernel_starts: int
+    sandbox_start_s: float
+    kernel_start_s: float
+    execute_s: float
+    probes_s: float
+    peak_memory_bytes: int | None
+    warnings: list[str] = field(default_factory=list)
+    tampered: bool = False  # the probe did not run as sent: answers cannot be trusted
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """Which names to watch and how long the probe cell may take."""
+
+    symbols: tuple[str, ...]
+    budget_s: float
+    call_limit_s: float
+
+
+@dataclass
+class _Run:
+    """What one submission's run has learned so far, across kernel restarts."""
+
+    work: NotebookNode
+    limits: Limits
+    cell_timeouts: dict[int, float]
+    deadline: float
+    nonce: str = field(default_factory=lambda: secrets.token_hex(8))
+    records: dict[int, CellRecord] = field(default_factory=dict)
+    skip: set[int] = field(default_factory=set)
+    events: list[SandboxEvent] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    probe_skip: list[tuple[str, int]] = field(default_factory=list)
+    probe_results: dict[tuple[str, int], ProbeRecord] = field(default_factory=dict)
+    candidates: list[Candidate] = field(default_factory=list)
+    kernel_starts: int = 0
+    out_of_time: bool = False
+    tampered: bool = False
+    peak: int | None = None
+    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("sandbox_start_s", "kernel_start_s", "execute_s", "probes_s"), 0.0))
+
+    @property
+    def code_cells(self) -> list[int]:
+        return [i for i, c in enumerate(self.work.cells) if c.cell_type == "code"]
+
+    def limit_for(self, index: int) -> int:
+        """The cell's own limit (a question's budget, or the default), within the total."""
+        limit = self.cell_timeouts.get(index, self.limits.cell_timeout_s)
+        return max(1, int(min(limit, self.deadline - time.monotonic())))
+
+
+def _mode_warnings(config: SandboxConfig) -> list[str]:
+    if config.mode is SandboxMode.USER:
+        return ["sandbox ran without cgroups (not root): memory and process limits "
+                "are rlimits only"]
+    if config.mode is SandboxMode.UNSAFE:
+        return ["UNSAFE: the submission ran WITHOUT a sandbox"]
+    if cgroup_version() is None:
+        return ["no usable cgroups on this host: memory and process limits not applied"]
+    return []
+
+
+async def run_submission(
+    nb: NotebookNode,
+    *,
+    job: Path,
+    config: SandboxConfig,
+    limits: Limits,
+    request: ProbeRequest,
+    seed: int,
+    cell_timeouts: dict[int, float] | None = None,
+) -> Execution:
+    """Execute every code cell (continuing past errors), then run the probes.
+
+    ``cell_timeouts`` overrides the per-cell limit for some cells (a question's budget).
+    """
+    if config.mode is SandboxMode.ROOT:
+        sweep_stale()  # leftovers of a grader that was killed (a SIGKILLed worker)
+    prepare(job, config)
+    run = _Run(work=copy.deepcopy(nb), limits=limits, cell_timeouts=cell_timeouts or {},
+               deadline=time.monotonic() + limits.total_timeout_s,
+               warnings=_mode_warnings(config))
+    while run.kernel_starts < MAX_KERNEL_STARTS:
+        run.kernel_starts += 1
+        session = KernelSession(job, run.work, config, limits, seed)
+        t0 = time.perf_counter()
+        await session.start(run.kernel_starts)
+        run.timings["sandbox_start_s"] += time.perf_counter() - t0 - session.start_s
+        run.timings["kernel_start_s"] += session.start_s
+        try:
+            if not await _run_cells(session, run, request.symbols):
+                continue  # a cell stopped the kernel: run again without it
+            if await _run_probes(session, run, request):
+                break
+        finally:
+            await _stop(session, run)
+    else:
+        run.warnings.append("gave up after too many kernel restarts")
+    return _execution(run)
+
+
+async def _run_cells(session: KernelSession, run: _Run, symbols: tuple[str, ...]) -> bool:
+    """Every code cell not skipped, each followed by a snapshot. False when one of them
+    stopped the kernel (it is then skipped from now on)."""
+    client = session.client
+    assert client is not None
+    by_cell = {id(run.work.cells[i]): i for i in run.code_cells}
+    # nbclient asks for each cell's limit just before running it.
+    client.timeout_func = lambda cell: run.limit_for(by_cell.get(id(cell), -1))
+    started_all = time.perf_counter()
+    try:
+        for index in run.code_cells:
+            if index in run.skip:
+                continue
+            if run.out_of_time:
+                run.records[index] = CellRecord(index=index, status=CellStatus.SKIPPED,
+                                                error="not run: total time limit reached")
+                continue
+            if not await _run_cell(session, run, index, symbols):
+                run.skip.add(index)
+                return False
+        return True
+    finally:
+        run.timings["execute_s"] += time.perf_counter() - started_all
+
+
+async def _run_cell(session: KernelSession, run: _Run, index: int,
+                    symbols: tuple[str, ...]) -> bool:
+    """One cell and its snapshot; False when the kernel did not survive them."""
+    client = session.client
+    assert client is not None
+    cell = run.work.cells[index]
+    limit = run.limit_for(index)
+    total = run.deadline - time.monotonic() <= run.cell_timeouts.get(
+        index, run.limits.cell_timeout_s)
+    started = time.perf_counter()
+    try:
+        await client.async_execute_cell(cell, index)
+    except CellTimeoutError:
+        verdict = SandboxVerdict.TOTAL_TIMEOUT if total else SandboxVerdict.CELL_TIMEOUT
+        run.events.append(SandboxEvent(verdict=verdict, detail=f"cell {index}"))
+        run.records[index] = CellRecord(index=index, status=CellStatus.TIMEOUT,
+                                        duration_s=time.perf_counter() - started,
+                                        error=f"stopped after {limit} s")
+        run.out_of_time = run.out_of_time or total
+        return False
+    except DeadKernelError:
+        await session.stop()
+        if client.killed_for_output == index:
+            event = SandboxEvent(verdict=SandboxVerdict.OUTPUT_LIMIT, detail=f"cell {index}")
+            status = CellStatus.OUTPUT_LIMIT
+        else:
+            death = death_verdict(session)
+            detail = "; ".join(d for d in (f"cell {index}", death.detail) if d)
+            event, status = death.model_copy(update={"detail": detail}), CellStatus.KERNEL_DIED
+        run.events.append(event)
+        run.records[index] = CellRecord(index=index, status=status, error=event.message,
+                                        duration_s=time.perf_counter() - started)
+        return False
+    if index in client.flooded and not any(
+        e.verdict is SandboxVerdict.OUTPUT_LIMIT and e.detail == f"cell {index}"
+        for e in run.events
+    ):
+        run.events.append(SandboxEvent(verdict=SandboxVerdict.OUTPUT_LIMIT,
+                                       detail=f"cell {index}"))
+    err = error_text(cell)
+    run.records[index] = CellRecord(index=index,
+                                    status=CellStatus.ERROR if err else CellStatus.OK,
+                                    duration_s=time.perf_counter() - started, error=err)
+    try:
+        await session.expression(snapshot_expression(symbols, index))
+    except (CellTimeoutError, DeadKernelError):
+        # the cell left something behind that stops the kernel answering
+        run.records[index] = CellRecord(index=index, status=CellStatus.KERNEL_DIED,
+                                        error="the kernel stopped responding after this cell")
+        return False
+    return True
+
+
+async def _run_probes(session: KernelSession, run: _Run, request: ProbeRequest) -> bool:
+    """The probe cell, in the same kernel. True when it finished; False when a call
+    killed or hung the kernel (that call is recorded and skipped on the next start)."""
+    client = session.client
+    assert client is not None
+    started = time.perf_counter()
+    await _disarm(session, run)
+    client.probe_messages = []
+    probe_cell = nbformat.v4.new_code_cell(probe_code(run.nonce, run.probe_skip))
+    client.timeout_func = None
+    client.timeout = max(1, int(request.budget_s))
+    run.work.cells.append(probe_cell)
+    watchdog = asyncio.ensure_future(client.watch_calls(request.call_limit_s + 3.0))
+    died: CallStatus | None = None
+    try:
+        await client.async_execute_cell(probe_cell, len(run.work.cells) - 1,
+                                        store_history=False)
+    except CellTimeoutError:
+        died = CallStatus.TIMEOUT
+    except DeadKernelError:
+        died = CallStatus.TIMEOUT if client.killed_for_call else CallStatus.CRASHED
+    finally:
+        watchdog.cancel()
+        run.work.cells.pop()
+        run.timings["probes_s"] += time.perf_counter() - started
+    in_flight = _collect(client.probe_messages, run)
+    if died is None:
+        err = error_text(probe_cell)
+        if not any(m.get("nonce") == run.nonce for m in client.probe_messages
+                   if isinstance(m, dict)):
+            # our probe code did not run as sent: something rewrote or replaced it
+            run.tampered = True
+            run.warnings.append("the grader's probe did not run unmodified: the notebook "
+                                "tampered with the grading kernel"
+                                + (f" ({err})" if err else ""))
+        elif err and not run.probe_results:
+            run.warnings.append(f"probe could not run: {err}")
+        return True
+    if in_flight is None:
+        return True
+    call_id, symbol, candidate = in_flight
+    message = (f"did not return within {request.call_limit_s:g} s and was stopped"
+               if died is CallStatus.TIMEOUT else "the kernel died during this call")
+    run.probe_results[(call_id, candidate)] = ProbeRecord(
+        call_id=call_id, symbol=symbol, candidate=candidate, status=died, error=message)
+    run.probe_skip.append((call_id, candidate))
+    run.events.append(SandboxEvent(
+        verdict=SandboxVerdict.CALL_TIMEOUT if died is CallStatus.TIMEOUT
+        else SandboxVerdict.KERNEL_DIED, detail=f"while probing {call_id}"))
+    return False
+
+
+async def _disarm(session: KernelSession, run: _Run) -> None:
+    """Undo the notebook's changes to the kernel's machinery before our code runs, and
+    record them for staff (they cannot be confused with a missing answer)."""
+    try:
+        answer = await session.expression(disarm_expression(run.nonce))
+    except (CellTimeoutError, DeadKernelError):
+        answer = None
+    if answer is None or run.nonce not in answer:
+        run.tampered = True
+        run.warnings.append("the grading kernel did not answer the grader's handshake: the "
+                            "notebook tampered with it")
+        return
+    changed = answer.strip("'\"").split(":", 1)[1]
+    if changed and not any("changed the grading kernel" in w for w in run.warnings):
+        run.warnings.append(f"the notebook changed the grading kernel ({changed}); undone "
+                            "before grading")
+
+
+def _collect(messages: list[dict[str, Any]], run: _Run) -> tuple[str, str, int] | None:
+    """Validate the probe messages into records and candidates; messages that do not fit
+    the protocol (or carry another nonce) are dropped. Returns the call that had started
+    but not reported, if any."""
+    candidates: list[Candidate] | None = None
+    started: dict[tuple[str, int], str] = {}
+    for payload in messages:
+        msg = parse_message(payload)
+        if msg is None or msg.nonce != run.nonce:
+            continue
+        if isinstance(msg, CandidatesMessage) and candidates is None:
+            candidates = list(msg.candidates)
+        elif isinstance(msg, StartMessage):
+            started[(msg.call_id, msg.candidate)] = msg.symbol
+        elif isinstance(msg, ResultMessage):
+            run.probe_results.setdefault((msg.call_id, msg.candidate), ProbeRecord(
+                call_id=msg.call_id, symbol=msg.symbol, candidate=msg.candidate,
+                status=msg.status, value=msg.value, error=msg.error,
+                duration_s=msg.duration_s))
+    if candidates:
+        run.candidates = candidates
+    pending = [(key, symbol) for key, symbol in started.items() if key not in run.probe_results]
+    if not pending:
+        return None
+    (call_id, candidate), symbol = pending[-1]
+    return call_id, symbol, candidate
+
+
+async def _stop(session: KernelSession, run: _Run) -> None:
+    await session.stop()
+    stats = session.stats
+    if stats.peak_memory_bytes:
+        run.peak = max(run.peak or 0, stats.peak_memory_bytes)
+    if stats.pids_limit_hits and not any(
+            e.verdict is SandboxVerdict.PROCESS_LIMIT for e in run.events):
+        run.events.append(SandboxEvent(verdict=SandboxVerdict.PROCESS_LIMIT))
+
+
+def _execution(run: _Run) -> Execution:
+    for index in run.code_cells:
+        run.records.setdefault(index, CellRecord(
+            index=index, status=CellStatus.SKIPPED,
+            error="not run again after it stopped the kernel"))
+    return Execution(
+        notebook=copy.deepcopy(run.work),
+        cells=[run.records[i] for i in run.code_cells],
+        events=run.events,
+        candidates=run.candidates,
+        records=list(run.probe_results.values()),
+        kernel_starts=run.kernel_starts,
+        peak_memory_bytes=run.peak,
+        warnings=run.warnings,
+        tampered=run.tampered,
+        **run.timings,
+    )
+
+
+def run_submission_sync(nb: NotebookNode, **kwargs: Any) -> Execution:
+    """Synchronous wrapper (each call gets its own event loop)."""
+    try:
+        return asyncio.run(run_submission(nb, **kwargs))
+    except OSError as exc:
+        raise SandboxError(f"sandbox set-up failed: {exc}") from exc

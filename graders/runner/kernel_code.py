@@ -1,0 +1,91 @@
+"""The code the trusted side sends into the kernel: the probe modules, as source text.
+
+``graders/kernel/`` is never imported here: its files are read as text and compiled
+inside the kernel into private module objects, so the student's namespace never holds
+them and the trusted process never executes them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from graders.boundary import DATASETS_MOUNT, FILES_MOUNT, PROBE_MOUNT
+
+_GRADERS = Path(__file__).resolve().parent.parent
+BOUNDARY_SOURCE = (_GRADERS / "boundary.py").read_text()
+PROBE_SOURCE = (_GRADERS / "kernel" / "probe.py").read_text()
+PROBE_TORCH_SOURCE = (_GRADERS / "kernel" / "probe_torch.py").read_text()
+ENVIRONMENT_SOURCE = (_GRADERS / "kernel" / "environment.py").read_text()
+PLAN_FILE = f"{PROBE_MOUNT}/plan.json"
+
+
+def _install(name: str, source: str, label: str) -> str:
+    """Lines (inside a function body) that compile ``source`` as module ``name``."""
+    return (
+        f"    mod = types.ModuleType({name!r})\n"
+        f"    exec(compile({source!r}, {label!r}, 'exec'), mod.__dict__)\n"
+        f"    sys.modules[{name!r}] = mod\n"
+    )
+
+
+def _modules() -> str:
+    return (
+        _install("_autograder_boundary", BOUNDARY_SOURCE, "<autograder-boundary>")
+        + _install("_autograder_probe_torch", PROBE_TORCH_SOURCE, "<autograder-probe-torch>")
+        + _install("_autograder_probe", PROBE_SOURCE, "<autograder-probe>")
+    )
+
+
+def bootstrap_code(seed: int) -> str:
+    """Run once per kernel, before the first cell: probe modules, hooks, files, seeds.
+
+    ``files/`` holds the course's support files with the student's own files over them
+    (a student who ships an edited helper gets theirs); both are copied into the home.
+    """
+    return (
+        "def __ag_boot():\n"
+        "    import sys, types, random\n"
+        + _modules()
+        + f"    sys.modules['_autograder_probe_torch'].install_hooks({seed}, "
+        f"{DATASETS_MOUNT!r})\n"
+        + _install("_autograder_environment", ENVIRONMENT_SOURCE, "<autograder-environment>")
+        + "    mod.install()\n"
+        "    import os, shutil\n"
+        f"    if os.path.isdir({FILES_MOUNT!r}):\n"
+        f"        shutil.copytree({FILES_MOUNT!r}, '.', dirs_exist_ok=True)\n"
+        "    if '' not in sys.path:\n"
+        "        sys.path.insert(0, '')\n"
+        f"    random.seed({seed})\n"
+        "    try:\n"
+        "        import numpy\n"
+        f"        numpy.random.seed({seed % 2**32})\n"
+        "    except Exception:\n"
+        "        pass\n"
+        "__ag_boot(); del __ag_boot\n"
+    )
+
+
+def snapshot_expression(symbols: tuple[str, ...], cell: int) -> str:
+    """After each cell, as a ``user_expressions`` entry: a notebook's input transformers
+    cannot rewrite it."""
+    return (f"__import__('sys').modules['_autograder_probe'].snapshot(globals(), "
+            f"{list(symbols)!r}, {cell})")
+
+
+def probe_code(nonce: str, skip: list[tuple[str, int]]) -> str:
+    # A fresh copy of the probe modules each time: the student's code may have replaced
+    # the ones installed at start-up (it could then only misreport its own answers).
+    return (
+        "def __ag_probe():\n"
+        "    import sys, types\n"
+        + _modules()
+        + f"    mod.run({PLAN_FILE!r}, globals(), {nonce!r}, {skip!r})\n"
+        "__ag_probe(); del __ag_probe\n"
+    )
+
+
+def disarm_expression(nonce: str) -> str:
+    """Evaluated as a ``user_expressions`` entry, which IPython evaluates directly: input
+    transformers a notebook registered never see it. Answers ``nonce:changes``."""
+    return (f"__import__('sys').modules['_autograder_environment'].disarm("
+            f"__import__('IPython').get_ipython(), {nonce!r})")

@@ -1,0 +1,214 @@
+"""One sandboxed kernel: its cgroup, the launcher that becomes bwrap, the kernel manager
+and the nbclient client, started and stopped as a unit."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+
+from graders.errors import KernelStartError
+from graders.results import SandboxEvent, SandboxVerdict
+from graders.runner.client import CappedClient, SandboxedKernelManager
+from graders.runner.kernel_code import bootstrap_code
+from graders.runner.workdir import stage_path
+from graders.sandbox.cgroups import CgroupStats, JobCgroup, cgroup_version
+from graders.sandbox.config import LaunchPlan, Limits, SandboxConfig, SandboxMode
+
+
+class KernelSession:
+    """One sandboxed kernel: cgroup, launcher, kernel manager and client."""
+
+    def __init__(
+        self, job: Path, nb: NotebookNode, config: SandboxConfig, limits: Limits, seed: int
+    ) -> None:
+        self.job, self.nb, self.config, self.limits, self.seed = job, nb, config, limits, seed
+        self.cgroup: JobCgroup | None = None
+        self.client: CappedClient | None = None
+        self.stats = CgroupStats()
+        self.start_s = 0.0
+        self.returncode: int | None = None
+        self.stopped = False
+        self.stderr_head = ""
+
+    async def start(self, attempt: int) -> CappedClient:
+        mode = self.config.mode
+        ipc = self.job / "ipc"
+        shutil.rmtree(ipc, ignore_errors=True)
+        ipc.mkdir(mode=0o700)
+        host = self.job / "host"
+        if mode is SandboxMode.ROOT:
+            os.chown(ipc, self.config.sandbox_uid, self.config.sandbox_gid)
+            if cgroup_version() is not None:
+                self.cgroup = JobCgroup.create(
+                    f"{self.job.name}-{attempt}",
+                    memory_bytes=self.limits.memory_bytes,
+                    max_processes=self.limits.max_processes,
+                )
+        km = SandboxedKernelManager(
+            transport="ipc",
+            ip=str(ipc / "k"),
+            connection_file=str(host / f"connection-{attempt}.json"),
+            kernel_name="python3",
+        )
+        km.launcher_argv = self._launcher_argv(host, attempt)
+        self.client = CappedClient(self.nb, km, self.limits)
+        started = time.perf_counter()
+        try:
+            # The kernel's own stdout/stderr (fd level, not the notebook's output) must not
+            # reach our logs: stdout is dropped, the first few KiB of stderr kept for errors.
+            await self.client.async_start_new_kernel(
+                cwd=str(host), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+            self._drain_stderr()
+            await self.client.async_start_new_kernel_client()
+        except Exception as exc:
+            await self.stop()
+            raise KernelStartError(
+                f"the sandboxed kernel did not start: {exc}; stderr: {self.stderr_head[-2000:]}"
+            ) from exc
+        self.start_s = time.perf_counter() - started
+        await self.hidden(bootstrap_code(self.seed))
+        return self.client
+
+    def _launcher_argv(self, host: Path, attempt: int) -> list[str]:
+        env_python = str(self.config.python_env / "bin" / "python")
+        if self.config.mode is SandboxMode.UNSAFE:
+            # Development only: the kernel runs unconfined with our uid and environment.
+            return [env_python, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                    "--HistoryManager.hist_file=:memory:"]
+        stage = None
+        datasets = self.config.datasets_dir
+        if datasets is not None and not datasets.is_dir():
+            datasets = None  # reported as missing grader data, not a sandbox failure
+        if self.config.mode is SandboxMode.ROOT:
+            stage = stage_path(self.job)
+            for sub in ("", "env", "ipc", "probe", "etc", "files", "datasets", "weights"):
+                (stage / sub).mkdir(mode=0o755, exist_ok=True)
+        plan = LaunchPlan(
+            mode=self.config.mode,
+            bwrap=self.config.bwrap_path(),
+            uid=self.config.sandbox_uid,
+            gid=self.config.sandbox_gid,
+            python_env=str(self.config.python_env),
+            ipc_dir=str(self.job / "ipc"),
+            probe_dir=str(self.job / "probe"),
+            etc_dir=str(self.job / "etc"),
+            stage_dir=str(stage) if stage else None,
+            files_dir=str(self.job / "files") if (self.job / "files").is_dir() else None,
+            datasets_dir=str(datasets) if datasets else None,
+            dataset_entries=sorted(p.name for p in datasets.iterdir()) if datasets else [],
+            weights_dir=str(self.config.weights_dir) if self.config.weights_dir else None,
+            cgroup_procs=[str(p) for p in self.cgroup.procs_files] if self.cgroup else [],
+            memory_bytes=self.limits.memory_bytes,
+            max_processes=self.limits.max_processes,
+            cpu_seconds=self.limits.cpu_seconds,
+            file_size_bytes=self.limits.file_size_bytes,
+            open_files=self.limits.open_files,
+            tmp_bytes=self.limits.tmp_bytes,
+            home_bytes=self.limits.home_bytes,
+            gpu=self.limits.gpu,
+            seed=self.seed,
+        )
+        plan_file = host / f"launch-{attempt}.json"
+        plan_file.write_text(plan.model_dump_json())
+        plan_file.chmod(0o600)
+        return [sys.executable, "-m", "graders.sandbox.launcher", str(plan_file),
+                "{connection_file}"]
+
+    def _drain_stderr(self) -> None:
+        km = self.client.km if self.client else None
+        process = getattr(km.provisioner, "process", None) if km is not None else None
+        stream = getattr(process, "stderr", None)
+        if stream is None:
+            return
+
+        def drain() -> None:
+            kept = 0
+            for chunk in iter(lambda: stream.read(65536), b""):
+                if kept < 8192:
+                    self.stderr_head += chunk[: 8192 - kept].decode(errors="replace")
+                    kept += len(chunk)
+            stream.close()
+
+        threading.Thread(target=drain, daemon=True).start()
+
+    async def _silent(self, code: str, timeout: float,
+                      user_expressions: dict[str, str] | None = None) -> dict[str, Any]:
+        """Execute our own request silently and wait for its reply's content."""
+        assert self.client is not None and self.client.kc is not None
+        kc: Any = self.client.kc  # the async client; its stubs type it as the sync one
+        msg_id = kc.execute(code, silent=True, store_history=False,
+                            user_expressions=user_expressions)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                reply = await kc.get_shell_msg(timeout=0.5)
+            except Exception:  # queue.Empty; the kernel may be gone
+                if not await kc.is_alive():
+                    raise DeadKernelError("Kernel died") from None
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return dict(reply["content"])
+        raise CellTimeoutError("the grader's own request timed out")
+
+    async def hidden(self, code: str, timeout: float = 30.0) -> bool:
+        """Run our own code silently; False when it failed (the student may have broken it)."""
+        return (await self._silent(code, timeout)).get("status") == "ok"
+
+    async def expression(self, expression: str, timeout: float = 30.0) -> str | None:
+        """Evaluate one expression as a ``user_expressions`` entry (IPython evaluates it
+        directly: no input transformer touches it); its text/plain value, or None."""
+        content = await self._silent("", timeout, {"ag": expression})
+        value = content.get("user_expressions", {}).get("ag", {})
+        if value.get("status") != "ok":
+            return None
+        text = value.get("data", {}).get("text/plain")
+        return str(text)[:2000] if text is not None else None
+
+    def exit_code(self) -> int | None:
+        km = self.client.km if self.client else None
+        process = getattr(km.provisioner, "process", None) if km and km.provisioner else None
+        return process.poll() if process is not None else self.returncode
+
+    async def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        self.returncode = self.exit_code()
+        if self.client is not None and self.client.km is not None:
+            with contextlib.suppress(Exception):  # already dead: nothing more to stop
+                await self.client._async_cleanup_kernel()
+        if self.cgroup is not None:
+            self.stats = self.cgroup.stats()
+            self.cgroup.remove()
+        shutil.rmtree(stage_path(self.job), ignore_errors=True)
+
+
+def error_text(cell: NotebookNode) -> str | None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            return f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"[:500]
+    return None
+
+
+def death_verdict(session: KernelSession) -> SandboxEvent:
+    stats = session.stats
+    code = session.exit_code()
+    if stats.oom_kills:
+        return SandboxEvent(verdict=SandboxVerdict.OUT_OF_MEMORY)
+    detail = ""
+    if code is not None and code != 0:
+        detail = f"killed by signal {code - 128}" if code > 128 else f"exit code {code}"
+    if stats.pids_limit_hits:
+        detail = (detail + "; " if detail else "") + "process limit reached"
+    return SandboxEvent(verdict=SandboxVerdict.KERNEL_DIED, detail=detail)

@@ -1,0 +1,258 @@
+"""How a submission's kernel is confined: limits, the bubblewrap invocation, GPU slots.
+
+The kernel (and only the kernel) runs inside bubblewrap; nbclient and all grading logic
+stay outside. ``LaunchPlan`` is everything ``graders.sandbox.launcher`` needs to start one
+sandboxed kernel; ``bwrap_argv`` turns it into the command line (pure, so it is unit
+tested without running anything).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from graders.boundary import (
+    DATASETS_MOUNT,
+    ENV_MOUNT,
+    FILES_MOUNT,
+    HOME,
+    IPC_MOUNT,
+    PROBE_MOUNT,
+    TORCH_HOME,
+)
+from graders.errors import SandboxUnavailableError
+
+GiB = 1024**3
+MiB = 1024**2
+
+KERNEL_CONNECTION = f"{IPC_MOUNT}/kernel.json"
+# Where notebooks commonly point a dataset's root: each is a link to the mounted
+# datasets, so `datasets.CIFAR10(root="./data", download=True)` finds the files.
+DATASET_LINKS = (f"{HOME}/data", f"{HOME}/datasets", "/home/data", "/content/data",
+                 "/data", "/tmp/data")
+
+# Environment variables passed through from the host when set (never secrets):
+# older OpenBLAS builds crash on some processors without the core type.
+PASSTHROUGH_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+class SandboxMode(StrEnum):
+    ROOT = "root"  # started as root: drop to the sandbox uid, per-job cgroups
+    USER = "user"  # an ordinary user: bwrap as that user, rlimits only
+    UNSAFE = "unsafe"  # no sandbox at all; development only, loudly labelled
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one submission; ``graders`` never reads the environment."""
+
+    memory_bytes: int = 3 * GiB
+    max_processes: int = 128
+    cpu_seconds: int = 1800
+    file_size_bytes: int = 256 * MiB
+    open_files: int = 512
+    tmp_bytes: int = 256 * MiB
+    home_bytes: int = 256 * MiB
+    # Caps set on purpose by the deployment; an assignment's own budgets apply below them
+    # (infinite: the assignment's budgets apply as written).
+    cell_timeout_s: float = math.inf
+    total_timeout_s: float = math.inf
+    startup_timeout_s: float = 60.0
+    call_timeout_s: float = 30.0  # cap on any one probe call, whatever a spec asks
+    output_cell_bytes: int = 1 * MiB
+    output_total_bytes: int = 8 * MiB
+    output_kill_bytes: int = 64 * MiB
+    gpu: int | None = None
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Where things are on the host, and how to become the sandbox user."""
+
+    python_env: Path  # prefix of the grading environment (a venv or an installation)
+    jobs_root: Path
+    sandbox_uid: int = 10001
+    sandbox_gid: int = 10001
+    unsafe_no_sandbox: bool = False
+    bwrap: str = "bwrap"
+    datasets_dir: Path | None = None  # torchvision layout, mounted read-only
+    weights_dir: Path | None = None  # torch hub checkpoints, mounted read-only
+
+    @property
+    def mode(self) -> SandboxMode:
+        if self.unsafe_no_sandbox:
+            return SandboxMode.UNSAFE
+        return SandboxMode.ROOT if os.geteuid() == 0 else SandboxMode.USER
+
+    def bwrap_path(self) -> str:
+        found = shutil.which(self.bwrap)
+        if not found:
+            raise SandboxUnavailableError(
+                "bubblewrap (bwrap) is not installed: refusing to run student code "
+                "unsandboxed. Install it (Debian: apt-get install bubblewrap)."
+            )
+        return found
+
+
+class LaunchPlan(BaseModel):
+    """What the launcher needs; written as JSON into a directory only we can read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: SandboxMode
+    bwrap: str
+    uid: int
+    gid: int
+    python_env: str
+    ipc_dir: str
+    probe_dir: str
+    etc_dir: str
+    stage_dir: str | None = None  # root mode: world-traversable mount point
+    files_dir: str | None = None  # attachments from a zip, copied into HOME at start
+    datasets_dir: str | None = None
+    dataset_entries: list[str] = []  # top-level names, also linked into HOME
+    weights_dir: str | None = None
+    cgroup_procs: list[str] = []
+    memory_bytes: int
+    max_processes: int
+    cpu_seconds: int
+    file_size_bytes: int
+    open_files: int
+    tmp_bytes: int
+    home_bytes: int
+    gpu: int | None = None
+    seed: int = 0
+
+
+def kernel_environment(plan: LaunchPlan) -> dict[str, str]:
+    """The whole environment the kernel sees: an allow-list, nothing inherited."""
+    env = {
+        "PATH": f"{ENV_MOUNT}/bin:/usr/local/bin:/usr/bin:/bin",
+        "HOME": HOME,
+        "USER": "student",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TMPDIR": "/tmp",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": str(plan.seed % 2**32),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "TORCH_HOME": TORCH_HOME,
+    }
+    for key in PASSTHROUGH_ENV:
+        if key in os.environ:
+            env[key] = os.environ[key]
+    if plan.gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(plan.gpu)
+        env["NVIDIA_VISIBLE_DEVICES"] = str(plan.gpu)
+    return env
+
+
+def _root_links() -> list[str]:
+    """Mirror the host's top-level library and binary directories (merged /usr or not)."""
+    args: list[str] = []
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), f"/{name}"]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), f"/{name}"]
+    return args
+
+
+ETC_FILES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "fonts",
+    "nsswitch.conf", "mime.types", "ssl/certs",
+)
+GPU_CONTROL_DEVICES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools")
+
+
+def bwrap_argv(
+    plan: LaunchPlan,
+    *,
+    env_path: str,
+    ipc_path: str,
+    probe_path: str,
+    etc_path: str,
+    seccomp_fd: int | None,
+    files_path: str | None = None,
+    datasets_path: str | None = None,
+    weights_path: str | None = None,
+) -> list[str]:
+    """The bubblewrap command line that starts ipykernel for one plan.
+
+    The ``*_path`` arguments are where those directories are reachable for the bwrap
+    process (in root mode, a private staging mount; otherwise the host paths).
+    """
+    args = [
+        plan.bwrap,
+        "--unshare-all", "--unshare-user", "--disable-userns",
+        "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+        "--hostname", "sandbox",
+        "--ro-bind", "/usr", "/usr",
+        *_root_links(),
+    ]
+    for name in ETC_FILES:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    for name in ("passwd", "group", "hosts"):
+        args += ["--ro-bind", f"{etc_path}/{name}", f"/etc/{name}"]
+    args += [
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--size", str(plan.tmp_bytes), "--tmpfs", "/tmp",
+        "--dir", "/home",
+        "--size", str(plan.home_bytes), "--tmpfs", HOME,
+        "--ro-bind", env_path, ENV_MOUNT,
+        "--bind", ipc_path, IPC_MOUNT,
+        "--ro-bind", probe_path, PROBE_MOUNT,
+    ]
+    if files_path is not None:
+        args += ["--ro-bind", files_path, FILES_MOUNT]
+    if datasets_path is not None:
+        args += ["--ro-bind", datasets_path, DATASETS_MOUNT, "--dir", "/content"]
+        for link in DATASET_LINKS:
+            args += ["--symlink", DATASETS_MOUNT, link]
+        for entry in plan.dataset_entries:
+            if entry and "/" not in entry and not entry.startswith("."):
+                args += ["--symlink", f"{DATASETS_MOUNT}/{entry}", f"{HOME}/{entry}"]
+    if weights_path is not None:
+        args += ["--ro-bind", weights_path, f"{TORCH_HOME}/hub/checkpoints"]
+    args += ["--remount-ro", "/"]
+    if plan.gpu is not None:
+        for dev in (*GPU_CONTROL_DEVICES, f"/dev/nvidia{plan.gpu}"):
+            args += ["--dev-bind-try", dev, dev]
+        args += ["--ro-bind-try", "/sys", "/sys"]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
+    args += ["--clearenv"]
+    for key, value in kernel_environment(plan).items():
+        args += ["--setenv", key, value]
+    args += [
+        "--chdir", HOME,
+        "--",
+        f"{ENV_MOUNT}/bin/python", "-m", "ipykernel_launcher",
+        "-f", KERNEL_CONNECTION,
+        "--HistoryManager.hist_file=:memory:",
+    ]
+    return args
+
+
+def write_etc(directory: Path, uid: int, gid: int) -> None:
+    """Minimal passwd/group/hosts, so the kernel knows who it is and what localhost is."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "passwd").write_text(
+        f"root:x:0:0:root:/root:/bin/false\nstudent:x:{uid}:{gid}:student:{HOME}:/bin/false\n"
+    )
+    (directory / "group").write_text(f"root:x:0:\nstudent:x:{gid}:\n")
+    (directory / "hosts").write_text("127.0.0.1 localhost sandbox\n::1 localhost\n")
+    for f in directory.iterdir():
+        f.chmod(0o644)
+    directory.chmod(0o755)

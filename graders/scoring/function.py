@@ -1,0 +1,232 @@
+"""Function, stability and gradient checks: student outputs against the reference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from graders.errors import SpecError
+from graders.inputs import PlannedCall
+from graders.results import CallStatus, ProbeRecord
+from graders.scoring.compare import compare_leaves, reference_leaves, structure
+from graders.scoring.diagnoses import apply_mistake
+from graders.scoring.values import WireFormatError, decode
+from graders.spec import FunctionCheck, GradientCheck, Keyed, StabilityCheck
+
+
+class Fault(StrEnum):
+    NONE = "none"
+    MISSING = "missing"
+    ERRORED = "errored"
+    TIMED_OUT = "timed_out"
+
+
+@dataclass
+class CheckScore:
+    fraction: float
+    feedback: list[str] = field(default_factory=list)
+    fault: Fault = Fault.NONE
+
+
+def _case_label(call: PlannedCall) -> str:
+    if call.label:
+        return f"on the case {call.label}"
+    if call.dims:
+        return "on inputs with " + ", ".join(f"{k}={v}" for k, v in call.dims.items())
+    return f"on test case {call.case_index + 1}"
+
+
+class ReferenceCache:
+    """Reference outputs per call, computed once on fresh copies of the inputs."""
+
+    def __init__(self, solution: ModuleType) -> None:
+        self.solution = solution
+        self._values: dict[tuple[str, str], Any] = {}
+
+    def value(self, name: str, call: PlannedCall) -> Any:
+        key = (name, call.call_id)
+        if key not in self._values:
+            fn = getattr(self.solution, name, None)
+            if fn is None:
+                raise SpecError(f"the reference solution has no {name!r}")
+            self._values[key] = fn(*call.fresh_args())
+        return self._values[key]
+
+
+def verify_gradient(check: GradientCheck, call: PlannedCall, cache: ReferenceCache) -> None:
+    """The reference gradient must agree with central differences of the reference loss."""
+    loss = getattr(cache.solution, check.loss, None)
+    if loss is None:
+        raise SpecError(f"the reference solution has no loss {check.loss!r}")
+    expected = cache.value(check.reference_name, call)
+    args = list(call.fresh_args())
+    params = args[check.wrt]
+    keys = check.output.keys if isinstance(check.output, Keyed) else list(params)
+    h = check.fd_step
+    for key in keys:
+        grad = np.asarray(expected[key], dtype=np.float64)
+        param = params[key]
+        numeric = np.zeros(param.shape)
+        for idx in np.ndindex(param.shape):
+            saved = param[idx]
+            param[idx] = saved + h
+            up = loss(*args)
+            param[idx] = saved - h
+            down = loss(*args)
+            param[idx] = saved
+            numeric[idx] = (up - down) / (2 * h)
+        tol = check.fd_tolerance
+        if not np.allclose(grad.reshape(numeric.shape), numeric, rtol=tol.rtol, atol=tol.atol):
+            raise SpecError(
+                f"reference gradient {key!r} disagrees with finite differences of {check.loss}"
+            )
+
+
+@dataclass
+class _CallScore:
+    credit: float
+    problem: str | None = None
+    notes: list[str] = field(default_factory=list)
+    fault: Fault = Fault.NONE
+
+
+def _score_call(check: FunctionCheck, call: PlannedCall, record: ProbeRecord,
+                cache: ReferenceCache, reference_call: PlannedCall) -> _CallScore:
+    label = _case_label(call)
+    if record.status is CallStatus.TIMEOUT:
+        return _CallScore(0.0, f"{check.symbol}() {label} {record.error or 'timed out'}",
+                          fault=Fault.TIMED_OUT)
+    if record.status in (CallStatus.ERROR, CallStatus.CRASHED, CallStatus.UNSERIALIZABLE):
+        problem = (f"{check.symbol}() raised {record.error} {label}"
+                   if record.status is CallStatus.ERROR
+                   else f"{check.symbol}() {label}: {record.error}")
+        return _CallScore(0.0, problem, fault=Fault.ERRORED)
+    credit, message, notes = _score_value(check, call, record, cache, reference_call)
+    return _CallScore(credit, message, notes)
+
+
+def _best_layout(check: FunctionCheck, primary: PlannedCall, scored: _CallScore,
+                 alternatives: list[PlannedCall], records: dict[str, ProbeRecord],
+                 cache: ReferenceCache) -> _CallScore:
+    """The primary layout's score, or an alternative layout's where that does better."""
+    best, best_layout = scored, None
+    for alt in alternatives:
+        record = records.get(alt.call_id)
+        if record is None or record.status is not CallStatus.OK:
+            continue
+        other = _score_call(check, alt, record, cache, primary)
+        if other.credit > best.credit + 1e-12:
+            best, best_layout = other, alt.layout
+    if best_layout is None:
+        return scored
+    name = check.layouts[best_layout].name
+    why = "raised an error" if scored.fault is Fault.ERRORED else "did not match"
+    note = (f"{check.symbol}() was graded with {name}: with the handout's layout it {why} "
+            "on the same values")
+    return _CallScore(best.credit, best.problem, [*best.notes, note], best.fault)
+
+
+def _single_sample_note(check: FunctionCheck, calls: list[PlannedCall],
+                        credits: list[float]) -> str | None:
+    """Right for one sample and wrong for a batch: code written for a single example."""
+    sizes = [(c.dims.get("B"), credit) for c, credit in zip(calls, credits, strict=False)]
+    one = [credit for b, credit in sizes if b == 1]
+    batches = [credit for b, credit in sizes if b is not None and b > 1]
+    if one and min(one) >= 1.0 and batches and max(batches) < 1.0:
+        return (f"{check.symbol}() is right for a single sample (B=1) but not for a batch: "
+                "the handout asks for a batch of B samples at once (is something written "
+                "for one row, such as X[0] or a scalar label?)")
+    return None
+
+
+def score_function_check(
+    check: FunctionCheck,
+    calls: list[PlannedCall],
+    records: dict[str, ProbeRecord],
+    cache: ReferenceCache,
+) -> CheckScore:
+    """Average credit over the check's cases; feedback from the first case that failed.
+    Each case is credited on its best layout (the handout's, or a declared alternative)."""
+    alternatives: dict[str, list[PlannedCall]] = {}
+    for call in calls:
+        if call.base is not None:
+            alternatives.setdefault(call.base, []).append(call)
+    credits: list[float] = []
+    problems: list[str] = []
+    notes: list[str] = []
+    fault = Fault.NONE
+    for call in (c for c in calls if c.base is None):
+        record = records.get(call.call_id)
+        if record is None or record.status is CallStatus.MISSING:
+            return CheckScore(0.0, [f"`{check.symbol}` is not defined in your submission"],
+                              Fault.MISSING)
+        if record.status is CallStatus.NOT_CALLABLE:
+            return CheckScore(0.0, [record.error or f"`{check.symbol}` is not a function"],
+                              Fault.ERRORED)
+        scored = _score_call(check, call, record, cache, call)
+        if scored.credit < 1.0 and call.call_id in alternatives:
+            scored = _best_layout(check, call, scored, alternatives[call.call_id], records,
+                                  cache)
+        credits.append(scored.credit)
+        notes += [n for n in scored.notes if n not in notes]
+        if scored.problem:
+            problems.append(scored.problem)
+        if scored.fault is Fault.TIMED_OUT or fault is Fault.NONE:
+            fault = scored.fault if scored.fault is not Fault.NONE else fault
+    fraction = sum(credits) / len(credits) if credits else 0.0
+    feedback = []
+    single = _single_sample_note(check, [c for c in calls if c.base is None], credits)
+    if single:
+        feedback.append(single)
+    if problems:
+        failed = sum(1 for c in credits if c < 1.0)
+        feedback.append(problems[0])
+        if failed > 1 or len(problems) > 1:
+            feedback.append(f"{check.symbol}() was not fully correct on {failed} of "
+                            f"{len(credits)} test inputs")
+    if fraction > 0.0:
+        fault = Fault.NONE
+    feedback += notes
+    if isinstance(check, StabilityCheck) and fraction == 1.0:
+        feedback.append(f"{check.symbol}() is numerically stable on extreme inputs")
+    return CheckScore(fraction, feedback, fault)
+
+
+def _score_value(
+    check: FunctionCheck, call: PlannedCall, record: ProbeRecord, cache: ReferenceCache,
+    reference_call: PlannedCall,
+) -> tuple[float, str | None, list[str]]:
+    label = _case_label(call)
+    try:
+        decoded = decode(record.value)
+    except WireFormatError as exc:
+        return 0.0, f"{check.symbol}() {label} returned a value we could not read ({exc})", []
+    leaves, notes, mismatch = structure(decoded, check.output, check.symbol)
+    if mismatch is not None or leaves is None:
+        return 0.0, f"{mismatch.message if mismatch else 'unreadable result'} ({label})", notes
+    expected = reference_leaves(cache.value(check.reference_name, reference_call),
+                                check.output)
+    result = compare_leaves(
+        expected, leaves, output=check.output, tolerance=check.tolerance,
+        symbol=check.symbol, require_finite=check.require_finite,
+    )
+    notes += result.notes
+    if result.ok:
+        return 1.0, None, notes
+    for diagnosis in check.diagnoses:
+        mistaken = apply_mistake(diagnosis, expected, call.dims)
+        if mistaken is None:
+            continue
+        flexible_output = check.output
+        if compare_leaves(mistaken, leaves, output=flexible_output, tolerance=check.tolerance,
+                          symbol=check.symbol, require_finite=True).ok:
+            return diagnosis.credit, f"{diagnosis.feedback} ({label})", notes
+    assert result.mismatch is not None
+    message = f"{result.mismatch.message} ({label})"
+    if isinstance(check, GradientCheck):
+        message += "; it also disagrees with a finite-difference estimate of the loss's gradient"
+    return 0.0, message, notes

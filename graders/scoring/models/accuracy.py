@@ -1,0 +1,233 @@
+"""Accuracy on grader-held test images, against the calibrated reference; the saved
+"best" model; the accuracy the notebook prints."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from graders.errors import SpecError
+from graders.scoring.function import CheckScore, Fault
+from graders.scoring.models.context import (
+    ModelContext,
+    _accuracy,
+    _eligible,
+    _no_model,
+    _where,
+)
+from graders.spec import (
+    ModelAccuracyCheck,
+    ModelLocator,
+    ReportedAccuracyCheck,
+    SavedModelCheck,
+)
+
+
+def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
+                   ctx: ModelContext) -> CheckScore:
+    labels = ctx.labels(check)
+    scored = []
+    for c in _eligible(payload, check.locate):
+        acc = _accuracy(c.get("predictions"), labels)
+        if acc is not None:
+            scored.append((acc, c))
+    if not scored:
+        errors = [f"{_where(c)}: {c['error']}" for c in _eligible(payload, check.locate)
+                  if c.get("error")]
+        if errors:
+            return CheckScore(0.0, [f"the model could not be evaluated: {errors[0]}"],
+                              Fault.ERRORED)
+        return _no_model(check.locate)
+    acc, best = max(scored, key=lambda s: s[0])
+    if ctx.calibrating:
+        ctx.measured[key] = acc
+        return CheckScore(1.0, [f"reference accuracy {100 * acc:.1f}%"])
+    reference = ctx.calibration.get(key)
+    if reference is None:
+        raise SpecError(f"no reference accuracy calibrated for {key}")
+    gap = reference - acc
+    band = check.band
+    if gap <= band.full_within:
+        credit = 1.0
+    elif gap >= band.zero_within:
+        credit = 0.0
+    else:
+        credit = (band.zero_within - gap) / (band.zero_within - band.full_within)
+    per_class = []
+    preds = best["predictions"].astype(np.int64)
+    for k in range(int(labels.max()) + 1 if labels.size else 0):
+        mask = labels == k
+        if mask.any():
+            per_class.append(f"{100 * float(np.mean(preds[mask] == k)):.0f}%")
+    lines = [f"{_where(best)} reaches {100 * acc:.1f}% on the grader's held-out test images "
+             f"(per class: {', '.join(per_class)}); full credit from "
+             f"{100 * max(0.0, reference - band.full_within):.1f}%"]
+    if credit == 0.0 and acc <= 1.5 / max(1, len(per_class)):
+        lines.append("that is close to chance: was the model trained?")
+    lines += training_mistakes(ctx, best.get("architecture") or {})
+    return CheckScore(credit, lines)
+
+
+_TEST_NAME = r"\w*(?:test|val)\w*"
+_TEST_LOOP = re.compile(rf"for\s+[^\n]*\bin\s+(?:enumerate\()?(?:tqdm\()?({_TEST_NAME})",
+                        re.IGNORECASE)
+
+
+def _steps_on_test_data(source: str) -> str | None:
+    """The test/validation loader a loop takes optimizer steps over, if any."""
+    lines = source.splitlines()
+    for i, line in enumerate(lines):
+        loop = _TEST_LOOP.search(line)
+        if not loop:
+            continue
+        indent = len(line) - len(line.lstrip())
+        body = []
+        for following in lines[i + 1:]:
+            if following.strip() and len(following) - len(following.lstrip()) <= indent:
+                break
+            body.append(following)
+        text = "\n".join(body)
+        if ".step(" in text and ".backward(" in text:
+            return loop.group(1)
+    return None
+
+
+def training_mistakes(ctx: ModelContext, architecture: dict[str, Any]) -> list[str]:
+    """Common training mistakes a TA would name, read from the notebook's code."""
+    notes = []
+    code = [c for c in ctx.cells if c.kind == "code"]
+    for cell in code:
+        name = _steps_on_test_data(cell.source)
+        if name:
+            notes.append(f"cell {cell.index + 1} takes optimizer steps on `{name}`: "
+                         "training on test (or validation) data makes their accuracy "
+                         "meaningless")
+            break
+    types = {str(leaf.get("type")) for leaf in architecture.get("leaves", [])
+             if isinstance(leaf, dict)}
+    if (any(t.startswith(("Dropout", "BatchNorm")) for t in types)
+            # the course's predict() helper switches to eval mode itself
+            and not any(".eval()" in c.source or "predict(" in c.source for c in code)):
+        notes.append("the model has dropout or batch norm, but model.eval() is never called "
+                     "before evaluating it: its test predictions are noisier than they "
+                     "should be")
+    return notes
+
+
+
+
+def _public_accuracy(c: dict[str, Any]) -> float | None:
+    preds, labels = c.get("public_predictions"), c.get("public_labels")
+    if isinstance(preds, np.ndarray) and isinstance(labels, np.ndarray) and labels.size:
+        return float(np.mean(preds == labels))
+    return None
+
+
+# `best = model.state_dict()`: a dict of live references to the model's tensors, so the
+# "best" weights keep changing with every later step and end up the final ones.
+_STATE_ALIAS = re.compile(
+    r"^[ \t]*(?P<name>\w*best\w*)\s*=\s*(?P<model>[\w.\[\]'\"]+)\.state_dict\(\)\s*(#.*)?$",
+    re.IGNORECASE | re.MULTILINE)
+
+
+def _saved_at_once(source: str, match: re.Match[str]) -> bool:
+    """The alias written to a file in the next few lines (same block): then the file
+    holds that epoch's weights, which is right."""
+    following = source[match.end():].splitlines()[1:4]
+    indent = len(match.group(0)) - len(match.group(0).lstrip())
+    return any(f"torch.save({match['name']}" in line.replace(" ", "")
+               and len(line) - len(line.lstrip()) >= indent for line in following)
+
+
+def state_dict_alias(ctx: ModelContext) -> str | None:
+    """Feedback when the notebook keeps its "best" weights as a live state_dict alias."""
+    for cell in ctx.cells:
+        if cell.kind != "code":
+            continue
+        match = _STATE_ALIAS.search(cell.source)
+        if match and not _saved_at_once(cell.source, match):
+            return (f"cell {cell.index + 1} keeps the best model as `{match['name']} = "
+                    f"{match['model']}.state_dict()`: that dict holds live references to the "
+                    "model's tensors, so it changes with every later training step and ends "
+                    "up as the last epoch's weights; copy it (copy.deepcopy(...)) or save "
+                    "it to a file when it is the best")
+    return None
+
+
+def score_saved(check: SavedModelCheck, payload: dict[str, Any],
+                ctx: ModelContext | None = None) -> CheckScore:
+    alias = state_dict_alias(ctx) if ctx is not None else None
+    if alias:
+        return CheckScore(0.0, [alias])
+    saved = _eligible(payload, ModelLocator(source="saved"))
+    if not saved:
+        return _no_model(ModelLocator(source="saved"))
+    usable = [c for c in saved if not c.get("error")]
+    if not usable:
+        return CheckScore(0.0, [f"{_where(saved[0])} {saved[0]['error']}"], Fault.ERRORED)
+    memory = [a for c in _eligible(payload, ModelLocator(source="memory"))
+              if (a := _public_accuracy(c)) is not None]
+    scored = [(a, c) for c in usable if (a := _public_accuracy(c)) is not None]
+    if not scored:
+        return CheckScore(0.5, [f"{_where(usable[0])} loads, but no test DataLoader was found "
+                                "to compare it with"])
+    acc, chosen = max(scored, key=lambda s: s[0])
+    if memory and acc < max(memory) - check.tolerance:
+        return CheckScore(0.0, [
+            f"the saved model ({_where(chosen)}) reaches {100 * acc:.1f}% on your test set, "
+            f"but a model in memory reaches {100 * max(memory):.1f}%: the saved model is not "
+            "the best one"])
+    return CheckScore(1.0, [f"{_where(chosen)} loads and reaches {100 * acc:.1f}% on your "
+                            "test set"])
+
+
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)\s*(%)?")
+
+
+def _claims(text: str) -> list[tuple[str, float]]:
+    out = []
+    for line in text.splitlines():
+        if "acc" not in line.lower():
+            continue
+        for number, percent in _NUMBER.findall(line.split("acc", 1)[-1] if "acc" in line
+                                               else line):
+            value = float(number) / (100 if percent or float(number) > 1 else 1)
+            if 0 <= value <= 1:
+                out.append((line, value))
+    return out
+
+
+def score_reported(check: ReportedAccuracyCheck, payload: dict[str, Any],
+                   ctx: ModelContext) -> CheckScore:
+    text = "\n".join(c.text for c in ctx.section(check.section).cells)
+    claims = _claims(text)
+    measured = [a for c in _eligible(payload, check.locate)
+                if (a := _public_accuracy(c)) is not None]
+    feedback = []
+    if not claims:
+        return CheckScore(0.0, ["no printed test accuracy found"])
+    overall = [v for line, v in claims
+               if not any(name in line.lower() for name in check.per_class)]
+    claim = overall[-1] if overall else claims[-1][1]
+    credit = 0.0
+    parts = 2 if check.per_class else 1
+    if not measured:
+        feedback.append("no model and test DataLoader found to check the printed accuracy")
+    elif any(abs(claim - m) <= check.tolerance for m in measured):
+        credit += 1
+        feedback.append(f"the printed accuracy {100 * claim:.1f}% matches the model")
+    else:
+        closest = min(measured, key=lambda m: abs(m - claim))
+        feedback.append(f"the notebook prints a test accuracy of {100 * claim:.1f}%, but its "
+                        f"model reaches {100 * closest:.1f}% on that test set")
+    if check.per_class:
+        lower = text.lower()
+        missing = [n for n in check.per_class if not re.search(
+            rf"{re.escape(n)}[^\n]*\d", lower)]
+        if missing:
+            feedback.append(f"no per-class accuracy printed for: {', '.join(missing)}")
+        else:
+            credit += 1
+    return CheckScore(credit / parts, feedback)

@@ -1,0 +1,170 @@
+"""Architecture: parametric layers in order, parameter counts, required pieces; and the
+notebook's own parameter-count function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graders.scoring.function import CheckScore, Fault
+from graders.scoring.models.accuracy import training_mistakes
+from graders.scoring.models.context import (
+    REQUIRES,
+    ModelContext,
+    _eligible,
+    _no_model,
+    _where,
+)
+from graders.spec import (
+    ArchitectureCheck,
+    Layer,
+    LayerSpec,
+    Linear,
+    ParamCountCheck,
+    layer_parameters,
+)
+
+
+def _leaf_text(leaf: dict[str, Any]) -> str:
+    if leaf["type"] == "Linear":
+        return f"Linear({leaf.get('in_features')}, {leaf.get('out_features')})"
+    if leaf["type"].startswith("Conv"):
+        k = leaf.get("kernel_size")
+        k = k[0] if isinstance(k, list) and k else k
+        return f"{leaf['type']}({leaf.get('in_channels')}, {leaf.get('out_channels')}, " \
+               f"kernel_size={k})"
+    return leaf["type"]
+
+
+def _spec_text(layer: LayerSpec) -> str:
+    if isinstance(layer, Layer):
+        return f"{layer.name}({', '.join(map(str, layer.args))})"
+    def show(v: int | None) -> str:
+        return "any" if v is None else str(v)
+
+    if isinstance(layer, Linear):
+        return f"Linear({show(layer.in_features)}, {show(layer.out_features)})"
+    return f"Conv2d({show(layer.in_channels)}, {show(layer.out_channels)}, " \
+           f"kernel_size={show(layer.kernel_size)})"
+
+
+def _matches(leaf: dict[str, Any], layer: LayerSpec) -> bool:
+    if isinstance(layer, Layer):
+        return bool(leaf.get("type") == layer.name)
+    if isinstance(layer, Linear):
+        return leaf["type"] == "Linear" and all(
+            want is None or leaf.get(attr) == want for attr, want in
+            (("in_features", layer.in_features), ("out_features", layer.out_features)))
+    k = leaf.get("kernel_size")
+    k = k[0] if isinstance(k, list) and k else k
+    return leaf["type"] == "Conv2d" and all(
+        want is None or got == want for got, want in
+        ((leaf.get("in_channels"), layer.in_channels),
+         (leaf.get("out_channels"), layer.out_channels), (k, layer.kernel_size)))
+
+
+def _architecture_problems(check: ArchitectureCheck, arch: dict[str, Any]) -> list[str]:
+    problems = []
+    leaves = [leaf for leaf in arch.get("leaves", []) if isinstance(leaf, dict)]
+    layers = [leaf for leaf in leaves if leaf.get("type") in ("Linear", "Conv2d", "Conv1d")]
+    for i, want in enumerate(check.layers):
+        if i >= len(layers):
+            problems.append(f"layer {i + 1} is missing; expected {_spec_text(want)}")
+            break
+        if not _matches(layers[i], want):
+            problems.append(f"layer {i + 1} is {_leaf_text(layers[i])}; expected "
+                            f"{_spec_text(want)}")
+            break
+    else:
+        if len(layers) > len(check.layers):
+            problems.append(f"there are {len(layers)} linear/convolutional layers; "
+                            f"expected {len(check.layers)}")
+    if check.parameters is not None and arch.get("parameters") != check.parameters:
+        problems.append(f"the model has {arch.get('parameters'):,} parameters; the "
+                        f"architecture in the handout has {check.parameters:,}")
+    types = {leaf.get("type") for leaf in leaves}
+    source = str(arch.get("forward_source", "")).lower()
+    for need in check.requires:
+        modules, calls = REQUIRES[need]
+        if not types & set(modules) and not any(c in source for c in calls):
+            problems.append(f"no {need.replace('_', ' ')} found (neither a module nor a "
+                            "call in forward)")
+    return problems
+
+
+def _agreement(check: ArchitectureCheck, arch: dict[str, Any]) -> int:
+    """How far a model agrees with the spec: its layers matched in order, then the layer
+    count and the parameter count. Ranks the notebook's models for this question."""
+    leaves = [leaf for leaf in arch.get("leaves", []) if isinstance(leaf, dict)]
+    layers = [leaf for leaf in leaves if leaf.get("type") in ("Linear", "Conv2d", "Conv1d")]
+    depth = 0
+    for got, want in zip(layers, check.layers, strict=False):
+        if not _matches(got, want):
+            break
+        depth += 1
+    return 4 * depth + 2 * (len(layers) == len(check.layers)) + (
+        check.parameters is not None and arch.get("parameters") == check.parameters)
+
+
+def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
+                       ctx: ModelContext | None = None) -> CheckScore:
+    found = [c for c in _eligible(payload, check.locate, include_untrained=True)
+             if c.get("architecture")]
+    if not found:
+        return _no_model(check.locate)
+    # the model that answers this question: the closest match, trained variables first
+    ranked = sorted(found, key=lambda c: (
+        -_agreement(check, c["architecture"]),
+        len(_architecture_problems(check, c["architecture"])),
+        str(c.get("label", "")).startswith("class:")))
+    chosen = ranked[0]
+    problems = _architecture_problems(check, chosen["architecture"])
+    mistakes = training_mistakes(ctx, chosen["architecture"]) if ctx is not None else []
+    if not problems:
+        return CheckScore(1.0, [f"{_where(chosen)} has the required architecture "
+                                f"({chosen['architecture'].get('parameters', 0):,} parameters)",
+                                *mistakes])
+    structural = [p for p in problems if not p.startswith("no ")]
+    # a wrong layer or parameter count fails the question; a missing activation or
+    # pooling costs its share
+    credit = 0.0 if structural else 1.0 - len(problems) / (len(check.requires) + 1)
+    return CheckScore(credit, [f"{_where(chosen)}: {problems[0]}", *problems[1:], *mistakes])
+
+
+
+
+def true_parameters(layers: tuple[LayerSpec, ...]) -> int:
+    """Parameters of a model built from these layers, as torch.nn builds it."""
+    return sum(layer_parameters(layer) for layer in layers)
+
+
+def score_param_count(check: ParamCountCheck, payload: dict[str, Any]) -> CheckScore:
+    truth = [true_parameters(m) for m in check.models]
+    functions = [f for f in payload.get("functions", []) if isinstance(f, dict)]
+    if not functions:
+        return CheckScore(0.0, ["no parameter-counting function found (a function whose name "
+                                "says it counts parameters, taking a model)"], Fault.MISSING)
+
+    def number(got: Any) -> float | None:
+        if isinstance(got, np.ndarray) and got.size == 1:
+            got = got.item()
+        if isinstance(got, bool) or not isinstance(got, int | float | np.number):
+            return None
+        return float(got)
+
+    best = (-1, functions[0])
+    for f in functions:
+        results = [number(r) for r in f.get("results", [])]
+        right = sum(1 for got, want in zip(results, truth, strict=False) if got == want)
+        best = max(best, (right, f), key=lambda b: b[0])
+    right, chosen = best
+    if right == len(truth):
+        return CheckScore(1.0, [f"{chosen['name']}() counts parameters correctly"])
+    results = [r if number(r) is None else int(number(r) or 0) for r in chosen.get("results", [])]
+    wrong = next(i for i, want in enumerate(truth)
+                 if i >= len(results) or results[i] != want)
+    got = results[wrong] if wrong < len(results) else None
+    return CheckScore(right / len(truth), [
+        f"{chosen['name']}() returned {got!r} for model {wrong + 1} of {len(truth)}, which "
+        f"has {truth[wrong]:,} parameters"])

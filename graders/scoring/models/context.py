@@ -1,0 +1,120 @@
+"""What every trained-model scorer shares: the context (hidden labels, calibration,
+cells) and the reading of the model probe's answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graders.errors import SpecError
+from graders.hidden import hidden_labels
+from graders.results import CallStatus, CellRecord, CellSummary, ProbeRecord
+from graders.scoring.function import CheckScore, Fault
+from graders.scoring.sections import Section, locate, question_number
+from graders.scoring.values import Decoded, Dict, Seq, WireFormatError, decode
+from graders.spec import ModelAccuracyCheck, ModelLocator, Question
+
+REQUIRES = {
+    "relu": (("ReLU",), ("relu",)),
+    "max_pool": (("MaxPool2d", "MaxPool1d"), ("max_pool", "maxpool")),
+    "dropout": (("Dropout", "Dropout2d"), ("dropout",)),
+    "batch_norm": (("BatchNorm1d", "BatchNorm2d"), ("batch_norm", "batchnorm")),
+}
+
+
+@dataclass
+class ModelContext:
+    hidden_dir: Path | None
+    calibration: dict[str, float]
+    cells: list[CellSummary]
+    calibrating: bool = False
+    records: list[CellRecord] = field(default_factory=list)
+    measured: dict[str, float] = field(default_factory=dict)
+    question: Question | None = None  # the question being scored (set by score_question)
+    _labels: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def section(self, pattern: str | None) -> Section:
+        """The cells answering the current question (a check may name its own heading
+        pattern); the whole notebook, with a note, when nothing matches."""
+        question = self.question
+        if question is None:
+            return locate(self.cells, section=pattern)
+        return locate(self.cells, section=pattern or question.section,
+                      number=question_number(question.id), prompt=question.prompt,
+                      anchors=question.anchors)
+
+    def labels(self, check: ModelAccuracyCheck) -> np.ndarray:
+        key = f"{check.data.name}:{check.data.classes}"
+        if key not in self._labels:
+            if self.hidden_dir is None:
+                raise SpecError("the hidden test sets are not configured")
+            self._labels[key] = hidden_labels(self.hidden_dir, check.data)[1]
+        return self._labels[key]
+
+
+def plain(decoded: Decoded) -> Any:
+    value = decoded.value
+    if isinstance(value, Seq):
+        return [plain(item) for item in value.items]
+    if isinstance(value, Dict):
+        return {k: plain(v) for k, v in value.items}
+    return value
+
+
+def _payload(record: ProbeRecord | None) -> tuple[Any, CheckScore | None]:
+    if record is None:
+        return None, CheckScore(0.0, ["the model probes did not run (see the execution "
+                                      "summary)"], Fault.ERRORED)
+    if record.status is CallStatus.TIMEOUT:
+        return None, CheckScore(0.0, [f"evaluating the models {record.error}"],
+                                Fault.TIMED_OUT)
+    if record.status is not CallStatus.OK:
+        return None, CheckScore(0.0, [f"evaluating the models failed: {record.error}"],
+                                Fault.ERRORED)
+    try:
+        return plain(decode(record.value)), None
+    except WireFormatError as exc:
+        return None, CheckScore(0.0, [f"the model probe's answer was unreadable ({exc})"],
+                                Fault.ERRORED)
+
+
+def _eligible(payload: dict[str, Any], locate: ModelLocator,
+              include_untrained: bool = False) -> list[dict[str, Any]]:
+    found = [c for c in payload.get("candidates", []) if isinstance(c, dict)]
+    if not include_untrained:
+        # a fresh instance of a notebook class shows an architecture, not training
+        found = [c for c in found if not str(c.get("label", "")).startswith("class:")]
+    if locate.source == "memory":
+        found = [c for c in found if str(c.get("label", "")).startswith(("var:", "class:"))]
+    elif locate.source == "saved":
+        found = [c for c in found if str(c.get("label", "")).startswith("file:")]
+
+    def rank(c: dict[str, Any]) -> int:
+        name = str(c.get("label", "")).split(":", 1)[-1]
+        cls = (c.get("architecture") or {}).get("class")
+        return 0 if name in locate.names or cls in locate.classes else 1
+
+    return sorted(found, key=rank)
+
+
+def _where(c: dict[str, Any]) -> str:
+    label = str(c.get("label", ""))
+    kind, _, name = label.partition(":")
+    if kind == "class":
+        return f"a new instance of your class `{name}`"
+    return f"the saved file {name}" if kind == "file" else f"`{name}`"
+
+
+def _accuracy(preds: Any, labels: np.ndarray) -> float | None:
+    if not isinstance(preds, np.ndarray) or preds.shape != labels.shape:
+        return None
+    return float(np.mean(preds.astype(np.int64) == labels))
+
+
+def _no_model(locate: ModelLocator) -> CheckScore:
+    what = "a saved model file (torch.save)" if locate.source == "saved" else \
+        "a trained torch.nn.Module in the notebook's variables"
+    return CheckScore(0.0, [f"no model found: expected {what}"], Fault.MISSING)

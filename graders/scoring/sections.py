@@ -1,0 +1,168 @@
+"""Which cells answer a question: located as a TA would find them.
+
+In order: a distinctive phrase of the handout's prompt (``Question.prompt``), matched
+fuzzily against markdown cells; a numbered heading (``## 2``, ``### 2)``, ``2.2``,
+``Exercise 2``, ``Question 2``) for the question's number; the spec's heading pattern;
+then content anchors (the code cells that mention what the question grades). When
+nothing matches, the whole notebook answers, and the feedback says so.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from graders.results import CellSummary
+from graders.spec import Question
+
+
+@dataclass(frozen=True)
+class Section:
+    cells: list[CellSummary]
+    how: str  # "prompt", "number", "heading", "anchor", "whole notebook"
+    found: bool = True
+
+    @property
+    def note(self) -> str | None:
+        if self.found:
+            return None
+        return "found no part of your notebook that clearly answers this question; " \
+               "checked the whole notebook instead"
+
+
+def _under(cells: list[CellSummary], start: int) -> list[CellSummary]:
+    """The cells after ``start`` up to the next heading of the same or a higher level."""
+    level = cells[start].level or 6
+    out = []
+    for cell in cells[start + 1:]:
+        if cell.heading and cell.level and cell.level <= level:
+            break
+        out.append(cell)
+    return out
+
+
+def section_cells(cells: list[CellSummary], section: str | None) -> list[CellSummary]:
+    """The cells under the first markdown heading matching ``section`` (all: None)."""
+    if section is None:
+        return cells
+    pattern = re.compile(section, re.IGNORECASE)
+    for i, cell in enumerate(cells):
+        if cell.heading and pattern.search(cell.heading):
+            return _under(cells, i)
+    return []
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _prompt_match(cells: list[CellSummary], prompt: str) -> int | None:
+    """The markdown cell that quotes the prompt best (at least 80% of its words in order)."""
+    wanted = _words(prompt)
+    if not wanted:
+        return None
+    best, best_ratio = None, 0.8
+    for i, cell in enumerate(cells):
+        if cell.kind != "markdown" or not cell.markdown:
+            continue
+        words = _words(cell.markdown)
+        matcher = difflib.SequenceMatcher(None, wanted, words, autojunk=False)
+        matched = sum(block.size for block in matcher.get_matching_blocks())
+        ratio = matched / len(wanted)
+        if ratio > best_ratio:
+            best, best_ratio = i, ratio
+    return best
+
+
+_WORD = r"(?:exercise|question|problem|task|part|q|ex\.?)"
+
+
+def _heading_number(heading: str, number: str) -> bool:
+    """``## 2.2 ...``, ``2.2)``, ``Exercise 2.2``, ``Question 2.2:`` for "2.2"."""
+    n = re.escape(number)
+    return bool(re.match(rf"^\s*(?:{_WORD}\s*)?\(?{n}(?![\d.]\d)\s*(?:[).:\-]|\s|$)",
+                         heading, re.IGNORECASE))
+
+
+def _part_cells(cells: list[CellSummary], top: int, parent: str) -> list[CellSummary]:
+    """The cells of part ``parent`` (from its heading at ``top``): up to a heading of a
+    higher level or the heading of the next part. Sub-questions often share the part's
+    heading level ("### Exercise 2" then "### 1)"), so the same level does not end it."""
+    level = cells[top].level or 6
+    following = str(int(parent) + 1) if parent.isdigit() else None
+    out = []
+    for cell in cells[top + 1:]:
+        heading = cell.heading
+        if heading and cell.level and (cell.level < level or (
+                following is not None and _heading_number(heading, following)
+                and cell.level <= level and not _sub_numbered(heading))):
+            break
+        out.append(cell)
+    return out
+
+
+def _sub_numbered(heading: str) -> bool:
+    """ "1)", "(2)", "a)": how sub-questions are numbered, never a new part."""
+    return bool(re.match(r"^\s*\(?(\d+|[a-z])\)", heading, re.IGNORECASE))
+
+
+def _number_match(cells: list[CellSummary], number: str) -> int | None:
+    """The heading that numbers this question: "2.2" itself, or a "2)"-style heading
+    within the part headed "2"."""
+    for i, cell in enumerate(cells):
+        if cell.heading and _heading_number(cell.heading, number) and not (
+                "." in number and _sub_numbered(cell.heading)):
+            return i
+    if "." not in number:
+        return None
+    parent, child = number.rsplit(".", 1)
+    top = _number_match(cells, parent)
+    if top is None:
+        return None
+    for offset, cell in enumerate(_part_cells(cells, top, parent)):
+        if cell.heading and _heading_number(cell.heading, child):
+            return top + 1 + offset
+    return None
+
+
+def _anchor_cells(cells: list[CellSummary], anchors: tuple[str, ...]) -> list[CellSummary]:
+    found = [c for c in cells if c.kind == "code" and c.source and any(
+        re.search(a, c.source) for a in anchors)]
+    return found
+
+
+def question_number(question_id: str) -> str | None:
+    """The handout's number in a question id ("2.2" in "2.2" or "2.2b"), if it has one."""
+    match = re.match(r"^(\d+(?:\.\d+)*)", question_id)
+    return match.group(1) if match else None
+
+
+def locate_question(cells: list[CellSummary], question: Question) -> Section:
+    if not (question.section or question.prompt or question.anchors):
+        return Section(cells, "whole notebook")
+    return locate(cells, section=question.section, number=question_number(question.id),
+                  prompt=question.prompt, anchors=question.anchors)
+
+
+def locate(cells: list[CellSummary], *, section: str | None, number: str | None = None,
+           prompt: str | None = None, anchors: tuple[str, ...] = ()) -> Section:
+    """Find a question's cells; see the module docstring for the order."""
+    if prompt:
+        i = _prompt_match(cells, prompt)
+        if i is not None:
+            return Section(_under(cells, i) if cells[i].heading else cells[i + 1:], "prompt")
+    if number:
+        i = _number_match(cells, number)
+        if i is not None:
+            return Section(_under(cells, i), "number")
+    if section:
+        found = section_cells(cells, section)
+        if found:
+            return Section(found, "heading")
+    if anchors:
+        found = _anchor_cells(cells, anchors)
+        if found:
+            return Section(found, "anchor")
+    return Section(cells, "whole notebook", found=section is None and number is None
+                   and prompt is None and not anchors)

@@ -1,0 +1,157 @@
+"""Checks of trained models, data loaders and what a notebook shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from graders.spec.functions import FunctionCheck, GradientCheck, NoLoops, StabilityCheck
+from graders.spec.layers import TO_TENSOR, LayerSpec, Transform
+
+
+# ------------------------------------------------------------- trained-model checks
+@dataclass(frozen=True)
+class ModelLocator:
+    """Which model answers a question: in-memory ``nn.Module`` instances (preferring these
+    variable or class names), and/or a file the notebook saved (``saved``)."""
+
+    names: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    output_dim: int | None = None
+    source: str = "memory"  # "memory", "saved" or "any"
+
+
+@dataclass(frozen=True)
+class HiddenSet:
+    """A test set under the grader's hidden directory (``<name>.npz``: images, labels).
+
+    ``classes`` keeps those original labels, renumbered 0..k-1 in the order given (the
+    handout's class order); the images go to the sandbox, the labels never do.
+    """
+
+    name: str
+    classes: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class AccuracyBand:
+    """Credit against the reference solution's accuracy on the same data: full within
+    ``full_within`` below it, none from ``zero_within`` below it, linear between."""
+
+    full_within: float = 0.05
+    zero_within: float = 0.30
+
+
+@dataclass(frozen=True)
+class ModelAccuracyCheck:
+    points: float
+    locate: ModelLocator
+    data: HiddenSet
+    band: AccuracyBand = AccuracyBand()
+    # used only when the notebook defines no dataset transform to borrow
+    fallback_transform: tuple[Transform, ...] = (TO_TENSOR,)
+
+
+@dataclass(frozen=True)
+class ArchitectureCheck:
+    """Parametric layers in order (None matches anything), the parameter count, and
+    non-parametric pieces required as modules or calls in ``forward`` ("relu",
+    "max_pool", "dropout", "batch_norm")."""
+
+    points: float
+    locate: ModelLocator
+    layers: tuple[LayerSpec, ...]
+    parameters: int | None = None
+    requires: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoaderSplit:
+    name: str  # "training", "validation", "test": for feedback
+    length: int
+    train: bool | None = None  # the underlying dataset's train flag, when it matters
+    label_counts: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class LoaderCheck:
+    points: float
+    splits: tuple[LoaderSplit, ...]
+    batch_size: int | None = None
+
+
+@dataclass(frozen=True)
+class SavedModelCheck:
+    """A saved model file that loads, and is as good as the model left in memory (on the
+    notebook's own test set) within ``tolerance``: the "best model" really is."""
+
+    points: float
+    locate: ModelLocator = ModelLocator(source="saved")
+    tolerance: float = 0.02
+
+
+@dataclass(frozen=True)
+class ReportedAccuracyCheck:
+    """The accuracy the notebook prints (the last one in ``section``) is what its model
+    achieves on the notebook's own test set, within ``tolerance``; with ``per_class``,
+    per-class accuracies are printed too."""
+
+    points: float
+    locate: ModelLocator
+    section: str | None = None
+    tolerance: float = 0.02
+    per_class: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlotCheck:
+    """At least ``min_images`` image outputs in the cells under a markdown heading that
+    matches ``section`` (anywhere when None)."""
+
+    points: float
+    section: str | None = None
+    min_images: int = 1
+
+
+@dataclass(frozen=True)
+class ParamCountCheck:
+    """A notebook function named like ``pattern`` counts parameters correctly on models
+    built inside the sandbox from ``models`` (layer name, args...)."""
+
+    points: float
+    pattern: str
+    models: tuple[tuple[LayerSpec, ...], ...]
+
+
+@dataclass(frozen=True)
+class OptimizerSetting:
+    """An optimizer constructed with these keyword arguments (``lr`` may be positional)."""
+
+    name: str  # the torch.optim class, e.g. "SGD"
+    kwargs: tuple[tuple[str, Any], ...]
+
+    @classmethod
+    def of(cls, name: str, **kwargs: Any) -> OptimizerSetting:
+        return cls(name, tuple(kwargs.items()))
+
+
+@dataclass(frozen=True)
+class OptimizerCheck:
+    """Static check of the notebook's code: every setting is constructed somewhere."""
+
+    points: float
+    settings: tuple[OptimizerSetting, ...]
+
+
+@dataclass(frozen=True)
+class TransformCheck:
+    """Some dataset's transform pipeline ends with a transform of class ``last``."""
+
+    points: float
+    last: str
+
+
+ModelCheck = (ModelAccuracyCheck | ArchitectureCheck | LoaderCheck | SavedModelCheck
+              | ReportedAccuracyCheck | PlotCheck | ParamCountCheck | TransformCheck
+              | OptimizerCheck)
+Check = FunctionCheck | GradientCheck | StabilityCheck | NoLoops | ModelCheck

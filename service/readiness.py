@@ -1,0 +1,82 @@
+"""Whether each assignment can be graded on this deployment, and the start-up work that
+makes it so: calibrations run in the background, never inside a student's job.
+
+An assignment is ``ready``, ``calibrating`` (its submissions wait in the queue), or
+``not_ready`` with a reason for staff (missing datasets or hidden sets, a reference that
+failed to calibrate). Submissions to a not-ready assignment are refused with a 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from enum import StrEnum
+
+from graders import (
+    GraderError,
+    LoadedAssignment,
+    cached_accuracies,
+    grader_data_problems,
+    needs_calibration,
+    run_calibration,
+)
+from service.config import Settings
+
+log = logging.getLogger("autograder.readiness")
+
+
+class Readiness(StrEnum):
+    READY = "ready"
+    CALIBRATING = "calibrating"
+    NOT_READY = "not_ready"
+
+
+class AssignmentReadiness:
+    def __init__(self, settings: Settings, catalog: dict[str, LoadedAssignment]) -> None:
+        self.settings, self.catalog = settings, catalog
+        self._lock = threading.Lock()
+        self._state: dict[str, tuple[Readiness, str]] = {}
+        self._thread: threading.Thread | None = None
+        for assignment_id, loaded in catalog.items():
+            self._state[assignment_id] = self._initial(loaded)
+
+    def _initial(self, loaded: LoadedAssignment) -> tuple[Readiness, str]:
+        problems = grader_data_problems(loaded, datasets_dir=self.settings.datasets_dir,
+                                        hidden_dir=self.settings.hidden_dir)
+        if problems:
+            return Readiness.NOT_READY, "missing grader data: " + "; ".join(problems)
+        if needs_calibration(loaded) and not cached_accuracies(
+                loaded, config=self.settings.sandbox_config(),
+                hidden_dir=self.settings.hidden_dir):
+            return Readiness.CALIBRATING, "measuring the reference notebook's accuracy"
+        return Readiness.READY, ""
+
+    def status(self, assignment_id: str) -> tuple[Readiness, str]:
+        with self._lock:
+            return self._state.get(assignment_id, (Readiness.NOT_READY, "not installed"))
+
+    def snapshot(self) -> dict[str, dict[str, str]]:
+        with self._lock:
+            return {k: {"status": s.value, **({"reason": r} if r else {})}
+                    for k, (s, r) in self._state.items()}
+
+    def start(self) -> None:
+        """Run the missing calibrations, one after another, in a background thread."""
+        pending = [a for a, (s, _) in self._state.items() if s is Readiness.CALIBRATING]
+        if not pending or not self.settings.calibrate_at_start:
+            return
+        self._thread = threading.Thread(target=self._calibrate, args=(pending,), daemon=True,
+                                        name="calibration")
+        self._thread.start()
+
+    def _calibrate(self, pending: list[str]) -> None:
+        for assignment_id in pending:
+            try:
+                run_calibration(self.catalog[assignment_id], config=self.settings.sandbox_config(),
+                          limits=self.settings.limits(), hidden_dir=self.settings.hidden_dir)
+                result = (Readiness.READY, "")
+            except GraderError as exc:
+                log.error("calibration of %s failed: %s", assignment_id, exc)
+                result = (Readiness.NOT_READY, f"calibration failed: {exc}")
+            with self._lock:
+                self._state[assignment_id] = result
