@@ -163,7 +163,23 @@ def work_forever(ctx: WorkerContext, *, stop: threading.Event | None = None) -> 
         run_grading(run_id, ctx)
 
 
+def die_with_parent() -> None:
+    """A worker started by ``autograder serve`` ends when serve does, even by SIGKILL:
+    the kernel sends it SIGKILL then (its run's lease expires and is requeued), so no
+    orphan goes on grading next to the workers of a restarted service."""
+    import ctypes
+
+    parent = os.environ.get("AUTOGRADER_PARENT_PID")
+    if not parent:
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != int(parent):  # it died before the line above
+        raise SystemExit("worker: the service that started it is gone")
+
+
 def main() -> None:
+    die_with_parent()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
     ctx = WorkerContext.create(settings)

@@ -15,6 +15,7 @@ import threading
 from service.config import Settings
 
 log = logging.getLogger("autograder.dispatcher")
+PARENT_ENV = "AUTOGRADER_PARENT_PID"
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
@@ -34,8 +35,9 @@ class LocalDispatcher:
         self._monitor: threading.Thread | None = None
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "service.worker"],
-                                env=settings_environment(self.settings))
+        # the worker ties its life to ours (see service.worker.die_with_parent)
+        env = {**settings_environment(self.settings), PARENT_ENV: str(os.getpid())}
+        return subprocess.Popen([sys.executable, "-m", "service.worker"], env=env)
 
     def start(self) -> None:
         self.processes = [self._spawn() for _ in range(self.settings.workers)]

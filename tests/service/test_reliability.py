@@ -52,6 +52,54 @@ def test_a_worker_killed_mid_grading_is_requeued_and_graded_exactly_once(tmp_pat
     assert sandbox_processes() == []
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()  # noqa: SIM115
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]  # noqa: SIM115
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_serve_killed_mid_grading_leaves_no_worker_and_a_restart_grades_once(tmp_path):
+    first = LiveServer(tmp_path, workers=2, extra_env={"AUTOGRADER_LEASE_S": "3"}).start()
+    token = first.add_user("erin", Role.STUDENT)
+    sid = submit(first.client(token), "slow_correct.ipynb").json()["id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+            r.status == RunStatus.RUNNING for r in runs(first)):
+        time.sleep(0.2)
+    assert first.process is not None
+    workers = _children(first.process.pid)
+    assert len(workers) == 2
+    os.kill(first.process.pid, signal.SIGKILL)  # the serve process alone, not its group
+    first.process.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.2)
+    assert not [w for w in workers if _alive(w)], "a worker outlived autograder serve"
+    second = LiveServer(tmp_path, workers=2, extra_env={"AUTOGRADER_LEASE_S": "3"}).start()
+    try:
+        body = wait_graded(second.client(token), sid, timeout=180)
+        assert body["status"] == "graded" and body["score"] == 28.0
+        (run,) = runs(second)
+        assert run.status == RunStatus.GRADED and run.attempts == 2
+    finally:
+        second.stop()
+
+
 def test_a_server_restarted_with_work_queued_loses_nothing(tmp_path):
     first = LiveServer(tmp_path, workers=0).start()
     token = first.add_user("dave", Role.STUDENT)
