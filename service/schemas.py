@@ -163,3 +163,25 @@ class UserCreated(BaseModel):
     name: str
     role: Role
     token: str
+
+
+class ErrorBody(BaseModel):
+    """Every error the API sends: one sentence a student or staff member can act on."""
+
+    detail: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text} for code, text in (
+        (400, "the request cannot be served as sent"),
+        (401, "no valid API token"),
+        (403, "not allowed for this account, or past the deadline"),
+        (404, "no such resource visible to this account"),
+        (409, "conflicts with the current state"),
+        (413, "the upload is larger than the assignment allows"),
+        (415, "not a notebook, Python file or zip"),
+        (422, "a field or the upload is not valid (the message names it)"),
+        (429, "too many submissions in the last hour"),
+        (503, "the assignment cannot be graded here right now"),
+    )
+}

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, ParamSpec, TypeVar
 
-from fastapi import Depends, Header, HTTPException, Path, Request
+from fastapi import Depends, HTTPException, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -89,11 +90,18 @@ def unit_of_work(handler: Callable[P, R]) -> Callable[P, R]:
 DB = Annotated[Session, Depends(get_session)]
 
 
-def current_user(db: DB, authorization: Annotated[str | None, Header()] = None) -> User:
-    if not authorization or not authorization.lower().startswith("bearer "):
+# Declared as the API's security scheme in OpenAPI; the header is parsed here so that a
+# missing or malformed one gets our message (auto_error would answer 403 without one).
+BEARER = HTTPBearer(auto_error=False, description="an API token from `autograder users add`")
+
+
+def current_user(
+    db: DB, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "Send your API token as 'Authorization: Bearer <token>'.",
                             headers={"WWW-Authenticate": "Bearer"})
-    user = repo.user_by_token(db, token=authorization.split(" ", 1)[1].strip())
+    user = repo.user_by_token(db, token=credentials.credentials.strip())
     db.commit()  # see get_session: no connection may outlive this hop
     if user is None:
         raise HTTPException(401, "That API token is not valid.",

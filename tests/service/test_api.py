@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from service.db.base import utcnow
@@ -260,3 +261,18 @@ def test_openapi_docs_are_served(server):
     assert httpx.get(f"{server.url}/docs").status_code == 200
     assert "/api/v1/assignments/{assignment_id}/submissions" in httpx.get(
         f"{server.url}/openapi.json").json()["paths"]
+
+
+def test_the_openapi_document_declares_bearer_auth_and_every_error(server):
+    spec = httpx.get(f"{server.url}/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    submit_op = spec["paths"]["/api/v1/assignments/{assignment_id}/submissions"]["post"]
+    assert {"401", "403", "404", "413", "415", "422", "429", "503"} <= set(submit_op["responses"])
+    error = submit_op["responses"]["422"]["content"]["application/json"]["schema"]["$ref"]
+    assert error.endswith("/ErrorBody")
+    assert spec["components"]["schemas"]["ErrorBody"]["properties"]["detail"]["type"] \
+        == "string"
+    notebook = spec["paths"]["/api/v1/submissions/{submission_id}/notebook"]["get"]
+    assert "application/x-ipynb+json" in notebook["responses"]["200"]["content"]
+    export = spec["paths"]["/api/v1/assignments/{assignment_id}/export"]["get"]
+    assert "text/csv" in export["responses"]["200"]["content"]

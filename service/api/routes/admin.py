@@ -6,9 +6,9 @@ from fastapi import APIRouter, HTTPException
 
 from service.api.deps import DB, Admin, unit_of_work
 from service.db import repository as repo
-from service.schemas import UserCreate, UserCreated
+from service.schemas import ERROR_RESPONSES, UserCreate, UserCreated
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["admin"], responses=ERROR_RESPONSES)
 
 
 @router.post("/users", status_code=201, response_model=UserCreated)

@@ -42,6 +42,7 @@ from service.db.models import (
     Submission,
 )
 from service.schemas import (
+    ERROR_RESPONSES,
     AssignmentInfo,
     AssignmentStats,
     PolicyUpdate,
@@ -52,7 +53,7 @@ from service.schemas import (
 )
 from service.views import with_manual_grades
 
-router = APIRouter(tags=["assignments"])
+router = APIRouter(tags=["assignments"], responses=ERROR_RESPONSES)
 
 
 def _info(assignment: AssignmentDep, db: DB) -> AssignmentInfo:
@@ -150,7 +151,10 @@ def _total(report: GradeReport, late_days: int, policy: AssignmentPolicy) -> flo
     return round(total, 4)
 
 
-@router.get("/assignments/{assignment_id}/export")
+@router.get("/assignments/{assignment_id}/export", responses={200: {
+    "description": "the grades as CSV (format=csv, the default) or Gradescope JSON",
+    "content": {"text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}}}}})
 @unit_of_work
 def export(assignment: AssignmentDep, user: Instructor, db: DB,
            format: Literal["csv", "gradescope"] = "csv",

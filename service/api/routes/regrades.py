@@ -9,9 +9,9 @@ from service.api.deps import DB, Instructor, unit_of_work
 from service.db import repository as repo
 from service.db.base import utcnow
 from service.db.models import GradingRun, RegradeBatch, RunStatus
-from service.schemas import RegradeBatchOut, ScoreChange
+from service.schemas import ERROR_RESPONSES, RegradeBatchOut, ScoreChange
 
-router = APIRouter(tags=["regrades"])
+router = APIRouter(tags=["regrades"], responses=ERROR_RESPONSES)
 
 
 def describe_batch(db: DB, batch: RegradeBatch) -> RegradeBatchOut:

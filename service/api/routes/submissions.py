@@ -35,6 +35,7 @@ from service.db.models import (
 )
 from service.readiness import Readiness
 from service.schemas import (
+    ERROR_RESPONSES,
     ManualGradeIn,
     RunSummary,
     SubmissionAccepted,
@@ -43,7 +44,7 @@ from service.schemas import (
 )
 from service.views import student_view, with_manual_grades
 
-router = APIRouter(tags=["submissions"])
+router = APIRouter(tags=["submissions"], responses=ERROR_RESPONSES)
 MAX_OFFSET = 10**9  # far beyond any table; keeps the database's integers in range
 ALLOWED = (".ipynb", ".py", ".zip")
 
@@ -182,7 +183,9 @@ def get_submission(submission: VisibleSubmission, user: CurrentUser, db: DB,
     return describe(db, state, submission, user)
 
 
-@router.get("/submissions/{submission_id}/notebook")
+@router.get("/submissions/{submission_id}/notebook", responses={200: {
+    "description": "the executed notebook, outputs included",
+    "content": {"application/x-ipynb+json": {"schema": {"type": "object"}}}}})
 @unit_of_work
 def get_notebook(submission: VisibleSubmission, db: DB, state: State) -> Response:
     run = repo.current_run(db, submission_id=submission.id)
