@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, PlainSerializer, ValidationInfo, field_validator
 
 from service.db.models import LatePolicy, Role, RunStatus
+
+
+def _utc(value: datetime) -> str:
+    """The database stores UTC without a zone; every response says it is UTC."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# A timestamp in a response: timezone-aware UTC, as RFC 3339 date-time wants.
+UtcTime = Annotated[datetime, PlainSerializer(_utc, return_type=str, when_used="json")]
 
 
 class SubmissionAccepted(BaseModel):
@@ -25,8 +35,8 @@ class RunSummary(BaseModel):
     reason: str | None
     score: float | None
     attempts: int
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: UtcTime
+    finished_at: UtcTime | None
     published: bool
 
 
@@ -35,7 +45,7 @@ class SubmissionStatus(BaseModel):
     assignment_id: str
     student: str
     filename: str
-    created_at: datetime
+    created_at: UtcTime
     late_days: int
     status: RunStatus
     reason: str | None = None
@@ -66,7 +76,7 @@ class AssignmentInfo(BaseModel):
     version: str
     autograded_points: float
     manual_points: float
-    deadline: datetime | None = None
+    deadline: UtcTime | None = None
     late_policy: LatePolicy = LatePolicy.ACCEPT
     penalty_per_day: float = 0.0
     max_per_hour: int | None = None

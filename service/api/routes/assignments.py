@@ -185,7 +185,7 @@ def export(assignment: AssignmentDep, user: Instructor, db: DB,
     for sub, rep, total in rows:
         points = {q.id: ("" if q.outcome is Outcome.MANUAL else f"{q.points:g}")
                   for q in rep.questions}
-        writer.writerow([sub.user.name, sub.id, sub.created_at.isoformat(),
+        writer.writerow([sub.user.name, sub.id, sub.created_at.isoformat() + "Z",
                          *[points.get(q, "") for q in qids], f"{rep.score:g}", f"{total:g}",
                          "yes" if sub.late_days else "no", sub.late_days])
     return Response(out.getvalue(), media_type="text/csv", headers={
