@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,8 @@ from graders import (
     run_calibration,
 )
 from service.config import Settings
+from service.db.models import Role, RunStatus
+from service.schemas import RegradeBatchOut, SubmissionAccepted, SubmissionStatus
 
 app = typer.Typer(help="ml-autograder: grade machine-learning homework in a sandbox.",
                   no_args_is_help=True)
@@ -210,22 +213,31 @@ users = typer.Typer(help="Manage user accounts (works on the database directly).
 app.add_typer(users, name="users")
 
 
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    GRADESCOPE = "gradescope"
+
+
+class ExportPolicy(StrEnum):
+    BEST = "best"
+    LATEST = "latest"
+
+
+# Polling gives up after this long: the server says how to look again.
+MAX_WAIT_S = 3600.0
+
+
 @users.command("add")
 def users_add(
     name: str,
-    role: Annotated[str, typer.Option(help="student, instructor or admin")] = "student",
+    role: Annotated[Role, typer.Option(help="the account's role")] = Role.STUDENT,
 ) -> None:
     """Create a user and print their API token (shown once, stored hashed)."""
     from service.db import repository as repo
     from service.db.migrate import migrate
-    from service.db.models import Role
     from service.db.session import make_engine, make_sessionmaker
 
-    try:
-        parsed = Role(role)
-    except ValueError:
-        err.print("role must be student, instructor or admin")
-        raise typer.Exit(2) from None
+    parsed = role
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
@@ -281,31 +293,35 @@ def submit(
         response = client.post(f"/assignments/{assignment}/submissions",
                                files={"file": (file.name, file.read_bytes())})
         _fail(response)
-        accepted = response.json()
-        console.print(f"submitted: {accepted['id']}")
+        accepted = SubmissionAccepted.model_validate(response.json())
+        console.print(f"submitted: {accepted.id}")
         if not wait:
             return
+        deadline = time.monotonic() + MAX_WAIT_S
         with Progress(SpinnerColumn(), TextColumn("{task.description}"),
                       console=console, transient=True) as progress:
             task = progress.add_task("queued")
             while True:
-                status = client.get(f"/submissions/{accepted['id']}")
+                status = client.get(f"/submissions/{accepted.id}")
                 _fail(status)
-                body = status.json()
-                where = f" (position {body['queue_position']})" if body["queue_position"] \
-                    else ""
-                progress.update(task, description=f"{body['status']}{where}")
-                if body["status"] in ("graded", "failed"):
+                body = SubmissionStatus.model_validate(status.json())
+                where = f" (position {body.queue_position})" if body.queue_position else ""
+                progress.update(task, description=f"{body.status}{where}")
+                if body.status in (RunStatus.GRADED, RunStatus.FAILED):
                     break
+                if time.monotonic() > deadline:
+                    err.print(f"still {body.status} after {MAX_WAIT_S:g} s; look again with "
+                              f"GET /api/v1/submissions/{accepted.id}")
+                    raise typer.Exit(1)
                 time.sleep(1)
-    if body.get("report"):
-        report = dict(body["report"])
+    if body.report:
+        report = dict(body.report)
         report.pop("hidden_pending", None)
         for key in ("score", "max_score", "manual_pending"):
             report.pop(key, None)
         print_report(REPORT_ADAPTER.validate_python(report))
     else:
-        console.print(f"[red]{body['status']}:[/red] {body.get('reason')}")
+        console.print(f"[red]{body.status}:[/red] {body.reason}")
 
 
 @app.command()
@@ -327,38 +343,45 @@ def regrade(
         response = client.post(f"/assignments/{assignment}/regrade",
                                json={"question": question, "rescore_only": rescore_only})
         _fail(response)
-        batch = response.json()
+        batch = RegradeBatchOut.model_validate(response.json())
+        deadline = time.monotonic() + MAX_WAIT_S
         with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("regrading", total=batch["runs"] or 1)
-            while batch["pending"]:
-                progress.update(task, completed=batch["runs"] - batch["pending"])
+            task = progress.add_task("regrading", total=batch.runs or 1)
+            while batch.pending:
+                progress.update(task, completed=batch.runs - batch.pending)
+                if time.monotonic() > deadline:
+                    err.print(f"{batch.pending} runs still pending after {MAX_WAIT_S:g} s; "
+                              f"look again with GET /api/v1/regrades/{batch.id}")
+                    raise typer.Exit(1)
                 time.sleep(1)
-                response = client.get(f"/regrades/{batch['id']}")
+                response = client.get(f"/regrades/{batch.id}")
                 _fail(response)
-                batch = response.json()
-        table = Table(title=f"regrade {batch['id']}")
+                batch = RegradeBatchOut.model_validate(response.json())
+        table = Table(title=f"regrade {batch.id}")
         for column in ("submission", "student", "old", "new"):
             table.add_column(column)
-        for change in batch["changes"]:
-            if change["old"] != change["new"]:
-                table.add_row(change["submission_id"], change["student"],
-                              f"{change['old']}", f"{change['new']}")
+        for change in batch.changes:
+            if change.old != change.new:
+                table.add_row(change.submission_id, change.student, f"{change.old}",
+                              f"{change.new}")
         console.print(table)
-        for error in batch.get("errors", []):
+        for error in batch.errors:
             err.print(f"[yellow]{error}[/yellow]")
         if publish:
-            _fail(client.post(f"/regrades/{batch['id']}/publish"))
+            _fail(client.post(f"/regrades/{batch.id}/publish"))
             console.print("published")
         else:
-            console.print(f"not published: POST /api/v1/regrades/{batch['id']}/publish "
+            console.print(f"not published: POST /api/v1/regrades/{batch.id}/publish "
                           "or rerun with --publish")
 
 
 @app.command()
 def export(
     assignment: Annotated[str, typer.Option("--assignment", "-a")],
-    format: Annotated[str, typer.Option(help="csv or gradescope")] = "csv",
-    policy: Annotated[str, typer.Option(help="best or latest")] = "latest",
+    format: Annotated[ExportFormat, typer.Option(help="the gradebook's format")] = (
+        ExportFormat.CSV),
+    policy: Annotated[ExportPolicy, typer.Option(help="which submission counts")] = (
+        ExportPolicy.LATEST),
     output: Annotated[Path | None, typer.Option("-o")] = None,
     server: Server = "http://127.0.0.1:8000",
     token: Token = None,
@@ -366,7 +389,7 @@ def export(
     """Download the gradebook."""
     with _client(server, token) as client:
         response = client.get(f"/assignments/{assignment}/export",
-                              params={"format": format, "policy": policy})
+                              params={"format": format.value, "policy": policy.value})
         _fail(response)
     if output:
         output.write_bytes(response.content)
