@@ -35,6 +35,7 @@ from graders.results import (
     report_to_json,
     to_gradescope,
 )
+from graders.runner.workdir import sweep_leftovers
 from graders.sandbox.config import GiB, Limits, SandboxConfig
 from graders.spec import Visibility
 from graders.version import ENGINE_VERSION
@@ -72,5 +73,6 @@ __all__ = [
     "report_to_json",
     "rescore",
     "run_calibration",
+    "sweep_leftovers",
     "to_gradescope",
 ]

@@ -7,6 +7,7 @@ measured explicitly (``graders.calibrate``), never inside a student's grading.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -132,7 +133,8 @@ def grade_submission(
     effective, applied = limits_for(assignment, limits)
     executor = executor or SandboxExecutor(config)
     config.jobs_root.mkdir(parents=True, exist_ok=True)
-    job = Path(tempfile.mkdtemp(prefix="job-", dir=config.jobs_root))
+    # the grader's pid in the name: a sweep can tell when its owner is gone
+    job = Path(tempfile.mkdtemp(prefix=f"job-{os.getpid()}-", dir=config.jobs_root))
     try:
         (job / "probe").mkdir()
         models = write_requests(job / "probe", requests, hidden_dir)

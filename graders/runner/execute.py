@@ -134,7 +134,8 @@ async def run_submission(
     ``cell_timeouts`` overrides the per-cell limit for some cells (a question's budget).
     """
     if config.mode is SandboxMode.ROOT:
-        sweep_stale()  # leftovers of a grader that was killed (a SIGKILLed worker)
+        # leftovers of a grader that was killed (a SIGKILLed worker)
+        sweep_stale(jobs_root=config.jobs_root)
     prepare(job, config)
     run = _Run(work=copy.deepcopy(nb), limits=limits, cell_timeouts=cell_timeouts or {},
                deadline=time.monotonic() + limits.total_timeout_s,

@@ -31,3 +31,11 @@ def prepare(job: Path, config: SandboxConfig) -> None:
     (job / "probe").chmod(0o755)
     for f in (job / "probe").iterdir():
         f.chmod(0o644)
+
+
+def sweep_leftovers(config: SandboxConfig) -> int:
+    """At start-up: remove the job folders, staging folders and empty cgroups of graders
+    that are provably gone (their pid no longer exists), whatever their age."""
+    from graders.sandbox.cgroups import sweep_stale
+
+    return sweep_stale(jobs_root=config.jobs_root)

@@ -149,12 +149,36 @@ class JobCgroup:
                     time.sleep(0.02)
 
 
-def sweep_stale(max_age_s: float = 600.0, stage_root: Path = Path("/tmp")) -> int:
-    """Remove what a killed grader left behind: empty job cgroups and staging folders older
-    than ``max_age_s``. Live jobs are never touched (their cgroups hold processes; a
-    staging folder is only reused by its own job). Returns how many were removed."""
+def owner_gone(name: str) -> bool:
+    """Whether the grader that made a ``job-<pid>-...`` folder or cgroup is provably gone
+    (its pid no longer exists). Unknown layouts and live or reused pids count as alive."""
+    parts = name.split("-")
+    if len(parts) < 3 or parts[0] != "job" or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def sweep_stale(max_age_s: float = 600.0, stage_root: Path = Path("/tmp"),
+                jobs_root: Path | None = None) -> int:
+    """Remove what a killed grader left behind: empty job cgroups and staging folders
+    whose grader is gone or that are older than ``max_age_s``, and job folders under
+    ``jobs_root`` whose grader is gone. Live jobs are never touched (their cgroups hold
+    processes; their grader's pid exists). Returns how many were removed."""
+    import shutil
+
     removed = 0
     now = time.time()
+    if jobs_root is not None and jobs_root.is_dir():
+        for job in jobs_root.glob("job-*"):
+            if job.is_dir() and owner_gone(job.name):
+                shutil.rmtree(job, ignore_errors=True)
+                removed += 1
     version = cgroup_version()
     parents = []
     if version == 1:
@@ -170,7 +194,7 @@ def sweep_stale(max_age_s: float = 600.0, stage_root: Path = Path("/tmp")) -> in
             try:
                 if (group / "cgroup.procs").read_text().strip():
                     continue
-                if now - group.stat().st_mtime < max_age_s:
+                if now - group.stat().st_mtime < max_age_s and not owner_gone(group.name):
                     continue
                 group.rmdir()
                 removed += 1
@@ -178,7 +202,8 @@ def sweep_stale(max_age_s: float = 600.0, stage_root: Path = Path("/tmp")) -> in
                 continue
     for stage in stage_root.glob(".ml-autograder-stage-job-*"):
         try:
-            if now - stage.stat().st_mtime >= max_age_s:
+            job_name = stage.name.removeprefix(".ml-autograder-stage-")
+            if now - stage.stat().st_mtime >= max_age_s or owner_gone(job_name):
                 for sub in stage.iterdir():
                     sub.rmdir()  # empty mount points only: never deletes contents
                 stage.rmdir()

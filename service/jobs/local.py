@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 
+from graders import sweep_leftovers
 from service.config import Settings
 
 log = logging.getLogger("autograder.dispatcher")
@@ -40,6 +41,10 @@ class LocalDispatcher:
         return subprocess.Popen([sys.executable, "-m", "service.worker"], env=env)
 
     def start(self) -> None:
+        # what workers of an earlier run of this service left (they died with it)
+        swept = sweep_leftovers(self.settings.sandbox_config())
+        if swept:
+            log.info("removed %s job folders and cgroups of graders that are gone", swept)
         self.processes = [self._spawn() for _ in range(self.settings.workers)]
         self._monitor = threading.Thread(target=self._supervise, daemon=True)
         self._monitor.start()

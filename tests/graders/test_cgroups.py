@@ -48,3 +48,19 @@ def test_sweep_removes_empty_stale_groups_and_keeps_live_ones(tmp_path):
         live.remove()
         sleeper.wait(timeout=10)
         stale.remove()
+
+
+def test_job_folders_of_a_grader_that_is_gone_are_swept_whatever_their_age(tmp_path):
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(gone.stdout)
+    dead = tmp_path / f"job-{dead_pid}-abc123"
+    live = tmp_path / f"job-{os.getpid()}-def456"
+    other = tmp_path / "job-legacy"
+    for folder in (dead, live, other):
+        (folder / "probe").mkdir(parents=True)
+    assert sweep_stale(jobs_root=tmp_path) >= 1
+    assert not dead.exists() and live.exists() and other.exists()
