@@ -145,7 +145,9 @@ def grade_submission(
             submission.notebook, job=job, limits=effective, seed=seed,
             request=ProbeRequest(
                 symbols=spec.symbols, budget_s=_probe_budget(calls, len(requests)),
-                call_limit_s=max((c.timeout_s for c in calls), default=1.0)),
+                call_limit_s=max((c.timeout_s for c in calls), default=1.0),
+                call_limits={**{c.call_id: c.timeout_s for c in calls},
+                             **{r.id: MODEL_TIMEOUT_S for r in requests}}),
             cell_timeouts=section_budgets(submission.notebook, spec))
     finally:
         shutil.rmtree(job, ignore_errors=True)

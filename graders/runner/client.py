@@ -61,13 +61,17 @@ class CappedClient(NotebookClient):
         self.probe_messages: list[dict[str, Any]] = []
         self.probe_bytes = 0
         self.call_started: float | None = None
+        self.call_id: str | None = None
         self.killed_for_call = False
 
-    async def watch_calls(self, limit_s: float) -> None:
-        """Backstop for the in-kernel alarm: a call that ignores it is killed from here."""
+    async def watch_calls(self, limits: dict[str, float], default_s: float,
+                          grace_s: float = 3.0) -> None:
+        """Backstop for the in-kernel alarm: a call that ignores it is killed from here,
+        once past its own limit (a function call's seconds, a model request's minutes)."""
         while True:
             await asyncio.sleep(0.2)
             started = self.call_started
+            limit_s = limits.get(self.call_id or "", default_s) + grace_s
             if started is not None and time.monotonic() - started > limit_s:
                 self.killed_for_call = True
                 self._kill_kernel()
@@ -91,6 +95,7 @@ class CappedClient(NotebookClient):
                 kind = payload.get("kind")
                 if kind == "start":
                     self.call_started = time.monotonic()
+                    self.call_id = str(payload.get("call_id"))[:200]
                 elif kind == "result":
                     self.call_started = None
             return None

@@ -73,6 +73,8 @@ class ProbeRequest:
     symbols: tuple[str, ...]
     budget_s: float
     call_limit_s: float
+    # each call's own limit by call id (function calls and model requests)
+    call_limits: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -249,7 +251,8 @@ async def _run_probes(session: KernelSession, run: _Run, request: ProbeRequest) 
     client.timeout_func = None
     client.timeout = max(1, int(request.budget_s))
     run.work.cells.append(probe_cell)
-    watchdog = asyncio.ensure_future(client.watch_calls(request.call_limit_s + 3.0))
+    watchdog = asyncio.ensure_future(client.watch_calls(request.call_limits,
+                                                        request.call_limit_s))
     died: CallStatus | None = None
     try:
         await client.async_execute_cell(probe_cell, len(run.work.cells) - 1,
@@ -278,7 +281,8 @@ async def _run_probes(session: KernelSession, run: _Run, request: ProbeRequest) 
     if in_flight is None:
         return True
     call_id, symbol, candidate = in_flight
-    message = (f"did not return within {request.call_limit_s:g} s and was stopped"
+    limit = request.call_limits.get(call_id, request.call_limit_s)
+    message = (f"did not return within {limit:g} s and was stopped"
                if died is CallStatus.TIMEOUT else "the kernel died during this call")
     run.probe_results[(call_id, candidate)] = ProbeRecord(
         call_id=call_id, symbol=symbol, candidate=candidate, status=died, error=message)
