@@ -340,6 +340,11 @@ def _answer(request, namespace, directory, tools):
     import numpy as np
 
     kind = request["kind"]
+    if "torch" not in sys.modules:
+        # No torch in this notebook: no model, loader or layer can exist, and importing
+        # torch here would cost seconds for nothing.
+        return {"loaders": [], "functions": [], "candidates": [], "transform_source": "none",
+                "transform": []}
     if kind == "loaders":
         return {"loaders": tools.describe_loaders(namespace)}
     if kind == "param_count":
