@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from graders import discover
 from service.api.deps import AppState
@@ -74,7 +76,25 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
             problems = "attach your notebook as the multipart form field 'file'"
         return JSONResponse({"detail": f"The request is not valid: {problems}."}, 422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette answers from the first route whose path matched; a resource
+            # served by several routes (GET and PATCH) must list all of them
+            headers["Allow"] = ", ".join(_allowed_methods(app, request))
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
+
     app.include_router(health.router)
     for router in (submissions.router, assignments.router, regrades.router, admin.router):
         app.include_router(router, prefix=API)
     return app
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, PlainSerializer, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from service.db.models import LatePolicy, Role, RunStatus
 
@@ -86,21 +94,43 @@ class AssignmentInfo(BaseModel):
     questions: list[QuestionInfo] = Field(default_factory=list)
 
 
+def _json_number(value: object) -> object:
+    """JSON numbers only: pydantic's lax mode would read ``"5"`` and ``true`` as numbers,
+    which the schema says are not; ``5.0`` stays an integer, as in JSON Schema."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be a number, not a string or a boolean")
+    return value
+
+
 class PolicyUpdate(BaseModel):
     """Only the fields sent change; ``deadline`` and ``max_per_hour`` may be cleared
     with null, the others cannot be null."""
 
     deadline: datetime | None = None
-    late_policy: LatePolicy | None = None
-    penalty_per_day: float | None = Field(default=None, ge=0, le=1)
-    max_per_hour: int | None = Field(default=None, ge=1)
-    max_upload_bytes: int | None = Field(default=None, ge=1024, le=512 * 1024 * 1024)
+    # SkipJsonSchema: optional (absent = unchanged) but never null, in the schema too
+    late_policy: LatePolicy | SkipJsonSchema[None] = None
+    penalty_per_day: Annotated[float, Field(ge=0, le=1)] | SkipJsonSchema[None] = None
+    max_per_hour: Annotated[int, Field(ge=1)] | None = None
+    max_upload_bytes: (Annotated[int, Field(ge=1024, le=512 * 1024 * 1024)]
+                       | SkipJsonSchema[None]) = None
 
     @field_validator("late_policy", "penalty_per_day", "max_upload_bytes", mode="before")
     @classmethod
     def _not_null(cls, value: object, info: ValidationInfo) -> object:
         if value is None:
             raise ValueError(f"{info.field_name} cannot be null")
+        return value
+
+    _numbers = field_validator("penalty_per_day", "max_per_hour", "max_upload_bytes",
+                               mode="before")(_json_number)
+
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _deadline_is_text(cls, value: object) -> object:
+        # pydantic would read a number as seconds since 1970: nobody means that
+        if value is not None and not isinstance(value, str | datetime):
+            raise ValueError("give the deadline as a date-time string, e.g. "
+                             "2030-01-15T23:59:00Z")
         return value
 
     @field_validator("deadline")
@@ -117,13 +147,15 @@ class PolicyUpdate(BaseModel):
 
 
 class ManualGradeIn(BaseModel):
-    points: float | None = Field(default=None, ge=0)
+    points: Annotated[float, Field(ge=0)] | None = None
+
+    _numbers = field_validator("points", mode="before")(_json_number)
     comment: str | None = Field(default=None, max_length=10_000)
 
 
 class RegradeRequest(BaseModel):
     question: str | None = None
-    rescore_only: bool = False
+    rescore_only: StrictBool = False
 
 
 class ScoreChange(BaseModel):

@@ -62,6 +62,14 @@ def test_an_unreadable_file_exits_one_with_the_reason(tmp_path):
     assert result.returncode == 1 and "not valid JSON" in result.stdout
 
 
+def test_a_notebook_nested_thousands_deep_is_refused_with_a_reason_not_a_traceback(tmp_path):
+    result = run("grade", str(NOTEBOOKS / "ee411_hw3" / "hostile_deeply_nested.ipynb"),
+                 "--assignment", "ee411-hw3", tmp_path=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "nested far deeper than any notebook" in " ".join(result.stdout.split())
+    assert "Traceback" not in result.stdout + result.stderr
+
+
 def test_missing_grader_data_is_named_and_exits_two(tmp_path):
     result = run("grade", str(NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb"),
                  "--assignment", "ee411-hw3", "--json", tmp_path=tmp_path,

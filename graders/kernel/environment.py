@@ -141,14 +141,24 @@ def _install_ipython_hooks(ip):
 _PRISTINE = {}  # type: ignore[var-annotated]
 
 
+# the shell methods ipykernel goes through to run a cell: replacing any of them (on the
+# instance or the class) could rewrite or skip the grader's code
+_SHELL_METHODS = ("run_cell", "run_cell_async", "should_run_async", "transform_cell",
+                  "run_ast_nodes", "run_code")
+
+
 def _remember(ip):
     """The kernel's hooks as IPython set them up, before any student code ran."""
+    import builtins
+
     _PRISTINE["cleanup"] = list(ip.input_transformers_cleanup)
     _PRISTINE["post"] = list(ip.input_transformers_post)
     _PRISTINE["ast"] = list(ip.ast_transformers)
-    _PRISTINE["run_cell"] = type(ip).run_cell
-    _PRISTINE["builtins"] = {k: getattr(__builtins__, k, None) if not isinstance(
-        __builtins__, dict) else __builtins__.get(k) for k in ("exec", "compile", "__import__")}
+    _PRISTINE["methods"] = {name: getattr(type(ip), name, None) for name in _SHELL_METHODS}
+    # the interpreter's own functions and types only: IPython adds and removes its
+    # helpers (get_ipython, exit, display) around every cell
+    _PRISTINE["builtins"] = {k: v for k, v in vars(builtins).items()
+                             if isinstance(v, type | types.BuiltinFunctionType)}
 
 
 def disarm(ip, nonce):
@@ -168,14 +178,18 @@ def disarm(ip, nonce):
         if list(ip.ast_transformers) != _PRISTINE["ast"]:
             changed.append("AST transformers")
             ip.ast_transformers[:] = _PRISTINE["ast"]
-        if "run_cell" in ip.__dict__ or type(ip).run_cell is not _PRISTINE["run_cell"]:
-            changed.append("run_cell")
-            ip.__dict__.pop("run_cell", None)
-            type(ip).run_cell = _PRISTINE["run_cell"]
+        for name, original in _PRISTINE["methods"].items():
+            if original is None:
+                continue
+            if name in ip.__dict__ or getattr(type(ip), name, None) is not original:
+                changed.append(name)
+                ip.__dict__.pop(name, None)
+                setattr(type(ip), name, original)
+        current = vars(builtins)
         for name, original in _PRISTINE["builtins"].items():
-            if original is not None and getattr(builtins, name) is not original:
+            if current.get(name, _PRISTINE) is not original:
                 changed.append(f"builtins.{name}")
-                setattr(builtins, name, original)
+                current[name] = original
     if sys.gettrace() is not None or sys.getprofile() is not None:
         changed.append("trace hooks")
         sys.settrace(None)

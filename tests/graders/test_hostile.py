@@ -152,25 +152,28 @@ def test_grading_still_works_after_the_hostile_ones(grade):
     assert graded.report.status is ReportStatus.GRADED and points(graded, FULL) == FULL
 
 
-TAMPERING = [
-    # rewrites every later cell, the grader's own code included
-    "def evil(lines):\n"
-    "    return [l.replace('_autograder_probe', 'nothing_here').replace('snapshot', 'nop')\n"
-    "            for l in lines]\n"
-    "get_ipython().input_transformers_cleanup.append(evil)",
-    "import sys\nsys.settrace(lambda *a: None)",
-]
+UNDONE = ["input_transformer", "ast_transformer", "run_cell_wrapper", "transform_cell",
+          "settrace", "patched_builtins"]
 
 
-@pytest.mark.parametrize("hook", TAMPERING, ids=["input-transformer", "settrace"])
-def test_a_notebook_that_rewrites_the_graders_code_is_undone_and_reported(grade, hook):
-    from tests.conftest import NOTEBOOKS
-
-    correct = nbformat.read(NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb", 4)
-    correct.cells.insert(0, nbformat.v4.new_code_cell(hook))
-    graded = grade(nbformat.writes(correct).encode())
+@pytest.mark.parametrize("kind", UNDONE)
+def test_a_notebook_that_changes_the_kernels_machinery_is_undone_graded_and_reported(
+        grade, kind):
+    graded = grade(f"hostile_tamper_{kind}.ipynb")
     report = graded.report
-    assert question(graded, "1.1").points == 5.0, question(graded, "1.1").feedback
+    assert points(graded, FULL) == FULL, [(q.id, q.feedback) for q in report.questions]
     assert any("changed the grading kernel" in w for w in report.execution.warnings), \
         report.execution.warnings
+    assert not any("not defined" in line for q in report.questions for line in q.feedback)
+
+
+def test_a_notebook_that_silences_the_kernels_display_is_reported_as_tampering(grade):
+    graded = grade("hostile_tamper_silenced_display.ipynb")
+    report = graded.report
+    assert report.status is ReportStatus.GRADED
+    assert any("tampered with the grading kernel" in w for w in report.execution.warnings)
+    for qid in FULL:
+        q = question(graded, qid)
+        assert q.points == 0.0 and "tampered with the grading kernel" in q.feedback[0], \
+            (qid, q.feedback)
     assert not any("not defined" in line for q in report.questions for line in q.feedback)

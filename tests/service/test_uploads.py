@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from service.db.models import Submission
 from service.db.session import make_engine, make_sessionmaker
-from tests.conftest import make_notebook
+from tests.conftest import NOTEBOOKS, make_notebook
 
 pytestmark = pytest.mark.sandbox
 
@@ -49,6 +49,8 @@ BAD_UPLOADS = [
     ("nothing.zip", zip_of(("notes.txt", b"hi")), 422, "holds no notebook"),
     ("broken.zip", b"PK\x03\x04garbage", 422, "damaged or not a zip"),
     ("r.ipynb", R_NOTEBOOK, 422, "only Python notebooks are graded"),
+    ("deep.ipynb", (NOTEBOOKS / "ee411_hw3" / "hostile_deeply_nested.ipynb").read_bytes(),
+     422, "nested far deeper than any notebook"),
 ]
 
 

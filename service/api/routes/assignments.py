@@ -154,7 +154,13 @@ def _total(report: GradeReport, late_days: int, policy: AssignmentPolicy) -> flo
 @router.get("/assignments/{assignment_id}/export", responses={200: {
     "description": "the grades as CSV (format=csv, the default) or Gradescope JSON",
     "content": {"text/csv": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"type": "object"}}}}})
+                "application/json": {"schema": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["student", "submission_id", "late_days", "total", "results"],
+                    "properties": {
+                        "student": {"type": "string"}, "submission_id": {"type": "string"},
+                        "late_days": {"type": "integer"}, "total": {"type": "number"},
+                        "results": {"type": "object"}}}}}}}})
 @unit_of_work
 def export(assignment: AssignmentDep, user: Instructor, db: DB,
            format: Literal["csv", "gradescope"] = "csv",
