@@ -22,7 +22,13 @@ from graders.errors import (
     SpecError,
     SubmissionFormatError,
 )
-from graders.pipeline.grade import Graded, grade_submission, needs_calibration, rescore
+from graders.pipeline.grade import (
+    Graded,
+    grade_submission,
+    kernel_profiles,
+    needs_calibration,
+    rescore,
+)
 from graders.pipeline.intake import load_submission
 from graders.results import (
     REPORT_ADAPTER,
@@ -35,6 +41,8 @@ from graders.results import (
     report_to_json,
     to_gradescope,
 )
+from graders.runner.executor import SandboxExecutor
+from graders.runner.pool import KernelPool, KernelProfile
 from graders.runner.workdir import sweep_leftovers
 from graders.sandbox.config import GiB, Limits, SandboxConfig
 from graders.spec import Visibility
@@ -51,6 +59,8 @@ __all__ = [
     "Graded",
     "GraderError",
     "InfrastructureError",
+    "KernelPool",
+    "KernelProfile",
     "Limits",
     "LoadedAssignment",
     "MissingGraderDataError",
@@ -58,6 +68,7 @@ __all__ = [
     "QuestionResult",
     "ReportStatus",
     "SandboxConfig",
+    "SandboxExecutor",
     "SandboxUnavailableError",
     "SpecError",
     "SubmissionFormatError",
@@ -67,6 +78,7 @@ __all__ = [
     "ensure_calibration",
     "grade_submission",
     "grader_data_problems",
+    "kernel_profiles",
     "load_submission",
     "needs_calibration",
     "report_from_json",

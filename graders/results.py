@@ -154,6 +154,8 @@ class AppliedLimits(_Frozen):
 class ExecutionSummary(_Frozen):
     cells: list[CellRecord] = Field(default_factory=list)
     kernel_starts: int = 0
+    # the first kernel was pre-started (it had run only the grader's warm-up imports)
+    warm_kernel: bool = False
     events: list[SandboxEvent] = Field(default_factory=list)
     timings: Timings = Timings()
     peak_memory_bytes: int | None = None

@@ -70,8 +70,11 @@ def install_hooks(seed, datasets_root):
     def patch_torch(torch):
         torch.manual_seed(seed)
 
-    sys.meta_path.insert(0, _AfterImport({"torchvision.datasets.utils": patch_utils,
-                                          "torch": patch_torch}))
+    hooks = {"torchvision.datasets.utils": patch_utils, "torch": patch_torch}
+    for name, patch in hooks.items():
+        if name in sys.modules:  # a warm kernel imported it before the submission came
+            patch(sys.modules[name])
+    sys.meta_path.insert(0, _AfterImport(hooks))
 
 
 # ---------------------------------------------------------------------------- finding

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -19,7 +20,7 @@ from nbformat import NotebookNode
 from graders.catalog import LoadedAssignment, grader_data_problems
 from graders.errors import CalibrationMissingError, SpecError, SubmissionFormatError
 from graders.inputs import PlannedCall, derive_seed, fingerprint, plan_calls
-from graders.pipeline.intake import load_submission
+from graders.pipeline.intake import Submission, load_submission
 from graders.pipeline.model_plan import MODEL_TIMEOUT_S, plan_models, write_requests
 from graders.pipeline.notebook import section_budgets, summarise_cells, truncate_outputs
 from graders.pipeline.staging import stage_files, write_plan
@@ -36,6 +37,7 @@ from graders.results import (
 )
 from graders.runner.execute import Execution, ProbeRequest
 from graders.runner.executor import Executor, SandboxExecutor
+from graders.runner.pool import KernelProfile
 from graders.sandbox.config import Limits, SandboxConfig
 from graders.scoring.questions import ModelContext, ReferenceCache, score_question
 from graders.spec import (
@@ -147,7 +149,8 @@ def grade_submission(
                 symbols=spec.symbols, budget_s=_probe_budget(calls, len(requests)),
                 call_limit_s=max((c.timeout_s for c in calls), default=1.0),
                 call_limits={**{c.call_id: c.timeout_s for c in calls},
-                             **{r.id: MODEL_TIMEOUT_S for r in requests}}),
+                             **{r.id: MODEL_TIMEOUT_S for r in requests}},
+                preload=preload_for(assignment, submission)),
             cell_timeouts=section_budgets(submission.notebook, spec))
     finally:
         shutil.rmtree(job, ignore_errors=True)
@@ -174,6 +177,42 @@ def grade_submission(
     return Graded(report, truncate_outputs(execution.notebook), context.measured)
 
 
+NUMPY_ONLY = ("numpy",)
+WITH_TORCH = ("numpy", "torch", "torchvision")
+_IMPORTED = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_][\w]*)", re.MULTILINE)
+
+
+def preload_for(assignment: LoadedAssignment, submission: Submission) -> tuple[str, ...]:
+    """What the warm kernel for this submission has imported ahead: torch and
+    torchvision only where a model question exists and the notebook (or a course or
+    student module it imports) mentions torch. A wrong guess costs time, never marks:
+    the notebook imports what it needs either way."""
+    models = any(isinstance(c, MODEL_CHECKS) for q in assignment.spec.questions
+                 for c in q.checks)
+    if not models:
+        return NUMPY_ONLY
+    source = "\n".join(c.source for c in submission.notebook.cells if c.cell_type == "code")
+    if "torch" in source:
+        return WITH_TORCH
+    support = assignment.path / "support"
+    for name in set(_IMPORTED.findall(source)):
+        text = submission.attachments.get(f"{name}.py")
+        if text is None and (support / f"{name}.py").is_file():
+            text = (support / f"{name}.py").read_bytes()
+        if text is not None and b"torch" in text:
+            return WITH_TORCH
+    return NUMPY_ONLY
+
+
+def kernel_profiles(assignment: LoadedAssignment, limits: Limits) -> list[KernelProfile]:
+    """The warm-kernel profiles this assignment's submissions may ask for."""
+    effective, _ = limits_for(assignment, limits)
+    models = any(isinstance(c, MODEL_CHECKS) for q in assignment.spec.questions
+                 for c in q.checks)
+    return [KernelProfile.of(effective, p) for p in
+            ((NUMPY_ONLY, WITH_TORCH) if models else (NUMPY_ONLY,))]
+
+
 def _summary(execution: Execution, config: SandboxConfig, applied: AppliedLimits,
              staged: dict[str, str], *, compare_s: float, total_s: float) -> ExecutionSummary:
     warnings = list(execution.warnings)
@@ -183,7 +222,7 @@ def _summary(execution: Execution, config: SandboxConfig, applied: AppliedLimits
             f"cell, {_seconds(applied.total_timeout_s)} in total")
     return ExecutionSummary(
         cells=execution.cells, kernel_starts=execution.kernel_starts,
-        events=execution.events,
+        warm_kernel=execution.warm_kernel, events=execution.events,
         timings=Timings(
             sandbox_start_s=round(execution.sandbox_start_s, 4),
             kernel_start_s=round(execution.kernel_start_s, 4),

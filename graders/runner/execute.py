@@ -39,6 +39,7 @@ from graders.results import (
     SandboxVerdict,
 )
 from graders.runner.kernel_code import disarm_expression, probe_code, snapshot_expression
+from graders.runner.pool import KernelPool, KernelProfile, WarmKernel
 from graders.runner.session import KernelSession, death_verdict, error_text
 from graders.runner.workdir import prepare
 from graders.sandbox.cgroups import cgroup_version, sweep_stale
@@ -64,6 +65,7 @@ class Execution:
     peak_memory_bytes: int | None
     warnings: list[str] = field(default_factory=list)
     tampered: bool = False  # the probe did not run as sent: answers cannot be trusted
+    warm_kernel: bool = False  # the first kernel came from the warm pool
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class ProbeRequest:
     call_limit_s: float
     # each call's own limit by call id (function calls and model requests)
     call_limits: dict[str, float] = field(default_factory=dict)
+    # what a warm kernel for this assignment has imported already
+    preload: tuple[str, ...] = ("numpy",)
 
 
 @dataclass
@@ -96,6 +100,8 @@ class _Run:
     kernel_starts: int = 0
     out_of_time: bool = False
     tampered: bool = False
+    warm: bool = False
+    retired: bool = False  # the last kernel was handed to the pool for teardown
     peak: int | None = None
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
         ("sandbox_start_s", "kernel_start_s", "execute_s", "probes_s"), 0.0))
@@ -130,10 +136,13 @@ async def run_submission(
     request: ProbeRequest,
     seed: int,
     cell_timeouts: dict[int, float] | None = None,
+    pool: KernelPool | None = None,
 ) -> Execution:
     """Execute every code cell (continuing past errors), then run the probes.
 
     ``cell_timeouts`` overrides the per-cell limit for some cells (a question's budget).
+    With a ``pool`` (and on its loop), the first kernel is a warm one when the pool has
+    one, and the last kernel is torn down after this returns.
     """
     if config.mode is SandboxMode.ROOT:
         # leftovers of a grader that was killed (a SIGKILLed worker)
@@ -142,23 +151,59 @@ async def run_submission(
     run = _Run(work=copy.deepcopy(nb), limits=limits, cell_timeouts=cell_timeouts or {},
                deadline=time.monotonic() + limits.total_timeout_s,
                warnings=_mode_warnings(config))
+    warm = await pool.take(KernelProfile.of(limits, request.preload)) if pool else None
+    if warm is not None:
+        _move_staged(job, warm.job)
+        job, run.warm = warm.job, True
+    try:
+        await _kernels(run, job, config, limits, seed, request, warm, pool)
+    finally:
+        if warm is not None and pool is not None and not run.retired:
+            pool.retire(None, job)  # the run failed before its last kernel was retired
+    return _execution(run)
+
+
+async def _kernels(run: _Run, job: Path, config: SandboxConfig, limits: Limits, seed: int,
+                   request: ProbeRequest, warm: WarmKernel | None,
+                   pool: KernelPool | None) -> None:
+    """The restart loop: start (or adopt) a kernel, run the cells, run the probes."""
     while run.kernel_starts < MAX_KERNEL_STARTS:
         run.kernel_starts += 1
-        session = KernelSession(job, run.work, config, limits, seed)
         t0 = time.perf_counter()
-        await session.start(run.kernel_starts)
-        run.timings["sandbox_start_s"] += time.perf_counter() - t0 - session.start_s
-        run.timings["kernel_start_s"] += session.start_s
+        if warm is not None and run.kernel_starts == 1:
+            session = warm.session
+            session.adopt(run.work, limits, seed)
+            await session.bootstrap()
+        else:
+            session = KernelSession(job, run.work, config, limits, seed)
+            await session.start(run.kernel_starts)
+            run.timings["kernel_start_s"] += session.start_s
+            run.timings["sandbox_start_s"] += time.perf_counter() - t0 - session.start_s
+        finished = False
         try:
             if not await _run_cells(session, run, request.symbols):
                 continue  # a cell stopped the kernel: run again without it
-            if await _run_probes(session, run, request):
-                break
+            finished = await _run_probes(session, run, request)
         finally:
-            await _stop(session, run)
-    else:
-        run.warnings.append("gave up after too many kernel restarts")
-    return _execution(run)
+            last = finished or run.kernel_starts >= MAX_KERNEL_STARTS
+            await _stop(session, run, later=pool if last else None, job=job)
+        if finished:
+            return
+    run.warnings.append("gave up after too many kernel restarts")
+
+
+def _move_staged(staged: Path, warm: Path) -> None:
+    """The plan, inputs and files written for this submission, into the directories the
+    warm kernel's sandbox already has mounted (same filesystem: renames)."""
+    for sub in ("probe", "files"):
+        source = staged / sub
+        if not source.is_dir():
+            continue
+        for entry in source.iterdir():
+            entry.rename(warm / sub / entry.name)
+    for path in [warm / "probe", warm / "files", *(warm / "files").rglob("*"),
+                 *(warm / "probe").iterdir()]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 async def _run_cells(session: KernelSession, run: _Run, symbols: tuple[str, ...]) -> bool:
@@ -339,9 +384,17 @@ def _collect(messages: list[dict[str, Any]], run: _Run) -> tuple[str, str, int] 
     return call_id, symbol, candidate
 
 
-async def _stop(session: KernelSession, run: _Run) -> None:
-    await session.stop()
-    stats = session.stats
+async def _stop(session: KernelSession, run: _Run, *, later: KernelPool | None = None,
+                job: Path) -> None:
+    """Record what the kernel's cgroup measured, then tear it down: now, or (the run's
+    last kernel, with a pool) in the background after the run has returned."""
+    if later is not None:
+        stats = session.stats if session.stopped else session.read_stats()
+        later.retire(session, job if run.warm else None)
+        run.retired = True
+    else:
+        await session.stop()
+        stats = session.stats
     if stats.peak_memory_bytes:
         run.peak = max(run.peak or 0, stats.peak_memory_bytes)
     if stats.pids_limit_hits and not any(
@@ -364,6 +417,7 @@ def _execution(run: _Run) -> Execution:
         peak_memory_bytes=run.peak,
         warnings=run.warnings,
         tampered=run.tampered,
+        warm_kernel=run.warm,
         **run.timings,
     )
 

@@ -14,8 +14,15 @@ from typing import Protocol
 
 from nbformat import NotebookNode
 
+from graders.errors import SandboxError
 from graders.results import Candidate, CellRecord, ProbeRecord, SandboxEvent
-from graders.runner.execute import Execution, ProbeRequest, run_submission_sync
+from graders.runner.execute import (
+    Execution,
+    ProbeRequest,
+    run_submission,
+    run_submission_sync,
+)
+from graders.runner.pool import KernelPool
 from graders.sandbox.config import Limits, SandboxConfig
 
 
@@ -27,13 +34,25 @@ class Executor(Protocol):
 
 @dataclass(frozen=True)
 class SandboxExecutor:
+    """Runs in bubblewrap; with a ``pool``, on a warm kernel when one is ready (and on
+    the pool's loop, so several threads can grade through one pool at once)."""
+
     config: SandboxConfig
+    pool: KernelPool | None = None
 
     def execute(self, notebook: NotebookNode, *, job: Path, limits: Limits,
                 request: ProbeRequest, seed: int,
                 cell_timeouts: dict[int, float]) -> Execution:
-        return run_submission_sync(notebook, job=job, config=self.config, limits=limits,
-                                   request=request, seed=seed, cell_timeouts=cell_timeouts)
+        if self.pool is None:
+            return run_submission_sync(notebook, job=job, config=self.config, limits=limits,
+                                       request=request, seed=seed,
+                                       cell_timeouts=cell_timeouts)
+        try:
+            return self.pool.run(run_submission(
+                notebook, job=job, config=self.config, limits=limits, request=request,
+                seed=seed, cell_timeouts=cell_timeouts, pool=self.pool))
+        except OSError as exc:
+            raise SandboxError(f"sandbox set-up failed: {exc}") from exc
 
 
 @dataclass

@@ -41,6 +41,28 @@ class KernelSession:
         self.stderr_head = ""
 
     async def start(self, attempt: int) -> CappedClient:
+        """Launch the kernel and run the bootstrap: ready for the notebook's cells."""
+        await self.launch(attempt)
+        return await self.bootstrap()
+
+    async def bootstrap(self) -> CappedClient:
+        assert self.client is not None
+        await self.hidden(bootstrap_code(self.seed))
+        return self.client
+
+    def adopt(self, nb: NotebookNode, limits: Limits, seed: int) -> None:
+        """A warm kernel taken for a submission: from now on it runs this notebook."""
+        assert self.client is not None
+        self.nb, self.limits, self.seed = nb, limits, seed
+        self.client.nb, self.client.limits = nb, limits
+        self.client.timeout = int(limits.cell_timeout_s)
+
+    async def is_alive(self) -> bool:
+        kc: Any = self.client.kc if self.client else None
+        return bool(kc is not None and await kc.is_alive())
+
+    async def launch(self, attempt: int) -> None:
+        """Start the sandboxed kernel (no bootstrap yet: a warm kernel waits here)."""
         mode = self.config.mode
         ipc = self.job / "ipc"
         shutil.rmtree(ipc, ignore_errors=True)
@@ -77,8 +99,6 @@ class KernelSession:
                 f"the sandboxed kernel did not start: {exc}; stderr: {self.stderr_head[-2000:]}"
             ) from exc
         self.start_s = time.perf_counter() - started
-        await self.hidden(bootstrap_code(self.seed))
-        return self.client
 
     def _launcher_argv(self, host: Path, attempt: int) -> list[str]:
         env_python = str(self.config.python_env / "bin" / "python")
@@ -117,7 +137,6 @@ class KernelSession:
             tmp_bytes=self.limits.tmp_bytes,
             home_bytes=self.limits.home_bytes,
             gpu=self.limits.gpu,
-            seed=self.seed,
         )
         plan_file = host / f"launch-{attempt}.json"
         plan_file.write_text(plan.model_dump_json())
@@ -180,6 +199,13 @@ class KernelSession:
         process = getattr(km.provisioner, "process", None) if km and km.provisioner else None
         return process.poll() if process is not None else self.returncode
 
+    def read_stats(self) -> CgroupStats:
+        """Peak memory and limit hits so far, read before the teardown (which may happen
+        later, off the grading's critical path)."""
+        if self.cgroup is not None:
+            self.stats = self.cgroup.stats()
+        return self.stats
+
     async def stop(self) -> None:
         if self.stopped:
             return
@@ -189,9 +215,15 @@ class KernelSession:
             with contextlib.suppress(Exception):  # already dead: nothing more to stop
                 await self.client._async_cleanup_kernel()
         if self.cgroup is not None:
-            self.stats = self.cgroup.stats()
+            self.stats = _merged(self.stats, self.cgroup.stats())
             self.cgroup.remove()
         shutil.rmtree(stage_path(self.job), ignore_errors=True)
+
+
+def _merged(before: CgroupStats, after: CgroupStats) -> CgroupStats:
+    if after.peak_memory_bytes is None and after.oom_kills == after.pids_limit_hits == 0:
+        return before  # the cgroup was already gone
+    return after
 
 
 def error_text(cell: NotebookNode) -> str | None:

@@ -1,0 +1,89 @@
+"""The warm kernel pool: pristine, single-use kernels, and the cold start when it is empty."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from graders import KernelPool, KernelProfile, SandboxExecutor, kernel_profiles
+from graders.pipeline.grade import grade_submission
+from tests.conftest import NOTEBOOKS, TEST_LIMITS, points
+
+pytestmark = pytest.mark.sandbox
+
+FULL = {"1.1": 5.0, "1.2": 5.0, "1.3": 6.0, "1.5": 12.0}
+NUMPY = KernelProfile.of(TEST_LIMITS, ("numpy",))
+# what the kernel holds: the user namespace, the home folder, the grader's own modules
+INSPECT = ("__import__('json').dumps({"
+           "'names': sorted(k for k in globals() if not k.startswith('_')),"
+           "'home': sorted(__import__('os').listdir('.')),"
+           "'numpy': 'numpy' in __import__('sys').modules,"
+           "'grader': sorted(m for m in __import__('sys').modules"
+           " if m.startswith('_autograder'))})")
+IPYTHON_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "open"}
+
+
+@pytest.fixture
+def pool(sandbox_config):
+    made = KernelPool(sandbox_config, per_profile=1)
+    yield made
+    made.close()
+
+
+def inspect(pool: KernelPool, warm) -> dict:
+    text = pool.run(warm.session.expression(INSPECT))
+    assert text is not None
+    return json.loads(text.strip("'\""))
+
+
+def test_a_warm_kernel_has_run_nothing_but_the_warm_up_and_is_handed_out_once(pool):
+    assert pool.wait_ready(NUMPY)
+    first = pool.run(pool.take(NUMPY))
+    assert first is not None
+    seen = inspect(pool, first)
+    assert set(seen["names"]) <= IPYTHON_NAMES, seen["names"]
+    assert set(seen["home"]) <= {".ipython"}, seen["home"]  # IPython's profile, as cold
+    assert seen["numpy"] is True
+    assert seen["grader"] == []  # not even the bootstrap: that runs for the submission
+
+    assert pool.wait_ready(NUMPY)  # refilled in the background
+    second = pool.run(pool.take(NUMPY))
+    assert second is not None
+    assert second.session is not first.session and second.job != first.job
+    assert pool.ready(NUMPY) <= 1 and pool.handed_out == 2
+    for taken in (first, second):
+        pool.retire(taken.session, taken.job)
+
+
+def test_a_submission_on_a_warm_kernel_scores_as_on_a_cold_one_and_says_it_was_warm(
+        pool, ee411, sandbox_config):
+    data = (NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb").read_bytes()
+    numpy_only, with_torch = kernel_profiles(ee411, TEST_LIMITS)
+    assert "torch" in with_torch.preload and "torch" not in numpy_only.preload
+    assert pool.wait_ready(numpy_only)  # a part-1 notebook never mentions torch
+    warm = grade_submission(data, "hw.ipynb", assignment=ee411, config=sandbox_config,
+                            limits=TEST_LIMITS, executor=SandboxExecutor(sandbox_config, pool))
+    cold = grade_submission(data, "hw.ipynb", assignment=ee411, config=sandbox_config,
+                            limits=TEST_LIMITS)
+    assert warm.report.execution.warm_kernel and not cold.report.execution.warm_kernel
+    assert points(warm, FULL) == points(cold, FULL) == FULL
+    assert warm.report.probes == cold.report.probes or [
+        (p.call_id, p.status) for p in warm.report.probes] == [
+        (p.call_id, p.status) for p in cold.report.probes]
+    pool.close()  # teardowns done: nothing of the warm kernel is left behind
+    assert list(sandbox_config.jobs_root.iterdir()) == []
+
+
+def test_an_empty_pool_falls_back_to_a_cold_start(ee411, sandbox_config):
+    starved = KernelPool(sandbox_config, memory_budget_bytes=1)  # no kernel fits
+    try:
+        assert not any(starved.wait_ready(p) for p in kernel_profiles(ee411, TEST_LIMITS))
+        graded = grade_submission(
+            (NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb").read_bytes(), "hw.ipynb",
+            assignment=ee411, config=sandbox_config, limits=TEST_LIMITS,
+            executor=SandboxExecutor(sandbox_config, starved))
+        assert not graded.report.execution.warm_kernel
+        assert points(graded, FULL) == FULL
+    finally:
+        starved.close()
