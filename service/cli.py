@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from enum import StrEnum
 from pathlib import Path
@@ -15,6 +16,7 @@ from graders import (
     ConfigurationError,
     GradeReport,
     GraderError,
+    LoadedAssignment,
     Outcome,
     ReportStatus,
     discover,
@@ -23,6 +25,14 @@ from graders import (
     grader_data_problems,
     report_to_json,
     run_calibration,
+)
+from service.batch import (
+    BatchItem,
+    ItemStatus,
+    as_row,
+    collect,
+    grade_batch,
+    write_summary,
 )
 from service.config import Settings
 from service.db.models import Role, RunStatus
@@ -65,19 +75,28 @@ def print_report(report: GradeReport) -> None:
 
 @app.command()
 def grade(
-    submission: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    submissions: Annotated[list[Path], typer.Argument(
+        exists=True, readable=True,
+        help="notebooks, .py files or zips; folders and zips of many submissions too")],
     assignment: Annotated[str, typer.Option("--assignment", "-a")],
-    as_json: Annotated[bool, typer.Option("--json", help="print the JSON report")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the JSON report (one "
+                                          "submission) or the JSON summary (several)")] = False,
     notebook_out: Annotated[
         Path | None, typer.Option(help="write the executed notebook here")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=64,
+                                      help="submissions graded at once")] = 1,
+    summary: Annotated[Path | None, typer.Option(
+        help="write one row per submission here (.csv or .json)")] = None,
     unsafe_no_sandbox: Annotated[bool, typer.Option(
         "--unsafe-no-sandbox",
         help="DEVELOPMENT ONLY: run the submission WITHOUT any sandbox")] = False,
 ) -> None:
-    """Grade one submission offline (no server). Exit 0 when graded, 1 when the file
-    could not be graded, 2 on an infrastructure or configuration failure, or when grader
-    data (datasets, hidden sets) is missing: then the questions needing it are not
-    graded, and stderr says what is missing."""
+    """Grade submissions offline (no server). One file: its report. Several (or a folder,
+    or a zip of submissions): graded --jobs at a time on warm kernels, with a progress
+    bar and a summary table. Exit 0 when everything was graded, 1 when a file could not
+    be graded, 2 on an infrastructure or configuration failure, or when grader data
+    (datasets, hidden sets) is missing: then the questions needing it are not graded,
+    and stderr says what is missing."""
     settings = Settings(unsafe_no_sandbox=unsafe_no_sandbox) if unsafe_no_sandbox \
         else Settings()
     if unsafe_no_sandbox:
@@ -93,16 +112,35 @@ def grade(
     for problem in missing:
         err.print(f"[red]missing grader data:[/red] {problem}")
     try:
+        items = collect(submissions)
+    except (ValueError, OSError) as exc:
+        err.print(f"[red]could not read the submissions:[/red] {exc}")
+        raise typer.Exit(2) from None
+    try:
         config, limits = settings.sandbox_config(), settings.limits()
         calibration = None if missing else ensure_calibration(
             loaded, config=config, limits=limits, hidden_dir=settings.hidden_dir)
-        graded = grade_submission(
-            submission.read_bytes(), submission.name, assignment=loaded, config=config,
-            limits=limits, hidden_dir=settings.hidden_dir, calibration=calibration)
+        if len(items) == 1 and summary is None and not any(p.is_dir() for p in submissions):
+            _grade_one(items[0], loaded, settings, calibration, as_json, notebook_out)
+        else:
+            _grade_many(items, loaded, settings, calibration, jobs, as_json, summary)
     except GraderError as exc:
         kind = "configuration" if isinstance(exc, ConfigurationError) else "infrastructure"
         err.print(f"[red]grading failed ({kind}):[/red] {exc}")
         raise typer.Exit(2) from None
+    if missing:
+        err.print("[red]questions needing that data were not graded (exit 2)[/red]")
+        raise typer.Exit(2)
+    raise typer.Exit(0)
+
+
+def _grade_one(item: BatchItem, loaded: LoadedAssignment, settings: Settings,
+               calibration: dict[str, float] | None, as_json: bool,
+               notebook_out: Path | None) -> None:
+    """The one-shot path: a cold kernel, the full report."""
+    graded = grade_submission(
+        item.data, item.filename, assignment=loaded, config=settings.sandbox_config(),
+        limits=settings.limits(), hidden_dir=settings.hidden_dir, calibration=calibration)
     if notebook_out is not None and graded.notebook is not None:
         import nbformat
 
@@ -113,10 +151,40 @@ def grade(
         print_report(graded.report)
     if graded.report.status is not ReportStatus.GRADED:
         raise typer.Exit(1)
-    if missing:
-        err.print("[red]questions needing that data were not graded (exit 2)[/red]")
+
+
+def _grade_many(items: list[BatchItem], loaded: LoadedAssignment, settings: Settings,
+                calibration: dict[str, float] | None, jobs: int, as_json: bool,
+                summary: Path | None) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    if not items:
+        err.print("no submissions found (.ipynb, .py or .zip)")
+        raise typer.Exit(1)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                  transient=not err.is_terminal) as progress:
+        task = progress.add_task(f"grading {loaded.spec.id}", total=len(items))
+        results = grade_batch(items, assignment=loaded, settings=settings, jobs=jobs,
+                              calibration=calibration,
+                              on_done=lambda _: progress.advance(task))
+    if summary is not None:
+        write_summary(results, summary)
+    if as_json:
+        typer.echo(json.dumps([as_row(r) for r in results], indent=2))
+    else:
+        table = Table(title=f"{loaded.spec.id}: {len(results)} submissions")
+        for column in ("Submission", "Status", "Score", "Warm", "Seconds", "Reason"):
+            table.add_column(column)
+        for r in results:
+            score = "-" if r.score is None else f"{r.score:g} / {r.max_score:g}"
+            table.add_row(r.name, r.status.value, score, "yes" if r.warm_kernel else "no",
+                          f"{r.seconds:.1f}", r.reason or "")
+        console.print(table)
+    if any(r.status is ItemStatus.FAILED for r in results):
         raise typer.Exit(2)
-    raise typer.Exit(0)
+    if any(r.status is ItemStatus.NOT_GRADABLE for r in results):
+        raise typer.Exit(1)
 
 
 @app.command("calibrate")

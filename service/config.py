@@ -7,10 +7,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from graders import GiB, Limits, SandboxConfig
+from graders import GiB, KernelPool, Limits, SandboxConfig
 
 
 class Settings(BaseSettings):
@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     hidden_dir: Path | None = None
     # measure missing calibrations (reference accuracies) in the background at start-up
     calibrate_at_start: bool = True
+    # warm kernels each worker keeps ready per profile (numpy; numpy+torch), within a
+    # memory budget per worker; 0 turns the pool off (every kernel starts cold)
+    pool_size: int = Field(default=1, ge=0, le=8)
+    pool_memory_mb: int = Field(default=2048, ge=0)
 
     @model_validator(mode="after")
     def _refuse_unsafe_combinations(self) -> Settings:
@@ -80,6 +84,13 @@ class Settings(BaseSettings):
             datasets_dir=self.datasets_dir.resolve() if self.datasets_dir else None,
             weights_dir=self.weights_dir.resolve() if self.weights_dir else None,
         )
+
+    def kernel_pool(self, *, per_profile: int | None = None) -> KernelPool | None:
+        size = self.pool_size if per_profile is None else per_profile
+        if size <= 0 or self.pool_memory_mb <= 0:
+            return None
+        return KernelPool(self.sandbox_config(), per_profile=size,
+                          memory_budget_bytes=self.pool_memory_mb * 1024**2)
 
     def limits(self) -> Limits:
         return Limits(

@@ -22,11 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from graders import (
     ENGINE_VERSION,
     InfrastructureError,
+    KernelPool,
     LoadedAssignment,
     ReportStatus,
+    SandboxExecutor,
     discover,
     ensure_calibration,
     grade_submission,
+    kernel_profiles,
     report_from_json,
     report_to_json,
 )
@@ -46,17 +49,33 @@ class WorkerContext:
     store: BlobStore
     catalog: dict[str, LoadedAssignment]
     worker_id: str
+    pool: KernelPool | None = None  # warm kernels, when the settings ask for them
 
     @classmethod
-    def create(cls, settings: Settings, worker_id: str | None = None) -> WorkerContext:
+    def create(cls, settings: Settings, worker_id: str | None = None, *,
+               warm: bool = False) -> WorkerContext:
         engine = make_engine(settings.resolved_database_url)
+        catalog = discover(settings.reference_dir)
+        pool = settings.kernel_pool() if warm else None
+        if pool is not None:
+            # numpy kernels at once; torch ones from the first submission that needs one
+            # (importing torch for nothing costs every worker seconds of CPU at start)
+            for assignment in catalog.values():
+                for profile in kernel_profiles(assignment, settings.limits()):
+                    if "torch" not in profile.preload:
+                        pool.warm(profile)
         return cls(
             settings=settings,
             sessions=make_sessionmaker(engine),
             store=BlobStore(settings.data_dir / "blobs"),
-            catalog=discover(settings.reference_dir),
+            catalog=catalog,
             worker_id=worker_id or f"{socket.gethostname()}:{os.getpid()}",
+            pool=pool,
         )
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
 
 
 class _Heartbeat(threading.Thread):
@@ -114,7 +133,8 @@ def run_grading(run_id: str, ctx: WorkerContext) -> None:
                                          hidden_dir=ctx.settings.hidden_dir)
         graded = grade_submission(data, filename, assignment=assignment, config=config,
                                   limits=limits, hidden_dir=ctx.settings.hidden_dir,
-                                  calibration=calibration)
+                                  calibration=calibration,
+                                  executor=SandboxExecutor(config, ctx.pool))
     except Exception as exc:  # infrastructure: retry a bounded number of times
         heartbeat.stopped.set()
         log.exception("grading run %s failed (attempt %s)", run_id, attempts)
@@ -182,7 +202,7 @@ def main() -> None:
     die_with_parent()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
-    ctx = WorkerContext.create(settings)
+    ctx = WorkerContext.create(settings, warm=True)
     stop = threading.Event()
     # finish the run in hand, then exit
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -194,6 +214,7 @@ def main() -> None:
         except Exception:  # a database hiccup must not kill the worker
             log.exception("worker loop error; retrying")
             time.sleep(1)
+    ctx.close()
 
 
 if __name__ == "__main__":

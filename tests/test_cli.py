@@ -113,3 +113,42 @@ def test_an_ordinary_user_grades_with_rlimits_and_a_warning():
     assert report["execution"]["sandboxed"] is True
     if prefix:
         assert any("without cgroups" in w for w in report["execution"]["warnings"])
+
+
+def test_grade_takes_a_folder_and_a_zip_of_submissions_and_writes_one_summary(tmp_path):
+    import csv
+    import io
+    import zipfile
+
+    ee411 = NOTEBOOKS / "ee411_hw3"
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "alice.ipynb").write_bytes((ee411 / "correct_basic.ipynb").read_bytes())
+    (folder / "bob.ipynb").write_bytes((ee411 / "wrong_gradient.ipynb").read_bytes())
+    (folder / "carol.ipynb").write_text("{not a notebook")
+    (folder / "notes.txt").write_text("ignored: not a submission")
+    dave = folder / "dave"  # a student folder: notebook plus a helper module
+    dave.mkdir()
+    (dave / "hw3.ipynb").write_bytes((ee411 / "correct_basic.ipynb").read_bytes())
+    (dave / "helpers.py").write_text("X = 1\n")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:  # a platform export: one folder per student
+        zf.writestr("erin/hw.ipynb", (ee411 / "correct_basic.ipynb").read_text())
+        zf.writestr("frank/hw.ipynb", (ee411 / "wrong_predict.ipynb").read_text())
+    (tmp_path / "late.zip").write_bytes(buf.getvalue())
+
+    summary = tmp_path / "grades.csv"
+    result = run("grade", str(folder), str(tmp_path / "late.zip"), "--assignment",
+                 "ee411-hw3", "--jobs", "2", "--summary", str(summary), tmp_path=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr  # carol's file is unreadable
+    rows = {r["submission"]: r for r in csv.DictReader(summary.open())}
+    assert set(rows) == {"alice.ipynb", "bob.ipynb", "carol.ipynb", "dave",
+                         "late.zip/erin", "late.zip/frank"}
+    for name in ("alice.ipynb", "dave", "late.zip/erin"):
+        assert rows[name]["status"] == "graded" and rows[name]["score"] == "28", rows[name]
+    assert rows["bob.ipynb"]["score"] == "16" and rows["bob.ipynb"]["1.5"] == "0"
+    assert float(rows["late.zip/frank"]["score"]) < 28
+    assert rows["carol.ipynb"]["status"] == "not_gradable"
+    assert "not valid JSON" in rows["carol.ipynb"]["reason"]
+    # the pool served at least one of them warm
+    assert any(r["warm_kernel"] == "True" for r in rows.values()), rows

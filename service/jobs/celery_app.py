@@ -54,7 +54,7 @@ def make_celery(settings: Settings) -> Celery:
 def _context(settings: Settings):  # type: ignore[no-untyped-def]
     from service.worker import WorkerContext
 
-    return WorkerContext.create(settings)
+    return WorkerContext.create(settings, warm=True)
 
 
 class CeleryDispatcher:
