@@ -9,44 +9,103 @@ Layout (the trust boundary, from the student's side inwards):
 ``spec/`` the vocabulary of ``reference/*/spec.py``; ``pipeline/`` grading end to end.
 """
 
-from graders.calibrate import cached_accuracies, ensure_calibration
-from graders.calibrate import calibrate as run_calibration
-from graders.catalog import LoadedAssignment, discover, grader_data_problems
-from graders.errors import (
-    CalibrationMissingError,
-    ConfigurationError,
-    GraderError,
-    InfrastructureError,
-    MissingGraderDataError,
-    SandboxUnavailableError,
-    SpecError,
-    SubmissionFormatError,
-)
-from graders.pipeline.grade import (
-    Graded,
-    grade_submission,
-    kernel_profiles,
-    needs_calibration,
-    rescore,
-)
-from graders.pipeline.intake import load_submission
-from graders.results import (
-    REPORT_ADAPTER,
-    CheckResult,
-    GradeReport,
-    Outcome,
-    QuestionResult,
-    ReportStatus,
-    report_from_json,
-    report_to_json,
-    to_gradescope,
-)
-from graders.runner.executor import SandboxExecutor
-from graders.runner.pool import KernelPool, KernelProfile
-from graders.runner.workdir import sweep_leftovers
-from graders.sandbox.config import GiB, Limits, SandboxConfig
-from graders.spec import Visibility
-from graders.version import ENGINE_VERSION
+# The public names are loaded on first use (PEP 562): the sandbox launcher runs as
+# ``python -m graders.sandbox.launcher`` before every kernel, and importing the whole
+# engine there cost 0.7 s per kernel start.
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from graders.calibrate import cached_accuracies, ensure_calibration
+    from graders.calibrate import calibrate as run_calibration
+    from graders.catalog import LoadedAssignment, discover, grader_data_problems
+    from graders.errors import (
+        CalibrationMissingError,
+        ConfigurationError,
+        GraderError,
+        InfrastructureError,
+        MissingGraderDataError,
+        SandboxUnavailableError,
+        SpecError,
+        SubmissionFormatError,
+    )
+    from graders.pipeline.grade import (
+        Graded,
+        grade_submission,
+        kernel_profiles,
+        needs_calibration,
+        rescore,
+    )
+    from graders.pipeline.intake import load_submission
+    from graders.results import (
+        REPORT_ADAPTER,
+        CheckResult,
+        GradeReport,
+        Outcome,
+        QuestionResult,
+        ReportStatus,
+        report_from_json,
+        report_to_json,
+        to_gradescope,
+    )
+    from graders.runner.executor import SandboxExecutor
+    from graders.runner.pool import KernelPool, KernelProfile
+    from graders.runner.workdir import sweep_leftovers
+    from graders.sandbox.config import GiB, Limits, SandboxConfig
+    from graders.spec import Visibility
+    from graders.version import ENGINE_VERSION
+
+_PUBLIC: dict[str, tuple[str, str]] = {
+    "CalibrationMissingError": ("graders.errors", "CalibrationMissingError"),
+    "CheckResult": ("graders.results", "CheckResult"),
+    "ConfigurationError": ("graders.errors", "ConfigurationError"),
+    "ENGINE_VERSION": ("graders.version", "ENGINE_VERSION"),
+    "GiB": ("graders.sandbox.config", "GiB"),
+    "GradeReport": ("graders.results", "GradeReport"),
+    "Graded": ("graders.pipeline.grade", "Graded"),
+    "GraderError": ("graders.errors", "GraderError"),
+    "InfrastructureError": ("graders.errors", "InfrastructureError"),
+    "KernelPool": ("graders.runner.pool", "KernelPool"),
+    "KernelProfile": ("graders.runner.pool", "KernelProfile"),
+    "Limits": ("graders.sandbox.config", "Limits"),
+    "LoadedAssignment": ("graders.catalog", "LoadedAssignment"),
+    "MissingGraderDataError": ("graders.errors", "MissingGraderDataError"),
+    "Outcome": ("graders.results", "Outcome"),
+    "QuestionResult": ("graders.results", "QuestionResult"),
+    "REPORT_ADAPTER": ("graders.results", "REPORT_ADAPTER"),
+    "ReportStatus": ("graders.results", "ReportStatus"),
+    "SandboxConfig": ("graders.sandbox.config", "SandboxConfig"),
+    "SandboxExecutor": ("graders.runner.executor", "SandboxExecutor"),
+    "SandboxUnavailableError": ("graders.errors", "SandboxUnavailableError"),
+    "SpecError": ("graders.errors", "SpecError"),
+    "SubmissionFormatError": ("graders.errors", "SubmissionFormatError"),
+    "Visibility": ("graders.spec", "Visibility"),
+    "cached_accuracies": ("graders.calibrate", "cached_accuracies"),
+    "discover": ("graders.catalog", "discover"),
+    "ensure_calibration": ("graders.calibrate", "ensure_calibration"),
+    "grade_submission": ("graders.pipeline.grade", "grade_submission"),
+    "grader_data_problems": ("graders.catalog", "grader_data_problems"),
+    "kernel_profiles": ("graders.pipeline.grade", "kernel_profiles"),
+    "load_submission": ("graders.pipeline.intake", "load_submission"),
+    "needs_calibration": ("graders.pipeline.grade", "needs_calibration"),
+    "report_from_json": ("graders.results", "report_from_json"),
+    "report_to_json": ("graders.results", "report_to_json"),
+    "rescore": ("graders.pipeline.grade", "rescore"),
+    "run_calibration": ("graders.calibrate", "calibrate"),
+    "sweep_leftovers": ("graders.runner.workdir", "sweep_leftovers"),
+    "to_gradescope": ("graders.results", "to_gradescope"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _PUBLIC[name]
+    except KeyError:
+        raise AttributeError(f"module 'graders' has no attribute {name!r}") from None
+    value = getattr(import_module(module), attribute)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ENGINE_VERSION",

@@ -6,63 +6,44 @@ import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from graders import (
-    ConfigurationError,
-    GradeReport,
-    GraderError,
-    LoadedAssignment,
-    Outcome,
-    ReportStatus,
-    discover,
-    ensure_calibration,
-    grade_submission,
-    grader_data_problems,
-    report_to_json,
-    run_calibration,
-)
-from service.batch import (
-    BatchItem,
-    ItemStatus,
-    as_row,
-    collect,
-    grade_batch,
-    write_summary,
-)
+import graders
 from service.config import Settings
-from service.db.models import Role, RunStatus
+from service.db.enums import Role, RunStatus
 from service.schemas import RegradeBatchOut, SubmissionAccepted, SubmissionStatus
+
+if TYPE_CHECKING:
+    from service import batch as batching
 
 app = typer.Typer(help="ml-autograder: grade machine-learning homework in a sandbox.",
                   no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
 
-_STYLE = {
-    Outcome.PASSED: "green", Outcome.PARTIAL: "yellow", Outcome.FAILED: "red",
-    Outcome.ERRORED: "red", Outcome.TIMED_OUT: "red", Outcome.MISSING: "red",
-    Outcome.MANUAL: "cyan",
-}
+# outcome -> colour, by the outcome's value (the engine is imported only when used)
+_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "errored": "red",
+          "timed_out": "red", "missing": "red", "manual": "cyan"}
 
 
-def print_report(report: GradeReport) -> None:
-    if report.status is ReportStatus.NOT_GRADABLE:
+def print_report(report: graders.GradeReport) -> None:
+    if report.status is graders.ReportStatus.NOT_GRADABLE:
         console.print(f"[red]Not gradable:[/red] {report.reason}")
         return
     table = Table(title=f"{report.assignment_id}", show_lines=True)
     table.add_column("Question")
     table.add_column("Points", justify="right")
-    table.add_column("Outcome")
+    table.add_column("graders.Outcome")
     table.add_column("Feedback")
     for q in report.questions:
-        points = "-" if q.outcome is Outcome.MANUAL else f"{q.points:g}"
+        points = "-" if q.outcome is graders.Outcome.MANUAL else f"{q.points:g}"
         table.add_row(f"{q.id} {q.title}", f"{points} / {q.max_points:g}",
-                      f"[{_STYLE[q.outcome]}]{q.outcome.value}[/]", "\n".join(q.feedback))
+                      f"[{_STYLE.get(q.outcome.value, 'white')}]{q.outcome.value}[/]",
+                      "\n".join(q.feedback))
     console.print(table)
     console.print(f"Autograded: [bold]{report.score:g} / {report.max_score:g}[/bold]"
                   + (f"  (+{report.manual_pending:g} graded by hand)"
@@ -102,30 +83,56 @@ def grade(
     if unsafe_no_sandbox:
         err.print("[bold red]WARNING: --unsafe-no-sandbox: the submission runs with your "
                   "privileges and full access to this machine.[/bold red]")
-    catalog = discover(settings.reference_dir)
+    one = len(submissions) == 1 and submissions[0].is_file() and summary is None
+    # one file: its kernel starts now, while the assignment loads and the file is parsed
+    early = _early_kernel(settings, submissions[0]) if one else None
+    try:
+        _grade_command(settings, submissions, assignment, as_json, notebook_out, jobs,
+                       summary, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _early_kernel(settings: Settings, submission: Path) -> graders.KernelPool | None:
+    pool = settings.kernel_pool(per_profile=1, refill=False)
+    if pool is not None:
+        torch = b"torch" in submission.read_bytes()
+        pool.warm(graders.KernelProfile.of(settings.limits(), ("numpy", "torch", "torchvision")
+                                   if torch else ("numpy",)))
+    return pool
+
+
+def _grade_command(settings: Settings, submissions: list[Path], assignment: str,
+                   as_json: bool, notebook_out: Path | None, jobs: int, summary: Path | None,
+                   early: graders.KernelPool | None) -> None:
+    catalog = graders.discover(settings.reference_dir)
     if assignment not in catalog:
         err.print(f"unknown assignment {assignment!r}; known: {', '.join(sorted(catalog))}")
         raise typer.Exit(2)
     loaded = catalog[assignment]
-    missing = grader_data_problems(loaded, datasets_dir=settings.datasets_dir,
+    missing = graders.grader_data_problems(loaded, datasets_dir=settings.datasets_dir,
                                    hidden_dir=settings.hidden_dir)
     for problem in missing:
         err.print(f"[red]missing grader data:[/red] {problem}")
+    from service import batch as batching
+
     try:
-        items = collect(submissions)
+        items = batching.collect(submissions)
     except (ValueError, OSError) as exc:
         err.print(f"[red]could not read the submissions:[/red] {exc}")
         raise typer.Exit(2) from None
     try:
         config, limits = settings.sandbox_config(), settings.limits()
-        calibration = None if missing else ensure_calibration(
+        calibration = None if missing else graders.ensure_calibration(
             loaded, config=config, limits=limits, hidden_dir=settings.hidden_dir)
-        if len(items) == 1 and summary is None and not any(p.is_dir() for p in submissions):
-            _grade_one(items[0], loaded, settings, calibration, as_json, notebook_out)
+        if early is not None or (len(items) == 1 and summary is None
+                                 and not any(p.is_dir() for p in submissions)):
+            _grade_one(items[0], loaded, settings, calibration, as_json, notebook_out, early)
         else:
             _grade_many(items, loaded, settings, calibration, jobs, as_json, summary)
-    except GraderError as exc:
-        kind = "configuration" if isinstance(exc, ConfigurationError) else "infrastructure"
+    except graders.GraderError as exc:
+        kind = "configuration" if isinstance(exc, graders.ConfigurationError) else "infrastructure"
         err.print(f"[red]grading failed ({kind}):[/red] {exc}")
         raise typer.Exit(2) from None
     if missing:
@@ -134,29 +141,33 @@ def grade(
     raise typer.Exit(0)
 
 
-def _grade_one(item: BatchItem, loaded: LoadedAssignment, settings: Settings,
+def _grade_one(item: batching.BatchItem, loaded: graders.LoadedAssignment, settings: Settings,
                calibration: dict[str, float] | None, as_json: bool,
-               notebook_out: Path | None) -> None:
-    """The one-shot path: a cold kernel, the full report."""
-    graded = grade_submission(
-        item.data, item.filename, assignment=loaded, config=settings.sandbox_config(),
-        limits=settings.limits(), hidden_dir=settings.hidden_dir, calibration=calibration)
+               notebook_out: Path | None, early: graders.KernelPool | None) -> None:
+    """The one-shot path: the full report (on the kernel started early, if it fits)."""
+    config = settings.sandbox_config()
+    graded = graders.grade_submission(
+        item.data, item.filename, assignment=loaded, config=config,
+        limits=settings.limits(), hidden_dir=settings.hidden_dir, calibration=calibration,
+        executor=graders.SandboxExecutor(config, early))
     if notebook_out is not None and graded.notebook is not None:
         import nbformat
 
         notebook_out.write_text(nbformat.writes(graded.notebook))
     if as_json:
-        typer.echo(report_to_json(graded.report, indent=2))
+        typer.echo(graders.report_to_json(graded.report, indent=2))
     else:
         print_report(graded.report)
-    if graded.report.status is not ReportStatus.GRADED:
+    if graded.report.status is not graders.ReportStatus.GRADED:
         raise typer.Exit(1)
 
 
-def _grade_many(items: list[BatchItem], loaded: LoadedAssignment, settings: Settings,
-                calibration: dict[str, float] | None, jobs: int, as_json: bool,
+def _grade_many(items: list[batching.BatchItem], loaded: graders.LoadedAssignment,
+                settings: Settings, calibration: dict[str, float] | None, jobs: int, as_json: bool,
                 summary: Path | None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from service import batch as batching
 
     if not items:
         err.print("no submissions found (.ipynb, .py or .zip)")
@@ -165,13 +176,13 @@ def _grade_many(items: list[BatchItem], loaded: LoadedAssignment, settings: Sett
                   MofNCompleteColumn(), TimeElapsedColumn(), console=err,
                   transient=not err.is_terminal) as progress:
         task = progress.add_task(f"grading {loaded.spec.id}", total=len(items))
-        results = grade_batch(items, assignment=loaded, settings=settings, jobs=jobs,
+        results = batching.grade_batch(items, assignment=loaded, settings=settings, jobs=jobs,
                               calibration=calibration,
                               on_done=lambda _: progress.advance(task))
     if summary is not None:
-        write_summary(results, summary)
+        batching.write_summary(results, summary)
     if as_json:
-        typer.echo(json.dumps([as_row(r) for r in results], indent=2))
+        typer.echo(json.dumps([batching.as_row(r) for r in results], indent=2))
     else:
         table = Table(title=f"{loaded.spec.id}: {len(results)} submissions")
         for column in ("Submission", "Status", "Score", "Warm", "Seconds", "Reason"):
@@ -181,9 +192,9 @@ def _grade_many(items: list[BatchItem], loaded: LoadedAssignment, settings: Sett
             table.add_row(r.name, r.status.value, score, "yes" if r.warm_kernel else "no",
                           f"{r.seconds:.1f}", r.reason or "")
         console.print(table)
-    if any(r.status is ItemStatus.FAILED for r in results):
+    if any(r.status is batching.ItemStatus.FAILED for r in results):
         raise typer.Exit(2)
-    if any(r.status is ItemStatus.NOT_GRADABLE for r in results):
+    if any(r.status is batching.ItemStatus.NOT_GRADABLE for r in results):
         raise typer.Exit(1)
 
 
@@ -194,14 +205,14 @@ def calibrate_command(
     """Measure the reference notebook's accuracies on this deployment's data (cached per
     data version). Exit 0 when the calibration is valid, 2 otherwise."""
     settings = Settings()
-    catalog = discover(settings.reference_dir)
+    catalog = graders.discover(settings.reference_dir)
     if assignment not in catalog:
         err.print(f"unknown assignment {assignment!r}; known: {', '.join(sorted(catalog))}")
         raise typer.Exit(2)
     try:
-        measured, _ = run_calibration(catalog[assignment], config=settings.sandbox_config(),
+        measured, _ = graders.run_calibration(catalog[assignment], config=settings.sandbox_config(),
                                 limits=settings.limits(), hidden_dir=settings.hidden_dir)
-    except GraderError as exc:
+    except graders.GraderError as exc:
         err.print(f"[red]calibration failed:[/red] {exc}")
         raise typer.Exit(2) from None
     for key, value in sorted(measured.items()):
@@ -211,7 +222,7 @@ def calibrate_command(
 @app.command()
 def assignments() -> None:
     """List the bundled assignments."""
-    for loaded in discover(Settings().reference_dir).values():
+    for loaded in graders.discover(Settings().reference_dir).values():
         spec = loaded.spec
         console.print(f"{spec.id}: {spec.title} ({spec.autograded_points:g} autograded, "
                       f"{spec.manual_points:g} manual)")

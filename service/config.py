@@ -6,11 +6,15 @@ import math
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from graders import GiB, KernelPool, Limits, SandboxConfig
+from graders import GiB, Limits, SandboxConfig
+
+if TYPE_CHECKING:
+    from graders import KernelPool
 
 
 class Settings(BaseSettings):
@@ -85,12 +89,15 @@ class Settings(BaseSettings):
             weights_dir=self.weights_dir.resolve() if self.weights_dir else None,
         )
 
-    def kernel_pool(self, *, per_profile: int | None = None) -> KernelPool | None:
+    def kernel_pool(self, *, per_profile: int | None = None,
+                    refill: bool = True) -> KernelPool | None:
+        from graders import KernelPool
+
         size = self.pool_size if per_profile is None else per_profile
         if size <= 0 or self.pool_memory_mb <= 0:
             return None
         return KernelPool(self.sandbox_config(), per_profile=size,
-                          memory_budget_bytes=self.pool_memory_mb * 1024**2)
+                          memory_budget_bytes=self.pool_memory_mb * 1024**2, refill=refill)
 
     def limits(self) -> Limits:
         return Limits(

@@ -15,7 +15,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from service.db.models import LatePolicy, Role, RunStatus
+from service.db.enums import LatePolicy, Role, RunStatus
 
 
 def _utc(value: datetime) -> str:

@@ -76,14 +76,16 @@ class KernelPool:
     """Single-use warm kernels per profile, refilled in the background."""
 
     def __init__(self, config: SandboxConfig, *, per_profile: int = 1,
-                 memory_budget_bytes: int = 2 * 1024**3) -> None:
+                 memory_budget_bytes: int = 2 * 1024**3, refill: bool = True) -> None:
         self.config = config
+        self.refill = refill  # False: a one-shot pool (a single grading started early)
         self.per_profile = per_profile
         self.memory_budget_bytes = memory_budget_bytes
         self._ready: dict[KernelProfile, deque[WarmKernel]] = {}
         self._starting: dict[KernelProfile, int] = {}
         self._estimate: dict[KernelProfile, int] = {}
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Task[Any]] = set()  # teardowns
+        self._filling: set[asyncio.Task[Any]] = set()  # refills: cancelled by close()
         self._closed = False
         self.handed_out = 0
         self._loop = asyncio.new_event_loop()
@@ -98,7 +100,14 @@ class KernelPool:
 
     def warm(self, profile: KernelProfile) -> Future[None]:
         """Start filling a profile's share of the pool (returns at once)."""
-        return asyncio.run_coroutine_threadsafe(self._fill(profile), self._loop)
+        async def fill() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._filling.add(task)
+                task.add_done_callback(self._filling.discard)
+            await self._fill(profile)
+
+        return asyncio.run_coroutine_threadsafe(fill(), self._loop)
 
     def ready(self, profile: KernelProfile) -> int:
         return len(self._ready.get(profile, ()))
@@ -126,7 +135,11 @@ class KernelPool:
     # --------------------------------------------------------------- on the pool's loop
     async def take(self, profile: KernelProfile) -> WarmKernel | None:
         """A warm kernel of this profile, removed from the pool for good; None when
-        there is none (the caller starts one cold). Refilling starts at once."""
+        there is none (the caller starts one cold). A kernel of this profile still
+        starting is waited for: it is nearer ready than a cold start would be. Refilling
+        starts at once."""
+        while not self._ready.get(profile) and self._starting.get(profile, 0) > 0:
+            await asyncio.sleep(0.01)
         queue = self._ready.get(profile)
         found = None
         while queue:
@@ -135,7 +148,8 @@ class KernelPool:
                 found = candidate
                 break
             self.retire(candidate.session, candidate.job)  # died while idle
-        self._spawn(self._fill(profile))
+        if self.refill:
+            self._spawn(self._fill(profile), fill=True)
         if found is not None:
             self.handed_out += 1
         return found
@@ -145,9 +159,10 @@ class KernelPool:
         folder when the pool made it: nothing waits for either."""
         self._spawn(self._teardown(session, job))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], *, fill: bool = False) -> None:
         task = self._loop.create_task(coro)
-        self._background.add(task)
+        (self._filling if fill else self._background).add(task)
+        task.add_done_callback(self._filling.discard)
         task.add_done_callback(self._background.discard)
 
     async def _fill(self, profile: KernelProfile) -> None:
@@ -209,6 +224,10 @@ class KernelPool:
                 await asyncio.to_thread(shutil.rmtree, job, True)
 
     async def _drain(self) -> None:
+        for task in list(self._filling):
+            task.cancel()  # a half-started kernel is torn down by _start itself
+        if self._filling:
+            await asyncio.wait(list(self._filling), timeout=60)
         idle = [w for q in self._ready.values() for w in q]
         self._ready.clear()
         await asyncio.gather(*(self._teardown(w.session, w.job) for w in idle),

@@ -4,7 +4,6 @@ its own row, so history is kept and a regrade never overwrites."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -21,31 +20,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.db.base import Base, new_id, utcnow
+from service.db.enums import LatePolicy, Role, RunStatus, RunTrigger
 
-
-class Role(StrEnum):
-    STUDENT = "student"
-    INSTRUCTOR = "instructor"
-    ADMIN = "admin"
-
-
-class RunStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    GRADED = "graded"
-    FAILED = "failed"
-
-
-class RunTrigger(StrEnum):
-    SUBMIT = "submit"
-    REGRADE = "regrade"
-    RESCORE = "rescore"
-
-
-class LatePolicy(StrEnum):
-    ACCEPT = "accept"
-    PENALTY = "penalty"
-    REJECT = "reject"
+__all__ = ["LatePolicy", "Role", "RunStatus", "RunTrigger"]
 
 
 class User(Base):
