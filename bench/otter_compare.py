@@ -176,16 +176,18 @@ def main() -> None:
     (work / "service").mkdir()
     server = LiveServer(work / "service", workers=2, extra_env={
         "AUTOGRADER_REFERENCE_DIR": str(reference)}).start()
-    tokens = [server.add_user(f"s{i}", Role.STUDENT) for i in range(args.n * 3)]
-    time.sleep(5)  # the workers' pools fill
-    service_s, warm = {}, 0
-    for i, (path, _) in enumerate(hand_ins):
-        service_s[path], report = submit_and_wait(server, tokens[i], path)
-        warm += bool(report["execution"]["warm_kernel"])
-        time.sleep(1.0)  # students do not hand in back to back: the pool refills
-    burst_s = burst(server, tokens[args.n:2 * args.n], [p for p, _ in hand_ins])
-    torch_overheads = torch_notebook(server, tokens[2 * args.n:])
-    server.stop()
+    try:
+        tokens = [server.add_user(f"s{i}", Role.STUDENT) for i in range(args.n * 3)]
+        time.sleep(5)  # the workers' pools fill
+        service_s, warm = {}, 0
+        for i, (path, _) in enumerate(hand_ins):
+            service_s[path], report = submit_and_wait(server, tokens[i], path)
+            warm += bool(report["execution"]["warm_kernel"])
+            time.sleep(1.0)  # students do not hand in back to back: the pool refills
+        burst_s = burst(server, tokens[args.n:2 * args.n], [p for p, _ in hand_ins])
+        torch_overheads = torch_notebook(server, tokens[2 * args.n:])
+    finally:
+        server.stop()  # its workers hold warm kernels
 
     with ThreadPoolExecutor(2) as pool:
         started = time.perf_counter()
