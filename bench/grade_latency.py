@@ -1,8 +1,9 @@
 """End-to-end grading latency of a correct EE-411 part-1 notebook, sandbox included.
 
 Grades the notebook N times sequentially, then N times with 2 gradings in parallel
-(separate processes, as the service's workers are), and prints median / p90 latency,
-throughput and the per-phase breakdown the report records. Plain Python:
+(separate processes, as the service's workers are), both on cold kernels, then N times
+on warm kernels from a pool (each taken once the pool has refilled), and prints
+median / p90 latency, throughput and the per-phase breakdown the report records. Plain Python:
 
     .venv/bin/python bench/grade_latency.py [-n 20]
 """
@@ -22,6 +23,35 @@ sys.path.insert(0, str(ROOT))
 
 NOTEBOOK = ROOT / "tests" / "fixtures" / "notebooks" / "ee411_hw3" / "correct_basic.ipynb"
 PHASES = ("sandbox_start_s", "kernel_start_s", "execute_s", "probes_s", "compare_s")
+
+
+def grade_warm(n: int) -> list[tuple[float, dict[str, float], float]]:
+    """n gradings on warm kernels, each taken after the pool has refilled (not timed)."""
+    from graders import KernelPool, SandboxExecutor, kernel_profiles
+    from graders.catalog import discover
+    from graders.pipeline.grade import grade_submission
+    from graders.sandbox.config import Limits, SandboxConfig
+
+    assignment = discover()["ee411-hw3"]
+    config = SandboxConfig(python_env=Path(sys.prefix),
+                           jobs_root=Path(tempfile.gettempdir()) / "ml-autograder-bench")
+    pool = KernelPool(config)
+    numpy_only = kernel_profiles(assignment, Limits())[0]
+    results = []
+    try:
+        for _ in range(n):
+            assert pool.wait_ready(numpy_only)
+            started = time.perf_counter()
+            graded = grade_submission(NOTEBOOK.read_bytes(), NOTEBOOK.name,
+                                      assignment=assignment, config=config, limits=Limits(),
+                                      executor=SandboxExecutor(config, pool))
+            assert graded.report.execution.warm_kernel
+            timings = graded.report.execution.timings.model_dump()
+            results.append((time.perf_counter() - started, {k: timings[k] for k in PHASES},
+                            graded.report.score))
+    finally:
+        pool.close()
+    return results
 
 
 def grade_once(_: int) -> tuple[float, dict[str, float], float]:
@@ -69,6 +99,9 @@ def main() -> None:
         started = time.perf_counter()
         parallel = list(pool.map(grade_once, range(args.n)))
         summarise("2 in parallel", parallel, time.perf_counter() - started)
+    started = time.perf_counter()
+    warm = grade_warm(args.n)
+    summarise("sequential, warm pool (refill not timed)", warm, time.perf_counter() - started)
 
 
 if __name__ == "__main__":
