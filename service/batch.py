@@ -145,10 +145,8 @@ def grade_batch(items: list[BatchItem], *, assignment: LoadedAssignment, setting
     the order of ``items``."""
     config, limits = settings.sandbox_config(), settings.limits()
     pool = settings.kernel_pool(per_profile=max(1, jobs))
-    if pool is not None:  # torch kernels from the first submission that needs one
-        for profile in kernel_profiles(assignment, limits):
-            if "torch" not in profile.preload:
-                pool.warm(profile)
+    if pool is not None:
+        pool.prefill(kernel_profiles(assignment, limits))
     executor = SandboxExecutor(config, pool)
 
     def one(item: BatchItem) -> ItemResult:

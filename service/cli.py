@@ -88,7 +88,7 @@ def grade(
     early = _early_kernel(settings, submissions[0]) if one else None
     try:
         _grade_command(settings, submissions, assignment, as_json, notebook_out, jobs,
-                       summary, early)
+                       summary, early, one)
     finally:
         if early is not None:
             early.close()
@@ -105,7 +105,7 @@ def _early_kernel(settings: Settings, submission: Path) -> graders.KernelPool | 
 
 def _grade_command(settings: Settings, submissions: list[Path], assignment: str,
                    as_json: bool, notebook_out: Path | None, jobs: int, summary: Path | None,
-                   early: graders.KernelPool | None) -> None:
+                   early: graders.KernelPool | None, one: bool) -> None:
     catalog = graders.discover(settings.reference_dir)
     if assignment not in catalog:
         err.print(f"unknown assignment {assignment!r}; known: {', '.join(sorted(catalog))}")
@@ -126,8 +126,7 @@ def _grade_command(settings: Settings, submissions: list[Path], assignment: str,
         config, limits = settings.sandbox_config(), settings.limits()
         calibration = None if missing else graders.ensure_calibration(
             loaded, config=config, limits=limits, hidden_dir=settings.hidden_dir)
-        if early is not None or (len(items) == 1 and summary is None
-                                 and not any(p.is_dir() for p in submissions)):
+        if one and len(items) == 1:
             _grade_one(items[0], loaded, settings, calibration, as_json, notebook_out, early)
         else:
             _grade_many(items, loaded, settings, calibration, jobs, as_json, summary)

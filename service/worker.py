@@ -58,12 +58,8 @@ class WorkerContext:
         catalog = discover(settings.reference_dir)
         pool = settings.kernel_pool() if warm else None
         if pool is not None:
-            # numpy kernels at once; torch ones from the first submission that needs one
-            # (importing torch for nothing costs every worker seconds of CPU at start)
             for assignment in catalog.values():
-                for profile in kernel_profiles(assignment, settings.limits()):
-                    if "torch" not in profile.preload:
-                        pool.warm(profile)
+                pool.prefill(kernel_profiles(assignment, settings.limits()))
         return cls(
             settings=settings,
             sessions=make_sessionmaker(engine),

@@ -187,9 +187,7 @@ def preload_for(assignment: LoadedAssignment, submission: Submission) -> tuple[s
     torchvision only where a model question exists and the notebook (or a course or
     student module it imports) mentions torch. A wrong guess costs time, never marks:
     the notebook imports what it needs either way."""
-    models = any(isinstance(c, MODEL_CHECKS) for q in assignment.spec.questions
-                 for c in q.checks)
-    if not models:
+    if not _grades_models(assignment):
         return NUMPY_ONLY
     source = "\n".join(c.source for c in submission.notebook.cells if c.cell_type == "code")
     if "torch" in source:
@@ -207,10 +205,13 @@ def preload_for(assignment: LoadedAssignment, submission: Submission) -> tuple[s
 def kernel_profiles(assignment: LoadedAssignment, limits: Limits) -> list[KernelProfile]:
     """The warm-kernel profiles this assignment's submissions may ask for."""
     effective, _ = limits_for(assignment, limits)
-    models = any(isinstance(c, MODEL_CHECKS) for q in assignment.spec.questions
-                 for c in q.checks)
     return [KernelProfile.of(effective, p) for p in
-            ((NUMPY_ONLY, WITH_TORCH) if models else (NUMPY_ONLY,))]
+            ((NUMPY_ONLY, WITH_TORCH) if _grades_models(assignment) else (NUMPY_ONLY,))]
+
+
+def _grades_models(assignment: LoadedAssignment) -> bool:
+    return any(isinstance(c, MODEL_CHECKS) for q in assignment.spec.questions
+               for c in q.checks)
 
 
 def _summary(execution: Execution, config: SandboxConfig, applied: AppliedLimits,

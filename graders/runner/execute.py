@@ -27,7 +27,6 @@ import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
-from graders.errors import SandboxError
 from graders.protocol import CandidatesMessage, ResultMessage, StartMessage, parse_message
 from graders.results import (
     CallStatus,
@@ -199,11 +198,8 @@ def _move_staged(staged: Path, warm: Path) -> None:
         source = staged / sub
         if not source.is_dir():
             continue
-        for entry in source.iterdir():
+        for entry in source.iterdir():  # modes as prepare() and stage_files() set them
             entry.rename(warm / sub / entry.name)
-    for path in [warm / "probe", warm / "files", *(warm / "files").rglob("*"),
-                 *(warm / "probe").iterdir()]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 async def _run_cells(session: KernelSession, run: _Run, symbols: tuple[str, ...]) -> bool:
@@ -420,11 +416,3 @@ def _execution(run: _Run) -> Execution:
         warm_kernel=run.warm,
         **run.timings,
     )
-
-
-def run_submission_sync(nb: NotebookNode, **kwargs: Any) -> Execution:
-    """Synchronous wrapper (each call gets its own event loop)."""
-    try:
-        return asyncio.run(run_submission(nb, **kwargs))
-    except OSError as exc:
-        raise SandboxError(f"sandbox set-up failed: {exc}") from exc

@@ -8,6 +8,7 @@ in for the network.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -16,12 +17,7 @@ from nbformat import NotebookNode
 
 from graders.errors import SandboxError
 from graders.results import Candidate, CellRecord, ProbeRecord, SandboxEvent
-from graders.runner.execute import (
-    Execution,
-    ProbeRequest,
-    run_submission,
-    run_submission_sync,
-)
+from graders.runner.execute import Execution, ProbeRequest, run_submission
 from graders.runner.pool import KernelPool
 from graders.sandbox.config import Limits, SandboxConfig
 
@@ -43,14 +39,12 @@ class SandboxExecutor:
     def execute(self, notebook: NotebookNode, *, job: Path, limits: Limits,
                 request: ProbeRequest, seed: int,
                 cell_timeouts: dict[int, float]) -> Execution:
-        if self.pool is None:
-            return run_submission_sync(notebook, job=job, config=self.config, limits=limits,
-                                       request=request, seed=seed,
-                                       cell_timeouts=cell_timeouts)
+        run = run_submission(notebook, job=job, config=self.config, limits=limits,
+                             request=request, seed=seed, cell_timeouts=cell_timeouts,
+                             pool=self.pool)
         try:
-            return self.pool.run(run_submission(
-                notebook, job=job, config=self.config, limits=limits, request=request,
-                seed=seed, cell_timeouts=cell_timeouts, pool=self.pool))
+            # without a pool each run gets its own event loop
+            return self.pool.run(run) if self.pool else asyncio.run(run)
         except OSError as exc:
             raise SandboxError(f"sandbox set-up failed: {exc}") from exc
 

@@ -22,8 +22,7 @@ import shutil
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Coroutine
-from concurrent.futures import Future
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,9 +47,8 @@ class KernelProfile:
 
     @classmethod
     def of(cls, limits: Limits, preload: tuple[str, ...]) -> KernelProfile:
-        launch = dataclasses.replace(
-            limits, cell_timeout_s=0.0, total_timeout_s=0.0, call_timeout_s=0.0,
-            startup_timeout_s=limits.startup_timeout_s)
+        launch = dataclasses.replace(limits, cell_timeout_s=0.0, total_timeout_s=0.0,
+                                     call_timeout_s=0.0)
         return cls(launch=launch, preload=tuple(sorted(set(preload))))
 
 
@@ -98,16 +96,17 @@ class KernelPool:
         """Run a coroutine on the pool's loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
-    def warm(self, profile: KernelProfile) -> Future[None]:
+    def warm(self, profile: KernelProfile) -> None:
         """Start filling a profile's share of the pool (returns at once)."""
-        async def fill() -> None:
-            task = asyncio.current_task()
-            if task is not None:
-                self._filling.add(task)
-                task.add_done_callback(self._filling.discard)
-            await self._fill(profile)
+        self._loop.call_soon_threadsafe(
+            lambda: self._spawn(self._fill(profile), fill=True))
 
-        return asyncio.run_coroutine_threadsafe(fill(), self._loop)
+    def prefill(self, profiles: Iterable[KernelProfile]) -> None:
+        """Warm the numpy-only profiles now; torch ones wait for the first submission
+        that needs one (importing torch for nothing costs seconds of CPU at start)."""
+        for profile in profiles:
+            if "torch" not in profile.preload:
+                self.warm(profile)
 
     def ready(self, profile: KernelProfile) -> int:
         return len(self._ready.get(profile, ()))
