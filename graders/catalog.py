@@ -12,7 +12,14 @@ from pathlib import Path
 from types import ModuleType
 
 from graders.errors import SpecError
-from graders.spec import Assignment, FunctionCheck, GradientCheck, ModelAccuracyCheck
+from graders.spec import (
+    Assignment,
+    FunctionCheck,
+    GradientCheck,
+    ModelAccuracyCheck,
+    OpCheck,
+    ValueCheck,
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,11 @@ def validate(loaded: LoadedAssignment) -> None:
                     getattr(solution, check.reference_name, None)):
                 raise SpecError(f"{spec.id} {question.id}: the reference solution has no "
                                 f"function {check.reference_name!r}")
+            if isinstance(check, OpCheck):
+                _verify_op(spec.id, question.id, check, solution)
+            if isinstance(check, ValueCheck) and not hasattr(solution, check.reference):
+                raise SpecError(f"{spec.id} {question.id}: the reference solution has no "
+                                f"answer {check.reference!r}")
             if isinstance(check, GradientCheck) and not callable(
                     getattr(solution, check.loss, None)):
                 raise SpecError(f"{spec.id} {question.id}: the reference solution has no "
@@ -79,8 +91,39 @@ def validate(loaded: LoadedAssignment) -> None:
             verify_gradient(check, call, cache)
 
 
+def _verify_op(assignment_id: str, question_id: str, check: OpCheck,
+               solution: ModuleType) -> None:
+    """The reference op's backward is the gradient of its forward (central differences)."""
+    import numpy as np
+
+    from graders.inputs import op_case
+    from graders.scoring.ops import reference_gradients
+
+    where = f"{assignment_id} {question_id}"
+    for suffix in ("forward", "backward"):
+        if not callable(getattr(solution, f"{check.reference}_{suffix}", None)):
+            raise SpecError(f"{where}: the reference solution has no "
+                            f"{check.reference}_{suffix}")
+    case = op_case(check, solution)
+    forward = getattr(solution, f"{check.reference}_forward")
+    _, grads = reference_gradients(check, solution)
+    for index in check.graded_inputs:
+        numeric = np.zeros(case.inputs[index].shape)
+        for k in range(numeric.size):
+            values = []
+            for sign in (1.0, -1.0):
+                trial = [x.copy() for x in case.inputs]
+                trial[index].reshape(-1)[k] += sign * 1e-6
+                values.append(float(np.sum(forward(*trial, **case.kwargs) * case.goutput)))
+            numeric.reshape(-1)[k] = (values[0] - values[1]) / 2e-6
+        if not np.allclose(grads[index], numeric, rtol=1e-4, atol=1e-6):
+            raise SpecError(f"{where}: the reference {check.reference}_backward disagrees "
+                            f"with finite differences for input {index + 1}")
+
+
 def grader_data_problems(loaded: LoadedAssignment, *, datasets_dir: Path | None,
-                         hidden_dir: Path | None) -> list[str]:
+                         hidden_dir: Path | None, weights_dir: Path | None = None
+                         ) -> list[str]:
     """What this deployment lacks to grade the assignment: datasets the spec names,
     hidden test sets of its accuracy questions. Empty when it can be graded."""
     spec = loaded.spec
@@ -90,6 +133,10 @@ def grader_data_problems(loaded: LoadedAssignment, *, datasets_dir: Path | None,
             problems.append(f"dataset {name}: no datasets directory is configured")
         elif not (datasets_dir / name).exists():
             problems.append(f"dataset {name} is not installed under {datasets_dir}")
+    for name in spec.weights:
+        if weights_dir is None or not (weights_dir / name).is_file():
+            problems.append(f"pretrained weights {name} are not installed"
+                            + ("" if weights_dir else " (no weights directory configured)"))
     hidden = {c.data.name for q in spec.questions for c in q.checks
               if isinstance(c, ModelAccuracyCheck)}
     for name in sorted(hidden):

@@ -23,6 +23,7 @@ from graders.spec import (
     Layout,
     Mapping,
     Normal,
+    OpCheck,
     Shape,
     Uniform,
 )
@@ -148,3 +149,23 @@ def fingerprint(calls: list[PlannedCall]) -> str:
         h.update(call.call_id.encode())
         feed(call.args)
     return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """The seeded inputs of an op check, and the gradient flowing into its output (of
+    the reference output's shape)."""
+
+    inputs: tuple[np.ndarray, ...]
+    kwargs: dict[str, Any]
+    goutput: np.ndarray
+
+
+def op_case(check: OpCheck, solution: Any) -> OpCase:
+    """The same case for the plan and for scoring: seeded by the check alone."""
+    rng = _stream(check.seed, f"op:{check.reference}:{check.label}")
+    inputs = tuple(np.asarray(generate(g, rng, {}), dtype=float) for g in check.inputs)
+    kwargs = dict(check.kwargs)
+    forward = getattr(solution, f"{check.reference}_forward")
+    shape = np.shape(forward(*[x.copy() for x in inputs], **kwargs))
+    return OpCase(inputs, kwargs, rng.normal(size=shape))

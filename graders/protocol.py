@@ -33,6 +33,8 @@ class ModelRequestKind(StrEnum):
     EVALUATE = "evaluate"  # describe the models found, predict on hidden images
     LOADERS = "loaders"  # describe the notebook's DataLoaders and transforms
     PARAM_COUNT = "param_count"  # run the notebook's parameter-count function
+    VALUES = "values"  # the variables and cell results that value answers read
+    OPS = "ops"  # run autograd ops forward and backward (a course library's Op classes)
 
 
 class _Message(BaseModel):

@@ -179,6 +179,8 @@ class CheckResult(_Frozen):
     points: float
     max_points: float
     feedback: list[str] = Field(default_factory=list)
+    # the answer key ("expected (46, 62, 20)"): students see it once results are released
+    expected: list[str] = Field(default_factory=list)
 
 
 class QuestionResult(_Frozen):

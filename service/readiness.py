@@ -42,7 +42,8 @@ class AssignmentReadiness:
 
     def _initial(self, loaded: LoadedAssignment) -> tuple[Readiness, str]:
         problems = grader_data_problems(loaded, datasets_dir=self.settings.datasets_dir,
-                                        hidden_dir=self.settings.hidden_dir)
+                                        hidden_dir=self.settings.hidden_dir,
+                                        weights_dir=self.settings.weights_dir)
         if problems:
             return Readiness.NOT_READY, "missing grader data: " + "; ".join(problems)
         if needs_calibration(loaded) and not cached_accuracies(

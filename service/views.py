@@ -34,7 +34,12 @@ def student_view(report: GradeReport, *, hidden_released: bool) -> dict[str, obj
     for q in report.questions:
         if q.visibility is Visibility.HIDDEN and not hidden_released:
             questions.append(q.model_copy(update={
-                "points": 0.0, "feedback": [HIDDEN_NOTE], "outcome": Outcome.MANUAL}))
+                "points": 0.0, "feedback": [HIDDEN_NOTE], "outcome": Outcome.MANUAL,
+                "checks": []}))
+        elif not hidden_released and any(c.expected for c in q.checks):
+            # the answer key of value answers waits for the release, like hidden parts
+            questions.append(q.model_copy(update={"checks": [
+                c.model_copy(update={"expected": []}) for c in q.checks]}))
         else:
             questions.append(q)
     shown = report.model_copy(update={"questions": questions, "probes": [], "candidates": []})

@@ -25,6 +25,8 @@ from _autograder_boundary import HOME, MIME  # injected first (graders/boundary.
 REGISTRY = "__autograder_registry__"
 MAX_CANDIDATES = 6
 MAX_SOURCE = 64 * 1024
+MAX_OUTPUTS = 400  # cells whose last expression is kept for value answers
+MAX_SCALARS = 2000
 
 
 class _CallTimeout(BaseException):
@@ -66,6 +68,8 @@ def _referenced(obj, namespace, depth=0):
 def snapshot(namespace, names, cell):
     """After a cell ran: remember each new object bound to a graded name, and the helpers
     each current binding uses, as first seen while it was current."""
+    if cell is not None:
+        _remember_output(cell)
     seen = _registry().seen
     for name in names:
         if name not in namespace:
@@ -80,6 +84,25 @@ def snapshot(namespace, names, cell):
         bindings = entry[2]
         for key, value in _referenced(obj, namespace).items():
             bindings.setdefault(key, value)
+
+
+def _remember_output(cell):
+    """Keep the value of the cell's last expression (what a TA reads as its answer), if
+    it showed one: IPython's output history holds it under the count just used."""
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    hist = getattr(getattr(ip, "history_manager", None), "output_hist", None)
+    count = getattr(ip, "execution_count", None)
+    if not isinstance(hist, dict) or not isinstance(count, int) or count - 1 not in hist:
+        return
+    reg = _registry()
+    outputs = getattr(reg, "outputs", None)
+    if not isinstance(outputs, dict):
+        outputs = reg.outputs = {}
+    outputs[cell] = hist[count - 1]
+    while len(outputs) > MAX_OUTPUTS:
+        del outputs[next(iter(outputs))]
 
 
 def _variants(name, namespace):
@@ -340,6 +363,12 @@ def _answer(request, namespace, directory, tools):
     import numpy as np
 
     kind = request["kind"]
+    if kind == "values":
+        return _values(request, namespace)
+    if kind == "ops":
+        return sys.modules["_autograder_probe_ops"].run_ops(request, namespace)
+    if kind == "evaluate" and request.get("framework") == "vugrad":
+        return sys.modules["_autograder_probe_ops"].evaluate(request, namespace, directory)
     if "torch" not in sys.modules:
         # No torch in this notebook: no model, loader or layer can exist, and importing
         # torch here would cost seconds for nothing.
@@ -372,7 +401,7 @@ def _answer(request, namespace, directory, tools):
     images = None
     if request.get("images"):
         images = np.load(directory + "/" + request["images"], allow_pickle=False)
-    transform = tools.student_transform(namespace)
+    transform = tools.student_transform(namespace, images=images)
     source = "student"
     if transform is None:
         transform, source = tools.build_transform(request["fallback_transform"]), "fallback"
@@ -388,6 +417,8 @@ def _answer(request, namespace, directory, tools):
         if model is not None:
             try:
                 entry["architecture"] = tools.describe(model)
+                if request.get("pretrained"):
+                    entry["pretrained"] = tools.pretrained_match(model)
                 if images is not None:
                     entry["predictions"] = tools.predict(model, images, transform)
                 if loader is not None:
@@ -398,6 +429,61 @@ def _answer(request, namespace, directory, tools):
         candidates.append(entry)
     return {"candidates": candidates, "transform_source": source,
             "transform": tools._transform_names(transform)}
+
+
+def _number(value):
+    """A real number from a Python, numpy or one-element torch scalar; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    module = type(value).__module__
+    if module == "numpy" or module.startswith(("numpy.", "torch")):
+        try:
+            if getattr(value, "size", None) == 1 or getattr(value, "numel", lambda: 0)() == 1:
+                number = float(value.item() if hasattr(value, "item") else value)
+                return number if math.isfinite(number) else str(number)
+        except Exception:
+            return None
+    return None
+
+
+def _small(value, depth=0):
+    """Values small enough to be an answer: numbers, short strings and sequences, small
+    arrays. A large array a cell showed is nobody's value answer."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return not isinstance(value, str) or len(value) <= 1000
+    if isinstance(value, list | tuple):
+        return depth < 3 and len(value) <= 100 and all(_small(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return depth < 2 and len(value) <= 100 and all(_small(v, depth + 1)
+                                                       for v in value.values())
+    size = getattr(value, "size", None)
+    if callable(size):  # torch.Tensor.size() is a method
+        size = value.numel() if hasattr(value, "numel") else None
+    return isinstance(size, int) and size <= 10_000
+
+
+def _values(request, namespace):
+    """The variables value answers name, every numeric scalar in the namespace (an
+    answer the student called something else), and the cells' last expressions."""
+    variables = {}
+    for name in request.get("names", []):
+        if name in namespace and _small(namespace[name]):
+            variables[name] = namespace[name]
+    scalars = {}
+    for name, value in list(namespace.items()):
+        if len(scalars) >= MAX_SCALARS:
+            break
+        if name.startswith("_") or len(name) > 60:
+            continue
+        number = _number(value)
+        if number is not None:
+            scalars[name] = number
+    outputs = getattr(_registry(), "outputs", None)
+    shown = [[cell, value] for cell, value in (outputs or {}).items()
+             if isinstance(cell, int) and _small(value)]
+    return {"variables": variables, "scalars": scalars, "outputs": shown}
 
 
 def _call(obj, index, call, directory, nonce, max_bytes):

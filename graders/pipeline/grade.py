@@ -23,6 +23,7 @@ from graders.inputs import PlannedCall, derive_seed, fingerprint, plan_calls
 from graders.pipeline.intake import Submission, load_submission
 from graders.pipeline.model_plan import MODEL_TIMEOUT_S, plan_models, write_requests
 from graders.pipeline.notebook import section_budgets, summarise_cells, truncate_outputs
+from graders.pipeline.overlay import overlay_package
 from graders.pipeline.staging import stage_files, write_plan
 from graders.results import (
     AppliedLimits,
@@ -42,11 +43,13 @@ from graders.sandbox.config import Limits, SandboxConfig
 from graders.scoring.questions import ModelContext, ReferenceCache, score_question
 from graders.spec import (
     ArchitectureCheck,
+    CallsCheck,
     LoaderCheck,
     ModelAccuracyCheck,
     OptimizerCheck,
     ParamCountCheck,
     PlotCheck,
+    PretrainedCheck,
     Question,
     ReportedAccuracyCheck,
     SavedModelCheck,
@@ -56,7 +59,7 @@ from graders.version import ENGINE_VERSION
 
 MODEL_CHECKS = (ArchitectureCheck, LoaderCheck, ModelAccuracyCheck, OptimizerCheck,
                 ParamCountCheck, PlotCheck, ReportedAccuracyCheck, SavedModelCheck,
-                TransformCheck)
+                TransformCheck, CallsCheck, PretrainedCheck)
 
 
 @dataclass(frozen=True)
@@ -114,13 +117,14 @@ def grade_submission(
     spec = assignment.spec
     started = time.perf_counter()
     try:
-        submission = load_submission(data, filename)
+        submission = overlay_package(load_submission(data, filename), filename, data,
+                                     spec.overlay)
     except SubmissionFormatError as exc:
         return Graded(GradeReport.not_gradable(
             assignment_id=spec.id, assignment_version=spec.version,
             engine_version=ENGINE_VERSION, reason=str(exc)), None)
     missing = grader_data_problems(assignment, datasets_dir=config.datasets_dir,
-                                   hidden_dir=hidden_dir)
+                                   hidden_dir=hidden_dir, weights_dir=config.weights_dir)
     if missing:
         hidden_dir = None  # incomplete: the questions that need it are not graded
     elif calibration is None and not calibrating and needs_calibration(assignment):
@@ -129,7 +133,7 @@ def grade_submission(
             f"`autograder calibrate {spec.id}` first")
     seed = derive_seed(submission.sha256, spec.id) if seed is None else seed
     calls = plan_calls(spec, seed, max_call_s=limits.call_timeout_s)
-    requests, answers = plan_models(spec)
+    requests, answers = plan_models(spec, assignment.solution)
     if missing:
         requests = [r for r in requests if r.hidden is None]
     effective, applied = limits_for(assignment, limits)
@@ -157,7 +161,8 @@ def grade_submission(
     t_compare = time.perf_counter()
     cells = summarise_cells(execution.notebook)
     context = ModelContext(hidden_dir=hidden_dir, calibration=calibration or {}, cells=cells,
-                           calibrating=calibrating, records=execution.cells)
+                           calibrating=calibrating, records=execution.cells,
+                           handed_in=[n for n, o in staged.items() if o == "submission"])
     questions = score(assignment, calls, execution.candidates, execution.records, context,
                       answers)
     if missing:
@@ -236,7 +241,8 @@ def _summary(execution: Execution, config: SandboxConfig, applied: AppliedLimits
 
 
 def _needs_data(question: Question) -> bool:
-    return any(isinstance(c, MODEL_CHECKS) and not isinstance(c, PlotCheck | OptimizerCheck)
+    static = PlotCheck | OptimizerCheck | CallsCheck
+    return any(isinstance(c, MODEL_CHECKS) and not isinstance(c, static)
                for c in question.checks)
 
 
@@ -286,9 +292,11 @@ def rescore(report: GradeReport, assignment: LoadedAssignment,
     calls = plan_calls(assignment.spec, report.seed)
     if fingerprint(calls) != report.inputs_fingerprint:
         raise SpecError("the rubric changed the probe inputs: this submission must be re-run")
-    _, answers = plan_models(assignment.spec)
+    _, answers = plan_models(assignment.spec, assignment.solution)
     context = ModelContext(hidden_dir=hidden_dir, calibration=calibration or {},
-                           cells=report.cells, records=report.execution.cells)
+                           cells=report.cells, records=report.execution.cells,
+                           handed_in=[n for n, o in report.execution.files.items()
+                                      if o == "submission"])
     questions = score(assignment, calls, report.candidates, report.probes, context, answers)
     # a question the grader could not grade (its data was missing) has no outputs to
     # re-score: it stays ungraded until the submission re-runs

@@ -61,16 +61,29 @@ def load_submission(data: bytes, filename: str) -> Submission:
         return Submission(notebook=module_to_notebook(text), sha256=digest, kind="py")
     if lower.endswith(".zip"):
         main_name, main, attachments = unpack_zip(data)
-        inner = load_submission(main, main_name)
-        return Submission(notebook=inner.notebook, sha256=digest, kind="zip",
+        notebook = library_notebook(sorted(attachments)) if main is None else \
+            load_submission(main, main_name).notebook
+        return Submission(notebook=notebook, sha256=digest, kind="zip",
                           attachments=attachments)
     raise SubmissionFormatError(
         "expected a Jupyter notebook (.ipynb), a Python file (.py) or a .zip holding one"
     )
 
 
-def unpack_zip(data: bytes) -> tuple[str, bytes, dict[str, bytes]]:
-    """The zip's one notebook (or one .py) and its other files, refusing anything unsafe."""
+def library_notebook(files: list[str]) -> NotebookNode:
+    """What runs for a hand-in of library files alone (a course package's edited
+    ``ops.py``): nothing of the student's; the graders import the files themselves."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    listed = "\n".join(f"- `{name}`" for name in files[:50])
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"Files handed in, no notebook:\n{listed}"))
+    return nb
+
+
+def unpack_zip(data: bytes) -> tuple[str, bytes | None, dict[str, bytes]]:
+    """The zip's one notebook (or one .py) and its other files, refusing anything unsafe.
+    A zip of several .py files and no notebook (a course library's edited files) has no
+    main file: ``None``."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
@@ -104,10 +117,12 @@ def unpack_zip(data: bytes) -> tuple[str, bytes, dict[str, bytes]]:
         main = modules[0]
     elif notebooks:
         raise SubmissionFormatError("the zip holds several notebooks; include exactly one")
+    elif len(modules) > 1:
+        main = None
     else:
         raise SubmissionFormatError("the zip holds no notebook (.ipynb) to grade")
     files = {}
-    base = PurePosixPath(main.filename).parent
+    base = PurePosixPath(main.filename).parent if main is not None else _common_folder(visible)
     for m in visible:
         with archive.open(m) as fh:
             content = fh.read(m.file_size + 1)
@@ -117,9 +132,21 @@ def unpack_zip(data: bytes) -> tuple[str, bytes, dict[str, bytes]]:
             # laid out relative to the notebook, as the student's own folder was
             path = PurePosixPath(m.filename)
             files[str(path.relative_to(base) if path.is_relative_to(base) else path)] = content
+    if main is None:
+        return "", None, files
     with archive.open(main) as fh:
         main_bytes = fh.read(main.file_size + 1)
     return PurePosixPath(main.filename).name, main_bytes, files
+
+
+def _common_folder(members: list[zipfile.ZipInfo]) -> PurePosixPath:
+    """The one folder every file sits in (``vugrad-master/`` of a repository's zip), or
+    the zip's root."""
+    tops = {PurePosixPath(m.filename).parts[0] for m in members
+            if len(PurePosixPath(m.filename).parts) > 1}
+    if len(tops) == 1 and all(len(PurePosixPath(m.filename).parts) > 1 for m in members):
+        return PurePosixPath(tops.pop())
+    return PurePosixPath(".")
 
 
 MAX_JSON_DEPTH = 64

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from graders.hidden import hidden_labels
+from graders.inputs import op_case
 from graders.protocol import ModelRequestKind
 from graders.spec import (
     ArchitectureCheck,
@@ -23,10 +24,13 @@ from graders.spec import (
     HiddenSet,
     LoaderCheck,
     ModelAccuracyCheck,
+    OpCheck,
     ParamCountCheck,
+    PretrainedCheck,
     ReportedAccuracyCheck,
     SavedModelCheck,
     TransformCheck,
+    ValueCheck,
     layer_wire,
 )
 
@@ -49,6 +53,9 @@ def hidden_file(data: HiddenSet) -> str:
 
 
 def _body(check: object) -> tuple[dict[str, Any], HiddenSet | None] | None:
+    if isinstance(check, ModelAccuracyCheck) and check.locate.framework == "vugrad":
+        return {"kind": ModelRequestKind.EVALUATE.value, "framework": "vugrad",
+                "images": hidden_file(check.data)}, check.data
     if isinstance(check, ModelAccuracyCheck):
         return {"kind": ModelRequestKind.EVALUATE.value, "images": hidden_file(check.data),
                 "saved": check.locate.source != "memory",
@@ -59,6 +66,10 @@ def _body(check: object) -> tuple[dict[str, Any], HiddenSet | None] | None:
         public = isinstance(check, SavedModelCheck | ReportedAccuracyCheck)
         return {"kind": ModelRequestKind.EVALUATE.value, "images": None, "saved": saved,
                 "memory": True, "public": public, "fallback_transform": [["ToTensor"]]}, None
+    if isinstance(check, PretrainedCheck):
+        return {"kind": ModelRequestKind.EVALUATE.value, "images": None,
+                "saved": check.locate.source != "memory", "memory": True, "public": False,
+                "pretrained": True, "fallback_transform": [["ToTensor"]]}, None
     if isinstance(check, LoaderCheck | TransformCheck):
         return {"kind": ModelRequestKind.LOADERS.value}, None
     if isinstance(check, ParamCountCheck):
@@ -68,14 +79,44 @@ def _body(check: object) -> tuple[dict[str, Any], HiddenSet | None] | None:
     return None
 
 
-def plan_models(assignment: Assignment) -> tuple[list[ModelRequest], dict[tuple[str, int], str]]:
-    """The requests, and for each (question id, check index) the request answering it."""
+def _value_names(assignment: Assignment) -> list[str]:
+    return sorted({name for q in assignment.questions for c in q.checks
+                   if isinstance(c, ValueCheck) for name in c.names})
+
+
+def _op_trials(assignment: Assignment, solution: Any) -> list[dict[str, Any]]:
+    trials = []
+    for question in assignment.questions:
+        for index, check in enumerate(question.checks):
+            if isinstance(check, OpCheck):
+                case = op_case(check, solution)
+                trials.append({"id": f"{question.id}:{index}", "names": list(check.names),
+                               "inputs": [x.tolist() for x in case.inputs],
+                               "kwargs": case.kwargs, "goutput": case.goutput.tolist(),
+                               "wrt": list(check.graded_inputs)})
+    return trials
+
+
+def plan_models(assignment: Assignment, solution: Any = None
+                ) -> tuple[list[ModelRequest], dict[tuple[str, int], str]]:
+    """The requests, and for each (question id, check index) the request answering it.
+    ``solution`` sizes the op checks' output gradients (their reference's output)."""
+    names = _value_names(assignment)
+    ops = _op_trials(assignment, solution) if solution is not None else []
     requests: dict[str, ModelRequest] = {}
     by_key: dict[str, str] = {}
     answers: dict[tuple[str, int], str] = {}
     for question in assignment.questions:
         for index, check in enumerate(question.checks):
-            made = _body(check)
+            if isinstance(check, ValueCheck):
+                made: tuple[dict[str, Any], HiddenSet | None] | None = (
+                    {"kind": ModelRequestKind.VALUES.value, "names": names}, None)
+            elif isinstance(check, OpCheck):
+                if solution is None:
+                    continue
+                made = ({"kind": ModelRequestKind.OPS.value, "ops": ops}, None)
+            else:
+                made = _body(check)
             if made is None:
                 continue
             body, hidden = made

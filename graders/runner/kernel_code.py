@@ -15,6 +15,7 @@ _GRADERS = Path(__file__).resolve().parent.parent
 BOUNDARY_SOURCE = (_GRADERS / "boundary.py").read_text()
 PROBE_SOURCE = (_GRADERS / "kernel" / "probe.py").read_text()
 PROBE_TORCH_SOURCE = (_GRADERS / "kernel" / "probe_torch.py").read_text()
+PROBE_OPS_SOURCE = (_GRADERS / "kernel" / "probe_ops.py").read_text()
 ENVIRONMENT_SOURCE = (_GRADERS / "kernel" / "environment.py").read_text()
 PLAN_FILE = f"{PROBE_MOUNT}/plan.json"
 
@@ -32,6 +33,7 @@ def _modules() -> str:
     return (
         _install("_autograder_boundary", BOUNDARY_SOURCE, "<autograder-boundary>")
         + _install("_autograder_probe_torch", PROBE_TORCH_SOURCE, "<autograder-probe-torch>")
+        + _install("_autograder_probe_ops", PROBE_OPS_SOURCE, "<autograder-probe-ops>")
         + _install("_autograder_probe", PROBE_SOURCE, "<autograder-probe>")
     )
 

@@ -30,6 +30,7 @@ class CheckScore:
     fraction: float
     feedback: list[str] = field(default_factory=list)
     fault: Fault = Fault.NONE
+    expected: list[str] = field(default_factory=list)  # the answer key, shown on release
 
 
 def _case_label(call: PlannedCall) -> str:

@@ -13,11 +13,22 @@ from dataclasses import dataclass
 from graders.errors import SpecError
 from graders.inputs import PlannedCall
 from graders.results import Candidate, CheckResult, Outcome, ProbeRecord, QuestionResult
+from graders.scoring.answers import score_value
 from graders.scoring.function import CheckScore, Fault, ReferenceCache, score_function_check
 from graders.scoring.models import ModelContext, score_model_check
+from graders.scoring.ops import score_op
 from graders.scoring.sections import locate_question
 from graders.scoring.style import find_loops
-from graders.spec import Check, FunctionCheck, GradientCheck, NoLoops, Question, StabilityCheck
+from graders.spec import (
+    Check,
+    FunctionCheck,
+    GradientCheck,
+    NoLoops,
+    OpCheck,
+    Question,
+    StabilityCheck,
+    ValueCheck,
+)
 
 __all__ = ["ModelContext", "ReferenceCache", "score_question"]
 
@@ -47,6 +58,10 @@ def check_label(check: Check) -> tuple[str, str]:
         return kind, f"{symbol}() values"
     if isinstance(check, NoLoops):
         return kind, f"{symbol}() vectorised (no loops)"
+    if isinstance(check, ValueCheck):
+        return "value", check.label
+    if isinstance(check, OpCheck):
+        return "op", f"{check.label}: forward and backward"
     return kind, kind.replace("_", " ")
 
 
@@ -116,14 +131,20 @@ def _score_candidate(
             models.question = question
             request = answers.get((question.id, index))
             record = records.get((request, 0)) if request else None
-            score = score_model_check(check, f"{question.id}:{index}", record, models)
+            if isinstance(check, ValueCheck):
+                score = score_value(check, record, models, cache.solution)
+            elif isinstance(check, OpCheck):
+                score = score_op(check, f"{question.id}:{index}", record, cache.solution)
+            else:
+                score = score_model_check(check, f"{question.id}:{index}", record, models)
         earned = round(check.points * score.fraction, 6)
         points += earned
         feedback += [line for line in score.feedback if line not in feedback]
         faults.append(score.fault)
         kind, name = check_label(check)
         results.append(CheckResult(kind=kind, name=name, points=earned,
-                                   max_points=check.points, feedback=score.feedback))
+                                   max_points=check.points, feedback=score.feedback,
+                                   expected=score.expected))
     return _Scored(round(points, 6), feedback, faults, candidate, results)
 
 

@@ -22,6 +22,8 @@ class Section:
     cells: list[CellSummary]
     how: str  # "prompt", "number", "heading", "anchor", "whole notebook"
     found: bool = True
+    # the cell that matched (the prompt, the heading): answers may be written into it
+    start: CellSummary | None = None
 
     @property
     def note(self) -> str | None:
@@ -57,7 +59,7 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
 
-def _prompt_match(cells: list[CellSummary], prompt: str) -> int | None:
+def prompt_cell(cells: list[CellSummary], prompt: str) -> int | None:
     """The markdown cell that quotes the prompt best (at least 80% of its words in order)."""
     wanted = _words(prompt)
     if not wanted:
@@ -149,17 +151,19 @@ def locate(cells: list[CellSummary], *, section: str | None, number: str | None 
            prompt: str | None = None, anchors: tuple[str, ...] = ()) -> Section:
     """Find a question's cells; see the module docstring for the order."""
     if prompt:
-        i = _prompt_match(cells, prompt)
+        i = prompt_cell(cells, prompt)
         if i is not None:
-            return Section(_under(cells, i) if cells[i].heading else cells[i + 1:], "prompt")
+            return Section(_under(cells, i) if cells[i].heading else cells[i + 1:], "prompt",
+                           start=cells[i])
     if number:
         i = _number_match(cells, number)
         if i is not None:
-            return Section(_under(cells, i), "number")
+            return Section(_under(cells, i), "number", start=cells[i])
     if section:
         found = section_cells(cells, section)
         if found:
-            return Section(found, "heading")
+            before = [c for c in cells if c.index < found[0].index and c.heading]
+            return Section(found, "heading", start=before[-1] if before else None)
     if anchors:
         found = _anchor_cells(cells, anchors)
         if found:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graders.spec.models import Check, FunctionCheck, NoLoops
+from graders.spec.ops import PackageOverlay
 from graders.spec.values import Visibility
 
 
@@ -57,6 +58,11 @@ class Assignment:
     # what the deployment must provide: top-level names under the datasets directory
     # (torchvision layouts, e.g. "KMNIST", "cifar-10-batches-py")
     datasets: tuple[str, ...] = ()
+    # torch hub checkpoints the handout downloads (``resnet34-b627a593.pth``): the
+    # deployment's weights directory must hold them
+    weights: tuple[str, ...] = ()
+    # a course library students hand in edited files of (support/<package>/)
+    overlay: PackageOverlay | None = None
 
     def __post_init__(self) -> None:
         ids = [q.id for q in self.questions]

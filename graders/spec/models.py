@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from graders.spec.answers import ValueCheck
 from graders.spec.functions import FunctionCheck, GradientCheck, NoLoops, StabilityCheck
 from graders.spec.layers import TO_TENSOR, LayerSpec, Transform
+from graders.spec.ops import OpCheck
 
 
 # ------------------------------------------------------------- trained-model checks
@@ -19,6 +21,8 @@ class ModelLocator:
     classes: tuple[str, ...] = ()
     output_dim: int | None = None
     source: str = "memory"  # "memory", "saved" or "any"
+    # "torch" (nn.Module) or "vugrad" (the course library's Module, on (n, features) data)
+    framework: str = "torch"
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,9 @@ class LoaderCheck:
     points: float
     splits: tuple[LoaderSplit, ...]
     batch_size: int | None = None
+    # only loaders over this torchvision dataset class ("MNIST", "CIFAR10"): a notebook
+    # with two datasets has loaders for each
+    dataset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,9 @@ class PlotCheck:
     points: float
     section: str | None = None
     min_images: int = 1
+    # a figure written with ``plt.savefig`` by a cell that ran counts too (the handout's
+    # own code saves its curves to files rather than showing them)
+    saved: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,6 +154,27 @@ class OptimizerCheck:
 
 
 @dataclass(frozen=True)
+class PretrainedCheck:
+    """The model started from pretrained weights (one of the checkpoints the grader
+    holds): its convolution and linear weights, the replaced head aside, are still
+    close to the checkpoint's after fine-tuning (mean cosine similarity)."""
+
+    points: float
+    locate: ModelLocator
+    min_similarity: float = 0.8
+
+
+@dataclass(frozen=True)
+class CallsCheck:
+    """Static check of the notebook's code: each function or method is called somewhere
+    (``calls=("train", "eval")`` for ``model.train()`` and ``model.eval()``)."""
+
+    points: float
+    calls: tuple[str, ...]
+    why: str = ""  # for feedback: "dropout and batch norm behave differently in training"
+
+
+@dataclass(frozen=True)
 class TransformCheck:
     """Some dataset's transform pipeline ends with a transform of class ``last``."""
 
@@ -153,5 +184,6 @@ class TransformCheck:
 
 ModelCheck = (ModelAccuracyCheck | ArchitectureCheck | LoaderCheck | SavedModelCheck
               | ReportedAccuracyCheck | PlotCheck | ParamCountCheck | TransformCheck
-              | OptimizerCheck)
-Check = FunctionCheck | GradientCheck | StabilityCheck | NoLoops | ModelCheck
+              | OptimizerCheck | CallsCheck | PretrainedCheck)
+Check = (FunctionCheck | GradientCheck | StabilityCheck | NoLoops | ModelCheck | ValueCheck
+         | OpCheck)

@@ -13,18 +13,24 @@ from graders.errors import SpecError
 from graders.results import ProbeRecord
 from graders.scoring.function import CheckScore
 from graders.scoring.models.accuracy import score_accuracy, score_reported, score_saved
-from graders.scoring.models.architecture import score_architecture, score_param_count
+from graders.scoring.models.architecture import (
+    score_architecture,
+    score_param_count,
+    score_pretrained,
+)
 from graders.scoring.models.context import ModelContext, _payload
 from graders.scoring.models.loaders import score_loaders, score_transform
-from graders.scoring.models.static import score_optimizers, score_plot
+from graders.scoring.models.static import score_calls, score_optimizers, score_plot
 from graders.spec import (
     ArchitectureCheck,
+    CallsCheck,
     LoaderCheck,
     ModelAccuracyCheck,
     ModelCheck,
     OptimizerCheck,
     ParamCountCheck,
     PlotCheck,
+    PretrainedCheck,
     ReportedAccuracyCheck,
     SavedModelCheck,
     TransformCheck,
@@ -37,6 +43,7 @@ __all__ = ["ModelContext", "score_model_check"]
 _FROM_CELLS: dict[type, Callable[[Any, ModelContext], CheckScore]] = {
     PlotCheck: score_plot,
     OptimizerCheck: score_optimizers,
+    CallsCheck: score_calls,
 }
 _FROM_PAYLOAD: dict[type, Callable[[Any, str, dict[str, Any], ModelContext], CheckScore]] = {
     ModelAccuracyCheck: score_accuracy,
@@ -46,6 +53,7 @@ _FROM_PAYLOAD: dict[type, Callable[[Any, str, dict[str, Any], ModelContext], Che
     ReportedAccuracyCheck: lambda c, _k, p, x: score_reported(c, p, x),
     ParamCountCheck: lambda c, _k, p, _x: score_param_count(c, p),
     TransformCheck: lambda c, _k, p, _x: score_transform(c, p),
+    PretrainedCheck: lambda c, _k, p, _x: score_pretrained(c, p),
 }
 
 

@@ -22,6 +22,7 @@ from graders.spec import (
     LayerSpec,
     Linear,
     ParamCountCheck,
+    PretrainedCheck,
     layer_parameters,
 )
 
@@ -168,3 +169,23 @@ def score_param_count(check: ParamCountCheck, payload: dict[str, Any]) -> CheckS
     return CheckScore(right / len(truth), [
         f"{chosen['name']}() returned {got!r} for model {wrong + 1} of {len(truth)}, which "
         f"has {truth[wrong]:,} parameters"])
+
+
+def score_pretrained(check: PretrainedCheck, payload: dict[str, Any]) -> CheckScore:
+    found = [c for c in _eligible(payload, check.locate) if isinstance(c.get("pretrained"), dict)]
+    if not found:
+        return _no_model(check.locate)
+    chosen = max(found, key=lambda c: float(c["pretrained"].get("similarity") or 0.0))
+    match = chosen["pretrained"]
+    similarity = float(match.get("similarity") or 0.0)
+    if match.get("file") is None:
+        return CheckScore(0.0, [f"{_where(chosen)}: none of its weights match a pretrained "
+                                "checkpoint: load them with weights=... (or the older "
+                                "pretrained=True) before fine-tuning"])
+    if similarity >= check.min_similarity:
+        return CheckScore(1.0, [f"{_where(chosen)} starts from the pretrained weights "
+                                f"({match['file']}; similarity {similarity:.2f} over "
+                                f"{match.get('matched')} weight tensors)"])
+    return CheckScore(0.0, [f"{_where(chosen)}: its weights are not the pretrained ones "
+                            f"(similarity {similarity:.2f} with {match['file']}); load them "
+                            "with weights=... (or pretrained=True) before fine-tuning"])

@@ -33,6 +33,8 @@ class ModelContext:
     calibrating: bool = False
     records: list[CellRecord] = field(default_factory=list)
     measured: dict[str, float] = field(default_factory=dict)
+    # the files handed in beside the notebook (a group's scanned notes), by name
+    handed_in: list[str] = field(default_factory=list)
     question: Question | None = None  # the question being scored (set by score_question)
     _labels: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -117,4 +119,7 @@ def _accuracy(preds: Any, labels: np.ndarray) -> float | None:
 def _no_model(locate: ModelLocator) -> CheckScore:
     what = "a saved model file (torch.save)" if locate.source == "saved" else \
         "a trained torch.nn.Module in the notebook's variables"
+    if locate.framework == "vugrad":
+        what = ("a trained vugrad Module in the notebook's variables (library files handed "
+                "in alone hold no trained network)")
     return CheckScore(0.0, [f"no model found: expected {what}"], Fault.MISSING)

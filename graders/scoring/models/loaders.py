@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graders.scoring.function import CheckScore
+from graders.scoring.function import CheckScore, Fault
 from graders.spec import (
     LoaderCheck,
     TransformCheck,
@@ -12,7 +12,10 @@ from graders.spec import (
 
 
 def score_loaders(check: LoaderCheck, payload: dict[str, Any]) -> CheckScore:
-    loaders = [x for x in payload.get("loaders", []) if isinstance(x, dict)]
+    loaders = [x for x in payload.get("loaders", []) if isinstance(x, dict)
+               and (check.dataset is None or x.get("base") == check.dataset)]
+    if not check.splits and check.batch_size is not None:
+        return _training_batch_size(check.batch_size, loaders)
     feedback, passed = [], 0
     parts = len(check.splits) + (1 if check.batch_size is not None else 0)
     matched = []
@@ -60,3 +63,18 @@ def score_transform(check: TransformCheck, payload: dict[str, Any]) -> CheckScor
              for e in payload.get("loaders", [])]
     return CheckScore(0.0, [f"no dataset applies {check.last} as its last transform "
                             f"(found {'; '.join(found) or 'no datasets'})"])
+
+
+def _training_batch_size(batch_size: int, loaders: list[dict[str, Any]]) -> CheckScore:
+    """Only the batch size is asked for (the handout fixes no split sizes): the loader
+    over the training data uses it; a test loader may batch as it likes."""
+    found = [x for x in loaders if x.get("is_loader")]
+    if not found:
+        return CheckScore(0.0, ["no DataLoader found for this dataset"], Fault.MISSING)
+    training = [x for x in found if x.get("train") is True] or \
+        [x for x in found if x.get("train") is None] or found
+    if any(x.get("batch_size") == batch_size for x in training):
+        return CheckScore(1.0, [f"the training DataLoader uses batch size {batch_size}"])
+    first = training[0]
+    return CheckScore(0.0, [f"{first['name']} (over the training data) uses batch size "
+                            f"{first.get('batch_size')}; the handout asks for {batch_size}"])

@@ -1,0 +1,198 @@
+"""Code that runs *inside* the student's kernel: trials of autograd ops written in the
+style of a course library (``vugrad``'s ``Op``: static ``forward(context, *inputs)`` and
+``backward(context, goutput)``).
+
+Like ``probe.py`` it is compiled in the kernel from source, uses only the standard
+library and numpy, and knows nothing of the expected values: it reports what the op
+did (outputs, gradients, finite differences of its own forward, in-place changes, the
+context keys it stored and read) and the trusted side judges.
+"""
+
+import sys
+import types
+
+MAX_ELEMENTS = 4096
+
+
+class _Recorder(dict):
+    """The context dict backward gets: remembers which keys it read."""
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.read = []
+
+    def __getitem__(self, key):
+        self.read.append(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.read.append(key)
+        return super().get(key, default)
+
+
+def _library():
+    """The course library as the student's files make it (imported from the home, where
+    their files lie over the shipped ones)."""
+    try:
+        import vugrad
+    except Exception:
+        return None
+    return vugrad
+
+
+def _places(namespace):
+    library = _library()
+    places = [("the notebook", namespace)]
+    if library is not None:
+        for name in ("", ".ops", ".functions", ".core", ".modules"):
+            module = sys.modules.get(library.__name__ + name)
+            if module is not None:
+                places.append((f"{library.__name__}{name}", vars(module)))
+    return places
+
+
+def _as_op(obj, library, sample):
+    """The Op class behind ``obj``: the class itself, or the op a wrapper function
+    (``relu(x)``) applies, found by calling it on a TensorNode."""
+    if isinstance(obj, type) and callable(getattr(obj, "forward", None)) \
+            and callable(getattr(obj, "backward", None)):
+        return obj
+    if isinstance(obj, types.FunctionType) and library is not None:
+        node = library.TensorNode(sample.copy())
+        out = obj(node)
+        source = getattr(out, "source", None)
+        op = getattr(source, "op", None)
+        if isinstance(op, type):
+            return op
+    return None
+
+
+def find_op(names, namespace, sample):
+    """(op class, where, the name found under) of the first spelling found, the
+    notebook's definitions before the library's, the spellings in the order given (the
+    exact case before another)."""
+    library = _library()
+    for where, scope in _places(namespace):
+        lowered = {}
+        for key in list(scope):
+            if isinstance(key, str) and not key.startswith("_"):
+                lowered.setdefault(key.lower(), key)
+        for wanted in names:
+            key = wanted if wanted in scope else lowered.get(wanted.lower())
+            if key is None:
+                continue
+            try:
+                op = _as_op(scope[key], library, sample)
+            except Exception:
+                op = None
+            if op is not None:
+                return op, where, key
+    return None
+
+
+def _finite(forward, inputs, kwargs, goutput, index, np, step=1e-6):
+    """d(sum(forward(...) * goutput)) / d inputs[index], by central differences."""
+    base = inputs[index]
+    grad = np.zeros(base.shape)
+    flat = grad.reshape(-1)
+    for k in range(min(base.size, MAX_ELEMENTS)):
+        values = []
+        for sign in (1.0, -1.0):
+            trial = [x.copy() for x in inputs]
+            trial[index].reshape(-1)[k] += sign * step
+            values.append(float(np.sum(np.asarray(forward({}, *trial, **kwargs)) * goutput)))
+        flat[k] = (values[0] - values[1]) / (2 * step)
+    return grad
+
+
+def trial(spec, namespace):
+    import numpy as np
+
+    inputs = [np.asarray(x, dtype=float) for x in spec["inputs"]]
+    kwargs = dict(spec.get("kwargs") or {})
+    goutput = np.asarray(spec["goutput"], dtype=float)
+    out = {"id": spec["id"]}
+    try:
+        found = find_op(spec["names"], namespace, inputs[0])
+    except Exception as exc:
+        found = None
+        out["error"] = f"{type(exc).__name__}: {exc}"[:500]
+    if found is None:
+        out["missing"] = True
+        return out
+    op, where, name = found
+    out.update(op=getattr(op, "__name__", name), found=name, where=where)
+    context = {}
+    copies = [x.copy() for x in inputs]
+    try:
+        value = op.forward(context, *inputs, **kwargs)
+    except Exception as exc:
+        out["stage"], out["error"] = "forward", f"{type(exc).__name__}: {exc}"[:500]
+        return out
+    out["forward"] = np.asarray(value, dtype=float)
+    out["inputs_changed"] = [not np.array_equal(a, b) for a, b in zip(inputs, copies, strict=True)]
+    out["stored"] = sorted(str(k) for k in context)[:50]
+    recorder = _Recorder(context)
+    incoming = goutput.copy()
+    try:
+        grads = op.backward(recorder, incoming)
+    except Exception as exc:
+        out["stage"], out["error"] = "backward", f"{type(exc).__name__}: {exc}"[:500]
+        out["read"] = [str(k) for k in recorder.read][:50]
+        return out
+    out["read"] = [str(k) for k in recorder.read][:50]
+    out["goutput_changed"] = not np.array_equal(incoming, goutput)
+    grads = list(grads) if isinstance(grads, tuple | list) else [grads]
+    out["grads"] = [np.asarray(g, dtype=float) for g in grads]
+    try:
+        out["finite"] = [_finite(op.forward, copies, kwargs, goutput, i, np)
+                         for i in spec.get("wrt", range(len(inputs)))]
+    except Exception as exc:
+        out["finite_error"] = f"{type(exc).__name__}: {exc}"[:300]
+    library = _library()
+    if library is not None and hasattr(library, "TensorNode"):
+        # the op as the library runs it: do_forward wraps the result in a TensorNode
+        try:
+            node = op.do_forward(*[library.TensorNode(x.copy()) for x in copies], **kwargs)
+            out["do_forward"] = isinstance(node, library.TensorNode) and \
+                getattr(getattr(node, "source", None), "op", None) is op
+        except Exception as exc:
+            out["do_forward_error"] = f"{type(exc).__name__}: {exc}"[:300]
+    return out
+
+
+def run_ops(request, namespace):
+    return {"ops": [trial(spec, namespace) for spec in request.get("ops", [])]}
+
+
+def evaluate(request, namespace, directory):
+    """Predictions of every model of the library's ``Module`` class the notebook holds,
+    on the grader's inputs (an (n, features) array)."""
+    import numpy as np
+
+    library = _library()
+    module_class = getattr(library, "Module", None) if library is not None else None
+    if module_class is None:
+        return {"candidates": []}
+    name = request.get("images") or ""
+    if "/" in name or name.startswith("."):
+        raise ValueError("bad input file name")
+    inputs = np.load(directory + "/" + name, allow_pickle=False)
+    candidates = []
+    for label, value in list(namespace.items()):
+        if label.startswith("_") or not isinstance(value, module_class):
+            continue
+        entry = {"label": "var:" + label, "error": None,
+                 "architecture": {"class": type(value).__name__}}
+        try:
+            params = value.parameters()
+            entry["architecture"]["parameters"] = int(sum(p.value.size for p in params))
+            out = value(library.TensorNode(inputs.astype(float)))
+            scores = np.asarray(getattr(out, "value", out))
+            entry["predictions"] = scores.argmax(axis=1).astype(np.int64)
+        except Exception as exc:
+            entry["error"] = f"{type(exc).__name__}: {exc}"[:500]
+        candidates.append(entry)
+        if len(candidates) >= 12:
+            break
+    return {"candidates": candidates, "transform_source": "none", "transform": []}

@@ -1,0 +1,382 @@
+"""Value answers scored against the reference's value, read where a TA would read them.
+
+Sightings of an answer are gathered in order of authority: the variables the spec names,
+the last expressions of the answer's cells, then lines of markdown, comments and printed
+text that state it ("(c) ... = 5,133,600 multiply-adds"). The first sighting that matches
+earns the points; when none does, the feedback quotes the first one, and the answer key
+(what was expected) is kept apart, for students to see once results are released.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from graders.errors import SpecError
+from graders.results import CellSummary, ProbeRecord
+from graders.scoring.function import CheckScore, Fault
+from graders.scoring.models.context import ModelContext, _payload
+from graders.scoring.sections import prompt_cell
+from graders.spec import AnswerForm, ValueCheck
+
+_REGION_CELLS = 8
+_NUM = (r"[-+\u2212]?(?:\d{1,3}(?:[,\u2009\u202f]\d{3})+|\d+)(?:\.\d+)?|[-+\u2212]?\.\d+")
+_EXP = r"(?:\s*[eE][-+]?\d+|\s*(?:x|\u00d7|\*|\\times|\\cdot)\s*10\s*\^\s*\{?\s*[-+]?\d+\s*\}?)?"
+NUMBER = re.compile(rf"(?<![\w.{{\\])(?:{_NUM}){_EXP}(?![\w])")
+_ITEM = rf"(?:{_NUM})"
+SEQUENCE = re.compile(
+    rf"[(\[]\s*{_ITEM}(?:\s*,\s*{_ITEM})+\s*,?\s*[)\]]"
+    rf"|(?<![\w.]){_ITEM}(?:\s*(?:x|\u00d7|\\times)\s*{_ITEM})+(?![\w.])")
+
+
+@dataclass(frozen=True)
+class Sighting:
+    where: str  # for feedback: "`Z_shape`", "the output of cell 4", "cell 3's text"
+    value: Any
+
+
+# ------------------------------------------------------------------ reading values
+def parse_number(text: str) -> float | None:
+    """A number as people write it: 5133600, 5,133,600, 5.1336e6, 5.1336 x 10^6."""
+    match = NUMBER.fullmatch(text.strip().rstrip(".;"))
+    return _number_of(match.group(0)) if match else None
+
+
+def _number_of(token: str) -> float | None:
+    token = token.replace("\u2212", "-").replace(",", "").replace("\u2009", "") \
+        .replace("\u202f", "")
+    power = re.search(r"(?:x|\u00d7|\*|\\times|\\cdot)\s*10\s*\^\s*\{?\s*([-+]?\d+)", token)
+    try:
+        if power:
+            mantissa = token[:power.start()].strip()
+            return float(mantissa) * 10.0 ** int(power.group(1))
+        return float(token.replace(" ", ""))
+    except ValueError:
+        return None
+
+
+def parse_sequence(text: str) -> tuple[float, ...] | None:
+    match = SEQUENCE.fullmatch(text.strip().rstrip(".;"))
+    return _sequence_of(match.group(0)) if match else None
+
+
+def _sequence_of(token: str) -> tuple[float, ...] | None:
+    parts = re.split(r"\s*(?:,|x|\u00d7|\\times)\s*", token.strip("()[] \t"))
+    numbers = [_number_of(p) for p in parts if p]
+    return tuple(n for n in numbers if n is not None) \
+        if numbers and None not in numbers else None
+
+
+def as_number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        if value.size == 1 and value.dtype.kind in "biuf":
+            return float(value.reshape(-1)[0])
+        return None
+    if isinstance(value, list | tuple) and len(value) == 1:
+        return as_number(value[0])
+    if isinstance(value, str):
+        return parse_number(value)
+    return None
+
+
+def as_sequence(value: Any) -> tuple[float, ...] | None:
+    if isinstance(value, np.ndarray):
+        if value.ndim == 1 and value.dtype.kind in "biuf":
+            return tuple(float(v) for v in value)
+        return None
+    if isinstance(value, list | tuple):
+        numbers = [as_number(v) for v in value]
+        return tuple(numbers) if numbers and None not in numbers else None  # type: ignore[arg-type]
+    if isinstance(value, str):
+        return parse_sequence(value)
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return re.sub(r"[^a-z0-9]+", "", value.lower())
+
+
+def matches(check: ValueCheck, expected: Any, got: Any) -> bool:
+    """Whether ``got`` is the answer (or one the spec also accepts), in any equivalent
+    form: a tuple, list or array for a shape; an int, a float or a written number."""
+    tol = check.tolerance
+    for want in (expected, *check.accept):
+        if check.form is AnswerForm.TEXT:
+            if _text(got) is not None and _text(got) == _text(str(want)):
+                return True
+            continue
+        if check.form is AnswerForm.SEQUENCE:
+            a, b = as_sequence(got), as_sequence(want)
+            if a is not None and b is not None and len(a) == len(b) and all(
+                    math.isclose(x, y, rel_tol=tol.rtol, abs_tol=tol.atol)
+                    for x, y in zip(a, b, strict=True)):
+                return True
+            continue
+        x, y = as_number(got), as_number(want)
+        if x is not None and y is not None and math.isclose(x, y, rel_tol=tol.rtol,
+                                                              abs_tol=tol.atol):
+            return True
+    return False
+
+
+def describe(value: Any, form: AnswerForm) -> str:
+    if form is AnswerForm.COUNT and (n := as_number(value)) is not None and n == int(n):
+        return f"{int(n):,}"
+    if form is AnswerForm.SEQUENCE and (s := as_sequence(value)) is not None:
+        return "(" + ", ".join(f"{v:g}" for v in s) + ")"
+    if form is AnswerForm.NUMBER and (n := as_number(value)) is not None:
+        return f"{n:.6g}"
+    if isinstance(value, np.ndarray):
+        return np.array2string(value, threshold=20, precision=6)
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def reference_value(check: ValueCheck, solution: ModuleType) -> Any:
+    value = getattr(solution, check.reference, None)
+    if value is None:
+        raise SpecError(f"the reference solution has no {check.reference!r}")
+    return value() if callable(value) else value
+
+
+# ------------------------------------------------------------- where answers are
+def region(check: ValueCheck, ctx: ModelContext) -> tuple[list[CellSummary], bool]:
+    """The answer's cells: from its own prompt to the next heading (or the next prompt of
+    the same question), else the question's section. The flag: whether it was found."""
+    cells = ctx.cells
+    if check.prompt:
+        start = prompt_cell(cells, check.prompt)
+        if start is not None:
+            others = [c.prompt for c in (ctx.question.checks if ctx.question else ())
+                      if isinstance(c, ValueCheck) and c.prompt and c.prompt != check.prompt]
+            found = [cells[start]]
+            for cell in cells[start + 1:start + 1 + _REGION_CELLS]:
+                if cell.heading or (cell.kind == "markdown" and any(
+                        prompt_cell([cell], p) is not None for p in others)):
+                    break
+                found.append(cell)
+            return found, True
+    section = ctx.section(None)
+    found = section.cells
+    if section.how == "prompt" and section.start is not None and not section.start.heading:
+        # a prompt in running text: its answer ends where the next heading starts
+        ends = [i for i, c in enumerate(found) if c.heading]
+        found = found[:ends[0]] if ends else found
+    return ([section.start] if section.start else []) + found, section.found
+
+
+def _lines(cell: CellSummary) -> list[tuple[str, bool]]:
+    """(line, written by hand) for what a cell says: markdown and code comments are
+    written; printed output is shown."""
+    if cell.kind == "markdown":
+        return [(line, True) for line in cell.markdown.splitlines()]
+    comments = [(line.split("#", 1)[1], True) for line in cell.source.splitlines()
+                if line.lstrip().startswith("#")]
+    return comments + [(line, False) for line in cell.text.splitlines()]
+
+
+def _label_spans(line: str, word: str) -> list[re.Match[str]]:
+    """Where ``word`` stands in ``line``: whole words, ignoring case (``$v_{3}$`` has
+    been read as ``v_3`` by then)."""
+    pattern = re.escape(word) if not word[:1].isalnum() else \
+        rf"(?<![\w]){re.escape(word)}(?![\w])"
+    return list(re.finditer(pattern, line, re.IGNORECASE))
+
+
+def _plain(line: str) -> str:
+    return re.sub(r"[${}\\]|\\mathrm|\\text", "", line)
+
+
+def _tokens(text: str, form: AnswerForm) -> list[tuple[int, int, Any]]:
+    """(start, end, value) of each number, or each sequence, written in ``text``."""
+    if form is AnswerForm.SEQUENCE:
+        return [(m.start(), m.end(), _sequence_of(m.group(0)))
+                for m in SEQUENCE.finditer(text)]
+    if form is AnswerForm.TEXT:
+        return [(0, len(text), text.strip())]
+    masked = SEQUENCE.sub(lambda m: " " * len(m.group(0)), text)  # (46,62,20) is no number
+    return [(m.start(), m.end(), _number_of(m.group(0))) for m in NUMBER.finditer(masked)]
+
+
+def _stated(line: str, words: tuple[str, ...], form: AnswerForm) -> list[Any]:
+    """The values a line states for a labelled answer: the one after the last '=', then
+    the one nearest each label ("10 input channels", "input channels: 10"; on a tie the
+    one after it)."""
+    line = _plain(line)
+    every = {(m.start(), m.end()) for w in words for m in _label_spans(line, w)}
+    # "output" inside "output channels" is the same label
+    spans = sorted(a for a in every if not any(b != a and b[0] <= a[0] and a[1] <= b[1]
+                                               for b in every))
+    if not spans:
+        return []
+    tokens = [(p, e, v) for p, e, v in _tokens(line, form) if v is not None]
+    found = []
+    if "=" in line:
+        tail_at = line.rfind("=")
+        found += [v for p, _e, v in tokens if p > tail_at][:1]
+    for start, end in spans:
+        near = [(p - end if p >= end else start - e, p < end, v) for p, e, v in tokens
+                if p >= end or e <= start]
+        if near:
+            found.append(min(near, key=lambda n: (n[0], n[1]))[2])
+    return found
+
+
+def _listed(line: str, written: bool) -> list[float]:
+    """Every value a line of a worked trace gives: in markdown and comments, a table row's
+    last cell or what follows the last '='; in printed output, every number."""
+    line = _plain(line)
+    if written:
+        if line.strip().startswith("|"):
+            cells = [c for c in line.split("|") if c.strip()]
+            line = cells[-1] if cells else ""
+        elif "=" in line:
+            line = line.rsplit("=", 1)[1]
+        else:
+            return []
+    return [v for _, _, v in _tokens(line, AnswerForm.NUMBER) if v is not None]
+
+
+def _assigned(cells: list[CellSummary]) -> set[str]:
+    names: set[str] = set()
+    for cell in cells:
+        if cell.kind != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+    return names
+
+
+def _flatten(value: Any, out: list[float], limit: int = 200) -> None:
+    if len(out) >= limit:
+        return
+    number = as_number(value)
+    if number is not None:
+        out.append(number)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _flatten(item, out, limit)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _flatten(item, out, limit)
+    elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        out.extend(float(v) for v in value.reshape(-1)[:limit - len(out)])
+
+
+def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummary],
+              position: tuple[int, int] = (0, 1)) -> list[Sighting]:
+    """Where the notebook states this answer, most authoritative first. ``position``:
+    this answer's place among the values its prompt asks for (one alone: an "Answer:"
+    line states it; several: a cell showing them as a tuple gives them in order)."""
+    single = position[1] == 1
+    found: list[Sighting] = []
+    variables = payload.get("variables")
+    variables = variables if isinstance(variables, dict) else {}
+    for name in check.names:
+        if name in variables:
+            found.append(Sighting(f"`{name}`", variables[name]))
+    shown = {}
+    for entry in payload.get("outputs") or []:
+        if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], int):
+            shown[entry[0]] = entry[1]
+    code = [c for c in cells if c.kind == "code"]
+    if check.among:
+        scalars = payload.get("scalars")
+        scalars = scalars if isinstance(scalars, dict) else {}
+        for name in sorted(_assigned(code)):
+            if isinstance(scalars.get(name), int | float):
+                found.append(Sighting(f"`{name}`", scalars[name]))
+        for cell in code:
+            if cell.index in shown:
+                numbers: list[float] = []
+                _flatten(shown[cell.index], numbers)
+                found += [Sighting(f"the output of cell {cell.index + 1}", n) for n in numbers]
+        for cell in cells:
+            for line, written in _lines(cell):
+                found += [Sighting(f"cell {cell.index + 1}", v) for v in _listed(line, written)]
+        return found
+    for cell in code:
+        if cell.index in shown:
+            value = shown[cell.index]
+            index, count = position
+            if count > 1 and isinstance(value, list | tuple) and len(value) == count:
+                value = value[index]  # `C, M` answering "the input and output channels"
+            found.append(Sighting(f"the output of cell {cell.index + 1}", value))
+    words = check.words + (_ANSWER if single else ())
+    for cell in cells:
+        for line, _written in _lines(cell):
+            found += [Sighting(f"cell {cell.index + 1}", v)
+                      for v in _stated(line, words, check.form)]
+    return found
+
+
+# "**Answer:** 1,820": under a prompt that asks for one value, the answer line states it
+_ANSWER = ("answer", "solution", "ans")
+
+
+# --------------------------------------------------------------------------- score
+def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext | None,
+                solution: ModuleType) -> CheckScore:
+    if ctx is None:
+        raise SpecError("value checks need a ModelContext")
+    expected = reference_value(check, solution)
+    key = [f"{check.label}: expected {describe(expected, check.form)}"]
+    payload, failure = _payload(record)
+    if failure is not None:
+        payload = {}  # the notebook's text can still answer
+    cells, located = region(check, ctx)
+    # the answers one prompt asks for (the check's own, else the question's)
+    question_prompt = ctx.question.prompt if ctx.question else None
+    prompt = check.prompt or question_prompt
+    siblings = [c for c in (ctx.question.checks if ctx.question else (check,))
+                if isinstance(c, ValueCheck) and (c.prompt or question_prompt) == prompt]
+    position = (siblings.index(check) if check in siblings else 0, len(siblings)) \
+        if prompt is not None else (0, 0)
+    seen = sightings(check, payload if isinstance(payload, dict) else {}, cells, position)
+    note = [] if located else ["(found no part of your notebook that clearly answers this "
+                               "question; read the whole notebook instead)"]
+    for sighting in seen:
+        if matches(check, expected, sighting.value):
+            return CheckScore(1.0, [f"{check.label}: correct ({sighting.where})"], expected=key)
+    if seen and not check.among:
+        first = seen[0]
+        return CheckScore(0.0, [f"{check.label}: {first.where} gives "
+                                f"{describe(first.value, check.form)}, which is not correct",
+                                *note], expected=key)
+    note += _on_paper(ctx)
+    if check.among:
+        return CheckScore(0.0, [f"{check.label}: not among the values your answer gives",
+                                *note], Fault.MISSING if not seen else Fault.NONE, expected=key)
+    where = f"a variable `{check.names[0]}` or " if check.names else ""
+    return CheckScore(0.0, [f"{check.label}: no answer found; expected {where}the answer "
+                            "written under the question's prompt", *note], Fault.MISSING,
+                      expected=key)
+
+
+_PAPER = (".pdf", ".png", ".jpg", ".jpeg", ".tex", ".docx")
+
+
+def _on_paper(ctx: ModelContext) -> list[str]:
+    """Written answers may come as scanned or typeset notes beside the notebook."""
+    papers = sorted(n for n in ctx.handed_in if n.lower().endswith(_PAPER))
+    if not papers:
+        return []
+    return [f"your hand-in includes {', '.join(papers[:3])}: if the answer is there, your "
+            "course staff grade it from that file"]

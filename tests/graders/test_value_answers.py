@@ -1,0 +1,175 @@
+"""Value answers, scored from replayed probe outputs and notebook text (no sandbox): the
+forms a TA accepts, where the answer is read from, and what feedback says."""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import numpy as np
+import pytest
+
+from graders.results import CallStatus, CellSummary, CheckResult, ProbeRecord, QuestionResult
+from graders.results import Outcome as O
+from graders.scoring.answers import matches, parse_number, score_value
+from graders.scoring.models import ModelContext
+from graders.spec import AnswerForm, Question, Tolerance, ValueCheck
+
+SOLUTION = types.SimpleNamespace(shape=lambda: (46, 62, 20), ops=5_133_600,
+                                 channels_in=10, channels_out=20, v2=0.1411200080598672)
+SHAPE = ValueCheck(points=1, label="the shape of Z", reference="shape", names=("Z_shape",),
+                   form=AnswerForm.SEQUENCE, labels=("shape",))
+OPS = ValueCheck(points=1, label="the multiply-adds", reference="ops", names=("n_ops",),
+                 form=AnswerForm.COUNT, labels=("multiply",), accept=(10_267_200,),
+                 tolerance=Tolerance(rtol=0.02, atol=0))
+CHANNELS_PROMPT = "What are the number of input and output channels?"
+IN = ValueCheck(points=1, label="the input channels", reference="channels_in",
+                names=("in_channels",), form=AnswerForm.COUNT, labels=("input",),
+                prompt=CHANNELS_PROMPT)
+OUT = ValueCheck(points=1, label="the output channels", reference="channels_out",
+                 names=("out_channels",), form=AnswerForm.COUNT, labels=("output",),
+                 prompt=CHANNELS_PROMPT)
+TRACE = ValueCheck(points=1, label="v2 = sin(v1)", reference="v2", names=("v2",),
+                   tolerance=Tolerance(rtol=5e-3, atol=5e-3), among=True)
+
+
+def wire(value: Any) -> dict[str, Any]:
+    """The kernel's wire format, for the plain values these tests replay."""
+    if isinstance(value, bool):
+        return {"t": "bool", "v": value}
+    if isinstance(value, int):
+        return {"t": "int", "v": value}
+    if isinstance(value, float):
+        return {"t": "float", "v": value}
+    if isinstance(value, str):
+        return {"t": "str", "v": value}
+    if isinstance(value, tuple | list):
+        return {"t": "tuple" if isinstance(value, tuple) else "list",
+                "items": [wire(v) for v in value]}
+    return {"t": "dict", "items": [[k, wire(v)] for k, v in value.items()]}
+
+
+def record(variables=None, scalars=None, outputs=()) -> ProbeRecord:
+    return ProbeRecord(call_id="model:0", symbol="values", candidate=0, status=CallStatus.OK,
+                       value=wire({"variables": variables or {}, "scalars": scalars or {},
+                                   "outputs": [list(o) for o in outputs]}))
+
+
+def md(index: int, text: str) -> CellSummary:
+    heading = text.lstrip("#").strip() if text.startswith("#") else None
+    return CellSummary(index=index, kind="markdown", markdown=text, heading=heading,
+                       level=text.count("#", 0, 4) if heading else 0)
+
+
+def code(index: int, source: str = "", text: str = "") -> CellSummary:
+    return CellSummary(index=index, kind="code", source=source, text=text)
+
+
+def score(check: ValueCheck, cells: list[CellSummary], rec: ProbeRecord | None = None,
+          question: Question | None = None):
+    ctx = ModelContext(hidden_dir=None, calibration={}, cells=cells)
+    ctx.question = question or Question(id="2", title="t", points=check.points,
+                                        checks=(check,), section=r"problem 2")
+    return score_value(check, rec or record(), ctx, SOLUTION)
+
+
+@pytest.mark.parametrize("text", ["5133600", "5,133,600", "5.1336e6", "5.1336 x 10^6",
+                                  "5.1336 \\times 10^{6}", "5133600."])
+def test_a_count_in_any_written_form(text):
+    assert parse_number(text) == 5_133_600
+
+
+@pytest.mark.parametrize("value", [(46, 62, 20), [46, 62, 20], np.array([46, 62, 20]),
+                                   "(46, 62, 20)", "46 x 62 x 20", "[46,62,20]"])
+def test_a_shape_as_tuple_list_array_or_text(value):
+    assert matches(SHAPE, (46, 62, 20), value)
+
+
+def test_wrong_shapes_and_lengths_do_not_match():
+    assert not matches(SHAPE, (46, 62, 20), (62, 46, 20))
+    assert not matches(SHAPE, (46, 62, 20), (46, 62))
+    assert not matches(SHAPE, (46, 62, 20), 46)
+
+
+def test_rough_counts_and_the_other_way_of_counting_are_accepted():
+    assert matches(OPS, 5_133_600, 5.13e6)
+    assert matches(OPS, 5_133_600, "10,267,200")
+    assert not matches(OPS, 5_133_600, 513_360)
+
+
+def test_the_template_variable_is_read_first():
+    result = score(SHAPE, [md(0, "## Problem 2")], record(variables={"Z_shape": (46, 62, 20)}))
+    assert result.fraction == 1.0 and "(`Z_shape`)" in result.feedback[0]
+
+
+def test_a_wrong_variable_is_quoted_and_the_key_kept_for_release():
+    result = score(SHAPE, [md(0, "## Problem 2")], record(variables={"Z_shape": (48, 64, 20)}))
+    assert result.fraction == 0.0
+    assert result.feedback[0] == ("the shape of Z: `Z_shape` gives (48, 64, 20), which is "
+                                  "not correct")
+    assert result.expected == ["the shape of Z: expected (46, 62, 20)"]
+
+
+def test_a_written_answer_after_an_equals_sign():
+    cells = [md(0, "## Problem 2"),
+             md(1, "- (c) There are (46\\*62\\*20)\\*(3\\*3\\*10) = 5,133,600 multiply- and "
+                   "add- operations.")]
+    assert score(OPS, cells).fraction == 1.0
+
+
+def test_two_answers_in_one_sentence_are_told_apart():
+    prompt = md(1, f"(b) {CHANNELS_PROMPT}")
+    question = Question(id="2b", title="t", points=2, checks=(IN, OUT))
+    right = [md(0, "## Problem 2"), prompt,
+             md(2, "**Answer:** 10 input channels and 20 output channels.")]
+    swapped = [md(0, "## Problem 2"), prompt,
+               md(2, "**Answer:** 20 input channels and 10 output channels.")]
+    assert [score(c, right, question=question).fraction for c in (IN, OUT)] == [1.0, 1.0]
+    assert [score(c, swapped, question=question).fraction for c in (IN, OUT)] == [0.0, 0.0]
+
+
+def test_a_tuple_shown_for_two_asked_values_answers_both_in_order():
+    question = Question(id="2b", title="t", points=2, checks=(IN, OUT))
+    cells = [md(0, f"(b) {CHANNELS_PROMPT}"), code(1, "C, M")]
+    rec = record(outputs=[(1, (10, 20))])
+    assert [score(c, cells, rec, question).fraction for c in (IN, OUT)] == [1.0, 1.0]
+
+
+def test_an_unanswered_value_is_missing_and_names_the_template_variable():
+    result = score(OPS, [md(0, "## Problem 2"), md(1, "TODO")])
+    assert result.fraction == 0.0 and result.fault.value == "missing"
+    assert "a variable `n_ops`" in result.feedback[0]
+
+
+def test_a_trace_value_is_found_among_a_tables_rows_whatever_its_name():
+    cells = [md(0, "## 1 Reverse mode"),
+             md(1, "| $v_1$ | $v_{-1}/v_0$ | 3.0000 |\n| $w_2$ | $\\sin w_1$ | 0.1411 |")]
+    assert score(TRACE, cells).fraction == 1.0
+
+
+def test_a_trace_value_is_found_in_printed_output_and_computed_variables():
+    printed = [md(0, "## 1 Reverse mode"), code(1, "a = 3.0\nb = np.sin(a)\nprint(a, b)",
+                                                 text="3.0 0.1411200080598672\n")]
+    assert score(TRACE, printed).fraction == 1.0
+    computed = [md(0, "## 1 Reverse mode"), code(1, "a = 3.0\nb = np.sin(a)")]
+    assert score(TRACE, computed, record(scalars={"b": 0.14112, "x": 7.0})).fraction == 1.0
+
+
+def test_a_number_in_the_prompts_prose_is_no_trace_value():
+    cells = [md(0, "## 1 Reverse mode\nHint: follow table 3 and figure 0.1411 of the paper.")]
+    assert score(TRACE, cells).fraction == 0.0
+
+
+def test_students_see_the_answer_key_only_after_release():
+    from graders import GradeReport
+    from service.views import student_view
+
+    q = QuestionResult(id="2a", title="t", points=0.0, max_points=1.0, outcome=O.FAILED,
+                       checks=[CheckResult(kind="value", name="the shape of Z", points=0.0,
+                                           max_points=1.0, expected=["expected (46, 62, 20)"])])
+    report = GradeReport(assignment_id="a", assignment_version="1", engine_version="1",
+                         status="graded", questions=[q])
+    before = student_view(report, hidden_released=False)
+    after = student_view(report, hidden_released=True)
+    assert before["questions"][0]["checks"][0]["expected"] == []
+    assert after["questions"][0]["checks"][0]["expected"] == ["expected (46, 62, 20)"]
