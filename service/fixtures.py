@@ -8,6 +8,10 @@ hidden test sets whose labels stay on the trusted side.
     root/datasets/cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}
     root/datasets/hymenoptera/{train,val}/{ants,bees}/*.png                (ImageFolder)
     root/hidden/{cifar10,kmnist,mnist}-hidden.npz   images (uint8) + labels, never mounted
+    root/hidden/cifar10-test-hidden.npz              all ten classes, 30 each
+    root/hidden/hymenoptera-hidden.npz               ants and bees, 64x64
+    root/hidden/synth-hidden.npz                     VU's synthetic problem, 2,000 points
+    root/weights/resnet34-b627a593.pth               a stand-in torch hub checkpoint
 
 The digits come from scikit-learn's bundled 8x8 digits (real handwriting), scaled to
 28x28 with random shifts and noise; the CIFAR-like images are coloured patterns per
@@ -160,9 +164,61 @@ def make_fixtures(root: Path, *, seed: int = 0, kmnist_train: int = 60_000) -> N
     _save_hidden(hidden / "cifar10-hidden.npz", coloured_patterns(
         {c: 300 if c in (3, 5, 8) else 30 for c in range(10)}, rng, noise=CIFAR_NOISE))
 
+    # every class, a few of each: what a deep network is scored on without taking minutes
+    _save_hidden(hidden / "cifar10-test-hidden.npz", coloured_patterns(
+        dict.fromkeys(range(10), 30), rng, noise=CIFAR_NOISE))
+
     for split, n in (("train", 40), ("val", 20)):
         images, labels = coloured_patterns({0: n, 1: n}, rng, size=64)
         write_image_folder(data / "hymenoptera" / split, images, labels, ("ants", "bees"))
+    _save_hidden(hidden / "hymenoptera-hidden.npz",
+                 coloured_patterns({0: 20, 1: 20}, rng, size=64))
+    _save_hidden(hidden / "synth-hidden.npz", synth_points(2_000, seed=seed + 411))
+    write_stand_in_weights(root / "weights")
+
+
+RESNET34_FILE = "resnet34-b627a593.pth"  # the name torchvision's ResNet34 weights have
+
+
+def write_stand_in_weights(folder: Path) -> None:
+    """A stand-in for the torch hub cache: ResNet34 weights under the file name
+    torchvision looks for (seeded, not ImageNet-trained: what the tests check is that
+    a notebook loads *these* weights, offline)."""
+    try:
+        import torch
+        from torchvision.models import resnet34
+    except ImportError:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / RESNET34_FILE
+    if not target.exists():
+        torch.manual_seed(34)
+        torch.save(resnet34().state_dict(), target)
+    target.chmod(0o644)
+    folder.chmod(0o755)
+
+
+def synth_points(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points of VU assignment 2's synthetic problem, drawn by the course library's own
+    generator (the package shipped as the assignment's support files) with another seed:
+    the grader's held-out validation set."""
+    import importlib.util
+    import sys
+
+    folder = Path(__file__).resolve().parent.parent / "reference" / "vu_dl_a2" / "support"
+    spec = importlib.util.spec_from_file_location(
+        "_fixture_vugrad", folder / "vugrad" / "__init__.py",
+        submodule_search_locations=[str(folder / "vugrad")])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        _, (x, y), _ = module.load_synth(num_train=0, num_val=n, seed=seed)
+    finally:
+        for name in [m for m in sys.modules if m.startswith(spec.name)]:
+            del sys.modules[name]
+    return x, y.astype(np.int64)
 
 
 def _save_hidden(path: Path, pair: tuple[np.ndarray, np.ndarray]) -> None:

@@ -73,7 +73,8 @@ def fixture_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def data_config(sandbox_config: SandboxConfig, fixture_data: Path) -> SandboxConfig:
-    return dataclasses.replace(sandbox_config, datasets_dir=fixture_data / "datasets")
+    return dataclasses.replace(sandbox_config, datasets_dir=fixture_data / "datasets",
+                               weights_dir=fixture_data / "weights")
 
 
 def cached_grader(assignment: LoadedAssignment, config: SandboxConfig, fixture_data: Path,
