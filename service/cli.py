@@ -112,7 +112,8 @@ def _grade_command(settings: Settings, submissions: list[Path], assignment: str,
         raise typer.Exit(2)
     loaded = catalog[assignment]
     missing = graders.grader_data_problems(loaded, datasets_dir=settings.datasets_dir,
-                                   hidden_dir=settings.hidden_dir)
+                                           hidden_dir=settings.hidden_dir,
+                                           weights_dir=settings.weights_dir)
     for problem in missing:
         err.print(f"[red]missing grader data:[/red] {problem}")
     from service import batch as batching
@@ -312,19 +313,63 @@ def users_add(
 ) -> None:
     """Create a user and print their API token (shown once, stored hashed)."""
     from service.db import repository as repo
-    from service.db.migrate import migrate
-    from service.db.session import make_engine, make_sessionmaker
 
     parsed = role
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
-    with make_sessionmaker(engine).begin() as session:
+    with _database().begin() as session:
         if repo.user_by_name(session, name=name) is not None:
             err.print(f"a user named {name!r} already exists")
             raise typer.Exit(1)
         _, token = repo.create_user(session, name=name, role=parsed)
     typer.echo(token)
+
+
+groups = typer.Typer(help="Groups of students handing in together (works on the database "
+                          "directly).")
+app.add_typer(groups, name="groups")
+
+
+def _database():  # type: ignore[no-untyped-def]
+    from service.db.migrate import migrate
+    from service.db.session import make_engine, make_sessionmaker
+
+    engine = make_engine(Settings().resolved_database_url)
+    migrate(engine)
+    return make_sessionmaker(engine)
+
+
+@groups.command("set")
+def groups_set(
+    assignment: str,
+    name: str,
+    members: Annotated[list[str], typer.Argument(help="the students' user names")],
+) -> None:
+    """Create a group for an assignment, or replace its members."""
+    from service.db import repository as repo
+
+    with _database().begin() as session:
+        found = []
+        for member in dict.fromkeys(members):
+            user = repo.user_by_name(session, name=member)
+            if user is None or user.role != Role.STUDENT:
+                err.print(f"there is no student named {member!r}")
+                raise typer.Exit(1)
+            found.append(user)
+        try:
+            repo.set_group(session, assignment_id=assignment, name=name, members=found)
+        except repo.GroupConflictError as exc:
+            err.print(f"{exc}; remove them from it first")
+            raise typer.Exit(1) from None
+    typer.echo(f"{assignment}: group {name}: {', '.join(sorted(dict.fromkeys(members)))}")
+
+
+@groups.command("list")
+def groups_list(assignment: str) -> None:
+    """The groups of an assignment and their members."""
+    from service.db import repository as repo
+
+    with _database().begin() as session:
+        for group in repo.list_groups(session, assignment_id=assignment):
+            typer.echo(f"{group.name}\t{', '.join(sorted(m.user.name for m in group.members))}")
 
 
 def _client(server: str, token: str | None):  # type: ignore[no-untyped-def]

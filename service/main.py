@@ -13,7 +13,7 @@ from starlette.routing import Match
 
 from graders import discover
 from service.api.deps import AppState
-from service.api.routes import admin, assignments, health, regrades, submissions
+from service.api.routes import admin, assignments, groups, health, regrades, submissions
 from service.config import Settings
 from service.db import repository as repo
 from service.db.migrate import migrate
@@ -86,7 +86,8 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
 
     app.include_router(health.router)
-    for router in (submissions.router, assignments.router, regrades.router, admin.router):
+    for router in (submissions.router, assignments.router, groups.router, regrades.router,
+                   admin.router):
         app.include_router(router, prefix=API)
     return app
 

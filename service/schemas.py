@@ -61,6 +61,8 @@ class SubmissionStatus(BaseModel):
     score: float | None = None
     report: dict[str, Any] | None = None
     runs: list[RunSummary] | None = None  # staff only
+    group: str | None = None  # handed in for a group: every member sees it
+    members: list[str] = Field(default_factory=list)
 
 
 class SubmissionPage(BaseModel):
@@ -193,6 +195,17 @@ class AssignmentStats(BaseModel):
     submissions: int
     students: int
     questions: list[QuestionStats]
+
+
+class GroupIn(BaseModel):
+    members: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1, max_length=20)
+
+
+class GroupOut(BaseModel):
+    assignment_id: str
+    name: str
+    members: list[str]
 
 
 class UserCreate(BaseModel):

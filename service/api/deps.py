@@ -145,9 +145,11 @@ AssignmentDep = Annotated[LoadedAssignment, Depends(known_assignment)]
 def visible_submission(db: DB, user: CurrentUser,
                        submission_id: Annotated[str, Path()]) -> Submission:
     submission = db.get(Submission, submission_id)
-    db.commit()
-    if submission is None or (not is_staff(user) and submission.user_id != user.id):
+    if submission is None or (not is_staff(user) and not repo.can_see(
+            db, submission=submission, user_id=user.id)):
+        db.commit()
         raise HTTPException(404, "There is no such submission.")
+    db.commit()
     return submission
 
 

@@ -47,6 +47,35 @@ class AssignmentPolicy(Base):
     hidden_released: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class StudentGroup(Base):
+    """Students who hand in together for one assignment (Heidelberg's sheets): their
+    submissions are the group's, seen, graded and exported under every member."""
+
+    __tablename__ = "student_groups"
+    __table_args__ = (UniqueConstraint("assignment_id", "name", name="uq_group_name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    assignment_id: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    members: Mapped[list[GroupMember]] = relationship(
+        back_populates="group", cascade="all, delete-orphan", order_by="GroupMember.user_id")
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    # one group per student and assignment
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id", name="uq_group_member"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("student_groups.id", ondelete="CASCADE"),
+                                          index=True)
+    assignment_id: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+
+    group: Mapped[StudentGroup] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+
 class Blob(Base):
     __tablename__ = "blobs"
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -68,8 +97,12 @@ class Submission(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     late_days: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    # the group the submitter belonged to when handing in (None: on their own)
+    group_id: Mapped[str | None] = mapped_column(
+        ForeignKey("student_groups.id", ondelete="SET NULL"), nullable=True, index=True)
 
     user: Mapped[User] = relationship()
+    group: Mapped[StudentGroup | None] = relationship()
     runs: Mapped[list[GradingRun]] = relationship(
         back_populates="submission", order_by="GradingRun.created_at")
 

@@ -17,10 +17,12 @@ from service.db.models import (
     AuditEvent,
     Blob,
     GradingRun,
+    GroupMember,
     ManualGrade,
     Role,
     RunStatus,
     RunTrigger,
+    StudentGroup,
     Submission,
     User,
 )
@@ -78,19 +80,92 @@ def find_idempotent(session: Session, *, user_id: str, key: str) -> Submission |
 
 
 def count_recent(session: Session, *, user_id: str, assignment_id: str,
-                 since: datetime) -> int:
+                 since: datetime, group_id: str | None = None) -> int:
+    """Submissions in the window: the group's when the student hands in with one (the
+    rate limit is the group's, not each member's)."""
+    owner = Submission.group_id == group_id if group_id else Submission.user_id == user_id
     return session.scalar(select(func.count()).select_from(Submission).where(
-        Submission.user_id == user_id, Submission.assignment_id == assignment_id,
+        owner, Submission.assignment_id == assignment_id,
         Submission.created_at >= since)) or 0
+
+
+# ---------------------------------------------------------------------------- groups
+class GroupConflictError(ValueError):
+    """A student is already in another group for this assignment."""
+
+
+def group_of(session: Session, *, assignment_id: str, user_id: str) -> StudentGroup | None:
+    return session.scalar(select(StudentGroup).join(GroupMember).where(
+        GroupMember.assignment_id == assignment_id, GroupMember.user_id == user_id))
+
+
+def get_group(session: Session, *, assignment_id: str, name: str) -> StudentGroup | None:
+    return session.scalar(select(StudentGroup).where(
+        StudentGroup.assignment_id == assignment_id, StudentGroup.name == name))
+
+
+def set_group(session: Session, *, assignment_id: str, name: str,
+              members: list[User]) -> StudentGroup:
+    """Create the group or replace its members. A student in another group of the same
+    assignment is a conflict: they must leave it first (staff move them explicitly)."""
+    group = get_group(session, assignment_id=assignment_id, name=name)
+    if group is None:
+        group = StudentGroup(assignment_id=assignment_id, name=name)
+        session.add(group)
+        session.flush()
+    for user in members:
+        other = group_of(session, assignment_id=assignment_id, user_id=user.id)
+        if other is not None and other.id != group.id:
+            raise GroupConflictError(f"{user.name} is already in group {other.name!r}")
+    wanted = {u.id for u in members}
+    for member in list(group.members):
+        if member.user_id not in wanted:
+            group.members.remove(member)
+    session.flush()  # the removals first: a member may come back under the same key
+    present = {m.user_id for m in group.members}
+    for user in members:
+        if user.id not in present:
+            group.members.append(GroupMember(assignment_id=assignment_id, user_id=user.id))
+    session.flush()
+    return group
+
+
+def list_groups(session: Session, *, assignment_id: str) -> list[StudentGroup]:
+    return list(session.scalars(select(StudentGroup).where(
+        StudentGroup.assignment_id == assignment_id).order_by(StudentGroup.name)).all())
+
+
+def delete_group(session: Session, *, group: StudentGroup) -> None:
+    """The group's past submissions stay, handed in by their submitter alone."""
+    session.execute(update(Submission).where(Submission.group_id == group.id)
+                    .values(group_id=None))
+    session.delete(group)
+    session.flush()
+
+
+def owners(submission: Submission) -> list[User]:
+    """Everyone a submission counts for: the group's members now, or its submitter."""
+    if submission.group is not None and submission.group.members:
+        return sorted((m.user for m in submission.group.members), key=lambda u: u.name)
+    return [submission.user]
+
+
+def can_see(session: Session, *, submission: Submission, user_id: str) -> bool:
+    if submission.user_id == user_id:
+        return True
+    return submission.group_id is not None and session.scalar(
+        select(func.count()).select_from(GroupMember).where(
+            GroupMember.group_id == submission.group_id,
+            GroupMember.user_id == user_id)) == 1
 
 
 def create_submission(
     session: Session, *, assignment_id: str, user: User, sha256: str, filename: str,
-    idempotency_key: str | None, late_days: int,
+    idempotency_key: str | None, late_days: int, group_id: str | None = None,
 ) -> tuple[Submission, GradingRun]:
     submission = Submission(assignment_id=assignment_id, user_id=user.id, blob_sha256=sha256,
                             filename=filename, idempotency_key=idempotency_key,
-                            late_days=late_days)
+                            late_days=late_days, group_id=group_id)
     session.add(submission)
     session.flush()
     run = enqueue_run(session, submission_id=submission.id, trigger=RunTrigger.SUBMIT,
@@ -107,12 +182,17 @@ def list_submissions(
     if assignment_id:
         query = query.where(Submission.assignment_id == assignment_id)
     if user_id:
-        query = query.where(Submission.user_id == user_id)
+        # theirs, and their groups' (handed in by another member)
+        groups = select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+        query = query.where(or_(Submission.user_id == user_id,
+                                Submission.group_id.in_(groups)))
     if latest_only:
-        newest = (select(Submission.user_id, Submission.assignment_id,
+        # the newest per group, or per student handing in alone
+        owner = func.coalesce(Submission.group_id, Submission.user_id)
+        newest = (select(owner.label("owner"), Submission.assignment_id,
                          func.max(Submission.created_at).label("at"))
-                  .group_by(Submission.user_id, Submission.assignment_id).subquery())
-        query = query.join(newest, and_(Submission.user_id == newest.c.user_id,
+                  .group_by(owner, Submission.assignment_id).subquery())
+        query = query.join(newest, and_(owner == newest.c.owner,
                                         Submission.assignment_id == newest.c.assignment_id,
                                         Submission.created_at == newest.c.at))
     if status:

@@ -53,6 +53,10 @@ ENDPOINTS = [
     ("GET", "/regrades/{batch}", None, {STAFF: 200, ADMIN: 200}),
     ("POST", "/regrades/{batch}/publish", None, {STAFF: 200, ADMIN: 200}),
     ("POST", "/users", {"name": "u-{caller}", "role": "student"}, {ADMIN: 201}),
+    ("GET", "/assignments/ee411-hw3/groups", None, {STAFF: 200, ADMIN: 200}),
+    # one group, its members set again by each staff caller
+    ("PUT", "/assignments/ee411-hw3/groups/matrix", {"members": ["bob"]},
+     {STAFF: 200, ADMIN: 200}),
 ]
 
 

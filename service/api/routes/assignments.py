@@ -123,8 +123,9 @@ def assignment_statistics(assignment: AssignmentDep, user: Instructor, db: DB,
     if latest_only:
         newest: dict[str, tuple[Submission, GradeReport]] = {}
         for sub, rep in reports:
-            if sub.user_id not in newest or sub.created_at > newest[sub.user_id][0].created_at:
-                newest[sub.user_id] = (sub, rep)
+            owner = sub.group_id or sub.user_id  # a group's hand-in counts once
+            if owner not in newest or sub.created_at > newest[owner][0].created_at:
+                newest[owner] = (sub, rep)
         reports = list(newest.values())
     questions = []
     for q in assignment.spec.questions:
@@ -140,8 +141,9 @@ def assignment_statistics(assignment: AssignmentDep, user: Instructor, db: DB,
             mean=statistics.fmean(scored) if scored else None,
             median=statistics.median(scored) if scored else None,
             histogram=histogram, frequent_feedback=feedback.most_common(5)))
+    students = {u.id for s, _ in reports for u in repo.owners(s)}
     return AssignmentStats(assignment_id=assignment.id, submissions=len(reports),
-                           students=len({s.user_id for s, _ in reports}), questions=questions)
+                           students=len(students), questions=questions)
 
 
 def _total(report: GradeReport, late_days: int, policy: AssignmentPolicy) -> float:
@@ -166,32 +168,39 @@ def export(assignment: AssignmentDep, user: Instructor, db: DB,
            format: Literal["csv", "gradescope"] = "csv",
            policy: Annotated[Literal["best", "latest"], Query()] = "latest") -> Response:
     rules = repo.get_policy(db, assignment_id=assignment.id)
-    chosen: dict[str, tuple[Submission, GradeReport, float]] = {}
+    # one row per student: a group's hand-in is every member's (their own hand-ins,
+    # from before the group, compete with it)
+    chosen: dict[str, tuple[str, Submission, GradeReport, float]] = {}
     for sub, rep in _current_reports(db, assignment.id):
         total = _total(rep, sub.late_days, rules)
-        held = chosen.get(sub.user_id)
-        better = held is None or (
-            total > held[2] if policy == "best" else sub.created_at > held[0].created_at)
-        if better:
-            chosen[sub.user_id] = (sub, rep, total)
-    rows = sorted(chosen.values(), key=lambda r: r[0].user.name)
+        for member in repo.owners(sub):
+            held = chosen.get(member.id)
+            better = held is None or (
+                total > held[3] if policy == "best" else sub.created_at > held[1].created_at)
+            if better:
+                chosen[member.id] = (member.name, sub, rep, total)
+    rows = [(name, sub, rep, total) for name, sub, rep, total
+            in sorted(chosen.values(), key=lambda r: r[0])]
     repo.audit(db, actor=user, action="export", target=assignment.id,
                detail={"format": format, "policy": policy})
     if format == "gradescope":
         import json
 
-        body = [{"student": sub.user.name, "submission_id": sub.id, "late_days": sub.late_days,
-                 "total": total, "results": to_gradescope(rep)} for sub, rep, total in rows]
+        body = [{"student": name, "submission_id": sub.id, "late_days": sub.late_days,
+                 "total": total, "results": to_gradescope(rep),
+                 **({"group": sub.group.name} if sub.group else {})}
+                for name, sub, rep, total in rows]
         return Response(json.dumps(body, indent=2), media_type="application/json")
     out = io.StringIO()
     writer = csv.writer(out)
     qids = [q.id for q in assignment.spec.questions]
-    writer.writerow(["student", "submission_id", "submitted_at", *qids, "score",
+    writer.writerow(["student", "group", "submission_id", "submitted_at", *qids, "score",
                      "total", "late", "late_days"])
-    for sub, rep, total in rows:
+    for name, sub, rep, total in rows:
         points = {q.id: ("" if q.outcome is Outcome.MANUAL else f"{q.points:g}")
                   for q in rep.questions}
-        writer.writerow([sub.user.name, sub.id, sub.created_at.isoformat() + "Z",
+        writer.writerow([name, sub.group.name if sub.group else "", sub.id,
+                         sub.created_at.isoformat() + "Z",
                          *[points.get(q, "") for q in qids], f"{rep.score:g}", f"{total:g}",
                          "yes" if sub.late_days else "no", sub.late_days])
     return Response(out.getvalue(), media_type="text/csv", headers={

@@ -96,6 +96,8 @@ def submit(
     max_upload, deadline, late_policy = (policy.max_upload_bytes, policy.deadline,
                                          policy.late_policy)
     max_per_hour = policy.max_per_hour
+    group = repo.group_of(db, assignment_id=assignment.id, user_id=user.id)
+    group_id, group_name = (group.id, group.name) if group else (None, None)
     db.commit()  # hand the connection back while the upload is read and parsed
     data = _read_capped(file, max_upload)
     try:
@@ -111,15 +113,16 @@ def submit(
         late_days = math.ceil((now - deadline) / timedelta(days=1))
     if max_per_hour is not None:
         recent = repo.count_recent(db, user_id=user.id, assignment_id=assignment.id,
-                                   since=now - timedelta(hours=1))
+                                   since=now - timedelta(hours=1), group_id=group_id)
         if recent >= max_per_hour:
-            raise HTTPException(429, f"You have submitted {recent} times in the last hour; "
+            who = f"Your group {group_name!r} has" if group_name else "You have"
+            raise HTTPException(429, f"{who} submitted {recent} times in the last hour; "
                                      f"the limit is {max_per_hour}. Try again later.")
     sha = state.store.put(data)
     repo.ensure_blob(db, sha256=sha, size=len(data))
     submission, run = repo.create_submission(
         db, assignment_id=assignment.id, user=user, sha256=sha, filename=filename,
-        idempotency_key=idempotency_key, late_days=late_days)
+        idempotency_key=idempotency_key, late_days=late_days, group_id=group_id)
     notify_after_commit(db, state.dispatcher, run.id)
     response.headers["Location"] = f"/api/v1/submissions/{submission.id}"
     return SubmissionAccepted(id=submission.id, run_id=run.id, status=run.status,
@@ -164,6 +167,8 @@ def describe(db: DB, state: State, submission: Submission, viewer: User) -> Subm
         created_at=submission.created_at, late_days=submission.late_days,
         status=run.status, reason=run.reason,
         queue_position=repo.queue_position(db, run=run), score=score, report=report,
+        group=submission.group.name if submission.group else None,
+        members=[u.name for u in repo.owners(submission)] if submission.group else [],
     )
     if is_staff(viewer):
         status.runs = [_run_summary(r) for r in submission.runs]
