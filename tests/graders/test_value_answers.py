@@ -173,3 +173,12 @@ def test_students_see_the_answer_key_only_after_release():
     after = student_view(report, hidden_released=True)
     assert before["questions"][0]["checks"][0]["expected"] == []
     assert after["questions"][0]["checks"][0]["expected"] == ["expected (46, 62, 20)"]
+
+
+def test_a_text_answer_ignores_case_spaces_and_punctuation():
+    name = ValueCheck(points=1, label="the activation", reference="x", form=AnswerForm.TEXT,
+                      accept=("rectified linear unit",))
+    assert matches(name, "ReLU", "relu")
+    assert matches(name, "ReLU", " Re-LU. ")
+    assert matches(name, "ReLU", "Rectified Linear Unit")
+    assert not matches(name, "ReLU", "sigmoid")

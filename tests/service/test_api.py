@@ -87,7 +87,8 @@ def test_executed_notebook_is_downloadable(server, users, graded):
 
 def test_assignment_listing_and_details(server, users):
     client = server.client(users.alice)
-    assert {a["id"] for a in client.get("/assignments").json()} == {"ee411-hw3", "tum-ps10"}
+    assert {a["id"] for a in client.get("/assignments").json()} == {
+        "ee411-hw3", "heidelberg-ex08", "nyu-hw5", "tum-ps10", "vu-dl-a2"}
     detail = client.get("/assignments/ee411-hw3").json()
     assert detail["autograded_points"] == 47 and detail["manual_points"] == 28
     assert [q["id"] for q in detail["questions"]][:5] == ["1.1", "1.2", "1.3", "1.4", "1.5"]
