@@ -129,7 +129,13 @@ def trial(spec, namespace):
     except Exception as exc:
         out["stage"], out["error"] = "forward", f"{type(exc).__name__}: {exc}"[:500]
         return out
-    out["forward"] = np.asarray(value, dtype=float)
+    try:
+        out["forward"] = np.asarray(value, dtype=float)
+    except Exception:
+        out["stage"] = "forward"
+        out["error"] = (f"forward returned a {type(value).__name__}, not an array "
+                        "(forward works on raw numpy arrays; do_forward wraps them)")[:500]
+        return out
     out["inputs_changed"] = [not np.array_equal(a, b) for a, b in zip(inputs, copies, strict=True)]
     out["stored"] = sorted(str(k) for k in context)[:50]
     recorder = _Recorder(context)
@@ -143,7 +149,13 @@ def trial(spec, namespace):
     out["read"] = [str(k) for k in recorder.read][:50]
     out["goutput_changed"] = not np.array_equal(incoming, goutput)
     grads = list(grads) if isinstance(grads, tuple | list) else [grads]
-    out["grads"] = [np.asarray(g, dtype=float) for g in grads]
+    try:
+        out["grads"] = [np.asarray(g, dtype=float) for g in grads]
+    except Exception:
+        out["stage"] = "backward"
+        out["error"] = ("backward returned something other than arrays: "
+                        + ", ".join(type(g).__name__ for g in grads))[:500]
+        return out
     try:
         out["finite"] = [_finite(op.forward, copies, kwargs, goutput, i, np)
                          for i in spec.get("wrt", range(len(inputs)))]

@@ -211,3 +211,21 @@ def test_vugrad_reads_mnist_from_the_offline_datasets(catalog, data_config, fixt
                                        limits=MODEL_LIMITS, hidden_dir=fixture_data / "hidden"))
     # the fixture MNIST has 6,000 training images: the last 5,000 are the validation set
     assert "MNIST (1000, 784) (5000, 784) 10 True" in nbformat.writes(graded.notebook)
+
+
+def test_an_op_returning_nodes_instead_of_arrays_is_told_so(grade, catalog):
+    """forward must return raw arrays: one that returns a TensorNode fails its own op,
+    and every other op is still graded."""
+    graded = grade(make_notebook(
+        "import numpy as np\nimport vugrad as vg\nfrom vugrad.core import Op",
+        "class ReLU(Op):\n"
+        "    @staticmethod\n"
+        "    def forward(context, x):\n"
+        "        return vg.TensorNode(np.maximum(x, 0))\n"
+        "    @staticmethod\n"
+        "    def backward(context, goutput):\n"
+        "        return goutput\n"), assignment=catalog["vu-dl-a2"])
+    relu = question(graded, "9")
+    assert relu.points == 0.0
+    assert "forward returned a TensorNode, not an array" in relu.feedback[0]
+    assert question(graded, "3-op").points == 3.0
