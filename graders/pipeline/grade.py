@@ -272,6 +272,7 @@ def score(
     records: list[ProbeRecord], context: ModelContext, answers: dict[tuple[str, int], str],
 ) -> list[QuestionResult]:
     cache = ReferenceCache(assignment.solution)
+    context.prompts = tuple(q.prompt for q in assignment.spec.questions if q.prompt)
     return [
         score_question(q, candidates=candidates, calls=calls, records=records, cache=cache,
                        models=context, answers=answers)

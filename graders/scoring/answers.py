@@ -171,8 +171,12 @@ def region(check: ValueCheck, ctx: ModelContext) -> tuple[list[CellSummary], boo
     section = ctx.section(None)
     found = section.cells
     if section.how == "prompt" and section.start is not None and not section.start.heading:
-        # a prompt in running text: its answer ends where the next heading starts
-        ends = [i for i, c in enumerate(found) if c.heading]
+        # a prompt in running text: its answer ends where the next heading, or the next
+        # question's prompt ("(b) What are ..."), starts
+        own = ctx.question.prompt if ctx.question else None
+        others = [p for p in ctx.prompts if p != own]
+        ends = [i for i, c in enumerate(found) if c.heading or (c.kind == "markdown" and any(
+            prompt_cell([c], p) is not None for p in others))]
         found = found[:ends[0]] if ends else found
     return ([section.start] if section.start else []) + found, section.found
 

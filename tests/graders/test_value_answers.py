@@ -182,3 +182,21 @@ def test_a_text_answer_ignores_case_spaces_and_punctuation():
     assert matches(name, "ReLU", " Re-LU. ")
     assert matches(name, "ReLU", "Rectified Linear Unit")
     assert not matches(name, "ReLU", "sigmoid")
+
+
+def test_a_sub_questions_answer_ends_where_the_next_prompt_begins():
+    """(a)'s cells stop at (b)'s prompt: a number written under (b) is no answer to (a)."""
+    asks_in = Question(id="2b", title="t", points=1, checks=(
+        ValueCheck(points=1, label="the input channels", reference="channels_in",
+                   form=AnswerForm.COUNT, labels=("input",)),),
+        prompt="What are the number of input channels?")
+    cells = [md(0, "(b) What are the number of input channels?\n\n**Answer:** I am not sure"),
+             md(1, "(c) How many multiply- and add- operations are required?\n\n"
+                   "**Answer:** 10 per input value")]
+    ctx = ModelContext(hidden_dir=None, calibration={}, cells=cells,
+                       prompts=("What are the number of input channels?",
+                                "How many multiply- and add- operations are required?"))
+    ctx.question = asks_in
+    assert score_value(asks_in.checks[0], record(), ctx, SOLUTION).fraction == 0.0
+    ctx.prompts = ()
+    assert score_value(asks_in.checks[0], record(), ctx, SOLUTION).fraction == 1.0

@@ -35,6 +35,8 @@ class ModelContext:
     measured: dict[str, float] = field(default_factory=dict)
     # the files handed in beside the notebook (a group's scanned notes), by name
     handed_in: list[str] = field(default_factory=list)
+    # every question's prompt: a sub-question's answer ends where the next one's begins
+    prompts: tuple[str, ...] = ()
     question: Question | None = None  # the question being scored (set by score_question)
     _labels: dict[str, np.ndarray] = field(default_factory=dict)
 
