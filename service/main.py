@@ -13,7 +13,15 @@ from starlette.routing import Match
 
 from graders import discover
 from service.api.deps import AppState
-from service.api.routes import admin, assignments, groups, health, regrades, submissions
+from service.api.routes import (
+    account,
+    admin,
+    assignments,
+    groups,
+    health,
+    regrades,
+    submissions,
+)
 from service.config import Settings
 from service.db import repository as repo
 from service.db.migrate import migrate
@@ -22,6 +30,7 @@ from service.jobs.base import Dispatcher
 from service.jobs.local import LocalDispatcher, NoDispatcher
 from service.readiness import AssignmentReadiness
 from service.storage import BlobStore
+from service.web import mount_dashboard
 
 API = "/api/v1"
 
@@ -86,9 +95,10 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
 
     app.include_router(health.router)
-    for router in (submissions.router, assignments.router, groups.router, regrades.router,
-                   admin.router):
+    for router in (account.router, submissions.router, assignments.router, groups.router,
+                   regrades.router, admin.router):
         app.include_router(router, prefix=API)
+    mount_dashboard(app)
     return app
 
 

@@ -93,6 +93,7 @@ class AssignmentInfo(BaseModel):
     max_upload_bytes: int = 0
     cell_timeout_s: float = 0
     total_timeout_s: float = 0
+    hidden_released: bool = False
     questions: list[QuestionInfo] = Field(default_factory=list)
 
 
@@ -218,6 +219,42 @@ class UserCreated(BaseModel):
     name: str
     role: Role
     token: str
+
+
+class Me(BaseModel):
+    """Who the token belongs to: the dashboard picks the home page by role."""
+
+    id: str
+    name: str
+    role: Role
+
+
+class QueuedRun(BaseModel):
+    run_id: str
+    submission_id: str
+    assignment_id: str
+    student: str
+    trigger: str
+    status: RunStatus
+    position: int | None = None
+    worker: str | None = None
+    attempts: int = 0
+    reason: str | None = None
+    created_at: UtcTime
+    started_at: UtcTime | None = None
+    finished_at: UtcTime | None = None
+
+
+class QueueStatus(BaseModel):
+    """What the graders are doing now, for staff: counts by status, the runs waiting and
+    running, and the latest failures with their reason."""
+
+    counts: dict[str, int]
+    workers_healthy: bool
+    assignments: dict[str, dict[str, str]]
+    queued: list[QueuedRun]
+    running: list[QueuedRun]
+    failed: list[QueuedRun]
 
 
 class ErrorBody(BaseModel):

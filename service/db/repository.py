@@ -175,12 +175,14 @@ def create_submission(
 
 def list_submissions(
     session: Session, *, assignment_id: str | None = None, user_id: str | None = None,
-    status: RunStatus | None = None, latest_only: bool = False, offset: int = 0,
-    limit: int = 50,
+    status: RunStatus | None = None, latest_only: bool = False, late: bool | None = None,
+    offset: int = 0, limit: int = 50,
 ) -> tuple[list[Submission], int]:
     query = select(Submission)
     if assignment_id:
         query = query.where(Submission.assignment_id == assignment_id)
+    if late is not None:
+        query = query.where(Submission.late_days > 0 if late else Submission.late_days == 0)
     if user_id:
         # theirs, and their groups' (handed in by another member)
         groups = select(GroupMember.group_id).where(GroupMember.user_id == user_id)
@@ -249,6 +251,14 @@ def queue_position(session: Session, *, run: GradingRun) -> int | None:
 def queue_depth(session: Session) -> dict[str, int]:
     rows = session.execute(select(GradingRun.status, func.count()).group_by(GradingRun.status))
     return {status: count for status, count in rows}
+
+
+def runs_with_status(session: Session, *, status: RunStatus, limit: int,
+                     newest_first: bool = False) -> list[GradingRun]:
+    """Runs in one state, oldest first (the queue's order) or newest first (failures)."""
+    order = GradingRun.created_at.desc() if newest_first else GradingRun.created_at
+    return list(session.scalars(select(GradingRun).where(GradingRun.status == status)
+                                .order_by(order).limit(limit)).all())
 
 
 def claim_next_run(session: Session, *, worker: str, lease_s: float) -> str | None:

@@ -218,6 +218,7 @@ def my_submissions(user: CurrentUser, db: DB, state: State,
 def list_all(user: Instructor, db: DB, state: State,
              assignment: str | None = None, student: str | None = None,
              status: RunStatus | None = None, latest_only: bool = False,
+             late: bool | None = None,
              offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> SubmissionPage:
     user_id = None
@@ -228,7 +229,7 @@ def list_all(user: Instructor, db: DB, state: State,
         user_id = found.id
     rows, total = repo.list_submissions(db, assignment_id=assignment, user_id=user_id,
                                         status=status, latest_only=latest_only,
-                                        offset=offset, limit=limit)
+                                        late=late, offset=offset, limit=limit)
     items = [describe(db, state, s, user).model_copy(update={"report": None}) for s in rows]
     return SubmissionPage(items=items, total=total, offset=offset, limit=limit)
 

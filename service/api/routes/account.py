@@ -1,0 +1,46 @@
+"""The caller's own account and, for staff, what the graders are doing now."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.api.deps import DB, CurrentUser, Instructor, State, unit_of_work
+from service.db import repository as repo
+from service.db.models import GradingRun, RunStatus
+from service.schemas import ERROR_RESPONSES, Me, QueuedRun, QueueStatus
+
+router = APIRouter(tags=["account"], responses=ERROR_RESPONSES)
+
+
+@router.get("/me", response_model=Me)
+def whoami(user: CurrentUser) -> Me:
+    return Me(id=user.id, name=user.name, role=user.role)
+
+
+def _queued_run(db: DB, run: GradingRun, position: int | None = None) -> QueuedRun:
+    return QueuedRun(
+        run_id=run.id, submission_id=run.submission_id,
+        assignment_id=run.submission.assignment_id, student=run.submission.user.name,
+        trigger=run.trigger, status=run.status, position=position, worker=run.lease_owner,
+        attempts=run.attempts, reason=run.reason, created_at=run.created_at,
+        started_at=run.started_at, finished_at=run.finished_at)
+
+
+@router.get("/queue", response_model=QueueStatus)
+@unit_of_work
+def queue_status(user: Instructor, db: DB, state: State,
+                 limit: Annotated[int, Query(ge=1, le=200)] = 20) -> QueueStatus:
+    depth = repo.queue_depth(db)
+    queued = repo.runs_with_status(db, status=RunStatus.QUEUED, limit=limit)
+    running = repo.runs_with_status(db, status=RunStatus.RUNNING, limit=limit)
+    failed = repo.runs_with_status(db, status=RunStatus.FAILED, limit=limit,
+                                   newest_first=True)
+    return QueueStatus(
+        counts={status.value: depth.get(status, 0) for status in RunStatus},
+        workers_healthy=state.dispatcher.healthy(),
+        assignments=state.readiness.snapshot(),
+        queued=[_queued_run(db, run, i + 1) for i, run in enumerate(queued)],
+        running=[_queued_run(db, run) for run in running],
+        failed=[_queued_run(db, run) for run in failed])

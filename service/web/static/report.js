@@ -1,0 +1,173 @@
+// One submission: live status while it waits or runs, then the report with per-question
+// and per-check points and feedback, the executed notebook (shown inert) and its plots.
+// Staff also get manual scoring, a regrade button and the run history.
+
+import { api } from "./api.js";
+import { badge, clear, h, message, points, when } from "./dom.js";
+import { renderNotebook } from "./notebook.js";
+import { every } from "./timers.js";
+
+const isStaff = (me) => me && (me.role === "instructor" || me.role === "admin");
+const PENDING = ["queued", "running"];
+
+export async function reportPage(page, [id], me) {
+  const submission = await api(`/submissions/${encodeURIComponent(id)}`);
+  const statusBox = h("div", { id: "live-status" });
+  const body = h("div", {});
+  page.append(header(submission), statusBox, body);
+  showStatus(statusBox, submission);
+  if (PENDING.includes(submission.status)) {
+    const stop = every(1000, async () => {
+      let fresh;
+      try { fresh = await api(`/submissions/${encodeURIComponent(id)}`); } catch { return; }
+      showStatus(statusBox, fresh);
+      if (!PENDING.includes(fresh.status)) {
+        stop();
+        showReport(body, fresh, me);
+      }
+    });
+  } else {
+    showReport(body, submission, me);
+  }
+}
+
+function header(s) {
+  return h("div", { class: "card" },
+    h("h1", {}, s.filename),
+    h("dl", { class: "facts" },
+      h("dt", {}, "Assignment"), h("dd", {}, s.assignment_id),
+      h("dt", {}, "Student"), h("dd", {}, s.group ? `${s.student} for group ${s.group} (${s.members.join(", ")})` : s.student),
+      h("dt", {}, "Submitted"), h("dd", {}, when(s.created_at)),
+      h("dt", {}, "Late"), h("dd", {}, s.late_days ? `${s.late_days} day(s)` : "no")));
+}
+
+function showStatus(box, s) {
+  clear(box);
+  const line = h("p", { class: "status-line" }, "Status: ", badge(s.status));
+  if (s.status === "queued") line.append(` — position ${s.queue_position ?? "?"} in the queue`);
+  if (s.status === "running") line.append(" — your notebook is being run and graded");
+  if (s.status === "graded" && s.score !== null && s.report) {
+    line.append(` — score ${points(s.score)} / ${points(s.report.max_score)}`);
+  }
+  box.append(line);
+  if (s.status === "failed") box.append(message(s.reason || "The run failed.", "error"));
+}
+
+function showReport(body, s, me) {
+  clear(body);
+  const report = s.report;
+  if (!report) return;
+  if (report.status === "not_gradable") {
+    body.append(message(`This submission could not be graded: ${report.reason || "no reason given"}`, "error"));
+  }
+  if (report.hidden_pending) {
+    body.append(message("Some results are hidden until your instructor releases them."));
+  }
+  if (report.manual_pending) {
+    body.append(message(`${points(report.manual_pending)} points are graded by hand and not counted yet.`));
+  }
+  if (isStaff(me)) body.append(staffActions(s));
+  const list = h("div", { class: "questions" });
+  for (const q of report.questions) list.append(question(q, s, me));
+  body.append(h("h2", {}, "Questions"), list);
+  if (isStaff(me) && s.runs) body.append(runs(s.runs));
+  const notebookBox = h("div", { id: "notebook" }, h("p", { class: "muted" }, "Loading the executed notebook…"));
+  body.append(notebookBox);
+  loadNotebook(notebookBox, s, me);
+}
+
+function question(q, s, me) {
+  const card = h("section", { class: "card question", dataset: { question: q.id } },
+    h("div", { class: "question-head" },
+      h("h3", {}, `${q.id}: ${q.title}`),
+      h("span", { class: "score" }, `${points(q.points)} / ${points(q.max_points)}`), " ",
+      badge(q.outcome)));
+  if (q.feedback?.length) card.append(h("ul", { class: "feedback" }, q.feedback.map((f) => h("li", {}, f))));
+  if (q.checks?.length) {
+    card.append(h("table", { class: "checks" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Check"), h("th", {}, "Points"), h("th", {}, "Feedback"))),
+      h("tbody", {}, q.checks.map((c) => h("tr", {},
+        h("td", {}, c.name),
+        h("td", { class: "num" }, `${points(c.points)} / ${points(c.max_points)}`),
+        h("td", {}, h("ul", { class: "feedback" }, (c.feedback || []).map((f) => h("li", {}, f)),
+          (c.expected || []).length ? h("li", { class: "muted" }, `expected: ${c.expected.join(" or ")}`) : null)))))));
+  }
+  if (isStaff(me)) card.append(manualForm(q, s));
+  return card;
+}
+
+function manualForm(q, s) {
+  const pointsInput = h("input", { type: "number", name: "points", min: 0, max: q.max_points, step: "any",
+    placeholder: points(q.points), "aria-label": `points for ${q.id}` });
+  const comment = h("textarea", { name: "comment", rows: 2, maxlength: 10000,
+    placeholder: "Comment for the student", "aria-label": `comment for ${q.id}` });
+  const status = h("span", { class: "form-status" });
+  const form = h("form", { class: "manual", dataset: { question: q.id } },
+    h("strong", {}, "Grade by hand"), pointsInput, comment,
+    h("button", { type: "submit" }, "Save score"), status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const payload = {};
+    if (pointsInput.value !== "") payload.points = Number(pointsInput.value);
+    if (comment.value.trim()) payload.comment = comment.value.trim();
+    clear(status);
+    try {
+      const fresh = await api(`/submissions/${encodeURIComponent(s.id)}/questions/${encodeURIComponent(q.id)}`,
+        { method: "PATCH", json: payload });
+      const body = form.closest(".page");
+      showReport(body.lastChild, fresh, { role: "instructor" });
+      const header = body.querySelector("#live-status");
+      if (header) showStatus(header, fresh);
+      body.querySelector(`section.question[data-question="${CSS.escape(q.id)}"] .form-status`)
+        ?.append("Saved (recorded in the audit log).");
+    } catch (err) {
+      status.append(message(err.message, "error"));
+    }
+  });
+  return form;
+}
+
+function staffActions(s) {
+  const status = h("span", { class: "form-status" });
+  const button = h("button", { type: "button", id: "regrade-one", onclick: async () => {
+    clear(status);
+    try {
+      await api(`/submissions/${encodeURIComponent(s.id)}/regrade`, { method: "POST" });
+      status.append("Regrade queued; this page shows the new result when it is graded.");
+      setTimeout(() => window.dispatchEvent(new HashChangeEvent("hashchange")), 1500);
+    } catch (err) {
+      status.append(message(err.message, "error"));
+    }
+  } }, "Regrade this submission");
+  return h("div", { class: "actions" }, button, status);
+}
+
+function runs(list) {
+  return h("details", { class: "card" }, h("summary", {}, `Runs (${list.length})`),
+    h("table", {}, h("thead", {}, h("tr", {}, ["Run", "Trigger", "Status", "Score", "Published", "Finished", "Reason"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, list.map((r) => h("tr", {},
+        h("td", {}, h("code", {}, r.id.slice(0, 8))), h("td", {}, r.trigger), h("td", {}, badge(r.status)),
+        h("td", { class: "num" }, points(r.score)), h("td", {}, r.published ? "yes" : "no"),
+        h("td", {}, when(r.finished_at)), h("td", {}, r.reason || ""))))));
+}
+
+async function loadNotebook(box, s, me) {
+  let notebook;
+  try {
+    const response = await api(`/submissions/${encodeURIComponent(s.id)}/notebook`, { raw: true });
+    notebook = JSON.parse(await response.text());
+  } catch (err) {
+    clear(box).append(message(err.status === 404 ? "No executed notebook is kept for this submission." : err.message));
+    return;
+  }
+  const { element, images } = renderNotebook(notebook);
+  clear(box);
+  if (images.length) {
+    box.append(h("section", { class: "card", id: "plots" },
+      h("h2", {}, isStaff(me) ? `Plots (${images.length}), kept for the instructor` : `Plots (${images.length})`),
+      h("div", { class: "gallery" }, images.map((img) => h("figure", {},
+        h("img", { src: img.src, alt: `figure from cell ${img.cell}` }),
+        h("figcaption", {}, `cell ${img.cell}`))))));
+  }
+  box.append(h("h2", {}, "Executed notebook"), element);
+}
