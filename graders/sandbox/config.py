@@ -231,11 +231,12 @@ def bwrap_argv(
                 args += ["--symlink", f"{DATASETS_MOUNT}/{entry}", f"{HOME}/{entry}"]
     if weights_path is not None:
         args += ["--ro-bind", weights_path, f"{TORCH_HOME}/hub/checkpoints"]
-    args += ["--remount-ro", "/"]
     if plan.gpu is not None:
+        # before the root turns read-only: the mount points are made on the way
         for dev in (*GPU_CONTROL_DEVICES, f"/dev/nvidia{plan.gpu}"):
             args += ["--dev-bind-try", dev, dev]
         args += ["--ro-bind-try", "/sys", "/sys"]
+    args += ["--remount-ro", "/"]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
     args += ["--clearenv"]
