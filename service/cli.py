@@ -242,31 +242,90 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items()
                  if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    from service.logs import configure_logging, uvicorn_log_config
+
+    configure_logging(settings.log_format, "api")
     application = create_app(settings)
     console.print(f"ml-autograder on http://{settings.host}:{settings.port} "
                   f"(API docs at /docs), {settings.workers} workers, database "
                   f"{settings.resolved_database_url}")
     console.print("Create an API token with: .venv/bin/autograder users add NAME "
                   "--role student|instructor|admin")
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info",
+                log_config=uvicorn_log_config(settings.log_format))
+
+
+class QueueName(StrEnum):
+    cpu = "cpu"
+    gpu = "gpu"
 
 
 @app.command()
 def worker(
-    celery: Annotated[bool, typer.Option(help="consume the Celery queue (needs a broker)")]
+    celery: Annotated[bool, typer.Option(help="consume a Celery queue (needs a broker)")]
     = False,
-    concurrency: Annotated[int, typer.Option()] = 1,
+    queue: Annotated[QueueName, typer.Option(help="which runs: cpu, or gpu (with --gpus)")]
+    = QueueName.cpu,
+    concurrency: Annotated[int, typer.Option(help="cpu queue: parallel runs")] = 1,
+    gpus: Annotated[str | None, typer.Option(
+        help="gpu queue: the devices, e.g. 0,1 (one sandbox slot per GPU)")] = None,
+    slot: Annotated[bool, typer.Option(hidden=True)] = False,
 ) -> None:
     """Run a grading worker on this machine (for a service whose API runs elsewhere)."""
     settings = Settings()
-    if celery:
-        from service.jobs.celery_app import run_worker
+    from service.logs import configure_logging
 
-        run_worker(settings, concurrency=concurrency)
+    configure_logging(settings.log_format, f"worker-{queue.value}")
+    if queue is QueueName.gpu and not celery:
+        raise typer.BadParameter("the gpu queue is a Celery queue: add --celery")
+    if celery:
+        from service.jobs.celery_app import run_gpu_workers, run_worker
+
+        if queue is QueueName.gpu and not slot:
+            devices = [int(g) for g in (gpus or "").split(",") if g.strip()]
+            if not devices:
+                raise typer.BadParameter("name the GPUs this worker may use: --gpus 0,1")
+            run_gpu_workers(devices)
+        else:
+            run_worker(settings, concurrency=concurrency, queue=queue.value)
     else:
         from service.worker import main
 
         main()
+
+
+storage = typer.Typer(help="Where uploads and executed notebooks are stored.")
+app.add_typer(storage, name="storage")
+
+
+@storage.command("migrate")
+def storage_migrate(
+    from_dir: Annotated[Path | None, typer.Option(
+        help="the local blob folder to copy from (default: DATA_DIR/blobs)")] = None,
+) -> None:
+    """Copy every stored upload and executed notebook into the configured storage
+    (AUTOGRADER_STORAGE=database or s3); safe to run again, checks each blob's hash."""
+    from service.db.migrate import migrate
+    from service.db.session import make_engine, make_sessionmaker
+    from service.storage import make_store
+    from service.storage.local import LocalBlobStore
+    from service.storage.migrate import migrate_blobs
+
+    settings = Settings()
+    if settings.storage == "local":
+        raise typer.BadParameter("set AUTOGRADER_STORAGE=database or s3: the target")
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    sessions = make_sessionmaker(engine)
+    source = LocalBlobStore(from_dir or settings.data_dir / "blobs",
+                            max_bytes=settings.max_blob_bytes)
+    result = migrate_blobs(sessions, source, make_store(settings, sessions))
+    console.print(f"copied {result.copied} blobs, {result.already_there} already there, "
+                  f"{len(result.missing)} missing from the source")
+    for sha in result.missing:
+        console.print(f"  missing: {sha}")
+    if result.missing:
+        raise typer.Exit(1)
 
 
 datasets = typer.Typer(help="Datasets for trained-model questions.")

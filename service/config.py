@@ -33,6 +33,22 @@ class Settings(BaseSettings):
     dispatcher: str = "local"  # "local" (worker processes here) or "celery"
     broker_url: str | None = None  # e.g. redis://127.0.0.1:6379/0 for celery
     queue_prefix: str = "autograder"
+    # the API re-sends a task for a run still queued after this long (a lost message)
+    resend_after_s: float = 30.0
+    # a worker counts as alive for its queue while its heartbeat is younger than this
+    worker_alive_s: float = 30.0
+    # how long a worker keeps retrying a database write while the database is away
+    db_retry_s: float = 120.0
+    log_format: str = "text"  # "json": one JSON object per line, with run ids
+
+    # where uploads and executed notebooks live: "local" (data_dir/blobs), "database"
+    # (chunked rows: workers need only the database URL) or "s3" (an S3-compatible store)
+    storage: str = "local"
+    max_blob_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None  # MinIO, Ceph...; None for AWS
+    s3_region: str | None = None
+    s3_prefix: str = "blobs/"
 
     # sandbox
     grading_env: Path = Path(sys.prefix)
@@ -66,6 +82,12 @@ class Settings(BaseSettings):
             raise ValueError("unsafe_no_sandbox cannot be used in production")
         if self.dispatcher not in ("local", "celery"):
             raise ValueError("dispatcher must be 'local' or 'celery'")
+        if self.storage not in ("local", "database", "s3"):
+            raise ValueError("storage must be 'local', 'database' or 's3'")
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("storage 's3' needs s3_bucket")
+        if self.log_format not in ("text", "json"):
+            raise ValueError("log_format must be 'text' or 'json'")
         if self.dispatcher == "celery" and not self.broker_url:
             raise ValueError("the celery dispatcher needs broker_url (e.g. redis://...)")
         return self

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from graders import discover
+from graders import LoadedAssignment, discover
 from service.api.deps import AppState
 from service.api.routes import (
     account,
@@ -29,17 +29,18 @@ from service.db.session import make_engine, make_sessionmaker
 from service.jobs.base import Dispatcher
 from service.jobs.local import LocalDispatcher, NoDispatcher
 from service.readiness import AssignmentReadiness
-from service.storage import BlobStore
+from service.storage import make_store
 from service.web import mount_dashboard
 
 API = "/api/v1"
 
 
-def make_dispatcher(settings: Settings) -> Dispatcher:
+def make_dispatcher(settings: Settings,
+                    catalog: dict[str, LoadedAssignment] | None = None) -> Dispatcher:
     if settings.dispatcher == "celery":
         from service.jobs.celery_app import CeleryDispatcher
 
-        return CeleryDispatcher(settings)
+        return CeleryDispatcher(settings, catalog)
     if settings.workers <= 0:
         return NoDispatcher()
     return LocalDispatcher(settings)
@@ -49,12 +50,13 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
     catalog = discover(settings.reference_dir)
+    sessions = make_sessionmaker(engine)
     state = AppState(
         settings=settings,
-        sessions=make_sessionmaker(engine),
-        store=BlobStore(settings.data_dir / "blobs"),
+        sessions=sessions,
+        store=make_store(settings, sessions),
         catalog=catalog,
-        dispatcher=dispatcher or make_dispatcher(settings),
+        dispatcher=dispatcher or make_dispatcher(settings, catalog),
         readiness=AssignmentReadiness(settings, catalog),
     )
 

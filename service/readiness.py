@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from graders import (
     GraderError,
@@ -21,6 +22,9 @@ from graders import (
     run_calibration,
 )
 from service.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger("autograder.readiness")
 
@@ -81,3 +85,36 @@ class AssignmentReadiness:
                 result = (Readiness.NOT_READY, f"calibration failed: {exc}")
             with self._lock:
                 self._state[assignment_id] = result
+
+
+def queue_overview(session: Session, settings: Settings,
+                   catalog: dict[str, LoadedAssignment]) -> dict[str, dict[str, int]]:
+    """Per queue (cpu, gpu): live workers, and runs queued, running and failed."""
+    from sqlalchemy import func, select
+
+    from service.db import repository as repo
+    from service.db.models import GradingRun, Submission
+    from service.jobs.base import QUEUES, queue_kind
+
+    overview = {q: {"workers": 0, "queued": 0, "running": 0, "failed": 0} for q in QUEUES}
+    for queue, count in repo.live_workers(session, within_s=settings.worker_alive_s).items():
+        if queue in overview:
+            overview[queue]["workers"] = count
+    rows = session.execute(select(Submission.assignment_id, GradingRun.status, func.count())
+                           .join(Submission).group_by(Submission.assignment_id,
+                                                      GradingRun.status))
+    for assignment_id, status, count in rows:
+        if status in ("queued", "running", "failed"):
+            overview[queue_kind(catalog.get(assignment_id))][status] += count
+    return overview
+
+
+def gpu_warnings(overview: dict[str, dict[str, int]],
+                 catalog: dict[str, LoadedAssignment]) -> dict[str, str]:
+    """For each assignment that needs a GPU while no worker serves the gpu queue: why
+    its submissions are not moving (they wait; nothing is lost)."""
+    if overview["gpu"]["workers"]:
+        return {}
+    return {a: "no GPU worker is alive: its submissions wait in the gpu queue until one "
+               "starts (autograder worker --celery --queue gpu --gpus 0)"
+            for a, loaded in catalog.items() if loaded.spec.needs_gpu}

@@ -251,6 +251,7 @@ class QueueStatus(BaseModel):
 
     counts: dict[str, int]
     workers_healthy: bool
+    queues: dict[str, dict[str, int]]  # cpu/gpu: workers alive, queued, running, failed
     assignments: dict[str, dict[str, str]]
     queued: list[QueuedRun]
     running: list[QueuedRun]

@@ -14,9 +14,12 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import nbformat
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from graders import (
@@ -37,9 +40,12 @@ from service.config import Settings
 from service.db import repository as repo
 from service.db.models import GradingRun, RunStatus
 from service.db.session import make_engine, make_sessionmaker
-from service.storage import BlobStore
+from service.jobs.base import queue_kind
+from service.logs import configure_logging, run_context
+from service.storage import BlobStore, make_store
 
 log = logging.getLogger("autograder.worker")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,28 +56,82 @@ class WorkerContext:
     catalog: dict[str, LoadedAssignment]
     worker_id: str
     pool: KernelPool | None = None  # warm kernels, when the settings ask for them
+    queues: tuple[str, ...] = ("cpu",)
+    _presence: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
     def create(cls, settings: Settings, worker_id: str | None = None, *,
-               warm: bool = False) -> WorkerContext:
+               warm: bool = False, queues: tuple[str, ...] = ("cpu",)) -> WorkerContext:
         engine = make_engine(settings.resolved_database_url)
         catalog = discover(settings.reference_dir)
         pool = settings.kernel_pool() if warm else None
         if pool is not None:
             for assignment in catalog.values():
-                pool.prefill(kernel_profiles(assignment, settings.limits()))
+                if queue_kind(assignment) in queues:
+                    pool.prefill(kernel_profiles(assignment, settings.limits()))
+        sessions = make_sessionmaker(engine)
         return cls(
             settings=settings,
-            sessions=make_sessionmaker(engine),
-            store=BlobStore(settings.data_dir / "blobs"),
+            sessions=sessions,
+            store=make_store(settings, sessions),
             catalog=catalog,
             worker_id=worker_id or f"{socket.gethostname()}:{os.getpid()}",
             pool=pool,
+            queues=queues,
         )
 
+    def announce(self) -> None:
+        """Tell the service, through the database, which queues this worker serves."""
+        presence = _Presence(self)
+        presence.start()
+        self._presence.append(presence)
+
     def close(self) -> None:
+        for presence in self._presence:
+            presence.stopped.set()  # type: ignore[attr-defined]
         if self.pool is not None:
             self.pool.close()
+
+
+def retrying(ctx: WorkerContext, what: str, write: Callable[[], T]) -> T:
+    """A database write retried while the database is unreachable (restarting, failing
+    over), for up to ``db_retry_s``: a result already computed is not thrown away."""
+    deadline = time.monotonic() + ctx.settings.db_retry_s
+    delay = 0.5
+    while True:
+        try:
+            return write()
+        except DBAPIError as exc:
+            transient = exc.connection_invalidated or isinstance(
+                exc, OperationalError | InterfaceError)
+            if not transient or time.monotonic() > deadline:
+                raise
+            log.warning("database unavailable while %s; retrying in %.1f s: %s", what, delay,
+                        str(exc).splitlines()[0][:200])
+            time.sleep(delay)
+            delay = min(2.0, delay * 2)
+
+
+class _Presence(threading.Thread):
+    """A heartbeat row per queue, so /readyz can say whether a GPU worker is alive."""
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(daemon=True, name="presence")
+        self.ctx = ctx
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        interval = max(0.5, self.ctx.settings.worker_alive_s / 3)
+        gpu = None if self.ctx.settings.gpu is None else str(self.ctx.settings.gpu)
+        while True:
+            try:
+                with self.ctx.sessions.begin() as session:
+                    repo.heartbeat(session, worker_id=self.ctx.worker_id,
+                                   queues=self.ctx.queues, gpu=gpu)
+            except Exception as exc:  # the database is away: try again next beat
+                log.warning("worker heartbeat failed: %s", str(exc).splitlines()[0][:200])
+            if self.stopped.wait(interval):
+                break
 
 
 class _Heartbeat(threading.Thread):
@@ -83,9 +143,13 @@ class _Heartbeat(threading.Thread):
     def run(self) -> None:
         interval = max(0.2, self.ctx.settings.lease_s / 3)
         while not self.stopped.wait(interval):
-            with self.ctx.sessions.begin() as session:
-                repo.renew_lease(session, run_id=self.run_id, worker=self.ctx.worker_id,
-                                 lease_s=self.ctx.settings.lease_s)
+            try:
+                with self.ctx.sessions.begin() as session:
+                    repo.renew_lease(session, run_id=self.run_id, worker=self.ctx.worker_id,
+                                     lease_s=self.ctx.settings.lease_s)
+            except Exception as exc:  # a database restart: keep grading, renew next beat
+                log.warning("lease renewal of %s failed: %s", self.run_id,
+                            str(exc).splitlines()[0][:200])
 
 
 def _merge_question(new_json: str, previous: GradingRun | None, question: str) -> str:
@@ -102,6 +166,16 @@ def _merge_question(new_json: str, previous: GradingRun | None, question: str) -
 
 def run_grading(run_id: str, ctx: WorkerContext) -> None:
     """Grade one claimed run and record the outcome (the caller holds the lease)."""
+    with run_context(run_id):
+        started = time.monotonic()
+        log.info("grading run %s", run_id, extra={"worker": ctx.worker_id})
+        _run_grading(run_id, ctx)
+        log.info("run %s done in %.1f s", run_id, time.monotonic() - started,
+                 extra={"worker": ctx.worker_id,
+                        "duration_s": round(time.monotonic() - started, 3)})
+
+
+def _run_grading(run_id: str, ctx: WorkerContext) -> None:
     with ctx.sessions.begin() as session:
         run = session.get(GradingRun, run_id)
         assert run is not None
@@ -115,10 +189,12 @@ def run_grading(run_id: str, ctx: WorkerContext) -> None:
             previous = None
     assignment = ctx.catalog.get(assignment_id)
     if assignment is None:
-        with ctx.sessions.begin() as session:
-            repo.finish_run(session, run_id=run_id, worker=ctx.worker_id,
-                            status=RunStatus.FAILED,
-                            reason=f"the assignment {assignment_id!r} is no longer installed")
+        def fail() -> None:
+            with ctx.sessions.begin() as session:
+                repo.finish_run(session, run_id=run_id, worker=ctx.worker_id,
+                                status=RunStatus.FAILED,
+                                reason=f"the assignment {assignment_id!r} is no longer installed")
+        retrying(ctx, "recording a failure", fail)
         return
     heartbeat = _Heartbeat(ctx, run_id)
     heartbeat.start()
@@ -135,35 +211,43 @@ def run_grading(run_id: str, ctx: WorkerContext) -> None:
         heartbeat.stopped.set()
         log.exception("grading run %s failed (attempt %s)", run_id, attempts)
         failure = f"grading infrastructure error: {type(exc).__name__}: {exc}"[:2000]
-        with ctx.sessions.begin() as session:
-            # configuration faults (a broken spec, missing data) never go away by retrying
-            retry = isinstance(exc, InfrastructureError | OSError)
-            if attempts < ctx.settings.max_attempts and retry:
-                repo.release_for_retry(session, run_id=run_id, worker=ctx.worker_id,
-                                       reason=failure)
-            else:
-                repo.finish_run(session, run_id=run_id, worker=ctx.worker_id,
-                                status=RunStatus.FAILED, reason=failure)
+        # configuration faults (a broken spec, missing data) never go away by retrying
+        retry = isinstance(exc, InfrastructureError | OSError)
+
+        def record_failure() -> None:
+            with ctx.sessions.begin() as session:
+                if attempts < ctx.settings.max_attempts and retry:
+                    repo.release_for_retry(session, run_id=run_id, worker=ctx.worker_id,
+                                           reason=failure)
+                else:
+                    repo.finish_run(session, run_id=run_id, worker=ctx.worker_id,
+                                    status=RunStatus.FAILED, reason=failure)
+        retrying(ctx, "recording a failure", record_failure)
         return
     heartbeat.stopped.set()
-    report = graded.report
     notebook_sha = None
     if graded.notebook is not None:
-        notebook_sha = ctx.store.put(nbformat.writes(graded.notebook).encode())
-    report_json = report_to_json(report)
-    with ctx.sessions.begin() as session:
-        if only_question and previous is not None:
-            previous = session.get(GradingRun, previous.id)
-            report_json = _merge_question(report_json, previous, only_question)
-            report = report_from_json(report_json)
-        status = RunStatus.GRADED if report.status is ReportStatus.GRADED else RunStatus.FAILED
-        reason = None if status is RunStatus.GRADED else report.reason
-        recorded = repo.finish_run(
-            session, run_id=run_id, worker=ctx.worker_id, status=status, reason=reason,
-            report_json=report_json, score=report.score, notebook_sha256=notebook_sha,
-            engine_version=ENGINE_VERSION, spec_version=assignment.spec.version)
-        if not recorded:
-            log.warning("run %s: lease lost before the result was recorded", run_id)
+        notebook = nbformat.writes(graded.notebook).encode()
+        notebook_sha = retrying(ctx, "storing the executed notebook",
+                                lambda: ctx.store.put(notebook))
+
+    def record() -> bool:
+        report, report_json = graded.report, report_to_json(graded.report)
+        with ctx.sessions.begin() as session:
+            if only_question and previous is not None:
+                earlier = session.get(GradingRun, previous.id)
+                report_json = _merge_question(report_json, earlier, only_question)
+                report = report_from_json(report_json)
+            status = (RunStatus.GRADED if report.status is ReportStatus.GRADED
+                      else RunStatus.FAILED)
+            reason = None if status is RunStatus.GRADED else report.reason
+            return repo.finish_run(
+                session, run_id=run_id, worker=ctx.worker_id, status=status, reason=reason,
+                report_json=report_json, score=report.score, notebook_sha256=notebook_sha,
+                engine_version=ENGINE_VERSION, spec_version=assignment.spec.version)
+
+    if not retrying(ctx, "recording the result", record):
+        log.warning("run %s: lease lost before the result was recorded", run_id)
 
 
 def work_forever(ctx: WorkerContext, *, stop: threading.Event | None = None) -> None:
@@ -196,9 +280,11 @@ def die_with_parent() -> None:
 
 def main() -> None:
     die_with_parent()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
-    ctx = WorkerContext.create(settings, warm=True)
+    configure_logging(settings.log_format, "worker")
+    # a local worker grades every run, GPU assignments included (on its GPU if it has one)
+    ctx = WorkerContext.create(settings, warm=True, queues=("cpu", "gpu"))
+    ctx.announce()
     stop = threading.Event()
     # finish the run in hand, then exit
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

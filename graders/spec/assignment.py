@@ -63,6 +63,9 @@ class Assignment:
     weights: tuple[str, ...] = ()
     # a course library students hand in edited files of (support/<package>/)
     overlay: PackageOverlay | None = None
+    # training that wants a GPU (VGG-16, ResNet fine-tuning): runs go to the gpu queue,
+    # where each worker slot owns one device; without a GPU worker they wait, visibly
+    needs_gpu: bool = False
 
     def __post_init__(self) -> None:
         ids = [q.id for q in self.questions]

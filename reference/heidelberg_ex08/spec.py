@@ -80,6 +80,7 @@ ASSIGNMENT = Assignment(
     total_timeout_s=3 * 3600,
     reference_notebook="solution_notebook.py",
     memory_bytes=6 * 1024**3,
+    needs_gpu=True,
     datasets=("MNIST", "cifar-10-batches-py"),
     questions=(
         Question(id="1.1", title="The computational graph of y(x)", points=3, manual=True),

@@ -65,6 +65,7 @@ ASSIGNMENT = Assignment(
     total_timeout_s=3 * 3600,
     reference_notebook="solution_notebook.py",
     memory_bytes=6 * 1024**3,
+    needs_gpu=True,
     datasets=("hymenoptera",),
     weights=("resnet34-b627a593.pth",),
     questions=(

@@ -25,6 +25,7 @@ from service.db.models import (
     StudentGroup,
     Submission,
     User,
+    WorkerHeartbeat,
 )
 
 T = TypeVar("T")
@@ -261,6 +262,22 @@ def runs_with_status(session: Session, *, status: RunStatus, limit: int,
                                 .order_by(order).limit(limit)).all())
 
 
+def heartbeat(session: Session, *, worker_id: str, queues: tuple[str, ...],
+              gpu: str | None) -> None:
+    now = utcnow()
+    for queue in queues:
+        session.merge(WorkerHeartbeat(worker_id=worker_id, queue=queue, gpu=gpu, seen_at=now))
+
+
+def live_workers(session: Session, *, within_s: float) -> dict[str, int]:
+    """Workers per queue whose heartbeat is younger than ``within_s``."""
+    since = utcnow() - timedelta(seconds=within_s)
+    rows = session.execute(select(WorkerHeartbeat.queue, func.count())
+                           .where(WorkerHeartbeat.seen_at >= since)
+                           .group_by(WorkerHeartbeat.queue))
+    return {queue: count for queue, count in rows}
+
+
 def claim_next_run(session: Session, *, worker: str, lease_s: float) -> str | None:
     """Atomically move the oldest queued run to running under this worker's lease."""
     for _ in range(5):  # another worker may take the candidate between select and update
@@ -330,12 +347,14 @@ def requeue_expired(session: Session, *, max_attempts: int) -> int:
         .where(GradingRun.status == RunStatus.RUNNING, expired,
                GradingRun.attempts >= max_attempts)
         .values(status=RunStatus.FAILED, finished_at=now, lease_owner=None,
+                lease_expiries=GradingRun.lease_expiries + 1,
                 reason="grading stopped repeatedly (worker lost); staff have been told"))
     again = session.execute(
         update(GradingRun)
         .where(GradingRun.status == RunStatus.RUNNING, expired,
                GradingRun.attempts < max_attempts)
         .values(status=RunStatus.QUEUED, lease_owner=None, lease_expires_at=None,
+                lease_expiries=GradingRun.lease_expiries + 1,
                 reason="requeued: the worker grading it stopped"))
     return (gave_up.rowcount or 0) + (again.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -80,7 +80,8 @@ class LiveServer:
         }
 
     def settings(self) -> Settings:
-        return Settings(data_dir=self.data_dir)
+        return Settings(data_dir=self.data_dir,
+                        database_url=self.extra_env.get("AUTOGRADER_DATABASE_URL"))
 
     def start(self) -> LiveServer:
         log = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115

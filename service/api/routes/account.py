@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from service.api.deps import DB, CurrentUser, Instructor, State, unit_of_work
 from service.db import repository as repo
 from service.db.models import GradingRun, RunStatus
+from service.readiness import gpu_warnings, queue_overview
 from service.schemas import ERROR_RESPONSES, Me, QueuedRun, QueueStatus
 
 router = APIRouter(tags=["account"], responses=ERROR_RESPONSES)
@@ -37,10 +38,15 @@ def queue_status(user: Instructor, db: DB, state: State,
     running = repo.runs_with_status(db, status=RunStatus.RUNNING, limit=limit)
     failed = repo.runs_with_status(db, status=RunStatus.FAILED, limit=limit,
                                    newest_first=True)
+    overview = queue_overview(db, state.settings, state.catalog)
+    assignments = state.readiness.snapshot()
+    for assignment_id, warning in gpu_warnings(overview, state.catalog).items():
+        assignments[assignment_id] = {**assignments.get(assignment_id, {}), "warning": warning}
     return QueueStatus(
         counts={status.value: depth.get(status, 0) for status in RunStatus},
         workers_healthy=state.dispatcher.healthy(),
-        assignments=state.readiness.snapshot(),
+        queues=overview,
+        assignments=assignments,
         queued=[_queued_run(db, run, i + 1) for i, run in enumerate(queued)],
         running=[_queued_run(db, run) for run in running],
         failed=[_queued_run(db, run) for run in failed])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import re
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, File, Header, HTTPException, Query, Response, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from graders import SubmissionFormatError, load_submission, report_from_json
 from service.api.deps import (
@@ -42,9 +43,11 @@ from service.schemas import (
     SubmissionPage,
     SubmissionStatus,
 )
+from service.storage import BlobTooLarge
 from service.views import student_view, with_manual_grades
 
 router = APIRouter(tags=["submissions"], responses=ERROR_RESPONSES)
+log = logging.getLogger("autograder.api")
 MAX_OFFSET = 10**9  # far beyond any table; keeps the database's integers in range
 ALLOWED = (".ipynb", ".py", ".zip")
 
@@ -118,12 +121,18 @@ def submit(
             who = f"Your group {group_name!r} has" if group_name else "You have"
             raise HTTPException(429, f"{who} submitted {recent} times in the last hour; "
                                      f"the limit is {max_per_hour}. Try again later.")
-    sha = state.store.put(data)
+    try:
+        sha = state.store.put(data)
+    except BlobTooLarge:
+        raise HTTPException(413, "The file is larger than this service can store.") from None
     repo.ensure_blob(db, sha256=sha, size=len(data))
     submission, run = repo.create_submission(
         db, assignment_id=assignment.id, user=user, sha256=sha, filename=filename,
         idempotency_key=idempotency_key, late_days=late_days, group_id=group_id)
     notify_after_commit(db, state.dispatcher, run.id)
+    log.info("run %s queued for submission %s", run.id, submission.id,
+             extra={"run_id": run.id, "submission_id": submission.id,
+                    "assignment_id": assignment.id})
     response.headers["Location"] = f"/api/v1/submissions/{submission.id}"
     return SubmissionAccepted(id=submission.id, run_id=run.id, status=run.status,
                               status_url=f"/api/v1/submissions/{submission.id}",
@@ -196,9 +205,13 @@ def get_notebook(submission: VisibleSubmission, db: DB, state: State) -> Respons
     run = repo.current_run(db, submission_id=submission.id)
     if run is None or run.notebook_sha256 is None:
         raise HTTPException(404, "This submission has not been executed yet.")
-    return Response(state.store.get(run.notebook_sha256), media_type="application/x-ipynb+json",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="executed-{submission.id}.ipynb"'})
+    sha = run.notebook_sha256
+    if not state.store.exists(sha):
+        raise HTTPException(404, "The executed notebook is no longer in storage.")
+    # streamed chunk by chunk: a large notebook never sits whole in the API's memory
+    return StreamingResponse(state.store.chunks(sha), media_type="application/x-ipynb+json",
+                             headers={"Content-Disposition":
+                                      f'attachment; filename="executed-{submission.id}.ipynb"'})
 
 
 @router.get("/me/submissions", response_model=SubmissionPage)

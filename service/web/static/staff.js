@@ -41,8 +41,12 @@ function showQueue(box, q) {
   box.append(h("p", { class: "counts" },
     STATUSES.map((s) => h("span", { class: "count", dataset: { status: s } }, badge(s), ` ${q.counts[s] ?? 0}`)),
     h("span", { class: q.workers_healthy ? "ok" : "bad" }, q.workers_healthy ? " workers running" : " no grading worker is running")));
-  const notReady = Object.entries(q.assignments).filter(([, v]) => v.status !== "ready");
-  for (const [id, v] of notReady) box.append(message(`${id}: ${v.status}${v.reason ? ` (${v.reason})` : ""}`, "warn"));
+  box.append(h("p", { class: "muted", id: "queues" }, Object.entries(q.queues).map(([name, v]) =>
+    `${name} queue: ${v.workers} worker(s) alive, ${v.queued} waiting, ${v.running} running, ${v.failed} failed`).join(" · ")));
+  const notReady = Object.entries(q.assignments).filter(([, v]) => v.status !== "ready" || v.warning);
+  for (const [id, v] of notReady) {
+    box.append(message(`${id}: ${v.status}${v.reason ? ` (${v.reason})` : ""}${v.warning ? ` — ${v.warning}` : ""}`, "warn"));
+  }
   const table = (title, rows, head, extra) => rows.length
     ? h("div", {}, h("h3", {}, title), h("table", { class: "runs" },
       h("thead", {}, h("tr", {}, ["Student", "Assignment", "Trigger", ...head].map((t) => h("th", {}, t)))),
