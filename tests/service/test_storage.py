@@ -153,3 +153,31 @@ def test_existing_blobs_migrate_from_a_folder_to_the_database(tmp_path: Path, se
     assert all(target.get(sha) == local.get(sha) for sha in shas)
     again = migrate_blobs(sessions_for, local, target)
     assert (again.copied, again.already_there) == (0, 3)
+
+
+def test_the_migrate_command_moves_a_deployment_to_database_storage(tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    url = f"sqlite:///{tmp_path / 'service.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    sessions = make_sessionmaker(engine)
+    local = LocalBlobStore(tmp_path / "blobs", max_bytes=CAP)
+    sha = local.put(b"an upload")
+    with sessions.begin() as session:
+        user, _ = repo.create_user(session, name="bo", role=Role.STUDENT)
+        repo.ensure_blob(session, sha256=sha, size=9)
+        repo.create_submission(session, assignment_id="ee411-hw3", user=user, sha256=sha,
+                               filename="a.ipynb", idempotency_key=None, late_days=0)
+    env = {**os.environ, "AUTOGRADER_DATA_DIR": str(tmp_path),
+           "AUTOGRADER_DATABASE_URL": url, "AUTOGRADER_STORAGE": "database"}
+    done = subprocess.run([sys.executable, "-m", "service.cli", "storage", "migrate"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "copied 1 blobs" in done.stdout
+    assert DatabaseBlobStore(sessions, max_bytes=CAP).get(sha) == b"an upload"
+    engine.dispose()
