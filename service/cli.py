@@ -264,34 +264,34 @@ class QueueName(StrEnum):
 def worker(
     celery: Annotated[bool, typer.Option(help="consume a Celery queue (needs a broker)")]
     = False,
-    queue: Annotated[QueueName, typer.Option(help="which runs: cpu, or gpu (with --gpus)")]
-    = QueueName.cpu,
+    queue: Annotated[QueueName | None, typer.Option(
+        help="a Celery queue: cpu, or gpu (with --gpus); implies --celery")] = None,
     concurrency: Annotated[int, typer.Option(help="cpu queue: parallel runs")] = 1,
     gpus: Annotated[str | None, typer.Option(
         help="gpu queue: the devices, e.g. 0,1 (one sandbox slot per GPU)")] = None,
     slot: Annotated[bool, typer.Option(hidden=True)] = False,
 ) -> None:
-    """Run a grading worker on this machine (for a service whose API runs elsewhere)."""
+    """Run a grading worker on this machine (for a service whose API runs elsewhere).
+    Without --queue or --celery: a local worker polling the database for every run."""
     settings = Settings()
     from service.logs import configure_logging
 
-    configure_logging(settings.log_format, f"worker-{queue.value}")
-    if queue is QueueName.gpu and not celery:
-        raise typer.BadParameter("the gpu queue is a Celery queue: add --celery")
-    if celery:
-        from service.jobs.celery_app import run_gpu_workers, run_worker
-
-        if queue is QueueName.gpu and not slot:
-            devices = [int(g) for g in (gpus or "").split(",") if g.strip()]
-            if not devices:
-                raise typer.BadParameter("name the GPUs this worker may use: --gpus 0,1")
-            run_gpu_workers(devices)
-        else:
-            run_worker(settings, concurrency=concurrency, queue=queue.value)
-    else:
+    kind = queue or QueueName.cpu
+    configure_logging(settings.log_format, f"worker-{kind.value}")
+    if not (celery or queue):
         from service.worker import main
 
         main()
+        return
+    from service.jobs.celery_app import run_gpu_workers, run_worker
+
+    if kind is QueueName.gpu and not slot:
+        devices = [int(g) for g in (gpus or "").split(",") if g.strip()]
+        if not devices:
+            raise typer.BadParameter("name the GPUs this worker may use: --gpus 0,1")
+        run_gpu_workers(devices)
+    else:
+        run_worker(settings, concurrency=concurrency, queue=kind.value)
 
 
 storage = typer.Typer(help="Where uploads and executed notebooks are stored.")

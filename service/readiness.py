@@ -116,5 +116,5 @@ def gpu_warnings(overview: dict[str, dict[str, int]],
     if overview["gpu"]["workers"]:
         return {}
     return {a: "no GPU worker is alive: its submissions wait in the gpu queue until one "
-               "starts (autograder worker --celery --queue gpu --gpus 0)"
+               "starts (autograder worker --queue gpu --gpus 0)"
             for a, loaded in catalog.items() if loaded.spec.needs_gpu}

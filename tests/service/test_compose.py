@@ -16,8 +16,8 @@ SERVICES = COMPOSE["services"]
 def test_the_deployment_has_api_cpu_and_gpu_workers_postgres_and_redis():
     assert set(SERVICES) == {"api", "worker-cpu", "worker-gpu", "postgres", "redis"}
     cpu, gpu = SERVICES["worker-cpu"]["command"], SERVICES["worker-gpu"]["command"]
-    assert cpu[:5] == ["autograder", "worker", "--celery", "--queue", "cpu"]
-    assert gpu[:5] == ["autograder", "worker", "--celery", "--queue", "gpu"]
+    assert cpu[:4] == ["autograder", "worker", "--queue", "cpu"]
+    assert gpu[:4] == ["autograder", "worker", "--queue", "gpu"]
     assert "--gpus" in gpu
 
 

@@ -46,7 +46,7 @@ class Worker:
         self.home.mkdir(parents=True, exist_ok=True)
         log = open(self.home / "worker.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "worker", "--celery", *self.queue_args],
+            [sys.executable, "-m", "service.cli", "worker", *self.queue_args],
             cwd=self.home, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
         return self
