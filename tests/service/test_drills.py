@@ -105,44 +105,44 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("drills")
-    # the postgres user must reach its cluster: not under pytest's private (0700) folders
-    pg_root = Path(tempfile.mkdtemp(prefix="ag-drill-pg-"))
-    pg_root.chmod(0o755)
-    redis = RedisServer().start()
-    postgres = PostgresServer(pg_root / "cluster").start()
-    # the bundled EE-411 and a one-question assignment that needs a GPU
-    references = root / "reference"
-    shutil.copytree(ROOT / "reference" / "ee411_hw3", references / "ee411_hw3")
-    shutil.copytree(ROOT / "tests" / "fixtures" / "assignments" / "gpu_probe",
-                    references / "gpu_probe")
-    shared = {
-        "AUTOGRADER_DISPATCHER": "celery", "AUTOGRADER_BROKER_URL": redis.url,
-        "AUTOGRADER_DATABASE_URL": postgres.url, "AUTOGRADER_STORAGE": "database",
-        "AUTOGRADER_LEASE_S": str(LEASE_S), "AUTOGRADER_RESEND_AFTER_S": "3",
-        "AUTOGRADER_WORKER_ALIVE_S": "6", "AUTOGRADER_MAX_ATTEMPTS": "5",
-        "AUTOGRADER_POOL_SIZE": "0", "AUTOGRADER_LOG_FORMAT": "json",
-        "AUTOGRADER_CELL_TIMEOUT_S": "30", "AUTOGRADER_CALL_TIMEOUT_S": "5",
-        "AUTOGRADER_REFERENCE_DIR": str(references),
-    }
-    api = LiveServer(root / "api", workers=0, extra_env=shared)
-    api.data_dir.mkdir()
-    api.start()
-    workers = []
-    for name in ("worker-a", "worker-b"):
-        home = root / name
-        env = {**os.environ, **shared, "AUTOGRADER_DATA_DIR": str(home / "data"),
-               "AUTOGRADER_JOBS_DIR": str(home / "jobs")}
-        workers.append(Worker(home, env).start())
-    token = api.add_user("drill", Role.STUDENT)
-    cluster = Cluster(redis, postgres, api, workers, token)
-    cluster.shared_env = shared  # type: ignore[attr-defined]
-    yield cluster
-    for worker in workers:
-        worker.stop()
-    api.stop()
-    redis.stop()
-    postgres.stop()
-    shutil.rmtree(pg_root, ignore_errors=True)
+    with contextlib.ExitStack() as cleanup:  # whatever started is stopped, even on failure
+        # the postgres user must reach its cluster: not under pytest's private folders
+        pg_root = Path(tempfile.mkdtemp(prefix="ag-drill-pg-"))
+        pg_root.chmod(0o755)
+        cleanup.callback(shutil.rmtree, pg_root, ignore_errors=True)
+        redis = RedisServer().start()
+        cleanup.callback(redis.stop)
+        postgres = PostgresServer(pg_root / "cluster").start()
+        cleanup.callback(postgres.stop)
+        # the bundled EE-411 and a one-question assignment that needs a GPU
+        references = root / "reference"
+        shutil.copytree(ROOT / "reference" / "ee411_hw3", references / "ee411_hw3")
+        shutil.copytree(ROOT / "tests" / "fixtures" / "assignments" / "gpu_probe",
+                        references / "gpu_probe")
+        shared = {
+            "AUTOGRADER_DISPATCHER": "celery", "AUTOGRADER_BROKER_URL": redis.url,
+            "AUTOGRADER_DATABASE_URL": postgres.url, "AUTOGRADER_STORAGE": "database",
+            "AUTOGRADER_LEASE_S": str(LEASE_S), "AUTOGRADER_RESEND_AFTER_S": "3",
+            "AUTOGRADER_WORKER_ALIVE_S": "6", "AUTOGRADER_MAX_ATTEMPTS": "5",
+            "AUTOGRADER_POOL_SIZE": "0", "AUTOGRADER_LOG_FORMAT": "json",
+            "AUTOGRADER_CELL_TIMEOUT_S": "30", "AUTOGRADER_CALL_TIMEOUT_S": "5",
+            "AUTOGRADER_REFERENCE_DIR": str(references),
+        }
+        api = LiveServer(root / "api", workers=0, extra_env=shared)
+        api.data_dir.mkdir()
+        api.start()
+        cleanup.callback(api.stop)
+        workers = []
+        for name in ("worker-a", "worker-b"):
+            home = root / name
+            env = {**os.environ, **shared, "AUTOGRADER_DATA_DIR": str(home / "data"),
+                   "AUTOGRADER_JOBS_DIR": str(home / "jobs")}
+            workers.append(Worker(home, env).start())
+            cleanup.callback(workers[-1].stop)
+        token = api.add_user("drill", Role.STUDENT)
+        cluster = Cluster(redis, postgres, api, workers, token)
+        cluster.shared_env = shared  # type: ignore[attr-defined]
+        yield cluster
 
 
 def graded_once(cluster: Cluster, submission_ids: list[str]) -> dict[str, GradingRun]:

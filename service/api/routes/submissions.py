@@ -106,7 +106,9 @@ def submit(
     try:
         load_submission(data, filename)
     except SubmissionFormatError as exc:
-        raise HTTPException(422, f"Your upload could not be read: {exc}.") from None
+        reason = str(exc)
+        end = "" if reason.endswith((".", "?", "!")) else "."
+        raise HTTPException(422, f"Your upload could not be read: {reason}{end}") from None
     now = utcnow()
     late_days = 0
     if deadline is not None and now > deadline:
