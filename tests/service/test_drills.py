@@ -165,6 +165,12 @@ def wait_running(cluster: Cluster, submission_id: str, timeout: float = 120) -> 
     raise AssertionError(f"{submission_id} never started")
 
 
+def holder_of(cluster: Cluster, run: GradingRun) -> Worker:
+    """The worker whose process holds the run's lease (lease owners are host:pid)."""
+    pid = int(str(run.lease_owner).rsplit(":", 1)[-1])
+    return next(w for w in cluster.workers if pid in w.pids())
+
+
 def test_two_workers_without_a_shared_folder_grade_twenty_submissions_once_each(cluster):
     client = cluster.client()
     names = ["correct_basic.ipynb", "summed_gradient.ipynb", "wrong_predict.ipynb",
@@ -194,8 +200,7 @@ def test_a_worker_killed_mid_run_is_redelivered_and_graded_once(cluster):
     client = cluster.client()
     sid = submit(client, "slow_correct.ipynb").json()["id"]
     running = wait_running(cluster, sid)
-    holder = next(w for w in cluster.workers
-                  if int(str(running.lease_owner).rsplit(":", 1)[-1]) in w.pids())
+    holder = holder_of(cluster, running)
     holder.kill()
     body = wait_graded(client, sid, timeout=240)
     assert body["status"] == "graded" and body["score"] == 28.0
@@ -222,8 +227,7 @@ def test_postgres_restarted_mid_run_the_worker_retries_its_write(cluster):
     client = cluster.client()
     sid = submit(client, "slow_correct.ipynb").json()["id"]
     running = wait_running(cluster, sid)
-    holder = next(w for w in cluster.workers
-                  if int(str(running.lease_owner).rsplit(":", 1)[-1]) in w.pids())
+    holder = holder_of(cluster, running)
     cluster.postgres.stop()
 
     def retried() -> bool:  # storing the executed notebook or recording the result

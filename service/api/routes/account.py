@@ -20,7 +20,7 @@ def whoami(user: CurrentUser) -> Me:
     return Me(id=user.id, name=user.name, role=user.role)
 
 
-def _queued_run(db: DB, run: GradingRun, position: int | None = None) -> QueuedRun:
+def _queued_run(run: GradingRun, position: int | None = None) -> QueuedRun:
     return QueuedRun(
         run_id=run.id, submission_id=run.submission_id,
         assignment_id=run.submission.assignment_id, student=run.submission.user.name,
@@ -47,6 +47,6 @@ def queue_status(user: Instructor, db: DB, state: State,
         workers_healthy=state.dispatcher.healthy(),
         queues=overview,
         assignments=assignments,
-        queued=[_queued_run(db, run, i + 1) for i, run in enumerate(queued)],
-        running=[_queued_run(db, run) for run in running],
-        failed=[_queued_run(db, run) for run in failed])
+        queued=[_queued_run(run, i + 1) for i, run in enumerate(queued)],
+        running=[_queued_run(run) for run in running],
+        failed=[_queued_run(run) for run in failed])

@@ -4,6 +4,8 @@
 const TOKEN = "autograder.token";
 const ME = "autograder.me";
 
+export const isStaff = (me) => Boolean(me && (me.role === "instructor" || me.role === "admin"));
+
 export class ApiError extends Error {
   constructor(status, detail) {
     super(detail);

@@ -1,7 +1,7 @@
 // The router and the sign-in page; the pages themselves live in staff.js, student.js
 // and report.js. Routes are URL fragments, so no page state ever reaches the server.
 
-import { api, session } from "./api.js";
+import { api, isStaff, session } from "./api.js";
 import { clear, h, message } from "./dom.js";
 import { reportPage } from "./report.js";
 import { assignmentPage, staffHome, submissionsPage } from "./staff.js";
@@ -9,7 +9,6 @@ import { studentHome } from "./student.js";
 import { stopAll } from "./timers.js";
 
 const main = document.getElementById("main");
-const isStaff = (me) => me && (me.role === "instructor" || me.role === "admin");
 
 const routes = [
   [/^#\/signin$/, () => signinPage, false],

@@ -2,12 +2,11 @@
 // and per-check points and feedback, the executed notebook (shown inert) and its plots.
 // Staff also get manual scoring, a regrade button and the run history.
 
-import { api } from "./api.js";
+import { api, isStaff } from "./api.js";
 import { badge, clear, h, message, points, when } from "./dom.js";
 import { renderNotebook } from "./notebook.js";
 import { every } from "./timers.js";
 
-const isStaff = (me) => me && (me.role === "instructor" || me.role === "admin");
 const PENDING = ["queued", "running"];
 
 export async function reportPage(page, [id], me) {
