@@ -151,6 +151,19 @@ class AppliedLimits(_Frozen):
     total_source: str = "assignment"
 
 
+class RunEnvironment(_Frozen):
+    """What a run's numbers depend on that the grader cannot pin: read on the host that
+    started the sandbox (never reported by the kernel), so results from two workers can
+    be told apart when they differ."""
+
+    cpu_model: str = ""
+    # the vector extensions that change which kernels BLAS and oneDNN choose
+    cpu_flags: list[str] = Field(default_factory=list)
+    threads: int = 1
+    device: str = "cpu"
+    libraries: dict[str, str] = Field(default_factory=dict)
+
+
 class ExecutionSummary(_Frozen):
     cells: list[CellRecord] = Field(default_factory=list)
     kernel_starts: int = 0
@@ -165,6 +178,7 @@ class ExecutionSummary(_Frozen):
     # files placed next to the notebook: name -> "course" (the assignment's support
     # files) or "submission" (the student's own, which win over the course's)
     files: dict[str, str] = Field(default_factory=dict)
+    environment: RunEnvironment | None = None
 
     @property
     def cell_errors(self) -> list[CellRecord]:

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     total_timeout_s: float | None = None
     call_timeout_s: float = 30.0
     gpu: int | None = None
+    # CPU threads of one job's kernel (torch, BLAS, OpenMP): one value for every worker of
+    # a queue, so the same hand-in trains the same way wherever it is graded
+    threads_per_job: int = Field(default=1, ge=1, le=64)
     # trained-model questions: datasets (torchvision layout) and torch hub weights are
     # mounted read-only into every sandbox; hidden test sets are read by the grader only
     datasets_dir: Path | None = None
@@ -129,4 +132,5 @@ class Settings(BaseSettings):
             total_timeout_s=self.total_timeout_s or math.inf,
             call_timeout_s=self.call_timeout_s,
             gpu=self.gpu,
+            threads=self.threads_per_job,
         )

@@ -69,6 +69,16 @@ def install_hooks(seed, datasets_root):
 
     def patch_torch(torch):
         torch.manual_seed(seed)
+        # The same hand-in must train the same way on every worker: the job's thread
+        # count (torch does not always take it from the environment once imported) and
+        # deterministic kernels where torch has them (warn only: a student's op without
+        # one still runs).
+        try:
+            torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+        except Exception:
+            pass
 
     def patch_folder(folder):
         # Notebooks point an ImageFolder at where the data sat on their machine

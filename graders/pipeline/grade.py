@@ -21,6 +21,7 @@ from graders.catalog import LoadedAssignment, grader_data_problems
 from graders.errors import CalibrationMissingError, SpecError, SubmissionFormatError
 from graders.inputs import PlannedCall, derive_seed, fingerprint, plan_calls
 from graders.pipeline.intake import Submission, load_submission
+from graders.pipeline.machine import run_environment
 from graders.pipeline.model_plan import MODEL_TIMEOUT_S, plan_models, write_requests
 from graders.pipeline.notebook import section_budgets, summarise_cells, truncate_outputs
 from graders.pipeline.overlay import overlay_package
@@ -170,7 +171,7 @@ def grade_submission(
                      for q in questions]
     if execution.tampered:
         questions = [_tampered(q) if spec.question(q.id).symbols else q for q in questions]
-    summary = _summary(execution, config, applied, staged,
+    summary = _summary(execution, config, effective, applied, staged,
                        compare_s=time.perf_counter() - t_compare,
                        total_s=time.perf_counter() - started)
     report = GradeReport(
@@ -219,8 +220,9 @@ def _grades_models(assignment: LoadedAssignment) -> bool:
                for c in q.checks)
 
 
-def _summary(execution: Execution, config: SandboxConfig, applied: AppliedLimits,
-             staged: dict[str, str], *, compare_s: float, total_s: float) -> ExecutionSummary:
+def _summary(execution: Execution, config: SandboxConfig, limits: Limits,
+             applied: AppliedLimits, staged: dict[str, str], *, compare_s: float,
+             total_s: float) -> ExecutionSummary:
     warnings = list(execution.warnings)
     if applied.cell_source != "assignment" or applied.total_source != "assignment":
         warnings.append(
@@ -237,7 +239,7 @@ def _summary(execution: Execution, config: SandboxConfig, applied: AppliedLimits
             compare_s=round(compare_s, 4), total_s=round(total_s, 4)),
         peak_memory_bytes=execution.peak_memory_bytes,
         sandboxed=config.mode.value != "unsafe", warnings=warnings, limits=applied,
-        files=staged)
+        files=staged, environment=run_environment(config, limits))
 
 
 def _needs_data(question: Question) -> bool:

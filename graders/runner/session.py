@@ -137,6 +137,7 @@ class KernelSession:
             tmp_bytes=self.limits.tmp_bytes,
             home_bytes=self.limits.home_bytes,
             gpu=self.limits.gpu,
+            threads=self.limits.threads,
         )
         plan_file = host / f"launch-{attempt}.json"
         plan_file.write_text(plan.model_dump_json())

@@ -69,6 +69,9 @@ class Limits:
     output_total_bytes: int = 8 * MiB
     output_kill_bytes: int = 64 * MiB
     gpu: int | None = None
+    # torch/BLAS/OpenMP threads: part of what makes a training run reproducible, so it
+    # is fixed per job rather than taken from whatever cores the worker has
+    threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ class LaunchPlan(BaseModel):
     tmp_bytes: int
     home_bytes: int
     gpu: int | None = None
+    threads: int = 1
 
 
 # One string-hash seed for every kernel, warm or cold: a kernel started before its
@@ -148,9 +152,7 @@ def kernel_environment(plan: LaunchPlan) -> dict[str, str]:
         "MPLCONFIGDIR": "/tmp/matplotlib",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": HASH_SEED,
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
+        **thread_environment(plan.threads),
         "TORCH_HOME": TORCH_HOME,
     }
     for key in PASSTHROUGH_ENV:
@@ -159,7 +161,17 @@ def kernel_environment(plan: LaunchPlan) -> dict[str, str]:
     if plan.gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = str(plan.gpu)
         env["NVIDIA_VISIBLE_DEVICES"] = str(plan.gpu)
+        # cuBLAS picks reduction orders by workspace; a fixed one makes GEMMs repeatable
+        env["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
     return env
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """Every thread pool a numerical library sizes from the environment, set alike."""
+    n = str(max(1, threads))
+    return {name: n for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                 "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                                 "VECLIB_MAXIMUM_THREADS")}
 
 
 def _root_links() -> list[str]:

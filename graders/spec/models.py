@@ -39,11 +39,15 @@ class HiddenSet:
 
 @dataclass(frozen=True)
 class AccuracyBand:
-    """Credit against the reference solution's accuracy on the same data: full within
-    ``full_within`` below it, none from ``zero_within`` below it, linear between."""
+    """Credit against the reference solution's accuracy on the same data, in ``steps``
+    equal steps: full within ``full_within`` below it, none from ``zero_within`` below
+    it. Every edge sits a further ``margin`` lower: a training run's accuracy moves by a
+    point or so between machines and thread counts, and that must never move points."""
 
     full_within: float = 0.05
     zero_within: float = 0.30
+    steps: int = 4
+    margin: float = 0.02
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from graders.scoring.models.context import (
     _where,
 )
 from graders.spec import (
+    AccuracyBand,
     ModelAccuracyCheck,
     ModelLocator,
     ReportedAccuracyCheck,
@@ -47,14 +48,8 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
     reference = ctx.calibration.get(key)
     if reference is None:
         raise SpecError(f"no reference accuracy calibrated for {key}")
-    gap = reference - acc
-    band = check.band
-    if gap <= band.full_within:
-        credit = 1.0
-    elif gap >= band.zero_within:
-        credit = 0.0
-    else:
-        credit = (band.zero_within - gap) / (band.zero_within - band.full_within)
+    bands = credit_bands(check.band, reference)
+    credit = band_credit(bands, acc)
     per_class = []
     preds = best["predictions"].astype(np.int64)
     for k in range(int(labels.max()) + 1 if labels.size else 0):
@@ -62,12 +57,35 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
         if mask.any():
             per_class.append(f"{100 * float(np.mean(preds[mask] == k)):.0f}%")
     lines = [f"{_where(best)} reaches {100 * acc:.1f}% on the grader's held-out test images "
-             f"(per class: {', '.join(per_class)}); full credit from "
-             f"{100 * max(0.0, reference - band.full_within):.1f}%"]
+             f"(per class: {', '.join(per_class)}); {describe_bands(bands, reference)}: "
+             f"{_fraction(credit)} credit"]
     if credit == 0.0 and acc <= 1.5 / max(1, len(per_class)):
         lines.append("that is close to chance: was the model trained?")
     lines += training_mistakes(ctx, best.get("architecture") or {})
     return CheckScore(credit, lines)
+
+
+def credit_bands(band: AccuracyBand, reference: float) -> list[tuple[float, float]]:
+    """(credit, lowest accuracy that earns it), best first. Edges are whole tenths of a
+    percent, so what decides a band is the accuracy the report prints."""
+    width = (band.zero_within - band.full_within) / band.steps
+    top = reference - band.full_within - band.margin
+    return [(1.0 - k / band.steps, max(0.0, round(top - k * width, 3)))
+            for k in range(band.steps)]
+
+
+def band_credit(bands: list[tuple[float, float]], accuracy: float) -> float:
+    measured = round(accuracy, 3)
+    return next((credit for credit, floor in bands if measured >= floor), 0.0)
+
+
+def _fraction(credit: float) -> str:
+    return {1.0: "full", 0.0: "no", 0.5: "half"}.get(credit, f"{credit:g} of the")
+
+
+def describe_bands(bands: list[tuple[float, float]], reference: float) -> str:
+    steps = ", ".join(f"{_fraction(c)} from {100 * floor:.1f}%" for c, floor in bands)
+    return f"credit in bands below the reference's {100 * reference:.1f}% ({steps})"
 
 
 _TEST_NAME = r"\w*(?:test|val)\w*"
