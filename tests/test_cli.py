@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NOTEBOOKS, ROOT
+from tests.conftest import IS_ROOT, NOTEBOOKS, ROOT
 
 pytestmark = pytest.mark.sandbox
 AUTOGRADER = [sys.executable, "-m", "service.cli"]
@@ -90,28 +91,64 @@ def test_an_infrastructure_failure_exits_two(tmp_path):
     assert "infrastructure" in result.stderr
 
 
+def _readable_by_anyone(path: Path) -> bool:
+    """Every folder above ``path`` lets other users through (a clone in a `mktemp -d`
+    folder, mode 700, does not)."""
+    return all(p.stat().st_mode & 0o001 for p in [path, *path.parents])
+
+
+def _as_nobody(args: list[str], stage: Path) -> list[str]:
+    """The command line that runs ``python -m <args>`` as uid 65534; ``{root}`` in
+    ``args`` is the repository as that user reaches it.
+
+    Where the clone or its venv sits under a folder only root may enter, both are
+    bind-mounted onto a world-readable folder in a private mount namespace: the user runs
+    the same files, reached by a path it may walk. Nothing changes on the host.
+    """
+    ids = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+    prefix, python = Path(sys.prefix), Path(sys.executable)
+    if _readable_by_anyone(ROOT) and _readable_by_anyone(prefix):
+        return [*ids, str(python), "-m", *(a.format(root=ROOT) for a in args)]
+    repo, env = stage / "repo", stage / "env"
+    repo.mkdir(mode=0o755)
+    mounts = [f"mount --bind {ROOT} {repo}"]
+    if prefix.is_relative_to(ROOT):
+        python = repo / python.relative_to(ROOT)
+    else:
+        env.mkdir(mode=0o755)
+        mounts.append(f"mount --bind {prefix} {env}")
+        python = env / python.relative_to(prefix)
+    inner = shlex.join([*ids, "env", f"PYTHONPATH={repo}", str(python), "-m",
+                        *(a.format(root=repo) for a in args)])
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            " && ".join([*mounts, f"cd {repo}", f"exec {inner}"])]
+
+
 def test_an_ordinary_user_grades_with_rlimits_and_a_warning():
-    """The laptop mode: bwrap started by an unprivileged user, no cgroups."""
+    """The laptop mode: bwrap started by an unprivileged user, no cgroups; wherever the
+    clone lives."""
     import shutil
     import tempfile
 
     # pytest's own temporary folders sit under a 0700 directory the user cannot enter
     tmp_path = Path(tempfile.mkdtemp(prefix="ag-user-"))
     tmp_path.chmod(0o777)
-    prefix = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"] \
-        if os.geteuid() == 0 else []
+    args = ["service.cli", "grade", "{root}/tests/fixtures/notebooks/ee411_hw3/correct_basic.ipynb",
+            "--assignment", "ee411-hw3", "--json"]
+    argv = _as_nobody(args, tmp_path) if IS_ROOT else \
+        [sys.executable, "-m", *(a.format(root=ROOT) for a in args)]
     env = {**os.environ, "HOME": str(tmp_path), "AUTOGRADER_JOBS_DIR": str(tmp_path / "jobs"),
            "AUTOGRADER_DATA_DIR": str(tmp_path / "var")}
-    result = subprocess.run(
-        [*prefix, *AUTOGRADER, "grade", str(NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb"),
-         "--assignment", "ee411-hw3", "--json"],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
-    shutil.rmtree(tmp_path, ignore_errors=True)
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env,
+                                timeout=300)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["score"] == 28.0
     assert report["execution"]["sandboxed"] is True
-    if prefix:
+    if IS_ROOT:
         assert any("without cgroups" in w for w in report["execution"]["warnings"])
 
 

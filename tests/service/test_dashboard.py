@@ -161,7 +161,8 @@ def test_staff_filter_submissions_open_a_report_and_grade_by_hand(page, server, 
     page.check("#filters input[name=latest_only]")
     page.click("#filters button[type=submit]")
     page.wait_for_url("**student=alice**")
-    page.wait_for_selector("#submissions tbody tr")
+    # the filtered table, not the unfiltered one it replaces
+    page.wait_for_selector("#submissions[data-query*='student=alice'] tbody tr")
     rows = page.locator("#submissions tbody tr")
     assert rows.count() >= 1
     assert all("alice" in rows.nth(i).inner_text() for i in range(rows.count()))
@@ -202,8 +203,8 @@ def test_staff_see_statistics_release_results_rescore_publish_and_export(page, u
 
     page.check("#regrade input[name=rescore_only]")
     page.click("#regrade button[type=submit]")
+    page.wait_for_selector("#batch-summary:has-text('preview, not yet published')")
     page.wait_for_selector("#batch-changes tbody tr")
-    assert "preview, not yet published" in page.inner_text("#batch-summary")
     assert "→" in page.inner_text("#batch-changes")
     page.click("#publish")
     page.wait_for_selector("#batch-summary:has-text('published to students')")

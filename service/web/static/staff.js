@@ -278,7 +278,8 @@ export async function submissionsPage(page, [query]) {
   const result = await api(`/submissions?${apiParams}`);
   const go = (to) => { const p = new URLSearchParams(params); p.set("offset", String(to)); return `#/submissions?${p}`; };
   page.append(
-    h("table", { id: "submissions" },
+    // the query it shows, so a reader (or a test) can tell this table from the last one
+    h("table", { id: "submissions", dataset: { query: apiParams.toString() } },
       h("thead", {}, h("tr", {}, ["Submitted", "Student", "Assignment", "File", "Status", "Score", "Late", ""].map((t) => h("th", {}, t)))),
       h("tbody", {}, result.items.map((s) => h("tr", { dataset: { id: s.id } },
         h("td", {}, when(s.created_at)),
