@@ -4,8 +4,7 @@
     ├── InfrastructureError          transient: workers retry these, a bounded number of times
     │   ├── SandboxUnavailableError  bubblewrap (or another piece) missing: fail closed
     │   ├── SandboxError             the sandbox could not be set up (cgroup, mount, launcher)
-    │   ├── KernelStartError         the kernel inside the sandbox did not come up
-    │   └── ProbeProtocolError       our probe code misbehaved in a way no submission can cause
+    │   └── KernelStartError         the kernel inside the sandbox did not come up
     ├── ConfigurationError           staff must act: never retried, reported to staff
     │   ├── SpecError                a spec or reference solution is inconsistent
     │   ├── MissingGraderDataError   datasets, weights or hidden sets are not installed
@@ -36,10 +35,6 @@ class SandboxError(InfrastructureError):
 
 class KernelStartError(InfrastructureError):
     """The kernel inside the sandbox did not come up."""
-
-
-class ProbeProtocolError(InfrastructureError):
-    """The grader's own probe code misbehaved in a way a submission cannot cause."""
 
 
 class ConfigurationError(GraderError):

@@ -29,9 +29,3 @@ def hidden_labels(hidden_dir: Path, data: HiddenSet) -> tuple[np.ndarray, np.nda
         mapping = {c: i for i, c in enumerate(data.classes)}
         labels = np.array([mapping[int(c)] for c in labels], dtype=np.int64)
     return images, labels
-
-
-def missing_sets(hidden_dir: Path | None, sets: list[HiddenSet]) -> list[str]:
-    """Names of the hidden sets an assignment needs that are not installed."""
-    return [s.name for s in sets
-            if hidden_dir is None or not (hidden_dir / f"{s.name}.npz").is_file()]

@@ -37,7 +37,7 @@ def print_report(report: graders.GradeReport) -> None:
     table = Table(title=f"{report.assignment_id}", show_lines=True)
     table.add_column("Question")
     table.add_column("Points", justify="right")
-    table.add_column("graders.Outcome")
+    table.add_column("Outcome")
     table.add_column("Feedback")
     for q in report.questions:
         points = "-" if q.outcome is graders.Outcome.MANUAL else f"{q.points:g}"

@@ -41,15 +41,6 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     path.write_bytes(header + array.tobytes())
 
 
-def read_idx(path: Path) -> np.ndarray:
-    data = path.read_bytes()
-    _, code, ndim = struct.unpack(">HBB", data[:4])
-    if code != 0x08:
-        raise ValueError("only uint8 IDX files are supported")
-    shape = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
 def write_mnist_layout(folder: Path, train: tuple[np.ndarray, np.ndarray],
                        test: tuple[np.ndarray, np.ndarray]) -> None:
     """``folder``/raw/ as torchvision's MNIST, KMNIST and FashionMNIST classes read it."""

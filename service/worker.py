@@ -21,6 +21,13 @@ from typing import TypeVar
 import nbformat
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from graders import (
     ENGINE_VERSION,
@@ -93,23 +100,25 @@ class WorkerContext:
             self.pool.close()
 
 
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError))
+
+
 def retrying(ctx: WorkerContext, what: str, write: Callable[[], T]) -> T:
     """A database write retried while the database is unreachable (restarting, failing
     over), for up to ``db_retry_s``: a result already computed is not thrown away."""
-    deadline = time.monotonic() + ctx.settings.db_retry_s
-    delay = 0.5
-    while True:
-        try:
-            return write()
-        except DBAPIError as exc:
-            transient = exc.connection_invalidated or isinstance(
-                exc, OperationalError | InterfaceError)
-            if not transient or time.monotonic() > deadline:
-                raise
-            log.warning("database unavailable while %s; retrying in %.1f s: %s", what, delay,
-                        str(exc).splitlines()[0][:200])
-            time.sleep(delay)
-            delay = min(2.0, delay * 2)
+
+    def told(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning("database unavailable while %s; retrying in %.1f s: %s", what,
+                    state.upcoming_sleep, str(error).splitlines()[0][:200])
+
+    retry = Retrying(retry=retry_if_exception(_transient),
+                     stop=stop_after_delay(ctx.settings.db_retry_s),
+                     wait=wait_exponential(multiplier=0.5, max=2.0),
+                     before_sleep=told, reraise=True)
+    return retry(write)
 
 
 class _Presence(threading.Thread):
