@@ -18,7 +18,14 @@ import pytest
 from graders import ensure_calibration, rescore
 from graders.pipeline.grade import grade_submission
 from graders.results import Outcome
-from tests.conftest import MODEL_LIMITS, cached_grader, make_notebook, points, question
+from tests.conftest import (
+    MODEL_LIMITS,
+    assert_points,
+    cached_grader,
+    make_notebook,
+    points,
+    question,
+)
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -56,7 +63,7 @@ def _without(full: dict[str, float], *noisy: str) -> dict[str, float]:
 # ----------------------------------------------------------------- Heidelberg sheet 08
 def test_a_groups_correct_notebook_scores_full_marks(grade_heidelberg):
     graded = grade_heidelberg("group_correct.ipynb")
-    assert points(graded) == HEIDELBERG_FULL
+    assert_points(graded, HEIDELBERG_FULL)
     trace = question(graded, "1.2")
     # read from the group's markdown table, whatever they called the intermediates
     assert all("correct (cell 2)" in line for line in trace.feedback[:6]), trace.feedback
@@ -76,7 +83,7 @@ def test_a_groups_correct_notebook_scores_full_marks(grade_heidelberg):
 def test_each_heidelberg_flaw_costs_its_question(grade_heidelberg, fixture, expected,
                                                   phrases):
     graded = grade_heidelberg(fixture)
-    assert points(graded) == {**HEIDELBERG_FULL, **expected}
+    assert_points(graded, {**HEIDELBERG_FULL, **expected})
     for qid, phrase in phrases.items():
         assert any(phrase in line for line in question(graded, qid).feedback), \
             (qid, question(graded, qid).feedback)

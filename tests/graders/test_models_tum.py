@@ -8,11 +8,18 @@ import dataclasses
 import nbformat
 import pytest
 
-from graders import run_calibration as calibrate
 from graders.pipeline.grade import grade_submission
 from graders.results import Outcome
 from tests.conftest import MODEL_LIMITS as LIMITS
-from tests.conftest import NOTEBOOKS, cached_grader, make_notebook, points, question
+from tests.conftest import (
+    NOTEBOOKS,
+    assert_points,
+    cached_grader,
+    make_notebook,
+    points,
+    question,
+    reference_calibration,
+)
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 FULL = {"2.1": 4.0, "2.2": 4.0, "2.3": 6.0, "2.4": 6.0}
@@ -25,7 +32,7 @@ def tum(catalog):
 
 @pytest.fixture(scope="session")
 def calibrated(tum, data_config, fixture_data):
-    return calibrate(tum, config=data_config, limits=LIMITS, hidden_dir=fixture_data / "hidden")
+    return reference_calibration(tum, data_config, fixture_data)
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +50,7 @@ def test_the_reference_notebook_scores_full_marks_and_calibrates(calibrated):
 
 def test_a_correct_notebook_scores_full_marks(grade_tum):
     graded = grade_tum("correct.ipynb")
-    assert points(graded) == FULL, [q.feedback for q in graded.report.questions]
+    assert_points(graded, FULL)
     feedback = " ".join(question(graded, "2.3").feedback)
     assert "held-out test images" in feedback and "per class" in feedback
 

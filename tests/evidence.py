@@ -1,0 +1,166 @@
+"""Recorded evidence: what the sandbox reported for the fixture hand-ins, committed as
+JSON under ``tests/recordings`` so that scorer tests replay it (``graders.rescore``)
+instead of training networks again in every CI run.
+
+A recording is only as good as the kernel code that gathered it: each one names the
+version of that code (a hash of its sources), the fixture file and the hidden labels it
+was scored with, and replaying a stale one fails with the command that records it anew
+(``make record``). The sandbox tests (``make test-all``) still grade every fixture for
+real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graders import rescore
+from graders.catalog import LoadedAssignment
+from graders.results import GradeReport, report_from_json, report_to_json
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORDINGS = ROOT / "tests" / "recordings"
+NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
+
+# What decides the evidence a submission produces: the code injected into the kernel,
+# the plan it is given, and how the host turns its messages into records.
+EVIDENCE_SOURCES = ("graders/kernel", "graders/runner/kernel_code.py",
+                    "graders/runner/execute.py", "graders/inputs.py",
+                    "graders/pipeline/model_plan.py", "graders/protocol.py",
+                    "service/fixtures.py")
+
+# The hand-ins that are recorded, by assignment: (fixture folder, file names).
+MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
+    "tum-ps10": ("tum_ps10", (
+        "correct.ipynb", "wrong_architecture.ipynb", "never_trained.ipynb",
+        "best_model_not_best.ipynb", "best_state_alias.ipynb",
+        "wrong_printed_accuracy.ipynb", "wrong_batch_size.ipynb")),
+    "heidelberg-ex08": ("heidelberg_ex08", (
+        "group_correct.ipynb", "group_flawed_a.ipynb", "ex08-jordan-hinton-lovelace.zip")),
+    "nyu-hw5": ("nyu_hw5", (
+        "student_correct.ipynb", "student_code_answers.ipynb", "student_flawed_a.ipynb",
+        "student_flawed_b.ipynb")),
+    "vu-dl-a2": ("vu_dl_a2", (
+        "student_notebook.ipynb", "vugrad-master.zip", "edited-files.zip", "ops.py")),
+    "ee411-hw3": ("ee411_hw3", (
+        "part2_correct.ipynb", "part2_wrong_mlp.ipynb", "part2_wrong_optimizer.ipynb",
+        "part2_param_count_weights_only.ipynb", "part2_no_permutation.ipynb",
+        "part2_wrong_split.ipynb", "part2_no_plots.ipynb")),
+}
+REFERENCE = "reference"  # the recording of an assignment's reference notebook
+
+
+def evidence_version() -> str:
+    h = hashlib.sha256()
+    for entry in EVIDENCE_SOURCES:
+        path = ROOT / entry
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(str(file.relative_to(ROOT)).encode())
+            h.update(file.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def labels_digest(hidden_dir: Path) -> str:
+    """The hidden labels a recording was scored against (images do not matter here)."""
+    h = hashlib.sha256()
+    for path in sorted(hidden_dir.glob("*.npz")):
+        with np.load(path, allow_pickle=False) as data:
+            h.update(path.name.encode())
+            h.update(np.ascontiguousarray(data["labels"]).tobytes())
+    return h.hexdigest()[:16]
+
+
+def fixture_digest(assignment_id: str, name: str) -> str:
+    if name == REFERENCE:
+        return ""
+    folder, _ = MANIFEST[assignment_id]
+    return hashlib.sha256((NOTEBOOKS / folder / name).read_bytes()).hexdigest()[:16]
+
+
+def path_of(assignment_id: str, name: str) -> Path:
+    return RECORDINGS / assignment_id / f"{name}.json"
+
+
+class StaleRecording(AssertionError):
+    """A recording made by other kernel code, from another file, or on other labels."""
+
+
+@dataclass(frozen=True)
+class Recording:
+    assignment_id: str
+    name: str
+    report: GradeReport
+    calibration: dict[str, float]
+    # what the run measured on the reference itself (only for the reference's recording)
+    measured: dict[str, float]
+
+    def replay(self, assignment: LoadedAssignment, hidden_dir: Path,
+               calibration: dict[str, float] | None = None) -> GradeReport:
+        """The report the current scorers give this evidence: nothing runs."""
+        return rescore(self.report, assignment, hidden_dir=hidden_dir,
+                       calibration=self.calibration if calibration is None else calibration)
+
+
+def write(assignment_id: str, name: str, report: GradeReport,
+          calibration: dict[str, float] | None, hidden_dir: Path,
+          measured: dict[str, float] | None = None) -> Path:
+    target = path_of(assignment_id, name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    body: dict[str, Any] = {
+        "evidence_version": evidence_version(),
+        "fixture_sha256": fixture_digest(assignment_id, name),
+        "labels": labels_digest(hidden_dir),
+        "calibration": calibration or {},
+        "measured": measured or {},
+        "report": json.loads(report_to_json(report)),
+    }
+    target.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")
+    return target
+
+
+def load(assignment_id: str, name: str, hidden_dir: Path | None) -> Recording:
+    """The recording, checked against the current kernel code, fixture file and (unless
+    ``hidden_dir`` is None: nothing will be scored against labels) hidden labels."""
+    target = path_of(assignment_id, name)
+    shown = f"tests/recordings/{assignment_id}/{target.name}"
+    if not target.exists():
+        raise StaleRecording(f"no recording {shown}: run `make record`")
+    body = json.loads(target.read_text())
+    problems = []
+    if body["evidence_version"] != evidence_version():
+        problems.append("the kernel-side code changed since it was recorded")
+    if body["fixture_sha256"] != fixture_digest(assignment_id, name):
+        problems.append("the fixture file changed")
+    if hidden_dir is not None and body["labels"] != labels_digest(hidden_dir):
+        problems.append("the fixture data's hidden labels changed")
+    if problems:
+        raise StaleRecording(f"{shown} is stale ({'; '.join(problems)}): "
+                             "run `make record` and commit tests/recordings")
+    return Recording(assignment_id, name, report_from_json(json.dumps(body["report"])),
+                     {k: float(v) for k, v in body["calibration"].items()},
+                     {k: float(v) for k, v in body["measured"].items()})
+
+
+def seed_calibration(assignment: LoadedAssignment, *, datasets_dir: Path, hidden_dir: Path,
+                     jobs_root: Path) -> None:
+    """Put the recorded reference accuracies where a server on this data looks for its
+    calibration, so that starting it trains nothing. Only for data whose reference
+    accuracies are the recorded ones (the service tests' MNIST is the same as the
+    recording's: it is made before the KMNIST whose size differs)."""
+    import sys
+
+    from graders.calibrate import _where
+    from graders.sandbox.config import SandboxConfig
+
+    recording = load(assignment.spec.id, REFERENCE, None)
+    config = SandboxConfig(python_env=Path(sys.prefix), jobs_root=jobs_root,
+                           datasets_dir=datasets_dir)
+    _, target, fingerprint = _where(assignment, config, hidden_dir)
+    target.write_text(json.dumps({
+        "fingerprint": fingerprint, "accuracies": recording.measured,
+        "report": json.loads(report_to_json(recording.report))}))

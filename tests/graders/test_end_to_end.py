@@ -1,0 +1,71 @@
+"""Each assignment end to end through the real sandbox: its reference notebook and one
+wrong hand-in train, are probed in the kernel and scored, live, and agree with the
+recordings every other test replays (the recordings are only as good as this).
+
+The TUM reference trains for the handout's epochs (about 90 s): it runs live in
+``make test-all``; its wrong hand-in runs here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from graders import grade_submission
+from tests import evidence
+from tests.conftest import MODEL_LIMITS, NOTEBOOKS, assert_points
+from tests.record import SHORTER
+
+pytestmark = pytest.mark.sandbox
+
+WRONG = {
+    "ee411-hw3": "part2_wrong_split.ipynb",
+    "heidelberg-ex08": "group_flawed_a.ipynb",
+    "nyu-hw5": "student_flawed_b.ipynb",
+    "tum-ps10": "wrong_architecture.ipynb",
+    "vu-dl-a2": "ops.py",
+}
+SLOW_REFERENCE = {"tum-ps10"}
+
+
+def _autograded(report) -> dict[str, float]:
+    return {q.id: q.points for q in report.questions if q.outcome.value != "manual"}
+
+
+@pytest.mark.parametrize("assignment_id", sorted(WRONG))
+def test_a_wrong_hand_in_graded_live_scores_what_its_recording_says(
+        assignment_id, catalog, data_config, fixture_data):
+    name = WRONG[assignment_id]
+    hidden = fixture_data / "hidden"
+    recording = evidence.load(assignment_id, name, hidden)
+    folder, _ = evidence.MANIFEST[assignment_id]
+    path = NOTEBOOKS / folder / name
+    live = grade_submission(path.read_bytes(), name, assignment=catalog[assignment_id],
+                            config=data_config, limits=MODEL_LIMITS, hidden_dir=hidden,
+                            calibration=recording.calibration or None).report
+    assert live.score < live.max_score  # wrong, and graded as wrong
+    assert_points(live, _autograded(recording.report), trained_live=True)
+    # the same evidence was gathered: the same probes answered, the same cells ran
+    assert sorted(r.call_id for r in live.probes) == \
+        sorted(r.call_id for r in recording.report.probes)
+    assert [c.status for c in live.execution.cells] == \
+        [c.status for c in recording.report.execution.cells]
+
+
+@pytest.mark.parametrize("assignment_id", [
+    pytest.param(a, marks=pytest.mark.live) if a in SLOW_REFERENCE else a
+    for a in sorted(WRONG)])
+def test_the_reference_notebook_graded_live_earns_full_marks(
+        assignment_id, catalog, data_config, fixture_data):
+    loaded = catalog[assignment_id]
+    hidden = fixture_data / "hidden"
+    recording = evidence.load(assignment_id, evidence.REFERENCE, hidden)
+    source = (loaded.path / str(loaded.spec.reference_notebook)).read_text()
+    for old, new in SHORTER.get(assignment_id, ()):
+        source = source.replace(old, new)
+    report = grade_submission(source.encode(), str(loaded.spec.reference_notebook),
+                              assignment=loaded, config=data_config, limits=MODEL_LIMITS,
+                              hidden_dir=hidden, calibration=recording.measured or None).report
+    # against its own recorded accuracy: full marks, whatever the machine (the full-credit
+    # band reaches 5 to 10 points below it)
+    full = {q.id: q.max_points for q in report.questions if q.outcome.value != "manual"}
+    assert_points(report, full, trained_live=False)

@@ -1,0 +1,79 @@
+"""Record the evidence that scorer tests replay: ``make record`` (or
+``python -m tests.record [ASSIGNMENT ...]``).
+
+Grades every hand-in of ``tests.evidence.MANIFEST`` and each assignment's reference
+notebook through the real sandbox, on the same fixture data the test session makes,
+and writes what the kernel reported to ``tests/recordings``. Rerun it when the kernel
+side changes (the replaying tests say so) and commit the result.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from graders import grade_submission, run_calibration
+from graders.catalog import LoadedAssignment, discover
+from graders.pipeline.grade import needs_calibration
+from graders.sandbox.config import SandboxConfig
+from service.fixtures import make_fixtures
+from tests.conftest import FIXTURE_DATA, MODEL_LIMITS
+from tests.evidence import MANIFEST, NOTEBOOKS, REFERENCE, write
+from tests.fixtures.build_notebooks import SHORT_TRAINING
+
+# Reference notebooks train for the handout's epochs; recordings of those without an
+# accuracy question (nothing to calibrate) train for fewer, as the tests always did.
+SHORTER = {"ee411-hw3": SHORT_TRAINING}
+
+
+def record_reference(assignment: LoadedAssignment, config: SandboxConfig,
+                     hidden: Path) -> dict[str, float] | None:
+    spec = assignment.spec
+    if spec.reference_notebook is None:
+        return None
+    if needs_calibration(assignment):
+        accuracies, report = run_calibration(assignment, config=config, limits=MODEL_LIMITS,
+                                             hidden_dir=hidden)
+        write(spec.id, REFERENCE, report, accuracies, hidden, measured=accuracies)
+        return accuracies
+    source = (assignment.path / spec.reference_notebook).read_text()
+    for old, new in SHORTER.get(spec.id, ()):
+        source = source.replace(old, new)
+    report = grade_submission(source.encode(), spec.reference_notebook, assignment=assignment,
+                              config=config, limits=MODEL_LIMITS, hidden_dir=hidden).report
+    write(spec.id, REFERENCE, report, None, hidden)
+    return None
+
+
+def main(only: list[str]) -> None:
+    catalog = discover()
+    with tempfile.TemporaryDirectory(prefix="ag-record-") as tmp:
+        root = Path(tmp)
+        make_fixtures(root / "data", **FIXTURE_DATA)
+        config = SandboxConfig(python_env=Path(sys.prefix), jobs_root=root / "jobs",
+                               datasets_dir=root / "data" / "datasets",
+                               weights_dir=root / "data" / "weights")
+        hidden = root / "data" / "hidden"
+        for assignment_id in only or sorted(catalog):
+            assignment = catalog[assignment_id]
+            started = time.perf_counter()
+            calibration = record_reference(assignment, config, hidden)
+            print(f"{assignment_id} reference: {time.perf_counter() - started:.0f} s",
+                  flush=True)
+            folder, names = MANIFEST.get(assignment_id, ("", ()))
+            for name in names:
+                started = time.perf_counter()
+                path = NOTEBOOKS / folder / name
+                graded = grade_submission(path.read_bytes(), name, assignment=assignment,
+                                          config=config, limits=MODEL_LIMITS,
+                                          hidden_dir=hidden, calibration=calibration)
+                write(assignment_id, name, graded.report, calibration, hidden)
+                print(f"{assignment_id} {name}: {graded.report.score:g} / "
+                      f"{graded.report.max_score:g}, {time.perf_counter() - started:.0f} s",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
