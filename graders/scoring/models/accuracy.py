@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -80,11 +81,15 @@ def band_credit(bands: list[tuple[float, float]], accuracy: float) -> float:
 
 
 def _fraction(credit: float) -> str:
-    return {1.0: "full", 0.0: "no", 0.5: "half"}.get(credit, f"{credit:g} of the")
+    if credit in (0.0, 1.0):
+        return "full" if credit else "no"
+    share = Fraction(credit).limit_denominator(12)
+    return f"{share.numerator}/{share.denominator} of the"
 
 
 def describe_bands(bands: list[tuple[float, float]], reference: float) -> str:
-    steps = ", ".join(f"{_fraction(c)} from {100 * floor:.1f}%" for c, floor in bands)
+    steps = ", ".join(f"{_fraction(c).removesuffix(' of the')} from {100 * floor:.1f}%"
+                      for c, floor in bands)
     return f"credit in bands below the reference's {100 * reference:.1f}% ({steps})"
 
 
