@@ -11,6 +11,7 @@ real.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -28,10 +29,11 @@ RECORDINGS = ROOT / "tests" / "recordings"
 NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
 
 # What decides the evidence a submission produces: the code injected into the kernel,
-# the plan it is given, and how the host turns its messages into records.
+# how the host turns its messages into records, and the data it trains on. The plan the
+# kernel is given (calls, model requests) is compared as data, not as code, so that a
+# refactor of the host side that plans the same requests needs no new recording.
 EVIDENCE_SOURCES = ("graders/kernel", "graders/runner/kernel_code.py",
-                    "graders/runner/execute.py", "graders/inputs.py",
-                    "graders/pipeline/model_plan.py", "graders/protocol.py",
+                    "graders/runner/execute.py", "graders/protocol.py",
                     "service/fixtures.py")
 
 # The hand-ins that are recorded, by assignment: (fixture folder, file names).
@@ -63,6 +65,26 @@ def evidence_version() -> str:
             h.update(str(file.relative_to(ROOT)).encode())
             h.update(file.read_bytes())
     return h.hexdigest()[:16]
+
+
+def plan_digest(assignment_id: str) -> str:
+    """The model requests the kernel is asked to answer for this assignment, and which
+    check each answers (the function calls are checked by ``rescore`` itself)."""
+    from graders.pipeline.model_plan import plan_models
+
+    assignment = _catalog()[assignment_id]
+    requests, answers = plan_models(assignment.spec, assignment.solution)
+    body = json.dumps({"requests": [[r.id, r.body] for r in requests],
+                       "answers": sorted([*k, v] for k, v in answers.items())},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _catalog() -> dict[str, LoadedAssignment]:
+    from graders.catalog import discover
+
+    return discover()
 
 
 def labels_digest(hidden_dir: Path) -> str:
@@ -113,6 +135,7 @@ def write(assignment_id: str, name: str, report: GradeReport,
     target.parent.mkdir(parents=True, exist_ok=True)
     body: dict[str, Any] = {
         "evidence_version": evidence_version(),
+        "plan": plan_digest(assignment_id),
         "fixture_sha256": fixture_digest(assignment_id, name),
         "labels": labels_digest(hidden_dir),
         "calibration": calibration or {},
@@ -134,6 +157,8 @@ def load(assignment_id: str, name: str, hidden_dir: Path | None) -> Recording:
     problems = []
     if body["evidence_version"] != evidence_version():
         problems.append("the kernel-side code changed since it was recorded")
+    if body.get("plan") != plan_digest(assignment_id):
+        problems.append("the spec now asks the kernel for other evidence")
     if body["fixture_sha256"] != fixture_digest(assignment_id, name):
         problems.append("the fixture file changed")
     if hidden_dir is not None and body["labels"] != labels_digest(hidden_dir):
