@@ -5,7 +5,9 @@ Nothing here knows about HTTP or SQL. ``service`` imports only the names below.
 Layout (the trust boundary, from the student's side inwards):
 ``kernel/`` hostile side, injected into the student's kernel as source;
 ``sandbox/`` confinement only; ``runner/`` the host side of execution (nbclient);
-``protocol`` the typed messages across the boundary; ``scoring/`` pure scoring;
+``protocol`` the typed messages across the boundary; ``checks/`` the check kinds and
+their registry (what each asks the kernel for, and how it is scored); ``scoring/`` pure
+scoring;
 ``spec/`` the vocabulary of ``reference/*/spec.py``; ``pipeline/`` grading end to end.
 """
 

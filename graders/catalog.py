@@ -14,11 +14,6 @@ from types import ModuleType
 from graders.errors import SpecError
 from graders.spec import (
     Assignment,
-    FunctionCheck,
-    GradientCheck,
-    ModelAccuracyCheck,
-    OpCheck,
-    ValueCheck,
 )
 
 
@@ -63,62 +58,24 @@ def load_assignment(folder: Path) -> LoadedAssignment:
 def validate(loaded: LoadedAssignment) -> None:
     """Check a spec against its solution once, at load: every reference name exists, and
     every reference gradient agrees with finite differences of its loss."""
+    from graders.checks import kind_of
     from graders.inputs import plan_calls
     from graders.scoring.function import ReferenceCache, verify_gradient
 
     spec, solution = loaded.spec, loaded.solution
     for question in spec.questions:
         for check in question.checks:
-            if isinstance(check, FunctionCheck) and not callable(
-                    getattr(solution, check.reference_name, None)):
-                raise SpecError(f"{spec.id} {question.id}: the reference solution has no "
-                                f"function {check.reference_name!r}")
-            if isinstance(check, OpCheck):
-                _verify_op(spec.id, question.id, check, solution)
-            if isinstance(check, ValueCheck) and not hasattr(solution, check.reference):
-                raise SpecError(f"{spec.id} {question.id}: the reference solution has no "
-                                f"answer {check.reference!r}")
-            if isinstance(check, GradientCheck) and not callable(
-                    getattr(solution, check.loss, None)):
-                raise SpecError(f"{spec.id} {question.id}: the reference solution has no "
-                                f"loss {check.loss!r}")
+            problem = kind_of(check).validate(check, solution)
+            if problem:
+                raise SpecError(f"{spec.id} {question.id}: {problem}")
     if spec.reference_notebook and not (loaded.path / spec.reference_notebook).is_file():
         raise SpecError(f"{spec.id}: reference notebook {spec.reference_notebook} is missing")
     cache = ReferenceCache(solution)
     for call in plan_calls(spec, seed=0):
         check = spec.question(call.question_id).checks[call.check_index]
-        if isinstance(check, GradientCheck) and call.case_index == 0 and call.base is None:
-            verify_gradient(check, call, cache)
-
-
-def _verify_op(assignment_id: str, question_id: str, check: OpCheck,
-               solution: ModuleType) -> None:
-    """The reference op's backward is the gradient of its forward (central differences)."""
-    import numpy as np
-
-    from graders.inputs import op_case
-    from graders.scoring.ops import reference_gradients
-
-    where = f"{assignment_id} {question_id}"
-    for suffix in ("forward", "backward"):
-        if not callable(getattr(solution, f"{check.reference}_{suffix}", None)):
-            raise SpecError(f"{where}: the reference solution has no "
-                            f"{check.reference}_{suffix}")
-    case = op_case(check, solution)
-    forward = getattr(solution, f"{check.reference}_forward")
-    _, grads = reference_gradients(check, solution)
-    for index in check.graded_inputs:
-        numeric = np.zeros(case.inputs[index].shape)
-        for k in range(numeric.size):
-            values = []
-            for sign in (1.0, -1.0):
-                trial = [x.copy() for x in case.inputs]
-                trial[index].reshape(-1)[k] += sign * 1e-6
-                values.append(float(np.sum(forward(*trial, **case.kwargs) * case.goutput)))
-            numeric.reshape(-1)[k] = (values[0] - values[1]) / 2e-6
-        if not np.allclose(grads[index], numeric, rtol=1e-4, atol=1e-6):
-            raise SpecError(f"{where}: the reference {check.reference}_backward disagrees "
-                            f"with finite differences for input {index + 1}")
+        # a gradient's reference must be the gradient of its loss
+        if getattr(check, "loss", None) and call.case_index == 0 and call.base is None:
+            verify_gradient(check, call, cache)  # type: ignore[arg-type]
 
 
 def grader_data_problems(loaded: LoadedAssignment, *, datasets_dir: Path | None,
@@ -137,8 +94,10 @@ def grader_data_problems(loaded: LoadedAssignment, *, datasets_dir: Path | None,
         if weights_dir is None or not (weights_dir / name).is_file():
             problems.append(f"pretrained weights {name} are not installed"
                             + ("" if weights_dir else " (no weights directory configured)"))
-    hidden = {c.data.name for q in spec.questions for c in q.checks
-              if isinstance(c, ModelAccuracyCheck)}
+    from graders.checks import kind_of
+
+    hidden = {data.name for q in spec.questions for c in q.checks
+              if (data := kind_of(c).hidden_set(c)) is not None}
     for name in sorted(hidden):
         if hidden_dir is None or not (hidden_dir / f"{name}.npz").is_file():
             problems.append(f"hidden test set {name} is not installed"

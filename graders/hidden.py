@@ -29,3 +29,11 @@ def hidden_labels(hidden_dir: Path, data: HiddenSet) -> tuple[np.ndarray, np.nda
         mapping = {c: i for i, c in enumerate(data.classes)}
         labels = np.array([mapping[int(c)] for c in labels], dtype=np.int64)
     return images, labels
+
+
+def hidden_file(data: HiddenSet) -> str:
+    """A neutral name: the sandbox learns nothing from it but that it holds images."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{data.name}:{data.classes}".encode()).hexdigest()[:10]
+    return f"images-{digest}.npy"

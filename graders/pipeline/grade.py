@@ -18,6 +18,7 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from graders.catalog import LoadedAssignment, grader_data_problems
+from graders.checks import kind_of
 from graders.errors import CalibrationMissingError, SpecError, SubmissionFormatError
 from graders.inputs import PlannedCall, derive_seed, fingerprint, plan_calls
 from graders.pipeline.intake import Submission, load_submission
@@ -42,25 +43,8 @@ from graders.runner.executor import Executor, SandboxExecutor
 from graders.runner.pool import KernelProfile
 from graders.sandbox.config import Limits, SandboxConfig
 from graders.scoring.questions import ModelContext, ReferenceCache, score_question
-from graders.spec import (
-    ArchitectureCheck,
-    CallsCheck,
-    LoaderCheck,
-    ModelAccuracyCheck,
-    OptimizerCheck,
-    ParamCountCheck,
-    PlotCheck,
-    PretrainedCheck,
-    Question,
-    ReportedAccuracyCheck,
-    SavedModelCheck,
-    TransformCheck,
-)
+from graders.spec import Question
 from graders.version import ENGINE_VERSION
-
-MODEL_CHECKS = (ArchitectureCheck, LoaderCheck, ModelAccuracyCheck, OptimizerCheck,
-                ParamCountCheck, PlotCheck, ReportedAccuracyCheck, SavedModelCheck,
-                TransformCheck, CallsCheck, PretrainedCheck)
 
 
 @dataclass(frozen=True)
@@ -72,7 +56,8 @@ class Graded:
 
 
 def needs_calibration(assignment: LoadedAssignment) -> bool:
-    return any(isinstance(c, ModelAccuracyCheck)
+    """Some check scores a trained model on hidden images against the reference's."""
+    return any(kind_of(c).hidden_set(c) is not None
                for q in assignment.spec.questions for c in q.checks)
 
 
@@ -216,7 +201,7 @@ def kernel_profiles(assignment: LoadedAssignment, limits: Limits) -> list[Kernel
 
 
 def _grades_models(assignment: LoadedAssignment) -> bool:
-    return any(isinstance(c, MODEL_CHECKS) for q in assignment.spec.questions
+    return any(kind_of(c).grades_models for q in assignment.spec.questions
                for c in q.checks)
 
 
@@ -243,9 +228,7 @@ def _summary(execution: Execution, config: SandboxConfig, limits: Limits,
 
 
 def _needs_data(question: Question) -> bool:
-    static = PlotCheck | OptimizerCheck | CallsCheck
-    return any(isinstance(c, MODEL_CHECKS) and not isinstance(c, static)
-               for c in question.checks)
+    return any(kind_of(c).needs_data for c in question.checks)
 
 
 def _ungraded(result: QuestionResult, missing: list[str]) -> QuestionResult:

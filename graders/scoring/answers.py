@@ -160,7 +160,7 @@ def region(check: ValueCheck, ctx: ModelContext) -> tuple[list[CellSummary], boo
         start = prompt_cell(cells, check.prompt)
         if start is not None:
             others = [c.prompt for c in (ctx.question.checks if ctx.question else ())
-                      if isinstance(c, ValueCheck) and c.prompt and c.prompt != check.prompt]
+                      if type(c) is type(check) and c.prompt and c.prompt != check.prompt]
             found = [cells[start]]
             for cell in cells[start + 1:start + 1 + _REGION_CELLS]:
                 if cell.heading or (cell.kind == "markdown" and any(
@@ -350,7 +350,7 @@ def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext
     question_prompt = ctx.question.prompt if ctx.question else None
     prompt = check.prompt or question_prompt
     siblings = [c for c in (ctx.question.checks if ctx.question else (check,))
-                if isinstance(c, ValueCheck) and (c.prompt or question_prompt) == prompt]
+                if type(c) is type(check) and (c.prompt or question_prompt) == prompt]
     position = (siblings.index(check) if check in siblings else 0, len(siblings)) \
         if prompt is not None else (0, 0)
     seen = sightings(check, payload if isinstance(payload, dict) else {}, cells, position)

@@ -15,7 +15,7 @@ from graders.results import CallStatus, ProbeRecord
 from graders.scoring.compare import compare_leaves, reference_leaves, structure
 from graders.scoring.diagnoses import apply_mistake
 from graders.scoring.values import WireFormatError, decode
-from graders.spec import FunctionCheck, GradientCheck, Keyed, StabilityCheck
+from graders.spec import FunctionCheck, GradientCheck, Keyed
 
 
 class Fault(StrEnum):
@@ -149,9 +149,12 @@ def score_function_check(
     calls: list[PlannedCall],
     records: dict[str, ProbeRecord],
     cache: ReferenceCache,
+    *,
+    passed_note: str | None = None,
 ) -> CheckScore:
     """Average credit over the check's cases; feedback from the first case that failed.
-    Each case is credited on its best layout (the handout's, or a declared alternative)."""
+    Each case is credited on its best layout (the handout's, or a declared alternative);
+    ``passed_note`` is said when every case is right."""
     alternatives: dict[str, list[PlannedCall]] = {}
     for call in calls:
         if call.base is not None:
@@ -192,8 +195,8 @@ def score_function_check(
     if fraction > 0.0:
         fault = Fault.NONE
     feedback += notes
-    if isinstance(check, StabilityCheck) and fraction == 1.0:
-        feedback.append(f"{check.symbol}() is numerically stable on extreme inputs")
+    if passed_note and fraction == 1.0:
+        feedback.append(passed_note)
     return CheckScore(fraction, feedback, fault)
 
 
@@ -228,6 +231,7 @@ def _score_value(
             return diagnosis.credit, f"{diagnosis.feedback} ({label})", notes
     assert result.mismatch is not None
     message = f"{result.mismatch.message} ({label})"
-    if isinstance(check, GradientCheck):
+    if getattr(check, "loss", None):  # a gradient, whose reference was verified against
+        # finite differences of that loss at load
         message += "; it also disagrees with a finite-difference estimate of the loss's gradient"
     return 0.0, message, notes

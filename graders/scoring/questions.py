@@ -10,25 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from graders.errors import SpecError
+from graders.checks import Evidence, kind_of
 from graders.inputs import PlannedCall
 from graders.results import Candidate, CheckResult, Outcome, ProbeRecord, QuestionResult
-from graders.scoring.answers import score_value
-from graders.scoring.function import CheckScore, Fault, ReferenceCache, score_function_check
-from graders.scoring.models import ModelContext, score_model_check
-from graders.scoring.ops import score_op
+from graders.scoring.function import Fault, ReferenceCache
+from graders.scoring.models import ModelContext
 from graders.scoring.sections import locate_question
-from graders.scoring.style import find_loops
-from graders.spec import (
-    Check,
-    FunctionCheck,
-    GradientCheck,
-    NoLoops,
-    OpCheck,
-    Question,
-    StabilityCheck,
-    ValueCheck,
-)
+from graders.spec import Question
 
 __all__ = ["ModelContext", "ReferenceCache", "score_question"]
 
@@ -40,54 +28,6 @@ class _Scored:
     faults: list[Fault]
     candidate: int | None
     checks: list[CheckResult]
-
-
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-
-
-def check_label(check: Check) -> tuple[str, str]:
-    """(kind, a name for people) of a check, as the report lists it."""
-    kind = _snake(type(check).__name__).removesuffix("_check")
-    symbol = getattr(check, "symbol", None)
-    if isinstance(check, GradientCheck):
-        return kind, f"{symbol}() against the reference and finite differences"
-    if isinstance(check, StabilityCheck):
-        return kind, f"{symbol}() on extreme inputs"
-    if isinstance(check, FunctionCheck):
-        return kind, f"{symbol}() values"
-    if isinstance(check, NoLoops):
-        return kind, f"{symbol}() vectorised (no loops)"
-    if isinstance(check, ValueCheck):
-        return "value", check.label
-    if isinstance(check, OpCheck):
-        return "op", f"{check.label}: forward and backward"
-    return kind, kind.replace("_", " ")
-
-
-def _no_loops(check: NoLoops, candidate: Candidate | None, earned_full: bool) -> CheckScore:
-    if candidate is None:
-        return CheckScore(0.0, [], Fault.MISSING)
-    if not earned_full:
-        return CheckScore(0.0, [f"vectorisation of {check.symbol}() is only credited once "
-                                "it returns correct results"])
-    if not candidate.source:
-        return CheckScore(0.0, [f"could not read the source of {check.symbol}() to check "
-                                "it for loops"])
-    findings = []
-    for name, source in [(check.symbol, candidate.source), *candidate.helpers.items()]:
-        loops = find_loops(source, name)
-        if loops is None:
-            return CheckScore(0.0, [f"could not parse the source of {name}()"])
-        findings += loops
-    if findings:
-        first = findings[0]
-        where = "" if first.function == check.symbol else f" (in helper {first.function}())"
-        return CheckScore(0.0, [
-            f"{check.symbol}() uses {first.construct} on line {first.line}{where}; the "
-            "handout asks for vectorised code without loops"
-        ])
-    return CheckScore(1.0, [])
 
 
 def _score_candidate(
@@ -104,45 +44,20 @@ def _score_candidate(
     feedback: list[str] = []
     faults: list[Fault] = []
     results: list[CheckResult] = []
-    correctness_full = True
+    correct_so_far = True
     for index, check in enumerate(question.checks):
-        if isinstance(check, FunctionCheck):
-            by_call = {}
-            for call in calls.get(index, []):
-                rec = records.get((call.call_id, candidate if candidate is not None else -1))
-                if rec is None:
-                    rec = records.get((call.call_id, -1))
-                if rec is not None:
-                    by_call[call.call_id] = rec
-            score = score_function_check(check, calls.get(index, []), by_call, cache)
-            if isinstance(check, StabilityCheck) and not correctness_full and score.fraction:
-                # Extreme inputs often have trivial answers (a loss of 0): a constant
-                # must not collect them. Credited once ordinary inputs are right.
-                score = CheckScore(0.0, [f"stability of {check.symbol}() on extreme inputs "
-                                         "is only credited once it returns correct results "
-                                         "on ordinary inputs"], score.fault)
-            correctness_full = correctness_full and score.fraction >= 1.0
-        elif isinstance(check, NoLoops):
-            cand = candidates.get((check.symbol, candidate)) if candidate is not None else None
-            score = _no_loops(check, cand, correctness_full)
-        else:
-            if models is None:
-                raise SpecError("model checks need a ModelContext")
-            models.question = question
-            request = answers.get((question.id, index))
-            record = records.get((request, 0)) if request else None
-            if isinstance(check, ValueCheck):
-                score = score_value(check, record, models, cache.solution)
-            elif isinstance(check, OpCheck):
-                score = score_op(check, f"{question.id}:{index}", record, cache.solution)
-            else:
-                score = score_model_check(check, f"{question.id}:{index}", record, models)
+        kind = kind_of(check)
+        score = kind.score(check, Evidence(
+            question=question, index=index, candidate=candidate, candidates=candidates,
+            calls=calls.get(index, []), records=records, cache=cache, models=models,
+            request=answers.get((question.id, index)), correct_so_far=correct_so_far))
+        if kind.correctness:
+            correct_so_far = correct_so_far and score.fraction >= 1.0
         earned = round(check.points * score.fraction, 6)
         points += earned
         feedback += [line for line in score.feedback if line not in feedback]
         faults.append(score.fault)
-        kind, name = check_label(check)
-        results.append(CheckResult(kind=kind, name=name, points=earned,
+        results.append(CheckResult(kind=kind.name, name=kind.label(check), points=earned,
                                    max_points=check.points, feedback=score.feedback,
                                    expected=score.expected))
     return _Scored(round(points, 6), feedback, faults, candidate, results)

@@ -1,0 +1,43 @@
+"""What the trained-model kinds share: reading the model probe's answer, and the one
+"evaluate" request whose body several kinds ask for (equal bodies are one request, so
+one evaluation of the models serves the accuracy and the architecture questions)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from graders.checks.base import Evidence, Request
+from graders.protocol import ModelRequestKind
+from graders.scoring.function import CheckScore, Fault
+from graders.scoring.models.context import _payload
+
+C = TypeVar("C")
+
+
+def from_payload(scorer: Callable[[C, Evidence, dict[str, Any]], CheckScore]
+                 ) -> Callable[[C, Evidence], CheckScore]:
+    def score(check: C, ev: Evidence) -> CheckScore:
+        payload, failure = _payload(ev.record)
+        if failure is not None:
+            return failure
+        if not isinstance(payload, dict):
+            return CheckScore(0.0, ["the model probe's answer was unreadable"], Fault.ERRORED)
+        return scorer(check, ev, payload)
+
+    return score
+
+
+def describe_models(*, saved: bool, public: bool, pretrained: bool = False) -> Request:
+    """Find and describe the notebook's models (no hidden images): ``public`` also
+    measures them on the notebook's own test loader."""
+    body: dict[str, Any] = {"kind": ModelRequestKind.EVALUATE.value, "images": None,
+                            "saved": saved, "memory": True, "public": public}
+    if pretrained:
+        body["pretrained"] = True
+    body["fallback_transform"] = [["ToTensor"]]
+    return body, None
+
+
+def loaders() -> Request:
+    return {"kind": ModelRequestKind.LOADERS.value}, None
