@@ -27,9 +27,8 @@ PHASES = ("sandbox_start_s", "kernel_start_s", "execute_s", "probes_s", "compare
 
 def grade_warm(n: int) -> list[tuple[float, dict[str, float], float]]:
     """n gradings on warm kernels, each taken after the pool has refilled (not timed)."""
-    from graders import KernelPool, SandboxExecutor, kernel_profiles
+    from graders import Grader, KernelPool, SandboxExecutor, kernel_profiles
     from graders.catalog import discover
-    from graders.pipeline.grade import grade_submission
     from graders.sandbox.config import Limits, SandboxConfig
 
     assignment = discover()["ee411-hw3"]
@@ -37,14 +36,13 @@ def grade_warm(n: int) -> list[tuple[float, dict[str, float], float]]:
                            jobs_root=Path(tempfile.gettempdir()) / "ml-autograder-bench")
     pool = KernelPool(config)
     numpy_only = kernel_profiles(assignment, Limits())[0]
+    grader = Grader(assignment, config, Limits(), executor=SandboxExecutor(config, pool))
     results = []
     try:
         for _ in range(n):
             assert pool.wait_ready(numpy_only)
             started = time.perf_counter()
-            graded = grade_submission(NOTEBOOK.read_bytes(), NOTEBOOK.name,
-                                      assignment=assignment, config=config, limits=Limits(),
-                                      executor=SandboxExecutor(config, pool))
+            graded = grader.grade(NOTEBOOK.read_bytes(), NOTEBOOK.name)
             assert graded.report.execution.warm_kernel
             timings = graded.report.execution.timings.model_dump()
             results.append((time.perf_counter() - started, {k: timings[k] for k in PHASES},
@@ -55,16 +53,15 @@ def grade_warm(n: int) -> list[tuple[float, dict[str, float], float]]:
 
 
 def grade_once(_: int) -> tuple[float, dict[str, float], float]:
+    from graders import Grader
     from graders.catalog import discover
-    from graders.pipeline.grade import grade_submission
     from graders.sandbox.config import Limits, SandboxConfig
 
     assignment = discover()["ee411-hw3"]
     config = SandboxConfig(python_env=Path(sys.prefix),
                            jobs_root=Path(tempfile.gettempdir()) / "ml-autograder-bench")
     started = time.perf_counter()
-    graded = grade_submission(NOTEBOOK.read_bytes(), NOTEBOOK.name, assignment=assignment,
-                              config=config, limits=Limits())
+    graded = Grader(assignment, config, Limits()).grade(NOTEBOOK.read_bytes(), NOTEBOOK.name)
     elapsed = time.perf_counter() - started
     timings = graded.report.execution.timings.model_dump()
     return elapsed, {k: timings[k] for k in PHASES}, graded.report.score

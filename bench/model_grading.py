@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from graders import Grader  # noqa: E402
 from graders.calibrate import calibrate  # noqa: E402
 from graders.catalog import discover  # noqa: E402
-from graders.pipeline.grade import grade_submission  # noqa: E402
 from graders.sandbox.config import GiB, Limits, SandboxConfig  # noqa: E402
 from service.fixtures import make_fixtures  # noqa: E402
 
@@ -45,10 +45,10 @@ def main() -> None:
     print(f"calibration (reference notebook, 10 epochs): {time.perf_counter() - started:.1f} s"
           f" -> {accuracies}")
     rows = []
+    grader = Grader(tum, config, limits, root / "hidden", accuracies)
     for _ in range(args.n):
         started = time.perf_counter()
-        graded = grade_submission(NOTEBOOK.read_bytes(), NOTEBOOK.name, assignment=tum,
-                                  config=config, limits=limits, hidden_dir=root / "hidden")
+        graded = grader.grade(NOTEBOOK.read_bytes(), NOTEBOOK.name)
         total = time.perf_counter() - started
         t = graded.report.execution.timings
         assert graded.report.score == 20.0, graded.report.questions

@@ -33,11 +33,10 @@ if TYPE_CHECKING:
     )
     from graders.pipeline.grade import (
         Graded,
-        grade_submission,
         kernel_profiles,
         needs_calibration,
-        rescore,
     )
+    from graders.pipeline.grader import Grader
     from graders.pipeline.intake import load_submission
     from graders.results import (
         REPORT_ADAPTER,
@@ -65,6 +64,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "GiB": ("graders.sandbox.config", "GiB"),
     "GradeReport": ("graders.results", "GradeReport"),
     "Graded": ("graders.pipeline.grade", "Graded"),
+    "Grader": ("graders.pipeline.grader", "Grader"),
     "GraderError": ("graders.errors", "GraderError"),
     "InfrastructureError": ("graders.errors", "InfrastructureError"),
     "KernelPool": ("graders.runner.pool", "KernelPool"),
@@ -85,14 +85,12 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "cached_accuracies": ("graders.calibrate", "cached_accuracies"),
     "discover": ("graders.catalog", "discover"),
     "ensure_calibration": ("graders.calibrate", "ensure_calibration"),
-    "grade_submission": ("graders.pipeline.grade", "grade_submission"),
     "grader_data_problems": ("graders.catalog", "grader_data_problems"),
     "kernel_profiles": ("graders.pipeline.grade", "kernel_profiles"),
     "load_submission": ("graders.pipeline.intake", "load_submission"),
     "needs_calibration": ("graders.pipeline.grade", "needs_calibration"),
     "report_from_json": ("graders.results", "report_from_json"),
     "report_to_json": ("graders.results", "report_to_json"),
-    "rescore": ("graders.pipeline.grade", "rescore"),
     "run_calibration": ("graders.calibrate", "calibrate"),
     "sweep_leftovers": ("graders.runner.workdir", "sweep_leftovers"),
     "to_gradescope": ("graders.results", "to_gradescope"),
@@ -118,6 +116,7 @@ __all__ = [
     "GiB",
     "GradeReport",
     "Graded",
+    "Grader",
     "GraderError",
     "InfrastructureError",
     "KernelPool",
@@ -137,14 +136,12 @@ __all__ = [
     "cached_accuracies",
     "discover",
     "ensure_calibration",
-    "grade_submission",
     "grader_data_problems",
     "kernel_profiles",
     "load_submission",
     "needs_calibration",
     "report_from_json",
     "report_to_json",
-    "rescore",
     "run_calibration",
     "sweep_leftovers",
     "to_gradescope",

@@ -21,11 +21,11 @@ from pathlib import Path, PurePosixPath
 
 from graders import (
     ConfigurationError,
+    Grader,
     GraderError,
     LoadedAssignment,
     ReportStatus,
     SandboxExecutor,
-    grade_submission,
     kernel_profiles,
 )
 from service.config import Settings
@@ -147,15 +147,13 @@ def grade_batch(items: list[BatchItem], *, assignment: LoadedAssignment, setting
     pool = settings.kernel_pool(per_profile=max(1, jobs))
     if pool is not None:
         pool.prefill(kernel_profiles(assignment, limits))
-    executor = SandboxExecutor(config, pool)
+    grader = Grader(assignment, config, limits, settings.hidden_dir, calibration,
+                    SandboxExecutor(config, pool))
 
     def one(item: BatchItem) -> ItemResult:
         started = time.perf_counter()
         try:
-            graded = grade_submission(item.data, item.filename, assignment=assignment,
-                                      config=config, limits=limits,
-                                      hidden_dir=settings.hidden_dir,
-                                      calibration=calibration, executor=executor)
+            graded = grader.grade(item.data, item.filename)
         except GraderError as exc:
             kind = "configuration" if isinstance(exc, ConfigurationError) else "infrastructure"
             return ItemResult(item.name, ItemStatus.FAILED, reason=f"{kind}: {exc}",

@@ -146,10 +146,9 @@ def _grade_one(item: batching.BatchItem, loaded: graders.LoadedAssignment, setti
                notebook_out: Path | None, early: graders.KernelPool | None) -> None:
     """The one-shot path: the full report (on the kernel started early, if it fits)."""
     config = settings.sandbox_config()
-    graded = graders.grade_submission(
-        item.data, item.filename, assignment=loaded, config=config,
-        limits=settings.limits(), hidden_dir=settings.hidden_dir, calibration=calibration,
-        executor=graders.SandboxExecutor(config, early))
+    grader = graders.Grader(loaded, config, settings.limits(), settings.hidden_dir,
+                            calibration, graders.SandboxExecutor(config, early))
+    graded = grader.grade(item.data, item.filename)
     if notebook_out is not None and graded.notebook is not None:
         import nbformat
 

@@ -31,14 +31,13 @@ from tenacity import (
 
 from graders import (
     ENGINE_VERSION,
+    Grader,
     InfrastructureError,
     KernelPool,
     LoadedAssignment,
     ReportStatus,
     SandboxExecutor,
     discover,
-    ensure_calibration,
-    grade_submission,
     kernel_profiles,
     report_from_json,
     report_to_json,
@@ -210,12 +209,10 @@ def _run_grading(run_id: str, ctx: WorkerContext) -> None:
     try:
         config, limits = ctx.settings.sandbox_config(), ctx.settings.limits()
         # Measured by the service at start-up; a run that arrives first waits for it.
-        calibration = ensure_calibration(assignment, config=config, limits=limits,
-                                         hidden_dir=ctx.settings.hidden_dir)
-        graded = grade_submission(data, filename, assignment=assignment, config=config,
-                                  limits=limits, hidden_dir=ctx.settings.hidden_dir,
-                                  calibration=calibration,
-                                  executor=SandboxExecutor(config, ctx.pool))
+        grader = Grader.calibrated(assignment, config=config, limits=limits,
+                                   hidden_dir=ctx.settings.hidden_dir,
+                                   executor=SandboxExecutor(config, ctx.pool))
+        graded = grader.grade(data, filename)
     except Exception as exc:  # infrastructure: retry a bounded number of times
         heartbeat.stopped.set()
         log.exception("grading run %s failed (attempt %s)", run_id, attempts)

@@ -1,5 +1,5 @@
 """Recorded evidence: what the sandbox reported for the fixture hand-ins, committed as
-JSON under ``tests/recordings`` so that scorer tests replay it (``graders.rescore``)
+JSON under ``tests/recordings`` so that scorer tests replay it (``Grader.rescore``)
 instead of training networks again in every CI run.
 
 A recording is only as good as the kernel code that gathered it: each one names the
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from graders import rescore
 from graders.catalog import LoadedAssignment
+from graders.pipeline.grade import rescore
 from graders.results import GradeReport, report_from_json, report_to_json
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from graders import grade_submission, run_calibration
+from graders import run_calibration
 from graders.catalog import LoadedAssignment, discover
-from graders.pipeline.grade import needs_calibration
+from graders.pipeline.grade import grade_submission, needs_calibration
 from graders.sandbox.config import SandboxConfig
 from service.fixtures import make_fixtures
 from tests.conftest import FIXTURE_DATA, MODEL_LIMITS

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from graders import grade_submission
+from graders import Grader
 from tests import evidence
 from tests.conftest import MODEL_LIMITS, NOTEBOOKS, assert_points
 from tests.record import SHORTER
@@ -39,9 +39,9 @@ def test_a_wrong_hand_in_graded_live_scores_what_its_recording_says(
     recording = evidence.load(assignment_id, name, hidden)
     folder, _ = evidence.MANIFEST[assignment_id]
     path = NOTEBOOKS / folder / name
-    live = grade_submission(path.read_bytes(), name, assignment=catalog[assignment_id],
-                            config=data_config, limits=MODEL_LIMITS, hidden_dir=hidden,
-                            calibration=recording.calibration or None).report
+    grader = Grader(catalog[assignment_id], data_config, MODEL_LIMITS, hidden,
+                    recording.calibration or None)
+    live = grader.grade(path.read_bytes(), name).report
     assert live.score < live.max_score  # wrong, and graded as wrong
     assert_points(live, _autograded(recording.report), trained_live=True)
     # the same evidence was gathered: the same probes answered, the same cells ran
@@ -62,9 +62,8 @@ def test_the_reference_notebook_graded_live_earns_full_marks(
     source = (loaded.path / str(loaded.spec.reference_notebook)).read_text()
     for old, new in SHORTER.get(assignment_id, ()):
         source = source.replace(old, new)
-    report = grade_submission(source.encode(), str(loaded.spec.reference_notebook),
-                              assignment=loaded, config=data_config, limits=MODEL_LIMITS,
-                              hidden_dir=hidden, calibration=recording.measured or None).report
+    grader = Grader(loaded, data_config, MODEL_LIMITS, hidden, recording.measured or None)
+    report = grader.grade(source.encode(), str(loaded.spec.reference_notebook)).report
     # against its own recorded accuracy: full marks, whatever the machine (the full-credit
     # band reaches 5 to 10 points below it)
     full = {q.id: q.max_points for q in report.questions if q.outcome.value != "manual"}

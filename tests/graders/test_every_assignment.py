@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from graders import Outcome, grade_submission, needs_calibration
+from graders import Outcome, needs_calibration
 from graders.catalog import discover
+from graders.pipeline.grade import grade_submission
 from graders.spec import FunctionCheck, NoLoops
 from tests import evidence
 from tests.conftest import LIVE, MODEL_LIMITS, make_notebook, reference_calibration

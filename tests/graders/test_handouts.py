@@ -15,8 +15,8 @@ import re
 import nbformat
 import pytest
 
-from graders import ensure_calibration, rescore
-from graders.pipeline.grade import grade_submission
+from graders import ensure_calibration
+from graders.pipeline.grade import grade_submission, rescore
 from graders.results import Outcome
 from tests.conftest import (
     MODEL_LIMITS,

@@ -183,7 +183,7 @@ def test_pretrained_weights_load_from_the_mounted_cache(tum, data_config, fixtur
 
 
 def test_model_questions_rescore_from_stored_outputs(grade_tum, tum, fixture_data, calibrated):
-    from graders import rescore
+    from graders.pipeline.grade import rescore
     from graders.spec import AccuracyBand
 
     report = grade_tum("never_trained.ipynb").report

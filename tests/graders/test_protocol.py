@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from graders import grade_submission
 from graders.inputs import plan_calls
+from graders.pipeline.grade import grade_submission
 from graders.pipeline.staging import write_plan
 from graders.protocol import CandidatesMessage, ResultMessage, StartMessage, parse_message
 from graders.results import CallStatus, Candidate, ProbeRecord

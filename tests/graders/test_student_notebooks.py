@@ -9,7 +9,8 @@ import dataclasses
 import nbformat
 import pytest
 
-from graders import Outcome, grade_submission
+from graders import Outcome
+from graders.pipeline.grade import grade_submission
 from tests.conftest import NOTEBOOKS, TEST_LIMITS, points, question
 
 pytestmark = pytest.mark.sandbox

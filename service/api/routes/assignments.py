@@ -13,13 +13,13 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from graders import (
+    Grader,
     GradeReport,
     Outcome,
     SpecError,
     cached_accuracies,
     report_from_json,
     report_to_json,
-    rescore,
     to_gradescope,
 )
 from service.api.deps import (
@@ -223,9 +223,11 @@ def regrade_assignment(assignment: AssignmentDep, body: RegradeRequest, user: In
     db.add(batch)
     db.flush()
     errors: list[str] = []
-    calibration = cached_accuracies(assignment, config=state.settings.sandbox_config(),
-                                    hidden_dir=state.settings.hidden_dir) \
-        if body.rescore_only else {}
+    config = state.settings.sandbox_config()
+    grader = Grader(assignment, config, state.settings.limits(), state.settings.hidden_dir,
+                    cached_accuracies(assignment, config=config,
+                                      hidden_dir=state.settings.hidden_dir)
+                    if body.rescore_only else {})
     rows, _ = repo.list_submissions(db, assignment_id=assignment.id, limit=1_000_000)
     for submission in rows:
         current = repo.current_run(db, submission_id=submission.id)
@@ -234,8 +236,7 @@ def regrade_assignment(assignment: AssignmentDep, body: RegradeRequest, user: In
                 continue
             try:
                 old = report_from_json(current.report_json)
-                new = rescore(old, assignment, hidden_dir=state.settings.hidden_dir,
-                              calibration=calibration)
+                new = grader.rescore(old)
             except SpecError as exc:
                 errors.append(f"{submission.id}: {exc}")
                 continue
