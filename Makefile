@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test test-all record lint bench clean
+.PHONY: install sandbox-check serve test test-all record lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,14 @@ $(DEMO_DATA)/.made: | $(STAMP)
 	$(BIN)/autograder datasets make-fixtures $(DEMO_DATA)
 	touch $@
 
-serve: $(STAMP) $(DEMO_DATA)/.made
+# Student code runs only inside bubblewrap: say how to get it before starting anything.
+sandbox-check:
+	@command -v bwrap >/dev/null 2>&1 || test "$$AUTOGRADER_UNSAFE_NO_SANDBOX" = true || { \
+	  echo "bubblewrap (bwrap) is not installed: student code runs only inside it."; \
+	  echo "Install it with: sudo apt-get install bubblewrap   (Fedora: dnf install bubblewrap)"; \
+	  exit 1; }
+
+serve: sandbox-check $(STAMP) $(DEMO_DATA)/.made
 	AUTOGRADER_DATASETS_DIR=$${AUTOGRADER_DATASETS_DIR:-$(DEMO_DATA)/datasets} \
 	AUTOGRADER_HIDDEN_DIR=$${AUTOGRADER_HIDDEN_DIR:-$(DEMO_DATA)/hidden} \
 	AUTOGRADER_WEIGHTS_DIR=$${AUTOGRADER_WEIGHTS_DIR:-$(DEMO_DATA)/weights} \

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from graders.runner.pool import KernelPool, KernelProfile
     from graders.runner.workdir import sweep_leftovers
     from graders.sandbox.config import GiB, Limits, SandboxConfig
+    from graders.sandbox.probe import sandbox_problem
     from graders.spec import Visibility
     from graders.version import ENGINE_VERSION
 
@@ -92,6 +93,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "report_from_json": ("graders.results", "report_from_json"),
     "report_to_json": ("graders.results", "report_to_json"),
     "run_calibration": ("graders.calibrate", "calibrate"),
+    "sandbox_problem": ("graders.sandbox.probe", "sandbox_problem"),
     "sweep_leftovers": ("graders.runner.workdir", "sweep_leftovers"),
     "to_gradescope": ("graders.results", "to_gradescope"),
 }
@@ -143,6 +145,7 @@ __all__ = [
     "report_from_json",
     "report_to_json",
     "run_calibration",
+    "sandbox_problem",
     "sweep_leftovers",
     "to_gradescope",
 ]

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     sandbox_uid: int = 10001
     sandbox_gid: int = 10001
     unsafe_no_sandbox: bool = False
+    bwrap: str = "bwrap"  # the bubblewrap executable (a name on PATH or a path)
     memory_limit_bytes: int = 3 * GiB
     max_processes: int = 128
     # Caps on every assignment's own time budgets, only when set on purpose: by default
@@ -110,6 +111,7 @@ class Settings(BaseSettings):
             sandbox_uid=self.sandbox_uid,
             sandbox_gid=self.sandbox_gid,
             unsafe_no_sandbox=self.unsafe_no_sandbox,
+            bwrap=self.bwrap,
             datasets_dir=self.datasets_dir.resolve() if self.datasets_dir else None,
             weights_dir=self.weights_dir.resolve() if self.weights_dir else None,
         )

@@ -20,6 +20,7 @@ from graders import (
     grader_data_problems,
     needs_calibration,
     run_calibration,
+    sandbox_problem,
 )
 from service.config import Settings
 
@@ -41,8 +42,14 @@ class AssignmentReadiness:
         self._lock = threading.Lock()
         self._state: dict[str, tuple[Readiness, str]] = {}
         self._thread: threading.Thread | None = None
+        # Nothing can be graded without a sandbox: every assignment says why, once.
+        problem = sandbox_problem(settings.sandbox_config())
+        self.sandbox = f"the sandbox cannot start: {problem.rstrip('.')}" if problem else None
+        if self.sandbox:
+            log.error("%s; no submission will be accepted until it can", self.sandbox)
         for assignment_id, loaded in catalog.items():
-            self._state[assignment_id] = self._initial(loaded)
+            self._state[assignment_id] = (Readiness.NOT_READY, self.sandbox) \
+                if self.sandbox else self._initial(loaded)
 
     def _initial(self, loaded: LoadedAssignment) -> tuple[Readiness, str]:
         problems = grader_data_problems(loaded, datasets_dir=self.settings.datasets_dir,

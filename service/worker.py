@@ -41,6 +41,7 @@ from graders import (
     kernel_profiles,
     report_from_json,
     report_to_json,
+    sandbox_problem,
 )
 from service.config import Settings
 from service.db import repository as repo
@@ -70,7 +71,12 @@ class WorkerContext:
                warm: bool = False, queues: tuple[str, ...] = ("cpu",)) -> WorkerContext:
         engine = make_engine(settings.resolved_database_url)
         catalog = discover(settings.reference_dir)
-        pool = settings.kernel_pool() if warm else None
+        problem = sandbox_problem(settings.sandbox_config()) if warm else None
+        if problem:
+            # no warm kernels to fail over and over: the service refuses submissions
+            # and /readyz names the problem
+            log.warning("no warm kernels: %s", problem)
+        pool = settings.kernel_pool() if warm and not problem else None
         if pool is not None:
             for assignment in catalog.values():
                 if queue_kind(assignment) in queues:

@@ -29,6 +29,8 @@ def readyz(db: DB, state: State) -> dict[str, object]:
         db.execute(text("SELECT 1"))
     except Exception as exc:
         raise HTTPException(503, f"database unreachable: {exc}") from None
+    if state.readiness.sandbox:
+        raise HTTPException(503, state.readiness.sandbox)
     if not state.dispatcher.healthy():
         raise HTTPException(503, "no grading worker is running")
     # The service is ready; each assignment says whether it can be graded here, and a
