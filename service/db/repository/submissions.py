@@ -16,12 +16,12 @@ from service.db.models import (
     Submission,
     User,
 )
-from service.db.repository.policies import _get_or_add
+from service.db.repository.rows import get_or_add
 from service.db.repository.runs import enqueue_run
 
 
 def ensure_blob(session: Session, *, sha256: str, size: int) -> None:
-    _get_or_add(session, Blob(sha256=sha256, size=size), Blob, sha256)
+    get_or_add(session, Blob(sha256=sha256, size=size), Blob, sha256)
 
 
 def find_idempotent(session: Session, *, user_id: str, key: str) -> Submission | None:
