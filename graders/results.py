@@ -195,6 +195,8 @@ class CheckResult(_Frozen):
     feedback: list[str] = Field(default_factory=list)
     # the answer key ("expected (46, 62, 20)"): students see it once results are released
     expected: list[str] = Field(default_factory=list)
+    # what it measured (a model's accuracy on the hidden images), for calibration and staff
+    measured: float | None = None
 
 
 class QuestionResult(_Frozen):

@@ -56,8 +56,7 @@ class Evidence:
 
         if self.models is None:
             raise SpecError("this check needs the notebook's model context")
-        self.models.question = self.question
-        return self.models
+        return self.models.for_question(self.question)
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,13 @@ def grade_submission(
         submission_sha256=submission.sha256, inputs_fingerprint=fingerprint(calls),
         questions=questions, execution=summary, candidates=execution.candidates,
         probes=execution.records, cells=cells)
-    return Graded(report, truncate_outputs(execution.notebook), context.measured)
+    return Graded(report, truncate_outputs(execution.notebook), measured(questions))
+
+
+def measured(questions: list[QuestionResult]) -> dict[str, float]:
+    """What the checks measured, keyed as the calibration is ("<question>:<check>")."""
+    return {f"{q.id}:{i}": c.measured for q in questions
+            for i, c in enumerate(q.checks) if c.measured is not None}
 
 
 NUMPY_ONLY = ("numpy",)
@@ -257,7 +263,8 @@ def score(
     records: list[ProbeRecord], context: ModelContext, answers: dict[tuple[str, int], str],
 ) -> list[QuestionResult]:
     cache = ReferenceCache(assignment.solution)
-    context.prompts = tuple(q.prompt for q in assignment.spec.questions if q.prompt)
+    context = replace(context, prompts=tuple(q.prompt for q in assignment.spec.questions
+                                             if q.prompt))
     return [
         score_question(q, candidates=candidates, calls=calls, records=records, cache=cache,
                        models=context, answers=answers)

@@ -169,7 +169,7 @@ def region(check: ValueCheck, ctx: ModelContext) -> tuple[list[CellSummary], boo
                 found.append(cell)
             return found, True
     section = ctx.section(None)
-    found = section.cells
+    found = list(section.cells)
     if section.how == "prompt" and section.start is not None and not section.start.heading:
         # a prompt in running text: its answer ends where the next heading, or the next
         # question's prompt ("(b) What are ..."), starts

@@ -31,6 +31,9 @@ class CheckScore:
     feedback: list[str] = field(default_factory=list)
     fault: Fault = Fault.NONE
     expected: list[str] = field(default_factory=list)  # the answer key, shown on release
+    # what the check measured (a model's accuracy): the calibration reads it from the
+    # reference notebook's report
+    measured: float | None = None
 
 
 def _case_label(call: PlannedCall) -> str:

@@ -59,7 +59,7 @@ def _score_candidate(
         faults.append(score.fault)
         results.append(CheckResult(kind=kind.name, name=kind.label(check), points=earned,
                                    max_points=check.points, feedback=score.feedback,
-                                   expected=score.expected))
+                                   expected=score.expected, measured=score.measured))
     return _Scored(round(points, 6), feedback, faults, candidate, results)
 
 

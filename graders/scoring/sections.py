@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from graders.results import CellSummary
@@ -19,7 +20,7 @@ from graders.spec import Question
 
 @dataclass(frozen=True)
 class Section:
-    cells: list[CellSummary]
+    cells: Sequence[CellSummary]
     how: str  # "prompt", "number", "heading", "anchor", "whole notebook"
     found: bool = True
     # the cell that matched (the prompt, the heading): answers may be written into it
@@ -33,7 +34,7 @@ class Section:
                "checked the whole notebook instead"
 
 
-def _under(cells: list[CellSummary], start: int) -> list[CellSummary]:
+def _under(cells: Sequence[CellSummary], start: int) -> list[CellSummary]:
     """The cells after ``start`` up to the next heading of the same or a higher level."""
     level = cells[start].level or 6
     out = []
@@ -44,10 +45,10 @@ def _under(cells: list[CellSummary], start: int) -> list[CellSummary]:
     return out
 
 
-def section_cells(cells: list[CellSummary], section: str | None) -> list[CellSummary]:
+def section_cells(cells: Sequence[CellSummary], section: str | None) -> list[CellSummary]:
     """The cells under the first markdown heading matching ``section`` (all: None)."""
     if section is None:
-        return cells
+        return list(cells)
     pattern = re.compile(section, re.IGNORECASE)
     for i, cell in enumerate(cells):
         if cell.heading and pattern.search(cell.heading):
@@ -59,7 +60,7 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
 
-def prompt_cell(cells: list[CellSummary], prompt: str) -> int | None:
+def prompt_cell(cells: Sequence[CellSummary], prompt: str) -> int | None:
     """The markdown cell that quotes the prompt best (at least 80% of its words in order)."""
     wanted = _words(prompt)
     if not wanted:
@@ -87,7 +88,7 @@ def _heading_number(heading: str, number: str) -> bool:
                          heading, re.IGNORECASE))
 
 
-def _part_cells(cells: list[CellSummary], top: int, parent: str) -> list[CellSummary]:
+def _part_cells(cells: Sequence[CellSummary], top: int, parent: str) -> list[CellSummary]:
     """The cells of part ``parent`` (from its heading at ``top``): up to a heading of a
     higher level or the heading of the next part. Sub-questions often share the part's
     heading level ("### Exercise 2" then "### 1)"), so the same level does not end it."""
@@ -109,7 +110,7 @@ def _sub_numbered(heading: str) -> bool:
     return bool(re.match(r"^\s*\(?(\d+|[a-z])\)", heading, re.IGNORECASE))
 
 
-def _number_match(cells: list[CellSummary], number: str) -> int | None:
+def _number_match(cells: Sequence[CellSummary], number: str) -> int | None:
     """The heading that numbers this question: "2.2" itself, or a "2)"-style heading
     within the part headed "2"."""
     for i, cell in enumerate(cells):
@@ -128,7 +129,7 @@ def _number_match(cells: list[CellSummary], number: str) -> int | None:
     return None
 
 
-def _anchor_cells(cells: list[CellSummary], anchors: tuple[str, ...]) -> list[CellSummary]:
+def _anchor_cells(cells: Sequence[CellSummary], anchors: tuple[str, ...]) -> list[CellSummary]:
     found = [c for c in cells if c.kind == "code" and c.source and any(
         re.search(a, c.source) for a in anchors)]
     return found
@@ -140,14 +141,14 @@ def question_number(question_id: str) -> str | None:
     return match.group(1) if match else None
 
 
-def locate_question(cells: list[CellSummary], question: Question) -> Section:
+def locate_question(cells: Sequence[CellSummary], question: Question) -> Section:
     if not (question.section or question.prompt or question.anchors):
         return Section(cells, "whole notebook")
     return locate(cells, section=question.section, number=question_number(question.id),
                   prompt=question.prompt, anchors=question.anchors)
 
 
-def locate(cells: list[CellSummary], *, section: str | None, number: str | None = None,
+def locate(cells: Sequence[CellSummary], *, section: str | None, number: str | None = None,
            prompt: str | None = None, anchors: tuple[str, ...] = ()) -> Section:
     """Find a question's cells; see the module docstring for the order."""
     if prompt:

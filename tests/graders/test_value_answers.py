@@ -4,6 +4,7 @@ forms a TA accepts, where the answer is read from, and what feedback says."""
 from __future__ import annotations
 
 import types
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -67,9 +68,9 @@ def code(index: int, source: str = "", text: str = "") -> CellSummary:
 
 def score(check: ValueCheck, cells: list[CellSummary], rec: ProbeRecord | None = None,
           question: Question | None = None):
-    ctx = ModelContext(hidden_dir=None, calibration={}, cells=cells)
-    ctx.question = question or Question(id="2", title="t", points=check.points,
-                                        checks=(check,), section=r"problem 2")
+    ctx = ModelContext(hidden_dir=None, calibration={}, cells=cells).for_question(
+        question or Question(id="2", title="t", points=check.points, checks=(check,),
+                             section=r"problem 2"))
     return score_value(check, rec or record(), ctx, SOLUTION)
 
 
@@ -195,8 +196,8 @@ def test_a_sub_questions_answer_ends_where_the_next_prompt_begins():
                    "**Answer:** 10 per input value")]
     ctx = ModelContext(hidden_dir=None, calibration={}, cells=cells,
                        prompts=("What are the number of input channels?",
-                                "How many multiply- and add- operations are required?"))
-    ctx.question = asks_in
+                                "How many multiply- and add- operations are required?"),
+                       question=asks_in)
     assert score_value(asks_in.checks[0], record(), ctx, SOLUTION).fraction == 0.0
-    ctx.prompts = ()
+    ctx = replace(ctx, prompts=())
     assert score_value(asks_in.checks[0], record(), ctx, SOLUTION).fraction == 1.0

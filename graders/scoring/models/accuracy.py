@@ -44,8 +44,7 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
         return _no_model(check.locate)
     acc, best = max(scored, key=lambda s: s[0])
     if ctx.calibrating:
-        ctx.measured[key] = acc
-        return CheckScore(1.0, [f"reference accuracy {100 * acc:.1f}%"])
+        return CheckScore(1.0, [f"reference accuracy {100 * acc:.1f}%"], measured=acc)
     reference = ctx.calibration.get(key)
     if reference is None:
         raise SpecError(f"no reference accuracy calibrated for {key}")
@@ -63,7 +62,7 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
     if credit == 0.0 and acc <= 1.5 / max(1, len(per_class)):
         lines.append("that is close to chance: was the model trained?")
     lines += training_mistakes(ctx, best.get("architecture") or {})
-    return CheckScore(credit, lines)
+    return CheckScore(credit, lines, measured=acc)
 
 
 def credit_bands(band: AccuracyBand, reference: float) -> list[tuple[float, float]]:

@@ -3,7 +3,9 @@ cells) and the reading of the model probe's answer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from graders.results import CallStatus, CellRecord, CellSummary, ProbeRecord
 from graders.scoring.function import CheckScore, Fault
 from graders.scoring.sections import Section, locate, question_number
 from graders.scoring.values import Decoded, Dict, Seq, WireFormatError, decode
-from graders.spec import ModelAccuracyCheck, ModelLocator, Question
+from graders.spec import HiddenSet, ModelAccuracyCheck, ModelLocator, Question
 
 REQUIRES = {
     "relu": (("ReLU",), ("relu",)),
@@ -25,20 +27,25 @@ REQUIRES = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelContext:
+    """What scorers read besides their own check's evidence: the notebook's cells, the
+    calibration, where the hidden labels are. Frozen: a scorer cannot leave anything here
+    for another to read; what it measures it returns in its ``CheckScore``."""
+
     hidden_dir: Path | None
-    calibration: dict[str, float]
-    cells: list[CellSummary]
+    calibration: Mapping[str, float]
+    cells: Sequence[CellSummary]
     calibrating: bool = False
-    records: list[CellRecord] = field(default_factory=list)
-    measured: dict[str, float] = field(default_factory=dict)
+    records: Sequence[CellRecord] = ()
     # the files handed in beside the notebook (a group's scanned notes), by name
-    handed_in: list[str] = field(default_factory=list)
+    handed_in: Sequence[str] = ()
     # every question's prompt: a sub-question's answer ends where the next one's begins
     prompts: tuple[str, ...] = ()
-    question: Question | None = None  # the question being scored (set by score_question)
-    _labels: dict[str, np.ndarray] = field(default_factory=dict)
+    question: Question | None = None  # the question being scored (see ``for_question``)
+
+    def for_question(self, question: Question) -> ModelContext:
+        return replace(self, question=question)
 
     def section(self, pattern: str | None) -> Section:
         """The cells answering the current question (a check may name its own heading
@@ -51,12 +58,19 @@ class ModelContext:
                       anchors=question.anchors)
 
     def labels(self, check: ModelAccuracyCheck) -> np.ndarray:
-        key = f"{check.data.name}:{check.data.classes}"
-        if key not in self._labels:
-            if self.hidden_dir is None:
-                raise SpecError("the hidden test sets are not configured")
-            self._labels[key] = hidden_labels(self.hidden_dir, check.data)[1]
-        return self._labels[key]
+        if self.hidden_dir is None:
+            raise SpecError("the hidden test sets are not configured")
+        stat = (self.hidden_dir / f"{check.data.name}.npz").stat()
+        return _labels(self.hidden_dir, check.data, (stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=16)
+def _labels(hidden_dir: Path, data: HiddenSet, stamp: tuple[int, int]) -> np.ndarray:
+    # a memo of reading a file the grader owns (keyed by its stamp, so a replaced file is
+    # read again), not state between scorers
+    labels = hidden_labels(hidden_dir, data)[1]
+    labels.setflags(write=False)
+    return labels
 
 
 def plain(decoded: Decoded) -> Any:
