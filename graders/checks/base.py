@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from graders.results import Candidate, ProbeRecord
-from graders.scoring.function import CheckScore, ReferenceCache
+from graders.scoring.function import CheckScore, Fault, ReferenceCache
 from graders.spec import HiddenSet, Question
 
 if TYPE_CHECKING:
@@ -81,6 +81,26 @@ def _no_hidden(check: Any) -> HiddenSet | None:
 
 
 @dataclass(frozen=True)
+class Control(Generic[C]):
+    """One piece of work the kind must grade as it deserves (PrairieLearn's element
+    ``test``): a check, the evidence such work leaves, and the credit it must get.
+
+    Every kind gives at least a correct control (``credit == 1``), an incorrect one
+    (work that must not earn the credit: ``credit == 0``, or the partial credit it is
+    due) and an invalid one (missing, crashed, unreadable: ``fault`` says which)."""
+
+    name: str  # what the work is, in the words of a test failure: "sigmoid net, ReLU asked"
+    check: C
+    evidence: Evidence
+    credit: float  # the fraction the scorer must give it, exactly
+    fault: Fault | None = None  # the fault it must report (an invalid answer)
+
+
+def _no_controls() -> Sequence[Control[Any]]:
+    return ()
+
+
+@dataclass(frozen=True)
 class CheckKind(Generic[C]):
     spec: type[C]
     name: str  # the check's kind in the report ("function", "architecture", ...)
@@ -94,3 +114,9 @@ class CheckKind(Generic[C]):
     correctness: bool = False  # its credit decides whether later style credit is earned
     needs_data: bool = False  # ungraded (not failed) without the course's data
     grades_models: bool = False  # the kernel needs torch warm for it
+    # work that must and must not earn the credit (a registry test fails on a kind
+    # without a correct, an incorrect and an invalid control)
+    controls: Callable[[], Sequence[Control[C]]] = _no_controls
+    # the kernel half: the module under ``graders/kernel`` that gathers this kind's
+    # evidence next to student code ("" when the host reads it from the notebook alone)
+    kernel: str = ""
