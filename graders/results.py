@@ -149,6 +149,10 @@ class AppliedLimits(_Frozen):
     total_timeout_s: float
     cell_source: str = "assignment"
     total_source: str = "assignment"
+    # checking the answers after the cells ran: its own allowance on the same clock
+    probe_phase_s: float | None = None
+    probe_source: str = "assignment"
+    question_s: dict[str, float] = Field(default_factory=dict)  # questions' own budgets
 
 
 class RunEnvironment(_Frozen):

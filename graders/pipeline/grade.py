@@ -21,10 +21,11 @@ from graders.catalog import LoadedAssignment, grader_data_problems
 from graders.checks import kind_of
 from graders.errors import CalibrationMissingError, SpecError, SubmissionFormatError
 from graders.inputs import PlannedCall, derive_seed, fingerprint, plan_calls
+from graders.pipeline.budget import decide, limits_for
 from graders.pipeline.intake import Submission, load_submission
 from graders.pipeline.machine import run_environment
-from graders.pipeline.model_plan import MODEL_TIMEOUT_S, plan_models, write_requests
-from graders.pipeline.notebook import section_budgets, summarise_cells, truncate_outputs
+from graders.pipeline.model_plan import plan_models, write_requests
+from graders.pipeline.notebook import summarise_cells, truncate_outputs
 from graders.pipeline.overlay import overlay_package
 from graders.pipeline.staging import stage_files, write_plan
 from graders.results import (
@@ -59,26 +60,6 @@ def needs_calibration(assignment: LoadedAssignment) -> bool:
     """Some check scores a trained model on hidden images against the reference's."""
     return any(kind_of(c).hidden_set(c) is not None
                for q in assignment.spec.questions for c in q.checks)
-
-
-def limits_for(assignment: LoadedAssignment, base: Limits) -> tuple[Limits, AppliedLimits]:
-    """The assignment's own budgets, lowered only by caps the deployment set on purpose
-    (``base`` holds those caps; infinite when unset)."""
-    spec = assignment.spec
-    cell = min(base.cell_timeout_s, spec.cell_timeout_s)
-    total = min(base.total_timeout_s, spec.total_timeout_s)
-    applied = AppliedLimits(
-        cell_timeout_s=cell, total_timeout_s=total,
-        cell_source="deployment cap" if cell < spec.cell_timeout_s else "assignment",
-        total_source="deployment cap" if total < spec.total_timeout_s else "assignment")
-    limits = replace(base, cell_timeout_s=cell, total_timeout_s=total,
-                     memory_bytes=max(base.memory_bytes, spec.memory_bytes or 0))
-    return limits, applied
-
-
-def _probe_budget(calls: list[PlannedCall], requests: int) -> float:
-    # Each candidate may take every call's limit; a few candidates at most in practice.
-    return 30.0 + 2.0 * sum(c.timeout_s for c in calls) + MODEL_TIMEOUT_S * requests
 
 
 def grade_submission(
@@ -122,7 +103,7 @@ def grade_submission(
     requests, answers = plan_models(spec, assignment.solution)
     if missing:
         requests = [r for r in requests if r.hidden is None]
-    effective, applied = limits_for(assignment, limits)
+    budget = decide(assignment, limits, submission.notebook, calls, requests)
     executor = executor or SandboxExecutor(config)
     config.jobs_root.mkdir(parents=True, exist_ok=True)
     # the grader's pid in the name: a sweep can tell when its owner is gone
@@ -134,14 +115,12 @@ def grade_submission(
         staged = stage_files(job / "files", assignment.path / "support",
                              submission.attachments)
         execution = executor.execute(
-            submission.notebook, job=job, limits=effective, seed=seed,
+            submission.notebook, job=job, limits=budget.limits, seed=seed,
             request=ProbeRequest(
-                symbols=spec.symbols, budget_s=_probe_budget(calls, len(requests)),
-                call_limit_s=max((c.timeout_s for c in calls), default=1.0),
-                call_limits={**{c.call_id: c.timeout_s for c in calls},
-                             **{r.id: MODEL_TIMEOUT_S for r in requests}},
+                symbols=spec.symbols, budget_s=budget.probe_s,
+                call_limit_s=budget.call_default_s, call_limits=dict(budget.calls),
                 preload=preload_for(assignment, submission)),
-            cell_timeouts=section_budgets(submission.notebook, spec))
+            cell_timeouts=dict(budget.sections))
     finally:
         shutil.rmtree(job, ignore_errors=True)
     t_compare = time.perf_counter()
@@ -156,7 +135,7 @@ def grade_submission(
                      for q in questions]
     if execution.tampered:
         questions = [_tampered(q) if spec.question(q.id).symbols else q for q in questions]
-    summary = _summary(execution, config, effective, applied, staged,
+    summary = _summary(execution, config, budget.limits, budget.applied, staged,
                        compare_s=time.perf_counter() - t_compare,
                        total_s=time.perf_counter() - started)
     report = GradeReport(

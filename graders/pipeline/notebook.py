@@ -9,8 +9,6 @@ import re
 from nbformat import NotebookNode
 
 from graders.results import CellSummary
-from graders.scoring.sections import locate_question
-from graders.spec import Assignment
 
 ARTIFACT_TEXT_CAP = 20_000
 CELL_TEXT_CAP = 8_000
@@ -61,19 +59,6 @@ def summarise_cells(nb: NotebookNode) -> list[CellSummary]:
                                text="".join(text)[-CELL_TEXT_CAP:],
                                source=cell.source[:CELL_SOURCE_CAP]))
     return out
-
-
-def section_budgets(nb: NotebookNode, spec: Assignment) -> dict[int, float]:
-    """Per-cell time limits from the questions' own budgets (by their sections)."""
-    cells = summarise_cells(nb)
-    budgets: dict[int, float] = {}
-    for question in spec.questions:
-        if question.budget_s:
-            section = locate_question(cells, question)
-            if section.found:
-                for cell in section.cells:
-                    budgets[cell.index] = max(budgets.get(cell.index, 0.0), question.budget_s)
-    return budgets
 
 
 def truncate_outputs(nb: NotebookNode) -> NotebookNode:

@@ -88,6 +88,7 @@ class _Run:
     limits: Limits
     cell_timeouts: dict[int, float]
     deadline: float
+    probe_left: float  # what remains of the probe phase's allowance, across restarts
     nonce: str = field(default_factory=lambda: secrets.token_hex(8))
     records: dict[int, CellRecord] = field(default_factory=dict)
     skip: set[int] = field(default_factory=set)
@@ -149,7 +150,7 @@ async def run_submission(
     prepare(job, config)
     run = _Run(work=copy.deepcopy(nb), limits=limits, cell_timeouts=cell_timeouts or {},
                deadline=time.monotonic() + limits.total_timeout_s,
-               warnings=_mode_warnings(config))
+               probe_left=request.budget_s, warnings=_mode_warnings(config))
     warm = await pool.take(KernelProfile.of(limits, request.preload)) if pool else None
     if warm is not None:
         _move_staged(job, warm.job)
@@ -167,6 +168,11 @@ async def _kernels(run: _Run, job: Path, config: SandboxConfig, limits: Limits, 
                    pool: KernelPool | None) -> None:
     """The restart loop: start (or adopt) a kernel, run the cells, run the probes."""
     while run.kernel_starts < MAX_KERNEL_STARTS:
+        if run.probe_left <= 0:
+            run.warnings.append(
+                f"checking the answers used its whole allowance ({request.budget_s:g} s) "
+                "across kernel restarts; the answers not checked by then earn nothing")
+            return
         run.kernel_starts += 1
         t0 = time.perf_counter()
         if warm is not None and run.kernel_starts == 1:
@@ -290,7 +296,7 @@ async def _run_probes(session: KernelSession, run: _Run, request: ProbeRequest) 
     client.probe_messages = []
     probe_cell = nbformat.v4.new_code_cell(probe_code(run.nonce, run.probe_skip))
     client.timeout_func = None
-    client.timeout = max(1, int(request.budget_s))
+    client.timeout = max(1, int(run.probe_left))
     run.work.cells.append(probe_cell)
     watchdog = asyncio.ensure_future(client.watch_calls(request.call_limits,
                                                         request.call_limit_s))
@@ -306,6 +312,7 @@ async def _run_probes(session: KernelSession, run: _Run, request: ProbeRequest) 
         watchdog.cancel()
         run.work.cells.pop()
         run.timings["probes_s"] += time.perf_counter() - started
+        run.probe_left -= time.perf_counter() - started
     in_flight = _collect(client.probe_messages, run)
     if died is None:
         err = error_text(probe_cell)
@@ -323,8 +330,12 @@ async def _run_probes(session: KernelSession, run: _Run, request: ProbeRequest) 
         return True
     call_id, symbol, candidate = in_flight
     limit = request.call_limits.get(call_id, request.call_limit_s)
-    message = (f"did not return within {limit:g} s and was stopped"
-               if died is CallStatus.TIMEOUT else "the kernel died during this call")
+    if died is CallStatus.TIMEOUT and run.probe_left <= 0:
+        message = (f"was stopped: checking the answers used its whole allowance "
+                   f"({request.budget_s:g} s)")
+    else:
+        message = (f"did not return within {limit:g} s and was stopped"
+                   if died is CallStatus.TIMEOUT else "the kernel died during this call")
     run.probe_results[(call_id, candidate)] = ProbeRecord(
         call_id=call_id, symbol=symbol, candidate=candidate, status=died, error=message)
     run.probe_skip.append((call_id, candidate))

@@ -177,3 +177,19 @@ def test_a_notebook_that_silences_the_kernels_display_is_reported_as_tampering(g
         assert q.points == 0.0 and "tampered with the grading kernel" in q.feedback[0], \
             (qid, q.feedback)
     assert not any("not defined" in line for q in report.questions for line in q.feedback)
+
+
+def test_answers_that_hang_again_and_again_cannot_hold_the_worker_past_the_probe_allowance(
+        grade):
+    # six bindings of gradient(), each hanging past its 2 s call limit; each stops the
+    # kernel. The deployment's 6 s total also caps the probe phase, across restarts.
+    graded = grade("hostile_slow_bindings.ipynb", total_timeout_s=6)
+    execution = graded.report.execution
+    assert execution.limits is not None
+    assert execution.limits.probe_phase_s == 6
+    assert execution.limits.probe_source == "deployment cap"
+    assert any("used its whole allowance (6 s)" in w for w in execution.warnings)
+    assert execution.kernel_starts < 5  # would restart up to five times otherwise
+    assert execution.timings.probes_s < 6 + 2  # one call limit of slack at most
+    assert graded.report.status is ReportStatus.GRADED
+    assert question(graded, "1.5").points == 0.0

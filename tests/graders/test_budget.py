@@ -1,0 +1,74 @@
+"""Every time limit is decided in one place: the assignment sets them, the deployment may
+only lower them, and the report says which applied and whose they were."""
+
+from __future__ import annotations
+
+import math
+
+import nbformat
+import pytest
+
+from graders.inputs import plan_calls
+from graders.pipeline.budget import decide
+from graders.pipeline.model_plan import plan_models
+from graders.sandbox.config import Limits
+from tests.conftest import NOTEBOOKS
+
+
+@pytest.fixture(scope="module")
+def tum(catalog):
+    return catalog["tum-ps10"]
+
+
+@pytest.fixture(scope="module")
+def tum_correct():
+    return nbformat.read(NOTEBOOKS / "tum_ps10" / "correct.ipynb", as_version=4)
+
+
+def budget_for(assignment, notebook, deployment: Limits):
+    calls = plan_calls(assignment.spec, 1, max_call_s=deployment.call_timeout_s)
+    requests, _ = plan_models(assignment.spec, assignment.solution)
+    return decide(assignment, deployment, notebook, calls, requests)
+
+
+def test_without_caps_the_assignment_sets_every_limit(tum, tum_correct):
+    budget = budget_for(tum, tum_correct, Limits())
+    applied = budget.applied
+    assert (applied.cell_timeout_s, applied.total_timeout_s) == (1800, 3600)
+    assert (applied.cell_source, applied.total_source, applied.probe_source) == (
+        "assignment", "assignment", "assignment")
+    assert applied.question_s == {"2.3": 1800}
+    # the training question's cells run under the question's own budget
+    assert set(budget.sections.values()) == {1800}
+    assert budget.sections  # its section was found in the notebook
+
+
+def test_a_deployment_cap_lowers_cells_questions_total_and_the_probe_phase(
+        tum, tum_correct):
+    budget = budget_for(tum, tum_correct, Limits(cell_timeout_s=60, total_timeout_s=120))
+    applied = budget.applied
+    assert (applied.cell_timeout_s, applied.total_timeout_s) == (60, 120)
+    assert (applied.cell_source, applied.total_source) == ("deployment cap",) * 2
+    assert applied.question_s == {"2.3": 60}
+    assert set(budget.sections.values()) == {60}
+    assert budget.probe_s == 120 and applied.probe_source == "deployment cap"
+    assert budget.limits.cell_timeout_s == 60 and budget.limits.total_timeout_s == 120
+
+
+def test_a_deployment_cap_above_the_assignment_raises_nothing(tum, tum_correct):
+    budget = budget_for(tum, tum_correct, Limits(cell_timeout_s=10_000,
+                                                 total_timeout_s=100_000))
+    assert (budget.limits.cell_timeout_s, budget.limits.total_timeout_s) == (1800, 3600)
+    assert budget.applied.question_s == {"2.3": 1800}
+    assert budget.applied.probe_source == "assignment"
+
+
+def test_every_planned_call_and_model_request_has_its_own_limit(ee411):
+    notebook = nbformat.read(NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb", as_version=4)
+    deployment = Limits(call_timeout_s=2)
+    calls = plan_calls(ee411.spec, 1, max_call_s=2)
+    requests, _ = plan_models(ee411.spec, ee411.solution)
+    budget = decide(ee411, deployment, notebook, calls, requests)
+    assert set(budget.calls) == {c.call_id for c in calls} | {r.id for r in requests}
+    assert all(budget.calls[c.call_id] <= 2 for c in calls)
+    assert math.isfinite(budget.probe_s) and budget.probe_s > 0
