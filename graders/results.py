@@ -183,6 +183,10 @@ class ExecutionSummary(_Frozen):
     # files) or "submission" (the student's own, which win over the course's)
     files: dict[str, str] = Field(default_factory=dict)
     environment: RunEnvironment | None = None
+    # the probe did not run as sent (see graders.evidence): kept, so a re-score of the
+    # stored evidence cannot give back what the run took away
+    tampered: bool = False
+    missing_data: list[str] = Field(default_factory=list)  # grader data missing at run time
 
     @property
     def cell_errors(self) -> list[CellRecord]:
@@ -219,6 +223,11 @@ class QuestionResult(_Frozen):
 _PENDING = (Outcome.MANUAL, Outcome.UNGRADED)
 
 
+# The shape of the evidence a report holds (graders.evidence.EvidenceRecord): raised when
+# it changes, so that an engine never misreads a report written by a newer one.
+EVIDENCE_VERSION = 1
+
+
 class GradeReport(_Frozen):
     assignment_id: str
     assignment_version: str
@@ -233,6 +242,7 @@ class GradeReport(_Frozen):
     candidates: list[Candidate] = Field(default_factory=list)
     probes: list[ProbeRecord] = Field(default_factory=list)
     cells: list[CellSummary] = Field(default_factory=list)
+    evidence_version: int = EVIDENCE_VERSION
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -9,6 +9,7 @@ side): lets notebooks written for Colab or a laptop run unchanged in the sandbox
   not run (there is no network) and print a note instead; other shell escapes run as usual.
 """
 
+import importlib
 import importlib.abc
 import importlib.util
 import os
@@ -159,6 +160,29 @@ def _remember(ip):
     # helpers (get_ipython, exit, display) around every cell
     _PRISTINE["builtins"] = {k: v for k, v in vars(builtins).items()
                              if isinstance(v, type | types.BuiltinFunctionType)}
+    _PRISTINE["library"] = _library()
+
+
+# Library functions the probe itself calls to report: a notebook that replaces one (say
+# ``numpy.save`` in a later cell) would otherwise change what an earlier answer reports.
+_LIBRARY = (("numpy", ("save", "load", "asarray", "ascontiguousarray", "isfinite")),
+            ("IPython.display", ("display",)), ("json", ("dumps", "loads")),
+            ("base64", ("b64encode", "b64decode")), ("io", ("BytesIO",)))
+
+
+def _library():
+    found = {}
+    for module_name, names in _LIBRARY:
+        module = sys.modules.get(module_name)
+        if module is None:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                continue
+        for name in names:
+            if hasattr(module, name):
+                found[(module_name, name)] = (module, getattr(module, name))
+    return found
 
 
 def disarm(ip, nonce):
@@ -190,6 +214,13 @@ def disarm(ip, nonce):
             if current.get(name, _PRISTINE) is not original:
                 changed.append(f"builtins.{name}")
                 current[name] = original
+        for (module_name, name), (module, original) in _PRISTINE["library"].items():
+            if sys.modules.get(module_name) is not module:
+                changed.append(module_name)
+                sys.modules[module_name] = module
+            if getattr(module, name, None) is not original:
+                changed.append(f"{module_name}.{name}")
+                setattr(module, name, original)
     if sys.gettrace() is not None or sys.getprofile() is not None:
         changed.append("trace hooks")
         sys.settrace(None)

@@ -12,7 +12,8 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbformat import NotebookNode
@@ -20,6 +21,7 @@ from nbformat import NotebookNode
 from graders.catalog import LoadedAssignment, grader_data_problems
 from graders.checks import kind_of
 from graders.errors import CalibrationMissingError, SpecError, SubmissionFormatError
+from graders.evidence import EvidenceRecord
 from graders.inputs import PlannedCall, derive_seed, fingerprint, plan_calls
 from graders.pipeline.budget import decide, limits_for
 from graders.pipeline.intake import Submission, load_submission
@@ -30,11 +32,9 @@ from graders.pipeline.overlay import overlay_package
 from graders.pipeline.staging import stage_files, write_plan
 from graders.results import (
     AppliedLimits,
-    Candidate,
     ExecutionSummary,
     GradeReport,
     Outcome,
-    ProbeRecord,
     QuestionResult,
     ReportStatus,
     Timings,
@@ -100,7 +100,7 @@ def grade_submission(
             f"`autograder calibrate {spec.id}` first")
     seed = derive_seed(submission.sha256, spec.id) if seed is None else seed
     calls = plan_calls(spec, seed, max_call_s=limits.call_timeout_s)
-    requests, answers = plan_models(spec, assignment.solution)
+    requests, _ = plan_models(spec, assignment.solution)
     if missing:
         requests = [r for r in requests if r.hidden is None]
     budget = decide(assignment, limits, submission.notebook, calls, requests)
@@ -124,26 +124,27 @@ def grade_submission(
     finally:
         shutil.rmtree(job, ignore_errors=True)
     t_compare = time.perf_counter()
-    cells = summarise_cells(execution.notebook)
-    context = ModelContext(hidden_dir=hidden_dir, calibration=calibration or {}, cells=cells,
-                           calibrating=calibrating, records=execution.cells,
-                           handed_in=[n for n, o in staged.items() if o == "submission"])
-    questions = score(assignment, calls, execution.candidates, execution.records, context,
-                      answers)
-    if missing:
-        questions = [_ungraded(q, missing) if _needs_data(spec.question(q.id)) else q
-                     for q in questions]
-    if execution.tampered:
-        questions = [_tampered(q) if spec.question(q.id).symbols else q for q in questions]
+    evidence = EvidenceRecord(
+        seed=seed, inputs_fingerprint=fingerprint(calls),
+        submission_sha256=submission.sha256, candidates=tuple(execution.candidates),
+        probes=tuple(execution.records), cells=tuple(summarise_cells(execution.notebook)),
+        cell_records=tuple(execution.cells),
+        handed_in=tuple(n for n, o in staged.items() if o == "submission"),
+        tampered=execution.tampered, missing_data=tuple(missing))
+    questions = score_evidence(assignment, evidence, hidden_dir=hidden_dir,
+                               calibration=calibration, calibrating=calibrating, calls=calls)
     summary = _summary(execution, config, budget.limits, budget.applied, staged,
                        compare_s=time.perf_counter() - t_compare,
                        total_s=time.perf_counter() - started)
     report = GradeReport(
         assignment_id=spec.id, assignment_version=spec.version,
         engine_version=ENGINE_VERSION, status=ReportStatus.GRADED, seed=seed,
-        submission_sha256=submission.sha256, inputs_fingerprint=fingerprint(calls),
-        questions=questions, execution=summary, candidates=execution.candidates,
-        probes=execution.records, cells=cells)
+        submission_sha256=submission.sha256, inputs_fingerprint=evidence.inputs_fingerprint,
+        questions=questions,
+        execution=summary.model_copy(update={"tampered": evidence.tampered,
+                                             "missing_data": list(evidence.missing_data)}),
+        candidates=list(evidence.candidates), probes=list(evidence.probes),
+        cells=list(evidence.cells))
     return Graded(report, truncate_outputs(execution.notebook), measured(questions))
 
 
@@ -237,41 +238,55 @@ def _seconds(value: float) -> str:
     return "no limit" if math.isinf(value) else f"{value:g} s"
 
 
-def score(
-    assignment: LoadedAssignment, calls: list[PlannedCall], candidates: list[Candidate],
-    records: list[ProbeRecord], context: ModelContext, answers: dict[tuple[str, int], str],
+def score_evidence(
+    assignment: LoadedAssignment, evidence: EvidenceRecord, *, hidden_dir: Path | None,
+    calibration: Mapping[str, float] | None, calibrating: bool = False,
+    calls: list[PlannedCall] | None = None,
 ) -> list[QuestionResult]:
+    """Every question's result from the evidence alone: what grading and re-scoring both
+    do once the run is over. Nothing here runs, and no scorer sees another's state.
+
+    Refuses (``SpecError``) when the spec would now plan other inputs: the stored answers
+    no longer answer its questions and the submission must re-run.
+    """
+    spec = assignment.spec
+    if calls is None:
+        calls = plan_calls(spec, evidence.seed)
+        if fingerprint(calls) != evidence.inputs_fingerprint:
+            raise SpecError("the rubric changed the probe inputs: this submission must be "
+                            "re-run")
+    _, answers = plan_models(spec, assignment.solution)
+    context = ModelContext(
+        hidden_dir=None if evidence.missing_data else hidden_dir,
+        calibration=calibration or {}, cells=evidence.cells, calibrating=calibrating,
+        records=evidence.cell_records, handed_in=evidence.handed_in,
+        prompts=tuple(q.prompt for q in spec.questions if q.prompt))
     cache = ReferenceCache(assignment.solution)
-    context = replace(context, prompts=tuple(q.prompt for q in assignment.spec.questions
-                                             if q.prompt))
-    return [
-        score_question(q, candidates=candidates, calls=calls, records=records, cache=cache,
-                       models=context, answers=answers)
-        for q in assignment.spec.questions
+    questions = [
+        score_question(q, candidates=list(evidence.candidates), calls=calls,
+                       records=list(evidence.probes), cache=cache, models=context,
+                       answers=answers)
+        for q in spec.questions
     ]
+    if evidence.missing_data:
+        questions = [_ungraded(q, list(evidence.missing_data))
+                     if _needs_data(spec.question(q.id)) else q for q in questions]
+    if evidence.tampered:
+        questions = [_tampered(q) if spec.question(q.id).symbols else q for q in questions]
+    return questions
 
 
 def rescore(report: GradeReport, assignment: LoadedAssignment,
             hidden_dir: Path | None = None,
             calibration: dict[str, float] | None = None) -> GradeReport:
-    """Score stored probe outputs under the assignment's current rubric; nothing runs.
-
-    Refuses (``SpecError``) when the current spec would generate different inputs: then
-    the stored outputs no longer answer its questions and the submission must re-run.
-    """
+    """The stored evidence under the assignment's current rubric; nothing runs."""
     if report.status is not ReportStatus.GRADED or report.seed is None:
         return report
-    calls = plan_calls(assignment.spec, report.seed)
-    if fingerprint(calls) != report.inputs_fingerprint:
-        raise SpecError("the rubric changed the probe inputs: this submission must be re-run")
-    _, answers = plan_models(assignment.spec, assignment.solution)
-    context = ModelContext(hidden_dir=hidden_dir, calibration=calibration or {},
-                           cells=report.cells, records=report.execution.cells,
-                           handed_in=[n for n, o in report.execution.files.items()
-                                      if o == "submission"])
-    questions = score(assignment, calls, report.candidates, report.probes, context, answers)
+    questions = score_evidence(assignment, EvidenceRecord.of(report), hidden_dir=hidden_dir,
+                               calibration=calibration)
     # a question the grader could not grade (its data was missing) has no outputs to
-    # re-score: it stays ungraded until the submission re-runs
+    # re-score: it stays ungraded until the submission re-runs (reports stored before
+    # the evidence kept what was missing)
     before = {q.id: q for q in report.questions if q.outcome is Outcome.UNGRADED}
     questions = [before.get(q.id, q) for q in questions]
     return report.model_copy(update={

@@ -369,15 +369,23 @@ def _collect(messages: list[dict[str, Any]], run: _Run) -> tuple[str, str, int] 
     but not reported, if any."""
     candidates: list[Candidate] | None = None
     started: dict[tuple[str, int], str] = {}
+    answered: set[tuple[str, int]] = set()
     for payload in messages:
         msg = parse_message(payload)
         if msg is None or msg.nonce != run.nonce:
             continue
-        if isinstance(msg, CandidatesMessage) and candidates is None:
-            candidates = list(msg.candidates)
+        # The probe says each thing once per phase: a second candidates list, or a second
+        # answer to one call, was sent by the notebook's code with the probe's nonce
+        if isinstance(msg, CandidatesMessage):
+            if candidates is not None:
+                _forged(run, "a second list of definitions")
+            candidates = candidates if candidates is not None else list(msg.candidates)
         elif isinstance(msg, StartMessage):
             started[(msg.call_id, msg.candidate)] = msg.symbol
         elif isinstance(msg, ResultMessage):
+            if (msg.call_id, msg.candidate) in answered:
+                _forged(run, f"a second answer to {msg.call_id}")
+            answered.add((msg.call_id, msg.candidate))
             run.probe_results.setdefault((msg.call_id, msg.candidate), ProbeRecord(
                 call_id=msg.call_id, symbol=msg.symbol, candidate=msg.candidate,
                 status=msg.status, value=msg.value, error=msg.error,
@@ -389,6 +397,13 @@ def _collect(messages: list[dict[str, Any]], run: _Run) -> tuple[str, str, int] 
         return None
     (call_id, candidate), symbol = pending[-1]
     return call_id, symbol, candidate
+
+
+def _forged(run: _Run, what: str) -> None:
+    run.tampered = True
+    if not any(w.startswith("the notebook sent messages") for w in run.warnings):
+        run.warnings.append(f"the notebook sent messages in the grader's name ({what}): the "
+                            "answers it reported cannot be trusted")
 
 
 async def _stop(session: KernelSession, run: _Run, *, later: KernelPool | None = None,

@@ -51,18 +51,20 @@ def bootstrap_code(seed: int) -> str:
         + f"    sys.modules['_autograder_probe_torch'].install_hooks({seed}, "
         f"{DATASETS_MOUNT!r})\n"
         + _install("_autograder_environment", ENVIRONMENT_SOURCE, "<autograder-environment>")
-        + "    mod.install()\n"
+        # numpy before the handed-in files are in reach: a ``numpy.py`` among them must
+        # not replace it (a warm kernel imported it before the files arrived, too)
+        + "    try:\n"
+        "        import numpy\n"
+        f"        numpy.random.seed({seed % 2**32})\n"
+        "    except Exception:\n"
+        "        pass\n"
+        "    mod.install()\n"
         "    import os, shutil\n"
         f"    if os.path.isdir({FILES_MOUNT!r}):\n"
         f"        shutil.copytree({FILES_MOUNT!r}, '.', dirs_exist_ok=True)\n"
         "    if '' not in sys.path:\n"
         "        sys.path.insert(0, '')\n"
         f"    random.seed({seed})\n"
-        "    try:\n"
-        "        import numpy\n"
-        f"        numpy.random.seed({seed % 2**32})\n"
-        "    except Exception:\n"
-        "        pass\n"
         "__ag_boot(); del __ag_boot\n"
     )
 

@@ -104,7 +104,7 @@ class KernelSession:
         env_python = str(self.config.python_env / "bin" / "python")
         if self.config.mode is SandboxMode.UNSAFE:
             # Development only: the kernel runs unconfined with our uid and environment.
-            return [env_python, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+            return [env_python, "-P", "-m", "ipykernel_launcher", "-f", "{connection_file}",
                     "--HistoryManager.hist_file=:memory:"]
         stage = None
         datasets = self.config.datasets_dir

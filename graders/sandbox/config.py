@@ -254,10 +254,12 @@ def bwrap_argv(
     args += ["--clearenv"]
     for key, value in kernel_environment(plan).items():
         args += ["--setenv", key, value]
+    # -P: the home (the handed-in files) is not on sys.path at start-up, so a shipped
+    # sitecustomize.py or numpy.py is never imported in place of the real one
     args += [
         "--chdir", HOME,
         "--",
-        f"{ENV_MOUNT}/bin/python", "-m", "ipykernel_launcher",
+        f"{ENV_MOUNT}/bin/python", "-P", "-m", "ipykernel_launcher",
         "-f", KERNEL_CONNECTION,
         "--HistoryManager.hist_file=:memory:",
     ]

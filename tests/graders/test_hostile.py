@@ -153,7 +153,7 @@ def test_grading_still_works_after_the_hostile_ones(grade):
 
 
 UNDONE = ["input_transformer", "ast_transformer", "run_cell_wrapper", "transform_cell",
-          "settrace", "patched_builtins"]
+          "settrace", "patched_builtins", "silenced_display"]
 
 
 @pytest.mark.parametrize("kind", UNDONE)
@@ -167,8 +167,8 @@ def test_a_notebook_that_changes_the_kernels_machinery_is_undone_graded_and_repo
     assert not any("not defined" in line for q in report.questions for line in q.feedback)
 
 
-def test_a_notebook_that_silences_the_kernels_display_is_reported_as_tampering(grade):
-    graded = grade("hostile_tamper_silenced_display.ipynb")
+def test_a_notebook_that_silences_the_kernels_publisher_is_reported_as_tampering(grade):
+    graded = grade("hostile_tamper_silenced_publisher.ipynb")
     report = graded.report
     assert report.status is ReportStatus.GRADED
     assert any("tampered with the grading kernel" in w for w in report.execution.warnings)
@@ -192,4 +192,15 @@ def test_answers_that_hang_again_and_again_cannot_hold_the_worker_past_the_probe
     assert execution.kernel_starts < 5  # would restart up to five times otherwise
     assert execution.timings.probes_s < 6 + 2  # one call limit of slack at most
     assert graded.report.status is ReportStatus.GRADED
+    assert question(graded, "1.5").points == 0.0
+
+
+def test_a_notebook_that_speaks_in_the_probes_name_earns_nothing_from_it(grade):
+    # it walks the probe's frames for the nonce and sends a loop-free source for its
+    # looping gradient() ahead of the probe's own description
+    graded = grade("hostile_forged_candidates.ipynb")
+    execution = graded.report.execution
+    assert execution.tampered
+    assert any("sent messages in the grader's name (a second list of definitions)" in w
+               for w in execution.warnings)
     assert question(graded, "1.5").points == 0.0
