@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # warm kernels each worker keeps ready per profile (numpy; numpy+torch), within a
     # memory budget per worker; 0 turns the pool off (every kernel starts cold)
     pool_size: int = Field(default=1, ge=0, le=8)
+    # any request body, refused before it is read (a submission is at most 20 MiB; an
+    # assignment's own limit applies below this)
+    max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     pool_memory_mb: int = Field(default=2048, ge=0)
 
     @model_validator(mode="after")

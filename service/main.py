@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from graders import LoadedAssignment, discover
+from service.api.body_limit import BodyLimit
 from service.api.deps import AppState
 from service.api.routes import (
     account,
@@ -77,6 +78,7 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
     app = FastAPI(title="ml-autograder", version="1", lifespan=lifespan,
                   docs_url="/docs", openapi_url="/openapi.json")
     app.state.autograder = state
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -194,7 +194,8 @@ def _run_grading(run_id: str, ctx: WorkerContext) -> None:
         run = session.get(GradingRun, run_id)
         assert run is not None
         submission = run.submission
-        data = ctx.store.get(submission.blob_sha256)
+        # read from storage verified against its name: that hash is the one grading uses
+        data, sha256 = ctx.store.get(submission.blob_sha256), submission.blob_sha256
         filename, assignment_id = submission.filename, submission.assignment_id
         only_question, attempts = run.only_question, run.attempts
         previous = repo.current_run(session, submission_id=submission.id) \
@@ -218,7 +219,7 @@ def _run_grading(run_id: str, ctx: WorkerContext) -> None:
         grader = Grader.calibrated(assignment, config=config, limits=limits,
                                    hidden_dir=ctx.settings.hidden_dir,
                                    executor=SandboxExecutor(config, ctx.pool))
-        graded = grader.grade(data, filename)
+        graded = grader.grade(data, filename, sha256=sha256)
     except Exception as exc:  # infrastructure: retry a bounded number of times
         heartbeat.stopped.set()
         log.exception("grading run %s failed (attempt %s)", run_id, attempts)

@@ -74,6 +74,7 @@ def grade_submission(
     calibration: dict[str, float] | None = None,
     calibrating: bool = False,
     executor: Executor | None = None,
+    sha256: str | None = None,
 ) -> Graded:
     """Grade one submission end to end. Student faults are in the report; ours raise.
 
@@ -84,7 +85,8 @@ def grade_submission(
     spec = assignment.spec
     started = time.perf_counter()
     try:
-        submission = overlay_package(load_submission(data, filename), filename, data,
+        submission = overlay_package(load_submission(data, filename, sha256=sha256),
+                                     filename, data,
                                      spec.overlay)
     except SubmissionFormatError as exc:
         return Graded(GradeReport.not_gradable(

@@ -39,10 +39,13 @@ class Grader:
                                          hidden_dir=hidden_dir)
         return cls(assignment, config, limits, hidden_dir, calibration, executor)
 
-    def grade(self, data: bytes, filename: str, *, seed: int | None = None) -> Graded:
-        """Grade one submission end to end. Student faults are in the report; ours raise."""
+    def grade(self, data: bytes, filename: str, *, seed: int | None = None,
+              sha256: str | None = None) -> Graded:
+        """Grade one submission end to end. Student faults are in the report; ours raise.
+        ``sha256``: the bytes' hash when already known (read verified from storage)."""
         return grade_submission(data, filename, assignment=self.assignment,
                                 config=self.config, limits=self.limits, seed=seed,
+                                sha256=sha256,
                                 hidden_dir=self.hidden_dir, calibration=self.calibration,
                                 executor=self.executor)
 

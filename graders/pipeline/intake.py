@@ -43,13 +43,16 @@ class Submission:
     attachments: dict[str, bytes] = field(default_factory=dict)
 
 
-def load_submission(data: bytes, filename: str) -> Submission:
-    """Parse and sanitise a submission; raise ``SubmissionFormatError`` with a clear reason."""
+def load_submission(data: bytes, filename: str, *, sha256: str | None = None) -> Submission:
+    """Parse and sanitise a submission; raise ``SubmissionFormatError`` with a clear reason.
+
+    ``sha256``: the bytes' hash when the caller has it already (it read them from storage
+    under that name, verified): the submit-to-grade path hashes a submission once."""
     if len(data) > MAX_SUBMISSION_BYTES:
         raise SubmissionFormatError("the file is larger than the 20 MiB limit")
     if not data.strip():
         raise SubmissionFormatError("the file is empty")
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256 or hashlib.sha256(data).hexdigest()
     lower = filename.lower()
     if lower.endswith(".ipynb"):
         return Submission(notebook=parse_notebook(data), sha256=digest, kind="ipynb")
@@ -150,6 +153,9 @@ def _common_folder(members: list[zipfile.ZipInfo]) -> PurePosixPath:
 
 
 MAX_JSON_DEPTH = 64
+# Each cell costs a kernel round trip and a snapshot: far more than any handout has is an
+# attempt to hold a worker, refused before it is queued.
+MAX_CELLS = 2000
 
 
 def _too_deep(value: object, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -182,6 +188,10 @@ def parse_notebook(data: bytes) -> NotebookNode:
             f"notebook ({MAX_JSON_DEPTH} levels at most)")
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         raise SubmissionFormatError("the .ipynb file has no list of cells: is it a notebook?")
+    if len(raw["cells"]) > MAX_CELLS:
+        raise SubmissionFormatError(
+            f"the notebook has {len(raw['cells']):,} cells; at most {MAX_CELLS:,} are graded "
+            "(a handout has a few hundred at most): hand in the notebook itself")
     try:
         nb = nbformat.reads(json.dumps(raw), as_version=4)
     except Exception as exc:  # nbformat raises a wide variety on malformed input
@@ -218,7 +228,11 @@ def module_to_notebook(text: str) -> NotebookNode:
     markdown, so a .py submission has headings like a notebook."""
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
         "name": "python3", "display_name": "Python 3", "language": "python"}})
-    for chunk in split_module(text):
+    chunks = split_module(text)
+    if len(chunks) > MAX_CELLS:
+        raise SubmissionFormatError(
+            f"the module splits into {len(chunks):,} cells; at most {MAX_CELLS:,} are graded")
+    for chunk in chunks:
         if chunk.startswith(_MARKDOWN):
             body = chunk[len(_MARKDOWN):].strip("\n").splitlines()
             nb.cells.append(nbformat.v4.new_markdown_cell(

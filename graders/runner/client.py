@@ -27,6 +27,22 @@ from graders.sandbox.config import Limits
 
 MAX_PROBE_MESSAGES = 20_000
 MAX_PROBE_BYTES = 64 * 1024 * 1024
+# One message part from the kernel, before it is parsed: far above any plot or probe
+# answer (arrays travel as files), far below what would take the grader's memory.
+MAX_MESSAGE_BYTES = 80 * 1024 * 1024
+DROPPED = "autograder_dropped"
+
+
+def bounded_unpack(data: bytes) -> Any:
+    """jupyter_client's JSON unpacker for messages from a hostile kernel: a part too large
+    or nested too deeply to parse safely becomes a marker rather than an exception (a
+    RecursionError) or gigabytes of objects in the grading process."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        return {DROPPED: f"a message of {len(data):,} bytes"}
+    try:
+        return json.loads(data)
+    except RecursionError:
+        return {DROPPED: "a message nested too deeply"}
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -63,6 +79,7 @@ class CappedClient(NotebookClient):
         self.call_started: float | None = None
         self.call_id: str | None = None
         self.killed_for_call = False
+        self.dropped: list[str] = []  # messages refused unparsed (see bounded_unpack)
 
     async def watch_calls(self, limits: dict[str, float], default_s: float,
                           grace_s: float = 3.0) -> None:
@@ -82,9 +99,15 @@ class CappedClient(NotebookClient):
     ) -> NotebookNode | None:
         msg_type = msg["msg_type"]
         content = msg.get("content", {})
+        if isinstance(content, dict) and DROPPED in content:
+            self.dropped.append(str(content[DROPPED]))
+            cell.outputs.append(nbformat.v4.new_output(
+                "stream", name="stderr",
+                text=f"[autograder] output refused unread: {content[DROPPED]}\n"))
+            return None
         if msg_type == "display_data" and MIME in content.get("data", {}):
             payload = content["data"][MIME]
-            size = len(json.dumps(payload)) if isinstance(payload, dict) else 0
+            size = _size(payload) if isinstance(payload, dict) else 0
             self.probe_bytes += size
             if (
                 isinstance(payload, dict)
@@ -129,8 +152,25 @@ class CappedClient(NotebookClient):
                 os.kill(process.pid, signal.SIGKILL)
 
 
+def _size(value: Any) -> int:
+    """About the JSON size of ``value``, without recursion (the parser bounded its depth,
+    but a wide message should not cost a second serialisation either)."""
+    total, stack = 0, [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            total += 2 + sum(len(str(k)) + 4 for k in node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            total += 2 + len(node)
+            stack.extend(node)
+        else:
+            total += len(str(node))
+    return total
+
+
 def _output_size(content: dict[str, Any]) -> int:
     if "text" in content:
         return len(content["text"])
     data = content.get("data", {})
-    return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in data.values())
+    return sum(len(v) if isinstance(v, str) else _size(v) for v in data.values())

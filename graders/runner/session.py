@@ -18,7 +18,7 @@ from nbformat import NotebookNode
 
 from graders.errors import KernelStartError
 from graders.results import SandboxEvent, SandboxVerdict
-from graders.runner.client import CappedClient, SandboxedKernelManager
+from graders.runner.client import CappedClient, SandboxedKernelManager, bounded_unpack
 from graders.runner.kernel_code import bootstrap_code
 from graders.runner.workdir import stage_path
 from graders.sandbox.cgroups import CgroupStats, JobCgroup, cgroup_version
@@ -83,6 +83,7 @@ class KernelSession:
             kernel_name="python3",
         )
         km.launcher_argv = self._launcher_argv(host, attempt)
+        km.session.unpack = bounded_unpack  # the client's session: kernel messages
         self.client = CappedClient(self.nb, km, self.limits)
         started = time.perf_counter()
         try:

@@ -37,8 +37,9 @@ class BlobMissing(StorageError):
 class BlobStore(Protocol):
     max_bytes: int
 
-    def put(self, data: bytes) -> str:
-        """Store ``data`` under its SHA-256 (a no-op when present); return the hash."""
+    def put(self, data: bytes, sha256: str | None = None) -> str:
+        """Store ``data`` under its SHA-256 (a no-op when present); return the hash.
+        ``sha256``: the hash the caller computed of these very bytes a moment ago."""
 
     def chunks(self, sha256: str) -> Iterator[bytes]:
         """The blob's bytes in order, a chunk at a time (never all in memory at once)."""
@@ -54,11 +55,11 @@ def check_sha(sha256: str) -> str:
     return sha256
 
 
-def check_size(store: BlobStore, data: bytes) -> str:
+def check_size(store: BlobStore, data: bytes, sha256: str | None = None) -> str:
     if len(data) > store.max_bytes:
         raise BlobTooLarge(f"a blob of {len(data)} bytes is over the storage cap of "
                            f"{store.max_bytes} bytes")
-    return hashlib.sha256(data).hexdigest()
+    return check_sha(sha256) if sha256 else hashlib.sha256(data).hexdigest()
 
 
 def read_verified(store: BlobStore, sha256: str) -> bytes:

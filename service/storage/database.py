@@ -21,8 +21,8 @@ class DatabaseBlobStore:
     def __init__(self, sessions: sessionmaker[Session], *, max_bytes: int) -> None:
         self.sessions, self.max_bytes = sessions, max_bytes
 
-    def put(self, data: bytes) -> str:
-        sha = check_size(self, data)
+    def put(self, data: bytes, sha256: str | None = None) -> str:
+        sha = check_size(self, data, sha256)
         if self.exists(sha):
             return sha
         try:

@@ -19,8 +19,8 @@ class LocalBlobStore:
         check_sha(sha256)
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    def put(self, data: bytes) -> str:
-        sha = check_size(self, data)
+    def put(self, data: bytes, sha256: str | None = None) -> str:
+        sha = check_size(self, data, sha256)
         path = self._path(sha)
         if path.exists():
             return sha

@@ -40,8 +40,8 @@ class S3BlobStore:
     def _key(self, sha256: str) -> str:
         return f"{self.prefix}{check_sha(sha256)}"
 
-    def put(self, data: bytes) -> str:
-        sha = check_size(self, data)
+    def put(self, data: bytes, sha256: str | None = None) -> str:
+        sha = check_size(self, data, sha256)
         if not self.exists(sha):
             self.client.put_object(Bucket=self.bucket, Key=self._key(sha), Body=data,
                                    ChecksumAlgorithm="SHA256")

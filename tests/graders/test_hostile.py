@@ -204,3 +204,14 @@ def test_a_notebook_that_speaks_in_the_probes_name_earns_nothing_from_it(grade):
     assert any("sent messages in the grader's name (a second list of definitions)" in w
                for w in execution.warnings)
     assert question(graded, "1.5").points == 0.0
+
+
+def test_a_giant_message_from_the_kernel_is_refused_unread_and_grading_goes_on(grade):
+    nb = nbformat.read(NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "from IPython.display import display\n"
+        "display({'text/plain': 'x' * (100 * 1024 * 1024)}, raw=True)"))
+    graded = grade(nbformat.writes(nb).encode())
+    assert points(graded, FULL) == FULL
+    assert "[autograder] output refused unread: a message of" in outputs_text(graded)
+

@@ -120,3 +120,13 @@ def test_replayed_probe_records_are_scored_without_a_sandbox(kernel, ee411, tmp_
     for q in graded.report.questions:
         if q.checks:
             assert sum(c.points for c in q.checks) == pytest.approx(q.points)
+
+
+def test_the_unpacker_refuses_what_would_exhaust_the_stack_or_the_memory():
+    from graders.runner.client import DROPPED, MAX_MESSAGE_BYTES, bounded_unpack
+
+    assert bounded_unpack(b'{"a": [1, 2]}') == {"a": [1, 2]}
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert bounded_unpack(deep) == {DROPPED: "a message nested too deeply"}
+    huge = b'"' + b"x" * MAX_MESSAGE_BYTES + b'"'
+    assert DROPPED in bounded_unpack(huge)

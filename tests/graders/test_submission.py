@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import nbformat
@@ -61,3 +62,25 @@ def test_a_notebook_nested_thousands_deep_is_a_clear_error_not_a_crash():
     shallow_but_wide = b'{"cells": [], "metadata": {"x": ' + b"[" * 80 + b"]" * 80 + b"}}"
     with pytest.raises(SubmissionFormatError, match="nested far deeper"):
         load_submission(shallow_but_wide, "deep.ipynb")
+
+
+def test_a_hash_the_caller_already_has_is_not_computed_again(monkeypatch):
+    # the worker reads the bytes from storage verified against their name
+    import graders.pipeline.intake as intake
+
+    data = make_notebook("x = 1")
+    known = hashlib.sha256(data).hexdigest()
+
+    def no_hashing(*args, **kwargs):
+        raise AssertionError("hashed again")
+
+    monkeypatch.setattr(intake.hashlib, "sha256", no_hashing)
+    assert load_submission(data, "hw.ipynb", sha256=known).sha256 == known
+    with pytest.raises(AssertionError, match="hashed again"):
+        load_submission(data, "hw.ipynb")
+
+
+def test_a_module_split_into_too_many_cells_is_refused():
+    text = "\n\n".join(f"# %%\nx{i} = {i}" for i in range(2_001))
+    with pytest.raises(SubmissionFormatError, match="at most 2,000 are graded"):
+        load_submission(text.encode(), "hw.py")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import stat
 import zipfile
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -51,6 +53,8 @@ BAD_UPLOADS = [
     ("r.ipynb", R_NOTEBOOK, 422, "only Python notebooks are graded"),
     ("deep.ipynb", (NOTEBOOKS / "ee411_hw3" / "hostile_deeply_nested.ipynb").read_bytes(),
      422, "nested far deeper than any notebook"),
+    ("cells.ipynb", make_notebook(*["x = 1"] * 10_005), 422,
+     "the notebook has 10,005 cells; at most 2,000 are graded"),
 ]
 
 
@@ -119,3 +123,37 @@ def test_filenames_are_stored_as_the_student_sees_them(sent, stored):
     from service.api.routes.submissions import clean_filename
 
     assert clean_filename(sent) == stored
+
+
+def test_an_upload_declared_too_large_is_refused_before_its_body_is_read(server, users):
+    # 2 GiB announced, 1 byte sent: the answer comes at once, without waiting for the rest
+    host, port = "127.0.0.1", server.port
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/v1/assignments/ee411-hw3/submissions HTTP/1.1\r\n"
+            b"Host: x\r\nAuthorization: Bearer " + users.alice.encode() + b"\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 2147483648\r\n\r\n-")
+        answer = sock.recv(65536).decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert "larger than this service accepts (32 MiB)" in answer
+
+
+def test_a_chunked_upload_is_cut_off_once_it_passes_the_cap(server, users):
+    def body():
+        yield (b"--b\r\nContent-Disposition: form-data; name=\"file\"; "
+               b"filename=\"a.ipynb\"\r\n\r\n")
+        for _ in range(48):  # 48 MiB, over the 32 MiB cap, sent without a length
+            yield b" " * (1024 * 1024)
+
+    before = stored_submissions(server)
+    try:
+        response = server.client(users.alice).post(
+            "/assignments/ee411-hw3/submissions", content=body(),
+            headers={"Content-Type": "multipart/form-data; boundary=b"})
+    except httpx.HTTPError:
+        response = None  # the server may close before the client has finished sending
+    if response is not None:  # the server answered before closing: it says why
+        assert response.status_code == 413, response.text
+        assert "larger than this service accepts" in response.json()["detail"]
+    assert stored_submissions(server) == before

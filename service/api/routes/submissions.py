@@ -104,7 +104,7 @@ def submit(
     db.commit()  # hand the connection back while the upload is read and parsed
     data = _read_capped(file, max_upload)
     try:
-        load_submission(data, filename)
+        sha = load_submission(data, filename).sha256
     except SubmissionFormatError as exc:
         reason = str(exc)
         end = "" if reason.endswith((".", "?", "!")) else "."
@@ -124,7 +124,7 @@ def submit(
             raise HTTPException(429, f"{who} submitted {recent} times in the last hour; "
                                      f"the limit is {max_per_hour}. Try again later.")
     try:
-        sha = state.store.put(data)
+        state.store.put(data, sha)
     except BlobTooLarge:
         raise HTTPException(413, "The file is larger than this service can store.") from None
     repo.ensure_blob(db, sha256=sha, size=len(data))
