@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     resend_after_s: float = 30.0
     # a worker counts as alive for its queue while its heartbeat is younger than this
     worker_alive_s: float = 30.0
+    # how often a worker removes what killed graders on its host left behind
+    reap_interval_s: float = Field(default=60.0, gt=0)
     # how long a worker keeps retrying a database write while the database is away
     db_retry_s: float = 120.0
     log_format: str = "text"  # "json": one JSON object per line, with run ids

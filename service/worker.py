@@ -42,6 +42,7 @@ from graders import (
     report_from_json,
     report_to_json,
     sandbox_problem,
+    sweep_leftovers,
 )
 from service.config import Settings
 from service.db import repository as repo
@@ -137,7 +138,11 @@ class _Presence(threading.Thread):
     def run(self) -> None:
         interval = max(0.5, self.ctx.settings.worker_alive_s / 3)
         gpu = None if self.ctx.settings.gpu is None else str(self.ctx.settings.gpu)
+        reaped = time.monotonic()
         while True:
+            if time.monotonic() - reaped >= self.ctx.settings.reap_interval_s:
+                reaped = time.monotonic()
+                _reap(self.ctx)
             try:
                 with self.ctx.sessions.begin() as session:
                     repo.heartbeat(session, worker_id=self.ctx.worker_id,
@@ -146,6 +151,19 @@ class _Presence(threading.Thread):
                 log.warning("worker heartbeat failed: %s", str(exc).splitlines()[0][:200])
             if self.stopped.wait(interval):
                 break
+
+
+def _reap(ctx: WorkerContext) -> None:
+    """What a killed grader on this host left (job folders, staging folders, empty
+    cgroups), removed while the service runs rather than at its next start: another
+    worker of the same host may have been SIGKILLed."""
+    try:
+        removed = sweep_leftovers(ctx.settings.sandbox_config())
+    except OSError as exc:
+        log.warning("could not sweep leftovers: %s", exc)
+        return
+    if removed:
+        log.info("swept %d leftovers of graders that are gone", removed)
 
 
 class _Heartbeat(threading.Thread):
