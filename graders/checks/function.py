@@ -5,10 +5,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from graders.checks.base import CheckKind, Evidence
+import numpy as np
+
+from graders.checks import _controls as ctl
+from graders.checks.base import CheckKind, Control, Evidence
 from graders.results import ProbeRecord
-from graders.scoring.function import CheckScore, score_function_check
-from graders.spec import FunctionCheck, GradientCheck, StabilityCheck
+from graders.scoring.function import CheckScore, Fault, score_function_check
+from graders.spec import (
+    Case,
+    Diagnosis,
+    Fixed,
+    FunctionCheck,
+    GradientCheck,
+    Keyed,
+    Mapping,
+    Mistake,
+    Normal,
+    StabilityCheck,
+    Value,
+    cases,
+)
 
 
 def _records(ev: Evidence) -> dict[str, ProbeRecord]:
@@ -55,13 +71,146 @@ def _gradient_reference(check: GradientCheck, solution: Any) -> str | None:
     return _reference(check, solution)
 
 
+# ------------------------------------------------------------------------- controls
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _naive_softmax(z: np.ndarray) -> np.ndarray:
+    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+
+
+def _over_axis_0(z: np.ndarray) -> np.ndarray:
+    return np.exp(z) / np.exp(z).sum(axis=0, keepdims=True)
+
+
+def _hardmax(z: np.ndarray) -> np.ndarray:
+    return np.eye(z.shape[1])[z.argmax(axis=1)]
+
+
+def _raises_on_overflow(z: np.ndarray) -> np.ndarray:
+    with np.errstate(over="raise"):  # the notebook ran np.seterr(all="raise")
+        return _naive_softmax(z)
+
+
+SOFTMAX = FunctionCheck(symbol="softmax", points=2, output=Value("the probabilities"),
+                        cases=cases((Normal(("B", "K")),), {"B": 4, "K": 3},
+                                    {"B": 16, "K": 5}))
+
+
+def function_controls() -> list[Control[FunctionCheck]]:
+    question = ctl.question_for(SOFTMAX)
+    calls = ctl.planned(question)
+    solution = ctl.reference(softmax=_softmax)
+
+    def control(name: str, work: Any, credit: float,
+                fault: Fault | None = None) -> Control[FunctionCheck]:
+        return Control(name, SOFTMAX, ctl.evidence(
+            question, solution=solution, calls=calls, records=ctl.called(calls, work),
+            candidates=ctl.candidate("softmax")),
+            credit, fault)
+
+    return [
+        control("softmax over each row", _softmax, 1.0),
+        control("normalised over the batch axis (axis=0)", _over_axis_0, 0.0),
+        control("the probabilities transposed, (K, B) for (B, K)", lambda z: _softmax(z).T,
+                0.0),
+        control("raises: sums over axis 2 of a 2-D batch",
+                lambda z: np.exp(z) / np.exp(z).sum(axis=2), 0.0, Fault.ERRORED),
+        Control("softmax never defined", SOFTMAX, ctl.evidence(
+            question, solution=solution, calls=calls, candidate=None,
+            records=ctl.undefined(calls)), 0.0, Fault.MISSING),
+    ]
+
+
+def _residual(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return X @ params["w"] + params["b"] - y
+
+
+def _mse(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(_residual(params, X, y) ** 2))
+
+
+def _mse_gradient(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray,
+                  scale: float = 2.0) -> dict[str, np.ndarray]:
+    r = _residual(params, X, y)
+    return {"w": scale * X.T @ r / len(X), "b": scale * r.mean(axis=0)}
+
+
+def _scaled(scale: float) -> Any:
+    """The gradient times ``scale / 2``: right up to a factor (or a sign)."""
+    return lambda p, X, y: _mse_gradient(p, X, y, scale=scale)
+
+
+GRADIENT_CHECK = GradientCheck(
+    symbol="gradient", points=4, loss="mse", wrt=0, output=Keyed(("w", "b")),
+    cases=cases((Mapping.of(w=Normal(("D", 1)), b=Normal((1,))), Normal(("B", "D")),
+                 Normal(("B", 1))), {"B": 5, "D": 3}, {"B": 12, "D": 4}),
+    diagnoses=(Diagnosis(Mistake.SIGN_FLIP, credit=0.3,
+                         feedback="the gradient has the wrong sign"),))
+
+
+def gradient_controls() -> list[Control[GradientCheck]]:
+    question = ctl.question_for(GRADIENT_CHECK)
+    calls = ctl.planned(question)
+    solution = ctl.reference(gradient=_mse_gradient, mse=_mse)
+
+    def control(name: str, work: Any, credit: float) -> Control[GradientCheck]:
+        return Control(name, GRADIENT_CHECK, ctl.evidence(
+            question, solution=solution, calls=calls, records=ctl.called(calls, work)), credit)
+
+    return [
+        control("the gradient of the mean squared error", _mse_gradient, 1.0),
+        # the spec's diagnosis prices a flipped sign; nothing else is partly right
+        control("the descent direction (sign flipped)", _scaled(-2.0), 0.3),
+        control("the square's factor 2 dropped", _scaled(1.0), 0.0),
+        control("summed over the batch (B times too large)",
+                lambda p, X, y: _mse_gradient(p, X, y, scale=2.0 * len(X)), 0.0),
+        Control("hangs on the first case", GRADIENT_CHECK, ctl.evidence(
+            question, solution=solution, calls=calls, records=ctl.timed_out(calls)),
+            0.0, Fault.TIMED_OUT),
+    ]
+
+
+EXTREME = StabilityCheck(symbol="softmax", points=1, output=Value("the probabilities"), cases=(
+    Case(args=(Fixed([[1000.0, 0.0, -1000.0], [0.0, 1000.0, -1000.0]]),), name="logits of 1000"),
+    Case(args=(Fixed([[-1000.0, -2000.0, 5000.0]]),), name="logits of 5000"),
+))
+
+
+def stability_controls() -> list[Control[StabilityCheck]]:
+    question = ctl.question_for(SOFTMAX, EXTREME)
+    calls = ctl.planned(question, 1)
+    solution = ctl.reference(softmax=_softmax)
+
+    def control(name: str, work: Any, credit: float, fault: Fault | None = None, *,
+                correct_so_far: bool = True) -> Control[StabilityCheck]:
+        return Control(name, EXTREME, ctl.evidence(
+            question, index=1, solution=solution, calls=calls, records=ctl.called(calls, work),
+            correct_so_far=correct_so_far), credit, fault)
+
+    return [
+        control("subtracts the row maximum before exp", _softmax, 1.0),
+        control("naive exp: inf / inf is nan on large logits", _naive_softmax, 0.0),
+        # one-hot answers are right on these extremes and wrong on every ordinary input
+        control("a one-hot argmax, wrong on ordinary inputs", _hardmax, 0.0,
+                correct_so_far=False),
+        control("raises FloatingPointError (np.seterr(all='raise'))", _raises_on_overflow, 0.0,
+                Fault.ERRORED),
+    ]
+
+
 FUNCTION = CheckKind(spec=FunctionCheck, name="function", score=score_values,
                      label=lambda c: f"{c.symbol}() values", validate=_reference,
-                     calls=True, correctness=True)
+                     calls=True, correctness=True, controls=function_controls,
+                     kernel="probe")
 GRADIENT = CheckKind(spec=GradientCheck, name="gradient", score=score_gradient,
                      label=lambda c: f"{c.symbol}() against the reference and finite "
                                      "differences",
-                     validate=_gradient_reference, calls=True, correctness=True)
+                     validate=_gradient_reference, calls=True, correctness=True,
+                     controls=gradient_controls, kernel="probe")
 STABILITY = CheckKind(spec=StabilityCheck, name="stability", score=score_stability,
                       label=lambda c: f"{c.symbol}() on extreme inputs", validate=_reference,
-                      calls=True, correctness=True)
+                      calls=True, correctness=True, controls=stability_controls,
+                      kernel="probe")

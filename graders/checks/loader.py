@@ -1,13 +1,70 @@
-"""The notebook's DataLoaders: splits, sizes, batch sizes, shuffling, the dataset."""
+"""The notebook's DataLoaders: splits, sizes, batch sizes, the dataset. Not shuffling:
+the kernel does not report it (``describe_loaders``), so a training loader without
+``shuffle=True`` is not told apart."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from graders.checks import _controls as ctl
 from graders.checks._model import from_payload, loaders
-from graders.checks.base import CheckKind
+from graders.checks.base import CheckKind, Control
+from graders.results import CallStatus
+from graders.scoring.function import Fault
 from graders.scoring.models.loaders import score_loaders
-from graders.spec import LoaderCheck
+from graders.spec import LoaderCheck, LoaderSplit
+
+SPLITS = LoaderCheck(points=4, batch_size=4, splits=(
+    LoaderSplit("training", 9000, train=True), LoaderSplit("test", 3000, train=False)))
+BATCH_ONLY = LoaderCheck(points=1, splits=(), batch_size=100, dataset="MNIST")
+
+
+def _entry(name: str, length: int, *, train: bool, batch: int | None,
+           base: str = "CIFAR10") -> dict[str, Any]:
+    """One dataset or loader as ``describe_loaders`` (probe_torch) reports it."""
+    return {"name": name, "is_loader": batch is not None, "batch_size": batch,
+            "length": length, "base": base, "train": train,
+            "transforms": ["ToTensor", "Normalize"],
+            "label_counts": {str(k): length // 3 for k in (3, 5, 8)}}
+
+
+def controls() -> list[Control[LoaderCheck]]:
+    """Cats, dogs and ships of CIFAR-10: 9000 training and 3000 test images in batches of
+    4; and a check of the MNIST training loader's batch size alone."""
+
+    def control(name: str, check: LoaderCheck, found: list[dict[str, Any]], credit: float,
+                fault: Fault | None = None) -> Control[LoaderCheck]:
+        return Control(name, check, ctl.evidence(
+            ctl.question_for(check), records=ctl.answered({"loaders": found}, "loaders")),
+            credit, fault)
+
+    datasets = [_entry("trainset", 9000, train=True, batch=None),
+                _entry("testset", 3000, train=False, batch=None)]
+
+    def loaders_of(batch: int, *, test_train: bool = False) -> list[dict[str, Any]]:
+        return [*datasets, _entry("trainloader", 9000, train=True, batch=batch),
+                _entry("testloader", 3000, train=test_train, batch=batch)]
+
+    mnist = [_entry("train_loader", 60000, train=True, batch=64, base="MNIST"),
+             _entry("test_loader", 10000, train=False, batch=1000, base="MNIST")]
+    # each split is a part of the credit, and the batch size one more
+    return [
+        control("both splits in batches of 4", SPLITS, loaders_of(4), 1.0),
+        control("batches of 64 where 4 are asked", SPLITS, loaders_of(64), 2 / 3),
+        control("the test loader drawn from the training data", SPLITS,
+                loaders_of(4, test_train=True), 2 / 3),
+        control("datasets without DataLoaders", SPLITS, datasets, 0.0),
+        control("MNIST training batches of 64 where 100 are asked", BATCH_ONLY, mnist, 0.0),
+        control("no MNIST DataLoader at all", BATCH_ONLY, loaders_of(100), 0.0, Fault.MISSING),
+        Control("describing the loaders raised", SPLITS, ctl.evidence(
+            ctl.question_for(SPLITS), records=ctl.failed(
+                CallStatus.ERROR, "TypeError: object of type 'IterableDataset' has no len()",
+                "loaders")), 0.0, Fault.ERRORED),
+    ]
+
 
 LOADER = CheckKind(
     spec=LoaderCheck, name="loader", label=lambda c: "loader",
     score=from_payload(lambda c, _ev, p: score_loaders(c, p)),
-    request=lambda c, _: loaders(), needs_data=True, grades_models=True)
+    request=lambda c, _: loaders(), needs_data=True, grades_models=True, controls=controls,
+    kernel="probe_torch")

@@ -3,12 +3,19 @@ leave the host), in credit bands below the calibrated reference."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
+from graders.checks import _controls as ctl
 from graders.checks._model import from_payload
-from graders.checks.base import CheckKind, Planning, Request
+from graders.checks.base import CheckKind, Control, Planning, Request
 from graders.hidden import hidden_file
 from graders.protocol import ModelRequestKind
+from graders.results import CallStatus
+from graders.scoring.function import Fault
 from graders.scoring.models.accuracy import score_accuracy
-from graders.spec import ModelAccuracyCheck
+from graders.spec import HiddenSet, ModelAccuracyCheck, ModelLocator
 
 
 def request(check: ModelAccuracyCheck, planning: Planning) -> Request:
@@ -21,7 +28,52 @@ def request(check: ModelAccuracyCheck, planning: Planning) -> Request:
             "fallback_transform": [t.wire() for t in check.fallback_transform]}, check.data
 
 
+# ------------------------------------------------------------------------- controls
+MNIST = ModelAccuracyCheck(points=4, locate=ModelLocator(names=("model", "net"), output_dim=10),
+                           data=HiddenSet("mnist-test"))
+_MLP = ctl.linear_net((784, 512, 256, 10), "    def forward(self, x):\n"
+                      "        x = F.relu(self.fc1(x.view(-1, 784)))\n"
+                      "        return self.fc3(F.relu(self.fc2(x)))\n")
+
+
+def controls() -> list[Control[ModelAccuracyCheck]]:
+    """An MNIST MLP scored against a calibrated 97% reference (default bands: full from
+    90.0%, then quarters down to 71.2%)."""
+    question = ctl.question_for(MNIST)
+    labels = np.arange(1000) % 10
+    models = ctl.context(calibration={f"{question.id}:0": 0.97}, labels=labels)
+
+    def control(name: str, entry: dict[str, Any], credit: float,
+                fault: Fault | None = None) -> Control[ModelAccuracyCheck]:
+        payload = {"candidates": [entry], "transform_source": "student",
+                   "transform": ["ToTensor", "Normalize"]}
+        return Control(name, MNIST, ctl.evidence(
+            question, records=ctl.answered(payload), models=models), credit, fault)
+
+    def net(accuracy: float, label: str = "var:net") -> dict[str, Any]:
+        return {"label": label, "error": None, "architecture": _MLP,
+                "predictions": ctl.predictions(labels, accuracy, 10)}
+
+    untrained = dict(net(0.0), predictions=np.zeros(1000, dtype=np.int64))
+    return [
+        control("trained to 96.0%", net(0.96), 1.0),
+        control("at the top band's edge, 90.0%", net(0.90), 1.0),
+        control("89.9%: just under the top band", net(0.899), 0.75),
+        control("untrained: class 0 for every image (chance, 10%)", untrained, 0.0),
+        control("only a fresh instance of the notebook's class",
+                net(0.10, label="class:Net"), 0.0, Fault.MISSING),
+        control("forward raises on the grader's images",
+                {"label": "var:net", "architecture": _MLP,
+                 "error": "RuntimeError: mat1 and mat2 shapes cannot be multiplied "
+                          "(256x784 and 3072x512)"}, 0.0, Fault.ERRORED),
+        Control("evaluating the models timed out", MNIST, ctl.evidence(
+            question, records=ctl.failed(CallStatus.TIMEOUT, "did not finish within 600 s"),
+            models=models), 0.0, Fault.TIMED_OUT),
+    ]
+
+
 MODEL_ACCURACY = CheckKind(
     spec=ModelAccuracyCheck, name="model_accuracy", label=lambda c: "model accuracy",
     score=from_payload(lambda c, ev, p: score_accuracy(c, ev.key, p, ev.context())),
-    request=request, hidden_set=lambda c: c.data, needs_data=True, grades_models=True)
+    request=request, hidden_set=lambda c: c.data, needs_data=True, grades_models=True,
+    controls=controls, kernel="probe_torch")

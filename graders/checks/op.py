@@ -3,15 +3,17 @@ against the reference op and finite differences of the student's own forward."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from graders.checks.base import CheckKind, Evidence, Planning, Request
+from graders.checks import _controls as ctl
+from graders.checks.base import CheckKind, Control, Evidence, Planning, Request
 from graders.protocol import ModelRequestKind
-from graders.scoring.function import CheckScore
+from graders.scoring.function import CheckScore, Fault
 from graders.scoring.ops import reference_gradients, score_op
-from graders.spec import OpCheck
+from graders.spec import Normal, OpCheck
 
 
 def score(check: OpCheck, ev: Evidence) -> CheckScore:
@@ -59,5 +61,89 @@ def validate(check: OpCheck, solution: Any) -> str | None:
     return None
 
 
+# ------------------------------------------------------------------------- controls
+RELU = OpCheck(points=6, label="ReLU", names=("ReLU", "relu"), reference="relu",
+               inputs=(Normal((4, 5)),))
+Forward = Callable[[np.ndarray], np.ndarray]
+Backward = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0)
+
+
+def _relu_backward(x: np.ndarray, goutput: np.ndarray) -> np.ndarray:
+    return goutput * (x > 0)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def _masks_in_place(x: np.ndarray, goutput: np.ndarray) -> np.ndarray:
+    goutput[x <= 0] = 0  # the incoming array itself, which other ops share
+    return goutput
+
+
+def _finite(forward: Forward, x: np.ndarray, goutput: np.ndarray) -> np.ndarray:
+    """d sum(forward(x) * goutput) / dx by central differences, as probe_ops does."""
+    grad = np.zeros(x.shape)
+    for k in range(x.size):
+        values = []
+        for sign in (1.0, -1.0):
+            trial = x.copy()
+            trial.reshape(-1)[k] += sign * 1e-6
+            values.append(float(np.sum(forward(trial) * goutput)))
+        grad.reshape(-1)[k] = (values[0] - values[1]) / 2e-6
+    return grad
+
+
+def _trial(key: str, solution: Any, forward: Forward, backward: Backward) -> dict[str, Any]:
+    """What probe_ops reports for an op of these forward and backward functions."""
+    from graders.inputs import op_case
+
+    case = op_case(RELU, solution)
+    (x,) = case.inputs
+    incoming = case.goutput.copy()
+    grad = backward(x.copy(), incoming)
+    return {"id": key, "op": "ReLU", "found": "ReLU", "where": "the notebook",
+            "forward": np.asarray(forward(x.copy()), dtype=float), "inputs_changed": [False],
+            "stored": ["input"], "read": ["input"],
+            "goutput_changed": not np.array_equal(incoming, case.goutput),
+            "grads": [np.asarray(grad, dtype=float)],
+            "finite": [_finite(forward, x, case.goutput)], "do_forward": True}
+
+
+def controls() -> list[Control[OpCheck]]:
+    question = ctl.question_for(RELU)
+    key = f"{question.id}:0"
+    solution = ctl.reference(relu_forward=_relu, relu_backward=_relu_backward)
+
+    def control(name: str, entry: dict[str, Any], credit: float,
+                fault: Fault | None = None) -> Control[OpCheck]:
+        return Control(name, RELU, ctl.evidence(
+            question, solution=solution, records=ctl.answered({"ops": [entry]}, "ops")),
+            credit, fault)
+
+    def op(forward: Forward, backward: Backward) -> dict[str, Any]:
+        return _trial(key, solution, forward, backward)
+
+    return [
+        control("ReLU: goutput masked where x > 0", op(_relu, _relu_backward), 1.0),
+        # forward values are worth forward_share (0.4); the gradient the rest
+        control("backward passes goutput through unmasked", op(_relu, lambda x, g: g), 0.4),
+        control("backward with the sign flipped", op(_relu, lambda x, g: -g * (x > 0)), 0.4),
+        control("a sigmoid, with the gradient of its own forward",
+                op(_sigmoid, lambda x, g: g * _sigmoid(x) * (1 - _sigmoid(x))), 0.0),
+        control("backward masks goutput in place", op(_relu, _masks_in_place), 0.4 + 0.6 * 0.75),
+        control("forward raises", {"id": key, "op": "ReLU", "found": "relu",
+                                   "where": "the notebook", "stage": "forward",
+                                   "error": "TypeError: '>' not supported between instances "
+                                            "of 'TensorNode' and 'int'"}, 0.0, Fault.ERRORED),
+        control("no ReLU op anywhere", {"id": key, "missing": True}, 0.0, Fault.MISSING),
+    ]
+
+
 OP = CheckKind(spec=OpCheck, name="op", score=score, request=request, validate=validate,
-               label=lambda c: f"{c.label}: forward and backward")
+               label=lambda c: f"{c.label}: forward and backward", controls=controls,
+               kernel="probe_ops")

@@ -2,13 +2,70 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
+from graders.checks import _controls as ctl
 from graders.checks._model import describe_models, from_payload
-from graders.checks.base import CheckKind
+from graders.checks.base import CheckKind, Control
+from graders.results import CellSummary
+from graders.scoring.function import Fault
 from graders.scoring.models.accuracy import score_saved
 from graders.spec import SavedModelCheck
+
+BEST = SavedModelCheck(points=2)
+_NET = ctl.linear_net((3072, 512, 3), "    def forward(self, x):\n"
+                      "        return self.fc2(torch.relu(self.fc1(torch.flatten(x, 1))))\n",
+                      cls="MLP")
+_LABELS = np.arange(300) % 3
+_KEEP_BEST = ("if val_acc > best_acc:\n    best_acc = val_acc\n"
+              "    torch.save(net.state_dict(), 'best_model.pt')\n")
+
+
+def _model(label: str, accuracy: float | None, error: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"label": label, "error": error}
+    if accuracy is not None:
+        entry.update(architecture=_NET, public_labels=_LABELS,
+                     public_predictions=ctl.predictions(_LABELS, accuracy, 3))
+    return entry
+
+
+def controls() -> list[Control[SavedModelCheck]]:
+    """The trained net in memory reaches 81% on the notebook's test loader."""
+    question = ctl.question_for(BEST)
+
+    def control(name: str, saved: list[dict[str, Any]], credit: float,
+                fault: Fault | None = None, *,
+                cells: tuple[CellSummary, ...] = ()) -> Control[SavedModelCheck]:
+        payload = {"candidates": [_model("var:net", 0.81), *saved],
+                   "transform_source": "student", "transform": ["ToTensor", "Normalize"]}
+        return Control(name, BEST, ctl.evidence(
+            question, records=ctl.answered(payload),
+            models=ctl.context(cells=cells or ctl.notebook(ctl.code(_KEEP_BEST)))),
+            credit, fault)
+
+    alias = ctl.notebook(ctl.code("if val_acc > best_acc:\n    best_acc = val_acc\n"
+                                  "    best_state = net.state_dict()\n"),
+                         ctl.code("torch.save(best_state, 'best_model.pt')"))
+    return [
+        control("best_model.pt within 2 points of the model in memory",
+                [_model("file:best_model.pt", 0.80)], 1.0),
+        control("an untrained copy saved before training",
+                [_model("file:best_model.pt", 0.34)], 0.0),
+        # the alias follows every later step: the file holds the last epoch's weights
+        control("best kept as a live state_dict alias", [_model("file:best_model.pt", 0.81)],
+                0.0, cells=alias),
+        control("no model file saved", [], 0.0, Fault.MISSING),
+        control("the file fits none of the notebook's models",
+                [_model("file:best_model.pt", None,
+                        "a state dict that fits none of the models in the notebook")],
+                0.0, Fault.ERRORED),
+    ]
+
 
 SAVED_MODEL = CheckKind(
     spec=SavedModelCheck, name="saved_model", label=lambda c: "saved model",
     score=from_payload(lambda c, ev, p: score_saved(c, p, ev.context())),
     request=lambda c, _: describe_models(saved=True, public=True),
-    needs_data=True, grades_models=True)
+    needs_data=True, grades_models=True, controls=controls, kernel="probe_torch")
