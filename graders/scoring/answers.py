@@ -214,10 +214,29 @@ def _tokens(text: str, form: AnswerForm) -> list[tuple[int, int, Any]]:
     return [(m.start(), m.end(), _number_of(m.group(0))) for m in NUMBER.finditer(masked)]
 
 
-def _stated(line: str, words: tuple[str, ...], form: AnswerForm) -> list[Any]:
-    """The values a line states for a labelled answer: the one after the last '=', then
-    the one nearest each label ("10 input channels", "input channels: 10"; on a tie the
-    one after it)."""
+_NAME_EQUALS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*=(?!=)")
+
+
+def _equated(line: str, end: int, tokens: list[tuple[int, int, Any]],
+             others: frozenset[str]) -> list[Any]:
+    """The value a label's own '=' gives ("n_params = 10*20*9 + 20 = 1820"): after the
+    last '=' of its clause, which ends where the line binds another quantity, after a
+    comma or by another answer's name ("in_channels = 20, out_channels = 10": the 10 is
+    the output channels, not the input channels)."""
+    stop = len(line)
+    for other in _NAME_EQUALS.finditer(line, end):
+        if other.group(1) in others or line[:other.start()].rstrip()[-1:] in (",", ";"):
+            stop = other.start()
+            break
+    tail = line.rfind("=", end, stop)
+    return [v for p, _e, v in tokens if tail < p < stop][:1] if tail >= 0 else []
+
+
+def _stated(line: str, words: tuple[str, ...], form: AnswerForm,
+            others: frozenset[str] = frozenset()) -> list[Any]:
+    """The values a line states for a labelled answer: the one each label's '=' gives,
+    then the one nearest each label ("10 input channels", "input channels: 10"; on a tie
+    the one after it)."""
     line = _plain(line)
     every = {(m.start(), m.end()) for w in words for m in _label_spans(line, w)}
     # "output" inside "output channels" is the same label
@@ -226,10 +245,7 @@ def _stated(line: str, words: tuple[str, ...], form: AnswerForm) -> list[Any]:
     if not spans:
         return []
     tokens = [(p, e, v) for p, e, v in _tokens(line, form) if v is not None]
-    found = []
-    if "=" in line:
-        tail_at = line.rfind("=")
-        found += [v for p, _e, v in tokens if p > tail_at][:1]
+    found = [v for _start, end in spans for v in _equated(line, end, tokens, others)]
     for start, end in spans:
         near = [(p - end if p >= end else start - e, p < end, v) for p, e, v in tokens
                 if p >= end or e <= start]
@@ -316,8 +332,9 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
             for line, written in _lines(cell):
                 found += [Sighting(f"cell {cell.index + 1}", v) for v in _listed(line, written)]
         return found
+    others = frozenset(variables) - set(check.names)  # the other answers' variables
     for cell in code:
-        if cell.index in shown:
+        if cell.index in shown and _shown_name(cell.source) not in others:
             value = shown[cell.index]
             index, count = position
             if count > 1 and isinstance(value, list | tuple) and len(value) == count:
@@ -327,8 +344,21 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
     for cell in cells:
         for line, _written in _lines(cell):
             found += [Sighting(f"cell {cell.index + 1}", v)
-                      for v in _stated(line, words, check.form)]
+                      for v in _stated(line, words, check.form, others)]
     return found
+
+
+def _shown_name(source: str) -> str | None:
+    """The variable a cell's last expression shows, when it is a bare name: a cell ending
+    in `out_channels` shows the output channels, whatever its value."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    last = body[-1] if body else None
+    if isinstance(last, ast.Expr) and isinstance(last.value, ast.Name):
+        return last.value.id
+    return None
 
 
 # "**Answer:** 1,820": under a prompt that asks for one value, the answer line states it
