@@ -2,13 +2,65 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from graders.checks import _controls as ctl
 from graders.checks._model import describe_models, from_payload
-from graders.checks.base import CheckKind
+from graders.checks.base import CheckKind, Control
+from graders.results import CallStatus
+from graders.scoring.function import Fault
 from graders.scoring.models.architecture import score_architecture
-from graders.spec import ArchitectureCheck
+from graders.spec import ArchitectureCheck, Linear, ModelLocator
+
+MLP = ArchitectureCheck(points=3, locate=ModelLocator(names=("model", "net"), output_dim=10),
+                        layers=(Linear(784, 512), Linear(512, 256), Linear(256, 10)),
+                        parameters=535_818, requires=("relu",))
+
+
+def _forward(activation: str, extra: str = "") -> str:
+    return ("    def forward(self, x):\n"
+            f"{extra}"
+            f"        x = {activation}(self.fc1(x.view(-1, 784)))\n"
+            f"        x = {activation}(self.fc2(x))\n"
+            "        return self.fc3(x)\n")
+
+
+def controls() -> list[Control[ArchitectureCheck]]:
+    """The handout's 784-512-256-10 MLP with ReLU (a missing ReLU costs its share of the
+    credit, half; a wrong layer costs it all)."""
+    question = ctl.question_for(MLP)
+
+    def control(name: str, sizes: tuple[int, ...], forward: str,
+                credit: float) -> Control[ArchitectureCheck]:
+        payload: dict[str, Any] = {
+            "candidates": [{"label": "var:net", "error": None,
+                            "architecture": ctl.linear_net(sizes, forward)}],
+            "transform_source": "student", "transform": ["ToTensor"]}
+        return Control(name, MLP, ctl.evidence(question, records=ctl.answered(payload)),
+                       credit)
+
+    handout = (784, 512, 256, 10)
+    return [
+        control("784-512-256-10 with F.relu", handout, _forward("F.relu"), 1.0),
+        control("784-500-256-10: a hidden layer of the wrong size", (784, 500, 256, 10),
+                _forward("F.relu"), 0.0),
+        control("sigmoid activations where ReLU is asked", handout, _forward("torch.sigmoid"),
+                0.5),
+        control("sigmoid, with the ReLU lines commented out", handout, _forward(
+            "torch.sigmoid", "        # x = F.relu(self.fc1(x.view(-1, 784)))\n"), 0.5),
+        # nn.LeakyReLU as a module is no ReLU; F.leaky_relu in forward is none either
+        control("F.leaky_relu where ReLU is asked", handout, _forward("F.leaky_relu"), 0.5),
+        Control("no model in the notebook's variables", MLP, ctl.evidence(
+            question, records=ctl.answered({"candidates": [], "transform_source": "student",
+                                             "transform": []})), 0.0, Fault.MISSING),
+        Control("describing the models timed out", MLP, ctl.evidence(
+            question, records=ctl.failed(CallStatus.TIMEOUT, "did not finish within 600 s")),
+            0.0, Fault.TIMED_OUT),
+    ]
+
 
 ARCHITECTURE = CheckKind(
     spec=ArchitectureCheck, name="architecture", label=lambda c: "architecture",
     score=from_payload(lambda c, ev, p: score_architecture(c, p, ev.context())),
     request=lambda c, _: describe_models(saved=c.locate.source != "memory", public=False),
-    needs_data=True, grades_models=True)
+    needs_data=True, grades_models=True, controls=controls, kernel="probe_torch")

@@ -3,6 +3,10 @@ notebook's own parameter-count function."""
 
 from __future__ import annotations
 
+import io
+import re
+import textwrap
+import tokenize
 from typing import Any
 
 import numpy as np
@@ -85,13 +89,24 @@ def _architecture_problems(check: ArchitectureCheck, arch: dict[str, Any]) -> li
         problems.append(f"the model has {arch.get('parameters'):,} parameters; the "
                         f"architecture in the handout has {check.parameters:,}")
     types = {leaf.get("type") for leaf in leaves}
-    source = str(arch.get("forward_source", "")).lower()
+    source = _code(str(arch.get("forward_source", ""))).lower()
     for need in check.requires:
         modules, calls = REQUIRES[need]
-        if not types & set(modules) and not any(c in source for c in calls):
+        if not types & set(modules) and not any(
+                re.search(rf"(?<!\w){c}\w*\s*\(", source) for c in calls):
             problems.append(f"no {need.replace('_', ' ')} found (neither a module nor a "
                             "call in forward)")
     return problems
+
+
+def _code(source: str) -> str:
+    """Forward's code without its comments and strings: a commented-out ``F.relu`` is no
+    ReLU (and ``leaky_relu(`` is no call of ``relu``, which the caller sees to)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(textwrap.dedent(source)).readline))
+    except (tokenize.TokenError, SyntaxError):  # cut off mid-statement (the kernel caps it)
+        return re.sub(r"#[^\n]*", "", source)
+    return " ".join(t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.STRING))
 
 
 def _agreement(check: ArchitectureCheck, arch: dict[str, Any]) -> int:
@@ -171,10 +186,22 @@ def score_param_count(check: ParamCountCheck, payload: dict[str, Any]) -> CheckS
         f"has {truth[wrong]:,} parameters"])
 
 
+def _outputs(c: dict[str, Any]) -> int | None:
+    """The out_features of the model's last linear layer (its head)."""
+    leaves = [leaf for leaf in (c.get("architecture") or {}).get("leaves", [])
+              if isinstance(leaf, dict) and leaf.get("type") == "Linear"]
+    out = leaves[-1].get("out_features") if leaves else None
+    return out if isinstance(out, int) else None
+
+
 def score_pretrained(check: PretrainedCheck, payload: dict[str, Any]) -> CheckScore:
     found = [c for c in _eligible(payload, check.locate) if isinstance(c.get("pretrained"), dict)]
     if not found:
         return _no_model(check.locate)
+    # the model that answers has the task's head: a copy of the checkpoint still with its
+    # own head (loaded to look at, never fine-tuned) is not it when such a model exists
+    want = check.locate.output_dim
+    found = [c for c in found if want is None or _outputs(c) == want] or found
     chosen = max(found, key=lambda c: float(c["pretrained"].get("similarity") or 0.0))
     match = chosen["pretrained"]
     similarity = float(match.get("similarity") or 0.0)
