@@ -3,7 +3,8 @@ Credited only on top of correct values: an empty function has no loops either.""
 
 from __future__ import annotations
 
-from graders.checks.base import CheckKind, Evidence
+from graders.checks import _controls as ctl
+from graders.checks.base import CheckKind, Control, Evidence
 from graders.scoring.function import CheckScore, Fault
 from graders.scoring.style import find_loops
 from graders.spec import NoLoops
@@ -13,7 +14,9 @@ def score(check: NoLoops, ev: Evidence) -> CheckScore:
     candidate = ev.candidates.get((check.symbol, ev.candidate)) \
         if ev.candidate is not None else None
     if candidate is None:
-        return CheckScore(0.0, [], Fault.MISSING)
+        # the function checks' own words: the question says it once
+        return CheckScore(0.0, [f"`{check.symbol}` is not defined in your submission"],
+                          Fault.MISSING)
     if not ev.correct_so_far:
         return CheckScore(0.0, [f"vectorisation of {check.symbol}() is only credited once "
                                 "it returns correct results"])
@@ -36,5 +39,54 @@ def score(check: NoLoops, ev: Evidence) -> CheckScore:
     return CheckScore(1.0, [])
 
 
+PREDICT = NoLoops(symbol="predict", points=1)
+_SIGMOID = "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n"
+_VECTORISED = """def predict(X, W):
+    z_1 = X @ W["w_1"]
+    z_2 = sigmoid(z_1) @ W["w_2"]
+    return z_1, z_2, sigmoid(z_2)
+"""
+_ROW_LOOP = """def predict(X, W):
+    z_1 = np.zeros((len(X), W["w_1"].shape[1]))
+    for i in range(len(X)):
+        z_1[i] = X[i] @ W["w_1"]
+    z_2 = sigmoid(z_1) @ W["w_2"]
+    return z_1, z_2, sigmoid(z_2)
+"""
+_ELEMENTWISE_SIGMOID = """def sigmoid(z):
+    return np.array([1 / (1 + math.exp(-v)) for v in z.ravel()]).reshape(z.shape)
+"""
+_VECTORIZE = """def predict(X, W):
+    logistic = np.vectorize(lambda v: 1 / (1 + math.exp(-v)))
+    z_1 = X @ W["w_1"]
+    z_2 = logistic(z_1) @ W["w_2"]
+    return z_1, z_2, logistic(z_2)
+"""
+
+
+def controls() -> list[Control[NoLoops]]:
+    question = ctl.question_for(PREDICT)
+
+    def control(name: str, source: str, sigmoid: str, credit: float, *,
+                correct_so_far: bool = True) -> Control[NoLoops]:
+        return Control(name, PREDICT, ctl.evidence(
+            question, candidates=ctl.candidate("predict", source, {"sigmoid": sigmoid}),
+            correct_so_far=correct_so_far), credit)
+
+    return [
+        control("matrix products and an element-wise sigmoid", _VECTORISED, _SIGMOID, 1.0),
+        control("a for loop over the rows of X", _ROW_LOOP, _SIGMOID, 0.0),
+        control("a list comprehension hidden in the helper sigmoid()", _VECTORISED,
+                _ELEMENTWISE_SIGMOID, 0.0),
+        control("np.vectorize: a Python loop in numpy's clothes", _VECTORIZE, _SIGMOID, 0.0),
+        # an empty stub has no loops either: style is credited on top of right values
+        control("a stub (pass) with wrong values", "def predict(X, W):\n    pass\n", _SIGMOID,
+                0.0, correct_so_far=False),
+        Control("predict never defined", PREDICT, ctl.evidence(question, candidates={}),
+                0.0, Fault.MISSING),
+    ]
+
+
 NO_LOOPS = CheckKind(spec=NoLoops, name="no_loops", score=score,
-                     label=lambda c: f"{c.symbol}() vectorised (no loops)")
+                     label=lambda c: f"{c.symbol}() vectorised (no loops)",
+                     controls=controls, kernel="probe")

@@ -16,6 +16,14 @@ _LOOP_NODES: dict[type, str] = {
 }
 
 
+# numpy's and Python's loops in disguise: each calls a Python function once per element
+_LOOP_CALLS = {
+    "vectorize": "np.vectorize (a Python loop over the elements)",
+    "frompyfunc": "np.frompyfunc (a Python loop over the elements)",
+    "apply_along_axis": "np.apply_along_axis (a Python loop over the rows)",
+}
+
+
 @dataclass(frozen=True)
 class LoopFinding:
     function: str
@@ -33,7 +41,17 @@ def find_loops(source: str, function: str) -> list[LoopFinding] | None:
         return None
     found = []
     for node in ast.walk(tree):
-        construct = _LOOP_NODES.get(type(node))
+        construct = _LOOP_NODES.get(type(node)) or _loop_call(node)
         if construct:
             found.append(LoopFinding(function, construct, getattr(node, "lineno", 0)))
     return found
+
+
+def _loop_call(node: ast.AST) -> str | None:
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    if isinstance(func, ast.Name) and func.id == "map":
+        return "map() (a Python loop)"
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return _LOOP_CALLS.get(name)
