@@ -1,38 +1,41 @@
 """Checks of what the notebook shows and writes, without running it again: plots under a
-question's section, optimizer settings in its code."""
+question's section, optimizer settings and method calls in its code."""
 
 from __future__ import annotations
 
-import ast
-import contextlib
+import builtins
 from typing import Any
 
-from graders.results import CellSummary
-from graders.scoring.function import CheckScore
-from graders.scoring.models.context import (
-    ModelContext,
-)
-from graders.spec import (
-    CallsCheck,
-    OptimizerCheck,
-    PlotCheck,
-)
+from graders.results import CellStatus
+from graders.scoring.function import CheckScore, Fault
+from graders.scoring.models.code import read, savefig_calls
+from graders.scoring.models.context import ModelContext
+from graders.spec import CallsCheck, OptimizerCheck, PlotCheck
 
 
 def score_plot(check: PlotCheck, ctx: ModelContext) -> CheckScore:
     section = ctx.section(check.section)
     images = sum(c.images for c in section.cells)
     if check.saved:
-        ran = {r.index for r in ctx.records if r.status.value == "ok"}
-        images += sum(_savefig_calls(c.source) for c in section.cells
+        ran = {r.index for r in ctx.records if r.status is CellStatus.OK}
+        images += sum(savefig_calls(c.source) for c in section.cells
                       if c.kind == "code" and c.index in ran)
     where = "this question's part of the notebook" if section.found else "the notebook"
     notes = [section.note] if section.note else []
     if images >= check.min_images:
         return CheckScore(1.0, [f"{images} plot(s) in {where} (kept for your instructor)",
                                 *notes])
+    # a plot is missing because a cell of this part stopped: say so (errored, timed out)
+    cells = {c.index for c in section.cells if c.kind == "code"}
+    stopped = next((r for r in ctx.records if r.index in cells
+                    and r.status is not CellStatus.OK), None)
+    fault, why = Fault.NONE, []
+    if stopped is not None:
+        fault = Fault.TIMED_OUT if stopped.status is CellStatus.TIMEOUT else Fault.ERRORED
+        why = [f"cell {stopped.index + 1} did not complete "
+               f"({stopped.error or stopped.status.value})"]
     return CheckScore(0.0, [f"expected at least {check.min_images} plot(s) in {where}; "
-                            f"found {images}", *notes])
+                            f"found {images}", *why, *notes], fault)
 
 
 # torch.optim's defaults: Adam(params) is Adam with lr=1e-3, as the handout may ask
@@ -44,78 +47,39 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _literal(node: ast.AST, constants: dict[str, Any]) -> Any:
-    """A literal, or a name bound to one earlier (``lr = 1e-3`` ... ``lr=lr``)."""
-    if isinstance(node, ast.Name) and node.id in constants:
-        return constants[node.id]
-    return ast.literal_eval(node)
-
-
-def _constructed(cells: list[CellSummary]) -> list[tuple[str, dict[str, Any]]]:
-    """(class or function name, literal keyword arguments) of every call in the code
-    cells; a keyword given as a constant's name (``lr=LEARNING_RATE``) is resolved."""
-    calls = []
-    constants: dict[str, Any] = {}
-    for cell in cells:
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for statement in tree.body:
-            if isinstance(statement, ast.Assign):
-                with contextlib.suppress(ValueError, TypeError, SyntaxError):
-                    value = _literal(statement.value, constants)
-                    for target in statement.targets:
-                        if isinstance(target, ast.Name):
-                            constants[target.id] = value
-            for node in ast.walk(statement):
-                if not isinstance(node, ast.Call):
-                    continue
-                func = node.func
-                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-                kwargs: dict[str, Any] = {}
-                for kw in node.keywords:
-                    with contextlib.suppress(ValueError, TypeError, SyntaxError):
-                        kwargs[str(kw.arg)] = _literal(kw.value, constants)
-                if len(node.args) > 1 and "lr" not in kwargs:  # SGD(params, 0.01)
-                    with contextlib.suppress(ValueError, TypeError, SyntaxError):
-                        kwargs["lr"] = _literal(node.args[1], constants)
-                calls.append((name, kwargs))
-    return calls
-
-
 def score_optimizers(check: OptimizerCheck, ctx: ModelContext) -> CheckScore:
-    calls = _constructed([c for c in ctx.cells if c.kind == "code"])
+    code = read(ctx.cells)
     missing = []
     for setting in check.settings:
         want = dict(setting.kwargs)
         defaults = OPTIMIZER_DEFAULTS.get(setting.name, {})
-        if not any(name == setting.name and all(
-                kwargs.get(k, defaults.get(k)) == v for k, v in want.items())
-                for name, kwargs in calls):
+        if not any(call.name == setting.name and all(
+                call.kwargs.get(k, defaults.get(k)) == v for k, v in want.items())
+                for call in code.calls):
             args = ", ".join(f"{k}={v}" for k, v in setting.kwargs)
             missing.append(f"{setting.name}({args})")
     if not missing:
         return CheckScore(1.0, ["all the optimizer settings the handout lists are used"])
-    found = sum(1 for _ in check.settings) - len(missing)
+    found = len(check.settings) - len(missing)
+    problem = code.problem()
     return CheckScore(found / len(check.settings),
-                      [f"no optimizer constructed as {', '.join(missing)}"])
+                      [f"no optimizer constructed as {', '.join(missing)}",
+                       *([problem] if problem else [])],
+                      Fault.ERRORED if problem else Fault.NONE)
 
 
 def score_calls(check: CallsCheck, ctx: ModelContext) -> CheckScore:
-    called = {name for name, _ in _constructed([c for c in ctx.cells if c.kind == "code"])}
+    code = read(ctx.cells)
+    # `train(net, loader)` calling the notebook's own train() is no `model.train()`, nor
+    # is Python's eval() a `model.eval()`
+    called = {call.name for call in code.calls if call.method or (
+        call.name not in code.defined and not hasattr(builtins, call.name))}
     missing = [name for name in check.calls if name not in called]
     if not missing:
         return CheckScore(1.0, [f"{', '.join(f'{n}()' for n in check.calls)} used"])
     why = f" ({check.why})" if check.why else ""
+    problem = code.problem()
     return CheckScore(1.0 - len(missing) / len(check.calls),
-                      [f"{', '.join(f'{n}()' for n in missing)} never called{why}"])
-
-
-def _savefig_calls(source: str) -> int:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return 0
-    return sum(1 for node in ast.walk(tree) if isinstance(node, ast.Call)
-               and getattr(node.func, "attr", getattr(node.func, "id", "")) == "savefig")
+                      [f"{', '.join(f'{n}()' for n in missing)} never called{why}",
+                       *([problem] if problem else [])],
+                      Fault.ERRORED if problem else Fault.NONE)

@@ -1,0 +1,143 @@
+"""The notebook's code as the static checks read it, without running it: the calls it
+makes (with the keyword values it gives them), the functions it defines, and the cells
+that could not be read as Python at all."""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graders.results import CellSummary
+
+# cell magics whose body is Python (the others, %%bash or %%writefile, hold no Python)
+_PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture")
+_ARITHMETIC: dict[type[ast.AST], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.Pow: operator.pow,
+}
+_UNREADABLE = (ValueError, TypeError, SyntaxError, ZeroDivisionError, OverflowError)
+
+
+class _Unknown:
+    """A keyword value the code gives but no literal reading finds (``lr=args.lr``): it
+    equals nothing, so it is neither the asked value nor the class's default."""
+
+    def __repr__(self) -> str:
+        return "<not a literal>"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str  # the function's or the method's name: "SGD" for optim.SGD(...)
+    kwargs: dict[str, Any]
+    method: bool  # called on something (``model.train()``), not by a bare name
+
+
+@dataclass
+class Code:
+    calls: list[Call] = field(default_factory=list)
+    defined: set[str] = field(default_factory=set)  # functions the notebook defines itself
+    unreadable: list[tuple[CellSummary, SyntaxError]] = field(default_factory=list)
+
+    def problem(self) -> str | None:
+        """Why some of the code could not be checked, for feedback."""
+        if not self.unreadable:
+            return None
+        cell, error = self.unreadable[0]
+        return (f"cell {cell.index + 1} is not valid Python ({error.msg}, line "
+                f"{error.lineno}), so what it constructs and calls could not be checked")
+
+
+def python(source: str) -> str | None:
+    """The cell's Python: IPython's magics and shell escapes (``%matplotlib inline``,
+    ``!pip install``) blanked, line numbers kept; None for a cell of another language."""
+    first = source.lstrip().split(None, 1)[0] if source.strip() else ""
+    if first.startswith("%%") and first not in _PYTHON_CELL_MAGICS:
+        return None
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+
+
+def value(node: ast.AST, constants: dict[str, Any]) -> Any:
+    """A literal, a name bound to one earlier (``lr = 1e-3`` ... ``lr=lr``), or arithmetic
+    of those (``10**-3``, ``1 / 1000``); raises when it is none of them."""
+    if isinstance(node, ast.Name) and node.id in constants:
+        return constants[node.id]
+    if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+        left, right = value(node.left, constants), value(node.right, constants)
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool)
+                      for v in (left, right))
+        if not numbers or (isinstance(node.op, ast.Pow) and abs(right) > 64):
+            raise ValueError("not arithmetic of numbers")
+        return _ARITHMETIC[type(node.op)](left, right)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        operand = value(node.operand, constants)
+        if not isinstance(operand, int | float):
+            raise ValueError("not a number")
+        return -operand if isinstance(node.op, ast.USub) else operand
+    return ast.literal_eval(node)
+
+
+def _readable(node: ast.AST, constants: dict[str, Any]) -> Any:
+    try:
+        return value(node, constants)
+    except _UNREADABLE:
+        return UNKNOWN
+
+
+def read(cells: Sequence[CellSummary]) -> Code:
+    """Every call in the code cells, in order, with its keyword values (and ``lr`` given
+    second positionally, as in ``SGD(params, 0.01)``)."""
+    code = Code()
+    constants: dict[str, Any] = {}
+    for cell in cells:
+        if cell.kind != "code":
+            continue
+        source = python(cell.source)
+        if source is None:
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as error:
+            code.unreadable.append((cell, error))
+            continue
+        for statement in tree.body:
+            if isinstance(statement, ast.Assign):
+                bound = _readable(statement.value, constants)
+                for target in statement.targets:
+                    if isinstance(target, ast.Name) and bound is not UNKNOWN:
+                        constants[target.id] = bound
+            for node in ast.walk(statement):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    code.defined.add(node.name)
+                if isinstance(node, ast.Call):
+                    code.calls.append(_call(node, constants))
+    return code
+
+
+def _call(node: ast.Call, constants: dict[str, Any]) -> Call:
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    kwargs = {str(kw.arg): _readable(kw.value, constants) for kw in node.keywords}
+    if len(node.args) > 1 and "lr" not in kwargs:
+        kwargs["lr"] = _readable(node.args[1], constants)
+    return Call(name, kwargs, isinstance(func, ast.Attribute))
+
+
+def savefig_calls(source: str) -> int:
+    """How many figures the cell writes with ``plt.savefig``."""
+    text = python(source)
+    if text is None:
+        return 0
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return 0
+    return sum(1 for node in ast.walk(tree) if isinstance(node, ast.Call)
+               and getattr(node.func, "attr", getattr(node.func, "id", "")) == "savefig")
