@@ -1,11 +1,13 @@
 """Vectorised code: the graded function's source (and its helpers') has no loops.
-Credited only on top of correct values: an empty function has no loops either."""
+Credited only on top of correct values: an empty function has no loops either. The
+source is read on the host from the notebook's cells, never taken from the kernel."""
 
 from __future__ import annotations
 
 from graders.checks import _controls as ctl
 from graders.checks.base import CheckKind, Control, Evidence
 from graders.scoring.function import CheckScore, Fault
+from graders.scoring.models.code import defined_in
 from graders.scoring.style import find_loops
 from graders.spec import NoLoops
 
@@ -20,11 +22,14 @@ def score(check: NoLoops, ev: Evidence) -> CheckScore:
     if not ev.correct_so_far:
         return CheckScore(0.0, [f"vectorisation of {check.symbol}() is only credited once "
                                 "it returns correct results"])
-    if not candidate.source:
-        return CheckScore(0.0, [f"could not read the source of {check.symbol}() to check "
-                                "it for loops"])
+    own, helpers = defined_in(ev.models.cells if ev.models else (), check.symbol,
+                              candidate.cell)
+    if own is None:
+        return CheckScore(0.0, [f"could not find the `def {check.symbol}(...)` that defines "
+                                f"{check.symbol}() in the notebook's code, to check it for "
+                                "loops"])
     findings = []
-    for name, source in [(check.symbol, candidate.source), *candidate.helpers.items()]:
+    for name, source in [(check.symbol, own), *helpers.items()]:
         loops = find_loops(source, name)
         if loops is None:
             return CheckScore(0.0, [f"could not parse the source of {name}()"])
@@ -68,10 +73,15 @@ def controls() -> list[Control[NoLoops]]:
     question = ctl.question_for(PREDICT)
 
     def control(name: str, source: str, sigmoid: str, credit: float, *,
-                correct_so_far: bool = True) -> Control[NoLoops]:
+                correct_so_far: bool = True, reported: str | None = None
+                ) -> Control[NoLoops]:
+        # the notebook as the host reads it: the candidate was bound in cell 2; the
+        # kernel's report of the source (``reported``) is not what is checked
+        cells = ctl.notebook(ctl.code(sigmoid), ctl.md("### 1.1 predict"), ctl.code(source))
         return Control(name, PREDICT, ctl.evidence(
-            question, candidates=ctl.candidate("predict", source, {"sigmoid": sigmoid}),
-            correct_so_far=correct_so_far), credit)
+            question, candidates=ctl.candidate("predict", reported or source,
+                                               {"sigmoid": sigmoid}),
+            models=ctl.context(cells=cells), correct_so_far=correct_so_far), credit)
 
     return [
         control("matrix products and an element-wise sigmoid", _VECTORISED, _SIGMOID, 1.0),
@@ -82,6 +92,11 @@ def controls() -> list[Control[NoLoops]]:
         # an empty stub has no loops either: style is credited on top of right values
         control("a stub (pass) with wrong values", "def predict(X, W):\n    pass\n", _SIGMOID,
                 0.0, correct_so_far=False),
+        # ``predict.__wrapped__ = clean``: inspect.getsource in the kernel shows clean's
+        control("a looping predict whose __wrapped__ shows a vectorised one", _ROW_LOOP,
+                _SIGMOID, 0.0, reported=_VECTORISED),
+        control("predict bound without a def the host can read",
+                "predict = make_predict()\n", _SIGMOID, 0.0, reported=_VECTORISED),
         Control("predict never defined", PREDICT, ctl.evidence(question, candidates={}),
                 0.0, Fault.MISSING),
     ]

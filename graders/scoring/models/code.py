@@ -141,3 +141,56 @@ def savefig_calls(source: str) -> int:
         return 0
     return sum(1 for node in ast.walk(tree) if isinstance(node, ast.Call)
                and getattr(node.func, "attr", getattr(node.func, "id", "")) == "savefig")
+
+
+def definitions(source: str) -> dict[str, str]:
+    """The top-level functions ``source`` defines, by name: the last definition of each
+    (with its decorators), as written; {} when it is not Python."""
+    code = python(source)
+    if code is None:
+        return {}
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return {}
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            lines = code.splitlines()[first - 1:node.end_lineno]
+            found[node.name] = "\n".join(lines) + "\n"
+    return found
+
+
+def defined_in(cells: Sequence[CellSummary], symbol: str, cell: int | None
+               ) -> tuple[str | None, dict[str, str]]:
+    """What the notebook's own text says ``symbol`` is, read on the host: its definition
+    in the cell that bound it, and the notebook's functions it calls (transitively, each
+    as last defined up to the end of the notebook). The kernel's report of a function's
+    source is not evidence: ``inspect`` follows ``__wrapped__``, and student code can
+    answer for the probe."""
+    code_cells = [c for c in cells if c.kind == "code"]
+    own = next((definitions(c.source).get(symbol) for c in code_cells if c.index == cell),
+               None)
+    if own is None:
+        return None, {}
+    every: dict[str, str] = {}
+    for c in code_cells:
+        every.update(definitions(c.source))
+    helpers: dict[str, str] = {}
+    pending = _names(own)
+    while pending and len(helpers) < 20:
+        name = pending.pop()
+        if name in helpers or name == symbol or name not in every:
+            continue
+        helpers[name] = every[name]
+        pending |= _names(every[name])
+    return own, helpers
+
+
+def _names(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
