@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install sandbox-check serve test test-all record lint bench clean
+.PHONY: install sandbox-check serve test test-all record rescore-recordings lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ test-all: lint
 # Re-record the evidence the scorer tests replay; run after changing the kernel side.
 record: $(STAMP)
 	$(BIN)/python -m tests.record $(ASSIGNMENTS)
+
+# the recorded evidence scored again by the current scorers (nothing runs)
+rescore-recordings: $(STAMP)
+	$(BIN)/python -m tests.record --rescore $(ASSIGNMENTS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/grade_latency.py

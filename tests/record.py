@@ -1,5 +1,6 @@
 """Record the evidence that scorer tests replay: ``make record`` (or
-``python -m tests.record [ASSIGNMENT ...]``).
+``python -m tests.record [ASSIGNMENT ...]``); ``--rescore`` keeps the evidence and only
+scores it again (after a rubric change that means to move points: nothing runs).
 
 Grades every hand-in of ``tests.evidence.MANIFEST`` and each assignment's reference
 notebook through the real sandbox, on the same fixture data the test session makes,
@@ -47,7 +48,30 @@ def record_reference(assignment: LoadedAssignment, config: SandboxConfig,
     return None
 
 
+def rescore(only: list[str]) -> None:
+    """The stored reports scored again from their own (current) evidence."""
+    from tests.evidence import RECORDINGS, load
+
+    catalog = discover()
+    with tempfile.TemporaryDirectory(prefix="ag-rescore-") as tmp:
+        make_fixtures(Path(tmp), **FIXTURE_DATA)
+        hidden = Path(tmp) / "hidden"
+        for assignment_id in only or sorted(catalog):
+            for path in sorted((RECORDINGS / assignment_id).glob("*.json")):
+                name = path.name.removesuffix(".json")
+                recording = load(assignment_id, name, hidden)
+                calibration = recording.measured if name == REFERENCE else None
+                report = recording.replay(catalog[assignment_id], hidden, calibration)
+                write(assignment_id, name, report, recording.calibration, hidden,
+                      measured=recording.measured)
+                print(f"{assignment_id} {name}: {report.score:g} / {report.max_score:g}",
+                      flush=True)
+
+
 def main(only: list[str]) -> None:
+    if only[:1] == ["--rescore"]:
+        rescore(only[1:])
+        return
     catalog = discover()
     with tempfile.TemporaryDirectory(prefix="ag-record-") as tmp:
         root = Path(tmp)

@@ -264,15 +264,17 @@ def score_evidence(
         records=evidence.cell_records, handed_in=evidence.handed_in,
         prompts=tuple(q.prompt for q in spec.questions if q.prompt))
     cache = ReferenceCache(assignment.solution)
+    missing = list(evidence.missing_data)
     questions = [
+        # without the grader's data there is nothing to score these on: not a zero
+        _ungraded(QuestionResult(id=q.id, title=q.title, points=0.0, max_points=q.points,
+                                 outcome=Outcome.UNGRADED, visibility=q.visibility), missing)
+        if missing and _needs_data(q) else
         score_question(q, candidates=list(evidence.candidates), calls=calls,
                        records=list(evidence.probes), cache=cache, models=context,
                        answers=answers)
         for q in spec.questions
     ]
-    if evidence.missing_data:
-        questions = [_ungraded(q, list(evidence.missing_data))
-                     if _needs_data(spec.question(q.id)) else q for q in questions]
     if evidence.tampered:
         questions = [_tampered(q) if spec.question(q.id).symbols else q for q in questions]
     return questions
