@@ -23,7 +23,7 @@ def score(check: NoLoops, ev: Evidence) -> CheckScore:
         return CheckScore(0.0, [f"vectorisation of {check.symbol}() is only credited once "
                                 "it returns correct results"])
     own, helpers = defined_in(ev.models.cells if ev.models else (), check.symbol,
-                              candidate.cell)
+                              candidate.cell, as_defined=candidate.variant == "as defined")
     if own is None:
         return CheckScore(0.0, [f"could not find the `def {check.symbol}(...)` that defines "
                                 f"{check.symbol}() in the notebook's code, to check it for "

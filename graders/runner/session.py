@@ -99,6 +99,11 @@ class KernelSession:
             raise KernelStartError(
                 f"the sandboxed kernel did not start: {exc}; stderr: {self.stderr_head[-2000:]}"
             ) from exc
+        if mode is SandboxMode.ROOT:
+            # The kernel has bound its sockets: the one writable host-backed folder is
+            # closed to it, so a notebook cannot fill the host's disk through it.
+            os.chown(ipc, 0, 0)
+            ipc.chmod(0o711)
         self.start_s = time.perf_counter() - started
 
     def _launcher_argv(self, host: Path, attempt: int) -> list[str]:

@@ -215,3 +215,19 @@ def test_a_giant_message_from_the_kernel_is_refused_unread_and_grading_goes_on(g
     assert points(graded, FULL) == FULL
     assert "[autograder] output refused unread: a message of" in outputs_text(graded)
 
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the folder is handed back to root (needs root)")
+def test_the_kernels_socket_folder_is_closed_to_the_notebook_once_the_kernel_runs(grade):
+    nb = nbformat.read(NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import os\n"
+        "try:\n"
+        "    with open('/ipc/fill.bin', 'wb') as fh:\n"
+        "        fh.write(b'x' * (1 << 20))\n"
+        "    print('ipc writable')\n"
+        "except OSError as exc:\n"
+        "    print('ipc closed', type(exc).__name__)"))
+    graded = grade(nbformat.writes(nb).encode())
+    assert "ipc closed PermissionError" in outputs_text(graded)
+    assert points(graded, FULL) == FULL  # the kernel still talks through its sockets

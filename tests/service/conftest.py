@@ -128,6 +128,9 @@ class LiveServer:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    # one per module, not per session: a server left running keeps warm kernels (which
+    # the tests that count sandbox processes would see) and calibrates in the background
+    # (which slowed the whole suite from 500 s to 800 s when tried)
     live = LiveServer(tmp_path_factory.mktemp("service")).start()
     yield live
     live.stop()

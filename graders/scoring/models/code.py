@@ -162,21 +162,23 @@ def definitions(source: str) -> dict[str, str]:
     return found
 
 
-def defined_in(cells: Sequence[CellSummary], symbol: str, cell: int | None
-               ) -> tuple[str | None, dict[str, str]]:
+def defined_in(cells: Sequence[CellSummary], symbol: str, cell: int | None, *,
+               as_defined: bool = False) -> tuple[str | None, dict[str, str]]:
     """What the notebook's own text says ``symbol`` is, read on the host: its definition
     in the cell that bound it, and the notebook's functions it calls (transitively, each
-    as last defined up to the end of the notebook). The kernel's report of a function's
-    source is not evidence: ``inspect`` follows ``__wrapped__``, and student code can
-    answer for the probe."""
+    as last defined by the end of the notebook or, ``as_defined``, by that cell: the
+    binding graded with the helpers it used when it was defined). The kernel's report of
+    a function's source is not evidence: ``inspect`` follows ``__wrapped__``, and
+    student code can answer for the probe."""
     code_cells = [c for c in cells if c.kind == "code"]
     own = next((definitions(c.source).get(symbol) for c in code_cells if c.index == cell),
                None)
-    if own is None:
+    if own is None or cell is None:
         return None, {}
     every: dict[str, str] = {}
     for c in code_cells:
-        every.update(definitions(c.source))
+        if not as_defined or c.index <= cell:
+            every.update(definitions(c.source))
     helpers: dict[str, str] = {}
     pending = _names(own)
     while pending and len(helpers) < 20:
