@@ -370,22 +370,31 @@ def _collect(messages: list[dict[str, Any]], run: _Run) -> tuple[str, str, int] 
     candidates: list[Candidate] | None = None
     started: dict[tuple[str, int], str] = {}
     answered: set[tuple[str, int]] = set()
+    current: tuple[str, int] | None = None  # the call started and not yet answered
     for payload in messages:
         msg = parse_message(payload)
         if msg is None or msg.nonce != run.nonce:
             continue
-        # The probe says each thing once per phase: a second candidates list, or a second
-        # answer to one call, was sent by the notebook's code with the probe's nonce
+        # The probe says each thing once per phase, in order: the definitions, then for
+        # each call its start and its answer. Anything else with the probe's nonce was
+        # sent by the notebook's code (which can find the nonce by walking frames).
         if isinstance(msg, CandidatesMessage):
             if candidates is not None:
                 _forged(run, "a second list of definitions")
             candidates = candidates if candidates is not None else list(msg.candidates)
+        elif candidates is None:
+            _forged(run, "a message before the list of definitions")
         elif isinstance(msg, StartMessage):
             started[(msg.call_id, msg.candidate)] = msg.symbol
+            current = (msg.call_id, msg.candidate)
         elif isinstance(msg, ResultMessage):
-            if (msg.call_id, msg.candidate) in answered:
+            key = (msg.call_id, msg.candidate)
+            if key in answered:
                 _forged(run, f"a second answer to {msg.call_id}")
-            answered.add((msg.call_id, msg.candidate))
+            elif key != current and msg.status not in _UNSTARTED:
+                _forged(run, f"an answer to {msg.call_id} the probe had not asked for")
+            answered.add(key)
+            current = None if key == current else current
             run.probe_results.setdefault((msg.call_id, msg.candidate), ProbeRecord(
                 call_id=msg.call_id, symbol=msg.symbol, candidate=msg.candidate,
                 status=msg.status, value=msg.value, error=msg.error,
@@ -397,6 +406,11 @@ def _collect(messages: list[dict[str, Any]], run: _Run) -> tuple[str, str, int] 
         return None
     (call_id, candidate), symbol = pending[-1]
     return call_id, symbol, candidate
+
+
+# what the probe answers without calling anything (the name is missing; an earlier call
+# to the same binding hung): a failure, which no forger gains by
+_UNSTARTED = (CallStatus.MISSING, CallStatus.TIMEOUT)
 
 
 def _forged(run: _Run, what: str) -> None:

@@ -231,3 +231,33 @@ def test_the_kernels_socket_folder_is_closed_to_the_notebook_once_the_kernel_run
     graded = grade(nbformat.writes(nb).encode())
     assert "ipc closed PermissionError" in outputs_text(graded)
     assert points(graded, FULL) == FULL  # the kernel still talks through its sockets
+
+
+def test_answers_sent_in_the_probes_name_make_the_run_tampered(grade):
+    graded = grade("hostile_forged_results.ipynb")
+    execution = graded.report.execution
+    assert execution.tampered
+    # the first forgery seen: an answer to a call not in progress
+    assert any("sent messages in the grader's name (an answer to" in w and
+               "the probe had not asked for" in w for w in execution.warnings), \
+        execution.warnings
+    assert question(graded, "1.5").points == 0.0
+
+
+def test_a_shipped_sitecustomize_never_runs_not_even_when_the_kernel_restarts(grade):
+    import io
+    import zipfile
+
+    nb = nbformat.read(NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import builtins\nprint('shadowed:', getattr(builtins, 'SHADOWED', False))"))
+    nb.cells.append(nbformat.v4.new_code_cell("import os\nos._exit(3)"))  # a restart
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("hw3.ipynb", nbformat.writes(nb))
+        zf.writestr("sitecustomize.py", "import builtins\nbuiltins.SHADOWED = True\n")
+    graded = grade(buf.getvalue(), filename="hw3.zip")
+    assert graded.report.execution.kernel_starts == 2
+    assert "shadowed: False" in outputs_text(graded)
+    assert "shadowed: True" not in outputs_text(graded)
+    assert points(graded, FULL) == FULL

@@ -87,3 +87,30 @@ def test_an_empty_pool_falls_back_to_a_cold_start(ee411, sandbox_config):
         assert points(graded, FULL) == FULL
     finally:
         starved.close()
+
+
+def test_modules_shipped_in_a_zip_cannot_shadow_what_the_grader_imports_warm_or_cold(
+        pool, ee411, sandbox_config):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("hw3/hw3.ipynb", (NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb")
+                    .read_bytes())
+        for name in ("numpy", "json", "sitecustomize"):
+            zf.writestr(f"hw3/{name}.py", f"raise ImportError('the shipped {name}.py ran')\n")
+    data = buf.getvalue()
+    numpy_only, _ = kernel_profiles(ee411, TEST_LIMITS)
+    assert pool.wait_ready(numpy_only)
+    warm = grade_submission(data, "hw3.zip", assignment=ee411, config=sandbox_config,
+                            limits=TEST_LIMITS, executor=SandboxExecutor(sandbox_config, pool))
+    cold = grade_submission(data, "hw3.zip", assignment=ee411, config=sandbox_config,
+                            limits=TEST_LIMITS)
+    assert warm.report.execution.warm_kernel and not cold.report.execution.warm_kernel
+    assert points(warm, FULL) == points(cold, FULL) == FULL
+    for graded in (warm, cold):
+        text = json.dumps(graded.notebook)
+        assert "the shipped" not in text
+        assert all(c.status.value == "ok" for c in graded.report.execution.cells)
+        assert graded.report.execution.files.get("numpy.py") == "submission"
