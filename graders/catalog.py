@@ -63,7 +63,14 @@ def validate(loaded: LoadedAssignment) -> None:
     from graders.scoring.function import ReferenceCache, verify_gradient
 
     spec, solution = loaded.spec, loaded.solution
+    if spec.cell_timeout_s > spec.total_timeout_s:
+        raise SpecError(f"{spec.id}: a cell may take {spec.cell_timeout_s:g} s, more than "
+                        f"the whole submission's {spec.total_timeout_s:g} s")
     for question in spec.questions:
+        if question.budget_s is not None and not 0 < question.budget_s <= \
+                spec.total_timeout_s:
+            raise SpecError(f"{spec.id} {question.id}: a budget of {question.budget_s:g} s "
+                            f"does not fit the submission's {spec.total_timeout_s:g} s")
         for check in question.checks:
             problem = kind_of(check).validate(check, solution)
             if problem:

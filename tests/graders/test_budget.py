@@ -72,3 +72,29 @@ def test_every_planned_call_and_model_request_has_its_own_limit(ee411):
     assert set(budget.calls) == {c.call_id for c in calls} | {r.id for r in requests}
     assert all(budget.calls[c.call_id] <= 2 for c in calls)
     assert math.isfinite(budget.probe_s) and budget.probe_s > 0
+
+
+def test_a_budget_that_does_not_fit_the_submission_is_refused_at_load(ee411):
+    import dataclasses
+
+    from graders.catalog import validate
+    from graders.errors import SpecError
+
+    spec = ee411.spec
+    greedy = dataclasses.replace(spec, questions=tuple(
+        dataclasses.replace(q, budget_s=spec.total_timeout_s + 1) if q.id == "2.2" else q
+        for q in spec.questions))
+    with pytest.raises(SpecError, match=r"2\.2: a budget of 3601 s does not fit"):
+        validate(dataclasses.replace(ee411, spec=greedy))
+    slow_cells = dataclasses.replace(spec, cell_timeout_s=spec.total_timeout_s * 2)
+    with pytest.raises(SpecError, match="more than the whole submission's"):
+        validate(dataclasses.replace(ee411, spec=slow_cells))
+
+
+def test_every_bundled_assignment_bounds_a_hanging_cell_outside_its_training_questions(
+        catalog):
+    # a cell outside the questions with their own budgets (a recursive glob, a stray
+    # while loop) is stopped well before the submission's whole budget is spent
+    for assignment in catalog.values():
+        spec = assignment.spec
+        assert spec.cell_timeout_s <= spec.total_timeout_s / 2, spec.id
