@@ -10,13 +10,17 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 from graders.catalog import LoadedAssignment
+from graders.checks import kind_of
 from graders.errors import CalibrationMissingError, MissingGraderDataError, SpecError
 from graders.pipeline.grade import grade_submission, needs_calibration
 from graders.results import GradeReport, Outcome, report_from_json, report_to_json
 from graders.sandbox.config import Limits, SandboxConfig
+
+log = logging.getLogger("autograder.calibrate")
 
 
 def data_fingerprint(*folders: Path | None) -> str:
@@ -114,7 +118,33 @@ def calibrate(assignment: LoadedAssignment, *, config: SandboxConfig, limits: Li
             raise CalibrationMissingError(
                 f"calibrating {spec.id}: the reference notebook does not earn full marks, "
                 f"so nothing was cached: {'; '.join(reasons)[:1500]}")
+        for line in _at_chance(assignment, graded.measured, hidden_dir):
+            log.warning("%s", line)
         target.write_text(json.dumps({
             "fingerprint": fingerprint, "accuracies": graded.measured,
             "report": json.loads(report_to_json(graded.report))}, indent=2))
         return graded.measured, graded.report
+
+
+def _at_chance(assignment: LoadedAssignment, measured: dict[str, float],
+               hidden_dir: Path) -> list[str]:
+    """The accuracy questions whose reference is no better than chance on this data:
+    they stay ungraded for every student (said once here, for staff)."""
+    from graders.hidden import hidden_labels
+    from graders.scoring.models.accuracy import CHANCE_MARGIN, chance_rate
+
+    found = []
+    for question in assignment.spec.questions:
+        for index, check in enumerate(question.checks):
+            key = f"{question.id}:{index}"
+            data = kind_of(check).hidden_set(check)
+            if data is None or key not in measured:
+                continue
+            chance = chance_rate(hidden_labels(hidden_dir, data)[1])
+            if round(measured[key], 3) < round(chance + CHANCE_MARGIN, 3):
+                found.append(
+                    f"{assignment.id} {question.id}: the reference reaches "
+                    f"{100 * measured[key]:.1f}% on the hidden set {data.name}, no better than "
+                    f"chance ({100 * chance:.1f}%); the question stays ungraded until it is "
+                    "calibrated on the course's data")
+    return found

@@ -44,11 +44,14 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
     models = ctl.context(calibration={f"{question.id}:0": 0.97}, labels=labels)
 
     def control(name: str, entry: dict[str, Any], credit: float,
-                fault: Fault | None = None) -> Control[ModelAccuracyCheck]:
+                fault: Fault | None = None, *, reference: float = 0.97
+                ) -> Control[ModelAccuracyCheck]:
         payload = {"candidates": [entry], "transform_source": "student",
                    "transform": ["ToTensor", "Normalize"]}
+        calibrated = models if reference == 0.97 else ctl.context(
+            calibration={f"{question.id}:0": reference}, labels=labels)
         return Control(name, MNIST, ctl.evidence(
-            question, records=ctl.answered(payload), models=models), credit, fault)
+            question, records=ctl.answered(payload), models=calibrated), credit, fault)
 
     def net(accuracy: float, label: str = "var:net") -> dict[str, Any]:
         return {"label": label, "error": None, "architecture": _MLP,
@@ -60,15 +63,62 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
         control("at the top band's edge, 90.0%", net(0.90), 1.0),
         control("89.9%: just under the top band", net(0.899), 0.75),
         control("untrained: class 0 for every image (chance, 10%)", untrained, 0.0),
+        # a reference barely above chance stretches the bands below it: none may reach
+        # within 5 points of chance
+        control("untrained, against a reference of 30% (bands reach down to 0%)",
+                untrained, 0.0, reference=0.30),
+        control("14%, against a reference of 30%: within 5 points of chance, nothing",
+                net(0.14), 0.0, reference=0.30),
+        control("15%, against a reference of 30%: 5 points above chance, 1/2",
+                net(0.15), 0.5, reference=0.30),
+        # a reference at chance cannot tell training from none: nobody is graded on it
+        control("a trained network, against a reference at chance (the grader's data)",
+                net(0.96), 0.0, Fault.UNCALIBRATED, reference=0.11),
         control("only a fresh instance of the notebook's class",
                 net(0.10, label="class:Net"), 0.0, Fault.MISSING),
         control("forward raises on the grader's images",
                 {"label": "var:net", "architecture": _MLP,
                  "error": "RuntimeError: mat1 and mat2 shapes cannot be multiplied "
                           "(256x784 and 3072x512)"}, 0.0, Fault.ERRORED),
+        *_relu_controls(labels),
         Control("evaluating the models timed out", MNIST, ctl.evidence(
             question, records=ctl.failed(CallStatus.TIMEOUT, "did not finish within 600 s"),
             models=models), 0.0, Fault.TIMED_OUT),
+    ]
+
+
+RELU_NET = ModelAccuracyCheck(points=4, data=HiddenSet("synth-hidden"),
+                              locate=ModelLocator(framework="vugrad", requires=("relu",)))
+
+
+def _relu_controls(labels: np.ndarray) -> list[Control[ModelAccuracyCheck]]:
+    """VU's question 9b: the network retrained with ReLU, graded as that network (the
+    ops its forward pass went through), not whichever network of the notebook does best."""
+    question = ctl.question_for(RELU_NET)
+    models = ctl.context(calibration={f"{question.id}:0": 0.97}, labels=labels)
+
+    def vugrad_net(name: str, ops: list[str], accuracy: float) -> dict[str, Any]:
+        return {"label": f"var:{name}", "error": None,
+                "architecture": {"class": "MLP", "parameters": 2_010, "ops": ops},
+                "predictions": ctl.predictions(labels, accuracy, 10)}
+
+    sigmoid = vugrad_net("mlp", ["Add", "MatrixMultiply", "Sigmoid", "Softmax"], 0.96)
+    relu = vugrad_net("mlp_relu", ["Add", "MatrixMultiply", "Relu", "Softmax"], 0.95)
+    leaky = vugrad_net("mlp_leaky", ["Add", "LeakyReLU", "MatrixMultiply", "Softmax"], 0.96)
+
+    def control(name: str, entries: list[dict[str, Any]], credit: float,
+                fault: Fault | None = None) -> Control[ModelAccuracyCheck]:
+        payload = {"candidates": entries, "transform_source": "none", "transform": []}
+        return Control(name, RELU_NET, ctl.evidence(
+            question, records=ctl.answered(payload), models=models), credit, fault)
+
+    return [
+        control("the ReLU network (its forward went through a Relu op)", [relu], 1.0),
+        control("the ReLU network beside a better sigmoid one: the ReLU one answers",
+                [sigmoid, dict(relu, predictions=ctl.predictions(labels, 0.60, 10))], 0.0),
+        control("only the sigmoid network: not the one asked about", [sigmoid], 0.0,
+                Fault.MISSING),
+        control("a leaky ReLU is not the ReLU asked for", [leaky], 0.0, Fault.MISSING),
     ]
 
 

@@ -219,10 +219,13 @@ def _needs_data(question: Question) -> bool:
     return any(kind_of(c).needs_data for c in question.checks)
 
 
+_MISSING_DATA = "not graded yet: this grader is missing course data"
+
+
 def _ungraded(result: QuestionResult, missing: list[str]) -> QuestionResult:
     return result.model_copy(update={
         "points": 0.0, "outcome": Outcome.UNGRADED, "checks": [],
-        "feedback": ["not graded yet: this grader is missing course data it needs "
+        "feedback": [f"{_MISSING_DATA} it needs "
                      f"({'; '.join(missing)}). This is not a problem with your work; your "
                      "course staff have been told and will regrade it."]})
 
@@ -290,8 +293,10 @@ def rescore(report: GradeReport, assignment: LoadedAssignment,
                                calibration=calibration)
     # a question the grader could not grade (its data was missing) has no outputs to
     # re-score: it stays ungraded until the submission re-runs (reports stored before
-    # the evidence kept what was missing)
-    before = {q.id: q for q in report.questions if q.outcome is Outcome.UNGRADED}
+    # the evidence kept what was missing say so only in their feedback). One that waited
+    # for a calibration is scored again: its outputs are there.
+    before = {q.id: q for q in report.questions if q.outcome is Outcome.UNGRADED
+              and q.feedback and q.feedback[0].startswith(_MISSING_DATA)}
     questions = [before.get(q.id, q) for q in questions]
     return report.model_copy(update={
         "questions": questions, "assignment_version": assignment.spec.version,

@@ -23,6 +23,9 @@ class Fault(StrEnum):
     MISSING = "missing"
     ERRORED = "errored"
     TIMED_OUT = "timed_out"
+    # the grader cannot tell right from wrong here yet (its reference is no better than
+    # chance on the grader's data): the question waits for staff, it is not failed
+    UNCALIBRATED = "uncalibrated"
 
 
 @dataclass

@@ -160,6 +160,12 @@ def score_question(
     if chosen is not None and chosen.variant == "as defined":
         feedback.append(f"graded `{symbols[0]}` with the helpers it used when it was defined: "
                         "a later cell rebinds a name it calls")
+    if Fault.UNCALIBRATED in best.faults:
+        # nothing here is the student's doing: the question waits for a calibration
+        return QuestionResult(
+            id=question.id, title=question.title, points=0.0, max_points=question.points,
+            outcome=Outcome.UNGRADED, feedback=feedback, visibility=question.visibility,
+            candidate=best.candidate, checks=best.checks)
     budget = _budget_overrun(question, models) if best.points < question.points else None
     if budget is not None:
         outcome, line = budget

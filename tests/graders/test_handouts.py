@@ -10,8 +10,6 @@ replayed probe outputs instead.
 
 from __future__ import annotations
 
-import re
-
 import nbformat
 import pytest
 
@@ -29,11 +27,15 @@ from tests.conftest import (
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
-HEIDELBERG_FULL = {"1.2": 4.0, "1.3": 3.0, "2": 10.0, "3.1": 4.0, "3.2": 3.0, "3.3": 3.0,
+# On the fixture data the reference VGG (3.3) and ResNet (4.4) stay at chance: those
+# accuracy questions cannot tell training from none there, so they wait for a
+# calibration on the course's data (ungraded, 0 of 0) rather than credit anything.
+HEIDELBERG_FULL = {"1.2": 4.0, "1.3": 3.0, "2": 10.0, "3.1": 4.0, "3.2": 3.0, "3.3": 0.0,
                    "3.4": 3.0}
 NYU_FULL = {"2a": 3.0, "2b": 2.0, "2c": 3.0, "2d": 2.0, "4.1": 4.0, "4.2": 3.0, "4.3": 3.0,
-            "4.4": 8.0, "4.5": 2.0}
+            "4.4": 0.0, "4.5": 2.0}
 NOISY_ACCURACY = {"nyu-hw5": "4.4"}
+AT_CHANCE = "no better than guessing the most common class"
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +66,8 @@ def _without(full: dict[str, float], *noisy: str) -> dict[str, float]:
 def test_a_groups_correct_notebook_scores_full_marks(grade_heidelberg):
     graded = grade_heidelberg("group_correct.ipynb")
     assert_points(graded, HEIDELBERG_FULL)
+    accuracy = question(graded, "3.3")
+    assert accuracy.outcome is Outcome.UNGRADED and AT_CHANCE in accuracy.feedback[0]
     trace = question(graded, "1.2")
     # read from the group's markdown table, whatever they called the intermediates
     assert all("correct (cell 2)" in line for line in trace.feedback[:6]), trace.feedback
@@ -76,7 +80,7 @@ def test_a_groups_correct_notebook_scores_full_marks(grade_heidelberg):
      {"1.3": "dy/dx2: not among", "2": "Linear(512, 128)", "3.2": "batch size 64",
       "3.4": "no dropout"}),
     ("ex08-jordan-hinton-lovelace.zip",
-     {"1.2": 0.0, "1.3": 0.0, "2": 8.0, "3.1": 0.0, "3.3": 2.0, "3.4": 0.0},
+     {"1.2": 0.0, "1.3": 0.0, "2": 8.0, "3.1": 0.0, "3.4": 0.0},
      {"1.2": "includes ex1.pdf", "2": "Adam(lr=0.001)", "3.1": "Linear(512, 4096)",
       "3.3": "expected at least 1 plot", "3.4": "never called"}),
 ])
@@ -106,8 +110,8 @@ def test_nyu_markdown_answers_and_fine_tuning_score_full_marks(grade_nyu):
     graded = grade_nyu("student_correct.ipynb")
     assert points(graded, NYU_FULL.keys() - {"4.4"}) == _without(NYU_FULL, "4.4")
     accuracy = question(graded, "4.4")
-    assert accuracy.outcome in (Outcome.PASSED, Outcome.PARTIAL)
-    assert "reaches" in accuracy.feedback[0]
+    assert accuracy.outcome is Outcome.UNGRADED and AT_CHANCE in accuracy.feedback[0]
+    assert accuracy.checks[0].measured is not None  # what it reached, kept for staff
     # the notebook's Drive path found the mounted ImageFolder, and resnet34(pretrained=True)
     # the mounted checkpoint
     assert "resnet34-b627a593.pth" in question(graded, "4.2").feedback[0]
@@ -140,18 +144,25 @@ def test_each_nyu_flaw_costs_its_question(grade_nyu, fixture, expected, phrases)
             (qid, question(graded, qid).feedback)
 
 
-def test_nyu_accuracy_is_scored_against_the_calibration(grade_nyu, nyu, fixture_data):
-    """Replayed: the same stored predictions earn full marks against a bar at their own
-    level and lose them against a bar far above it."""
+def test_nyu_accuracy_is_scored_against_the_calibration_and_never_at_chance(
+        grade_nyu, nyu, fixture_data):
+    """Replayed: the stored predictions (a one-epoch fine-tune on stand-in data, about
+    chance on two classes) wait while the reference is at chance too, and earn nothing
+    against any reference that can tell training from none, however low."""
     graded = grade_nyu("student_correct.ipynb")
-    reached = float(re.search(r"reaches ([\d.]+)%", question(graded, "4.4").feedback[0])[1])
+    reached = question(graded, "4.4").checks[0].measured
+    assert reached is not None and reached < 0.6
     hidden = fixture_data / "hidden"
-    level = rescore(graded.report, nyu, hidden_dir=hidden,
-                    calibration={"4.4:0": reached / 100})
-    above = rescore(graded.report, nyu, hidden_dir=hidden,
-                    calibration={"4.4:0": reached / 100 + 0.4})
-    assert _points(level, "4.4") == 8.0
-    assert _points(above, "4.4") == 0.0
+    waiting = rescore(graded.report, nyu, hidden_dir=hidden,
+                      calibration={"4.4:0": reached})
+    low_bar = rescore(graded.report, nyu, hidden_dir=hidden,
+                      calibration={"4.4:0": reached + 0.10})
+    high_bar = rescore(graded.report, nyu, hidden_dir=hidden,
+                       calibration={"4.4:0": 0.95})
+    assert next(q for q in waiting.questions if q.id == "4.4").outcome is Outcome.UNGRADED
+    assert _points(low_bar, "4.4") == 0.0 and _points(high_bar, "4.4") == 0.0
+    low = next(q for q in low_bar.questions if q.id == "4.4")
+    assert low.outcome is not Outcome.UNGRADED and "close to chance" in " ".join(low.feedback)
 
 
 def _points(report, qid):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -41,14 +42,30 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
         if errors:
             return CheckScore(0.0, [f"the model could not be evaluated: {errors[0]}"],
                               Fault.ERRORED)
-        return _no_model(check.locate)
+        missing = _no_model(check.locate)
+        others = _eligible(payload, replace(check.locate, requires=())) \
+            if check.locate.requires else []
+        if others:
+            missing.feedback.append(
+                "found " + ", ".join(_where(c) for c in others[:3]) + ", which does not use "
+                + " or ".join(n.replace("_", " ") for n in check.locate.requires)
+                + ": the question is about the network that does")
+        return missing
     acc, best = max(scored, key=lambda s: s[0])
     if ctx.calibrating:
         return CheckScore(1.0, [f"reference accuracy {100 * acc:.1f}%"], measured=acc)
     reference = ctx.calibration.get(key)
     if reference is None:
         raise SpecError(f"no reference accuracy calibrated for {key}")
-    bands = credit_bands(check.band, reference)
+    chance = chance_rate(labels)
+    if round(reference, 3) < round(chance + CHANCE_MARGIN, 3):
+        return CheckScore(0.0, [
+            f"not graded yet: on the grader's held-out images the course's reference "
+            f"reaches {100 * reference:.1f}%, no better than guessing the most common class "
+            f"({100 * chance:.1f}%), so accuracy cannot tell a trained network from an "
+            "untrained one here. Your course staff must calibrate this question on the "
+            "course's data; it will be regraded then."], Fault.UNCALIBRATED, measured=acc)
+    bands = credit_bands(check.band, reference, chance)
     credit = band_credit(bands, acc)
     per_class = []
     preds = best["predictions"].astype(np.int64)
@@ -65,12 +82,27 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
     return CheckScore(credit, lines, measured=acc)
 
 
-def credit_bands(band: AccuracyBand, reference: float) -> list[tuple[float, float]]:
+# No credit within this much of chance, whatever the bands say: an untrained network
+# reaches chance, and a little more by luck on a small test set.
+CHANCE_MARGIN = 0.05
+
+
+def chance_rate(labels: np.ndarray) -> float:
+    """What always answering the most common class scores on these labels."""
+    if labels.size == 0:
+        return 0.0
+    return float(np.bincount(labels.astype(np.int64)).max() / labels.size)
+
+
+def credit_bands(band: AccuracyBand, reference: float,
+                 chance: float = 0.0) -> list[tuple[float, float]]:
     """(credit, lowest accuracy that earns it), best first. Edges are whole tenths of a
-    percent, so what decides a band is the accuracy the report prints."""
+    percent, so what decides a band is the accuracy the report prints; none is within
+    ``CHANCE_MARGIN`` of ``chance``."""
     width = (band.zero_within - band.full_within) / band.steps
     top = reference - band.full_within - band.margin
-    return [(1.0 - k / band.steps, max(0.0, round(top - k * width, 3)))
+    floor = round(chance + CHANCE_MARGIN, 3) if chance > 0 else 0.0
+    return [(1.0 - k / band.steps, max(floor, round(top - k * width, 3)))
             for k in range(band.steps)]
 
 
