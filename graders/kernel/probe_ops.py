@@ -177,6 +177,24 @@ def run_ops(request, namespace):
     return {"ops": [trial(spec, namespace) for spec in request.get("ops", [])]}
 
 
+def _ops_behind(node, limit=20000):
+    """The names of the ops the computation graph behind ``node`` went through (what the
+    forward pass really computed, whatever the class is called)."""
+    names, seen, stack = set(), set(), [node]
+    while stack and len(seen) < limit:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        source = getattr(current, "source", None)
+        if source is None:
+            continue
+        op = getattr(source, "op", None)
+        names.add(str(getattr(op, "__name__", type(op).__name__))[:100])
+        stack.extend(list(getattr(source, "inputs", ()) or ())[:100])
+    return sorted(names)[:50]
+
+
 def evaluate(request, namespace, directory):
     """Predictions of every model of the library's ``Module`` class the notebook holds,
     on the grader's inputs (an (n, features) array)."""
@@ -202,6 +220,7 @@ def evaluate(request, namespace, directory):
             out = value(library.TensorNode(inputs.astype(float)))
             scores = np.asarray(getattr(out, "value", out))
             entry["predictions"] = scores.argmax(axis=1).astype(np.int64)
+            entry["architecture"]["ops"] = _ops_behind(out)
         except Exception as exc:
             entry["error"] = f"{type(exc).__name__}: {exc}"[:500]
         candidates.append(entry)

@@ -23,6 +23,10 @@ class ModelLocator:
     source: str = "memory"  # "memory", "saved" or "any"
     # "torch" (nn.Module) or "vugrad" (the course library's Module, on (n, features) data)
     framework: str = "torch"
+    # what the model must compute to be the one the question names ("relu": the ReLU
+    # network, not the sigmoid one beside it): a module or a call in forward (torch), an
+    # op its forward pass went through (vugrad)
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -88,15 +88,26 @@ def _architecture_problems(check: ArchitectureCheck, arch: dict[str, Any]) -> li
     if check.parameters is not None and arch.get("parameters") != check.parameters:
         problems.append(f"the model has {arch.get('parameters'):,} parameters; the "
                         f"architecture in the handout has {check.parameters:,}")
-    types = {leaf.get("type") for leaf in leaves}
-    source = _code(str(arch.get("forward_source", ""))).lower()
     for need in check.requires:
-        modules, calls = REQUIRES[need]
-        if not types & set(modules) and not any(
-                re.search(rf"(?<!\w){c}\w*\s*\(", source) for c in calls):
+        if not computes(arch, need):
             problems.append(f"no {need.replace('_', ' ')} found (neither a module nor a "
                             "call in forward)")
     return problems
+
+
+def computes(arch: dict[str, Any], need: str) -> bool:
+    """Whether a model computes ``need`` ("relu", "max_pool", ...): a module of its kind or
+    a call in forward's code (torch), or an op of that name its forward pass went through
+    (vugrad: the graph behind its output)."""
+    modules, calls = REQUIRES[need]
+    ops = [str(op).lower() for op in arch.get("ops") or ()]
+    if any(c.replace("_", "") in op.replace("_", "") and "leaky" not in op
+           for op in ops for c in calls):
+        return True
+    types = {leaf.get("type") for leaf in arch.get("leaves") or () if isinstance(leaf, dict)}
+    source = _code(str(arch.get("forward_source", ""))).lower()
+    return bool(types & set(modules)) or any(
+        re.search(rf"(?<!\w){c}\w*\s*\(", source) for c in calls)
 
 
 def _code(source: str) -> str:

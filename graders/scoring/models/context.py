@@ -102,6 +102,12 @@ def _payload(record: ProbeRecord | None) -> tuple[Any, CheckScore | None]:
 def _eligible(payload: dict[str, Any], locate: ModelLocator,
               include_untrained: bool = False) -> list[dict[str, Any]]:
     found = [c for c in payload.get("candidates", []) if isinstance(c, dict)]
+    if locate.requires:
+        # the network the question names, not any network of the notebook
+        from graders.scoring.models.architecture import computes
+
+        found = [c for c in found if isinstance(c.get("architecture"), dict)
+                 and all(computes(c["architecture"], need) for need in locate.requires)]
     if not include_untrained:
         # a fresh instance of a notebook class shows an architecture, not training
         found = [c for c in found if not str(c.get("label", "")).startswith("class:")]
@@ -138,4 +144,6 @@ def _no_model(locate: ModelLocator) -> CheckScore:
     if locate.framework == "vugrad":
         what = ("a trained vugrad Module in the notebook's variables (library files handed "
                 "in alone hold no trained network)")
+    if locate.requires:
+        what += " that uses " + " and ".join(n.replace("_", " ") for n in locate.requires)
     return CheckScore(0.0, [f"no model found: expected {what}"], Fault.MISSING)
