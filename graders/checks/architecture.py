@@ -26,8 +26,8 @@ def _forward(activation: str, extra: str = "") -> str:
 
 
 def controls() -> list[Control[ArchitectureCheck]]:
-    """The handout's 784-512-256-10 MLP with ReLU (a missing ReLU costs its share of the
-    credit, half; a wrong layer costs it all)."""
+    """The handout's 784-512-256-10 MLP with ReLU: the layers are half the credit and the
+    ReLU the other half, in quarters; a network with no right layer earns nothing."""
     question = ctl.question_for(MLP)
 
     def control(name: str, sizes: tuple[int, ...], forward: str,
@@ -42,8 +42,17 @@ def controls() -> list[Control[ArchitectureCheck]]:
     handout = (784, 512, 256, 10)
     return [
         control("784-512-256-10 with F.relu", handout, _forward("F.relu"), 1.0),
+        # fc1 and fc2 wrong, fc3 right: a third of the layers, and the ReLU
         control("784-500-256-10: a hidden layer of the wrong size", (784, 500, 256, 10),
-                _forward("F.relu"), 0.0),
+                _forward("F.relu"), 0.5),
+        control("a different network (32-16-10) with ReLU: no right layer, nothing",
+                (32, 16, 10), _forward("F.relu"), 0.0),
+        control("784-512-256-5: the right body, the wrong number of classes",
+                (784, 512, 256, 5), _forward("F.relu"), 0.0),
+        control("784-512-256-128-10: an extra layer", (784, 512, 256, 128, 10),
+                _forward("F.relu"), 0.75),
+        control("784-500-256-10 with sigmoid: a third of the layers and no ReLU",
+                (784, 500, 256, 10), _forward("torch.sigmoid"), 0.0),
         control("sigmoid activations where ReLU is asked", handout, _forward("torch.sigmoid"),
                 0.5),
         control("sigmoid, with the ReLU lines commented out", handout, _forward(

@@ -76,11 +76,11 @@ def test_a_groups_correct_notebook_scores_full_marks(grade_heidelberg):
 
 @pytest.mark.parametrize(("fixture", "expected", "phrases"), [
     ("group_flawed_a.ipynb",
-     {"1.3": 1.5, "2": 3.0, "3.2": 2.0, "3.4": 2.333333},
+     {"1.3": 1.5, "2": 4.5, "3.2": 2.0, "3.4": 2.5},
      {"1.3": "dy/dx2: not among", "2": "Linear(512, 128)", "3.2": "batch size 64",
       "3.4": "no dropout"}),
     ("ex08-jordan-hinton-lovelace.zip",
-     {"1.2": 0.0, "1.3": 0.0, "2": 8.0, "3.1": 0.0, "3.4": 0.0},
+     {"1.2": 0.0, "1.3": 0.0, "2": 8.0, "3.1": 3.0, "3.4": 1.5},
      {"1.2": "includes ex1.pdf", "2": "Adam(lr=0.001)", "3.1": "Linear(512, 4096)",
       "3.3": "expected at least 1 plot", "3.4": "never called"}),
 ])
@@ -131,7 +131,7 @@ def test_nyu_answers_in_code_variables_and_last_expressions(grade_nyu):
 @pytest.mark.parametrize(("fixture", "expected", "phrases"), [
     ("student_flawed_a.ipynb", {"2a": 0.0, "2c": 0.0, "4.2": 0.0},
      {"2a": "(48, 64, 20), which is not correct", "2c": "513,360", "4.2": "pretrained"}),
-    ("student_flawed_b.ipynb", {"2b": 0.0, "2d": 0.0, "4.1": 0.0, "4.3": 0.0, "4.5": 0.0},
+    ("student_flawed_b.ipynb", {"2b": 0.0, "2d": 0.0, "4.1": 3.0, "4.3": 0.0, "4.5": 0.0},
      {"2b": "gives 20", "2d": "1,800", "4.1": "Linear(512, 256)", "4.3": "SGD(lr=0.001",
       "4.5": "found 0"}),
 ])

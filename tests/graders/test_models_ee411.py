@@ -25,7 +25,7 @@ def test_a_correct_notebook_scores_full_marks_on_both_parts(grade_part2):
 
 
 @pytest.mark.parametrize(("fixture", "expected", "phrase"), [
-    ("part2_wrong_mlp.ipynb", {"2.2": 2.0}, "layer 1 is Linear(784, 128); expected "
+    ("part2_wrong_mlp.ipynb", {"2.2": 3.0}, "layer 1 is Linear(784, 128); expected "
                                             "Linear(784, 100)"),
     ("part2_wrong_optimizer.ipynb", {"2.2": 3.75, "2.3": 3.75},
      "no optimizer constructed as Adam(lr=1)"),

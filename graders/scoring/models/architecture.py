@@ -4,6 +4,7 @@ notebook's own parameter-count function."""
 from __future__ import annotations
 
 import io
+import math
 import re
 import textwrap
 import tokenize
@@ -152,11 +153,38 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
         return CheckScore(1.0, [f"{_where(chosen)} has the required architecture "
                                 f"({chosen['architecture'].get('parameters', 0):,} parameters)",
                                 *mistakes])
-    structural = [p for p in problems if not p.startswith("no ")]
-    # a wrong layer or parameter count fails the question; a missing activation or
-    # pooling costs its share
-    credit = 0.0 if structural else 1.0 - len(problems) / (len(check.requires) + 1)
+    credit = partial_credit(check, chosen["architecture"])
     return CheckScore(credit, [f"{_where(chosen)}: {problems[0]}", *problems[1:], *mistakes])
+
+
+def partial_credit(check: ArchitectureCheck, arch: dict[str, Any]) -> float:
+    """The share of the architecture that is right, in quarters: its layers (matched in
+    order; a missing or extra layer counts against it; the parameter count only where
+    the layers alone do not show it) and, as the other half, the activations and pooling
+    it must compute. A network none of whose layers is right, or whose output layer does
+    not give the task's classes, earns nothing; one wrong hidden layer no longer costs
+    everything."""
+    leaves = [leaf for leaf in arch.get("leaves", []) if isinstance(leaf, dict)]
+    layers = [leaf for leaf in leaves if leaf.get("type") in ("Linear", "Conv2d", "Conv1d")]
+    if check.layers:
+        last = check.layers[-1]
+        if isinstance(last, Linear) and last.out_features is not None and (
+                not layers or layers[-1].get("out_features") != last.out_features):
+            return 0.0  # it cannot answer the task's classes: nothing else makes up for it
+        matched = sum(_matches(got, want)
+                      for got, want in zip(layers, check.layers, strict=False))
+        shape = matched / max(len(layers), len(check.layers))
+        if shape == 1.0 and check.parameters is not None \
+                and arch.get("parameters") != check.parameters:
+            shape = 0.5  # the right layers, and yet other parameters (no biases, say)
+    else:
+        shape = float(check.parameters is None or arch.get("parameters") == check.parameters)
+    if shape == 0.0:
+        return 0.0
+    if check.requires:
+        computed = sum(computes(arch, need) for need in check.requires)
+        shape = (shape + computed / len(check.requires)) / 2
+    return math.floor(shape * 4 + 1e-9) / 4
 
 
 
