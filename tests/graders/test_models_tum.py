@@ -189,14 +189,22 @@ def test_model_questions_rescore_from_stored_outputs(grade_tum, tum, fixture_dat
     report = grade_tum("never_trained.ipynb").report
     same = rescore(report, tum, hidden_dir=fixture_data / "hidden", calibration=calibrated[0])
     assert same.questions == report.questions
-    lenient = tuple(
+    # a rubric change applies without running anything: points doubled where the network
+    # earned them, and a band however lenient still gives an untrained network nothing
+    earned = next(q for q in report.questions if q.points > 0 and q.id != "2.3")
+    changed_questions = tuple(
+        dataclasses.replace(q, points=2 * q.points, checks=tuple(
+            dataclasses.replace(c, points=2 * c.points) for c in q.checks))
+        if q.id == earned.id else
         dataclasses.replace(q, checks=(dataclasses.replace(
             q.checks[0], band=AccuracyBand(full_within=0.05, zero_within=0.9)),))
         if q.id == "2.3" else q for q in tum.spec.questions)
-    changed = dataclasses.replace(tum, spec=dataclasses.replace(tum.spec, questions=lenient))
+    changed = dataclasses.replace(tum, spec=dataclasses.replace(tum.spec,
+                                                                questions=changed_questions))
     new = rescore(report, changed, hidden_dir=fixture_data / "hidden",
                   calibration=calibrated[0])
-    assert question_points(new, "2.3") > question_points(report, "2.3") == 0.0
+    assert question_points(new, earned.id) == 2 * earned.points
+    assert question_points(new, "2.3") == question_points(report, "2.3") == 0.0
 
 
 def question_points(report, qid):
