@@ -40,6 +40,12 @@ def controls() -> list[Control[ReportedAccuracyCheck]]:
         control("claims 95% the net does not reach",
                 "Accuracy of the network on the test images: 95 %\n", 0.0),
         control("prints only the loss", "[10, 2000] loss: 0.512\nFinished Training\n", 0.0),
+        control("prints its test accuracy, then its training accuracy",
+                "Accuracy of the network on the test images: 81.0 %\n"
+                "Accuracy of the network on the train images: 88.4 %\n", 1.0),
+        control("prints a true training accuracy after a false test accuracy",
+                "Accuracy of the network on the test images: 95 %\n"
+                "Accuracy of the network on the train images: 81.0 %\n", 0.0),
         Control("evaluating on the notebook's test loader raised", PRINTED, ctl.evidence(
             question, records=ctl.failed(CallStatus.ERROR, "RuntimeError: CUDA error: "
                                          "device-side assert triggered"),

@@ -262,9 +262,14 @@ def score_reported(check: ReportedAccuracyCheck, payload: dict[str, Any],
     feedback = []
     if not claims:
         return CheckScore(0.0, ["no printed test accuracy found"])
-    overall = [v for line, v in claims
+    overall = [(line, v) for line, v in claims
                if not any(name in line.lower() for name in check.per_class)]
-    claim = overall[-1] if overall else claims[-1][1]
+    # the question asks for the test accuracy: the last claim that says "test", else the
+    # last that is not about training data (a training accuracy printed after the test
+    # one is not the answer), else the last one
+    tested = [v for line, v in overall if re.search(r"\btest", line, re.IGNORECASE)]
+    untrained = [v for line, v in overall if not re.search(r"\btrain", line, re.IGNORECASE)]
+    claim = (tested or untrained or [v for _, v in overall] or [claims[-1][1]])[-1]
     credit = 0.0
     parts = 2 if check.per_class else 1
     if not measured:
