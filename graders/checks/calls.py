@@ -34,6 +34,10 @@ def controls() -> list[Control[CallsCheck]]:
                 f"vgg.eval()\n{test}", 1.0),
         # the credit is split over the calls asked
         control("model.eval() never called", with_modes, test, 0.5),
+        control("model.train(False) before testing: that is eval()", with_modes,
+                f"vgg.train(False)\n{test}", 1.0),
+        control("model.train(False) only, never train()", _OWN_TRAIN.replace(
+            "    for epoch", "    net.train(False)\n    for epoch"), f"vgg.eval()\n{test}", 0.5),
         control("only the notebook's own train() and Python's eval()", _OWN_TRAIN +
                 "train(vgg, loader, 2)", f"n = eval('len(testset)')\n{test}", 0.0),
         control("the training cell is not valid Python", with_modes + "train(vgg, loader, 2",

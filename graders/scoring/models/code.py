@@ -37,6 +37,7 @@ class Call:
     name: str  # the function's or the method's name: "SGD" for optim.SGD(...)
     kwargs: dict[str, Any]
     method: bool  # called on something (``model.train()``), not by a bare name
+    args: tuple[Any, ...] = ()  # the first positional arguments, read as literals
 
 
 @dataclass
@@ -127,7 +128,10 @@ def _call(node: ast.Call, constants: dict[str, Any]) -> Call:
     kwargs = {str(kw.arg): _readable(kw.value, constants) for kw in node.keywords}
     if len(node.args) > 1 and "lr" not in kwargs:
         kwargs["lr"] = _readable(node.args[1], constants)
-    return Call(name, kwargs, isinstance(func, ast.Attribute))
+    if name == "SGD" and len(node.args) > 2 and "momentum" not in kwargs:
+        kwargs["momentum"] = _readable(node.args[2], constants)  # SGD(params, lr, momentum)
+    args = tuple(_readable(a, constants) for a in node.args[:2])
+    return Call(name, kwargs, isinstance(func, ast.Attribute), args)
 
 
 def savefig_calls(source: str) -> int:

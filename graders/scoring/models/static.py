@@ -8,7 +8,7 @@ from typing import Any
 
 from graders.results import CellStatus
 from graders.scoring.function import CheckScore, Fault
-from graders.scoring.models.code import read, savefig_calls
+from graders.scoring.models.code import Call, read, savefig_calls
 from graders.scoring.models.context import ModelContext
 from graders.spec import CallsCheck, OptimizerCheck, PlotCheck
 
@@ -68,11 +68,18 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext) -> CheckScore:
                       Fault.ERRORED if problem else Fault.NONE)
 
 
+def _mode(call: Call) -> str:
+    # ``model.train(False)`` (or mode=False) switches to evaluation: it is an eval()
+    if call.name == "train" and (call.args[:1] == (False,) or call.kwargs.get("mode") is False):
+        return "eval"
+    return call.name
+
+
 def score_calls(check: CallsCheck, ctx: ModelContext) -> CheckScore:
     code = read(ctx.cells)
     # `train(net, loader)` calling the notebook's own train() is no `model.train()`, nor
     # is Python's eval() a `model.eval()`
-    called = {call.name for call in code.calls if call.method or (
+    called = {_mode(call) for call in code.calls if call.method or (
         call.name not in code.defined and not hasattr(builtins, call.name))}
     missing = [name for name in check.calls if name not in called]
     if not missing:
