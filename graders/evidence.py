@@ -16,6 +16,8 @@ is refused rather than misread.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import BaseModel, ConfigDict
 
 from graders.errors import SpecError
@@ -28,6 +30,11 @@ from graders.results import (
     ProbeRecord,
     ReportStatus,
 )
+
+
+def handed_in(files: Mapping[str, str]) -> tuple[str, ...]:
+    """The student's own files among those staged beside the notebook (name -> owner)."""
+    return tuple(name for name, owner in files.items() if owner == "submission")
 
 
 class StaleEvidence(SpecError):
@@ -66,6 +73,5 @@ class EvidenceRecord(BaseModel):
             submission_sha256=report.submission_sha256,
             candidates=tuple(report.candidates), probes=tuple(report.probes),
             cells=tuple(report.cells), cell_records=tuple(execution.cells),
-            handed_in=tuple(n for n, owner in execution.files.items()
-                            if owner == "submission"),
+            handed_in=handed_in(execution.files),
             tampered=execution.tampered, missing_data=tuple(execution.missing_data))

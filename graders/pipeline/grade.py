@@ -21,7 +21,7 @@ from nbformat import NotebookNode
 from graders.catalog import LoadedAssignment, grader_data_problems
 from graders.checks import kind_of
 from graders.errors import CalibrationMissingError, SpecError, SubmissionFormatError
-from graders.evidence import EvidenceRecord
+from graders.evidence import EvidenceRecord, handed_in
 from graders.inputs import PlannedCall, derive_seed, fingerprint, plan_calls
 from graders.pipeline.budget import decide, limits_for
 from graders.pipeline.intake import Submission, load_submission
@@ -131,7 +131,7 @@ def grade_submission(
         submission_sha256=submission.sha256, candidates=tuple(execution.candidates),
         probes=tuple(execution.records), cells=tuple(summarise_cells(execution.notebook)),
         cell_records=tuple(execution.cells),
-        handed_in=tuple(n for n, o in staged.items() if o == "submission"),
+        handed_in=handed_in(staged),
         tampered=execution.tampered, missing_data=tuple(missing))
     questions = score_evidence(assignment, evidence, hidden_dir=hidden_dir,
                                calibration=calibration, calibrating=calibrating, calls=calls)

@@ -31,6 +31,16 @@ def pool(sandbox_config):
     made.close()
 
 
+def warm_and_cold(pool: KernelPool, ee411, sandbox_config, data: bytes, filename: str):
+    """The same submission graded on a warm kernel from ``pool`` and on a cold one."""
+    warm = grade_submission(data, filename, assignment=ee411, config=sandbox_config,
+                            limits=TEST_LIMITS, executor=SandboxExecutor(sandbox_config, pool))
+    cold = grade_submission(data, filename, assignment=ee411, config=sandbox_config,
+                            limits=TEST_LIMITS)
+    assert warm.report.execution.warm_kernel and not cold.report.execution.warm_kernel
+    return warm, cold
+
+
 def inspect(pool: KernelPool, warm) -> dict:
     text = pool.run(warm.session.expression(INSPECT))
     assert text is not None
@@ -62,11 +72,7 @@ def test_a_submission_on_a_warm_kernel_scores_as_on_a_cold_one_and_says_it_was_w
     numpy_only, with_torch = kernel_profiles(ee411, TEST_LIMITS)
     assert "torch" in with_torch.preload and "torch" not in numpy_only.preload
     assert pool.wait_ready(numpy_only)  # a part-1 notebook never mentions torch
-    warm = grade_submission(data, "hw.ipynb", assignment=ee411, config=sandbox_config,
-                            limits=TEST_LIMITS, executor=SandboxExecutor(sandbox_config, pool))
-    cold = grade_submission(data, "hw.ipynb", assignment=ee411, config=sandbox_config,
-                            limits=TEST_LIMITS)
-    assert warm.report.execution.warm_kernel and not cold.report.execution.warm_kernel
+    warm, cold = warm_and_cold(pool, ee411, sandbox_config, data, "hw.ipynb")
     assert points(warm, FULL) == points(cold, FULL) == FULL
     assert warm.report.probes == cold.report.probes or [
         (p.call_id, p.status) for p in warm.report.probes] == [
@@ -103,11 +109,7 @@ def test_modules_shipped_in_a_zip_cannot_shadow_what_the_grader_imports_warm_or_
     data = buf.getvalue()
     numpy_only, _ = kernel_profiles(ee411, TEST_LIMITS)
     assert pool.wait_ready(numpy_only)
-    warm = grade_submission(data, "hw3.zip", assignment=ee411, config=sandbox_config,
-                            limits=TEST_LIMITS, executor=SandboxExecutor(sandbox_config, pool))
-    cold = grade_submission(data, "hw3.zip", assignment=ee411, config=sandbox_config,
-                            limits=TEST_LIMITS)
-    assert warm.report.execution.warm_kernel and not cold.report.execution.warm_kernel
+    warm, cold = warm_and_cold(pool, ee411, sandbox_config, data, "hw3.zip")
     assert points(warm, FULL) == points(cold, FULL) == FULL
     for graded in (warm, cold):
         text = json.dumps(graded.notebook)

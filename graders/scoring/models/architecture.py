@@ -3,11 +3,7 @@ notebook's own parameter-count function."""
 
 from __future__ import annotations
 
-import io
 import math
-import re
-import textwrap
-import tokenize
 from typing import Any
 
 import numpy as np
@@ -15,11 +11,11 @@ import numpy as np
 from graders.scoring.function import CheckScore, Fault
 from graders.scoring.models.accuracy import training_mistakes
 from graders.scoring.models.context import (
-    REQUIRES,
     ModelContext,
     _eligible,
     _no_model,
     _where,
+    computes,
 )
 from graders.spec import (
     ArchitectureCheck,
@@ -94,31 +90,6 @@ def _architecture_problems(check: ArchitectureCheck, arch: dict[str, Any]) -> li
             problems.append(f"no {need.replace('_', ' ')} found (neither a module nor a "
                             "call in forward)")
     return problems
-
-
-def computes(arch: dict[str, Any], need: str) -> bool:
-    """Whether a model computes ``need`` ("relu", "max_pool", ...): a module of its kind or
-    a call in forward's code (torch), or an op of that name its forward pass went through
-    (vugrad: the graph behind its output)."""
-    modules, calls = REQUIRES[need]
-    ops = [str(op).lower() for op in arch.get("ops") or ()]
-    if any(c.replace("_", "") in op.replace("_", "") and "leaky" not in op
-           for op in ops for c in calls):
-        return True
-    types = {leaf.get("type") for leaf in arch.get("leaves") or () if isinstance(leaf, dict)}
-    source = _code(str(arch.get("forward_source", ""))).lower()
-    return bool(types & set(modules)) or any(
-        re.search(rf"(?<!\w){c}\w*\s*\(", source) for c in calls)
-
-
-def _code(source: str) -> str:
-    """Forward's code without its comments and strings: a commented-out ``F.relu`` is no
-    ReLU (and ``leaky_relu(`` is no call of ``relu``, which the caller sees to)."""
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(textwrap.dedent(source)).readline))
-    except (tokenize.TokenError, SyntaxError):  # cut off mid-statement (the kernel caps it)
-        return re.sub(r"#[^\n]*", "", source)
-    return " ".join(t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.STRING))
 
 
 def _agreement(check: ArchitectureCheck, arch: dict[str, Any]) -> int:

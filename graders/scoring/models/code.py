@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import ast
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from graders.results import CellSummary
@@ -147,23 +149,25 @@ def savefig_calls(source: str) -> int:
                and getattr(node.func, "attr", getattr(node.func, "id", "")) == "savefig")
 
 
-def definitions(source: str) -> dict[str, str]:
+@lru_cache(maxsize=1024)
+def definitions(source: str) -> Mapping[str, str]:
     """The top-level functions ``source`` defines, by name: the last definition of each
-    (with its decorators), as written; {} when it is not Python."""
+    (with its decorators), as written; empty when it is not Python. Read-only and
+    memoised: every candidate and check reads the same cells."""
     code = python(source)
     if code is None:
-        return {}
+        return MappingProxyType({})
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return {}
+        return MappingProxyType({})
     found = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             lines = code.splitlines()[first - 1:node.end_lineno]
             found[node.name] = "\n".join(lines) + "\n"
-    return found
+    return MappingProxyType(found)
 
 
 def defined_in(cells: Sequence[CellSummary], symbol: str, cell: int | None, *,

@@ -3,6 +3,10 @@ cells) and the reading of the model probe's answer."""
 
 from __future__ import annotations
 
+import io
+import re
+import textwrap
+import tokenize
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -104,8 +108,6 @@ def _eligible(payload: dict[str, Any], locate: ModelLocator,
     found = [c for c in payload.get("candidates", []) if isinstance(c, dict)]
     if locate.requires:
         # the network the question names, not any network of the notebook
-        from graders.scoring.models.architecture import computes
-
         found = [c for c in found if isinstance(c.get("architecture"), dict)
                  and all(computes(c["architecture"], need) for need in locate.requires)]
     if not include_untrained:
@@ -147,3 +149,28 @@ def _no_model(locate: ModelLocator) -> CheckScore:
     if locate.requires:
         what += " that uses " + " and ".join(n.replace("_", " ") for n in locate.requires)
     return CheckScore(0.0, [f"no model found: expected {what}"], Fault.MISSING)
+
+
+def computes(arch: dict[str, Any], need: str) -> bool:
+    """Whether a model computes ``need`` ("relu", "max_pool", ...): a module of its kind or
+    a call in forward's code (torch), or an op of that name its forward pass went through
+    (vugrad: the graph behind its output)."""
+    modules, calls = REQUIRES[need]
+    ops = [str(op).lower() for op in arch.get("ops") or ()]
+    if any(c.replace("_", "") in op.replace("_", "") and "leaky" not in op
+           for op in ops for c in calls):
+        return True
+    types = {leaf.get("type") for leaf in arch.get("leaves") or () if isinstance(leaf, dict)}
+    source = _code(str(arch.get("forward_source", ""))).lower()
+    return bool(types & set(modules)) or any(
+        re.search(rf"(?<!\w){c}\w*\s*\(", source) for c in calls)
+
+
+def _code(source: str) -> str:
+    """Forward's code without its comments and strings: a commented-out ``F.relu`` is no
+    ReLU (and ``leaky_relu(`` is no call of ``relu``, which the caller sees to)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(textwrap.dedent(source)).readline))
+    except (tokenize.TokenError, SyntaxError):  # cut off mid-statement (the kernel caps it)
+        return re.sub(r"#[^\n]*", "", source)
+    return " ".join(t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.STRING))
