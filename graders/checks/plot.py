@@ -7,17 +7,21 @@ from graders.checks.base import CheckKind, Control
 from graders.results import CellStatus, CellSummary
 from graders.scoring.function import Fault
 from graders.scoring.models.static import score_plot
-from graders.spec import PlotCheck
+from graders.spec import Drawing, PlotCheck
 
-CURVES = PlotCheck(points=1, section=r"training curves")
-SAVED = PlotCheck(points=2, min_images=2, saved=True)
+CURVES = PlotCheck(points=1, section=r"training curves", shows=Drawing.CURVES)
+TWO_CURVES = PlotCheck(points=1, section=r"training curves", min_images=2,
+                       shows=Drawing.CURVES)
+PICTURES = PlotCheck(points=1, section=r"training curves", shows=Drawing.PICTURES)
+SAVED = PlotCheck(points=2, min_images=2, saved=True, shows=Drawing.CURVES)
 _PLOT = "plt.plot(losses)\nplt.xlabel('epoch')\nplt.show()"
 
 
 def controls() -> list[Control[PlotCheck]]:
-    """What the plot check can tell apart: images (or savefig calls that ran) in the
-    question's cells. Not what an image shows: a picture of digits under the heading
-    counts as the curve."""
+    """What the plot check can tell apart: figures (shown, or saved by savefig calls that
+    ran) in the question's cells, counted by what their code draws: curves, pictures or
+    other charts. Not whether a curve is the right one: any line plot under the heading
+    counts as the loss curve."""
 
     def control(name: str, check: PlotCheck, cells: tuple[CellSummary, ...], credit: float,
                 fault: Fault | None = None, *,
@@ -32,9 +36,34 @@ def controls() -> list[Control[PlotCheck]]:
 
     saving = "plt.plot(train_losses)\nplt.savefig('loss.png')\n" \
              "plt.plot(val_losses)\nplt.savefig('val_loss.png')"
+    two_panels = ("fig, (left, right) = plt.subplots(1, 2)\nleft.plot(train_losses)\n"
+                  "right.plot(val_losses)\nplt.show()")
     return [
         control("the loss curve under its heading", CURVES, part(ctl.code(_PLOT, images=1)),
                 1.0),
+        control("two curves in two panels of one figure", TWO_CURVES,
+                part(ctl.code(two_panels, images=1)), 1.0),
+        control("one curve where two are asked", TWO_CURVES, part(ctl.code(_PLOT, images=1)),
+                0.0),
+        control("a picture of digits under the curves' heading", CURVES, part(ctl.code(
+            "plt.imshow(x[0].squeeze(), cmap='gray')\nplt.show()", images=1)), 0.0),
+        control("a bar chart of accuracies for the curves", CURVES, part(ctl.code(
+            "plt.bar(names, accuracies)\nplt.show()", images=1)), 0.0),
+        control("the curve drawn by the notebook's own helper", CURVES, part(
+            ctl.code("def show_history(h):\n    plt.semilogy(h['loss'])\n    plt.show()"),
+            ctl.code("show_history(history)", images=1)), 1.0),
+        control("a course helper that draws (its code is not the notebook's)", CURVES,
+                part(ctl.code("from utils import plot_curves\nplot_curves(history)",
+                              images=1)), 1.0),
+        control("one curve per optimizer, drawn in a loop", TWO_CURVES, part(ctl.code(
+            "for name, losses in results.items():\n    plt.figure()\n"
+            "    plt.plot(losses)\n    plt.title(name)\n    plt.show()", images=4)), 1.0),
+        control("sample images shown", PICTURES, part(ctl.code(
+            "plt.imshow(x[0].squeeze())\nplt.show()", images=1)), 1.0),
+        control("a loss curve where the samples are asked", PICTURES,
+                part(ctl.code(_PLOT, images=1)), 0.0),
+        control("code that draws a curve but showed nothing", CURVES,
+                part(ctl.code("plt.plot(losses)")), 0.0),
         control("an empty figure: printed, never drawn", CURVES, part(ctl.code(
             "plt.figure()", text="<Figure size 640x480 with 0 Axes>")), 0.0),
         control("the curve shown under another question's heading", CURVES, ctl.notebook(

@@ -12,25 +12,32 @@ import asyncio
 import contextlib
 import json
 import os
+import queue
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import nbformat
+import zmq
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 from traitlets import List, Unicode
+from zmq.utils.monitor import recv_monitor_message
 
 from graders.boundary import MIME
+from graders.errors import KernelStartError
 from graders.sandbox.config import Limits
 
 MAX_PROBE_MESSAGES = 20_000
 MAX_PROBE_BYTES = 64 * 1024 * 1024
-# One message part from the kernel, before it is parsed: far above any plot or probe
-# answer (arrays travel as files), far below what would take the grader's memory.
+# One message part from the kernel: far above any plot or probe answer, far below what
+# would take the grader's memory. libzmq refuses a larger frame from its length header,
+# before allocating it, by dropping the kernel's connection (which the client restores).
 MAX_MESSAGE_BYTES = 80 * 1024 * 1024
 DROPPED = "autograder_dropped"
+SANDBOX_START_S = 10.0
 
 
 def bounded_unpack(data: bytes) -> Any:
@@ -46,12 +53,69 @@ def bounded_unpack(data: bytes) -> Any:
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """Starts our launcher (which becomes bwrap) instead of a bare ipykernel."""
+    """Starts our launcher (which becomes bwrap) instead of a bare ipykernel.
+
+    With ``socket_path`` set, the kernel binds its sockets in a tmpfs of the sandbox's own
+    and the host reaches them through ``/proc/<sandbox init>/root``: no folder of the
+    host is writable from inside."""
 
     launcher_argv = List(Unicode())
+    socket_path = Unicode(None, allow_none=True)
+    sandbox_pid: int | None = None
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         return [a.replace("{connection_file}", self.connection_file) for a in self.launcher_argv]
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        if self.socket_path is not None:
+            process = getattr(self.provisioner, "process", None)
+            init = await sandbox_init(process.pid) if process is not None else None
+            if init is None:
+                raise KernelStartError("the sandbox exited before it started the kernel")
+            self.sandbox_pid = init
+            self.ip = f"/proc/{init}/root{self.socket_path}"
+
+    def cleanup_ipc_files(self) -> None:
+        if self.socket_path is None:  # in the sandbox: its tmpfs goes with it
+            super().cleanup_ipc_files()
+
+    def client(self, **kwargs: Any) -> Any:
+        kc = super().client(**kwargs)
+        kc.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        return kc
+
+
+def process_state(pid: int) -> str:
+    """R, S, T, Z...: the third field of /proc/<pid>/stat (after the command's name,
+    which may itself hold parentheses)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+async def sandbox_init(bwrap_pid: int, timeout_s: float = SANDBOX_START_S) -> int | None:
+    """The host pid of the sandbox's first process (bwrap's child, pid 1 inside): its
+    ``/proc/<pid>/root`` is the sandbox's file system. None if bwrap exited first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            comm = Path(f"/proc/{bwrap_pid}/comm").read_text().strip()
+            state = process_state(bwrap_pid)
+        except OSError:
+            return None
+        if state == "Z":
+            return None
+        found = children(bwrap_pid) if comm == "bwrap" else []
+        if found:
+            return found[0]
+        await asyncio.sleep(0.002)
+    return None
 
 
 class CappedClient(NotebookClient):
@@ -80,6 +144,7 @@ class CappedClient(NotebookClient):
         self.call_id: str | None = None
         self.killed_for_call = False
         self.dropped: list[str] = []  # messages refused unparsed (see bounded_unpack)
+        self._monitor: zmq.Socket[bytes] | None = None
 
     async def watch_calls(self, limits: dict[str, float], default_s: float,
                           grace_s: float = 3.0) -> None:
@@ -144,6 +209,55 @@ class CappedClient(NotebookClient):
                     )
                 return None
         return super().process_message(msg, cell, cell_index)
+
+    def watch_iopub(self) -> None:
+        """Be told when libzmq drops the kernel's publisher (a frame over the cap)."""
+        assert self.kc is not None
+        kc: Any = self.kc
+        address = f"inproc://iopub-monitor-{id(self)}-{time.monotonic_ns()}"
+        kc.iopub_channel.socket.monitor(address, zmq.EVENT_DISCONNECTED)
+        if self._monitor is not None:
+            self._monitor.close(linger=0)
+        self._monitor = zmq.Context.shadow(kc.context.underlying).socket(zmq.PAIR)
+        self._monitor.connect(address)
+
+    async def restore_iopub(self, cell: NotebookNode, index: int,
+                            timeout_s: float = 10.0) -> bool:
+        """After a frame over the cap, the kernel's output channel is gone (libzmq does not
+        reconnect after refusing one): say so in the cell and connect it again. False if
+        the kernel could not be heard again."""
+        lost = False
+        while self._monitor is not None and self._monitor.poll(0):
+            lost |= recv_monitor_message(self._monitor)["event"] == zmq.EVENT_DISCONNECTED
+        if not lost:
+            return True
+        self.dropped.append(f"a message over {MAX_MESSAGE_BYTES:,} bytes")
+        self.flooded.add(index)  # over every output limit by definition
+        cell.outputs.append(nbformat.v4.new_output(
+            "stream", name="stderr",
+            text=f"[autograder] output refused unread: a message over {MAX_MESSAGE_BYTES:,} "
+                 "bytes; the rest of this cell's output is lost\n"))
+        kc: Any = self.kc
+        kc.iopub_channel.close()
+        kc._iopub_channel = None
+        self.watch_iopub()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            kc.kernel_info()  # every request publishes a status: proof the channel is back
+            try:
+                await kc.iopub_channel.get_msg(timeout=0.5)
+            except queue.Empty:
+                continue
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    await kc.iopub_channel.get_msg(timeout=0.2)
+            return True
+        return False
+
+    def close_monitor(self) -> None:
+        if self._monitor is not None:
+            self._monitor.close(linger=0)
+            self._monitor = None
 
     def _kill_kernel(self) -> None:
         process = getattr(self.km.provisioner, "process", None) if self.km else None

@@ -266,6 +266,10 @@ async def _run_cell(session: KernelSession, run: _Run, index: int,
         run.records[index] = CellRecord(index=index, status=status, error=event.message,
                                         duration_s=time.perf_counter() - started)
         return False
+    if not await client.restore_iopub(cell, index):
+        run.records[index] = CellRecord(index=index, status=CellStatus.KERNEL_DIED,
+                                        error="the kernel could not be heard after this cell")
+        return False
     if index in client.flooded and not any(
         e.verdict is SandboxVerdict.OUTPUT_LIMIT and e.detail == f"cell {index}"
         for e in run.events
@@ -292,6 +296,11 @@ async def _run_probes(session: KernelSession, run: _Run, request: ProbeRequest) 
     client = session.client
     assert client is not None
     started = time.perf_counter()
+    paused = session.pause_strays()
+    if paused:
+        names = ", ".join(sorted(set(paused)))
+        run.warnings.append(f"the notebook left {len(paused)} process(es) running ({names}); "
+                            "they were paused while its answers were checked")
     await _disarm(session, run)
     client.probe_messages = []
     probe_cell = nbformat.v4.new_code_cell(probe_code(run.nonce, run.probe_skip))

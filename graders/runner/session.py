@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -16,9 +17,16 @@ from typing import Any
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
+from graders.boundary import IPC_MOUNT
 from graders.errors import KernelStartError
 from graders.results import SandboxEvent, SandboxVerdict
-from graders.runner.client import CappedClient, SandboxedKernelManager, bounded_unpack
+from graders.runner.client import (
+    CappedClient,
+    SandboxedKernelManager,
+    bounded_unpack,
+    children,
+    process_state,
+)
 from graders.runner.kernel_code import bootstrap_code
 from graders.runner.workdir import stage_path
 from graders.sandbox.cgroups import CgroupStats, JobCgroup, cgroup_version
@@ -39,6 +47,8 @@ class KernelSession:
         self.returncode: int | None = None
         self.stopped = False
         self.stderr_head = ""
+        self.sandbox_pid: int | None = None
+        self.kernel_pid: int | None = None
 
     async def start(self, attempt: int) -> CappedClient:
         """Launch the kernel and run the bootstrap: ready for the notebook's cells."""
@@ -69,6 +79,7 @@ class KernelSession:
         ipc.mkdir(mode=0o700)
         host = self.job / "host"
         if mode is SandboxMode.ROOT:
+            # bwrap (as the sandbox uid) binds the connection file from here
             os.chown(ipc, self.config.sandbox_uid, self.config.sandbox_gid)
             if cgroup_version() is not None:
                 self.cgroup = JobCgroup.create(
@@ -81,6 +92,7 @@ class KernelSession:
             ip=str(ipc / "k"),
             connection_file=str(host / f"connection-{attempt}.json"),
             kernel_name="python3",
+            socket_path=None if mode is SandboxMode.UNSAFE else f"{IPC_MOUNT}/k",
         )
         km.launcher_argv = self._launcher_argv(host, attempt)
         km.session.unpack = bounded_unpack  # the client's session: kernel messages
@@ -94,16 +106,16 @@ class KernelSession:
             )
             self._drain_stderr()
             await self.client.async_start_new_kernel_client()
+            self.client.watch_iopub()
         except Exception as exc:
             await self.stop()
             raise KernelStartError(
                 f"the sandboxed kernel did not start: {exc}; stderr: {self.stderr_head[-2000:]}"
             ) from exc
-        if mode is SandboxMode.ROOT:
-            # The kernel has bound its sockets: the one writable host-backed folder is
-            # closed to it, so a notebook cannot fill the host's disk through it.
-            os.chown(ipc, 0, 0)
-            ipc.chmod(0o711)
+        self.sandbox_pid = km.sandbox_pid
+        if self.sandbox_pid is not None:
+            # before any cell runs, the sandbox holds its init and the kernel, nothing else
+            self.kernel_pid = next(iter(children(self.sandbox_pid)), None)
         self.start_s = time.perf_counter() - started
 
     def _launcher_argv(self, host: Path, attempt: int) -> list[str]:
@@ -201,6 +213,38 @@ class KernelSession:
         text = value.get("data", {}).get("text/plain")
         return str(text)[:2000] if text is not None else None
 
+    def pause_strays(self) -> list[str]:
+        """Stop (SIGSTOP, from the host) every process in the sandbox but its init and
+        the kernel: what the notebook left running cannot act while its answers are
+        checked. The names of those paused, for the report."""
+        if self.sandbox_pid is None or self.kernel_pid is None:
+            return []
+        try:
+            namespace = os.readlink(f"/proc/{self.sandbox_pid}/ns/pid")
+        except OSError:
+            return []
+        keep = {self.sandbox_pid, self.kernel_pid}
+        paused: dict[int, str] = {}
+        for _ in range(100):  # until a pass finds none: a stopped process cannot fork
+            found = False
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit():
+                    continue
+                pid = int(entry.name)
+                if pid in keep or pid in paused:
+                    continue
+                try:
+                    if os.readlink(f"/proc/{pid}/ns/pid") != namespace or process_state(pid) == "Z":
+                        continue
+                    name = Path(f"/proc/{pid}/comm").read_text().strip()
+                    os.kill(pid, signal.SIGSTOP)
+                except (OSError, ProcessLookupError):
+                    continue
+                paused[pid], found = name, True
+            if not found:
+                break
+        return list(paused.values())
+
     def exit_code(self) -> int | None:
         km = self.client.km if self.client else None
         process = getattr(km.provisioner, "process", None) if km and km.provisioner else None
@@ -219,6 +263,7 @@ class KernelSession:
         self.stopped = True
         self.returncode = self.exit_code()
         if self.client is not None and self.client.km is not None:
+            self.client.close_monitor()
             with contextlib.suppress(Exception):  # already dead: nothing more to stop
                 await self.client._async_cleanup_kernel()
         if self.cgroup is not None:

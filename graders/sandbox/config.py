@@ -32,6 +32,8 @@ GiB = 1024**3
 MiB = 1024**2
 
 KERNEL_CONNECTION = f"{IPC_MOUNT}/kernel.json"
+# Unix sockets take no space; the tmpfs is only large enough not to matter
+IPC_TMPFS_BYTES = 1 * MiB
 # Where notebooks commonly point a dataset's root: each is a link to the mounted
 # datasets, so `datasets.CIFAR10(root="./data", download=True)` finds the files.
 DATASET_LINKS = (f"{HOME}/data", f"{HOME}/datasets", "/home/data", "/content/data",
@@ -229,7 +231,11 @@ def bwrap_argv(
         "--dir", "/home",
         "--size", str(plan.home_bytes), "--tmpfs", HOME,
         "--ro-bind", env_path, ENV_MOUNT,
-        "--bind", ipc_path, IPC_MOUNT,
+        # The kernel's sockets live in a small tmpfs of the sandbox's own (the host
+        # reaches them through /proc/<pid>/root): nothing the notebook writes there
+        # lands on the host's disk. Only the connection file comes from the host.
+        "--size", str(IPC_TMPFS_BYTES), "--tmpfs", IPC_MOUNT,
+        "--ro-bind", f"{ipc_path}/kernel.json", KERNEL_CONNECTION,
         "--ro-bind", probe_path, PROBE_MOUNT,
     ]
     if files_path is not None:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from graders.spec.answers import ValueCheck
 from graders.spec.functions import FunctionCheck, GradientCheck, NoLoops, StabilityCheck
 from graders.spec.layers import TO_TENSOR, LayerSpec, Transform
 from graders.spec.ops import OpCheck
+
+
+class Drawing(StrEnum):
+    """What a plot question asks to see."""
+
+    CURVES = "curves"  # learning curves and other line plots
+    PICTURES = "pictures"  # images shown as such: samples, predictions, filters
+    ANY = "any"
 
 
 # ------------------------------------------------------------- trained-model checks
@@ -120,12 +129,15 @@ class ReportedAccuracyCheck:
 
 @dataclass(frozen=True)
 class PlotCheck:
-    """At least ``min_images`` image outputs in the cells under a markdown heading that
-    matches ``section`` (anywhere when None)."""
+    """At least ``min_images`` drawings of the kind the question asks for (``shows``:
+    curves, pictures, or any figure) in the cells under a markdown heading that matches
+    ``section`` (anywhere when None). Drawings are counted by what the code draws, not by
+    figure: two panels of one figure are two curves."""
 
     points: float
     section: str | None = None
     min_images: int = 1
+    shows: Drawing = Drawing.ANY
     # a figure written with ``plt.savefig`` by a cell that ran counts too (the handout's
     # own code saves its curves to files rather than showing them)
     saved: bool = False

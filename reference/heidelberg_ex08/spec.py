@@ -21,6 +21,7 @@ from graders.spec import (
     Assignment,
     CallsCheck,
     Conv2d,
+    Drawing,
     HiddenSet,
     Linear,
     LoaderCheck,
@@ -133,7 +134,7 @@ ASSIGNMENT = Assignment(
             checks=(
                 ModelAccuracyCheck(points=2, locate=VGG, data=CIFAR,
                                    band=AccuracyBand(full_within=0.10, zero_within=0.40)),
-                PlotCheck(points=1, min_images=1),
+                PlotCheck(points=1, min_images=1, shows=Drawing.PICTURES),
             ),
         ),
         Question(

@@ -21,6 +21,7 @@ from graders.spec import (
     ArchitectureCheck,
     Assignment,
     Conv2d,
+    Drawing,
     HiddenSet,
     Linear,
     ModelAccuracyCheck,
@@ -149,7 +150,7 @@ ASSIGNMENT = Assignment(
         Question(
             id="4.5", title="Train and validation loss and accuracy curves", points=2,
             section=r"problem\s*4|resnet|fine.?tun|plot|curve",
-            checks=(PlotCheck(points=2, min_images=2, saved=True),),
+            checks=(PlotCheck(points=2, min_images=2, saved=True, shows=Drawing.CURVES),),
         ),
     ),
 )

@@ -42,13 +42,17 @@ def test_namespaces_read_only_root_and_seccomp():
     assert args[args.index("--seccomp") + 1] == "5"
     assert ("/stage/env", ENV_MOUNT) in pairs(args, "--ro-bind")
     assert ("/stage/probe", "/grader") in pairs(args, "--ro-bind")
-    assert ("/stage/ipc", "/ipc") in pairs(args, "--bind")
+    # nothing of the host is writable: the connection file is read-only, the sockets'
+    # folder a tmpfs of the sandbox's own
+    assert ("/stage/ipc/kernel.json", "/ipc/kernel.json") in pairs(args, "--ro-bind")
+    assert "--bind" not in args
 
 
 def test_writable_places_are_size_capped_tmpfs():
     args = argv(plan())
     sizes = [(args[i + 1], args[i + 3]) for i, a in enumerate(args) if a == "--size"]
-    assert sizes == [(str(1 << 24), "/tmp"), (str(1 << 24), "/home/student")]
+    assert sizes == [(str(1 << 24), "/tmp"), (str(1 << 24), "/home/student"),
+                     (str(1 << 20), "/ipc")]
 
 
 def test_environment_is_an_allow_list(monkeypatch):

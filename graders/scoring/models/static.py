@@ -10,21 +10,33 @@ from graders.results import CellStatus
 from graders.scoring.function import CheckScore, Fault
 from graders.scoring.models.code import Call, read, savefig_calls
 from graders.scoring.models.context import ModelContext
-from graders.spec import CallsCheck, OptimizerCheck, PlotCheck
+from graders.scoring.models.figures import shown
+from graders.spec import CallsCheck, Drawing, OptimizerCheck, PlotCheck
+
+_LOOKED_FOR = {
+    Drawing.CURVES: "curve(s) drawn with plot, semilogy, errorbar or the like",
+    Drawing.PICTURES: "image(s) drawn with imshow or the like",
+    Drawing.ANY: "plot(s)",
+}
 
 
 def score_plot(check: PlotCheck, ctx: ModelContext) -> CheckScore:
     section = ctx.section(check.section)
-    images = sum(c.images for c in section.cells)
-    if check.saved:
-        ran = {r.index for r in ctx.records if r.status is CellStatus.OK}
-        images += sum(savefig_calls(c.source) for c in section.cells
-                      if c.kind == "code" and c.index in ran)
+    ran = {r.index for r in ctx.records if r.status is CellStatus.OK}
+    found = figures = 0
+    for cell in section.cells:
+        if cell.kind != "code":
+            continue
+        made = cell.images + (savefig_calls(cell.source) if check.saved and cell.index in ran
+                              else 0)
+        figures += made
+        found += shown(ctx.cells, cell, made, check.shows)
     where = "this question's part of the notebook" if section.found else "the notebook"
     notes = [section.note] if section.note else []
-    if images >= check.min_images:
-        return CheckScore(1.0, [f"{images} plot(s) in {where} (kept for your instructor)",
-                                *notes])
+    looked_for = f"at least {check.min_images} {_LOOKED_FOR[check.shows]} in {where}"
+    if found >= check.min_images:
+        return CheckScore(1.0, [f"looked for {looked_for}: found {found} (kept for your "
+                                "instructor)", *notes])
     # a plot is missing because a cell of this part stopped: say so (errored, timed out)
     cells = {c.index for c in section.cells if c.kind == "code"}
     stopped = next((r for r in ctx.records if r.index in cells
@@ -34,8 +46,9 @@ def score_plot(check: PlotCheck, ctx: ModelContext) -> CheckScore:
         fault = Fault.TIMED_OUT if stopped.status is CellStatus.TIMEOUT else Fault.ERRORED
         why = [f"cell {stopped.index + 1} did not complete "
                f"({stopped.error or stopped.status.value})"]
-    return CheckScore(0.0, [f"expected at least {check.min_images} plot(s) in {where}; "
-                            f"found {images}", *why, *notes], fault)
+    elif figures > found:
+        why = [f"{figures} figure(s) there, but their code draws something else"]
+    return CheckScore(0.0, [f"looked for {looked_for}: found {found}", *why, *notes], fault)
 
 
 # torch.optim's defaults: Adam(params) is Adam with lr=1e-3, as the handout may ask
