@@ -16,6 +16,7 @@ from pathlib import Path
 from graders.catalog import LoadedAssignment
 from graders.checks import kind_of
 from graders.errors import CalibrationMissingError, MissingGraderDataError, SpecError
+from graders.pipeline.budget import budget_shortfalls
 from graders.pipeline.grade import grade_submission, needs_calibration
 from graders.results import GradeReport, Outcome, report_from_json, report_to_json
 from graders.sandbox.config import Limits, SandboxConfig
@@ -118,6 +119,11 @@ def calibrate(assignment: LoadedAssignment, *, config: SandboxConfig, limits: Li
             raise CalibrationMissingError(
                 f"calibrating {spec.id}: the reference notebook does not earn full marks, "
                 f"so nothing was cached: {'; '.join(reasons)[:1500]}")
+        late = budget_shortfalls(assignment, graded.report)
+        if late:
+            raise CalibrationMissingError(
+                f"calibrating {spec.id}: its time budgets are too tight for the reference "
+                f"on this data, so nothing was cached: {'; '.join(late)[:1500]}")
         for line in _at_chance(assignment, graded.measured, hidden_dir):
             log.warning("%s", line)
         target.write_text(json.dumps({

@@ -21,7 +21,7 @@ from graders.catalog import LoadedAssignment
 from graders.inputs import PlannedCall
 from graders.pipeline.model_plan import MODEL_TIMEOUT_S, ModelRequest
 from graders.pipeline.notebook import summarise_cells
-from graders.results import AppliedLimits
+from graders.results import AppliedLimits, GradeReport
 from graders.sandbox.config import Limits
 from graders.scoring.sections import locate_question
 
@@ -87,3 +87,41 @@ def decide(assignment: LoadedAssignment, deployment: Limits, notebook: NotebookN
     return TimeBudget(
         limits=limits, sections=sections, probe_s=probe, calls=call_limits,
         call_default_s=max((c.timeout_s for c in calls), default=1.0), applied=applied)
+
+
+# A question's cells may take this many times what the reference's took (a student's
+# honest code is often slower, and machines differ); below it the assignment is not ready.
+HEADROOM = 3.0
+
+
+def budget_shortfalls(assignment: LoadedAssignment, report: GradeReport) -> list[str]:
+    """Where the assignment's budgets leave the reference notebook (graded in ``report``
+    on this deployment's data) less than ``HEADROOM`` times the time it took: each cell
+    against its question's budget (or the assignment's cell limit), the whole run
+    against the total."""
+    spec = assignment.spec
+    took = {r.index: r.duration_s for r in report.execution.cells}
+    limit = dict.fromkeys(took, spec.cell_timeout_s)
+    owner: dict[int, str] = {}
+    for question in spec.questions:
+        if not question.budget_s:
+            continue
+        section = locate_question(report.cells, question)
+        for cell in section.cells if section.found else ():
+            # as ``decide`` applies them: the largest budget of the questions covering it
+            if cell.index in limit and (cell.index not in owner
+                                        or question.budget_s > limit[cell.index]):
+                limit[cell.index], owner[cell.index] = question.budget_s, question.id
+    problems = []
+    for index, seconds in sorted(took.items()):
+        if seconds * HEADROOM > limit[index]:
+            whose = f"question {owner[index]}'s budget" if index in owner else \
+                "the assignment's cell limit"
+            problems.append(f"{spec.id}: the reference's cell {index + 1} took {seconds:.0f} s;"
+                            f" {whose} of {limit[index]:g} s leaves less than "
+                            f"{HEADROOM:g} times that for a student's")
+    total = sum(took.values())
+    if total * HEADROOM > spec.total_timeout_s:
+        problems.append(f"{spec.id}: the reference ran {total:.0f} s in all; the total of "
+                        f"{spec.total_timeout_s:g} s leaves less than {HEADROOM:g} times that")
+    return problems

@@ -52,6 +52,35 @@ def bounded_unpack(data: bytes) -> Any:
         return {DROPPED: "a message nested too deeply"}
 
 
+def guarded_deserialize(deserialize: Any) -> Any:
+    """jupyter_client's ``Session.deserialize`` for messages from a hostile kernel: the
+    kernel holds the signing key, so a signed message can still be malformed (a header
+    without an id, a list where a dict belongs, a replayed signature). Such a message
+    becomes an inert one that answers nothing, never an exception in the grader."""
+
+    def deserialize_or_drop(msg_list: Any, content: bool = True, copy: bool = True) -> Any:
+        try:
+            msg = deserialize(msg_list, content=content, copy=copy)
+        except Exception as exc:  # whatever the kernel sent, it is not a message
+            return _inert(f"a malformed message ({type(exc).__name__})")
+        if not (isinstance(msg.get("header"), dict) and isinstance(msg.get("msg_id"), str)
+                and isinstance(msg.get("msg_type"), str)
+                and isinstance(msg.get("parent_header"), dict)
+                and isinstance(msg.get("metadata"), dict)
+                and (not content or isinstance(msg.get("content"), dict))):
+            return _inert("a malformed message")
+        return msg
+
+    return deserialize_or_drop
+
+
+def _inert(why: str) -> dict[str, Any]:
+    header = {"msg_id": "", "msg_type": DROPPED, "session": "", "username": "",
+              "version": "5.3"}
+    return {"header": header, "msg_id": "", "msg_type": DROPPED, "parent_header": {},
+            "metadata": {}, "content": {DROPPED: why}, "buffers": []}
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """Starts our launcher (which becomes bwrap) instead of a bare ipykernel.
 
@@ -83,6 +112,8 @@ class SandboxedKernelManager(AsyncKernelManager):
     def client(self, **kwargs: Any) -> Any:
         kc = super().client(**kwargs)
         kc.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        # the client's session is a clone of ours (traits only: ``unpack`` comes along)
+        kc.session.deserialize = guarded_deserialize(kc.session.deserialize)
         return kc
 
 

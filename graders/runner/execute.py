@@ -90,6 +90,7 @@ class _Run:
     deadline: float
     probe_left: float  # what remains of the probe phase's allowance, across restarts
     nonce: str = field(default_factory=lambda: secrets.token_hex(8))
+    echo: str = field(default_factory=lambda: secrets.token_hex(8))  # the snapshots' answer
     records: dict[int, CellRecord] = field(default_factory=dict)
     skip: set[int] = field(default_factory=set)
     events: list[SandboxEvent] = field(default_factory=list)
@@ -281,11 +282,23 @@ async def _run_cell(session: KernelSession, run: _Run, index: int,
                                     status=CellStatus.ERROR if err else CellStatus.OK,
                                     duration_s=time.perf_counter() - started, error=err)
     try:
-        await session.expression(snapshot_expression(symbols, index))
+        answer = await session.expression(snapshot_expression(symbols, index, run.echo))
     except (CellTimeoutError, DeadKernelError):
         # the cell left something behind that stops the kernel answering
         run.records[index] = CellRecord(index=index, status=CellStatus.KERNEL_DIED,
                                         error="the kernel stopped responding after this cell")
+        return False
+    if answer is None or run.echo not in answer:
+        # The cell changed how the kernel answers the grader (its replies, its session,
+        # the probe's modules): like a cell that kills the kernel, it is left out and the
+        # notebook runs again without it, so the answers before and after it still count.
+        run.records[index] = CellRecord(
+            index=index, status=CellStatus.KERNEL_DIED,
+            error="after this cell the kernel no longer answered the grader truthfully "
+                  "(the cell tampered with the grading kernel); the notebook was run "
+                  "again without it")
+        run.warnings.append(f"cell {index + 1} tampered with the grading kernel; it was "
+                            "left out and the notebook run again without it")
         return False
     return True
 

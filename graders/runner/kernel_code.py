@@ -69,11 +69,12 @@ def bootstrap_code(seed: int) -> str:
     )
 
 
-def snapshot_expression(symbols: tuple[str, ...], cell: int) -> str:
+def snapshot_expression(symbols: tuple[str, ...], cell: int, echo: str) -> str:
     """After each cell, as a ``user_expressions`` entry: a notebook's input transformers
-    cannot rewrite it."""
-    return (f"__import__('sys').modules['_autograder_probe'].snapshot(globals(), "
-            f"{list(symbols)!r}, {cell})")
+    cannot rewrite it. It answers ``echo`` once the snapshot is taken, so a kernel that
+    stopped answering the grader truthfully is caught at the cell that did it."""
+    return (f"(__import__('sys').modules['_autograder_probe'].snapshot(globals(), "
+            f"{list(symbols)!r}, {cell}), {echo!r})[1]")
 
 
 def probe_code(nonce: str, skip: list[tuple[str, int]]) -> str:

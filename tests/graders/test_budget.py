@@ -3,13 +3,14 @@ only lower them, and the report says which applied and whose they were."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import nbformat
 import pytest
 
 from graders.inputs import plan_calls
-from graders.pipeline.budget import decide
+from graders.pipeline.budget import budget_shortfalls, decide
 from graders.pipeline.model_plan import plan_models
 from graders.sandbox.config import Limits
 from tests.conftest import NOTEBOOKS
@@ -98,3 +99,51 @@ def test_every_bundled_assignment_bounds_a_hanging_cell_outside_its_training_que
     for assignment in catalog.values():
         spec = assignment.spec
         assert spec.cell_timeout_s <= spec.total_timeout_s / 2, spec.id
+
+
+def _reference_report(assignment_id: str):
+    from graders.results import report_from_json
+    from tests import evidence
+
+    body = json.loads(evidence.path_of(assignment_id, evidence.REFERENCE).read_text())
+    return report_from_json(json.dumps(body["report"]))
+
+
+@pytest.mark.parametrize("assignment_id", ["ee411-hw3", "heidelberg-ex08", "nyu-hw5",
+                                           "tum-ps10", "vu-dl-a2"])
+def test_every_bundled_budget_leaves_the_reference_its_headroom(catalog, assignment_id):
+    # on the fixture data the suite grades with; calibration checks the deployment's own
+    assert budget_shortfalls(catalog[assignment_id], _reference_report(assignment_id)) == []
+
+
+def test_a_budget_the_reference_nearly_fills_is_named(catalog, tum):
+    report = _reference_report("tum-ps10")
+    slowest = max(report.execution.cells, key=lambda r: r.duration_s)
+    cells = [r.model_copy(update={"duration_s": 700.0}) if r is slowest else r
+             for r in report.execution.cells]
+    slow = report.model_copy(update={"execution": report.execution.model_copy(
+        update={"cells": cells})})
+    problems = budget_shortfalls(tum, slow)
+    assert problems == [f"tum-ps10: the reference's cell {slowest.index + 1} took 700 s; "
+                        "the assignment's cell limit of 1800 s leaves less than 3 times that "
+                        "for a student's"]
+
+
+def test_a_total_the_reference_nearly_fills_is_named(catalog, tum):
+    report = _reference_report("tum-ps10")
+    cells = [r.model_copy(update={"duration_s": 500.0}) for r in report.execution.cells]
+    slow = report.model_copy(update={"execution": report.execution.model_copy(
+        update={"cells": cells})})
+    assert any("in all; the total of 3600 s" in p for p in budget_shortfalls(tum, slow))
+
+
+def test_a_cell_under_a_questions_heading_is_held_to_that_questions_budget(catalog):
+    report = _reference_report("ee411-hw3")
+    training = next(c.index for c in report.cells if c.kind == "code" and c.index > 5)
+    cells = [r.model_copy(update={"duration_s": 500.0}) if r.index == training else r
+             for r in report.execution.cells]
+    slow = report.model_copy(update={"execution": report.execution.model_copy(
+        update={"cells": cells})})
+    assert budget_shortfalls(catalog["ee411-hw3"], slow)[0] == (
+        f"ee411-hw3: the reference's cell {training + 1} took 500 s; question 2.2's budget "
+        "of 1200 s leaves less than 3 times that for a student's")

@@ -27,14 +27,35 @@ class TensorNode:
         return self.value.shape if dim is None else self.value.shape[dim]
 
     def zero_grad(self):
-        self.grad = np.zeros(self.value.shape)
+        """Zero the gradient of this node and of every node below it, as the course's
+        library does: ``loss.zero_grad()`` after an update resets the parameters too."""
+        for node in self._below():
+            if isinstance(node.grad, np.ndarray) and node.grad.shape == node.value.shape \
+                    and node.grad.dtype.kind == "f":
+                node.grad.fill(0.0)  # in place, as the course's does
+            else:
+                node.grad = np.zeros(node.value.shape)
 
     def clear(self):
-        """Disconnect the graph below this node, so it can be collected."""
-        source, self.source = self.source, None
-        if source is not None:
-            for node in source.inputs:
-                node.clear()
+        """Disconnect the graph below this node, so it can be collected, and reset the
+        counts backward uses, so a parameter starts the next graph afresh."""
+        for node in self._below():
+            node.source = None
+            node.visits = node.numparents = 0
+
+    def _below(self):
+        """This node and every tensor node it was computed from, each once (a shared
+        input is reached by several paths; graphs can be deep, so no recursion)."""
+        seen, stack, found = set(), [self], []
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            found.append(node)
+            if node.source is not None:
+                stack.extend(node.source.inputs)
+        return found
 
     def backward(self, start=True):
         """Backpropagate from this (scalar) node; called on the loss."""
@@ -98,6 +119,12 @@ class OpNode:
             node.visits += 1
             if node.source is not None and node.visits == node.numparents:
                 node.backward(start=False)
+
+
+    def zero_grad(self):
+        """Zero the gradients of this op's inputs and of everything below them."""
+        for node in self.inputs:
+            node.zero_grad()
 
 
 class Op:

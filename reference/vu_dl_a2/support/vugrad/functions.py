@@ -11,8 +11,9 @@ from .ops import Exp, Expand, Log, Normalize, RowMax, RowSum, Select, Sigmoid, S
 __all__ = ["celoss", "load_mnist", "load_synth", "logceloss", "logsoftmax", "sigmoid",
            "softmax"]
 
-# the synthetic problem's class boundary: class 1 where x^T Q x exceeds 0.6
-_Q = np.array([[1.0, 0.4], [0.4, 0.6]])
+# the synthetic problem's class boundary, the course's: class 1 where x^T Q x exceeds
+# 0.6 (an ellipse; Q is not symmetric, so the cross term's weight is 0.5 + 1)
+_Q = np.array([[1.0, 0.5], [1.0, 0.2]])
 
 
 def load_synth(num_train=60_000, num_val=10_000, seed=0):
