@@ -43,7 +43,8 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         "best_model_not_best.ipynb", "best_state_alias.ipynb",
         "wrong_printed_accuracy.ipynb", "wrong_batch_size.ipynb")),
     "heidelberg-ex08": ("heidelberg_ex08", (
-        "group_correct.ipynb", "group_flawed_a.ipynb", "ex08-jordan-hinton-lovelace.zip")),
+        "group_correct.ipynb", "group_flawed_a.ipynb", "ex08-jordan-hinton-lovelace.zip",
+        "group_names_reused.ipynb")),
     "nyu-hw5": ("nyu_hw5", (
         "student_correct.ipynb", "student_code_answers.ipynb", "student_flawed_a.ipynb",
         "student_flawed_b.ipynb")),

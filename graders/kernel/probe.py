@@ -67,7 +67,46 @@ def _referenced(obj, namespace, depth=0):
 
 def snapshot(namespace, names, cell):
     """After a cell ran: remember each new object bound to a graded name, and the helpers
-    each current binding uses, as first seen while it was current."""
+    each current binding uses, as first seen while it was current; and the datasets the
+    notebook has held (a later section may reuse their names). Never raises: the host
+    reads a failed snapshot as a kernel that stopped answering truthfully."""
+    # try/except, not contextlib.suppress: a notebook can replace a library function
+    try:  # noqa: SIM105
+        _snapshot(namespace, names, cell)
+    except Exception:
+        pass
+    try:  # noqa: SIM105
+        _remember_datasets(namespace)
+    except Exception:
+        pass
+
+
+MAX_DATASETS = 16
+
+
+def _remember_datasets(namespace):
+    """Each dataset (or loader) the notebook binds, kept past a later rebinding of its
+    name: the MNIST section's ``transform`` still evaluates the MNIST model after a
+    CIFAR section reused ``train_loader`` and ``transform``."""
+    tools = sys.modules.get("_autograder_probe_torch")
+    if tools is None or "torch" not in sys.modules:
+        return
+    reg = _registry()
+    kept = getattr(reg, "datasets", None)
+    if kept is None:
+        kept = reg.datasets = []
+    for name, value, _dataset in tools._datasets(namespace):
+        if not any(v is value for _, v in kept):
+            kept.append((name, value))
+            del kept[:-MAX_DATASETS]
+
+
+def remembered_datasets():
+    return {f"seen{i}:{name}": value
+            for i, (name, value) in enumerate(getattr(_registry(), "datasets", []))}
+
+
+def _snapshot(namespace, names, cell):
     if cell is not None:
         _remember_output(cell)
     seen = _registry().seen
@@ -401,7 +440,9 @@ def _answer(request, namespace, directory, tools):
     images = None
     if request.get("images"):
         images = np.load(directory + "/" + request["images"], allow_pickle=False)
-    transform = tools.student_transform(namespace, images=images)
+    # the notebook's datasets now, then those it held before (names reused later)
+    transform = tools.student_transform({**namespace, **remembered_datasets()},
+                                        images=images)
     source = "student"
     if transform is None:
         transform, source = tools.build_transform(request["fallback_transform"]), "fallback"

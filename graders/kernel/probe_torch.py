@@ -254,12 +254,16 @@ def _datasets(namespace):
     """(name, dataset) for every dataset-like object (and a DataLoader's dataset)."""
     out = []
     for name, value in list(namespace.items()):
-        if name.startswith("_"):
+        if name.startswith("_") or isinstance(value, type):
             continue
-        dataset = getattr(value, "dataset", None) if hasattr(value, "batch_size") else value
-        if dataset is not None and hasattr(dataset, "__getitem__") and hasattr(
-                dataset, "__len__") and _base(dataset) is not None:
-            out.append((name, value, dataset))
+        try:  # the notebook's objects: any attribute access may raise anything
+            dataset = getattr(value, "dataset", None) if hasattr(value, "batch_size") \
+                else value
+            if dataset is not None and hasattr(dataset, "__getitem__") and hasattr(
+                    dataset, "__len__") and _base(dataset) is not None:
+                out.append((name, value, dataset))
+        except Exception:
+            continue
     return out
 
 

@@ -2,8 +2,10 @@
 wrong hand-in train, are probed in the kernel and scored, live, and agree with the
 recordings every other test replays (the recordings are only as good as this).
 
-The TUM reference trains for the handout's epochs (about 90 s): it runs live in
-``make test-all``; its wrong hand-in runs here.
+``make test`` runs one hand-in per assignment live (the wrong one: it must be graded as
+wrong and agree with its recording, probes and cells alike); the reference notebooks,
+which train for the handout's epochs, run live in ``make test-all`` (their recordings
+are replayed to full marks in test_recorded, and calibration grades them at start-up).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ WRONG = {
     "tum-ps10": "wrong_architecture.ipynb",
     "vu-dl-a2": "ops.py",
 }
-SLOW_REFERENCE = {"tum-ps10"}
 
 
 def _autograded(report) -> dict[str, float]:
@@ -51,9 +52,8 @@ def test_a_wrong_hand_in_graded_live_scores_what_its_recording_says(
         [c.status for c in recording.report.execution.cells]
 
 
-@pytest.mark.parametrize("assignment_id", [
-    pytest.param(a, marks=pytest.mark.live) if a in SLOW_REFERENCE else a
-    for a in sorted(WRONG)])
+@pytest.mark.live
+@pytest.mark.parametrize("assignment_id", sorted(WRONG))
 def test_the_reference_notebook_graded_live_earns_full_marks(
         assignment_id, catalog, data_config, fixture_data):
     loaded = catalog[assignment_id]

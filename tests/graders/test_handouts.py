@@ -63,6 +63,25 @@ def _without(full: dict[str, float], *noisy: str) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------- Heidelberg sheet 08
+def test_a_later_section_reusing_the_names_keeps_the_mnist_networks_own_transform(
+        grade_heidelberg):
+    # the CIFAR part rebinds transform/trainset/testset/trainloader/testloader: the MNIST
+    # network is still evaluated through its own normalisation (a dataset the notebook
+    # held before), not the grader's, and measures what the same network measures in the
+    # notebook that kept its names apart
+    reused, apart = (grade_heidelberg(n) for n in ("group_names_reused.ipynb",
+                                                   "group_correct.ipynb"))
+    assert_points(reused, HEIDELBERG_FULL)
+
+    def mnist_accuracy(graded):
+        check = next(c for c in question(graded, "2").checks if c.kind == "model_accuracy")
+        return check
+
+    check = mnist_accuracy(reused)
+    assert not any("the grader's own transform" in line for line in check.feedback)
+    assert check.measured == mnist_accuracy(apart).measured
+
+
 def test_a_groups_correct_notebook_scores_full_marks(grade_heidelberg):
     graded = grade_heidelberg("group_correct.ipynb")
     assert_points(graded, HEIDELBERG_FULL)

@@ -5,6 +5,7 @@ accuracies earn credit in bands that noise in the last digits cannot cross."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import nbformat
 import pytest
@@ -113,5 +114,8 @@ def test_the_report_states_the_measured_accuracy_and_the_band(catalog, fixture_d
     accuracy = next(c for c in next(q for q in report.questions if q.id == "2").checks
                     if c.kind == "model_accuracy")
     text = accuracy.feedback[0]
-    assert "reaches" in text and "% on the grader's held-out test images" in text
+    assert "reaches" in text and "held-out test images" in text
+    # what was measured, on how much, and the control it had to beat
+    assert re.search(r"% on the grader's [\d,]+ held-out test images", text), text
+    assert "guessing the most common class reaches" in text, text
     assert "credit in bands below the reference's" in text and "full from" in text

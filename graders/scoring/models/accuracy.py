@@ -73,9 +73,16 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
         mask = labels == k
         if mask.any():
             per_class.append(f"{100 * float(np.mean(preds[mask] == k)):.0f}%")
-    lines = [f"{_where(best)} reaches {100 * acc:.1f}% on the grader's held-out test images "
-             f"(per class: {', '.join(per_class)}); {describe_bands(bands, reference)}: "
-             f"{_fraction(credit)} credit"]
+    lines = [f"{_where(best)} reaches {100 * acc:.1f}% on the grader's {labels.size:,} "
+             f"held-out test images (per class: {', '.join(per_class)}; guessing the most "
+             f"common class reaches {100 * chance:.1f}%, and nothing within "
+             f"{100 * CHANCE_MARGIN:.0f} points of that earns credit); "
+             f"{describe_bands(bands, reference)}: {_fraction(credit)} credit"]
+    if payload.get("transform_source") == "fallback":
+        lines.append("no dataset of your notebook holds images like these, so they were "
+                     "prepared with the grader's own transform ("
+                     + " + ".join(str(t) for t in payload.get("transform") or ["ToTensor"])
+                     + "), not yours")
     if credit == 0.0 and acc <= 1.5 / max(1, len(per_class)):
         lines.append("that is close to chance: was the model trained?")
     lines += training_mistakes(ctx, best.get("architecture") or {})
