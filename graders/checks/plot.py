@@ -62,6 +62,22 @@ def controls() -> list[Control[PlotCheck]]:
             "plt.imshow(x[0].squeeze())\nplt.show()", images=1)), 1.0),
         control("a loss curve where the samples are asked", PICTURES,
                 part(ctl.code(_PLOT, images=1)), 0.0),
+        control("a course module's helper called through the module", CURVES, part(
+            ctl.code("import utils\nutils.plot_curves(history)", images=1)), 1.0),
+        control("a trainer's own plotting method", CURVES, part(
+            ctl.code("trainer.plot_losses()", images=1)), 1.0),
+        control("an undefined helper that shows images, for the curves", CURVES, part(
+            ctl.code("show_images(x[:8])", images=1)), 0.0),
+        control("a pandas bar chart for the curves", CURVES, part(
+            ctl.code("pd.DataFrame(results).plot(kind='bar')", images=1)), 0.0),
+        control("two panels drawn in a loop", TWO_CURVES, part(ctl.code(
+            "fig, axes = plt.subplots(1, 2)\nfor ax, h in zip(axes, (train, val)):\n"
+            "    ax.plot(h)\nplt.show()", images=1)), 1.0),
+        control("a PIL image shown as it is", PICTURES, part(ctl.code(
+            "to_pil(x[0])", images=1)), 1.0),
+        control("one curve both saved and shown, where two are asked", SAVED,
+                ctl.notebook(ctl.code("plt.plot(losses)\nplt.savefig('loss.png')\n"
+                                      "plt.show()", images=1)), 0.0),
         control("code that draws a curve but showed nothing", CURVES,
                 part(ctl.code("plt.plot(losses)")), 0.0),
         control("an empty figure: printed, never drawn", CURVES, part(ctl.code(

@@ -70,14 +70,15 @@ def snapshot(namespace, names, cell):
     each current binding uses, as first seen while it was current; and the datasets the
     notebook has held (a later section may reuse their names). Never raises: the host
     reads a failed snapshot as a kernel that stopped answering truthfully."""
-    # try/except, not contextlib.suppress: a notebook can replace a library function
+    # try/except, not contextlib.suppress: a notebook can replace a library function.
+    # BaseException: an object's __getattr__ may raise anything, SystemExit included.
     try:  # noqa: SIM105
         _snapshot(namespace, names, cell)
-    except Exception:
+    except BaseException:
         pass
     try:  # noqa: SIM105
         _remember_datasets(namespace)
-    except Exception:
+    except BaseException:
         pass
 
 

@@ -20,22 +20,26 @@ from typing import Any
 
 import nbformat
 import zmq
+import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbformat import NotebookNode
-from traitlets import List, Unicode
+from traitlets import List, Unicode, default
 from zmq.utils.monitor import recv_monitor_message
 
 from graders.boundary import MIME
 from graders.errors import KernelStartError
+from graders.runner.sockets import PinnedSockets, pin
 from graders.sandbox.config import Limits
 
 MAX_PROBE_MESSAGES = 20_000
 MAX_PROBE_BYTES = 64 * 1024 * 1024
-# One message part from the kernel: far above any plot or probe answer, far below what
-# would take the grader's memory. libzmq refuses a larger frame from its length header,
-# before allocating it, by dropping the kernel's connection (which the client restores).
-MAX_MESSAGE_BYTES = 80 * 1024 * 1024
+# One message part from the kernel: far above any plot or probe answer (a large PNG is a
+# few MB), far below what would take the grader's memory. libzmq refuses a larger frame
+# from its length header, before allocating it, by dropping the kernel's connection
+# (which the client restores).
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+RECEIVE_QUEUE = 16  # messages libzmq holds per socket before the sender waits or drops
 DROPPED = "autograder_dropped"
 SANDBOX_START_S = 10.0
 
@@ -67,11 +71,49 @@ def guarded_deserialize(deserialize: Any) -> Any:
                 and isinstance(msg.get("msg_type"), str)
                 and isinstance(msg.get("parent_header"), dict)
                 and isinstance(msg.get("metadata"), dict)
-                and (not content or isinstance(msg.get("content"), dict))):
+                and (not content or _well_formed(msg["msg_type"], msg.get("content")))):
             return _inert("a malformed message")
         return msg
 
     return deserialize_or_drop
+
+
+# The fields nbclient and the grader read, by message type, and the types they must have:
+# a message whose content breaks them is dropped whole.
+_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "stream": {"name": str, "text": str},
+    "display_data": {"data": dict, "metadata": dict, "transient": dict},
+    "update_display_data": {"data": dict, "metadata": dict, "transient": dict},
+    "execute_result": {"data": dict, "metadata": dict, "execution_count": (int, type(None))},
+    "error": {"ename": str, "evalue": str, "traceback": list},
+    "status": {"execution_state": str},
+    "execute_input": {"code": str},
+    "clear_output": {"wait": bool},
+    "execute_reply": {"status": str, "user_expressions": dict, "payload": list},
+    "kernel_info_reply": {"status": str},
+    "comm_open": {"comm_id": str, "data": dict},
+    "comm_msg": {"comm_id": str, "data": dict},
+    "comm_close": {"comm_id": str},
+}
+_REQUIRED = {"stream": ("name", "text"), "status": ("execution_state",),
+             "error": ("ename", "evalue"), "execute_reply": ("status",),
+             "display_data": ("data",), "execute_result": ("data",),
+             "update_display_data": ("data",)}
+
+
+def _well_formed(msg_type: str, content: Any) -> bool:
+    if not isinstance(content, dict):
+        return False
+    if any(key not in content for key in _REQUIRED.get(msg_type, ())):
+        return False
+    for key, kind in _FIELDS.get(msg_type, {}).items():
+        if key in content and not isinstance(content[key], kind):
+            return False
+    if msg_type == "error" and not all(isinstance(line, str)
+                                       for line in content.get("traceback", [])):
+        return False
+    expressions = content.get("user_expressions") if msg_type == "execute_reply" else None
+    return not (expressions and not all(isinstance(v, dict) for v in expressions.values()))
 
 
 def _inert(why: str) -> dict[str, Any]:
@@ -85,12 +127,16 @@ class SandboxedKernelManager(AsyncKernelManager):
     """Starts our launcher (which becomes bwrap) instead of a bare ipykernel.
 
     With ``socket_path`` set, the kernel binds its sockets in a tmpfs of the sandbox's own
-    and the host reaches them through ``/proc/<sandbox init>/root``: no folder of the
-    host is writable from inside."""
+    and the host reaches them through links it pins once they are bound
+    (``graders.runner.sockets``): no folder of the host is writable from inside, and no
+    name the sandbox owns decides where the host connects."""
 
     launcher_argv = List(Unicode())
-    socket_path = Unicode(None, allow_none=True)
+    socket_path = Unicode(None, allow_none=True)  # the kernel's sockets' folder, inside
+    pin_folder = Unicode("")  # where the host links to them (a folder only it can read)
+    pin_timeout_s = 60.0
     sandbox_pid: int | None = None
+    pinned: PinnedSockets | None = None
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         return [a.replace("{connection_file}", self.connection_file) for a in self.launcher_argv]
@@ -100,21 +146,48 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self.socket_path is not None:
             process = getattr(self.provisioner, "process", None)
             init = await sandbox_init(process.pid) if process is not None else None
-            if init is None:
+            if init is None or process is None:
                 raise KernelStartError("the sandbox exited before it started the kernel")
             self.sandbox_pid = init
-            self.ip = f"/proc/{init}/root{self.socket_path}"
+            self.pinned = await pin(
+                init, self.socket_path, [self.shell_port, self.iopub_port, self.stdin_port,
+                                         self.control_port, self.hb_port],
+                Path(self.pin_folder), alive=lambda: process.poll() is None,
+                timeout_s=self.pin_timeout_s)
+            self.ip = self.pinned.ip
 
     def cleanup_ipc_files(self) -> None:
-        if self.socket_path is None:  # in the sandbox: its tmpfs goes with it
+        # in the sandbox: its tmpfs goes with it, and the session releases our pins once
+        # the client's channels are closed
+        if self.socket_path is None:
             super().cleanup_ipc_files()
+
+    def release_sockets(self) -> None:
+        if self.pinned is not None:
+            self.pinned.close()
+            self.pinned = None
+
+    @default("context")
+    def _context_default(self) -> Any:  # the control socket's
+        self._created_context = True
+        context = zmq.asyncio.Context()
+        _bound(context)
+        return context
 
     def client(self, **kwargs: Any) -> Any:
         kc = super().client(**kwargs)
-        kc.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        _bound(kc.context)
         # the client's session is a clone of ours (traits only: ``unpack`` comes along)
         kc.session.deserialize = guarded_deserialize(kc.session.deserialize)
         return kc
+
+
+def _bound(context: Any) -> None:
+    """Every socket this context makes refuses a frame over the cap (before allocating
+    it) and queues few messages: what a hostile kernel can make the grader hold is about
+    ``MAX_MESSAGE_BYTES * RECEIVE_QUEUE`` per socket, not the kernel's whole memory."""
+    context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+    context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
 
 
 def process_state(pid: int) -> str:
@@ -126,8 +199,20 @@ def process_state(pid: int) -> str:
 def children(pid: int) -> list[int]:
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        pass  # a kernel built without CONFIG_PROC_CHILDREN: read every process's parent
     except (OSError, ValueError):
         return []
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if stat[1] == str(pid):
+                found.append(int(entry.name))
+    return sorted(found)
 
 
 async def sandbox_init(bwrap_pid: int, timeout_s: float = SANDBOX_START_S) -> int | None:
@@ -280,7 +365,7 @@ class CappedClient(NotebookClient):
             except queue.Empty:
                 continue
             with contextlib.suppress(queue.Empty):
-                while True:
+                while time.monotonic() < deadline:  # a chatty thread must not hold us
                     await kc.iopub_channel.get_msg(timeout=0.2)
             return True
         return False

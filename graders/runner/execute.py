@@ -245,7 +245,7 @@ async def _run_cell(session: KernelSession, run: _Run, index: int,
         index, run.limits.cell_timeout_s)
     started = time.perf_counter()
     try:
-        await client.async_execute_cell(cell, index)
+        await _execute(client, cell, index)
     except CellTimeoutError:
         verdict = SandboxVerdict.TOTAL_TIMEOUT if total else SandboxVerdict.CELL_TIMEOUT
         run.events.append(SandboxEvent(verdict=verdict, detail=f"cell {index}"))
@@ -254,8 +254,15 @@ async def _run_cell(session: KernelSession, run: _Run, index: int,
                                         error=f"stopped after {limit} s")
         run.out_of_time = run.out_of_time or total
         return False
-    except DeadKernelError:
+    except (DeadKernelError, _Unreadable) as exc:
         await session.stop()
+        if isinstance(exc, _Unreadable):
+            run.events.append(SandboxEvent(verdict=SandboxVerdict.KERNEL_DIED,
+                                           detail=f"cell {index}: {exc}"))
+            run.records[index] = CellRecord(
+                index=index, status=CellStatus.KERNEL_DIED, error=str(exc),
+                duration_s=time.perf_counter() - started)
+            return False
         if client.killed_for_output == index:
             event = SandboxEvent(verdict=SandboxVerdict.OUTPUT_LIMIT, detail=f"cell {index}")
             status = CellStatus.OUTPUT_LIMIT
@@ -301,6 +308,24 @@ async def _run_cell(session: KernelSession, run: _Run, index: int,
                             "left out and the notebook run again without it")
         return False
     return True
+
+
+class _Unreadable(Exception):
+    """The kernel answered a cell with something nbclient could not process."""
+
+
+async def _execute(client: Any, cell: NotebookNode, index: int) -> None:
+    """nbclient's execution of one cell. Messages are checked as they arrive
+    (``guarded_deserialize``); anything that still breaks nbclient is the notebook's
+    doing, and is handled as a cell that stopped the kernel, never as our failure."""
+    try:
+        await client.async_execute_cell(cell, index)
+    except (CellTimeoutError, DeadKernelError):
+        raise
+    except Exception as exc:
+        raise _Unreadable("the kernel answered with something the grader could not read "
+                          f"({type(exc).__name__}); the notebook was run again without "
+                          "this cell") from exc
 
 
 async def _run_probes(session: KernelSession, run: _Run, request: ProbeRequest) -> bool:

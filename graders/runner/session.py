@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -25,9 +24,9 @@ from graders.runner.client import (
     SandboxedKernelManager,
     bounded_unpack,
     children,
-    process_state,
 )
 from graders.runner.kernel_code import bootstrap_code
+from graders.runner.strays import Process, pause_strays
 from graders.runner.workdir import stage_path
 from graders.sandbox.cgroups import CgroupStats, JobCgroup, cgroup_version
 from graders.sandbox.config import LaunchPlan, Limits, SandboxConfig, SandboxMode
@@ -49,6 +48,8 @@ class KernelSession:
         self.stderr_head = ""
         self.sandbox_pid: int | None = None
         self.kernel_pid: int | None = None
+        self.init: Process | None = None  # the same processes, by start time too
+        self.kernel: Process | None = None
 
     async def start(self, attempt: int) -> CappedClient:
         """Launch the kernel and run the bootstrap: ready for the notebook's cells."""
@@ -92,8 +93,10 @@ class KernelSession:
             ip=str(ipc / "k"),
             connection_file=str(host / f"connection-{attempt}.json"),
             kernel_name="python3",
-            socket_path=None if mode is SandboxMode.UNSAFE else f"{IPC_MOUNT}/k",
+            socket_path=None if mode is SandboxMode.UNSAFE else IPC_MOUNT,
+            pin_folder=str(self.job / f"s{attempt}"),
         )
+        km.pin_timeout_s = self.limits.startup_timeout_s
         km.launcher_argv = self._launcher_argv(host, attempt)
         km.session.unpack = bounded_unpack  # the client's session: kernel messages
         self.client = CappedClient(self.nb, km, self.limits)
@@ -116,6 +119,8 @@ class KernelSession:
         if self.sandbox_pid is not None:
             # before any cell runs, the sandbox holds its init and the kernel, nothing else
             self.kernel_pid = next(iter(children(self.sandbox_pid)), None)
+            self.init = Process.of(self.sandbox_pid)
+            self.kernel = Process.of(self.kernel_pid)
         self.start_s = time.perf_counter() - started
 
     def _launcher_argv(self, host: Path, attempt: int) -> list[str]:
@@ -214,36 +219,9 @@ class KernelSession:
         return str(text)[:2000] if text is not None else None
 
     def pause_strays(self) -> list[str]:
-        """Stop (SIGSTOP, from the host) every process in the sandbox but its init and
-        the kernel: what the notebook left running cannot act while its answers are
-        checked. The names of those paused, for the report."""
-        if self.sandbox_pid is None or self.kernel_pid is None:
-            return []
-        try:
-            namespace = os.readlink(f"/proc/{self.sandbox_pid}/ns/pid")
-        except OSError:
-            return []
-        keep = {self.sandbox_pid, self.kernel_pid}
-        paused: dict[int, str] = {}
-        for _ in range(100):  # until a pass finds none: a stopped process cannot fork
-            found = False
-            for entry in os.scandir("/proc"):
-                if not entry.name.isdigit():
-                    continue
-                pid = int(entry.name)
-                if pid in keep or pid in paused:
-                    continue
-                try:
-                    if os.readlink(f"/proc/{pid}/ns/pid") != namespace or process_state(pid) == "Z":
-                        continue
-                    name = Path(f"/proc/{pid}/comm").read_text().strip()
-                    os.kill(pid, signal.SIGSTOP)
-                except (OSError, ProcessLookupError):
-                    continue
-                paused[pid], found = name, True
-            if not found:
-                break
-        return list(paused.values())
+        """Stop what the notebook left running before its answers are checked
+        (``graders.runner.strays``); the names of the processes stopped."""
+        return pause_strays(self.init, self.kernel)
 
     def exit_code(self) -> int | None:
         km = self.client.km if self.client else None
@@ -263,9 +241,14 @@ class KernelSession:
         self.stopped = True
         self.returncode = self.exit_code()
         if self.client is not None and self.client.km is not None:
+            km = self.client.km
             self.client.close_monitor()
             with contextlib.suppress(Exception):  # already dead: nothing more to stop
                 await self.client._async_cleanup_kernel()
+            # after the channels are closed: a descriptor closed while a socket could still
+            # reconnect through it might be reused for something else
+            if isinstance(km, SandboxedKernelManager):
+                km.release_sockets()
         if self.cgroup is not None:
             self.stats = _merged(self.stats, self.cgroup.stats())
             self.cgroup.remove()

@@ -141,15 +141,35 @@ def question_number(question_id: str) -> str | None:
     return match.group(1) if match else None
 
 
+def question_letter(question_id: str) -> str | None:
+    """The sub-question's letter in an id like "2b" (part 2, sub-question (b))."""
+    match = re.match(r"^\d+(?:\.\d+)*([a-h])$", question_id)
+    return match.group(1) if match else None
+
+
+def _letter_match(cells: Sequence[CellSummary], top: int, number: str,
+                  letter: str) -> int | None:
+    """The heading "(b)", "b)" or "b." within the part headed at ``top``."""
+    pattern = re.compile(rf"^\s*(?:\(\s*{letter}\s*\)|{letter}\s*[).:])(?:\s|$)",
+                         re.IGNORECASE)
+    part = _part_cells(cells, top, number.split(".")[0]) if cells[top].heading else []
+    for offset, cell in enumerate(part):
+        if cell.heading and pattern.match(cell.heading):
+            return top + 1 + offset
+    return None
+
+
 def locate_question(cells: Sequence[CellSummary], question: Question) -> Section:
     if not (question.section or question.prompt or question.anchors):
         return Section(cells, "whole notebook")
     return locate(cells, section=question.section, number=question_number(question.id),
-                  prompt=question.prompt, anchors=question.anchors)
+                  prompt=question.prompt, anchors=question.anchors,
+                  letter=question_letter(question.id))
 
 
 def locate(cells: Sequence[CellSummary], *, section: str | None, number: str | None = None,
-           prompt: str | None = None, anchors: tuple[str, ...] = ()) -> Section:
+           prompt: str | None = None, anchors: tuple[str, ...] = (),
+           letter: str | None = None) -> Section:
     """Find a question's cells; see the module docstring for the order."""
     if prompt:
         i = prompt_cell(cells, prompt)
@@ -158,6 +178,11 @@ def locate(cells: Sequence[CellSummary], *, section: str | None, number: str | N
                            start=cells[i])
     if number:
         i = _number_match(cells, number)
+        if i is not None and letter:
+            # "2b": the "(b)" sub-question of part 2, when the notebook heads it so
+            sub = _letter_match(cells, i, number, letter)
+            if sub is not None:
+                return Section(_under(cells, sub), "number", start=cells[sub])
         if i is not None:
             return Section(_under(cells, i), "number", start=cells[i])
     if section:

@@ -218,7 +218,7 @@ def test_a_giant_message_from_the_kernel_is_refused_unread_and_grading_goes_on(g
     graded = grade(nbformat.writes(nb).encode())
     assert points(graded, FULL) == FULL
     text = outputs_text(graded)
-    assert "[autograder] output refused unread: a message over 83,886,080 bytes" in text
+    assert "[autograder] output refused unread: a message over 16,777,216 bytes" in text
     assert "still heard" in text  # the output channel was connected again
 
 

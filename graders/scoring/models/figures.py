@@ -21,9 +21,17 @@ PICTURE_CALLS = frozenset({"imshow", "matshow", "pcolormesh", "pcolor", "spy", "
                            "imshow_grid"})
 OTHER_CALLS = frozenset({"bar", "barh", "hist", "scatter", "pie", "boxplot", "violinplot",
                          "barplot", "histplot", "scatterplot", "contour", "contourf"})
-# a function the notebook did not define (a course helper, an import) whose name says it
-# draws: what it draws cannot be read here, so its figures count for any kind
+# a function the notebook did not define (a course helper, an import, a trainer's method)
+# whose name says it draws: what it draws cannot be read here, so its name decides
 _DRAWING_NAME = re.compile(r"(?i)plot|show|curve|draw|visuali|display_images")
+_PICTURE_NAME = re.compile(r"(?i)image|img|picture|grid|sample|digit|example|predict")
+_CURVE_NAME = re.compile(r"(?i)curve|loss|history|learning|accurac|metric|train")
+# matplotlib's and IPython's own calls: they show what other calls drew
+_PLUMBING = frozenset({"show", "display", "draw", "draw_idle", "savefig", "figure",
+                       "subplots", "subplot", "set_visible", "show_config", "display_data"})
+# ``df.plot(kind="bar")`` draws no line
+_NOT_LINES = frozenset({"bar", "barh", "hist", "pie", "scatter", "box", "kde", "density",
+                        "area", "hexbin"})
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,15 @@ class Drawn:
     def count(self, kind: Drawing) -> int:
         return {Drawing.CURVES: self.curves, Drawing.PICTURES: self.pictures,
                 Drawing.ANY: self.curves + self.pictures + self.other}[kind]
+
+    def helps(self, kind: Drawing) -> bool:
+        """A helper whose name fits ``kind`` (or names no kind in particular)."""
+        for name in self.helpers:
+            picture, curve = _PICTURE_NAME.search(name), _CURVE_NAME.search(name)
+            if kind is Drawing.ANY or (picture is None and curve is None) or (
+                    picture if kind is Drawing.PICTURES else curve):
+                return True
+        return False
 
 
 def drawn(cells: Sequence[CellSummary], cell: CellSummary) -> Drawn:
@@ -50,59 +67,84 @@ def drawn(cells: Sequence[CellSummary], cell: CellSummary) -> Drawn:
     seen: set[str] = set()
     pending = [cell.source]
     while pending and len(seen) < 30:
-        names, called = _calls(pending.pop())
-        curves += names.count("c")
-        pictures += names.count("p")
-        other += names.count("o")
+        counts, called = _calls(pending.pop())
+        curves, pictures, other = curves + counts[0], pictures + counts[1], other + counts[2]
         for name in called:
             if name in seen:
                 continue
             seen.add(name)
             if name in every:
                 pending.append(every[name])
-            elif _DRAWING_NAME.search(name):
+            elif name not in _PLUMBING and _DRAWING_NAME.search(name):
                 helpers.append(name)
     return Drawn(curves, pictures, other, tuple(helpers))
 
 
 @lru_cache(maxsize=1024)
-def _calls(source: str) -> tuple[str, tuple[str, ...]]:
-    """("c"/"p"/"o" per drawing call, names of the bare functions called)."""
+def _calls(source: str) -> tuple[tuple[int, int, int], tuple[str, ...]]:
+    """(curves, pictures, other charts) drawn, a drawing call in a loop counting two (it
+    draws once per pass); and the names of the other functions and methods called."""
     code = python(source)
     if code is None:
-        return "", ()
+        return (0, 0, 0), ()
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return "", ()
-    kinds, called = [], []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        name = getattr(node.func, "attr", getattr(node.func, "id", ""))
-        if name in CURVE_CALLS:
-            kinds.append("c")
-        elif name in PICTURE_CALLS:
-            kinds.append("p")
-        elif name in OTHER_CALLS:
-            kinds.append("o")
-        elif isinstance(node.func, ast.Name):
-            called.append(name)
-    return "".join(kinds), tuple(called)
+        return (0, 0, 0), ()
+    counts = [0, 0, 0]
+    called: list[str] = []
+
+    def visit(node: ast.AST, weight: int) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = 2 if isinstance(child, ast.For | ast.While | ast.comprehension) else weight
+            if isinstance(child, ast.Call):
+                kind = _kind(child)
+                if kind is None:
+                    name = getattr(child.func, "attr", getattr(child.func, "id", ""))
+                    if name:
+                        called.append(name)
+                else:
+                    counts[kind] += inner
+            visit(child, inner)
+
+    visit(tree, 1)
+    return (counts[0], counts[1], counts[2]), tuple(called)
+
+
+def _kind(call: ast.Call) -> int | None:
+    """0 a curve, 1 a picture, 2 another chart, None not a drawing call."""
+    name = getattr(call.func, "attr", getattr(call.func, "id", ""))
+    if name == "plot":
+        style = next((k.value for k in call.keywords if k.arg == "kind"), None)
+        if isinstance(style, ast.Constant) and style.value in _NOT_LINES:
+            return 2
+        return 0
+    if name in CURVE_CALLS:
+        return 0
+    if name in PICTURE_CALLS:
+        return 1
+    if name in OTHER_CALLS:
+        return 2
+    return None
 
 
 def shown(cells: Sequence[CellSummary], cell: CellSummary, figures: int,
           kind: Drawing) -> int:
     """How many drawings of ``kind`` the cell's ``figures`` (shown or saved) hold: one
     drawing call is at least one drawing, and figures beyond the cell's drawing calls of
-    other kinds hold this kind too (a ``plot`` in a loop draws one per figure)."""
+    other kinds hold this kind too (a ``plot`` in a loop draws one per figure). A figure
+    drawn by no call at all (a PIL image shown as it is) is a picture."""
     if figures <= 0:
         return 0
     what = drawn(cells, cell)
+    total = what.count(Drawing.ANY)
     if kind is Drawing.ANY:
-        return max(what.count(kind), figures)
+        return max(total, figures)
     found = what.count(kind)
     if found:
-        return max(found, figures - (what.count(Drawing.ANY) - found))
-    # drawn by code the host cannot read (a course helper): given the benefit of it
-    return figures if what.helpers else 0
+        return max(found, figures - (total - found))
+    if what.helps(kind):
+        return figures  # drawn by code the host cannot read: given the benefit of it
+    if kind is Drawing.PICTURES and total == 0 and not what.helpers:
+        return figures
+    return 0

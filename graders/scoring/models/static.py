@@ -27,8 +27,9 @@ def score_plot(check: PlotCheck, ctx: ModelContext) -> CheckScore:
     for cell in section.cells:
         if cell.kind != "code":
             continue
-        made = cell.images + (savefig_calls(cell.source) if check.saved and cell.index in ran
-                              else 0)
+        # a figure both shown and saved is one figure
+        made = max(cell.images, savefig_calls(cell.source) if check.saved
+                   and cell.index in ran else 0)
         figures += made
         found += shown(ctx.cells, cell, made, check.shows)
     where = "this question's part of the notebook" if section.found else "the notebook"

@@ -12,7 +12,8 @@ __all__ = ["celoss", "load_mnist", "load_synth", "logceloss", "logsoftmax", "sig
            "softmax"]
 
 # the synthetic problem's class boundary, the course's: class 1 where x^T Q x exceeds
-# 0.6 (an ellipse; Q is not symmetric, so the cross term's weight is 0.5 + 1)
+# 0.6 (Q is not symmetric: the cross term's weight is 0.5 + 1, which makes the boundary a
+# hyperbola rather than the ellipse the course's docstring names)
 _Q = np.array([[1.0, 0.5], [1.0, 0.2]])
 
 
