@@ -1,8 +1,10 @@
 """The grading process's memory under hostile output, beside an honest notebook.
 
 Each case is graded in a fresh process (so its peak RSS is its own): a correct EE-411
-part-1 notebook, the same with one 200 MB display message (refused unread), with a
-100 MB stdout flood (capped), and with 20,000 small display messages. Prints each
+part-1 notebook, the same with one 200 MB display message (refused before it is read:
+over libzmq's frame cap), with fifty 15 MB messages (under the cap: read, then dropped
+by the output caps), with a 100 MB stdout flood (capped), and with 20,000 small display
+messages. Prints each
 case's peak RSS of the grading process and its ratio to the honest one. Plain Python:
 
     .venv/bin/python bench/hostile_memory.py
@@ -25,6 +27,10 @@ CASES = {
     "honest": None,
     "one 200 MB display message": "from IPython.display import display\n"
                                   "display({'text/plain': 'x' * (200 * 1024 * 1024)}, raw=True)",
+    "50 display messages of 15 MB each": "from IPython.display import display\n"
+                                        "x = 'x' * (15 * 1024 * 1024)\n"
+                                        "for _ in range(50):\n"
+                                        "    display({'text/plain': x}, raw=True)",
     "100 MB of stdout": "import sys\nfor _ in range(100):\n"
                         "    sys.stdout.write('x' * (1024 * 1024))",
     "20,000 display messages": "from IPython.display import display\n"

@@ -102,9 +102,13 @@ def _remember_datasets(namespace):
             del kept[:-MAX_DATASETS]
 
 
-def remembered_datasets():
-    return {f"seen{i}:{name}": value
-            for i, (name, value) in enumerate(getattr(_registry(), "datasets", []))}
+def remembered_datasets(namespace):
+    """The datasets and loaders the notebook held earlier and no longer binds, under
+    their names then (marked as earlier)."""
+    current = {id(v) for v in namespace.values()}
+    return {f"{name} (earlier)" + (f" {i}" if i else ""): value
+            for i, (name, value) in enumerate(getattr(_registry(), "datasets", []))
+            if id(value) not in current}
 
 
 def _snapshot(namespace, names, cell):
@@ -415,7 +419,9 @@ def _answer(request, namespace, directory, tools):
         return {"loaders": [], "functions": [], "candidates": [], "transform_source": "none",
                 "transform": []}
     if kind == "loaders":
-        return {"loaders": tools.describe_loaders(namespace)}
+        # the loaders now, then those a later section's names replaced
+        return {"loaders": tools.describe_loaders({**namespace,
+                                                   **remembered_datasets(namespace)})}
     if kind == "param_count":
         import re
 
@@ -442,7 +448,7 @@ def _answer(request, namespace, directory, tools):
     if request.get("images"):
         images = np.load(directory + "/" + request["images"], allow_pickle=False)
     # the notebook's datasets now, then those it held before (names reused later)
-    transform = tools.student_transform({**namespace, **remembered_datasets()},
+    transform = tools.student_transform({**namespace, **remembered_datasets(namespace)},
                                         images=images)
     source = "student"
     if transform is None:

@@ -147,6 +147,21 @@ def question_letter(question_id: str) -> str | None:
     return match.group(1) if match else None
 
 
+_LETTERED = re.compile(r"^\s*(?:\(\s*[a-h]\s*\)|[a-h]\s*[).:])(?:\s|$)", re.IGNORECASE)
+
+
+def _under_letter(cells: Sequence[CellSummary], start: int) -> list[CellSummary]:
+    """The cells of a lettered sub-question: up to the next lettered heading, whatever
+    its level (students head "(a)" with ### and "(b)" in bold), or a higher heading."""
+    level = cells[start].level or 6
+    out = []
+    for cell in cells[start + 1:]:
+        if cell.heading and (_LETTERED.match(cell.heading) or (cell.level or 6) <= level):
+            break
+        out.append(cell)
+    return out
+
+
 def _letter_match(cells: Sequence[CellSummary], top: int, number: str,
                   letter: str) -> int | None:
     """The heading "(b)", "b)" or "b." within the part headed at ``top``."""
@@ -182,7 +197,7 @@ def locate(cells: Sequence[CellSummary], *, section: str | None, number: str | N
             # "2b": the "(b)" sub-question of part 2, when the notebook heads it so
             sub = _letter_match(cells, i, number, letter)
             if sub is not None:
-                return Section(_under(cells, sub), "number", start=cells[sub])
+                return Section(_under_letter(cells, sub), "number", start=cells[sub])
         if i is not None:
             return Section(_under(cells, i), "number", start=cells[i])
     if section:

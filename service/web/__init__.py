@@ -75,6 +75,11 @@ def mount_dashboard(app: FastAPI) -> None:
         return FileResponse(STATIC / "index.html", media_type="text/html",
                             headers={"Cache-Control": "no-cache"})
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:  # browsers ask for it on every page
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "max-age=86400"})
+
     @app.get("/dashboard", include_in_schema=False)
     def dashboard() -> RedirectResponse:
         return RedirectResponse("/")

@@ -123,6 +123,18 @@ CASES = [
         "    return _send(stream, msg_or_type, content, *a, **kw)\n"
         "k.session.send = send",),
          warning="tampered with the grading kernel; it was left out"),
+    Case("numpy swapped in sys.modules", (
+        "import sys, types\nsys.modules['numpy'] = types.ModuleType('numpy')",)),
+    Case("a profile hook on every call", (
+        "import sys\nsys.setprofile(lambda frame, event, arg: None)",)),
+    Case("symlinks to host sockets put at the kernel's socket names", (
+        "import os\n"
+        "for name in os.listdir('/ipc'):\n"
+        "    if name.startswith('k-'):\n"
+        "        os.rename('/ipc/' + name, '/ipc/old-' + name)\n"
+        "        os.symlink('/var/run/postgresql/.s.PGSQL.5432', '/ipc/' + name)",
+        "print('still heard after the swap')"),
+         output=("still heard after the swap",)),
     # ------------------------------------------------------------------------ the kernel
     Case("SystemExit raised in a cell", ("raise SystemExit(3)", "print('after exit')"),
          output=("after exit",)),
@@ -143,6 +155,25 @@ CASES = [
         "import subprocess\n"
         + _try("spawn", "ps = [subprocess.Popen(['sleep', '600']) for _ in range(40)]"),),
          warning="they were paused while its answers were checked"),
+    Case("a cell that never ends", ("while True:\n    pass", "print('after the loop')"),
+         output=("after the loop",)),
+    Case("a recursion fifty thousand deep", (
+        "import sys\nsys.setrecursionlimit(100_000)\n"
+        "def f(n):\n    return 0 if n == 0 else 1 + f(n - 1)\n"
+        + _try("recursion", "f(50_000)"),)),
+    Case("control characters, lone surrogates and a 4 MB line in the output", (
+        "print('\\x1b[2J\\x00\\ud800' + 'x' * 4_000_000)", "print('after the line')"),
+         output=("after the line",)),
+    Case("/dev/shm filled", (
+        _try("shm", "with open('/dev/shm/fill', 'wb') as fh:\n"
+                    "    for _ in range(2048):\n        fh.write(b'x' * (1 << 20))"),)),
+    Case("hard resource limits raised", (
+        "import resource\n"
+        + _try("cpu", "inf = resource.RLIM_INFINITY\n"
+                      "resource.setrlimit(resource.RLIMIT_CPU, (inf, inf))")
+        + "\n" + _try("fsize", "inf = resource.RLIM_INFINITY\n"
+                               "resource.setrlimit(resource.RLIMIT_FSIZE, (inf, inf))"),),
+         never=("cpu: ok", "fsize: ok"), output=("cpu: ValueError", "fsize: ValueError")),
     # ------------------------------------------------------ the host, its disk and secrets
     Case("a hundred thousand files in /tmp", (
         _try("inodes", "for i in range(100_000):\n    open(f'/tmp/f{i}', 'w').close()"),)),

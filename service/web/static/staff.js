@@ -52,10 +52,12 @@ function showQueue(box, q) {
       h("thead", {}, h("tr", {}, ["Student", "Assignment", "Trigger", ...head].map((t) => h("th", {}, t)))),
       h("tbody", {}, rows.map((r) => runRow(r, extra)))))
     : null;
-  box.append(
+  // an empty table is left out (Node.append would print a null as the text "null")
+  box.append(...[
     table("Running", q.running, ["Worker", "Since"], (r) => [h("td", {}, r.worker || ""), h("td", {}, when(r.started_at))]),
     table("Queued", q.queued, ["Position", "Since"], (r) => [h("td", { class: "num" }, r.position), h("td", {}, when(r.created_at))]),
-    table("Recent failures", q.failed, ["Reason", "When"], (r) => [h("td", { class: "reason" }, r.reason || ""), h("td", {}, when(r.finished_at))]));
+    table("Recent failures", q.failed, ["Reason", "When"], (r) => [h("td", { class: "reason" }, r.reason || ""), h("td", {}, when(r.finished_at))]),
+  ].filter(Boolean));
   if (!q.running.length && !q.queued.length) box.append(h("p", { class: "muted" }, "Nothing is waiting."));
 }
 
