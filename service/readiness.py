@@ -57,10 +57,11 @@ class AssignmentReadiness:
                                         weights_dir=self.settings.weights_dir)
         if problems:
             return Readiness.NOT_READY, "missing grader data: " + "; ".join(problems)
-        if needs_calibration(loaded) and not cached_accuracies(
-                loaded, config=self.settings.sandbox_config(),
-                hidden_dir=self.settings.hidden_dir):
+        if self.settings.calibrate_at_start and needs_calibration(loaded) and not \
+                cached_accuracies(loaded, config=self.settings.sandbox_config(),
+                                  hidden_dir=self.settings.hidden_dir):
             return Readiness.CALIBRATING, "measuring the reference notebook's accuracy"
+        # without start-up calibration the first grading measures it: ready, not waiting
         return Readiness.READY, ""
 
     def status(self, assignment_id: str) -> tuple[Readiness, str]:

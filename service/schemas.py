@@ -164,6 +164,8 @@ class RegradeRequest(BaseModel):
 class ScoreChange(BaseModel):
     submission_id: str
     student: str
+    filename: str = ""
+    submitted_at: datetime | None = None  # a student's submissions told apart
     old: float | None
     new: float | None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -261,10 +262,16 @@ def _merged(before: CgroupStats, after: CgroupStats) -> CgroupStats:
     return after
 
 
+# IPython compiles each cell as a temporary file named by a hash: "(2299441978.py, line
+# 3)" means nothing to a student; the cell is the one the error is reported for
+_CELL_FILE = re.compile(r"\(?(?:/tmp/ipykernel_\d+/)?\d{6,}\.py, line (\d+)\)?")
+
+
 def error_text(cell: NotebookNode) -> str | None:
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
-            return f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"[:500]
+            text = f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"
+            return _CELL_FILE.sub(r"(line \1 of the cell)", text)[:500]
     return None
 
 

@@ -79,7 +79,10 @@ def test_a_later_section_reusing_the_names_keeps_the_mnist_networks_own_transfor
 
     check = mnist_accuracy(reused)
     assert not any("the grader's own transform" in line for line in check.feedback)
-    assert check.measured == mnist_accuracy(apart).measured
+    # the same network trained from another seed (each hand-in's own): within a point;
+    # through the grader's transform (no normalisation) it would fall far below
+    assert check.measured is not None and mnist_accuracy(apart).measured is not None
+    assert abs(check.measured - mnist_accuracy(apart).measured) < 0.01
 
 
 def test_a_groups_correct_notebook_scores_full_marks(grade_heidelberg):
@@ -101,7 +104,7 @@ def test_a_groups_correct_notebook_scores_full_marks(grade_heidelberg):
     ("ex08-jordan-hinton-lovelace.zip",
      {"1.2": 0.0, "1.3": 0.0, "2": 8.0, "3.1": 3.0, "3.4": 1.5},
      {"1.2": "includes ex1.pdf", "2": "Adam(lr=0.001)", "3.1": "Linear(512, 4096)",
-      "3.3": "expected at least 1 plot", "3.4": "never called"}),
+      "3.3": "looked for at least 1 image(s)", "3.4": "never called"}),
 ])
 def test_each_heidelberg_flaw_costs_its_question(grade_heidelberg, fixture, expected,
                                                   phrases):
@@ -165,12 +168,14 @@ def test_each_nyu_flaw_costs_its_question(grade_nyu, fixture, expected, phrases)
 
 def test_nyu_accuracy_waits_at_chance_and_is_scored_against_a_real_calibration(
         grade_nyu, nyu, fixture_data):
-    """Replayed: the stored predictions (this hand-in's fine-tune reaches about 90% of
-    the grader's images) wait while the reference is at chance on this data, earn full
-    marks against a reference at their own level and nothing against one far above."""
+    """Replayed: the stored predictions (this hand-in's short fine-tune reaches 60% to 93%
+    of the grader's images, depending on the machine that recorded it) wait while the
+    reference is at chance on this data, earn full marks against a reference at their
+    own level and nothing against one far above."""
     graded = grade_nyu("student_correct.ipynb")
     reached = question(graded, "4.4").checks[0].measured
-    assert reached is not None and reached > 0.6
+    # clear of chance (50%) and its margin, or a reference at this level would wait too
+    assert reached is not None and reached >= 0.6
     hidden = fixture_data / "hidden"
     at_chance = rescore(graded.report, nyu, hidden_dir=hidden, calibration={"4.4:0": 0.5})
     level = rescore(graded.report, nyu, hidden_dir=hidden, calibration={"4.4:0": reached})

@@ -21,7 +21,8 @@ def test_a_correct_notebook_scores_full_marks_on_both_parts(grade_part2):
     graded = grade_part2("part2_correct.ipynb")
     assert_points(graded, {**PART1, **PART2})
     assert "count_parameters() counts parameters correctly" in question(graded, "2.4").feedback
-    assert any("plot(s)" in line for line in question(graded, "2.2").feedback)
+    assert any("looked for at least 1 curve(s)" in line and "found" in line
+               for line in question(graded, "2.2").feedback)
 
 
 @pytest.mark.parametrize(("fixture", "expected", "phrase"), [
@@ -33,7 +34,7 @@ def test_a_correct_notebook_scores_full_marks_on_both_parts(grade_part2):
     ("part2_no_permutation.ipynb", {"2.5": 1.0}, "RandomPermutation as its last transform"),
     ("part2_wrong_split.ipynb", {"2.1": 1.0 + 2 / 3}, "no DataLoader over the training set"),
     ("part2_no_plots.ipynb", {"2.1": 2.0, "2.2": 3.0, "2.3": 3.0, "2.5": 3.0},
-     "expected at least 1 plot(s)"),
+     "looked for at least 1 image(s) drawn with imshow"),
 ])
 def test_each_flaw_costs_its_question(grade_part2, fixture, expected, phrase):
     graded = grade_part2(fixture)

@@ -77,3 +77,11 @@ def test_rescore_refuses_when_the_inputs_would_change(summed, ee411):
 def test_manual_questions_are_pending_not_zero(summed):
     manual = {q.id for q in summed.questions if q.outcome is Outcome.MANUAL}
     assert {"1.4", "2.1b", "2.6"} <= manual and summed.manual_pending == 28.0
+
+
+def test_a_cells_error_names_the_line_of_the_cell_not_ipythons_temporary_file():
+    from graders.runner.session import error_text
+
+    cell = {"outputs": [{"output_type": "error", "ename": "SyntaxError",
+                         "evalue": "invalid syntax (1095314682.py, line 2)"}]}
+    assert error_text(cell) == "SyntaxError: invalid syntax (line 2 of the cell)"

@@ -117,8 +117,11 @@ def test_a_student_uploads_a_notebook_and_watches_it_become_graded(page, server,
     with server.client(users.alice) as api:
         body = api.get(f"/submissions/{submission_id}").json()
     assert body["score"] > 0
-    assert f"score {body['score']:g} / {body['report']['max_score']:g}" in page.inner_text(
-        "#live-status")
+    # out of the whole assignment (manual questions included), with what is still to come
+    total = sum(q["max_points"] for q in body["report"]["questions"])
+    to_come = total - body["report"]["max_score"]
+    assert f"score {body['score']:g} / {total:g} ({to_come:g} of them not graded yet)" in \
+        page.inner_text("#live-status")
     questions = page.locator("section.question")
     assert questions.count() >= 4
     assert "passed" in questions.first.inner_text()
@@ -142,6 +145,44 @@ def test_a_file_dropped_on_the_upload_area_is_chosen(page, users):
     page.click("#upload-submit")  # an empty notebook is refused with the API's reason
     page.wait_for_selector("#upload-status .msg-error")
     assert "could not be read" in page.inner_text("#upload-status")
+
+
+def test_a_keyboard_alone_chooses_a_file_to_hand_in(page, users):
+    sign_in(page, users.bob)
+    page.wait_for_selector("#dropzone")
+    page.focus("#upload-assignment")
+    page.keyboard.press("Tab")  # the next stop is the file input (transparent, not hidden)
+    assert page.evaluate("document.activeElement.id") == "upload-file"
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(HW3 / "correct_basic.ipynb"))
+    assert "correct_basic.ipynb" in page.inner_text("#chosen-file")
+    assert page.is_enabled("#upload-submit")
+
+
+def test_pages_fit_a_phones_screen(page, users, graded):
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, users.prof)
+    for route, selector in (("/#/", "#assignments"), ("/#/submissions", "#submissions"),
+                            (f"/#/submission/{graded['alice-summed']}", "section.question")):
+        page.goto(route)
+        page.wait_for_selector(selector)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (route, width)
+        # a page change puts focus on its heading (not <body>), for screen readers
+        assert page.evaluate("document.activeElement.tagName") in ("H1", "H2"), route
+    assert page.get_attribute("#live-status", "aria-live") == "polite"
+
+
+def test_a_token_that_stops_working_signs_out_with_the_reason(page, users):
+    sign_in(page, users.bob)
+    page.wait_for_selector("#upload")
+    # as if staff had revoked it: the next request is refused
+    page.evaluate("sessionStorage.setItem('autograder.token', 'agt_revoked')")
+    page.goto("/#/submissions-of-mine")
+    page.evaluate("window.location.hash = '#/'")
+    page.wait_for_selector("#signin-status .msg-error")
+    assert "You were signed out" in page.inner_text("#signin-status")
 
 
 def test_a_student_cannot_open_staff_pages(page, users):
@@ -176,6 +217,10 @@ def test_staff_filter_submissions_open_a_report_and_grade_by_hand(page, server, 
     page.wait_for_selector("section.question")
     card = page.locator("section.question[data-question='1.5']")
     assert "Check" in card.inner_text()  # per-check points and feedback
+    text = card.inner_text()
+    assert "`" not in text  # `names` in feedback are shown as code, not as backticks
+    lines = [li.inner_text() for li in card.locator("li").all()]
+    assert len(lines) == len(set(lines)), lines  # each feedback line once
     card.locator("input[name=points]").fill("7.5")
     card.locator("textarea[name=comment]").fill("Partial credit: <b>the sum</b> is off by B")
     card.locator("button[type=submit]").click()
@@ -208,11 +253,10 @@ def test_staff_see_statistics_release_results_rescore_publish_and_export(page, u
     page.check("#regrade input[name=rescore_only]")
     page.click("#regrade button[type=submit]")
     page.wait_for_selector("#batch-summary:has-text('preview, not yet published')")
-    page.wait_for_selector("#batch-changes tbody tr")
-    assert "→" in page.inner_text("#batch-changes")
-    page.click("#publish")
-    page.wait_for_selector("#batch-summary:has-text('published to students')")
-    assert "not yet" not in page.inner_text("#batch-summary")
+    # the same rubric on the same evidence: nothing moves, so nothing is offered to publish
+    page.wait_for_selector("#batch-moved:has-text('No score changes.')")
+    assert page.locator("#batch-changes").count() == 0
+    assert page.locator("#publish").count() == 0
 
     with page.expect_download() as download:
         page.click("#export-csv")

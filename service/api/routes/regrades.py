@@ -26,6 +26,8 @@ def describe_batch(db: DB, batch: RegradeBatch) -> RegradeBatchOut:
             GradingRun.id != run.id).order_by(GradingRun.created_at.desc()).limit(1)).first()
         changes.append(ScoreChange(submission_id=run.submission_id,
                                    student=run.submission.user.name,
+                                   filename=run.submission.filename,
+                                   submitted_at=run.submission.created_at,
                                    old=previous.score if previous else None, new=run.score))
     pending = sum(1 for r in runs if r.status in (RunStatus.QUEUED, RunStatus.RUNNING))
     return RegradeBatchOut(id=batch.id, assignment_id=batch.assignment_id,

@@ -55,7 +55,11 @@ def queue_position(session: Session, *, run: GradingRun) -> int | None:
 
 
 def queue_depth(session: Session) -> dict[str, int]:
-    rows = session.execute(select(GradingRun.status, func.count()).group_by(GradingRun.status))
+    """Runs by status: gradings only (a rescore re-reads stored evidence, runs nothing and
+    never waits in the queue, so it is not counted as queue work)."""
+    rows = session.execute(select(GradingRun.status, func.count())
+                           .where(GradingRun.trigger != RunTrigger.RESCORE)
+                           .group_by(GradingRun.status))
     return {status: count for status, count in rows}
 
 

@@ -3,6 +3,7 @@
 
 const TOKEN = "autograder.token";
 const ME = "autograder.me";
+export const ENDED = "autograder.signed-out-because";
 
 export const isStaff = (me) => Boolean(me && (me.role === "instructor" || me.role === "admin"));
 
@@ -49,7 +50,10 @@ export async function api(path, { method = "GET", json, form, token, raw = false
     let detail = response.statusText;
     try { detail = (await response.json()).detail || detail; } catch { /* not JSON */ }
     if (response.status === 401 && !token) {
+      const wasSignedIn = Boolean(session.token);
       session.signOut();
+      // the sign-in page says why it is shown (read once, then forgotten)
+      if (wasSignedIn) sessionStorage.setItem(ENDED, `You were signed out: ${detail}`);
       window.location.hash = "#/signin";
     }
     throw new ApiError(response.status, detail);

@@ -1,7 +1,7 @@
 // The router and the sign-in page; the pages themselves live in staff.js, student.js
 // and report.js. Routes are URL fragments, so no page state ever reaches the server.
 
-import { api, isStaff, session } from "./api.js";
+import { api, ENDED, isStaff, session } from "./api.js";
 import { clear, h, message } from "./dom.js";
 import { reportPage } from "./report.js";
 import { assignmentPage, staffHome, submissionsPage } from "./staff.js";
@@ -54,6 +54,12 @@ async function render() {
     } catch (err) {
       page.append(message(err.message || String(err), "error"));
     }
+    // a page change moves focus to its heading, so a screen reader starts there
+    const heading = page.querySelector("h1, h2");
+    if (heading && !page.contains(document.activeElement)) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: true });
+    }
     return;
   }
   clear(main).append(message("There is no such page.", "error"), h("a", { href: "#/" }, "Home"));
@@ -82,6 +88,11 @@ function signinPage(page) {
       status.append(message(err.status === 401 ? "That token is not valid." : err.message, "error"));
     }
   });
+  const ended = sessionStorage.getItem(ENDED);
+  if (ended) {
+    sessionStorage.removeItem(ENDED);
+    status.append(message(ended, "error"));
+  }
   page.append(form);
   input.focus();
 }

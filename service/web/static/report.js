@@ -11,7 +11,7 @@ const PENDING = ["queued", "running"];
 
 export async function reportPage(page, [id], me) {
   const submission = await api(`/submissions/${encodeURIComponent(id)}`);
-  const statusBox = h("div", { id: "live-status" });
+  const statusBox = h("div", { id: "live-status", role: "status", "aria-live": "polite" });
   const body = h("div", {});
   page.append(header(submission), statusBox, body);
   showStatus(statusBox, submission);
@@ -46,7 +46,11 @@ function showStatus(box, s) {
   if (s.status === "queued") line.append(` — position ${s.queue_position ?? "?"} in the queue`);
   if (s.status === "running") line.append(" — your notebook is being run and graded");
   if (s.status === "graded" && s.score !== null && s.report) {
-    line.append(` — score ${points(s.score)} / ${points(s.report.max_score)}`);
+    // out of the whole assignment, the same before and after grading by hand
+    const total = (s.report.questions || []).reduce((sum, q) => sum + q.max_points, 0);
+    const toCome = total - s.report.max_score;
+    line.append(` — score ${points(s.score)} / ${points(total || s.report.max_score)}`,
+      toCome > 0 ? ` (${points(toCome)} of them not graded yet)` : "");
   }
   box.append(line);
   if (s.status === "failed") box.append(message(s.reason || "The run failed.", "error"));
@@ -75,20 +79,29 @@ function showReport(body, s, me) {
   loadNotebook(notebookBox, s, me);
 }
 
+// `name` in feedback is shown as code; everything else stays text (never parsed as markup)
+function inline(text) {
+  return String(text).split(/(`[^`\n]+`)/).map((part) =>
+    part.length > 2 && part.startsWith("`") && part.endsWith("`") ? h("code", {}, part.slice(1, -1)) : part);
+}
+
 function question(q, s, me) {
   const card = h("section", { class: "card question", dataset: { question: q.id } },
     h("div", { class: "question-head" },
       h("h3", {}, `${q.id}: ${q.title}`),
       h("span", { class: "score" }, `${points(q.points)} / ${points(q.max_points)}`), " ",
       badge(q.outcome)));
-  if (q.feedback?.length) card.append(h("ul", { class: "feedback" }, q.feedback.map((f) => h("li", {}, f))));
+  // each line once: what a check says is shown in its row, not again above the table
+  const inChecks = new Set((q.checks || []).flatMap((c) => c.feedback || []));
+  const own = (q.feedback || []).filter((f) => !inChecks.has(f));
+  if (own.length) card.append(h("ul", { class: "feedback" }, own.map((f) => h("li", {}, inline(f)))));
   if (q.checks?.length) {
     card.append(h("table", { class: "checks" },
       h("thead", {}, h("tr", {}, h("th", {}, "Check"), h("th", {}, "Points"), h("th", {}, "Feedback"))),
       h("tbody", {}, q.checks.map((c) => h("tr", {},
         h("td", {}, c.name),
         h("td", { class: "num" }, `${points(c.points)} / ${points(c.max_points)}`),
-        h("td", {}, h("ul", { class: "feedback" }, (c.feedback || []).map((f) => h("li", {}, f)),
+        h("td", {}, h("ul", { class: "feedback" }, (c.feedback || []).map((f) => h("li", {}, inline(f))),
           (c.expected || []).length ? h("li", { class: "muted" }, `expected: ${c.expected.join(" or ")}`) : null)))))));
   }
   if (isStaff(me)) card.append(manualForm(q, s));
@@ -104,6 +117,8 @@ function manualForm(q, s) {
   const form = h("form", { class: "manual", dataset: { question: q.id } },
     h("strong", {}, "Grade by hand"), pointsInput, comment,
     h("button", { type: "submit" }, "Save score"), status);
+  // an edit makes an earlier "Saved" stale (a value the browser refuses never submits)
+  for (const field of [pointsInput, comment]) field.addEventListener("input", () => clear(status));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const payload = {};

@@ -197,14 +197,23 @@ function showBatch(box, batch) {
     batch.pending ? `, ${batch.pending} still running` : ", all done",
     batch.published ? " · published to students" : " · preview, not yet published"));
   for (const e of batch.errors || []) box.append(message(e, "error"));
-  if (batch.changes.length) {
+  // the scores that move, each submission named (a student may have several)
+  const moved = batch.changes.filter((c) => c.old !== c.new);
+  if (!batch.pending) {
+    box.append(h("p", { id: "batch-moved" }, moved.length
+      ? `${moved.length} score(s) change; ${batch.changes.length - moved.length} stay as they are.`
+      : "No score changes."));
+  }
+  if (moved.length) {
     box.append(h("table", { id: "batch-changes" },
-      h("thead", {}, h("tr", {}, ["Student", "Old", "", "New"].map((t) => h("th", {}, t)))),
-      h("tbody", {}, batch.changes.map((c) => h("tr", { class: c.old === c.new ? "same" : "changed" },
-        h("td", {}, h("a", { href: `#/submission/${enc(c.submission_id)}` }, c.student)),
+      h("thead", {}, h("tr", {}, ["Student", "Submission", "Old", "", "New"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, moved.map((c) => h("tr", { class: "changed" },
+        h("td", {}, c.student),
+        h("td", {}, h("a", { href: `#/submission/${enc(c.submission_id)}` },
+          `${c.filename || "submission"}${c.submitted_at ? `, ${when(c.submitted_at)}` : ""}`)),
         h("td", { class: "num" }, points(c.old)), h("td", {}, "→"), h("td", { class: "num" }, points(c.new)))))));
   }
-  if (!batch.published && !batch.pending) {
+  if (!batch.published && !batch.pending && moved.length) {
     const status = h("span", { class: "form-status" });
     box.append(h("button", { type: "button", id: "publish", onclick: async (event) => {
       try {

@@ -30,7 +30,7 @@ function uploadCard(assignments) {
     assignments.map((a) => h("option", { value: a.id }, `${a.title}${a.deadline ? ` (due ${when(a.deadline)})` : ""}`)));
   const picker = h("input", { type: "file", id: "upload-file", accept: ACCEPTED });
   const chosenName = h("span", { id: "chosen-file", class: "muted" }, "no file chosen");
-  const status = h("div", { id: "upload-status" });
+  const status = h("div", { id: "upload-status", role: "status", "aria-live": "polite" });
   const submit = h("button", { type: "submit", id: "upload-submit", disabled: true }, "Submit");
   const choose = (file) => {
     chosen = file || null;
@@ -38,7 +38,8 @@ function uploadCard(assignments) {
     submit.disabled = !chosen;
   };
   picker.addEventListener("change", () => choose(picker.files[0]));
-  const zone = h("div", { class: "dropzone", id: "dropzone", tabindex: 0 },
+  // the zone takes drops; the keyboard reaches the (transparent) file input inside it
+  const zone = h("div", { class: "dropzone", id: "dropzone" },
     h("p", {}, "Drop your notebook here (.ipynb, .py, or a .zip with your notebook and helper files), or "),
     h("label", { class: "button-like" }, "choose a file", picker), " ", chosenName);
   zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
