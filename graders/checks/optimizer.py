@@ -11,15 +11,20 @@ from graders.spec import OptimizerCheck, OptimizerSetting
 ADAM = OptimizerCheck(points=2, settings=(OptimizerSetting.of("Adam", lr=1e-3),))
 SGD_MOMENTUM = OptimizerCheck(points=3, settings=(
     OptimizerSetting.of("SGD", lr=0.001, momentum=0.9),))
+BOTH = OptimizerCheck(points=2, settings=(OptimizerSetting.of("SGD", lr=0.01),
+                                         OptimizerSetting.of("Adam", lr=0.01)))
 
 
 def controls() -> list[Control[OptimizerCheck]]:
-    """Adam with lr 1e-3 (Adam's default), and SGD with lr 0.001 and momentum 0.9."""
+    """Adam with lr 1e-3 (Adam's default), and SGD with lr 0.001 and momentum 0.9: each
+    constructed with those settings and used (read again: stepped, passed to a training
+    function, kept in a collection); one built and left unused does not count."""
 
     def control(name: str, check: OptimizerCheck, line: str, credit: float,
-                fault: Fault | None = None, *, magic: str = "") -> Control[OptimizerCheck]:
+                fault: Fault | None = None, *, magic: str = "",
+                use: str = "\ntrain(net, optimizer)") -> Control[OptimizerCheck]:
         cells = ctl.notebook(ctl.code("%matplotlib inline\nimport torch.optim as optim"),
-                             ctl.code(f"{magic}criterion = nn.CrossEntropyLoss()\n{line}"))
+                             ctl.code(f"{magic}criterion = nn.CrossEntropyLoss()\n{line}{use}"))
         return Control(name, check, ctl.evidence(
             ctl.question_for(check), models=ctl.context(cells=cells)), credit, fault)
 
@@ -45,6 +50,19 @@ def controls() -> list[Control[OptimizerCheck]]:
                 "optimizer = optim.SGD(net.parameters(), 0.001, 0.5)", 0.0),
         control("SGD without the momentum", SGD_MOMENTUM,
                 "optimizer = optim.SGD(model.parameters(), lr=0.001)", 0.0),
+        control("Adam(lr=1e-3) built and never used", ADAM,
+                "optimizer = optim.Adam(net.parameters(), lr=1e-3)", 0.0, use=""),
+        control("two optimizers built, only SGD used", BOTH,
+                "sgd = optim.SGD(net.parameters(), lr=0.01)\n"
+                "adam = optim.Adam(net.parameters(), lr=0.01)", 0.5, use="\ntrain(net, sgd)"),
+        control("both built inline as the training function's argument", BOTH,
+                "train(net, optim.SGD(net.parameters(), lr=0.01))\n"
+                "train(net, optim.Adam(net.parameters(), lr=0.01))", 1.0, use=""),
+        control("both built by factories in a dict, used in a loop", BOTH,
+                "makers = {'sgd': lambda p: optim.SGD(p, lr=0.01),\n"
+                "          'adam': lambda p: optim.Adam(p, lr=0.01)}\n"
+                "for name, make in makers.items():\n"
+                "    train(net, make(net.parameters()))", 1.0, use=""),
         control("the optimizer's cell is not valid Python", ADAM,
                 "optimizer = optim.Adam(net.parameters(), lr=1e-3", 0.0, Fault.ERRORED),
     ]

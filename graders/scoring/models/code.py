@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
@@ -40,13 +40,19 @@ class Call:
     kwargs: dict[str, Any]
     method: bool  # called on something (``model.train()``), not by a bare name
     args: tuple[Any, ...] = ()  # the first positional arguments, read as literals
+    bound_to: str | None = None  # ``opt = SGD(...)``: the name it was assigned to
 
 
 @dataclass
 class Code:
     calls: list[Call] = field(default_factory=list)
     defined: set[str] = field(default_factory=set)  # functions the notebook defines itself
+    loaded: set[str] = field(default_factory=set)  # names read anywhere (not only bound)
     unreadable: list[tuple[CellSummary, SyntaxError]] = field(default_factory=list)
+
+    def unused(self, call: Call) -> bool:
+        """Assigned to a name the notebook never reads: built, then left unused."""
+        return call.bound_to is not None and call.bound_to not in self.loaded
 
     def problem(self) -> str | None:
         """Why some of the code could not be checked, for feedback."""
@@ -116,11 +122,20 @@ def read(cells: Sequence[CellSummary]) -> Code:
                 for target in statement.targets:
                     if isinstance(target, ast.Name) and bound is not UNKNOWN:
                         constants[target.id] = bound
+            bound = {id(node.value): node.targets[0].id for node in ast.walk(statement)
+                     if isinstance(node, ast.Assign) and len(node.targets) == 1
+                     and isinstance(node.targets[0], ast.Name)
+                     and isinstance(node.value, ast.Call)}
             for node in ast.walk(statement):
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                     code.defined.add(node.name)
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                    code.loaded.add(node.id)
                 if isinstance(node, ast.Call):
-                    code.calls.append(_call(node, constants))
+                    call = _call(node, constants)
+                    if id(node) in bound:
+                        call = replace(call, bound_to=bound[id(node)])
+                    code.calls.append(call)
     return code
 
 

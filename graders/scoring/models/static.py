@@ -63,22 +63,25 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
 
 def score_optimizers(check: OptimizerCheck, ctx: ModelContext) -> CheckScore:
     code = read(ctx.cells)
-    missing = []
+    missing, idle = [], []
     for setting in check.settings:
         want = dict(setting.kwargs)
         defaults = OPTIMIZER_DEFAULTS.get(setting.name, {})
-        if not any(call.name == setting.name and all(
-                call.kwargs.get(k, defaults.get(k)) == v for k, v in want.items())
-                for call in code.calls):
-            args = ", ".join(f"{k}={v}" for k, v in setting.kwargs)
+        built = [call for call in code.calls if call.name == setting.name and all(
+            call.kwargs.get(k, defaults.get(k)) == v for k, v in want.items())]
+        args = ", ".join(f"{k}={v}" for k, v in setting.kwargs)
+        if not built:
             missing.append(f"{setting.name}({args})")
-    if not missing:
+        elif all(code.unused(call) for call in built):
+            # built and assigned, then never read: nothing was trained with it
+            idle.append(f"{setting.name}({args}) as `{built[0].bound_to}`")
+    if not missing and not idle:
         return CheckScore(1.0, ["all the optimizer settings the handout lists are used"])
-    found = len(check.settings) - len(missing)
+    found = len(check.settings) - len(missing) - len(idle)
     problem = code.problem()
-    return CheckScore(found / len(check.settings),
-                      [f"no optimizer constructed as {', '.join(missing)}",
-                       *([problem] if problem else [])],
+    lines = ([f"no optimizer constructed as {', '.join(missing)}"] if missing else []) + \
+        ([f"constructed but never used: {', '.join(idle)}"] if idle else [])
+    return CheckScore(found / len(check.settings), [*lines, *([problem] if problem else [])],
                       Fault.ERRORED if problem else Fault.NONE)
 
 
