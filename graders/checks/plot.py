@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from graders.checks import _controls as ctl
 from graders.checks.base import CheckKind, Control
 from graders.results import CellStatus, CellSummary
@@ -78,6 +80,15 @@ def controls() -> list[Control[PlotCheck]]:
         control("one curve both saved and shown, where two are asked", SAVED,
                 ctl.notebook(ctl.code("plt.plot(losses)\nplt.savefig('loss.png')\n"
                                       "plt.show()", images=1)), 0.0),
+        Control("no heading of its own: the notebook's only curve, under no question",
+                CURVES, ctl.evidence(ctl.question_for(CURVES), models=ctl.context(
+                    cells=ctl.notebook(ctl.md("## Training"), ctl.code(_PLOT, images=1)))),
+                1.0),
+        # (the notebook's cell 2 is claimed by another question's heading)
+        Control("no heading of its own: the curve another question's heading claims",
+                CURVES, ctl.evidence(ctl.question_for(CURVES), models=replace(ctl.context(
+                    cells=ctl.notebook(ctl.md("## 2.3 CNN"), ctl.code(_PLOT, images=1))),
+                    claimed=(("2.3", frozenset({1})),))), 0.0),
         control("code that draws a curve but showed nothing", CURVES,
                 part(ctl.code("plt.plot(losses)")), 0.0),
         control("an empty figure: printed, never drawn", CURVES, part(ctl.code(

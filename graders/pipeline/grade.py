@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nbformat import NotebookNode
@@ -44,7 +44,7 @@ from graders.runner.executor import Executor, SandboxExecutor
 from graders.runner.pool import KernelProfile
 from graders.sandbox.config import Limits, SandboxConfig
 from graders.scoring.questions import ModelContext, ReferenceCache, score_question
-from graders.spec import Question
+from graders.spec import Assignment, PlotCheck, Question
 from graders.version import ENGINE_VERSION
 
 
@@ -181,6 +181,18 @@ def preload_for(assignment: LoadedAssignment, submission: Submission) -> tuple[s
     return NUMPY_ONLY
 
 
+def _claimed(spec: Assignment, context: ModelContext) -> tuple[tuple[str, frozenset[int]], ...]:
+    """For each question with a plot check, the cells its own heading claims."""
+    out = []
+    for question in spec.questions:
+        for check in question.checks:
+            if isinstance(check, PlotCheck):
+                section = context.for_question(question).section(check.section)
+                if section.found and section.how != "whole notebook":
+                    out.append((question.id, frozenset(c.index for c in section.cells)))
+    return tuple(out)
+
+
 def kernel_profiles(assignment: LoadedAssignment, limits: Limits) -> list[KernelProfile]:
     """The warm-kernel profiles this assignment's submissions may ask for."""
     effective, _ = limits_for(assignment, limits)
@@ -266,6 +278,7 @@ def score_evidence(
         calibration=calibration or {}, cells=evidence.cells, calibrating=calibrating,
         records=evidence.cell_records, handed_in=evidence.handed_in,
         prompts=tuple(q.prompt for q in spec.questions if q.prompt))
+    context = replace(context, claimed=_claimed(spec, context))
     cache = ReferenceCache(assignment.solution)
     missing = list(evidence.missing_data)
     questions = [

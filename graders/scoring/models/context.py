@@ -19,7 +19,7 @@ from graders.errors import SpecError
 from graders.hidden import hidden_labels
 from graders.results import CallStatus, CellRecord, CellSummary, ProbeRecord
 from graders.scoring.function import CheckScore, Fault
-from graders.scoring.sections import Section, locate, question_number
+from graders.scoring.sections import Section, locate, question_letter, question_number
 from graders.scoring.values import Decoded, Dict, Seq, WireFormatError, decode
 from graders.spec import HiddenSet, ModelAccuracyCheck, ModelLocator, Question
 
@@ -47,6 +47,9 @@ class ModelContext:
     # every question's prompt: a sub-question's answer ends where the next one's begins
     prompts: tuple[str, ...] = ()
     question: Question | None = None  # the question being scored (see ``for_question``)
+    # the cells each plot question's own heading claims: a question whose heading is not
+    # found may not take another question's figures for its own
+    claimed: tuple[tuple[str, frozenset[int]], ...] = ()
 
     def for_question(self, question: Question) -> ModelContext:
         return replace(self, question=question)
@@ -59,7 +62,12 @@ class ModelContext:
             return locate(self.cells, section=pattern)
         return locate(self.cells, section=pattern or question.section,
                       number=question_number(question.id), prompt=question.prompt,
-                      anchors=question.anchors)
+                      anchors=question.anchors, letter=question_letter(question.id))
+
+    def claimed_elsewhere(self) -> frozenset[int]:
+        """Cells other questions' own headings claim."""
+        mine = self.question.id if self.question is not None else None
+        return frozenset(i for qid, cells in self.claimed if qid != mine for i in cells)
 
     def labels(self, check: ModelAccuracyCheck) -> np.ndarray:
         if self.hidden_dir is None:

@@ -23,9 +23,11 @@ _LOOKED_FOR = {
 def score_plot(check: PlotCheck, ctx: ModelContext) -> CheckScore:
     section = ctx.section(check.section)
     ran = {r.index for r in ctx.records if r.status is CellStatus.OK}
+    # no heading of its own: the whole notebook, less what other questions' headings claim
+    others = ctx.claimed_elsewhere() if not section.found else frozenset()
     found = figures = 0
     for cell in section.cells:
-        if cell.kind != "code":
+        if cell.kind != "code" or cell.index in others:
             continue
         # a figure both shown and saved is one figure
         made = max(cell.images, savefig_calls(cell.source) if check.saved
