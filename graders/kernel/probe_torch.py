@@ -253,7 +253,7 @@ def describe(model):
 def _datasets(namespace):
     """(name, dataset) for every dataset-like object (and a DataLoader's dataset)."""
     out = []
-    for name, value in list(namespace.items()):
+    for name, value in _with_containers(namespace):
         if name.startswith("_") or isinstance(value, type):
             continue
         try:  # the notebook's objects: any attribute access may raise anything
@@ -265,6 +265,26 @@ def _datasets(namespace):
         except Exception:
             continue
     return out
+
+
+def _with_containers(namespace, limit=8):
+    """The namespace's values, and those of its small dicts, lists and tuples one level
+    down: ``dataloaders = {x: DataLoader(...) for x in ['train', 'val']}`` (the PyTorch
+    transfer-learning tutorial's shape) holds the notebook's loaders."""
+    for name, value in list(namespace.items()):
+        yield name, value
+        if name.startswith("_"):
+            continue
+        try:
+            if type(value) is dict and len(value) <= limit:
+                items = [(f"{name}[{key!r}]", v) for key, v in value.items()]
+            elif type(value) in (list, tuple) and len(value) <= limit:
+                items = [(f"{name}[{i}]", v) for i, v in enumerate(value)]
+            else:
+                continue
+        except Exception:
+            continue
+        yield from items
 
 
 def _base(dataset, depth=0):

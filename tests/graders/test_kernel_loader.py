@@ -31,3 +31,33 @@ def test_a_loader_with_persistent_workers_is_read_in_process_in_the_same_order()
 def test_a_loader_without_workers_is_used_as_it_is():
     loader = DataLoader(TensorDataset(torch.zeros(4, 2)), batch_size=2)
     assert _probe_torch()["_in_process"](loader) is loader  # type: ignore[operator]
+
+
+class _Split(torch.utils.data.Dataset):
+    """A torchvision-like dataset: ``transform``, ``targets``, ``train``, ``data``."""
+
+    def __init__(self, train: bool) -> None:
+        self.train, self.transform = train, (lambda x: x)
+        self.targets, self.data = [0, 1] * 5, torch.zeros(10, 28, 28)
+
+    def __len__(self) -> int:
+        return 10
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.data[i], self.targets[i]
+
+
+def test_loaders_kept_in_a_dict_are_found_as_the_transfer_learning_tutorial_keeps_them():
+    probe = _probe_torch()
+    splits = {x: _Split(x == "train") for x in ("train", "val")}
+    namespace = {"image_datasets": splits,
+                 "dataloaders": {x: DataLoader(splits[x], batch_size=4) for x in splits}}
+    names = [entry["name"] for entry in probe["describe_loaders"](namespace)]  # type: ignore[operator]
+    assert "dataloaders['val']" in names and "image_datasets['train']" in names
+    assert probe["test_loader"](namespace) is namespace["dataloaders"]["val"]  # type: ignore[operator]
+
+
+def test_a_large_list_is_not_searched():
+    probe = _probe_torch()
+    namespace = {"many": [_Split(False)] * 100}
+    assert probe["describe_loaders"](namespace) == []  # type: ignore[operator]
