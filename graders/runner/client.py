@@ -145,9 +145,12 @@ class SandboxedKernelManager(AsyncKernelManager):
         await super()._async_launch_kernel(kernel_cmd, **kw)
         if self.socket_path is not None:
             process = getattr(self.provisioner, "process", None)
-            init = await sandbox_init(process.pid) if process is not None else None
+            init = await sandbox_init(process.pid, self.pin_timeout_s) \
+                if process is not None else None
             if init is None or process is None:
-                raise KernelStartError("the sandbox exited before it started the kernel")
+                raise KernelStartError(
+                    "the sandbox did not start its kernel (bubblewrap exited, or made no "
+                    f"sandbox within {self.pin_timeout_s:g} s)")
             self.sandbox_pid = init
             self.pinned = await pin(
                 init, self.socket_path, [self.shell_port, self.iopub_port, self.stdin_port,
