@@ -44,7 +44,7 @@ from graders.runner.executor import Executor, SandboxExecutor
 from graders.runner.pool import KernelProfile
 from graders.sandbox.config import Limits, SandboxConfig
 from graders.scoring.questions import ModelContext, ReferenceCache, score_question
-from graders.spec import Assignment, PlotCheck, Question
+from graders.spec import Assignment, Question
 from graders.version import ENGINE_VERSION
 
 
@@ -186,8 +186,9 @@ def _claimed(spec: Assignment, context: ModelContext) -> tuple[tuple[str, frozen
     out = []
     for question in spec.questions:
         for check in question.checks:
-            if isinstance(check, PlotCheck):
-                section = context.for_question(question).section(check.section)
+            if kind_of(check).name == "plot":
+                section = context.for_question(question).section(
+                    getattr(check, "section", None))
                 if section.found and section.how != "whole notebook":
                     out.append((question.id, frozenset(c.index for c in section.cells)))
     return tuple(out)
