@@ -30,6 +30,7 @@ from zmq.utils.monitor import recv_monitor_message
 from graders.boundary import MIME
 from graders.errors import KernelStartError
 from graders.runner.sockets import PinnedSockets, pin
+from graders.runner.strays import stat_fields
 from graders.sandbox.config import Limits
 
 MAX_PROBE_MESSAGES = 20_000
@@ -193,12 +194,6 @@ def _bound(context: Any) -> None:
     context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
 
 
-def process_state(pid: int) -> str:
-    """R, S, T, Z...: the third field of /proc/<pid>/stat (after the command's name,
-    which may itself hold parentheses)."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-
-
 def children(pid: int) -> list[int]:
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -206,16 +201,9 @@ def children(pid: int) -> list[int]:
         pass  # a kernel built without CONFIG_PROC_CHILDREN: read every process's parent
     except (OSError, ValueError):
         return []
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                stat = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if stat[1] == str(pid):
-                found.append(int(entry.name))
-    return sorted(found)
+    return sorted(int(e.name) for e in os.scandir("/proc") if e.name.isdigit()
+                  and (fields := stat_fields(int(e.name))) is not None
+                  and fields[1] == str(pid))
 
 
 async def sandbox_init(bwrap_pid: int, timeout_s: float = SANDBOX_START_S) -> int | None:
@@ -225,10 +213,10 @@ async def sandbox_init(bwrap_pid: int, timeout_s: float = SANDBOX_START_S) -> in
     while time.monotonic() < deadline:
         try:
             comm = Path(f"/proc/{bwrap_pid}/comm").read_text().strip()
-            state = process_state(bwrap_pid)
         except OSError:
             return None
-        if state == "Z":
+        fields = stat_fields(bwrap_pid)
+        if fields is None or fields[0] == "Z":
             return None
         found = children(bwrap_pid) if comm == "bwrap" else []
         if found:

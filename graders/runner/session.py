@@ -47,9 +47,7 @@ class KernelSession:
         self.returncode: int | None = None
         self.stopped = False
         self.stderr_head = ""
-        self.sandbox_pid: int | None = None
-        self.kernel_pid: int | None = None
-        self.init: Process | None = None  # the same processes, by start time too
+        self.init: Process | None = None  # the sandbox's pid 1 and the kernel, by start time
         self.kernel: Process | None = None
 
     async def start(self, attempt: int) -> CappedClient:
@@ -116,12 +114,10 @@ class KernelSession:
             raise KernelStartError(
                 f"the sandboxed kernel did not start: {exc}; stderr: {self.stderr_head[-2000:]}"
             ) from exc
-        self.sandbox_pid = km.sandbox_pid
-        if self.sandbox_pid is not None:
+        if km.sandbox_pid is not None:
             # before any cell runs, the sandbox holds its init and the kernel, nothing else
-            self.kernel_pid = next(iter(children(self.sandbox_pid)), None)
-            self.init = Process.of(self.sandbox_pid)
-            self.kernel = Process.of(self.kernel_pid)
+            self.init = Process.of(km.sandbox_pid)
+            self.kernel = Process.of(next(iter(children(km.sandbox_pid)), None))
         self.start_s = time.perf_counter() - started
 
     def _launcher_argv(self, host: Path, attempt: int) -> list[str]:

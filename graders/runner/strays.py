@@ -30,15 +30,15 @@ class Process:
     def of(cls, pid: int | None) -> Process | None:
         if pid is None:
             return None
-        fields = _stat(pid)
+        fields = stat_fields(pid)
         return cls(pid, fields[19]) if fields else None
 
     def alive(self) -> bool:
-        fields = _stat(self.pid)
+        fields = stat_fields(self.pid)
         return fields is not None and fields[19] == self.start and fields[0] != "Z"
 
 
-def _stat(pid: int) -> list[str] | None:
+def stat_fields(pid: int) -> list[str] | None:
     """/proc/<pid>/stat after the command's name: [state, ppid, ...] (field 3 onwards)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -78,7 +78,7 @@ def pause_strays(init: Process | None, kernel: Process | None) -> list[str]:
             try:
                 if os.readlink(f"/proc/{pid}/ns/pid") != namespace:
                     continue
-                fields = _stat(pid)
+                fields = stat_fields(pid)
                 if not fields or (fields[0] == "Z" and len(os.listdir(f"/proc/{pid}/task")) < 2):
                     continue  # exited (a zombie whose threads have all ended)
                 if fields[1] == str(kernel.pid) and python and _executable(pid) == python:

@@ -15,14 +15,9 @@ from graders.pipeline.grade import Graded, kernel_profiles
 from graders.runner.pool import KernelPool
 from tests.conftest import TEST_LIMITS, points, sandbox_processes
 from tests.hostile.battery import CASES, FULL, Case
+from tests.hostile.test_containment import outputs_text
 
 pytestmark = pytest.mark.sandbox
-
-
-def outputs_text(graded: Graded) -> str:
-    return "".join(
-        "".join(o.get("text", "")) if isinstance(o.get("text"), str | list) else ""
-        for c in graded.notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
 
 
 @pytest.fixture(scope="module")
