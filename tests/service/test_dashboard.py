@@ -170,8 +170,10 @@ def test_pages_fit_a_phones_screen(page, users, graded):
         page.wait_for_selector(selector)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, (route, width)
-        # a page change puts focus on its heading (not <body>), for screen readers
-        assert page.evaluate("document.activeElement.tagName") in ("H1", "H2"), route
+        # a page change puts focus on its heading (not <body>), for screen readers, once
+        # the page has rendered
+        page.wait_for_function("['H1', 'H2'].includes(document.activeElement.tagName)",
+                               timeout=10_000)
     assert page.get_attribute("#live-status", "aria-live") == "polite"
 
 

@@ -49,6 +49,11 @@ def test_a_worker_killed_mid_grading_is_requeued_and_graded_exactly_once(tmp_pat
         assert run.reason is None or "requeued" in run.reason
     finally:
         server.stop()
+    # the killed worker's sandbox dies with it (parent-death signals), a moment later
+    for _ in range(50):
+        if not sandbox_processes():
+            break
+        time.sleep(0.1)
     assert sandbox_processes() == []
 
 
