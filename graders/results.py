@@ -205,6 +205,12 @@ class CheckResult(_Frozen):
     expected: list[str] = Field(default_factory=list)
     # what it measured (a model's accuracy on the hidden images), for calibration and staff
     measured: float | None = None
+    # not graded yet, through no fault of the student (its data or calibration is missing):
+    # its points are neither earned nor lost, and the question's other checks still count
+    pending: bool = False
+
+
+_PENDING = (Outcome.MANUAL, Outcome.UNGRADED)
 
 
 class QuestionResult(_Frozen):
@@ -219,8 +225,13 @@ class QuestionResult(_Frozen):
     # the checks that make up ``points`` (empty for manual questions and old reports)
     checks: list[CheckResult] = Field(default_factory=list)
 
-
-_PENDING = (Outcome.MANUAL, Outcome.UNGRADED)
+    @property
+    def pending_points(self) -> float:
+        """Points of this question not graded yet (by hand, or waiting for the grader's
+        data): out of reach of ``points`` until then."""
+        if self.outcome in _PENDING:
+            return self.max_points
+        return sum(c.max_points for c in self.checks if c.pending)
 
 
 # The shape of the evidence a report holds (graders.evidence.EvidenceRecord): raised when
@@ -252,7 +263,8 @@ class GradeReport(_Frozen):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def max_score(self) -> float:
-        return sum(q.max_points for q in self.questions if q.outcome not in _PENDING)
+        """What ``score`` is out of: the points graded so far."""
+        return sum(q.max_points - q.pending_points for q in self.questions)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

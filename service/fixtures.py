@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import pickle
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -189,26 +192,34 @@ def write_stand_in_weights(folder: Path) -> None:
     folder.chmod(0o755)
 
 
-def synth_points(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Points of VU assignment 2's synthetic problem, drawn by the course library's own
-    generator (the package shipped as the assignment's support files) with another seed:
-    the grader's held-out validation set."""
+@contextmanager
+def course_vugrad(name: str = "_fixture_vugrad") -> Iterator[ModuleType]:
+    """The course library as the assignment ships it (its support files), imported under
+    a private name for as long as the block runs."""
     import importlib.util
     import sys
 
     folder = Path(__file__).resolve().parent.parent / "reference" / "vu_dl_a2" / "support"
     spec = importlib.util.spec_from_file_location(
-        "_fixture_vugrad", folder / "vugrad" / "__init__.py",
+        name, folder / "vugrad" / "__init__.py",
         submodule_search_locations=[str(folder / "vugrad")])
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     try:
         spec.loader.exec_module(module)
-        _, (x, y), _ = module.load_synth(num_train=0, num_val=n, seed=seed)
+        yield module
     finally:
-        for name in [m for m in sys.modules if m.startswith(spec.name)]:
-            del sys.modules[name]
+        for loaded in [m for m in sys.modules if m.startswith(spec.name)]:
+            del sys.modules[loaded]
+
+
+def synth_points(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points of VU assignment 2's synthetic problem, drawn by the course library's own
+    generator (the package shipped as the assignment's support files) with another seed:
+    the grader's held-out validation set."""
+    with course_vugrad() as vugrad:
+        _, (x, y), _ = vugrad.load_synth(num_train=0, num_val=n, seed=seed)
     return x, y.astype(np.int64)
 
 

@@ -36,24 +36,32 @@ EVIDENCE_SOURCES = ("graders/kernel", "graders/runner/kernel_code.py",
                     "graders/runner/execute.py", "graders/protocol.py",
                     "service/fixtures.py")
 
+# ta_*: written by hand the way students write (Colab leftovers, their own names and
+# classes, quick training runs), each with what a careful TA gives it in its first cell:
+# a correct one in an unusual style, a conceptual mistake, an incomplete one, and one
+# that must not earn the credit it looks like it earns (tests/graders/test_ta_ranges.py).
+TA = ("ta_correct_unusual.ipynb", "ta_conceptual.ipynb", "ta_incomplete.ipynb",
+      "ta_fool.ipynb")
+
 # The hand-ins that are recorded, by assignment: (fixture folder, file names).
 MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
     "tum-ps10": ("tum_ps10", (
         "correct.ipynb", "wrong_architecture.ipynb", "never_trained.ipynb",
         "best_model_not_best.ipynb", "best_state_alias.ipynb",
-        "wrong_printed_accuracy.ipynb", "wrong_batch_size.ipynb")),
+        "wrong_printed_accuracy.ipynb", "wrong_batch_size.ipynb", *TA)),
     "heidelberg-ex08": ("heidelberg_ex08", (
         "group_correct.ipynb", "group_flawed_a.ipynb", "ex08-jordan-hinton-lovelace.zip",
-        "group_names_reused.ipynb")),
+        "group_names_reused.ipynb", "group_model_reused.ipynb", *TA)),
     "nyu-hw5": ("nyu_hw5", (
         "student_correct.ipynb", "student_code_answers.ipynb", "student_flawed_a.ipynb",
         "student_flawed_b.ipynb")),
     "vu-dl-a2": ("vu_dl_a2", (
-        "student_notebook.ipynb", "vugrad-master.zip", "edited-files.zip", "ops.py")),
+        "student_notebook.ipynb", "vugrad-master.zip", "edited-files.zip", "ops.py", *TA)),
     "ee411-hw3": ("ee411_hw3", (
         "part2_correct.ipynb", "part2_wrong_mlp.ipynb", "part2_wrong_optimizer.ipynb",
         "part2_param_count_weights_only.ipynb", "part2_no_permutation.ipynb",
-        "part2_wrong_split.ipynb", "part2_no_plots.ipynb")),
+        "part2_wrong_split.ipynb", "part2_no_plots.ipynb",
+        "part2_permutation_per_image.ipynb", "part2_permutation_lambda.ipynb", *TA)),
 }
 REFERENCE = "reference"  # the recording of an assignment's reference notebook
 

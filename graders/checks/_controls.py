@@ -189,14 +189,14 @@ class _HeldLabels(ModelContext):
 
 def context(*, cells: Sequence[CellSummary] = (), records: Sequence[CellRecord] | None = None,
             calibration: Mapping[str, float] | None = None,
-            labels: np.ndarray | None = None) -> ModelContext:
+            labels: np.ndarray | None = None, values: tuple[Any, ...] = ()) -> ModelContext:
     """What the host knows of the notebook besides the check's own evidence."""
     records = ran(cells) if records is None else records
     if labels is None:
         return ModelContext(hidden_dir=None, calibration=calibration or {}, cells=cells,
-                            records=records)
+                            records=records, values=values)
     return _HeldLabels(hidden_dir=None, calibration=calibration or {}, cells=cells,
-                       records=records, held=tuple(int(x) for x in labels))
+                       records=records, held=tuple(int(x) for x in labels), values=values)
 
 
 def evidence(question: Question, *, index: int = 0, solution: ModuleType | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from graders.checks import _controls as ctl
@@ -25,6 +26,13 @@ def _forward(activation: str, extra: str = "") -> str:
             "        return self.fc3(x)\n")
 
 
+def _net(sizes: tuple[int, ...], forward: str) -> dict[tuple[str, int], Any]:
+    """The model probe's answer: one MLP of these sizes, bound to ``net``."""
+    return ctl.answered({"candidates": [{"label": "var:net", "error": None,
+                                         "architecture": ctl.linear_net(sizes, forward)}],
+                         "transform_source": "student", "transform": ["ToTensor"]})
+
+
 def controls() -> list[Control[ArchitectureCheck]]:
     """The handout's 784-512-256-10 MLP with ReLU: the layers are half the credit and the
     ReLU the other half, in quarters; a network with no right layer earns nothing."""
@@ -32,11 +40,7 @@ def controls() -> list[Control[ArchitectureCheck]]:
 
     def control(name: str, sizes: tuple[int, ...], forward: str,
                 credit: float) -> Control[ArchitectureCheck]:
-        payload: dict[str, Any] = {
-            "candidates": [{"label": "var:net", "error": None,
-                            "architecture": ctl.linear_net(sizes, forward)}],
-            "transform_source": "student", "transform": ["ToTensor"]}
-        return Control(name, MLP, ctl.evidence(question, records=ctl.answered(payload)),
+        return Control(name, MLP, ctl.evidence(question, records=_net(sizes, forward)),
                        credit)
 
     handout = (784, 512, 256, 10)
@@ -59,12 +63,41 @@ def controls() -> list[Control[ArchitectureCheck]]:
             "torch.sigmoid", "        # x = F.relu(self.fc1(x.view(-1, 784)))\n"), 0.5),
         # nn.LeakyReLU as a module is no ReLU; F.leaky_relu in forward is none either
         control("F.leaky_relu where ReLU is asked", handout, _forward("F.leaky_relu"), 0.5),
+        *_charged_once(),
         Control("no model in the notebook's variables", MLP, ctl.evidence(
             question, records=ctl.answered({"candidates": [], "transform_source": "student",
                                              "transform": []})), 0.0, Fault.MISSING),
         Control("describing the models timed out", MLP, ctl.evidence(
             question, records=ctl.failed(CallStatus.TIMEOUT, "did not finish within 600 s")),
             0.0, Fault.TIMED_OUT),
+    ]
+
+
+DROPOUT = replace(MLP, points=2, parameters=None, requires=("dropout",))
+_DROPOUT_LINE = "        x = F.dropout(x, 0.5, self.training)\n"
+
+
+def _charged_once() -> list[Control[ArchitectureCheck]]:
+    """A later question adds dropout to the MLP an earlier question graded: only the
+    dropout earns (or loses) its credit there; the layers were charged once already."""
+    question = ctl.question_for(DROPOUT)
+    models = replace(ctl.context(), architectures=(("2.1", MLP.layers),
+                                                   (question.id, DROPOUT.layers)))
+
+    def control(name: str, sizes: tuple[int, ...], forward: str,
+                credit: float) -> Control[ArchitectureCheck]:
+        return Control(name, DROPOUT, ctl.evidence(question, records=_net(sizes, forward),
+                                                   models=models), credit)
+
+    return [
+        control("dropout added to the MLP graded in 2.1", (784, 512, 256, 10),
+                _forward("F.relu", _DROPOUT_LINE), 1.0),
+        control("dropout added to an MLP whose wrong hidden layer 2.1 charged already",
+                (784, 500, 256, 10), _forward("F.relu", _DROPOUT_LINE), 1.0),
+        control("2.1's MLP again, without dropout: its right layers are not paid twice",
+                (784, 512, 256, 10), _forward("F.relu"), 0.0),
+        control("a different network (32-16-10) with dropout: not the network",
+                (32, 16, 10), _forward("F.relu", _DROPOUT_LINE), 0.0),
     ]
 
 

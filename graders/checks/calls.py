@@ -42,6 +42,31 @@ def controls() -> list[Control[CallsCheck]]:
                 "train(vgg, loader, 2)", f"n = eval('len(testset)')\n{test}", 0.0),
         control("the training cell is not valid Python", with_modes + "train(vgg, loader, 2",
                 test, 0.0, Fault.ERRORED),
+        *_elsewhere(with_modes, test),
+    ]
+
+
+def _elsewhere(with_modes: str, test: str) -> list[Control[CallsCheck]]:
+    """The question's own part is missing; train() and eval() stand in another
+    question's part (the MNIST network's), which does not answer it. Where the part is
+    there, helpers defined earlier count (its cells call fit(), which calls train())."""
+    question = ctl.question_for(MODES, prompt="Implement Dropout after your fully connected "
+                                              "layers and batch normalization")
+    mnist = (ctl.md("## 2 Getting to know PyTorch"), ctl.code(with_modes),
+             ctl.code(f"net.eval()\n{test}"))
+    bonus = (ctl.md("iv) Implement Dropout after your fully connected layers and batch "
+                    "normalization after the convolutional layers."),
+             ctl.code("vgg_bn = VGG_BN()\ntrain(vgg_bn, loader, 2)\nevaluate(vgg_bn)"))
+    from dataclasses import replace
+
+    laid_out = replace(ctl.context(cells=ctl.notebook(*mnist)),
+                       claimed=(("2", frozenset({1, 2})),))
+    return [
+        Control("train() and eval() only in another question's part", MODES,
+                ctl.evidence(question, models=laid_out), 0.0),
+        Control("the part there, its training through helpers defined earlier", MODES,
+                ctl.evidence(question, models=ctl.context(
+                    cells=ctl.notebook(*mnist, *bonus))), 1.0),
     ]
 
 

@@ -9,7 +9,9 @@ import numpy as np
 
 from graders.checks import _controls as ctl
 from graders.checks.base import CheckKind, Control, Evidence
+from graders.inputs import PlannedCall
 from graders.results import ProbeRecord
+from graders.scoring.compare import reference_leaves
 from graders.scoring.function import CheckScore, Fault, score_function_check
 from graders.spec import (
     Case,
@@ -47,9 +49,21 @@ def score_gradient(check: GradientCheck, ev: Evidence) -> CheckScore:
 
 
 def score_stability(check: StabilityCheck, ev: Evidence) -> CheckScore:
+    def weight(call: PlannedCall) -> float:
+        # an extreme input whose answer is 0 (a loss far on the right side) is answered
+        # by any overflow guard, clipping included: only the cases with a real answer
+        # to get right earn credit
+        try:
+            leaves = reference_leaves(ev.cache.value(check.reference_name, call),
+                                      check.output)
+            values = np.concatenate([np.ravel(v) for _, v in leaves])
+        except (TypeError, ValueError):
+            return 1.0
+        return 0.0 if values.size and np.all(np.abs(values) < 1e-6) else 1.0
+
     score = score_function_check(check, list(ev.calls), _records(ev), ev.cache,
                                  passed_note=f"{check.symbol}() is numerically stable on "
-                                             "extreme inputs")
+                                             "extreme inputs", weight=weight)
     if not ev.correct_so_far and score.fraction:
         # Extreme inputs often have trivial answers (a loss of 0): a constant must not
         # collect them. Credited once ordinary inputs are right.
@@ -198,6 +212,43 @@ def stability_controls() -> list[Control[StabilityCheck]]:
                 correct_so_far=False),
         control("raises FloatingPointError (np.seterr(all='raise'))", _raises_on_overflow, 0.0,
                 Fault.ERRORED),
+        *_loss_controls(),
+    ]
+
+
+def _stable_loss(y: np.ndarray, z: np.ndarray) -> float:
+    return float(np.mean(np.logaddexp(0.0, z) - y * z))
+
+
+def _clipped_loss(y: np.ndarray, z: np.ndarray) -> float:
+    z = np.clip(z, -500, 500)
+    return float(np.mean(np.log1p(np.exp(z)) - y * z))
+
+
+LOSS = FunctionCheck(symbol="loss", points=2, output=Value("the loss"), cases=(
+    Case(args=(Fixed([0.0, 1.0, 1.0]), Fixed([-0.5, 0.3, 2.0])), name="ordinary"),))
+# two of the three extremes have a loss of 0: any guard against overflow answers them
+EXTREME_LOSS = StabilityCheck(symbol="loss", points=3, output=Value("the loss"), cases=(
+    Case(args=(Fixed([0.0] * 5), Fixed([-1e10] * 5)), name="y = 0, z = -1e10"),
+    Case(args=(Fixed([1.0, 0.0]), Fixed([1e10, -1e10])), name="y = (1, 0), z = (1e10, -1e10)"),
+    Case(args=(Fixed([0.0]), Fixed([1e10])), name="y = 0, z = +1e10"),
+))
+
+
+def _loss_controls() -> list[Control[StabilityCheck]]:
+    question = ctl.question_for(LOSS, EXTREME_LOSS)
+    calls = ctl.planned(question, 1)
+    solution = ctl.reference(loss=_stable_loss)
+
+    def control(name: str, work: Any, credit: float) -> Control[StabilityCheck]:
+        return Control(name, EXTREME_LOSS, ctl.evidence(
+            question, index=1, solution=solution, calls=calls,
+            records=ctl.called(calls, work)), credit)
+
+    return [
+        control("log(1 + e^z) - yz through logaddexp", _stable_loss, 1.0),
+        # right where the loss is 0, 500 where it is 1e10: no credit for the trivial cases
+        control("z clipped to [-500, 500]: 500 where the loss is 1e10", _clipped_loss, 0.0),
     ]
 
 

@@ -13,6 +13,9 @@ SGD_MOMENTUM = OptimizerCheck(points=3, settings=(
     OptimizerSetting.of("SGD", lr=0.001, momentum=0.9),))
 BOTH = OptimizerCheck(points=2, settings=(OptimizerSetting.of("SGD", lr=0.01),
                                          OptimizerSetting.of("Adam", lr=0.01)))
+NESTEROV = OptimizerCheck(points=2, settings=(
+    OptimizerSetting.of("SGD", lr=0.01),
+    OptimizerSetting.of("SGD", lr=0.01, momentum=0.9, nesterov=True)))
 
 
 def controls() -> list[Control[OptimizerCheck]]:
@@ -63,6 +66,32 @@ def controls() -> list[Control[OptimizerCheck]]:
                 "          'adam': lambda p: optim.Adam(p, lr=0.01)}\n"
                 "for name, make in makers.items():\n"
                 "    train(net, make(net.parameters()))", 1.0, use=""),
+        # the handout lists plain SGD and Nesterov SGD: the Nesterov one is no plain SGD
+        control("Nesterov SGD only, where plain and Nesterov SGD are both asked", NESTEROV,
+                "makers = [lambda p: optim.SGD(p, lr=0.01, momentum=0.9, nesterov=True)]\n"
+                "for make in makers:\n    train(net, make(net.parameters()))", 0.5, use=""),
+        control("plain and Nesterov SGD both built and used", NESTEROV,
+                "for make in [lambda p: optim.SGD(p, lr=0.01),\n"
+                "             lambda p: optim.SGD(p, lr=0.01, momentum=0.9, nesterov=True)]:\n"
+                "    train(net, make(net.parameters()))", 1.0, use=""),
+        control("Adam(lr=1e-3) in a loop whose step() is commented out", ADAM,
+                "optimizer = optim.Adam(net.parameters(), lr=1e-3)\n"
+                "for x, y in loader:\n    optimizer.zero_grad()\n"
+                "    criterion(net(x), y).backward()\n"
+                "    # optimizer.step()  # too slow on Colab, later\n", 0.0, use=""),
+        control("Adam(lr=1e-3) stepped in the notebook's own loop", ADAM,
+                "optimizer = optim.Adam(net.parameters(), lr=1e-3)\n"
+                "for x, y in loader:\n    optimizer.zero_grad()\n"
+                "    criterion(net(x), y).backward()\n    optimizer.step()\n", 1.0, use=""),
+        control("built by name from a list of (name, settings) with getattr", BOTH,
+                "settings = [('SGD', dict(lr=0.01)), ('Adam', {'lr': 0.01})]\n"
+                "for name, kw in settings:\n"
+                "    train(net, getattr(torch.optim, name)(net.parameters(), **kw))", 1.0,
+                use=""),
+        # the same list with no getattr of torch.optim: names in a list build nothing
+        control("a list of (name, settings) never turned into optimizers", BOTH,
+                "settings = [('SGD', dict(lr=0.01)), ('Adam', {'lr': 0.01})]\n"
+                "print(settings)", 0.0, use=""),
         control("the optimizer's cell is not valid Python", ADAM,
                 "optimizer = optim.Adam(net.parameters(), lr=1e-3", 0.0, Fault.ERRORED),
     ]

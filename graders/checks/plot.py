@@ -80,10 +80,17 @@ def controls() -> list[Control[PlotCheck]]:
         control("one curve both saved and shown, where two are asked", SAVED,
                 ctl.notebook(ctl.code("plt.plot(losses)\nplt.savefig('loss.png')\n"
                                       "plt.show()", images=1)), 0.0),
-        Control("no heading of its own: the notebook's only curve, under no question",
+        # a notebook with headings, none of them this question's: the curve answers the
+        # part it stands in, not this question (no whole-notebook fallback)
+        Control("no heading of its own: a curve under a heading of no question",
+                CURVES, ctl.evidence(ctl.question_for(CURVES), models=replace(ctl.context(
+                    cells=ctl.notebook(ctl.md("## 2.1 Loading the data"), ctl.code("x = 1"),
+                                       ctl.md("## Training"), ctl.code(_PLOT, images=1))),
+                    claimed=(("2.1", frozenset({1})),))), 0.0),
+        # a script without headings is read whole, as a TA reads it
+        Control("a notebook without any headings: its only curve",
                 CURVES, ctl.evidence(ctl.question_for(CURVES), models=ctl.context(
-                    cells=ctl.notebook(ctl.md("## Training"), ctl.code(_PLOT, images=1)))),
-                1.0),
+                    cells=ctl.notebook(ctl.code(_PLOT, images=1)))), 1.0),
         # (the notebook's cell 2 is claimed by another question's heading)
         Control("no heading of its own: the curve another question's heading claims",
                 CURVES, ctl.evidence(ctl.question_for(CURVES), models=replace(ctl.context(
@@ -101,6 +108,12 @@ def controls() -> list[Control[PlotCheck]]:
         control("savefig in a cell that raised", SAVED, ctl.notebook(ctl.code(saving)), 0.0,
                 Fault.ERRORED, failures={0: (CellStatus.ERROR, "NameError: name "
                                                                "'val_losses' is not defined")}),
+        # the inline backend shows the figure a raising cell had begun: empty axes
+        control("the curves' cell raised, its empty axes shown", CURVES,
+                part(ctl.code(f"fig, ax = plt.subplots(1, 2)\n{_PLOT}", images=1)), 0.0,
+                Fault.ERRORED, failures={3: (CellStatus.ERROR, "RuntimeError: mat1 and "
+                                                               "mat2 shapes cannot be "
+                                                               "multiplied")}),
         control("the plotting cell timed out", CURVES, part(ctl.code(f"train(net)\n{_PLOT}")),
                 0.0, Fault.TIMED_OUT,
                 failures={3: (CellStatus.TIMEOUT, "stopped after 600 s")}),

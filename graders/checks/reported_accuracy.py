@@ -13,6 +13,8 @@ from graders.scoring.models.accuracy import score_reported
 from graders.spec import ModelLocator, ReportedAccuracyCheck
 
 PRINTED = ReportedAccuracyCheck(points=2, locate=ModelLocator(source="any"))
+PER_CLASS = ReportedAccuracyCheck(points=2, locate=ModelLocator(source="any"),
+                                  per_class=("cat", "dog", "ship"))
 _NET = ctl.linear_net((3072, 512, 3), "    def forward(self, x):\n"
                       "        return self.fc2(torch.relu(self.fc1(torch.flatten(x, 1))))\n",
                       cls="MLP")
@@ -29,10 +31,15 @@ def controls() -> list[Control[ReportedAccuracyCheck]]:
                                "public_predictions": ctl.predictions(labels, 0.81, 3)}],
                "transform_source": "student", "transform": ["ToTensor", "Normalize"]}
 
-    def control(name: str, printed: str, credit: float) -> Control[ReportedAccuracyCheck]:
-        cells = ctl.notebook(ctl.md("## Testing the network"), ctl.code(_EVALUATE, text=printed))
-        return Control(name, PRINTED, ctl.evidence(
-            question, records=ctl.answered(payload), models=ctl.context(cells=cells)), credit)
+    def control(name: str, printed: str, credit: float, check: ReportedAccuracyCheck = PRINTED,
+                training: str = "") -> Control[ReportedAccuracyCheck]:
+        cells = ctl.notebook(ctl.md("## Testing the network"),
+                             ctl.code(training + _EVALUATE, text=printed))
+        return Control(name, check, ctl.evidence(
+            ctl.question_for(check), records=ctl.answered(payload),
+            models=ctl.context(cells=cells)), credit)
+
+    classes = "Accuracy of cat : 75 %\nAccuracy of dog : 70 %\nAccuracy of ship : 90 %\n"
 
     return [
         control("prints the 81.0% its net reaches",
@@ -46,6 +53,16 @@ def controls() -> list[Control[ReportedAccuracyCheck]]:
         control("prints a true training accuracy after a false test accuracy",
                 "Accuracy of the network on the test images: 95 %\n"
                 "Accuracy of the network on the train images: 81.0 %\n", 0.0),
+        control("the overall figure and each class's", "Accuracy of the network on the test "
+                "images: 81.0 %\n" + classes, 1.0, PER_CLASS),
+        control("each class's printed beside an overall figure the net does not reach",
+                "Accuracy of the network on the test images: 72.4 %\n" + classes, 0.0,
+                PER_CLASS),
+        control("the printed accuracy of a net trained on the test loader",
+                "Accuracy of the network on the test images: 81.0 %\n", 0.0,
+                training="for images, labels in testloader:\n    optimizer.zero_grad()\n"
+                         "    criterion(net(images), labels).backward()\n"
+                         "    optimizer.step()\n"),
         Control("evaluating on the notebook's test loader raised", PRINTED, ctl.evidence(
             question, records=ctl.failed(CallStatus.ERROR, "RuntimeError: CUDA error: "
                                          "device-side assert triggered"),

@@ -23,10 +23,11 @@ _KEEP_BEST = ("if val_acc > best_acc:\n    best_acc = val_acc\n"
               "    torch.save(net.state_dict(), 'best_model.pt')\n")
 
 
-def _model(label: str, accuracy: float | None, error: str | None = None) -> dict[str, Any]:
+def _model(label: str, accuracy: float | None, error: str | None = None,
+           labels: Any = None) -> dict[str, Any]:
     entry: dict[str, Any] = {"label": label, "error": error}
     if accuracy is not None:
-        entry.update(architecture=_NET, public_labels=_LABELS,
+        entry.update(architecture=_NET, public_labels=_LABELS if labels is None else labels,
                      public_predictions=ctl.predictions(_LABELS, accuracy, 3))
     return entry
 
@@ -36,9 +37,9 @@ def controls() -> list[Control[SavedModelCheck]]:
     question = ctl.question_for(BEST)
 
     def control(name: str, saved: list[dict[str, Any]], credit: float,
-                fault: Fault | None = None, *,
-                cells: tuple[CellSummary, ...] = ()) -> Control[SavedModelCheck]:
-        payload = {"candidates": [_model("var:net", 0.81), *saved],
+                fault: Fault | None = None, *, cells: tuple[CellSummary, ...] = (),
+                memory: float = 0.81) -> Control[SavedModelCheck]:
+        payload = {"candidates": [_model("var:net", memory), *saved],
                    "transform_source": "student", "transform": ["ToTensor", "Normalize"]}
         return Control(name, BEST, ctl.evidence(
             question, records=ctl.answered(payload),
@@ -56,6 +57,24 @@ def controls() -> list[Control[SavedModelCheck]]:
         # the alias follows every later step: the file holds the last epoch's weights
         control("best kept as a live state_dict alias", [_model("file:best_model.pt", 0.81)],
                 0.0, cells=alias),
+        # nothing better in memory to compare with: chance on the test set says it all
+        control("the untrained net saved, and nothing trained anywhere",
+                [_model("file:best_model.pt", 0.34)], 0.0, memory=0.34),
+        control("the best model picked by accuracy on the data it was trained on",
+                [_model("file:best_model.pt", 0.81)], 0.0, cells=ctl.notebook(ctl.code(
+                    "for x, y in test_loader:\n    optimizer.zero_grad()\n"
+                    "    criterion(net(x), y).backward()\n    optimizer.step()\n"
+                    + _KEEP_BEST))),
+        # a sweep over learning rates is no loop over test data
+        control("trained in a sweep `for lr in lr_values:`",
+                [_model("file:best_model.pt", 0.80)], 1.0, cells=ctl.notebook(ctl.code(
+                    "for lr in lr_values:\n    for x, y in train_loader:\n"
+                    "        optimizer.zero_grad()\n        criterion(net(x), y).backward()\n"
+                    "        optimizer.step()\n" + _KEEP_BEST))),
+        # the notebook's loader decides what its labels are: one-hot rows are no class ids
+        # to compare with, and must not crash the grader either
+        control("the notebook's own test labels are one-hot rows",
+                [_model("file:best_model.pt", 0.80, labels=np.eye(3)[_LABELS])], 0.5),
         control("no model file saved", [], 0.0, Fault.MISSING),
         control("the file fits none of the notebook's models",
                 [_model("file:best_model.pt", None,

@@ -11,24 +11,47 @@ from graders.scoring.models.loaders import score_transform
 from graders.spec import TransformCheck
 
 NORMALISED = TransformCheck(points=3, last="Normalize")
+PERMUTED = TransformCheck(points=3, last="RandomPermutation", permutes=True)
 
 
 def controls() -> list[Control[TransformCheck]]:
     question = ctl.question_for(NORMALISED)
 
-    def control(name: str, steps: list[str], credit: float) -> Control[TransformCheck]:
-        found = [{"name": loader, "is_loader": batch is not None, "batch_size": batch,
-                  "length": length, "base": "MNIST", "train": train, "transforms": steps}
-                 for loader, batch, length, train in (("train_set", None, 60000, True),
-                                                    ("train_loader", 64, 60000, True))]
-        return Control(name, NORMALISED, ctl.evidence(
-            question, records=ctl.answered({"loaders": found}, "loaders")), credit)
+    def control(name: str, steps: list[str], credit: float, check: TransformCheck = NORMALISED,
+                last_step: str | None = None, *, loader: bool = True) -> Control[TransformCheck]:
+        found = [{"name": label, "is_loader": batch is not None, "batch_size": batch,
+                  "length": length, "base": "MNIST", "train": train, "transforms": steps,
+                  "last_step": last_step}
+                 for label, batch, length, train in (("train_set", None, 60000, True),
+                                                    ("train_loader", 64, 60000, True))
+                 if loader or batch is None]
+        return Control(name, check, ctl.evidence(
+            ctl.question_for(check), records=ctl.answered({"loaders": found}, "loaders")),
+            credit)
+
+    def permuted(name: str, last: str, measured: str | None, credit: float, *,
+                 loader: bool = True) -> Control[TransformCheck]:
+        return control(name, ["ToTensor", last], credit, PERMUTED, measured, loader=loader)
 
     return [
         control("ToTensor, then Normalize", ["ToTensor", "Normalize"], 1.0),
         control("ToTensor alone: no normalisation", ["ToTensor"], 0.0),
         # Normalize needs a tensor: before ToTensor it is not the pipeline's last step
         control("Normalize before ToTensor", ["Normalize", "ToTensor"], 0.0),
+        # a permutation is judged by what the step does, not by its class's name
+        permuted("the handout's RandomPermutation, one permutation for all images",
+                 "RandomPermutation", "fixed", 1.0),
+        permuted("a Lambda indexing with one fixed permutation", "Lambda", "fixed", 1.0),
+        # the permuted dataset is only looked at: training used the plain loader
+        permuted("the permuted dataset never served by a DataLoader", "RandomPermutation",
+                 "fixed", 0.0, loader=False),
+        permuted("a class named RandomPermutation drawing a new permutation per image",
+                 "RandomPermutation", "per_image", 0.0),
+        permuted("a class named RandomPermutation that returns the image unchanged",
+                 "RandomPermutation", "identity", 0.0),
+        permuted("a class named RandomPermutation that adds noise (not a permutation)",
+                 "RandomPermutation", "none", 0.0),
+        permuted("no permutation: the last step is Normalize", "Normalize", "none", 0.0),
         Control("describing the datasets timed out", NORMALISED, ctl.evidence(
             question, records=ctl.failed(CallStatus.TIMEOUT, "did not finish within 600 s",
                                          "loaders")), 0.0, Fault.TIMED_OUT),

@@ -82,6 +82,56 @@ def controls() -> list[Control[ValueCheck]]:
     ]
 
 
+# a forward/reverse trace (Heidelberg's sheet): v1 = x1/x2 = 3 and dy/dx1 = 3.0118 lie
+# within the trace's tolerance of each other
+_TRACE = Tolerance(rtol=5e-3, atol=5e-3)
+V1 = ValueCheck(points=0.5, label="v1 = x1 / x2", reference="v1", names=("v1", "v_1"),
+                tolerance=_TRACE, among=True)
+DY_DX1 = ValueCheck(points=1.5, label="dy/dx1", reference="dy_dx1",
+                    names=("dy_dx1", "x1_bar", "dx1"), tolerance=_TRACE, among=True,
+                    by_hand=True)
+
+
+def _trace_controls() -> list[Control[ValueCheck]]:
+    """An intermediate of a trace is any value the answer shows, whatever the student
+    called it, except one that belongs to another quantity of the trace."""
+    question = ctl.question_for(V1, DY_DX1, section=r"trace")
+    solution = ctl.reference(v1=3.0, dy_dx1=3.0118)
+
+    def control(name: str, check: ValueCheck, source: str, printed: str,
+                scalars: dict[str, float], credit: float,
+                fault: Fault | None = None) -> Control[ValueCheck]:
+        cells = ctl.notebook(ctl.md("## 1 Forward and reverse trace"),
+                             ctl.code(source, text=printed))
+        records = ctl.answered({"variables": {}, "scalars": scalars, "outputs": []}, "values")
+        return Control(name, check, ctl.evidence(
+            question, index=question.checks.index(check), solution=solution,
+            records=records, models=ctl.context(cells=cells, values=(V1, DY_DX1))), credit,
+            fault)
+
+    return [
+        control("dy/dx1 computed by hand as g1", DY_DX1, "g1 = 3.0118", "", {"g1": 3.0118},
+                1.0),
+        control("the reverse trace left as a TODO: v1 = 3.0 is not dy/dx1", DY_DX1,
+                "v1 = 1.5 / 0.5\n# TODO reverse trace", "", {"v1": 3.0}, 0.0, Fault.MISSING),
+        control("no forward trace: autograd's printed dy/dx1 is not v1", V1,
+                "print('dy/dx1 =', x.grad[0].item())", "dy/dx1 = 3.0118\n", {}, 0.0,
+                Fault.MISSING),
+        control("v1 printed unnamed, rounded", V1, "print(x1 / x2)", "3.0\n", {}, 1.0),
+        # the reverse trace is worked out: autograd's number is not it
+        control("dy/dx1 printed by torch's autograd, no trace", DY_DX1,
+                "y.backward()\ndy_dx1 = x.grad[0].item()\nprint('dy/dx1 =', dy_dx1)",
+                "dy/dx1 = 3.0118\n", {"dy_dx1": 3.0118}, 0.0, Fault.MISSING),
+        control("dy/dx1 worked out, then checked against autograd", DY_DX1,
+                "x1_bar = v1_bar / x2 + 0.0118\nprint(x1_bar)\ny.backward()\n"
+                "assert abs(x.grad[0] - x1_bar) < 1e-3", "3.0118\n", {"x1_bar": 3.0118}, 1.0),
+        # its own name decides, however close the value lies to another's
+        control("dy_dx1 = 3.0, rounded, in its own variable", DY_DX1, "dy_dx1 = 3.0", "",
+                {"dy_dx1": 3.0}, 1.0),
+    ]
+
+
 VALUE = CheckKind(spec=ValueCheck, name="value", score=score, request=request,
-                  validate=validate, label=lambda c: c.label, controls=controls,
+                  validate=validate, label=lambda c: c.label,
+                  controls=lambda: [*controls(), *_trace_controls()],
                   kernel="probe")

@@ -80,6 +80,10 @@ def snapshot(namespace, names, cell):
         _remember_datasets(namespace)
     except BaseException:
         pass
+    try:  # noqa: SIM105
+        _remember_models(namespace, cell)
+    except BaseException:
+        pass
 
 
 MAX_DATASETS = 16
@@ -109,6 +113,54 @@ def remembered_datasets(namespace):
     return {f"{name} (earlier)" + (f" {i}" if i else ""): value
             for i, (name, value) in enumerate(getattr(_registry(), "datasets", []))
             if id(value) not in current}
+
+
+MAX_MODELS = 8
+# what keeping models the notebook has let go of may add to its memory, at most
+MAX_MODEL_BYTES = 256 * 1024 * 1024
+
+
+def _remember_models(namespace, cell):
+    """Each model the notebook binds, with the last cell after which it was bound: a
+    later section that reuses ``net`` for another network leaves the earlier question's
+    network gradable as it stood at the end of its own section."""
+    tools = sys.modules.get("_autograder_probe_torch")
+    if tools is None or "torch" not in sys.modules:
+        return
+    reg = _registry()
+    kept = getattr(reg, "models", None)
+    if kept is None:
+        kept = reg.models = []
+    for label, module in tools.modules_in(namespace, classes=False):
+        entry = next((e for e in kept if e[1] is module), None)
+        if entry is None:
+            kept.append([label, module, cell])
+        else:
+            entry[0], entry[2] = label, cell
+    del kept[:-MAX_MODELS]
+    while len(kept) > 1 and sum(_bytes(m) for _, m, _ in kept) > MAX_MODEL_BYTES:
+        del kept[0]
+
+
+def _bytes(module):
+    """What keeping the module alive holds: its parameters, their gradients and its
+    buffers (running statistics)."""
+    total = 0
+    for p in module.parameters():
+        total += p.numel() * p.element_size()
+        if p.grad is not None:
+            total += p.grad.numel() * p.grad.element_size()
+    for b in module.buffers():
+        total += b.numel() * b.element_size()
+    return total
+
+
+def remembered_models(current):
+    """The models the notebook held earlier and no longer binds: (name then, module, the
+    last cell after which it was bound)."""
+    bound = {id(m) for _, m in current}
+    return [(label, module, cell) for label, module, cell in getattr(_registry(), "models", [])
+            if id(module) not in bound]
 
 
 def _snapshot(namespace, names, cell):
@@ -454,14 +506,21 @@ def _answer(request, namespace, directory, tools):
     if transform is None:
         transform, source = tools.build_transform(request["fallback_transform"]), "fallback"
     candidates = []
-    pool = [(n if n.startswith("class:") else "var:" + n, m, None)
-            for n, m in tools.modules_in(namespace)]
+    current = tools.modules_in(namespace)
+    pool = [(n if n.startswith("class:") else "var:" + n, m, None) for n, m in current]
     if request.get("saved"):
         pool += tools.saved_models(HOME, namespace)
+    earlier = {}
+    for label, module, cell in remembered_models(current):
+        pool.append(("var:" + label, module, None))
+        earlier[id(module)] = cell
     loader = tools.test_loader(namespace) if request.get("public") else None
     limit = 12 if images is not None or loader is not None else 48
     for label, model, error in pool[:limit]:
         entry = {"label": label, "error": error}
+        if model is not None and id(model) in earlier:
+            # a later cell rebound its name: graded as it stood after that cell
+            entry["earlier_cell"] = earlier[id(model)]
         if model is not None:
             try:
                 entry["architecture"] = tools.describe(model)

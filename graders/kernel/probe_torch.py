@@ -132,10 +132,11 @@ def _torch():
     return sys.modules.get("torch")
 
 
-def modules_in(namespace, limit=48):
+def modules_in(namespace, limit=48, classes=True):
     """Every model the notebook holds: variables, items of lists, tuples and dicts of
-    models (one per optimizer, built in a loop), then one fresh instance of each of the
-    notebook's own nn.Module classes that needs no arguments (for architecture only)."""
+    models (one per optimizer, built in a loop), then (``classes``) one fresh instance of
+    each of the notebook's own nn.Module classes that needs no arguments (for
+    architecture only)."""
     torch = _torch()
     if torch is None:
         return []
@@ -159,9 +160,11 @@ def modules_in(namespace, limit=48):
         elif isinstance(value, dict) and len(value) <= 64:
             for key, item in list(value.items()):
                 add(f"{name}[{key!r}]"[:100], item)
-    classes = [(n, v) for n, v in items if isinstance(v, type)
-               and issubclass(v, torch.nn.Module) and v.__module__ == "__main__"]
-    for name, cls in classes:
+    if not classes:
+        return found
+    own = [(n, v) for n, v in items if isinstance(v, type)
+           and issubclass(v, torch.nn.Module) and v.__module__ == "__main__"]
+    for name, cls in own:
         if any(type(m) is cls for _, m in found):
             continue  # a trained instance is already there
         try:
@@ -208,16 +211,18 @@ def saved_models(home, namespace, limit=8):
                 continue
             loaded = None
             for _, model in modules_in(namespace):
-                try:
+                # a fresh instance of its class; else a copy (nn.Sequential() builds an
+                # empty container that fits no state dict)
+                for make in (lambda m=model: type(m)(), lambda m=model: copy.deepcopy(m)):
                     try:
-                        fresh = type(model)()
+                        fresh = make()
+                        fresh.load_state_dict(obj)
                     except Exception:
-                        fresh = copy.deepcopy(model)
-                    fresh.load_state_dict(obj)
+                        continue
                     loaded = fresh
                     break
-                except Exception:
-                    continue
+                if loaded is not None:
+                    break
             found.append((label, loaded, None if loaded is not None else
                           "a state dict that fits none of the models in the notebook"))
     return found
@@ -288,7 +293,8 @@ def _with_containers(namespace, limit=8):
 
 
 def _base(dataset, depth=0):
-    """The underlying torchvision dataset (through Subset, ConcatDataset and the like)."""
+    """The underlying torchvision dataset (through Subset, ConcatDataset and the like,
+    and a notebook's own wrapper class holding it under any attribute name)."""
     if depth > 5:
         return None
     if hasattr(dataset, "transform") and hasattr(dataset, "targets"):
@@ -296,7 +302,42 @@ def _base(dataset, depth=0):
     inner = getattr(dataset, "dataset", None)
     if inner is None and getattr(dataset, "datasets", None):
         inner = dataset.datasets[0]
+    if inner is None:
+        inner = _wrapped(dataset)
     return _base(inner, depth + 1) if inner is not None else None
+
+
+def _wrapped(dataset):
+    """The dataset a notebook's own Dataset class keeps as an attribute (``self.base``)."""
+    attributes = getattr(dataset, "__dict__", None)
+    if not isinstance(attributes, dict):
+        return None
+    for value in list(attributes.values())[:32]:
+        if value is not dataset and not isinstance(value, type) and hasattr(
+                value, "__getitem__") and hasattr(value, "__len__") and (
+                hasattr(value, "targets") or hasattr(value, "dataset")):
+            return value
+    return None
+
+
+def _own_indices(dataset, base):
+    """The indices into ``base`` a notebook's wrapper keeps (``self.idx``), when one of
+    its attributes is an integer array as long as the wrapper."""
+    import numpy as np
+
+    attributes = getattr(dataset, "__dict__", None)
+    if not isinstance(attributes, dict):
+        return None
+    for value in list(attributes.values())[:32]:
+        if value is base or isinstance(value, str | bytes | dict):
+            continue
+        try:
+            array = np.asarray(value)
+        except Exception:
+            continue
+        if array.ndim == 1 and array.dtype.kind in "iu" and len(array) == len(dataset):
+            return array
+    return None
 
 
 def _raw_shape(base):
@@ -481,17 +522,28 @@ def _labels(dataset):
     indices = getattr(dataset, "indices", None)
     if indices is not None and getattr(dataset, "dataset", None) is base:
         return targets[np.asarray(indices)]
+    if _wrapped(dataset) is base:
+        # the notebook's own class: the labels it serves are the base's at its indices
+        # (renumbered, maybe: the class sizes are what is compared)
+        own = _own_indices(dataset, base)
+        if own is not None and len(targets) and own.max() < len(targets):
+            return targets[own]
     return None
 
 
 def describe_loaders(namespace):
-    loaders = []
+    loaders, tried = [], {}
     for name, value, dataset in _datasets(namespace):
         base = _base(dataset)
         entry = {"name": name, "is_loader": hasattr(value, "batch_size"),
                  "batch_size": getattr(value, "batch_size", None), "length": len(dataset),
                  "base": type(base).__name__, "train": bool(getattr(base, "train", True)),
                  "transforms": _transform_names(base.transform)}
+        if entry["transforms"]:
+            key = id(base.transform)
+            if key not in tried:
+                tried[key] = _last_step_behaviour(base.transform, dataset)
+            entry["last_step"] = tried[key]
         labels = _labels(dataset)
         if labels is not None and len(labels):
             values, counts = __import__("numpy").unique(labels, return_counts=True)
@@ -499,6 +551,44 @@ def describe_loaders(namespace):
                                      for v, c in zip(values, counts, strict=True)}
         loaders.append(entry)
     return loaders
+
+
+def _last_step_behaviour(transform, dataset):
+    """What the pipeline's last step does to pixels, tried on a ramp image and a random
+    one of the shape the dataset yields: "fixed" (one permutation for every image),
+    "per_image", "identity", "none" (not a permutation) or "error"; None when there is
+    no image to try it on. The step's name says nothing a student cannot rename. (Tried
+    on the shape the whole pipeline yields, which a permutation does not change.)"""
+    torch = _torch()
+    inner = getattr(transform, "transforms", None)
+    step = inner[-1] if isinstance(inner, list | tuple) and inner else transform
+    try:
+        sample = dataset[0]
+        sample = sample[0] if isinstance(sample, tuple | list) else sample
+        if not isinstance(sample, torch.Tensor) or not 4 <= sample.numel() <= 1_000_000:
+            return None
+        shape, n = sample.shape, sample.numel()
+        # values i/n: where each pixel went is read back from its value
+        ramp = torch.arange(n, dtype=torch.float64).reshape(shape) / n
+        noise = torch.rand(shape, generator=torch.Generator().manual_seed(0),
+                           dtype=torch.float64)
+        with torch.no_grad():
+            first, second, moved = step(ramp.clone()), step(ramp.clone()), step(noise.clone())
+    except Exception:
+        return "error"
+    if not all(isinstance(t, torch.Tensor) and t.numel() == n
+               for t in (first, second, moved)):
+        return "none"
+    index = (first.reshape(-1).double() * n).round().long()
+    if not torch.equal(torch.sort(index).values, torch.arange(n)) or not torch.allclose(
+            first.reshape(-1).double(), index.double() / n):
+        return "none"
+    same = torch.equal(first, second) and torch.allclose(
+        moved.reshape(-1).double(), noise.reshape(-1)[index])
+    if torch.equal(index, torch.arange(n)):
+        # a sort also leaves a ramp as it was: it is no permutation of other images
+        return "identity" if same else "none"
+    return "fixed" if same else "per_image"
 
 
 def _transform_names(transform):

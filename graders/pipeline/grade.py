@@ -43,8 +43,8 @@ from graders.runner.execute import Execution, ProbeRequest
 from graders.runner.executor import Executor, SandboxExecutor
 from graders.runner.pool import KernelProfile
 from graders.sandbox.config import Limits, SandboxConfig
-from graders.scoring.questions import ModelContext, ReferenceCache, score_question
-from graders.spec import Assignment, Question
+from graders.scoring.questions import MISSING_DATA, ModelContext, ReferenceCache, score_question
+from graders.spec import Assignment
 from graders.version import ENGINE_VERSION
 
 
@@ -182,16 +182,29 @@ def preload_for(assignment: LoadedAssignment, submission: Submission) -> tuple[s
 
 
 def _claimed(spec: Assignment, context: ModelContext) -> tuple[tuple[str, frozenset[int]], ...]:
-    """For each question with a plot check, the cells its own heading claims."""
+    """For each question, the cells its own heading claims (its plot checks may name
+    their own headings): a question whose heading is not found may not take another
+    question's figures or calls."""
     out = []
     for question in spec.questions:
-        for check in question.checks:
-            if kind_of(check).name == "plot":
-                section = context.for_question(question).section(
-                    getattr(check, "section", None))
-                if section.found and section.how != "whole notebook":
-                    out.append((question.id, frozenset(c.index for c in section.cells)))
+        if question.manual:
+            continue
+        patterns = {None, *(getattr(c, "section", None) for c in question.checks
+                            if kind_of(c).name == "plot")}
+        cells: set[int] = set()
+        for pattern in patterns:
+            section = context.for_question(question).section(pattern)
+            if section.found and section.how != "whole notebook":
+                cells |= {c.index for c in section.cells}
+        if cells:
+            out.append((question.id, frozenset(cells)))
     return tuple(out)
+
+
+def _architectures(spec: Assignment) -> tuple[tuple[str, tuple[object, ...]], ...]:
+    """Each architecture check's question and layers, in order (see ModelContext)."""
+    return tuple((q.id, tuple(getattr(c, "layers", ()))) for q in spec.questions
+                 for c in q.checks if kind_of(c).name == "architecture")
 
 
 def kernel_profiles(assignment: LoadedAssignment, limits: Limits) -> list[KernelProfile]:
@@ -226,21 +239,6 @@ def _summary(execution: Execution, config: SandboxConfig, limits: Limits,
         peak_memory_bytes=execution.peak_memory_bytes,
         sandboxed=config.mode.value != "unsafe", warnings=warnings, limits=applied,
         files=staged, environment=run_environment(config, limits))
-
-
-def _needs_data(question: Question) -> bool:
-    return any(kind_of(c).needs_data for c in question.checks)
-
-
-_MISSING_DATA = "not graded yet: this grader is missing course data"
-
-
-def _ungraded(result: QuestionResult, missing: list[str]) -> QuestionResult:
-    return result.model_copy(update={
-        "points": 0.0, "outcome": Outcome.UNGRADED, "checks": [],
-        "feedback": [f"{_MISSING_DATA} it needs "
-                     f"({'; '.join(missing)}). This is not a problem with your work; your "
-                     "course staff have been told and will regrade it."]})
 
 
 def _tampered(result: QuestionResult) -> QuestionResult:
@@ -279,17 +277,17 @@ def score_evidence(
         calibration=calibration or {}, cells=evidence.cells, calibrating=calibrating,
         records=evidence.cell_records, handed_in=evidence.handed_in,
         prompts=tuple(q.prompt for q in spec.questions if q.prompt))
-    context = replace(context, claimed=_claimed(spec, context))
+    context = replace(context, claimed=_claimed(spec, context),
+                      architectures=_architectures(spec),
+                      values=tuple(c for q in spec.questions for c in q.checks
+                                   if kind_of(c).name == "value"))
     cache = ReferenceCache(assignment.solution)
     missing = list(evidence.missing_data)
     questions = [
-        # without the grader's data there is nothing to score these on: not a zero
-        _ungraded(QuestionResult(id=q.id, title=q.title, points=0.0, max_points=q.points,
-                                 outcome=Outcome.UNGRADED, visibility=q.visibility), missing)
-        if missing and _needs_data(q) else
+        # without the grader's data, checks that need it wait (not a zero)
         score_question(q, candidates=list(evidence.candidates), calls=calls,
                        records=list(evidence.probes), cache=cache, models=context,
-                       answers=answers)
+                       answers=answers, missing=missing)
         for q in spec.questions
     ]
     if evidence.tampered:
@@ -310,7 +308,7 @@ def rescore(report: GradeReport, assignment: LoadedAssignment,
     # the evidence kept what was missing say so only in their feedback). One that waited
     # for a calibration is scored again: its outputs are there.
     before = {q.id: q for q in report.questions if q.outcome is Outcome.UNGRADED
-              and q.feedback and q.feedback[0].startswith(_MISSING_DATA)}
+              and q.feedback and q.feedback[0].startswith(MISSING_DATA)}
     questions = [before.get(q.id, q) for q in questions]
     return report.model_copy(update={
         "questions": questions, "assignment_version": assignment.spec.version,

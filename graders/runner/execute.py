@@ -152,7 +152,10 @@ async def run_submission(
     run = _Run(work=copy.deepcopy(nb), limits=limits, cell_timeouts=cell_timeouts or {},
                deadline=time.monotonic() + limits.total_timeout_s,
                probe_left=request.budget_s, warnings=_mode_warnings(config))
+    waited = time.perf_counter()
     warm = await pool.take(KernelProfile.of(limits, request.preload)) if pool else None
+    # a kernel still starting is waited for (the CLI's early one): that wait is its start
+    run.timings["kernel_start_s"] += time.perf_counter() - waited
     if warm is not None:
         _move_staged(job, warm.job)
         job, run.warm = warm.job, True
@@ -341,7 +344,8 @@ async def _run_probes(session: KernelSession, run: _Run, request: ProbeRequest) 
                             "they were paused while its answers were checked")
     await _disarm(session, run)
     client.probe_messages = []
-    probe_cell = nbformat.v4.new_code_cell(probe_code(run.nonce, run.probe_skip))
+    probe_cell = nbformat.v4.new_code_cell(probe_code(run.nonce, run.probe_skip,
+                                                      session.paths))
     client.timeout_func = None
     client.timeout = max(1, int(run.probe_left))
     run.work.cells.append(probe_cell)

@@ -17,7 +17,6 @@ PROBE_SOURCE = (_GRADERS / "kernel" / "probe.py").read_text()
 PROBE_TORCH_SOURCE = (_GRADERS / "kernel" / "probe_torch.py").read_text()
 PROBE_OPS_SOURCE = (_GRADERS / "kernel" / "probe_ops.py").read_text()
 ENVIRONMENT_SOURCE = (_GRADERS / "kernel" / "environment.py").read_text()
-PLAN_FILE = f"{PROBE_MOUNT}/plan.json"
 
 
 def _install(name: str, source: str, label: str) -> str:
@@ -29,27 +28,49 @@ def _install(name: str, source: str, label: str) -> str:
     )
 
 
-def _modules() -> str:
+Paths = dict[str, str]  # boundary constants overridden (unsafe mode: host folders)
+
+
+def unsafe_paths(job: Path, datasets: Path | None) -> Paths:
+    """Where the sandbox's mounts are on the host, for a kernel run without a sandbox
+    (development only): the job's own folders in place of /grader, /submission, /datasets
+    and the home directory."""
+    return {"PROBE_MOUNT": str(job / "probe"), "FILES_MOUNT": str(job / "files"),
+            "DATASETS_MOUNT": str(datasets) if datasets else "/nonexistent-datasets",
+            "HOME": str(job / "host")}
+
+
+def _boundary(paths: Paths | None) -> str:
+    overrides = "".join(f"\n{key} = {value!r}" for key, value in (paths or {}).items())
+    return BOUNDARY_SOURCE + overrides + "\n"
+
+
+def _path(paths: Paths | None, key: str, default: str) -> str:
+    return (paths or {}).get(key, default)
+
+
+def _modules(paths: Paths | None = None) -> str:
     return (
-        _install("_autograder_boundary", BOUNDARY_SOURCE, "<autograder-boundary>")
+        _install("_autograder_boundary", _boundary(paths), "<autograder-boundary>")
         + _install("_autograder_probe_torch", PROBE_TORCH_SOURCE, "<autograder-probe-torch>")
         + _install("_autograder_probe_ops", PROBE_OPS_SOURCE, "<autograder-probe-ops>")
         + _install("_autograder_probe", PROBE_SOURCE, "<autograder-probe>")
     )
 
 
-def bootstrap_code(seed: int) -> str:
+def bootstrap_code(seed: int, paths: Paths | None = None) -> str:
     """Run once per kernel, before the first cell: probe modules, hooks, files, seeds.
 
     ``files/`` holds the course's support files with the student's own files over them
     (a student who ships an edited helper gets theirs); both are copied into the home.
     """
+    files = _path(paths, "FILES_MOUNT", FILES_MOUNT)
     return (
         "def __ag_boot():\n"
         "    import sys, types, random\n"
-        + _modules()
+        + _modules(paths)
         + f"    sys.modules['_autograder_probe_torch'].install_hooks({seed}, "
-        f"{DATASETS_MOUNT!r})\n"
+        f"{_path(paths, 'DATASETS_MOUNT', DATASETS_MOUNT)!r})\n"
         + _install("_autograder_environment", ENVIRONMENT_SOURCE, "<autograder-environment>")
         # numpy before the handed-in files are in reach: a ``numpy.py`` among them must
         # not replace it (a warm kernel imported it before the files arrived, too)
@@ -60,8 +81,8 @@ def bootstrap_code(seed: int) -> str:
         "        pass\n"
         "    mod.install()\n"
         "    import os, shutil\n"
-        f"    if os.path.isdir({FILES_MOUNT!r}):\n"
-        f"        shutil.copytree({FILES_MOUNT!r}, '.', dirs_exist_ok=True)\n"
+        f"    if os.path.isdir({files!r}):\n"
+        f"        shutil.copytree({files!r}, '.', dirs_exist_ok=True)\n"
         "    if '' not in sys.path:\n"
         "        sys.path.insert(0, '')\n"
         f"    random.seed({seed})\n"
@@ -77,14 +98,15 @@ def snapshot_expression(symbols: tuple[str, ...], cell: int, echo: str) -> str:
             f"{list(symbols)!r}, {cell}), {echo!r})[1]")
 
 
-def probe_code(nonce: str, skip: list[tuple[str, int]]) -> str:
+def probe_code(nonce: str, skip: list[tuple[str, int]], paths: Paths | None = None) -> str:
     # A fresh copy of the probe modules each time: the student's code may have replaced
     # the ones installed at start-up (it could then only misreport its own answers).
+    plan = f"{_path(paths, 'PROBE_MOUNT', PROBE_MOUNT)}/plan.json"
     return (
         "def __ag_probe():\n"
         "    import sys, types\n"
-        + _modules()
-        + f"    mod.run({PLAN_FILE!r}, globals(), {nonce!r}, {skip!r})\n"
+        + _modules(paths)
+        + f"    mod.run({plan!r}, globals(), {nonce!r}, {skip!r})\n"
         "__ag_probe(); del __ag_probe\n"
     )
 

@@ -26,7 +26,7 @@ from graders.runner.client import (
     bounded_unpack,
     children,
 )
-from graders.runner.kernel_code import bootstrap_code
+from graders.runner.kernel_code import Paths, bootstrap_code, unsafe_paths
 from graders.runner.strays import Process, pause_strays
 from graders.runner.workdir import stage_path
 from graders.sandbox.cgroups import CgroupStats, JobCgroup, cgroup_version
@@ -57,8 +57,19 @@ class KernelSession:
 
     async def bootstrap(self) -> CappedClient:
         assert self.client is not None
-        await self.hidden(bootstrap_code(self.seed))
+        await self.hidden(bootstrap_code(self.seed, self.paths))
         return self.client
+
+    @property
+    def paths(self) -> Paths | None:
+        """The mounts' host folders when there is no sandbox (development only)."""
+        if self.config.mode is not SandboxMode.UNSAFE:
+            return None
+        return unsafe_paths(self.job, self._datasets())
+
+    def _datasets(self) -> Path | None:
+        datasets = self.config.datasets_dir
+        return datasets if datasets is not None and datasets.is_dir() else None
 
     def adopt(self, nb: NotebookNode, limits: Limits, seed: int) -> None:
         """A warm kernel taken for a submission: from now on it runs this notebook."""
@@ -123,7 +134,16 @@ class KernelSession:
     def _launcher_argv(self, host: Path, attempt: int) -> list[str]:
         env_python = str(self.config.python_env / "bin" / "python")
         if self.config.mode is SandboxMode.UNSAFE:
-            # Development only: the kernel runs unconfined with our uid and environment.
+            # Development only: the kernel runs unconfined with our uid and environment,
+            # in the job's host folder, where the notebook's usual dataset roots lead to
+            # the datasets (the sandbox links them from its home)
+            datasets = self._datasets()
+            if datasets is not None:
+                for name in ("data", "datasets", *(p.name for p in datasets.iterdir())):
+                    link = host / name
+                    if not link.exists() and not link.is_symlink():
+                        link.symlink_to(datasets if name in ("data", "datasets")
+                                        else datasets / name)
             return [env_python, "-P", "-m", "ipykernel_launcher", "-f", "{connection_file}",
                     "--HistoryManager.hist_file=:memory:"]
         stage = None

@@ -39,6 +39,7 @@ SEQUENCE = re.compile(
 class Sighting:
     where: str  # for feedback: "`Z_shape`", "the output of cell 4", "cell 3's text"
     value: Any
+    name: str | None = None  # the variable that holds it, when one does
 
 
 # ------------------------------------------------------------------ reading values
@@ -309,22 +310,30 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
     found: list[Sighting] = []
     variables = payload.get("variables")
     variables = variables if isinstance(variables, dict) else {}
+    # by hand: a variable bound to autograd's result (x.grad, autograd.grad) is not
+    automatic = _from_autograd(cells) if check.by_hand else set()
     for name in check.names:
-        if name in variables:
-            found.append(Sighting(f"`{name}`", variables[name]))
+        if name in variables and name not in automatic:
+            found.append(Sighting(f"`{name}`", variables[name], name))
     shown = {}
     for entry in payload.get("outputs") or []:
         if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], int):
             shown[entry[0]] = entry[1]
     code = [c for c in cells if c.kind == "code"]
+    if check.by_hand:
+        # what a cell that runs autograd shows or prints is autograd's, not the working
+        shown_by = {c.index for c in code if _AUTOGRAD.search(c.source)}
+        cells = [c for c in cells if c.index not in shown_by]
+    else:
+        shown_by = set()
     if check.among:
         scalars = payload.get("scalars")
         scalars = scalars if isinstance(scalars, dict) else {}
-        for name in sorted(_assigned(code)):
+        for name in sorted(_assigned(code) - automatic):
             if isinstance(scalars.get(name), int | float):
-                found.append(Sighting(f"`{name}`", scalars[name]))
+                found.append(Sighting(f"`{name}`", scalars[name], name))
         for cell in code:
-            if cell.index in shown:
+            if cell.index in shown and cell.index not in shown_by:
                 numbers: list[float] = []
                 _flatten(shown[cell.index], numbers)
                 found += [Sighting(f"the output of cell {cell.index + 1}", n) for n in numbers]
@@ -346,6 +355,27 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
             found += [Sighting(f"cell {cell.index + 1}", v)
                       for v in _stated(line, words, check.form, others)]
     return found
+
+
+def _from_autograd(cells: list[CellSummary]) -> set[str]:
+    """Names the code binds to something autograd computed (``x.grad[0].item()``)."""
+    names: set[str] = set()
+    for cell in cells:
+        if cell.kind != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and re.search(
+                    r"\.grad\b|autograd|\bgrad\s*\(", ast.unparse(node.value)):
+                names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
+_AUTOGRAD = re.compile(r"\.backward\s*\(|autograd\.grad\s*\(|\bjax\.grad\s*\(|"
+                      r"\bgrad\s*\(\s*\w+\s*\)\s*\(")
 
 
 def _shown_name(source: str) -> str | None:
@@ -386,6 +416,8 @@ def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext
     seen = sightings(check, payload if isinstance(payload, dict) else {}, cells, position)
     note = [] if located else ["(found no part of your notebook that clearly answers this "
                                "question; read the whole notebook instead)"]
+    if check.among:
+        seen = [s for s in seen if not _answers_another(check, expected, s, ctx, solution)]
     for sighting in seen:
         if matches(check, expected, sighting.value):
             return CheckScore(1.0, [f"{check.label}: correct ({sighting.where})"], expected=key)
@@ -402,6 +434,32 @@ def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext
     return CheckScore(0.0, [f"{check.label}: no answer found; expected {where}the answer "
                             "written under the question's prompt", *note], Fault.MISSING,
                       expected=key)
+
+
+def _answers_another(check: ValueCheck, expected: Any, sighting: Sighting,
+                     ctx: ModelContext, solution: ModuleType) -> bool:
+    """A value found while looking for one of several listed quantities (a trace's
+    intermediates) belongs to another of them when a variable named for that one holds
+    it, or when it lies closer to that one's value: `v1 = 3.0` does not answer
+    dy/dx1 = 3.0118, nor a printed dy/dx1 = 3.0118 answer v1 = 3, whatever the
+    tolerance lets through."""
+    if sighting.name is not None and sighting.name in check.names:
+        return False  # held in a variable named for this quantity: it is this one's
+    others = [c for c in ctx.values if c is not check and c.among]
+    if sighting.name is not None and any(
+            sighting.name in c.names for c in others):
+        return True
+    number = as_number(sighting.value)
+    if number is None or check.form is not AnswerForm.NUMBER:
+        return False
+    mine = as_number(expected)
+    if mine is None:
+        return False
+    for other in others:
+        theirs = as_number(reference_value(other, solution))
+        if theirs is not None and theirs != mine and abs(number - theirs) < abs(number - mine):
+            return True
+    return False
 
 
 _PAPER = (".pdf", ".png", ".jpg", ".jpeg", ".tex", ".docx")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import ModuleType
@@ -157,6 +158,7 @@ def score_function_check(
     cache: ReferenceCache,
     *,
     passed_note: str | None = None,
+    weight: Callable[[PlannedCall], float] | None = None,
 ) -> CheckScore:
     """Average credit over the check's cases; feedback from the first case that failed.
     Each case is credited on its best layout (the handout's, or a declared alternative);
@@ -167,6 +169,7 @@ def score_function_check(
             alternatives.setdefault(call.base, []).append(call)
     credits: list[float] = []
     problems: list[str] = []
+    problems_by_case: list[str | None] = []
     notes: list[str] = []
     fault = Fault.NONE
     for call in (c for c in calls if c.base is None):
@@ -183,17 +186,25 @@ def score_function_check(
                                   cache)
         credits.append(scored.credit)
         notes += [n for n in scored.notes if n not in notes]
+        problems_by_case.append(scored.problem)
         if scored.problem:
             problems.append(scored.problem)
         if scored.fault is Fault.TIMED_OUT or fault is Fault.NONE:
             fault = scored.fault if scored.fault is not Fault.NONE else fault
-    fraction = sum(credits) / len(credits) if credits else 0.0
+    weights = [weight(c) if weight else 1.0 for c in calls if c.base is None][:len(credits)]
+    if sum(weights) <= 0:
+        weights = [1.0] * len(credits)
+    if len(weights) == len(problems_by_case):
+        # a case that weighs nothing says nothing about the credit
+        problems = [p for p, w in zip(problems_by_case, weights, strict=True) if p and w]
+    fraction = sum(c * w for c, w in zip(credits, weights, strict=True)) / sum(weights) \
+        if credits else 0.0
     feedback = []
     single = _single_sample_note(check, [c for c in calls if c.base is None], credits)
     if single:
         feedback.append(single)
     if problems:
-        failed = sum(1 for c in credits if c < 1.0)
+        failed = sum(1 for c, w in zip(credits, weights, strict=True) if c < 1.0 and w)
         feedback.append(problems[0])
         if failed > 1 or len(problems) > 1:
             feedback.append(f"{check.symbol}() was not fully correct on {failed} of "

@@ -8,6 +8,7 @@ the best one answers it (ties go to the latest definition).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from graders.checks import Evidence, kind_of
@@ -18,7 +19,14 @@ from graders.scoring.models import ModelContext
 from graders.scoring.sections import locate_question
 from graders.spec import Question
 
-__all__ = ["ModelContext", "ReferenceCache", "score_question"]
+__all__ = ["MISSING_DATA", "ModelContext", "ReferenceCache", "score_question"]
+
+MISSING_DATA = "not graded yet: this grader is missing course data"
+
+
+def missing_data_line(missing: Sequence[str]) -> str:
+    return (f"{MISSING_DATA} it needs ({'; '.join(missing)}). This is not a problem with "
+            "your work; your course staff have been told and will regrade it.")
 
 
 @dataclass
@@ -39,27 +47,42 @@ def _score_candidate(
     cache: ReferenceCache,
     models: ModelContext | None,
     answers: dict[tuple[str, int], str],
+    missing: Sequence[str] = (),
 ) -> _Scored:
     points = 0.0
     feedback: list[str] = []
     faults: list[Fault] = []
     results: list[CheckResult] = []
     correct_so_far = True
+    # without the grader's data the question's cells ran without it too (a notebook
+    # cannot load KMNIST, so its plots and training are missing): the whole question
+    # waits, not only the checks that read the data
+    waits = bool(missing) and any(kind_of(c).needs_data for c in question.checks)
     for index, check in enumerate(question.checks):
         kind = kind_of(check)
+        if waits:
+            line = missing_data_line(missing)
+            feedback += [line] if line not in feedback else []
+            results.append(CheckResult(kind=kind.name, name=kind.label(check), points=0.0,
+                                       max_points=check.points, feedback=[line], pending=True))
+            continue
         score = kind.score(check, Evidence(
             question=question, index=index, candidate=candidate, candidates=candidates,
             calls=calls.get(index, []), records=records, cache=cache, models=models,
             request=answers.get((question.id, index)), correct_so_far=correct_so_far))
         if kind.correctness:
             correct_so_far = correct_so_far and score.fraction >= 1.0
-        earned = round(check.points * score.fraction, 6)
+        # waiting for a calibration on the course's data: not the student's doing
+        pending = score.fault is Fault.UNCALIBRATED
+        earned = 0.0 if pending else round(check.points * score.fraction, 6)
         points += earned
         feedback += [line for line in score.feedback if line not in feedback]
-        faults.append(score.fault)
+        if not pending:
+            faults.append(score.fault)
         results.append(CheckResult(kind=kind.name, name=kind.label(check), points=earned,
                                    max_points=check.points, feedback=score.feedback,
-                                   expected=score.expected, measured=score.measured))
+                                   expected=score.expected, measured=score.measured,
+                                   pending=pending))
     return _Scored(round(points, 6), feedback, faults, candidate, results)
 
 
@@ -125,7 +148,10 @@ def score_question(
     cache: ReferenceCache,
     models: ModelContext | None = None,
     answers: dict[tuple[str, int], str] | None = None,
+    missing: Sequence[str] = (),
 ) -> QuestionResult:
+    """``missing``: the grader data this run lacked; checks that need it are left
+    ungraded (pending), not failed."""
     if question.manual:
         return QuestionResult(
             id=question.id, title=question.title, points=0.0, max_points=question.points,
@@ -144,7 +170,7 @@ def score_question(
     ] or [None]  # a question about models only has no function candidates
     scored = [
         _score_candidate(question, i, cand_map, by_check, record_map, cache, models,
-                         answers or {})
+                         answers or {}, missing)
         for i in indices
     ]
     best = max(reversed(scored), key=lambda s: s.points)
@@ -160,20 +186,25 @@ def score_question(
     if chosen is not None and chosen.variant == "as defined":
         feedback.append(f"graded `{symbols[0]}` with the helpers it used when it was defined: "
                         "a later cell rebinds a name it calls")
-    if Fault.UNCALIBRATED in best.faults:
-        # nothing here is the student's doing: the question waits for a calibration
+    pending = sum(c.max_points for c in best.checks if c.pending)
+    if pending >= question.points - 1e-9:
+        # nothing here is the student's doing: the question waits for the grader's data
         return QuestionResult(
             id=question.id, title=question.title, points=0.0, max_points=question.points,
             outcome=Outcome.UNGRADED, feedback=feedback, visibility=question.visibility,
             candidate=best.candidate, checks=best.checks)
-    budget = _budget_overrun(question, models) if best.points < question.points else None
+    if pending:
+        feedback.append(f"{pending:g} of this question's {question.points:g} points are not "
+                        "graded yet (see above); the rest are")
+    budget = _budget_overrun(question, models) \
+        if best.points < question.points - pending - 1e-9 else None
     if budget is not None:
         outcome, line = budget
         return QuestionResult(
             id=question.id, title=question.title, points=best.points,
             max_points=question.points, outcome=outcome, feedback=[line, *feedback],
             visibility=question.visibility, candidate=best.candidate, checks=best.checks)
-    if best.points >= question.points - 1e-9:
+    if best.points >= question.points - pending - 1e-9:
         outcome = Outcome.PASSED
     elif best.points > 0:
         outcome = Outcome.PARTIAL

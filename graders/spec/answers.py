@@ -38,6 +38,9 @@ class ValueCheck:
     # the sub-question's own prompt (matched fuzzily), when it is not the whole question
     prompt: str | None = None
     among: bool = False
+    # worked out, not computed by automatic differentiation: values a cell that calls
+    # backward() or autograd.grad() shows or binds are not this answer (a reverse trace)
+    by_hand: bool = False
     accept: tuple[Any, ...] = ()  # other answers a TA accepts (another way of counting)
 
     @property

@@ -196,10 +196,13 @@ class CallsCheck:
 
 @dataclass(frozen=True)
 class TransformCheck:
-    """Some dataset's transform pipeline ends with a transform of class ``last``."""
+    """Some dataset's transform pipeline ends with a transform of class ``last``; with
+    ``permutes``, with a step that rearranges the pixels by one permutation, the same for
+    every image, whatever its class is called (judged by what it does to test images)."""
 
     points: float
     last: str
+    permutes: bool = False
 
 
 ModelCheck = (ModelAccuracyCheck | ArchitectureCheck | LoaderCheck | SavedModelCheck

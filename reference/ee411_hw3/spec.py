@@ -116,7 +116,7 @@ PART2 = (
         id="2.5", title="PermutedKMNIST: RandomPermutation as the last transform", points=4,
         budget_s=1200,
         checks=(
-            TransformCheck(points=3, last="RandomPermutation"),
+            TransformCheck(points=3, last="RandomPermutation", permutes=True),
             PlotCheck(points=1, section=r"2\.5|permut", shows=Drawing.CURVES),
         ),
     ),

@@ -39,9 +39,11 @@ from graders.spec import (
 TRACE_TOLERANCE = Tolerance(rtol=5e-3, atol=5e-3)
 
 
-def _trace(label: str, reference: str, points: float, *names: str) -> ValueCheck:
+def _trace(label: str, reference: str, points: float, *names: str,
+           by_hand: bool = False) -> ValueCheck:
     return ValueCheck(points=points, label=label, reference=reference, names=names,
-                      form=AnswerForm.NUMBER, tolerance=TRACE_TOLERANCE, among=True)
+                      form=AnswerForm.NUMBER, tolerance=TRACE_TOLERANCE, among=True,
+                      by_hand=by_hand)
 
 
 FORWARD = 0.5  # y, the trace's result, weighs 1.5
@@ -53,9 +55,10 @@ FORWARD_TRACE = (
     _trace("v5 = v2 + v4", "v5", FORWARD, "v5", "v_5"),
     _trace("y = v6 = v5 * v4", "y", 1.5, "v6", "v_6", "y_value"),
 )
+# the reverse trace is worked out: dy/dx printed by torch's autograd is not one
 REVERSE_TRACE = (
-    _trace("dy/dx1", "dy_dx1", 1.5, "dy_dx1", "x1_bar", "grad_x1", "dx1"),
-    _trace("dy/dx2", "dy_dx2", 1.5, "dy_dx2", "x2_bar", "grad_x2", "dx2"),
+    _trace("dy/dx1", "dy_dx1", 1.5, "dy_dx1", "x1_bar", "grad_x1", "dx1", by_hand=True),
+    _trace("dy/dx2", "dy_dx2", 1.5, "dy_dx2", "x2_bar", "grad_x2", "dx2", by_hand=True),
 )
 
 MLP = ModelLocator(names=("model", "net", "mlp"), output_dim=10)
@@ -140,6 +143,10 @@ ASSIGNMENT = Assignment(
         Question(
             id="3.4", title="Bonus: dropout 0.5 after the FC layers, batch norm after the "
                             "convolutions, train()/eval()", points=3,
+            # the sheet numbers the parts of exercise 3 i) to iv)
+            section=r"dropout|batch.?norm|\biv\)",
+            prompt="Implement Dropout (with p = 0.5) after your fully connected layers and "
+                   "batch normalization after the convolutional layers",
             checks=(
                 ArchitectureCheck(points=2, locate=VGG, layers=VGG_LAYERS,
                                   requires=("batch_norm", "dropout")),

@@ -17,6 +17,8 @@ from graders.spec import (
     LoaderSplit,
     ModelAccuracyCheck,
     ModelLocator,
+    OptimizerCheck,
+    OptimizerSetting,
     Question,
     ReportedAccuracyCheck,
     SavedModelCheck,
@@ -58,9 +60,12 @@ ASSIGNMENT = Assignment(
         Question(
             id="2.3", title="Training with SGD (lr 0.001, momentum 0.9)", points=6,
             section=r"2\.3|train", budget_s=1800,
-            checks=(ModelAccuracyCheck(points=6, locate=IN_MEMORY, data=HIDDEN,
+            checks=(ModelAccuracyCheck(points=4, locate=IN_MEMORY, data=HIDDEN,
                                        band=AccuracyBand(full_within=0.05, zero_within=0.25),
-                                       fallback_transform=NORMALIZE),),
+                                       fallback_transform=NORMALIZE),
+                    # "Define a SGD optimizer with learning rate 0.001 and momentum 0.9"
+                    OptimizerCheck(points=2, settings=(
+                        OptimizerSetting.of("SGD", lr=0.001, momentum=0.9),))),
         ),
         Question(
             id="2.4", title="Best model saved; overall and per-class test accuracy",

@@ -78,8 +78,8 @@ def test_the_reference_notebook_scores_full_marks(assignment_id, catalog, data_c
         report = evidence.load(assignment_id, evidence.REFERENCE, hidden).replay(loaded, hidden)
     # an accuracy question whose reference is at chance on the fixture data (Heidelberg's
     # VGG, NYU's ResNet) waits for a calibration on real data, for the reference too
-    waiting = [q for q in report.questions if q.outcome is Outcome.UNGRADED]
-    assert all("no better than guessing the most common class" in q.feedback[0]
-               for q in waiting), [(q.id, q.feedback) for q in waiting]
+    waiting = [c for q in report.questions for c in q.checks if c.pending]
+    assert all("no better than guessing the most common class" in c.feedback[0]
+               for c in waiting), [(c.name, c.feedback) for c in waiting]
     assert report.score == report.max_score == loaded.spec.autograded_points - sum(
-        q.max_points for q in waiting), _shortfalls(report)
+        c.max_points for c in waiting), _shortfalls(report)

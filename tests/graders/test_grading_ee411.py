@@ -169,3 +169,23 @@ def test_fixture_files_match_their_builder():
     for name, nb in build_notebooks.TUM.items():
         path = build_notebooks.NOTEBOOKS / "tum_ps10" / name
         assert path.read_text() == nbformat.writes(nb), name
+
+
+def test_the_development_mode_without_a_sandbox_grades_as_the_sandbox_does(
+        ee411, sandbox_config, tmp_path):
+    """``--unsafe-no-sandbox`` (development only): the kernel finds the grader's files in
+    the job's folders where the sandbox would mount them; it once found nothing there
+    and scored every function question 0 as "tampered"."""
+    import dataclasses
+
+    from graders.pipeline.grade import grade_submission
+    from tests.conftest import NOTEBOOKS, TEST_LIMITS
+
+    config = dataclasses.replace(sandbox_config, unsafe_no_sandbox=True,
+                                 jobs_root=tmp_path / "jobs")
+    path = NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb"
+    graded = grade_submission(path.read_bytes(), path.name, assignment=ee411, config=config,
+                              limits=TEST_LIMITS)
+    assert not graded.report.execution.tampered
+    assert points(graded, FULL) == FULL
+    assert any("UNSAFE" in w for w in graded.report.execution.warnings)

@@ -28,9 +28,10 @@ from tests.conftest import (
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 # On the fixture data the reference VGG (3.3) and ResNet (4.4) stay at chance: those
-# accuracy questions cannot tell training from none there, so they wait for a
-# calibration on the course's data (ungraded, 0 of 0) rather than credit anything.
-HEIDELBERG_FULL = {"1.2": 4.0, "1.3": 3.0, "2": 10.0, "3.1": 4.0, "3.2": 3.0, "3.3": 0.0,
+# accuracy checks cannot tell training from none there, so they wait for a calibration
+# on the course's data (ungraded, 0 of 0) rather than credit anything; 3.3's plot point
+# is graded meanwhile.
+HEIDELBERG_FULL = {"1.2": 4.0, "1.3": 3.0, "2": 10.0, "3.1": 4.0, "3.2": 3.0, "3.3": 1.0,
                    "3.4": 3.0}
 NYU_FULL = {"2a": 3.0, "2b": 2.0, "2c": 3.0, "2d": 2.0, "4.1": 4.0, "4.2": 3.0, "4.3": 3.0,
             "4.4": 0.0, "4.5": 2.0}
@@ -85,11 +86,28 @@ def test_a_later_section_reusing_the_names_keeps_the_mnist_networks_own_transfor
     assert abs(check.measured - mnist_accuracy(apart).measured) < 0.01
 
 
+def test_a_network_whose_name_a_later_section_reuses_is_graded_as_its_section_left_it(
+        grade_heidelberg):
+    # `model` is the MNIST MLP, then the VGG: by the end the MLP is bound to no name.
+    # Its question grades it as it stood at the end of its section (before the kernel
+    # kept it, the VGG answered the MLP question: 2 of its 10 points)
+    graded = grade_heidelberg("group_model_reused.ipynb")
+    assert_points(graded, HEIDELBERG_FULL)
+    mlp = question(graded, "2")
+    assert any("`model` as it stood after cell" in line for line in mlp.feedback), mlp.feedback
+    # the VGG questions grade the model the name holds now
+    assert not any("as it stood" in line for line in question(graded, "3.1").feedback)
+
+
 def test_a_groups_correct_notebook_scores_full_marks(grade_heidelberg):
     graded = grade_heidelberg("group_correct.ipynb")
     assert_points(graded, HEIDELBERG_FULL)
     accuracy = question(graded, "3.3")
-    assert accuracy.outcome is Outcome.UNGRADED and AT_CHANCE in accuracy.feedback[0]
+    # the accuracy check waits (its 2 points neither earned nor lost), the plot counts
+    waiting = [c for c in accuracy.checks if c.pending]
+    assert [c.kind for c in waiting] == ["model_accuracy"]
+    assert AT_CHANCE in waiting[0].feedback[0] and accuracy.pending_points == 2.0
+    assert accuracy.outcome is Outcome.PASSED and accuracy.points == 1.0
     trace = question(graded, "1.2")
     # read from the group's markdown table, whatever they called the intermediates
     assert all("correct (cell 2)" in line for line in trace.feedback[:6]), trace.feedback
@@ -97,12 +115,15 @@ def test_a_groups_correct_notebook_scores_full_marks(grade_heidelberg):
 
 
 @pytest.mark.parametrize(("fixture", "expected", "phrases"), [
+    # 3.4: batch norm without dropout earns half the architecture (the VGG's layers are
+    # 3.1's to grade, not paid again here)
     ("group_flawed_a.ipynb",
-     {"1.3": 1.5, "2": 4.5, "3.2": 2.0, "3.4": 2.5},
+     {"1.3": 1.5, "2": 4.5, "3.2": 2.0, "3.4": 2.0},
      {"1.3": "dy/dx2: not among", "2": "Linear(512, 128)", "3.2": "batch size 64",
       "3.4": "no dropout"}),
+    # the original VGG's FC 4096 costs 3.1 a point, and not 3.4 again; no plot: 3.3's point
     ("ex08-jordan-hinton-lovelace.zip",
-     {"1.2": 0.0, "1.3": 0.0, "2": 8.0, "3.1": 3.0, "3.4": 1.5},
+     {"1.2": 0.0, "1.3": 0.0, "2": 8.0, "3.1": 3.0, "3.3": 0.0, "3.4": 2.0},
      {"1.2": "includes ex1.pdf", "2": "Adam(lr=0.001)", "3.1": "Linear(512, 4096)",
       "3.3": "looked for at least 1 image(s)", "3.4": "never called"}),
 ])

@@ -61,3 +61,98 @@ def test_a_large_list_is_not_searched():
     probe = _probe_torch()
     namespace = {"many": [_Split(False)] * 100}
     assert probe["describe_loaders"](namespace) == []  # type: ignore[operator]
+
+
+class _Permuted(torch.utils.data.Dataset):
+    """KMNIST-shaped images through a student's transform, as a torchvision dataset."""
+
+    def __init__(self, transform: object) -> None:
+        self.train, self.transform, self.targets = True, transform, [0, 1, 2, 3]
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.transform(torch.rand(1, 28, 28)), self.targets[i]  # type: ignore[operator]
+
+
+class _HandoutPermutation:
+    """The handout's class: one permutation drawn when the transform is created."""
+
+    def __init__(self, num_features: int) -> None:
+        self.num_features, self.reindex = num_features, torch.randperm(num_features)
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        assert self.num_features == img.numel()
+        return img.view(-1)[self.reindex].view(img.shape)
+
+
+class _PerImage:
+    """Named as the handout's, but a new permutation for every image."""
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        return img.reshape(-1)[torch.randperm(img.numel())].reshape(img.shape)
+
+
+def _last_step(step: object) -> str | None:
+    from torchvision import transforms
+
+    data = _Permuted(transforms.Compose([transforms.Lambda(lambda x: x), step]))
+    [entry] = _probe_torch()["describe_loaders"]({"permuted_train": data})  # type: ignore[operator]
+    return entry["last_step"]  # type: ignore[no-any-return]
+
+
+def test_a_permutation_is_recognised_by_what_it_does_to_pixels_not_by_its_name():
+    from torchvision import transforms
+
+    perm = torch.randperm(784)
+    assert _last_step(_HandoutPermutation(784)) == "fixed"
+    assert _last_step(transforms.Lambda(lambda x: x.view(-1)[perm].view(1, 28, 28))) == "fixed"
+    assert _last_step(_PerImage()) == "per_image"
+    assert _last_step(transforms.Lambda(lambda x: x)) == "identity"
+    assert _last_step(transforms.Normalize((0.5,), (0.5,))) == "none"
+    assert _last_step(transforms.Lambda(lambda x: x.view(-1).sort().values.view(x.shape))) \
+        == "none"
+    assert _last_step(transforms.Lambda(lambda x: 1 / 0)) == "error"
+
+
+class _ThreeClasses(torch.utils.data.Dataset):
+    """A student's own wrapper: three classes of a torchvision-like dataset, kept as
+    ``self.base`` with ``self.idx`` and renumbered labels."""
+
+    def __init__(self, base: _Split, wanted: tuple[int, ...]) -> None:
+        import numpy as np
+
+        targets = np.asarray(base.targets)
+        self.base = base
+        self.idx = np.flatnonzero(np.isin(targets, wanted))
+        self.remap = {c: i for i, c in enumerate(wanted)}
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        x, y = self.base[int(self.idx[i])]
+        return x, self.remap[y]
+
+
+def test_a_students_own_dataset_wrapper_is_found_with_its_class_sizes():
+    base = _Split(train=True)
+    base.targets = [0, 1, 2, 3] * 5  # type: ignore[assignment]
+    base.data = torch.zeros(20, 28, 28)
+    wrapped = _ThreeClasses(base, (1, 3))
+    namespace = {"tr_ds": wrapped, "trainloader": DataLoader(wrapped, batch_size=4)}
+    found = {e["name"]: e for e in _probe_torch()["describe_loaders"](namespace)}  # type: ignore[operator]
+    assert found["trainloader"]["is_loader"] and found["trainloader"]["base"] == "_Split"
+    assert sorted(found["trainloader"]["label_counts"].values()) == [5, 5]
+
+
+def test_a_state_dict_of_an_nn_sequential_loads_into_a_copy_of_the_notebooks_model(tmp_path):
+    from torch import nn
+
+    net = nn.Sequential(nn.Flatten(), nn.Linear(12, 4), nn.ReLU(), nn.Linear(4, 3))
+    torch.save(net.state_dict(), tmp_path / "mlp_best.pt")
+    [(label, model, error)] = _probe_torch()["saved_models"](  # type: ignore[operator]
+        str(tmp_path), {"classifier": net})
+    assert label == "file:mlp_best.pt" and error is None
+    assert model is not net and torch.equal(model[1].weight, net[1].weight)

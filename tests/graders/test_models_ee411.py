@@ -25,13 +25,23 @@ def test_a_correct_notebook_scores_full_marks_on_both_parts(grade_part2):
                for line in question(graded, "2.2").feedback)
 
 
+def test_a_fixed_permutation_without_the_handouts_class_earns_the_permutation_points(
+        grade_part2):
+    graded = grade_part2("part2_permutation_lambda.ipynb")
+    assert_points(graded, {**PART1, **PART2})
+    assert "permutes the pixels the same way for every image" in \
+        question(graded, "2.5").feedback[0]
+
+
 @pytest.mark.parametrize(("fixture", "expected", "phrase"), [
     ("part2_wrong_mlp.ipynb", {"2.2": 3.0}, "layer 1 is Linear(784, 128); expected "
                                             "Linear(784, 100)"),
     ("part2_wrong_optimizer.ipynb", {"2.2": 3.75, "2.3": 3.75},
      "no optimizer constructed as Adam(lr=1)"),
     ("part2_param_count_weights_only.ipynb", {"2.4": 0.0}, "which has 89,610 parameters"),
-    ("part2_no_permutation.ipynb", {"2.5": 1.0}, "RandomPermutation as its last transform"),
+    ("part2_no_permutation.ipynb", {"2.5": 1.0}, "ends with a permutation of the pixels"),
+    # a class named as the handout's that permutes each image differently: nothing
+    ("part2_permutation_per_image.ipynb", {"2.5": 1.0}, "differently for every image"),
     ("part2_wrong_split.ipynb", {"2.1": 1.0 + 2 / 3}, "no DataLoader over the training set"),
     ("part2_no_plots.ipynb", {"2.1": 2.0, "2.2": 3.0, "2.3": 3.0, "2.5": 3.0},
      "looked for at least 1 image(s) drawn with imshow"),

@@ -6,29 +6,18 @@ labelled by it, so a student who trained on the course's own copy agrees with it
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SUPPORT = Path(__file__).resolve().parents[2] / "reference" / "vu_dl_a2" / "support"
+from service.fixtures import course_vugrad
 
 
 @pytest.fixture(scope="module")
 def vg() -> Iterator[object]:
-    spec = importlib.util.spec_from_file_location(
-        "_test_vugrad", SUPPORT / "vugrad" / "__init__.py",
-        submodule_search_locations=[str(SUPPORT / "vugrad")])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    for name in [m for m in sys.modules if m.startswith(spec.name)]:
-        del sys.modules[name]
+    with course_vugrad("_test_vugrad") as module:
+        yield module
 
 
 class _MLP:

@@ -187,9 +187,13 @@ CASES = [
     Case("looking for the reference and the hidden labels", (
         "import os\nfound = []\n"
         "for root, dirs, files in os.walk('/', onerror=lambda e: None):\n"
-        "    if root.startswith(('/proc', '/sys', '/dev')):\n"
+        "    if root.startswith(('/proc', '/sys', '/dev', '/usr/share')):\n"
         "        dirs[:] = []\n"
         "        continue\n"
+        # installed libraries (torch alone is thousands of files): a slow CI machine did
+        # not finish the walk in the cell's time; the project is installed editable, so
+        # its code is in the repository's tree, which is walked
+        "    dirs[:] = [d for d in dirs if d not in ('site-packages', 'dist-packages')]\n"
         "    found += [os.path.join(root, f) for f in files\n"
         "              if f in ('solution.py', 'solution_notebook.py')\n"
         "              or f.endswith('-hidden.npz') or 'calibration' in root\n"

@@ -131,7 +131,10 @@ def describe_bands(bands: list[tuple[float, float]], reference: float) -> str:
     return f"credit in bands below the reference's {100 * reference:.1f}% ({steps})"
 
 
-_TEST_NAME = r"\w*(?:test|val)\w*"
+# a loader over test or validation data by its name: test_loader, testloader, val_dl,
+# x_valid; not lr_values or intervals
+_TEST_NAME = (r"\w*(?<![A-Za-z])(?:test|val|valid|validation)"
+              r"(?:_?(?:loader|set|data|dl|ds))?(?![A-Za-z])\w*")
 _TEST_LOOP = re.compile(rf"for\s+[^\n]*\bin\s+(?:enumerate\()?(?:tqdm\()?({_TEST_NAME})",
                         re.IGNORECASE)
 
@@ -181,9 +184,23 @@ def training_mistakes(ctx: ModelContext, architecture: dict[str, Any]) -> list[s
 
 def _public_accuracy(c: dict[str, Any]) -> float | None:
     preds, labels = c.get("public_predictions"), c.get("public_labels")
-    if isinstance(preds, np.ndarray) and isinstance(labels, np.ndarray) and labels.size:
+    # the student's own labels: one value per image, or nothing to compare
+    if isinstance(preds, np.ndarray) and isinstance(labels, np.ndarray) and labels.size \
+            and preds.shape == labels.shape and labels.ndim == 1:
         return float(np.mean(preds == labels))
     return None
+
+
+def _student_chance(labels: Any) -> float | None:
+    """Chance on the notebook's own test labels, when they are class ids (its loader
+    decides what they are: one-hot rows, negative or huge values are not)."""
+    if not isinstance(labels, np.ndarray) or labels.ndim != 1 or not labels.size \
+            or labels.dtype.kind not in "iu":
+        return None
+    if labels.min() < 0 or labels.max() >= 100_000:
+        return None
+    _, counts = np.unique(labels, return_counts=True)
+    return float(counts.max() / labels.size)
 
 
 # `best = model.state_dict()`: a dict of live references to the model's tensors, so the
@@ -217,24 +234,46 @@ def state_dict_alias(ctx: ModelContext) -> str | None:
     return None
 
 
+def trained_on_test(ctx: ModelContext | None) -> str | None:
+    """Why the notebook's own test accuracies say nothing: it takes optimizer steps on
+    its test (or validation) data."""
+    if ctx is None:
+        return None
+    for cell in ctx.cells:
+        if cell.kind == "code" and (name := _steps_on_test_data(cell.source)):
+            return (f"cell {cell.index + 1} takes optimizer steps on `{name}`: accuracy on "
+                    "the data a model was trained on says nothing about how good it is")
+    return None
+
+
 def score_saved(check: SavedModelCheck, payload: dict[str, Any],
                 ctx: ModelContext | None = None) -> CheckScore:
     alias = state_dict_alias(ctx) if ctx is not None else None
     if alias:
         return CheckScore(0.0, [alias])
+    leak = trained_on_test(ctx)
+    if leak:
+        return CheckScore(0.0, [f"the saved model cannot be judged the best: {leak}"])
     saved = _eligible(payload, ModelLocator(source="saved"))
     if not saved:
         return _no_model(ModelLocator(source="saved"))
     usable = [c for c in saved if not c.get("error")]
     if not usable:
         return CheckScore(0.0, [f"{_where(saved[0])} {saved[0]['error']}"], Fault.ERRORED)
+    # models the notebook still holds (one it replaced is not a rival of the saved one)
     memory = [a for c in _eligible(payload, ModelLocator(source="memory"))
-              if (a := _public_accuracy(c)) is not None]
+              if c.get("earlier_cell") is None and (a := _public_accuracy(c)) is not None]
     scored = [(a, c) for c in usable if (a := _public_accuracy(c)) is not None]
     if not scored:
         return CheckScore(0.5, [f"{_where(usable[0])} loads, but no test DataLoader was found "
                                 "to compare it with"])
     acc, chosen = max(scored, key=lambda s: s[0])
+    chance = _student_chance(chosen.get("public_labels"))
+    if chance is not None and acc < chance + CHANCE_MARGIN:
+        return CheckScore(0.0, [
+            f"the saved model ({_where(chosen)}) reaches {100 * acc:.1f}% on your test set, "
+            f"no better than always answering the most common class ({100 * chance:.1f}%): "
+            "it was saved before it was trained, or is not the trained model"])
     if memory and acc < max(memory) - check.tolerance:
         return CheckScore(0.0, [
             f"the saved model ({_where(chosen)}) reaches {100 * acc:.1f}% on your test set, "
@@ -279,12 +318,18 @@ def score_reported(check: ReportedAccuracyCheck, payload: dict[str, Any],
     claim = (tested or untrained or [v for _, v in overall] or [claims[-1][1]])[-1]
     credit = 0.0
     parts = 2 if check.per_class else 1
-    if not measured:
+    leak = trained_on_test(ctx)
+    contradicted = False
+    if leak:
+        contradicted = True
+        feedback.append(f"the printed accuracy cannot be credited: {leak}")
+    elif not measured:
         feedback.append("no model and test DataLoader found to check the printed accuracy")
     elif any(abs(claim - m) <= check.tolerance for m in measured):
         credit += 1
         feedback.append(f"the printed accuracy {100 * claim:.1f}% matches the model")
     else:
+        contradicted = True
         closest = min(measured, key=lambda m: abs(m - claim))
         feedback.append(f"the notebook prints a test accuracy of {100 * claim:.1f}%, but its "
                         f"model reaches {100 * closest:.1f}% on that test set")
@@ -294,6 +339,10 @@ def score_reported(check: ReportedAccuracyCheck, payload: dict[str, Any],
             rf"{re.escape(n)}[^\n]*\d", lower)]
         if missing:
             feedback.append(f"no per-class accuracy printed for: {', '.join(missing)}")
+        elif contradicted:
+            # printed beside an overall figure the model does not reach: as unfounded
+            feedback.append("the per-class accuracies are printed, but with an overall "
+                            "accuracy the model does not reach they cannot be credited")
         else:
             credit += 1
     return CheckScore(credit / parts, feedback)

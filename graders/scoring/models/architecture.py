@@ -4,6 +4,7 @@ notebook's own parameter-count function."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,9 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
         len(_architecture_problems(check, c["architecture"])),
         str(c.get("label", "")).startswith("class:")))
     chosen = ranked[0]
+    earlier = ctx.layers_graded_before(check.layers) if ctx is not None else None
+    if earlier is not None:
+        return _requires_only(check, chosen, earlier)
     problems = _architecture_problems(check, chosen["architecture"])
     mistakes = training_mistakes(ctx, chosen["architecture"]) if ctx is not None else []
     if not problems:
@@ -126,6 +130,31 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
                                 *mistakes])
     credit = partial_credit(check, chosen["architecture"])
     return CheckScore(credit, [f"{_where(chosen)}: {problems[0]}", *problems[1:], *mistakes])
+
+
+def _requires_only(check: ArchitectureCheck, chosen: dict[str, Any],
+                   earlier: str) -> CheckScore:
+    """Question ``earlier`` grades these layers: here only what this check adds (batch
+    norm, dropout) earns credit, so a wrong layer is not charged twice and right layers
+    are not paid twice. The model must still be the network (some layer right)."""
+    arch = chosen["architecture"]
+    what = f"{_where(chosen)}"
+    if partial_credit(replace(check, requires=()), arch) == 0.0:
+        return CheckScore(0.0, [f"{what} is not the network question {earlier} asks for, "
+                                "so it cannot answer this one"])
+    if not check.requires:
+        return CheckScore(1.0, [f"{what}: its layers are graded in question {earlier}"])
+    have = [need for need in check.requires if computes(arch, need)]
+    lacking = [need.replace("_", " ") for need in check.requires if need not in have]
+    credit = math.floor(len(have) / len(check.requires) * 4 + 1e-9) / 4
+    lines = [f"{what} uses " + (" and ".join(n.replace("_", " ") for n in have) or "none of ")
+             + (f"; no {' and no '.join(lacking)} found (neither a module nor a call in "
+                "forward)" if lacking else ""),
+             f"its layers are graded in question {earlier} (not again here)"]
+    if lacking and not have:
+        lines[0] = f"{what}: no {' and no '.join(lacking)} found (neither a module nor a " \
+                   "call in forward)"
+    return CheckScore(credit, lines)
 
 
 def partial_credit(check: ArchitectureCheck, arch: dict[str, Any]) -> float:

@@ -7,6 +7,7 @@ import io
 import re
 import textwrap
 import tokenize
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -50,6 +51,13 @@ class ModelContext:
     # the cells each plot question's own heading claims: a question whose heading is not
     # found may not take another question's figures for its own
     claimed: tuple[tuple[str, frozenset[int]], ...] = ()
+    # each architecture check's question and layers, in the assignment's order: a later
+    # question that names the same layers again (a bonus adding batch norm to the VGG
+    # of an earlier one) does not charge, or pay for, the layers a second time
+    architectures: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    # every value answer the assignment asks for (ValueChecks): a number found while
+    # looking for one intermediate of a trace may be another's
+    values: tuple[Any, ...] = ()
 
     def for_question(self, question: Question) -> ModelContext:
         return replace(self, question=question)
@@ -68,6 +76,16 @@ class ModelContext:
         """Cells other questions' own headings claim."""
         mine = self.question.id if self.question is not None else None
         return frozenset(i for qid, cells in self.claimed if qid != mine for i in cells)
+
+    def layers_graded_before(self, layers: tuple[Any, ...]) -> str | None:
+        """The earlier question whose architecture check grades these layers already."""
+        mine = self.question.id if self.question is not None else None
+        for qid, graded in self.architectures:
+            if qid == mine:
+                return None
+            if graded == layers:
+                return qid
+        return None
 
     def labels(self, check: ModelAccuracyCheck) -> np.ndarray:
         if self.hidden_dir is None:
@@ -94,6 +112,23 @@ def plain(decoded: Decoded) -> Any:
     return value
 
 
+# the model probe's answer, decoded once per grading however many checks read it. Keyed
+# by the record's identity; the entry holds the record, so the id cannot be reused while
+# it is cached. Scorers only read the payload.
+_DECODED: OrderedDict[int, tuple[ProbeRecord, Any]] = OrderedDict()
+
+
+def _decoded(record: ProbeRecord) -> Any:
+    hit = _DECODED.get(id(record))
+    if hit is not None and hit[0] is record:
+        return hit[1]
+    payload = plain(decode(record.value))
+    _DECODED[id(record)] = (record, payload)
+    while len(_DECODED) > 16:
+        _DECODED.popitem(last=False)
+    return payload
+
+
 def _payload(record: ProbeRecord | None) -> tuple[Any, CheckScore | None]:
     if record is None:
         return None, CheckScore(0.0, ["the model probes did not run (see the execution "
@@ -105,7 +140,7 @@ def _payload(record: ProbeRecord | None) -> tuple[Any, CheckScore | None]:
         return None, CheckScore(0.0, [f"evaluating the models failed: {record.error}"],
                                 Fault.ERRORED)
     try:
-        return plain(decode(record.value)), None
+        return _decoded(record), None
     except WireFormatError as exc:
         return None, CheckScore(0.0, [f"the model probe's answer was unreadable ({exc})"],
                                 Fault.ERRORED)
@@ -139,7 +174,13 @@ def _where(c: dict[str, Any]) -> str:
     kind, _, name = label.partition(":")
     if kind == "class":
         return f"a new instance of your class `{name}`"
-    return f"the saved file {name}" if kind == "file" else f"`{name}`"
+    if kind == "file":
+        return f"the saved file {name}"
+    cell = c.get("earlier_cell")
+    if isinstance(cell, int) and not isinstance(cell, bool):
+        # the kernel kept it when a later cell bound the name to another model
+        return f"`{name}` as it stood after cell {cell + 1} (a later cell rebinds the name)"
+    return f"`{name}`"
 
 
 def _accuracy(preds: Any, labels: np.ndarray) -> float | None:

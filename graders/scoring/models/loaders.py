@@ -54,7 +54,11 @@ def score_loaders(check: LoaderCheck, payload: dict[str, Any]) -> CheckScore:
 
 
 
+
+
 def score_transform(check: TransformCheck, payload: dict[str, Any]) -> CheckScore:
+    if check.permutes:
+        return _score_permutation(check, payload)
     for entry in payload.get("loaders", []):
         names = entry.get("transforms") or []
         if names and names[-1] == check.last:
@@ -63,6 +67,48 @@ def score_transform(check: TransformCheck, payload: dict[str, Any]) -> CheckScor
              for e in payload.get("loaders", [])]
     return CheckScore(0.0, [f"no dataset applies {check.last} as its last transform "
                             f"(found {'; '.join(found) or 'no datasets'})"])
+
+
+def _score_permutation(check: TransformCheck, payload: dict[str, Any]) -> CheckScore:
+    """What the last step does, measured in the kernel on a ramp image and a random one
+    (``last_step``: fixed / per_image / identity / none / error), never its name."""
+    entries = [e for e in payload.get("loaders", []) if isinstance(e, dict)]
+
+    def step(e: dict[str, Any]) -> str:
+        names = e.get("transforms") or []
+        return str(names[-1]) if names else "no transform"
+
+    fixed = [e for e in entries if e.get("last_step") == "fixed"]
+    for entry in fixed:
+        if entry.get("is_loader"):
+            return CheckScore(1.0, [f"{entry['name']} ends with {step(entry)}, which permutes "
+                                    "the pixels the same way for every image"])
+    if fixed:
+        # the permuted images exist, but no DataLoader serves them: nothing was trained on
+        # them, and the experiment the question asks for was not done
+        return CheckScore(0.0, [
+            f"{fixed[0]['name']} ends with {step(fixed[0])}, which permutes the pixels the "
+            "same way for every image, but no DataLoader serves that dataset: the networks "
+            "were not trained on the permuted images"])
+    for entry in entries:
+        if entry.get("last_step") == "per_image":
+            # pixels that move differently in every image: no network can learn from
+            # them, and this is not PermutedKMNIST
+            return CheckScore(0.0, [
+                f"{entry['name']} ends with {step(entry)}, which permutes the pixels "
+                "differently for every image: PermutedKMNIST uses one permutation for all "
+                "images (draw it once, when the transform is created)"])
+    said = {"identity": "leaves every pixel where it was",
+            "none": "does not rearrange the pixels (its output is not a permutation of its "
+                    "input)",
+            "error": "raised an error on a test image of the dataset's shape"}
+    tried = [f"{e['name']} ends with {step(e)}, which {said[e['last_step']]}"
+             for e in entries if e.get("last_step") in said]
+    found = [f"{e['name']}: {' -> '.join(e.get('transforms') or []) or 'none'}"
+             for e in entries]
+    return CheckScore(0.0, [f"no dataset's transform ends with a permutation of the pixels "
+                            f"({check.last} in the handout)", *tried[:3],
+                            f"found {'; '.join(found) or 'no datasets'}"])
 
 
 def _training_batch_size(batch_size: int, loaders: list[dict[str, Any]]) -> CheckScore:

@@ -22,16 +22,29 @@ _LOOKED_FOR = {
 
 def score_plot(check: PlotCheck, ctx: ModelContext) -> CheckScore:
     section = ctx.section(check.section)
+    # other questions' parts were found: the notebook is laid out by question, and this
+    # one's is not there (a notebook whose layout is not recognised is read whole)
+    laid_out = bool(ctx.claimed_elsewhere())
+    if (not section.found or section.how == "whole notebook") and laid_out:
+        # a notebook with headings, none of them this question's: a figure elsewhere
+        # answers the question under whose heading it stands, or none
+        return CheckScore(0.0, [f"looked for {check.min_images} "
+                                f"{_LOOKED_FOR[check.shows]} under this question's heading "
+                                "or prompt, and found no part of your notebook that answers "
+                                "it (keep the handout's headings, or number your answers "
+                                "as the handout does)"])
     ran = {r.index for r in ctx.records if r.status is CellStatus.OK}
-    # no heading of its own: the whole notebook, less what other questions' headings claim
+    # a notebook without any headings (a script): all of it, less what other questions'
+    # prompts claim
     others = ctx.claimed_elsewhere() if not section.found else frozenset()
     found = figures = 0
     for cell in section.cells:
         if cell.kind != "code" or cell.index in others:
             continue
-        # a figure both shown and saved is one figure
-        made = max(cell.images, savefig_calls(cell.source) if check.saved
-                   and cell.index in ran else 0)
+        # a figure both shown and saved is one figure; a cell that raised shows the
+        # figure it had begun (empty axes, half the curves), which answers nothing
+        made = max(cell.images if cell.index in ran else 0,
+                   savefig_calls(cell.source) if check.saved and cell.index in ran else 0)
         figures += made
         found += shown(ctx.cells, cell, made, check.shows)
     where = "this question's part of the notebook" if section.found else "the notebook"
@@ -66,14 +79,24 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
 def score_optimizers(check: OptimizerCheck, ctx: ModelContext) -> CheckScore:
     code = read(ctx.cells)
     missing, idle = [], []
+    # each constructor call answers the most specific setting it fits: SGD(lr=0.01,
+    # momentum=0.9, nesterov=True) is the handout's Nesterov SGD, not also its plain one
+    fits = {id(call): [s for s in check.settings if _fits(call, s)] for call in code.calls}
+    answers = {key: [s for s in found if len(s.kwargs) == max(len(f.kwargs) for f in found)]
+               for key, found in fits.items() if found}
+    # a notebook that writes its own training loop (zero_grad(), backward()) and never steps
+    # an optimizer (the step commented out "as too slow") trained nothing with it, however
+    # it was built; training in a helper module of the course's is not judged this way
+    methods = {call.name for call in code.calls if call.method}
+    stepped = "step" in methods or not {"zero_grad", "backward"} <= methods
     for setting in check.settings:
-        want = dict(setting.kwargs)
-        defaults = OPTIMIZER_DEFAULTS.get(setting.name, {})
-        built = [call for call in code.calls if call.name == setting.name and all(
-            call.kwargs.get(k, defaults.get(k)) == v for k, v in want.items())]
+        built = [call for call in code.calls if setting in answers.get(id(call), ())]
         args = ", ".join(f"{k}={v}" for k, v in setting.kwargs)
         if not built:
             missing.append(f"{setting.name}({args})")
+        elif not stepped:
+            idle.append(f"{setting.name}({args}), never stepped (no optimizer.step() "
+                        "anywhere in the notebook)")
         elif all(code.unused(call) for call in built):
             # built and assigned, then never read: nothing was trained with it
             idle.append(f"{setting.name}({args}) as `{built[0].bound_to}`")
@@ -87,6 +110,12 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext) -> CheckScore:
                       Fault.ERRORED if problem else Fault.NONE)
 
 
+def _fits(call: Call, setting: Any) -> bool:
+    defaults = OPTIMIZER_DEFAULTS.get(setting.name, {})
+    return call.name == setting.name and all(
+        call.kwargs.get(k, defaults.get(k)) == v for k, v in setting.kwargs)
+
+
 def _mode(call: Call) -> str:
     # ``model.train(False)`` (or mode=False) switches to evaluation: it is an eval()
     if call.name == "train" and (call.args[:1] == (False,) or call.kwargs.get("mode") is False):
@@ -95,6 +124,15 @@ def _mode(call: Call) -> str:
 
 
 def score_calls(check: CallsCheck, ctx: ModelContext) -> CheckScore:
+    # the calls may stand anywhere (in the training helpers an earlier part defined), but
+    # only for a question the notebook answers: the MNIST part's train() is no answer to
+    # a VGG bonus the notebook left out
+    section = ctx.section(None)
+    if ctx.claimed_elsewhere() and (not section.found or section.how == "whole notebook"):
+        return CheckScore(0.0, ["found no part of your notebook that answers this question "
+                                "(its heading or prompt): "
+                                f"{', '.join(f'{n}()' for n in check.calls)} elsewhere "
+                                "answer other questions"])
     code = read(ctx.cells)
     # `train(net, loader)` calling the notebook's own train() is no `model.train()`, nor
     # is Python's eval() a `model.eval()`
