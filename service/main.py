@@ -18,6 +18,7 @@ from service.api.routes import (
     account,
     admin,
     assignments,
+    grading,
     groups,
     health,
     regrades,
@@ -102,7 +103,7 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
 
     app.include_router(health.router)
     for router in (account.router, submissions.router, assignments.router, groups.router,
-                   regrades.router, admin.router):
+                   regrades.router, admin.router, grading.router):
         app.include_router(router, prefix=API)
     mount_dashboard(app)
     return app

@@ -20,6 +20,8 @@ def with_manual_grades(report: GradeReport, manual: dict[str, ManualGrade]) -> G
         if entry.points is not None:
             points = max(0.0, min(entry.points, q.max_points))
             update["points"] = points
+            # staff graded the whole question: nothing of it waits any more
+            update["checks"] = [c.model_copy(update={"pending": False}) for c in q.checks]
             update["outcome"] = (Outcome.PASSED if points >= q.max_points
                                  else Outcome.PARTIAL if points > 0 else Outcome.FAILED)
         if entry.comment:

@@ -180,6 +180,31 @@ class ManualGrade(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class RubricItem(Base):
+    """A reusable piece of a manual question's grading: points and a comment. Applied to
+    many submissions; editing it changes the score of every one it is applied to."""
+
+    __tablename__ = "rubric_items"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    assignment_id: Mapped[str] = mapped_column(String(100), index=True)
+    question_id: Mapped[str] = mapped_column(String(50))
+    points: Mapped[float] = mapped_column(Float)
+    comment: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RubricApplication(Base):
+    __tablename__ = "rubric_applications"
+    item_id: Mapped[str] = mapped_column(ForeignKey("rubric_items.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), primary_key=True,
+                                               index=True)
+    applied_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    applied_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -155,6 +155,35 @@ def test_gradebook_export_csv_latest_and_best(server, users, graded):
     assert set(latest[0]) >= {"1.1", "1.5", "score", "total", "late", "late_days"}
 
 
+def test_the_gradebook_lists_every_student_by_question_non_submitters_included(
+        server, users, graded):
+    from service.db.models import Role
+
+    server.add_user("carol-never-submits", Role.STUDENT)
+    staff = server.client(users.prof)
+    book = staff.get("/assignments/ee411-hw3/gradebook").json()
+    rows = {r["student"]: r for r in book["rows"]}
+    carol = rows["carol-never-submits"]
+    assert carol["status"] == "not_submitted" and carol["cells"] == {} and carol["total"] is None
+    assert "prof" not in rows  # staff who never handed in are not in the class
+    alice = rows["alice"]
+    assert alice["status"] == "graded" and alice["cells"]["1.5"]["max_points"] == 12
+    from graders import discover
+
+    spec = discover()["ee411-hw3"].spec
+    assert [q["id"] for q in book["questions"]] == [q.id for q in spec.questions]
+    assert book["max_points"] == spec.autograded_points + spec.manual_points
+    # the manual question is pending, not zero, for a hand-in nobody has graded by hand
+    assert alice["cells"]["1.4"]["points"] is None and alice["pending"] >= 12
+    # the export is the same table, for the students with a graded hand-in
+    exported = {r["student"]: r for r in csv.DictReader(io.StringIO(
+        staff.get("/assignments/ee411-hw3/export").text))}
+    assert "carol-never-submits" not in exported
+    assert float(exported["alice"]["total"]) == alice["total"]
+    q15 = next(q for q in book["questions"] if q["id"] == "1.5")
+    assert q15["graded"] == sum(1 for r in book["rows"] if "1.5" in r["cells"])
+
+
 def test_gradebook_export_gradescope(server, users, graded):
     rows = server.client(users.prof).get(
         "/assignments/ee411-hw3/export", params={"format": "gradescope"}).json()
@@ -290,3 +319,84 @@ def test_the_openapi_document_declares_bearer_auth_and_every_error(server):
     assert "application/x-ipynb+json" in notebook["responses"]["200"]["content"]
     export = spec["paths"]["/api/v1/assignments/{assignment_id}/export"]["get"]
     assert "text/csv" in export["responses"]["200"]["content"]
+
+
+def test_staff_enrol_a_class_from_csv_and_reset_and_revoke_its_tokens(server, users):
+    staff = server.client(users.prof)
+    # a bad line enrols nobody, and says which line
+    refused = staff.post("/users/import", json={"csv": "name,role\nzoe,student\nzed,wizard\n"})
+    assert refused.status_code == 422 and "line 3" in refused.json()["detail"]
+    assert "zoe" not in {u["name"] for u in staff.get("/users").json()}
+    # staff enrol students, not staff
+    staff_line = staff.post("/users/import", json={"csv": "mallory,instructor\n"})
+    assert staff_line.status_code == 422 and "administrators" in staff_line.json()["detail"]
+    made = staff.post("/users/import",
+                      json={"csv": "name,role\nzoe,student\nzack\nalice,student\n"}).json()
+    assert {c["name"] for c in made["created"]} == {"zoe", "zack"}
+    assert made["existing"] == ["alice"]
+    tokens = {c["name"]: c["token"] for c in made["created"]}
+    zoe = server.client(tokens["zoe"])
+    assert zoe.get("/me").json()["name"] == "zoe"
+    # the roster is staff's: a student is refused
+    assert zoe.get("/users").status_code == 403
+    zoe_id = next(u["id"] for u in staff.get("/users").json() if u["name"] == "zoe")
+    reset = staff.post(f"/users/{zoe_id}/token")
+    assert reset.status_code == 200, reset.text
+    fresh = reset.json()["token"]
+    assert zoe.get("/me").status_code == 401  # the old token stopped working at once
+    assert server.client(fresh).get("/me").status_code == 200
+    revoked = staff.delete(f"/users/{zoe_id}/token").json()
+    assert revoked["active"] is False
+    assert server.client(fresh).get("/me").status_code == 401
+    # only an administrator changes roles (and cannot demote themselves)
+    assert staff.patch(f"/users/{zoe_id}", json={"role": "instructor"}).status_code == 403
+    admin = server.client(users.admin)
+    assert admin.patch(f"/users/{zoe_id}", json={"role": "instructor"}).json()["role"] \
+        == "instructor"
+    me = admin.get("/me").json()["id"]
+    assert admin.patch(f"/users/{me}", json={"role": "student"}).status_code == 409
+    from sqlalchemy import select
+
+    from service.db.models import AuditEvent
+    from service.db.session import make_engine, make_sessionmaker
+
+    engine = make_engine(server.settings().resolved_database_url)
+    with make_sessionmaker(engine).begin() as session:
+        actions = set(session.scalars(select(AuditEvent.action)).all())
+    assert {"import_roster", "reset_token", "revoke_token", "change_role"} <= actions
+
+
+def test_a_rubric_item_edited_later_changes_every_submission_it_was_applied_to(
+        server, users, graded):
+    staff = server.client(users.prof)
+    base = "/assignments/ee411-hw3/questions/1.4"
+    view = staff.get(f"{base}/grading").json()
+    assert view["manual"] and view["max_points"] == 12
+    subs = [s["submission_id"] for s in view["submissions"]]
+    assert len(subs) >= 2  # one per student: the submission that counts
+    item = staff.post(f"{base}/rubric", json={"points": 8, "comment": "forward pass"}).json()
+    extra = staff.post(f"{base}/rubric", json={"points": 6, "comment": "backward"}).json()
+    for sid in subs:
+        staff.put(f"/submissions/{sid}/rubric/{item['id']}", json={"on": True})
+    after = staff.put(f"/submissions/{subs[0]}/rubric/{extra['id']}", json={"on": True}).json()
+    points = {s["submission_id"]: s["points"] for s in after["submissions"]}
+    assert points[subs[0]] == 12  # 8 + 6, capped at the question's 12
+    assert points[subs[1]] == 8 and after["graded"] >= 2
+    # the student sees the score and the item's comment
+    owner = next(u for u in (users.alice, users.bob)
+                 if server.client(u).get(f"/submissions/{subs[1]}").status_code == 200)
+    seen = server.client(owner).get(f"/submissions/{subs[1]}").json()
+    q14 = next(q for q in seen["report"]["questions"] if q["id"] == "1.4")
+    assert q14["points"] == 8 and any("forward pass (+8)" in f for f in q14["feedback"])
+    # edited once, re-scored everywhere it is applied
+    edited = staff.patch(f"/rubric/{item['id']}", json={"points": 5}).json()
+    points = {s["submission_id"]: s["points"] for s in edited["submissions"]}
+    assert points[subs[1]] == 5 and points[subs[0]] == 11
+    # removing every item leaves the question to be graded again, not zero
+    removed = staff.put(f"/submissions/{subs[1]}/rubric/{item['id']}",
+                        json={"on": False}).json()
+    assert next(s for s in removed["submissions"]
+                if s["submission_id"] == subs[1])["points"] is None
+    # students cannot grade
+    assert server.client(users.alice).put(f"/submissions/{subs[0]}/rubric/{item['id']}",
+                                          json={"on": True}).status_code == 403

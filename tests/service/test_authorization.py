@@ -48,11 +48,16 @@ ENDPOINTS = [
     ("POST", "/assignments/ee411-hw3/release", None, {STAFF: 200, ADMIN: 200}),
     ("GET", "/assignments/ee411-hw3/statistics", None, {STAFF: 200, ADMIN: 200}),
     ("GET", "/assignments/ee411-hw3/export", None, {STAFF: 200, ADMIN: 200}),
+    ("GET", "/assignments/ee411-hw3/gradebook", None, {STAFF: 200, ADMIN: 200}),
     ("POST", "/assignments/ee411-hw3/regrade", {"rescore_only": True},
      {STAFF: 202, ADMIN: 202}),
     ("GET", "/regrades/{batch}", None, {STAFF: 200, ADMIN: 200}),
     ("POST", "/regrades/{batch}/publish", None, {STAFF: 200, ADMIN: 200}),
-    ("POST", "/users", {"name": "u-{caller}", "role": "student"}, {ADMIN: 201}),
+    # staff enrol students; only administrators make staff
+    ("POST", "/users", {"name": "u-{caller}", "role": "student"}, {STAFF: 201, ADMIN: 201}),
+    ("POST", "/users", {"name": "i-{caller}", "role": "instructor"}, {ADMIN: 201}),
+    ("GET", "/users", None, {STAFF: 200, ADMIN: 200}),
+    ("POST", "/users/import", {"csv": "csv-{caller},student"}, {STAFF: 201, ADMIN: 201}),
     ("GET", "/assignments/ee411-hw3/groups", None, {STAFF: 200, ADMIN: 200}),
     # one group, its members set again by each staff caller
     ("PUT", "/assignments/ee411-hw3/groups/matrix", {"members": ["bob"]},

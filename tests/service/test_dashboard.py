@@ -165,6 +165,9 @@ def test_pages_fit_a_phones_screen(page, users, graded):
     page.set_viewport_size({"width": 390, "height": 844})
     sign_in(page, users.prof)
     for route, selector in (("/#/", "#assignments"), ("/#/submissions", "#submissions"),
+                            ("/#/gradebook/ee411-hw3", "#gradebook"),
+                            ("/#/overview/ee411-hw3", "#bins"), ("/#/users", "#users"),
+                            ("/#/grade/ee411-hw3/1.4", "#new-item"),
                             (f"/#/submission/{graded['alice-summed']}", "section.question")):
         page.goto(route)
         page.wait_for_selector(selector)
@@ -175,6 +178,206 @@ def test_pages_fit_a_phones_screen(page, users, graded):
         # the eval that wait_for_function needs)
         page.wait_for_selector("h1:focus, h2:focus", timeout=10_000)
     assert page.get_attribute("#live-status", "aria-live") == "polite"
+
+
+def _no_literal_nothing(page) -> None:
+    text = page.inner_text("main")
+    assert "null" not in text and "undefined" not in text and "NaN" not in text, text[:2000]
+
+
+def test_staff_see_the_gradebook_with_a_non_submitter_sort_and_filter_it(
+        page, server, users, graded):
+    from service.db.models import Role
+
+    server.add_user("dora-no-hand-in", Role.STUDENT)
+    sign_in(page, users.prof)
+    page.goto("/#/assignments/ee411-hw3")
+    page.click("a[href='#/gradebook/ee411-hw3']")
+    page.wait_for_selector("#gradebook")
+    dora = page.locator("#gradebook tr", has_text="dora-no-hand-in")
+    assert "not submitted" in dora.inner_text()
+    alice = page.locator("#gradebook tbody tr", has_text="alice")
+    assert alice.locator("a[href^='#/submission/']").count() >= 1  # each cell opens it
+    assert "to grade" in alice.inner_text()  # 1.4 is graded by hand: pending, not 0
+    _no_literal_nothing(page)
+    # sort by total, highest first; the non-submitter (no total) sorts last
+    page.click("[data-sort=total]")  # a number sorts highest first on its first press
+    assert page.get_attribute("th:has([data-sort=total])", "aria-sort") == "descending"
+    names = page.locator("#gradebook tbody th").all_inner_texts()
+    assert names[-1].startswith("dora-no-hand-in"), names
+    # the keyboard reaches the sort buttons: focus stays on the one just pressed
+    page.focus("[data-sort=student]")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.dataset.sort") == "student"
+    page.select_option("#gradebook-status", "not_submitted")
+    rows = page.locator("#gradebook tbody tr")
+    assert rows.count() >= 1 and all("not submitted" in t for t in rows.all_inner_texts())
+    page.fill("#gradebook-filter", "alice")
+    assert page.locator("#gradebook tbody tr").count() == 0  # alice handed in
+    page.select_option("#gradebook-status", "")
+    assert page.locator("#gradebook tbody tr").count() == 1
+    assert "1 of" in page.inner_text("#gradebook-count")
+
+
+def test_the_class_overview_draws_a_histogram_and_a_bar_lists_its_students(
+        page, users, graded):
+    sign_in(page, users.prof)
+    page.goto("/#/overview/ee411-hw3")
+    page.wait_for_selector("#bins")
+    # drawn by the packaged chart library, with as many students as have a total
+    drawn = page.evaluate("(() => { const c = window.Chart && Chart.getChart('totals-chart');"
+                          " return c ? c.data.datasets[0].data : null; })()")
+    assert drawn is not None and sum(drawn) >= 2, drawn
+    assert page.evaluate("Chart.getChart('totals-chart').options.scales.x.title.text") \
+        .startswith("total points")
+    # click the tallest bar on the canvas: its students are listed
+    tallest = max(range(len(drawn)), key=lambda i: drawn[i])
+    x, y = page.evaluate(f"(() => {{ const b = Chart.getChart('totals-chart')"
+                         f".getDatasetMeta(0).data[{tallest}]; return [b.x, b.y + 2]; }})()")
+    box = page.locator("#totals-chart").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    listed = page.locator("#bin-students li")
+    assert listed.count() == drawn[tallest]
+    # the same by keyboard, from the table under the chart
+    page.focus(f"#bins button[data-bin='{tallest}']")
+    page.keyboard.press("Enter")
+    assert page.locator("#bin-students li").count() == drawn[tallest]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "class_overview.png"), full_page=True)
+    # a count opens the gradebook filtered to those students
+    page.click("a[data-count=not_submitted]")
+    page.wait_for_selector("#gradebook")
+    assert page.input_value("#gradebook-status") == "not_submitted"
+    assert page.locator("#question-stats").count() == 0
+    _no_literal_nothing(page)
+
+
+def test_staff_enrol_students_from_a_csv_and_revoke_a_token_on_the_users_page(
+        page, server, users):
+    sign_in(page, users.prof)
+    page.click("nav a[href='#/users']")
+    page.wait_for_selector("#users")
+    # a bad line enrols nobody: the page says which line
+    page.fill("#roster-csv", "name,role\nnia,student\nned,wizard\n")
+    page.click("#roster-import button[type=submit]")
+    page.wait_for_selector("#users-status .msg-error")
+    assert "line 3" in page.inner_text("#users-status")
+    assert page.locator("#users tr[data-user=nia]").count() == 0
+    # chosen as a file, by keyboard: Tab reaches the file input
+    page.set_input_files("#roster-file", files=[{
+        "name": "roster.csv", "mimeType": "text/csv",
+        "buffer": b"name,role\nnia,student\nned\n"}])
+    page.wait_for_selector("#roster-csv:not(:placeholder-shown)")
+    page.click("#roster-import button[type=submit]")
+    page.wait_for_selector("#token-table")
+    tokens = dict(zip(page.locator("#token-table tbody th").all_inner_texts(),
+                      page.locator("#token-table code").all_inner_texts(), strict=True))
+    assert set(tokens) == {"nia", "ned"} and all(t.startswith("agt_") for t in tokens.values())
+    assert server.client(tokens["nia"]).get("/me").json()["name"] == "nia"
+    page.wait_for_selector("#users tr[data-user=nia]")
+    page.click("[data-revoke=nia]")
+    page.wait_for_selector("#users tr[data-user=nia] .bad")
+    assert "revoked" in page.inner_text("#users tr[data-user=nia]")
+    assert server.client(tokens["nia"]).get("/me").status_code == 401
+    # staff may not change roles (administrators do): no role control for them
+    assert page.locator("#users select").count() == 0
+    _no_literal_nothing(page)
+
+
+def test_a_students_report_opens_with_a_summary_saying_what_to_fix(page, users, graded):
+    sign_in(page, users.alice)
+    page.goto(f"/#/submission/{graded['alice-summed']}")
+    page.wait_for_selector("#summary tbody tr")
+    rows = {r.split("\t")[0].split(" ")[0]: r for r in
+            page.locator("#summary tbody tr").all_inner_texts()}
+    assert {"1.1", "1.4", "1.5"} <= set(rows)
+    assert "summed over the batch" in rows["1.5"]  # the first thing to fix, in one line
+    assert "– / 12" in rows["1.4"]  # graded by hand: not counted yet, out of its 12
+    assert "5 / 5" in rows["1.1"] and "passed" in rows["1.1"]
+    _no_literal_nothing(page)
+
+
+def _serious_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [f"{v['id']} ({v['impact']}): {v['help']} -> "
+            f"{[n['target'] for n in v['nodes']][:3]}"
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_no_page_has_a_serious_accessibility_violation(page, users, graded):
+    """axe-core on every page, as staff and as a student, at 1280 px and 390 px."""
+    # the checker finds what it must: an image without text and an unnamed button
+    page.goto("/")
+    page.set_content('<html lang="en"><body><main><img src="data:,"><button></button>'
+                     "</main></body></html>")
+    assert len(_serious_violations(page)) >= 2
+    found: dict[str, list[str]] = {}
+    page.goto("/")
+    page.wait_for_selector("#token")
+    found["sign-in"] = _serious_violations(page)
+    sign_in(page, users.prof)
+    staff_pages = (("/#/", "#assignments"), ("/#/assignments/ee411-hw3", "#statistics"),
+                   ("/#/submissions", "#submissions"),
+                   (f"/#/submission/{graded['alice-summed']}", "section.question"),
+                   ("/#/gradebook/ee411-hw3", "#gradebook"), ("/#/overview/ee411-hw3", "#bins"),
+                   ("/#/users", "#users"), ("/#/grade/ee411-hw3/1.4", "#new-item"))
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for route, selector in staff_pages:
+            page.goto(route)
+            page.wait_for_selector(selector)
+            found[f"{route} @{width}"] = _serious_violations(page)
+    page.click("#signout")
+    sign_in(page, users.bob)
+    for route, selector in (("/#/", "#upload"),
+                            (f"/#/submission/{graded['bob-correct']}", "section.question")):
+        page.goto(route)
+        page.wait_for_selector(selector)
+        found[f"student {route}"] = _serious_violations(page)
+    assert not {k: v for k, v in found.items() if v}, found
+
+
+def test_staff_grade_a_question_across_three_submissions_by_keyboard_with_a_rubric_item(
+        page, server, users, graded):
+    from service.db.models import Role
+
+    cleo = server.client(server.add_user("cleo-third", Role.STUDENT))
+    sid = submit(cleo, "correct_basic.ipynb").json()["id"]
+    assert wait_graded(cleo, sid)["status"] == "graded"
+    sign_in(page, users.prof)
+    page.goto("/#/assignments/ee411-hw3")
+    page.click("#grade-by-question a[href='#/grade/ee411-hw3/2.5b']")
+    page.wait_for_selector("#new-item")
+    assert "0 of 3 graded" in page.inner_text("#graded-count")
+    # a rubric item, typed and sent by keyboard
+    page.focus("#new-item-points")
+    page.keyboard.type("3")
+    page.keyboard.press("Tab")
+    page.keyboard.type("observes the MLP is unaffected")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#rubric-items li")
+    for _ in range(3):  # apply item 1, go to the next submission
+        before = page.inner_text("#current h2")
+        page.keyboard.press("1")
+        page.wait_for_selector("#current-points:has-text('3 / 4')")
+        page.keyboard.press("n")
+        page.wait_for_selector(f"#current h2:not(:has-text('{before.split(' ·')[0]}'))")
+    assert "3 of 3 graded" in page.inner_text("#graded-count")
+    # edited once: every submission it is applied to changes
+    edit = page.locator("form.item-edit").first
+    edit.locator("input[type=number]").fill("2")
+    edit.locator("input[type=number]").press("Enter")
+    page.wait_for_selector("#rubric-items:has-text('applied to 3')")
+    for _ in range(3):
+        page.wait_for_selector("#current-points:has-text('2 / 4')")
+        page.keyboard.press("n")
+    book = server.client(users.prof).get("/assignments/ee411-hw3/gradebook").json()
+    graded_rows = [r for r in book["rows"] if r["status"] == "graded"]
+    assert len(graded_rows) == 3
+    assert all(r["cells"]["2.5b"]["points"] == 2 for r in graded_rows)
+    _no_literal_nothing(page)
 
 
 def test_a_token_that_stops_working_signs_out_with_the_reason(page, users):
@@ -190,9 +393,13 @@ def test_a_token_that_stops_working_signs_out_with_the_reason(page, users):
 
 def test_a_student_cannot_open_staff_pages(page, users):
     sign_in(page, users.bob)
-    page.goto("/#/submissions")
-    page.wait_for_selector("#upload")
-    assert page.locator("#submissions").count() == 0
+    for route, staff_only in (("/#/submissions", "#submissions"), ("/#/users", "#users"),
+                              ("/#/gradebook/ee411-hw3", "#gradebook"),
+                              ("/#/overview/ee411-hw3", "#bins")):
+        page.goto(route)
+        page.wait_for_selector("#upload")  # sent to their own home page instead
+        assert page.locator(staff_only).count() == 0, route
+    assert page.locator("nav a[href='#/users']").count() == 0
 
 
 def test_staff_filter_submissions_open_a_report_and_grade_by_hand(page, server, users,

@@ -48,3 +48,21 @@ def test_manual_grades_score_a_manual_question_and_add_comments():
     assert graded.questions[0].points == 2 and "Staff comment: tidy code" in \
         graded.questions[0].feedback
     assert graded.score == 7 and graded.max_score == 10
+
+
+def test_a_staff_score_for_a_question_with_a_waiting_check_leaves_nothing_waiting():
+    from graders.results import CheckResult
+
+    waiting = GradeReport(
+        assignment_id="a", assignment_version="1", engine_version="x",
+        status=ReportStatus.GRADED,
+        questions=[QuestionResult(
+            id="3.3", title="accuracy and a plot", points=1, max_points=3,
+            outcome=Outcome.PASSED, checks=[
+                CheckResult(kind="model_accuracy", name="accuracy", points=0, max_points=2,
+                            pending=True),
+                CheckResult(kind="plot", name="plot", points=1, max_points=1)])])
+    assert waiting.max_score == 1 and waiting.questions[0].pending_points == 2
+    graded = with_manual_grades(waiting, {"3.3": ManualGrade(points=3.0, comment=None)})
+    assert graded.questions[0].pending_points == 0
+    assert graded.score == graded.max_score == 3

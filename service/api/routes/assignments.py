@@ -22,6 +22,7 @@ from graders import (
     report_to_json,
     to_gradescope,
 )
+from service import gradebook
 from service.api.deps import (
     DB,
     AssignmentDep,
@@ -33,14 +34,13 @@ from service.api.deps import (
 )
 from service.db import repository as repo
 from service.db.models import (
-    AssignmentPolicy,
     GradingRun,
-    LatePolicy,
     RegradeBatch,
     RunStatus,
     RunTrigger,
     Submission,
 )
+from service.gradebook import Gradebook
 from service.schemas import (
     ERROR_RESPONSES,
     AssignmentInfo,
@@ -146,11 +146,15 @@ def assignment_statistics(assignment: AssignmentDep, user: Instructor, db: DB,
                            students=len(students), questions=questions)
 
 
-def _total(report: GradeReport, late_days: int, policy: AssignmentPolicy) -> float:
-    total = report.score
-    if policy.late_policy == LatePolicy.PENALTY and late_days:
-        total *= max(0.0, 1.0 - policy.penalty_per_day * late_days)
-    return round(total, 4)
+@router.get("/assignments/{assignment_id}/gradebook", response_model=Gradebook)
+@unit_of_work
+def assignment_gradebook(assignment: AssignmentDep, user: Instructor, db: DB,
+                         policy: Annotated[Literal["best", "latest"], Query()] = "latest"
+                         ) -> Gradebook:
+    """Every student (non-submitters included) by every question: the submission that
+    counts for each, its points per question, late days, total and what is still to be
+    graded. The CSV export is this table."""
+    return gradebook.build(db, assignment, policy)
 
 
 @router.get("/assignments/{assignment_id}/export", responses={200: {
@@ -167,44 +171,42 @@ def _total(report: GradeReport, late_days: int, policy: AssignmentPolicy) -> flo
 def export(assignment: AssignmentDep, user: Instructor, db: DB,
            format: Literal["csv", "gradescope"] = "csv",
            policy: Annotated[Literal["best", "latest"], Query()] = "latest") -> Response:
-    rules = repo.get_policy(db, assignment_id=assignment.id)
-    # one row per student: a group's hand-in is every member's (their own hand-ins,
-    # from before the group, compete with it)
-    chosen: dict[str, tuple[str, Submission, GradeReport, float]] = {}
-    for sub, rep in _current_reports(db, assignment.id):
-        total = _total(rep, sub.late_days, rules)
-        for member in repo.owners(sub):
-            held = chosen.get(member.id)
-            better = held is None or (
-                total > held[3] if policy == "best" else sub.created_at > held[1].created_at)
-            if better:
-                chosen[member.id] = (member.name, sub, rep, total)
-    rows = [(name, sub, rep, total) for name, sub, rep, total
-            in sorted(chosen.values(), key=lambda r: r[0])]
+    book = gradebook.build(db, assignment, policy)
+    # graded rows only: a student without a graded hand-in has no grade to upload
+    rows = [r for r in book.rows if r.status is gradebook.RowStatus.GRADED]
     repo.audit(db, actor=user, action="export", target=assignment.id,
                detail={"format": format, "policy": policy})
     if format == "gradescope":
         import json
 
-        body = [{"student": name, "submission_id": sub.id, "late_days": sub.late_days,
-                 "total": total, "results": to_gradescope(rep),
-                 **({"group": sub.group.name} if sub.group else {})}
-                for name, sub, rep, total in rows]
+        reports = {r.submission_id: _report(db, r.submission_id) for r in rows}
+        body = [{"student": r.student, "submission_id": r.submission_id,
+                 "late_days": r.late_days, "total": r.total,
+                 "results": to_gradescope(reports[r.submission_id]),
+                 **({"group": r.group} if r.group else {})}
+                for r in rows]
         return Response(json.dumps(body, indent=2), media_type="application/json")
     out = io.StringIO()
     writer = csv.writer(out)
-    qids = [q.id for q in assignment.spec.questions]
+    qids = [q.id for q in book.questions]
     writer.writerow(["student", "group", "submission_id", "submitted_at", *qids, "score",
                      "total", "late", "late_days"])
-    for name, sub, rep, total in rows:
-        points = {q.id: ("" if q.outcome is Outcome.MANUAL else f"{q.points:g}")
-                  for q in rep.questions}
-        writer.writerow([name, sub.group.name if sub.group else "", sub.id,
-                         sub.created_at.isoformat() + "Z",
-                         *[points.get(q, "") for q in qids], f"{rep.score:g}", f"{total:g}",
-                         "yes" if sub.late_days else "no", sub.late_days])
+    for r in rows:
+        points = {qid: "" if c.outcome is Outcome.MANUAL else f"{c.points or 0:g}"
+                  for qid, c in r.cells.items()}
+        writer.writerow([r.student, r.group or "", r.submission_id,
+                         r.submitted_at.isoformat() + "Z" if r.submitted_at else "",
+                         *[points.get(q, "") for q in qids], f"{r.score or 0:g}",
+                         f"{r.total or 0:g}", "yes" if r.late_days else "no", r.late_days])
     return Response(out.getvalue(), media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{assignment.id}-grades.csv"'})
+
+
+def _report(db: DB, submission_id: str | None) -> GradeReport:
+    run = repo.current_run(db, submission_id=submission_id or "")
+    assert run is not None and run.report_json
+    return with_manual_grades(report_from_json(run.report_json),
+                              repo.manual_grades(db, submission_id=submission_id or ""))
 
 
 @router.post("/assignments/{assignment_id}/regrade", status_code=202,

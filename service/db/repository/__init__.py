@@ -12,6 +12,14 @@ from service.db.repository.groups import (
     set_group,
 )
 from service.db.repository.policies import get_policy
+from service.db.repository.rubric import (
+    add_rubric_item,
+    applied,
+    rescore_with_rubric,
+    rubric_item,
+    rubric_items,
+    set_applied,
+)
 from service.db.repository.runs import (
     claim_next_run,
     claim_run,
@@ -36,11 +44,22 @@ from service.db.repository.submissions import (
     list_submissions,
     owners,
 )
-from service.db.repository.users import create_user, user_by_name, user_by_token
+from service.db.repository.users import (
+    create_user,
+    list_users,
+    reset_token,
+    revoke_token,
+    token_active,
+    user_by_id,
+    user_by_name,
+    user_by_token,
+)
 
 __all__ = [
     "GroupConflictError",
     "add_manual_grade",
+    "add_rubric_item",
+    "applied",
     "audit",
     "can_see",
     "claim_next_run",
@@ -60,6 +79,7 @@ __all__ = [
     "heartbeat",
     "list_groups",
     "list_submissions",
+    "list_users",
     "live_workers",
     "manual_grades",
     "owners",
@@ -68,8 +88,16 @@ __all__ = [
     "release_for_retry",
     "renew_lease",
     "requeue_expired",
+    "rescore_with_rubric",
+    "reset_token",
+    "revoke_token",
+    "rubric_item",
+    "rubric_items",
     "runs_with_status",
+    "set_applied",
     "set_group",
+    "token_active",
+    "user_by_id",
     "user_by_name",
     "user_by_token",
 ]

@@ -26,3 +26,33 @@ def user_by_token(session: Session, *, token: str) -> User | None:
 
 def user_by_name(session: Session, *, name: str) -> User | None:
     return session.scalar(select(User).where(User.name == name))
+
+
+# a revoked account's stored hash: no token hashes to it (hash_token gives hex digits)
+_REVOKED = "!"
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.role, User.name)))
+
+
+def user_by_id(session: Session, *, user_id: str) -> User | None:
+    return session.get(User, user_id)
+
+
+def reset_token(session: Session, *, user: User) -> str:
+    token = new_token()
+    user.token_hash = hash_token(token)
+    session.flush()
+    return token
+
+
+def revoke_token(session: Session, *, user: User) -> None:
+    import secrets
+
+    user.token_hash = _REVOKED + secrets.token_hex(31)  # unique, and matches no token
+    session.flush()
+
+
+def token_active(user: User) -> bool:
+    return not user.token_hash.startswith(_REVOKED)

@@ -3,9 +3,13 @@
 
 import { api, ENDED, isStaff, session } from "./api.js";
 import { clear, h, message } from "./dom.js";
+import { gradebookPage } from "./gradebook.js";
+import { gradingPage } from "./grading.js";
+import { overviewPage } from "./overview.js";
 import { reportPage } from "./report.js";
 import { assignmentPage, staffHome, submissionsPage } from "./staff.js";
 import { studentHome } from "./student.js";
+import { usersPage } from "./users.js";
 import { stopAll } from "./timers.js";
 
 const main = document.getElementById("main");
@@ -15,6 +19,10 @@ const routes = [
   [/^#\/?$/, (me) => (isStaff(me) ? staffHome : studentHome), true],
   [/^#\/assignments\/([^/?]+)$/, () => assignmentPage, true, true],
   [/^#\/submissions(?:\?(.*))?$/, () => submissionsPage, true, true],
+  [/^#\/gradebook\/([^/?]+)(?:\?(.*))?$/, () => gradebookPage, true, true],
+  [/^#\/overview\/([^/?]+)$/, () => overviewPage, true, true],
+  [/^#\/users$/, () => usersPage, true, true],
+  [/^#\/grade\/([^/?]+)\/([^/?]+)$/, () => gradingPage, true, true],
   [/^#\/submission\/([^/?]+)$/, () => reportPage, true],
 ];
 
@@ -23,7 +31,9 @@ function navigation(me) {
   const who = clear(document.getElementById("who"));
   if (!me) return;
   nav.append(h("a", { href: "#/" }, isStaff(me) ? "Assignments" : "My submissions"));
-  if (isStaff(me)) nav.append(h("a", { href: "#/submissions" }, "Submissions"));
+  if (isStaff(me)) {
+    nav.append(h("a", { href: "#/submissions" }, "Submissions"), h("a", { href: "#/users" }, "Users"));
+  }
   who.append(h("span", { class: "muted" }, `${me.name} (${me.role})`), " ",
     h("button", { type: "button", id: "signout", class: "link", onclick: () => {
       session.signOut();

@@ -70,6 +70,7 @@ function showReport(body, s, me) {
     body.append(message(`${points(report.manual_pending)} points are graded by hand and not counted yet.`));
   }
   if (isStaff(me)) body.append(staffActions(s));
+  body.append(summary(report));
   const list = h("div", { class: "questions" });
   for (const q of report.questions) list.append(question(q, s, me));
   body.append(h("h2", {}, "Questions"), list);
@@ -77,6 +78,33 @@ function showReport(body, s, me) {
   const notebookBox = h("div", { id: "notebook" }, h("p", { class: "muted" }, "Loading the executed notebook…"));
   body.append(notebookBox);
   loadNotebook(notebookBox, s, me);
+}
+
+// At the top: each question's points and status, and for one that lost points the
+// first thing to fix, linking to the question's card below.
+function summary(report) {
+  const pending = (q) => q.outcome === "manual" || q.outcome === "ungraded";
+  const rows = (report.questions || []).map((q) => {
+    const fix = !pending(q) && q.points < q.max_points ? firstProblem(q) : "";
+    return h("tr", {},
+      h("th", { scope: "row" }, h("a", { href: `#question-${q.id}`, onclick: (event) => {
+        event.preventDefault();
+        document.querySelector(`section.question[data-question="${CSS.escape(q.id)}"]`)?.scrollIntoView();
+      } }, `${q.id} ${q.title}`)),
+      h("td", { class: "num" }, pending(q) ? `– / ${points(q.max_points)}` : `${points(q.points)} / ${points(q.max_points)}`),
+      h("td", {}, badge(q.outcome)),
+      h("td", {}, fix ? inline(fix) : ""));
+  });
+  return h("section", { class: "card wide", id: "summary" }, h("h2", {}, "Summary"),
+    h("div", { class: "table-scroll" }, h("table", {},
+      h("thead", {}, h("tr", {}, ["Question", "Points", "Status", "What to look at"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows))));
+}
+
+function firstProblem(q) {
+  const lost = (q.checks || []).find((c) => c.points < c.max_points && !c.pending);
+  const line = (lost?.feedback || [])[0] || (q.feedback || [])[0] || "";
+  return line.length > 160 ? `${line.slice(0, 157)}…` : line;
 }
 
 // `name` in feedback is shown as code; everything else stays text (never parsed as markup)

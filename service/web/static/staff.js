@@ -67,7 +67,12 @@ export async function assignmentPage(page, [rawId]) {
   const a = await api(`/assignments/${enc(id)}`);
   page.append(h("h1", {}, a.title),
     h("p", { class: "muted" }, `${a.id} · version ${a.version} · ${points(a.autograded_points)} points autograded, ${points(a.manual_points)} by hand · `,
-      h("a", { href: `#/submissions?assignment=${enc(a.id)}` }, "Submissions")));
+      h("a", { href: `#/submissions?assignment=${enc(a.id)}` }, "Submissions"), " · ",
+      h("a", { href: `#/gradebook/${enc(a.id)}` }, "Gradebook"), " · ",
+      h("a", { href: `#/overview/${enc(a.id)}` }, "Class overview")),
+    h("p", { id: "grade-by-question" }, "Grade by question: ",
+      (a.questions || []).map((q, i) => [i ? " · " : "",
+        h("a", { href: `#/grade/${enc(a.id)}/${enc(q.id)}`, title: q.title }, q.manual ? `${q.id} (by hand)` : q.id)])));
   const grid = h("div", { class: "grid" });
   page.append(grid);
   grid.append(settingsForm(a), releaseCard(a), exportCard(a), regradeCard(a));
