@@ -1,0 +1,75 @@
+"""The host side of one grading, without the sandbox: reading the upload, planning the
+probe inputs, and scoring the evidence a run left (what a worker does around the kernel,
+and all a rescore does). Measured on the recorded fixture hand-ins of every bundled
+assignment, each phase cold (the per-notebook caches cleared), median of N.
+
+    .venv/bin/python bench/host_cost.py [-n 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from graders.catalog import discover  # noqa: E402
+from graders.evidence import EvidenceRecord  # noqa: E402
+from graders.inputs import plan_calls  # noqa: E402
+from graders.pipeline.grade import score_evidence  # noqa: E402
+from graders.pipeline.intake import load_submission  # noqa: E402
+from graders.results import report_from_json  # noqa: E402
+from graders.scoring.models import code as code_module  # noqa: E402
+from graders.scoring.models import context as context_module  # noqa: E402
+from tests.evidence import MANIFEST  # noqa: E402
+
+NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
+RECORDINGS = ROOT / "tests" / "recordings"
+
+
+def _median_ms(fn, n: int) -> float:
+    times = []
+    for _ in range(n):
+        code_module._read.cache_clear()
+        context_module._DECODED.clear()
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", type=int, default=15)
+    parser.add_argument("--hidden", type=Path, default=None,
+                        help="the fixture data's hidden sets (accuracy checks need them)")
+    args = parser.parse_args()
+    catalog = discover()
+    print("| assignment | hand-in | parse | plan | score | total |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for assignment_id, (folder, names) in MANIFEST.items():
+        assignment = catalog[assignment_id]
+        for name in names[:3]:
+            recording = RECORDINGS / assignment_id / f"{name}.json"
+            if not recording.is_file():
+                continue
+            body = json.loads(recording.read_text())
+            report = report_from_json(json.dumps(body["report"]))
+            data = (NOTEBOOKS / folder / name).read_bytes()
+            evidence = EvidenceRecord.of(report)
+            parse = _median_ms(lambda d=data, f=name: load_submission(d, f), args.n)
+            spec, calibration = assignment.spec, body["calibration"]
+            plan = _median_ms(lambda s=evidence.seed, p=spec: plan_calls(p, s), args.n)
+            score = _median_ms(lambda e=evidence, a=assignment, c=calibration: score_evidence(
+                a, e, hidden_dir=args.hidden, calibration=c), args.n)
+            print(f"| {assignment_id} | {name} | {parse:.1f} ms | {plan:.1f} ms | "
+                  f"{score:.1f} ms | {parse + plan + score:.1f} ms |")
+
+
+if __name__ == "__main__":
+    main()
