@@ -113,7 +113,7 @@ class PolicyUpdate(BaseModel):
     # SkipJsonSchema: optional (absent = unchanged) but never null, in the schema too
     late_policy: LatePolicy | SkipJsonSchema[None] = None
     penalty_per_day: Annotated[float, Field(ge=0, le=1)] | SkipJsonSchema[None] = None
-    max_per_hour: Annotated[int, Field(ge=1)] | None = None
+    max_per_hour: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     max_upload_bytes: (Annotated[int, Field(ge=1024, le=512 * 1024 * 1024)]
                        | SkipJsonSchema[None]) = None
 
@@ -211,9 +211,30 @@ class GroupOut(BaseModel):
     members: list[str]
 
 
+def account_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name an account (it is shown in pages and exports)."""
+    if not 1 <= len(name) <= 200:
+        return "a name must have 1 to 200 characters"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "a name must be valid text"
+    if not name.isprintable():
+        return "a name must not contain control characters"
+    return None
+
+
 class UserCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     role: Role
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        problem = account_name_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class UserCreated(BaseModel):

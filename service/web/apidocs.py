@@ -76,7 +76,10 @@ def render(spec: dict[str, Any]) -> str:
 
 
 def mount_api_docs(app: FastAPI) -> None:
+    # /redoc too, where FastAPI users look for the second reference: the same page, both
+    # built here from the OpenAPI document, nothing loaded from another host
     @app.get("/docs", include_in_schema=False)
+    @app.get("/redoc", include_in_schema=False)
     def docs() -> HTMLResponse:
         return HTMLResponse(render(app.openapi()))
 

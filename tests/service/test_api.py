@@ -297,6 +297,7 @@ def test_openapi_docs_are_served(server):
 
     docs = httpx.get(f"{server.url}/docs")
     assert docs.status_code == 200
+    assert httpx.get(f"{server.url}/redoc").text == docs.text
     # self-contained: nothing from another host (no internet at grading time), no script
     assert "/api/v1/assignments/{assignment_id}/submissions" in docs.text
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", docs.text), docs.text[:500]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
@@ -17,7 +16,13 @@ from pydantic import BaseModel, Field
 from service.api.deps import DB, Admin, Instructor, unit_of_work
 from service.db import repository as repo
 from service.db.models import Role, User
-from service.schemas import ERROR_RESPONSES, UserCreate, UserCreated
+from service.schemas import (
+    ERROR_RESPONSES,
+    UserCreate,
+    UserCreated,
+    UtcTime,
+    account_name_problem,
+)
 
 router = APIRouter(tags=["admin"], responses=ERROR_RESPONSES)
 
@@ -26,7 +31,7 @@ class UserOut(BaseModel):
     id: str
     name: str
     role: Role
-    created_at: datetime
+    created_at: UtcTime
     active: bool  # False once its token was revoked (until a new one is issued)
 
 
@@ -79,7 +84,12 @@ def import_roster(body: RosterImport, user: Instructor, db: DB) -> RosterImporte
     no one and says which lines are wrong."""
     wanted: list[tuple[str, Role]] = []
     problems: list[str] = []
-    for number, row in enumerate(csv.reader(io.StringIO(body.csv)), start=1):
+    try:
+        rows = list(csv.reader(io.StringIO(body.csv, newline="")))
+    except csv.Error as exc:
+        raise HTTPException(422, f"Nobody was enrolled: this is not a CSV file ({exc}).") \
+            from None
+    for number, row in enumerate(rows, start=1):
         cells = [c.strip() for c in row]
         if not any(cells):
             continue
@@ -93,8 +103,9 @@ def import_roster(body: RosterImport, user: Instructor, db: DB) -> RosterImporte
             problems.append(f"line {number}: unknown role {role_text!r} (student, "
                             "instructor or admin)")
             continue
-        if not 1 <= len(name) <= 200:
-            problems.append(f"line {number}: a name must have 1 to 200 characters")
+        problem = account_name_problem(name)
+        if problem:
+            problems.append(f"line {number}: {problem}")
             continue
         if role is not Role.STUDENT and user.role != Role.ADMIN:
             problems.append(f"line {number}: only administrators can enrol staff ({name})")

@@ -6,26 +6,41 @@ changes every submission it is applied to."""
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from graders import LoadedAssignment
 from service import gradebook
 from service.api.deps import DB, AssignmentDep, Instructor, State, unit_of_work
 from service.db import repository as repo
 from service.db.models import RubricItem, Submission, User
-from service.schemas import ERROR_RESPONSES
+from service.schemas import ERROR_RESPONSES, _json_number
 
 router = APIRouter(tags=["grading"], responses=ERROR_RESPONSES)
+
+
+def _text(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid text") from None
+    return value
 
 
 class RubricItemIn(BaseModel):
     points: float = Field(ge=-1000, le=1000)
     comment: str = Field(min_length=1, max_length=2000)
 
+    _numbers = field_validator("points", mode="before")(_json_number)
+    _comment = field_validator("comment", mode="before")(_text)
+
 
 class RubricItemEdit(BaseModel):
     points: float | None = Field(default=None, ge=-1000, le=1000)
     comment: str | None = Field(default=None, min_length=1, max_length=2000)
+
+    _numbers = field_validator("points", mode="before")(_json_number)
+    _comment = field_validator("comment", mode="before")(_text)
 
 
 class RubricItemOut(BaseModel):
