@@ -12,7 +12,9 @@ from __future__ import annotations
 import ast
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
@@ -270,19 +272,26 @@ def _listed(line: str, written: bool) -> list[float]:
     return [v for _, _, v in _tokens(line, AnswerForm.NUMBER) if v is not None]
 
 
-def _assigned(cells: list[CellSummary]) -> set[str]:
-    names: set[str] = set()
+@lru_cache(maxsize=256)
+def _tree(source: str) -> ast.Module | None:
+    """A code cell parsed once per scoring, however many answers look at it (read only)."""
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
+def _nodes(cells: list[CellSummary]) -> Iterator[ast.AST]:
+    """Every syntax node of the code cells that parse."""
     for cell in cells:
-        if cell.kind != "code":
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                names.add(node.id)
-    return names
+        tree = _tree(cell.source) if cell.kind == "code" else None
+        if tree is not None:
+            yield from ast.walk(tree)
+
+
+def _assigned(cells: list[CellSummary]) -> set[str]:
+    return {node.id for node in _nodes(cells)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
 
 
 def _flatten(value: Any, out: list[float], limit: int = 200) -> None:
@@ -359,19 +368,9 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
 
 def _from_autograd(cells: list[CellSummary]) -> set[str]:
     """Names the code binds to something autograd computed (``x.grad[0].item()``)."""
-    names: set[str] = set()
-    for cell in cells:
-        if cell.kind != "code":
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and re.search(
-                    r"\.grad\b|autograd|\bgrad\s*\(", ast.unparse(node.value)):
-                names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-    return names
+    return {target.id for node in _nodes(cells) if isinstance(node, ast.Assign)
+            and re.search(r"\.grad\b|autograd|\bgrad\s*\(", ast.unparse(node.value))
+            for target in node.targets if isinstance(target, ast.Name)}
 
 
 _AUTOGRAD = re.compile(r"\.backward\s*\(|autograd\.grad\s*\(|\bjax\.grad\s*\(|"
