@@ -9,6 +9,7 @@ lease cannot record a result, so every run is graded exactly once.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import socket
@@ -138,7 +139,7 @@ class _Presence(threading.Thread):
     def run(self) -> None:
         interval = max(0.5, self.ctx.settings.worker_alive_s / 3)
         gpu = None if self.ctx.settings.gpu is None else str(self.ctx.settings.gpu)
-        reaped = time.monotonic()
+        reaped = -math.inf  # a worker replacing a killed one sweeps what that one left
         while True:
             if time.monotonic() - reaped >= self.ctx.settings.reap_interval_s:
                 reaped = time.monotonic()

@@ -149,6 +149,32 @@ class JobCgroup:
                     time.sleep(0.02)
 
 
+def _kill_members(group: Path, *, attempts: int = 50) -> None:
+    for _ in range(attempts):
+        try:
+            pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
+        except OSError:
+            return
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+
+
+def _rmdir_when_empty(group: Path, *, attempts: int = 50) -> None:
+    # a killed member leaves the group a moment after the signal, not at once
+    for attempt in range(attempts):
+        try:
+            group.rmdir()
+            return
+        except OSError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.02)
+
+
 def owner_gone(name: str) -> bool:
     """Whether the grader that made a ``job-<pid>-...`` folder or cgroup is provably gone
     (its pid no longer exists). Unknown layouts and live or reused pids count as alive."""
@@ -167,9 +193,10 @@ def owner_gone(name: str) -> bool:
 def sweep_stale(max_age_s: float = 600.0, stage_root: Path = Path("/tmp"),
                 jobs_root: Path | None = None) -> int:
     """Remove what a killed grader left behind: empty job cgroups and staging folders
-    whose grader is gone or that are older than ``max_age_s``, and job folders under
-    ``jobs_root`` whose grader is gone. Live jobs are never touched (their cgroups hold
-    processes; their grader's pid exists). Returns how many were removed."""
+    whose grader is gone or that are older than ``max_age_s``, job cgroups of a grader
+    that is gone together with the sandboxes still in them, and job folders under
+    ``jobs_root`` whose grader is gone. Live jobs are never touched (their grader's pid
+    exists). Returns how many were removed."""
     import shutil
 
     removed = 0
@@ -192,11 +219,17 @@ def sweep_stale(max_age_s: float = 600.0, stage_root: Path = Path("/tmp"),
             if not group.is_dir() or not group.name.startswith("job-"):
                 continue
             try:
+                gone = owner_gone(group.name)
                 if (group / "cgroup.procs").read_text().strip():
+                    if not gone:
+                        continue
+                    # A sandbox whose grader died while bwrap was still setting it up:
+                    # bwrap's init arms its parent-death signal only after the mounts,
+                    # so a worker killed in that window leaves init and kernel running.
+                    _kill_members(group)
+                elif now - group.stat().st_mtime < max_age_s and not gone:
                     continue
-                if now - group.stat().st_mtime < max_age_s and not owner_gone(group.name):
-                    continue
-                group.rmdir()
+                _rmdir_when_empty(group)
                 removed += 1
             except OSError:
                 continue

@@ -75,6 +75,13 @@ class LocalDispatcher:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
+        # every worker is gone now: what any of them left (a sandbox whose set-up a
+        # killed worker interrupted outlives it) goes with the service
+        try:
+            sweep_leftovers(self.settings.sandbox_config())
+        except OSError as exc:
+            log.warning("could not sweep leftovers: %s", exc)
 
 
 class NoDispatcher:

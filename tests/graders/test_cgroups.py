@@ -64,3 +64,29 @@ def test_job_folders_of_a_grader_that_is_gone_are_swept_whatever_their_age(tmp_p
         (folder / "probe").mkdir(parents=True)
     assert sweep_stale(jobs_root=tmp_path) >= 1
     assert not dead.exists() and live.exists() and other.exists()
+
+
+def test_a_sandbox_left_running_by_a_grader_that_is_gone_is_killed_by_the_sweep():
+    # bwrap arms its init's parent-death signal only after the namespace is set up: a
+    # worker killed in that window leaves init and kernel running, in the job's cgroup
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    orphaned = JobCgroup.create(f"job-{int(gone.stdout)}-orphan-1", memory_bytes=1 << 30,
+                                max_processes=16)
+    ours = JobCgroup.create(f"job-{os.getpid()}-ours-1", memory_bytes=1 << 30,
+                            max_processes=16)
+    left, running = subprocess.Popen(["sleep", "30"]), subprocess.Popen(["sleep", "30"])
+    orphaned.join(left.pid)
+    ours.join(running.pid)
+    try:
+        assert sweep_stale() >= 1
+        assert left.wait(timeout=10) == -9
+        assert not any(d.exists() for d in orphaned.dirs)
+        assert running.poll() is None and all(d.exists() for d in ours.dirs)
+    finally:
+        ours.remove()
+        orphaned.remove()
+        running.wait(timeout=10)
+        left.wait(timeout=10)

@@ -219,6 +219,22 @@ def test_staff_see_the_gradebook_with_a_non_submitter_sort_and_filter_it(
     assert "1 of" in page.inner_text("#gradebook-count")
 
 
+def _settled_bar(page, index: int) -> tuple[float, float, dict[str, float]]:
+    """A bar's middle, once the chart has stopped resizing: it resizes (a frame later)
+    when the table under it brings a scroll bar, and a click aimed at the earlier layout
+    lands on the next bin."""
+    where = (f"(() => {{ const b = Chart.getChart('totals-chart').getDatasetMeta(0)"
+             f".data[{index}]; return [b.x, (b.y + b.base) / 2]; }})()")
+    last = None
+    for _ in range(50):
+        now = (*page.evaluate(where), page.locator("#totals-chart").bounding_box())
+        if now == last:
+            return now
+        last = now
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the chart never settled: {last}")
+
+
 def test_the_class_overview_draws_a_histogram_and_a_bar_lists_its_students(
         page, users, graded):
     sign_in(page, users.prof)
@@ -232,10 +248,11 @@ def test_the_class_overview_draws_a_histogram_and_a_bar_lists_its_students(
         .startswith("total points")
     # click the tallest bar on the canvas: its students are listed
     tallest = max(range(len(drawn)), key=lambda i: drawn[i])
-    x, y = page.evaluate(f"(() => {{ const b = Chart.getChart('totals-chart')"
-                         f".getDatasetMeta(0).data[{tallest}]; return [b.x, b.y + 2]; }})()")
-    box = page.locator("#totals-chart").bounding_box()
+    page.locator("#totals-chart").scroll_into_view_if_needed()
+    x, y, box = _settled_bar(page, tallest)
     page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_selector("#bin-students h3")
+    assert page.inner_text("#bin-students h3").startswith(f"{drawn[tallest]} student(s)")
     listed = page.locator("#bin-students li")
     assert listed.count() == drawn[tallest]
     # the same by keyboard, from the table under the chart
