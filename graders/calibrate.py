@@ -147,6 +147,15 @@ def _at_chance(assignment: LoadedAssignment, measured: dict[str, float],
             if data is None or key not in measured:
                 continue
             chance = chance_rate(hidden_labels(hidden_dir, data)[1])
+            untrained = measured.get(f"{key}:untrained")
+            if untrained is not None and round(measured[key], 3) >= round(
+                    chance + CHANCE_MARGIN, 3) and round(measured[key], 3) < round(
+                    untrained + CHANCE_MARGIN, 3):
+                found.append(
+                    f"{assignment.id} {question.id}: the reference reaches "
+                    f"{100 * measured[key]:.1f}% on the hidden set {data.name}, and an "
+                    f"untrained copy of it {100 * untrained:.1f}%; the question stays "
+                    "ungraded until it is calibrated on the course's data")
             if round(measured[key], 3) < round(chance + CHANCE_MARGIN, 3):
                 found.append(
                     f"{assignment.id} {question.id}: the reference reaches "

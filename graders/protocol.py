@@ -35,6 +35,7 @@ class ModelRequestKind(StrEnum):
     PARAM_COUNT = "param_count"  # run the notebook's parameter-count function
     VALUES = "values"  # the variables and cell results that value answers read
     OPS = "ops"  # run autograd ops forward and backward (a course library's Op classes)
+    OPTIMIZERS = "optimizers"  # the optimizers that stepped, and how often with gradients
 
 
 class _Message(BaseModel):

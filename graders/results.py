@@ -205,6 +205,9 @@ class CheckResult(_Frozen):
     expected: list[str] = Field(default_factory=list)
     # what it measured (a model's accuracy on the hidden images), for calibration and staff
     measured: float | None = None
+    # what an untrained copy of the same network reaches there: the control the measured
+    # accuracy must beat (the reference's is calibrated with it)
+    untrained: float | None = None
     # not graded yet, through no fault of the student (its data or calibration is missing):
     # its points are neither earned nor lost, and the question's other checks still count
     pending: bool = False

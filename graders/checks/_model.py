@@ -28,13 +28,17 @@ def from_payload(scorer: Callable[[C, Evidence, dict[str, Any]], CheckScore]
     return score
 
 
-def describe_models(*, saved: bool, public: bool, pretrained: bool = False) -> Request:
+def describe_models(*, saved: bool, public: bool, pretrained: bool = False,
+                    forward: tuple[int, ...] | None = None) -> Request:
     """Find and describe the notebook's models (no hidden images): ``public`` also
-    measures them on the notebook's own test loader."""
+    measures them on the notebook's own test loader; ``forward`` runs each on a small
+    batch of inputs of that shape."""
     body: dict[str, Any] = {"kind": ModelRequestKind.EVALUATE.value, "images": None,
                             "saved": saved, "memory": True, "public": public}
     if pretrained:
         body["pretrained"] = True
+    if forward is not None:
+        body["forward"] = list(forward)
     body["fallback_transform"] = [["ToTensor"]]
     return body, None
 

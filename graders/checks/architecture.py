@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from graders.checks import _controls as ctl
 from graders.checks._model import describe_models, from_payload
 from graders.checks.base import CheckKind, Control
@@ -64,12 +66,48 @@ def controls() -> list[Control[ArchitectureCheck]]:
         # nn.LeakyReLU as a module is no ReLU; F.leaky_relu in forward is none either
         control("F.leaky_relu where ReLU is asked", handout, _forward("F.leaky_relu"), 0.5),
         *_charged_once(),
+        *_run_on_the_data(),
         Control("no model in the notebook's variables", MLP, ctl.evidence(
             question, records=ctl.answered({"candidates": [], "transform_source": "student",
                                              "transform": []})), 0.0, Fault.MISSING),
         Control("describing the models timed out", MLP, ctl.evidence(
             question, records=ctl.failed(CallStatus.TIMEOUT, "did not finish within 600 s")),
             0.0, Fault.TIMED_OUT),
+    ]
+
+
+RUN = replace(MLP, input_shape=(1, 28, 28), logits=True)
+
+
+def _run_on_the_data() -> list[Control[ArchitectureCheck]]:
+    """Judged by what the model does, not by its layers' names: run on a batch shaped
+    like the data, it must take it, and give logits where CrossEntropyLoss follows."""
+    question = ctl.question_for(RUN)
+    noise = np.random.default_rng(0).normal(size=(4, 10)).astype(np.float32)
+    softmax = np.exp(noise) / np.exp(noise).sum(axis=1, keepdims=True)
+
+    def control(name: str, forward: dict[str, Any] | None, credit: float,
+                sizes: tuple[int, ...] = (784, 512, 256, 10)) -> Control[ArchitectureCheck]:
+        entry = {"label": "var:net", "error": None,
+                 "architecture": ctl.linear_net(sizes, _forward("F.relu"))}
+        if forward is not None:
+            entry["forward"] = forward
+        return Control(name, RUN, ctl.evidence(question, records=ctl.answered(
+            {"candidates": [entry], "transform_source": "student", "transform": []})), credit)
+
+    return [
+        control("the handout's MLP giving logits", {"outputs": noise * 3}, 1.0),
+        control("log-softmax outputs (CrossEntropyLoss of them is the same loss)",
+                {"outputs": np.log(softmax)}, 1.0),
+        # the output layer's share of the layers' half: (2/3 + 1) / 2, in quarters
+        control("a softmax before CrossEntropyLoss: probabilities out", {"outputs": softmax},
+                0.75),
+        control("a network whose classifier does not fit the data (its forward raises)",
+                {"error": "RuntimeError: mat1 and mat2 shapes cannot be multiplied "
+                          "(4x256 and 576x10)"}, 0.0),
+        control("a forward that returns no tensor", {"error": "forward returned a dict, "
+                                                              "not a tensor"}, 0.0),
+        control("no run on the data came back with the model", None, 0.0),
     ]
 
 
@@ -104,5 +142,6 @@ def _charged_once() -> list[Control[ArchitectureCheck]]:
 ARCHITECTURE = CheckKind(
     spec=ArchitectureCheck, name="architecture", label=lambda c: "architecture",
     score=from_payload(lambda c, ev, p: score_architecture(c, p, ev.context())),
-    request=lambda c, _: describe_models(saved=c.locate.source != "memory", public=False),
+    request=lambda c, _: describe_models(saved=c.locate.source != "memory", public=False,
+                                         forward=c.input_shape),
     needs_data=True, grades_models=True, controls=controls, kernel="probe_torch")

@@ -24,7 +24,7 @@ def request(check: ModelAccuracyCheck, planning: Planning) -> Request:
                 "images": hidden_file(check.data)}, check.data
     return {"kind": ModelRequestKind.EVALUATE.value, "images": hidden_file(check.data),
             "saved": check.locate.source != "memory",
-            "memory": check.locate.source != "saved", "public": False,
+            "memory": check.locate.source != "saved", "public": False, "untrained": True,
             "fallback_transform": [t.wire() for t in check.fallback_transform]}, check.data
 
 
@@ -44,12 +44,15 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
     models = ctl.context(calibration={f"{question.id}:0": 0.97}, labels=labels)
 
     def control(name: str, entry: dict[str, Any], credit: float,
-                fault: Fault | None = None, *, reference: float = 0.97
-                ) -> Control[ModelAccuracyCheck]:
+                fault: Fault | None = None, *, reference: float = 0.97,
+                reference_untrained: float | None = None) -> Control[ModelAccuracyCheck]:
         payload = {"candidates": [entry], "transform_source": "student",
                    "transform": ["ToTensor", "Normalize"]}
-        calibrated = models if reference == 0.97 else ctl.context(
-            calibration={f"{question.id}:0": reference}, labels=labels)
+        calibration = {f"{question.id}:0": reference}
+        if reference_untrained is not None:
+            calibration[f"{question.id}:0:untrained"] = reference_untrained
+        calibrated = models if calibration == {f"{question.id}:0": 0.97} else ctl.context(
+            calibration=calibration, labels=labels)
         return Control(name, MNIST, ctl.evidence(
             question, records=ctl.answered(payload), models=calibrated), credit, fault)
 
@@ -74,6 +77,19 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
         # a reference at chance cannot tell training from none: nobody is graded on it
         control("a trained network, against a reference at chance (the grader's data)",
                 net(0.96), 0.0, Fault.UNCALIBRATED, reference=0.11),
+        # the untrained controls: the network's own copy with fresh weights (run by the
+        # kernel next to it), and the reference's (measured at calibration)
+        control("96.0%, its untrained copy at chance", dict(
+            net(0.96), untrained_predictions=ctl.predictions(labels, 0.1, 10)), 1.0,
+            reference_untrained=0.1),
+        control("15% against a reference of 30%, where an untrained copy of the same "
+                "network reaches 14%", dict(net(0.15), untrained_predictions=ctl.predictions(
+                    labels, 0.14, 10)), 0.0, reference=0.30),
+        control("15% against a reference of 30% whose untrained copy reaches 12%",
+                net(0.15), 0.0, reference=0.30, reference_untrained=0.12),
+        control("a trained network, against a reference no better than its own untrained "
+                "copy", net(0.96), 0.0, Fault.UNCALIBRATED, reference=0.40,
+                reference_untrained=0.38),
         control("only a fresh instance of the notebook's class",
                 net(0.10, label="class:Net"), 0.0, Fault.MISSING),
         control("forward raises on the grader's images",

@@ -1,12 +1,26 @@
-"""The optimizers the notebook constructs and their settings (read from its code)."""
+"""The optimizers the notebook constructs and their settings (read from its code), and
+whether one so built took steps with gradients while it ran (counted in the kernel)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from graders.checks import _controls as ctl
-from graders.checks.base import CheckKind, Control
-from graders.scoring.function import Fault
+from graders.checks.base import CheckKind, Control, Evidence
+from graders.protocol import ModelRequestKind
+from graders.results import CallStatus
+from graders.scoring.function import CheckScore, Fault
+from graders.scoring.models.context import _payload
 from graders.scoring.models.static import score_optimizers
-from graders.spec import OptimizerCheck, OptimizerSetting
+from graders.spec import (
+    ArchitectureCheck,
+    Conv2d,
+    Linear,
+    ModelLocator,
+    OptimizerCheck,
+    OptimizerSetting,
+    Question,
+)
 
 ADAM = OptimizerCheck(points=2, settings=(OptimizerSetting.of("Adam", lr=1e-3),))
 SGD_MOMENTUM = OptimizerCheck(points=3, settings=(
@@ -25,11 +39,25 @@ def controls() -> list[Control[OptimizerCheck]]:
 
     def control(name: str, check: OptimizerCheck, line: str, credit: float,
                 fault: Fault | None = None, *, magic: str = "",
-                use: str = "\ntrain(net, optimizer)") -> Control[OptimizerCheck]:
+                use: str = "\ntrain(net, optimizer)",
+                stepped: tuple[dict[str, Any], ...] | None = None) -> Control[OptimizerCheck]:
+        """``stepped``: what the kernel saw step (by default, every setting the check
+        lists, as the code builds it: the static reading is what is under test)."""
         cells = ctl.notebook(ctl.code("%matplotlib inline\nimport torch.optim as optim"),
                              ctl.code(f"{magic}criterion = nn.CrossEntropyLoss()\n{line}{use}"))
+        records = stepped if stepped is not None else tuple(
+            step(s.name, **dict(s.kwargs)) for s in check.settings)
         return Control(name, check, ctl.evidence(
-            ctl.question_for(check), models=ctl.context(cells=cells)), credit, fault)
+            ctl.question_for(check), records=ctl.answered({"optimizers": list(records)}),
+            models=ctl.context(cells=cells)), credit, fault)
+
+    def witnessed(name: str, check: OptimizerCheck, line: str, credit: float,
+                  stepped: tuple[dict[str, Any], ...]) -> Control[OptimizerCheck]:
+        return control(name, check, line, credit, use="", stepped=stepped)
+
+    adam = "optimizer = optim.Adam(net.parameters(), lr=1e-3)\n"
+    loop = ("for x, y in loader:\n    optimizer.zero_grad()\n"
+            "    criterion(net(x), y).backward()\n    optimizer.step()\n")
 
     return [
         control("Adam(lr=1e-3)", ADAM, "optimizer = optim.Adam(net.parameters(), lr=1e-3)", 1.0),
@@ -94,9 +122,96 @@ def controls() -> list[Control[OptimizerCheck]]:
                 "print(settings)", 0.0, use=""),
         control("the optimizer's cell is not valid Python", ADAM,
                 "optimizer = optim.Adam(net.parameters(), lr=1e-3", 0.0, Fault.ERRORED),
+        # what the kernel saw step decides what the code alone cannot show
+        witnessed("Adam(lr=1e-3) stepped with gradients", ADAM, adam + loop, 1.0,
+                  (step("Adam", lr=1e-3),)),
+        witnessed("Adam(lr=1e-3) handed to a fit() that never steps it (the notebook "
+                  "steps another optimizer elsewhere)", ADAM, adam + loop, 0.0,
+                  (step("SGD", lr=0.01, steps=0, with_grad=0), step("Adam", lr=1e-3,
+                                                                     steps=0, with_grad=0))),
+        witnessed("Adam(lr=1e-3) stepped in a loop over zero epochs", ADAM, adam + loop, 0.0,
+                  ()),
+        witnessed("Adam(lr=1e-3) stepped without any gradient (no backward)", ADAM,
+                  adam + loop, 0.0, (step("Adam", lr=1e-3, with_grad=0),)),
+        witnessed("Adam built with lr=1e-3, stepped as another Adam with lr=1e-2", ADAM,
+                  adam + loop, 0.0, (step("Adam", lr=1e-2),)),
+        witnessed("of the two, only SGD stepped", BOTH,
+                  "sgd = optim.SGD(net.parameters(), lr=0.01)\n"
+                  "adam = optim.Adam(net.parameters(), lr=0.01)\ntrain(net, sgd)\n"
+                  "train(net, adam)", 0.5, (step("SGD", lr=0.01),)),
+        Control("the kernel's step counts did not come back", ADAM, ctl.evidence(
+            ctl.question_for(ADAM), records=ctl.failed(CallStatus.TIMEOUT, "did not finish "
+                                                       "within 60 s", "optimizers"),
+            models=ctl.context(cells=ctl.notebook(ctl.code(adam + loop)))),
+            0.0, Fault.TIMED_OUT),
+        *_for_the_questions_model(),
     ]
 
 
-OPTIMIZER = CheckKind(spec=OptimizerCheck, name="optimizer", label=lambda c: "optimizer",
-                      score=lambda c, ev: score_optimizers(c, ev.context()),
-                      grades_models=True, controls=controls, kernel="")
+def step(name: str, *, steps: int = 100, with_grad: int | None = None,
+         shapes: tuple[tuple[int, ...], ...] = ((100, 784), (100,)), **settings: Any
+         ) -> dict[str, Any]:
+    """An optimizer as the kernel's step hook records it (settings from its defaults)."""
+    defaults: dict[str, dict[str, Any]] = {
+        "Adam": {"lr": 1e-3, "weight_decay": 0, "amsgrad": False},
+        "SGD": {"momentum": 0, "dampening": 0, "weight_decay": 0, "nesterov": False}}
+    return {"class": name, "settings": {**defaults.get(name, {}), **settings},
+            "shapes": [list(s) for s in shapes], "steps": steps,
+            "with_grad": steps if with_grad is None else with_grad, "after_cells": [1]}
+
+
+def _for_the_questions_model() -> list[Control[OptimizerCheck]]:
+    """A question that names its network (the CNN's layers): an optimizer that stepped
+    another network (the MLP of the question before) is no answer to it."""
+    cnn = ArchitectureCheck(points=2, locate=ModelLocator(names=("cnn",)),
+                            layers=(Conv2d(1, 16, 3), Conv2d(16, 32, 3), Linear(None, 10)))
+    check = OptimizerCheck(points=1, settings=(OptimizerSetting.of("Adam", lr=0.01),))
+    question = ctl.question_for(cnn, check)
+    cells = ctl.notebook(ctl.code("opt = torch.optim.Adam(cnn.parameters(), lr=0.01)\n"
+                                  "fit(cnn, opt)"))
+
+    def control(name: str, shapes: tuple[tuple[int, ...], ...],
+                credit: float) -> Control[OptimizerCheck]:
+        return Control(name, check, ctl.evidence(
+            question, index=1, records=ctl.answered({"optimizers": [
+                step("Adam", lr=0.01, shapes=shapes)]}), models=ctl.context(cells=cells)),
+            credit)
+
+    return [control("Adam stepped on the CNN the question names", ((16, 1, 3, 3), (16,)), 1.0),
+            control("Adam stepped on an MLP, not the question's CNN", ((100, 784), (100,)),
+                    0.0)]
+
+
+def _score(check: OptimizerCheck, ev: Evidence) -> CheckScore:
+    payload, failure = _payload(ev.record)
+    if failure is not None:
+        return failure
+    steps = payload.get("optimizers") if isinstance(payload, dict) else None
+    if not isinstance(steps, list):
+        return CheckScore(0.0, ["the optimizer steps the kernel counted were unreadable"],
+                          Fault.ERRORED)
+    return score_optimizers(check, ev.context(), steps, _network(ev.question))
+
+
+def _network(question: Question) -> tuple[str, list[int]] | None:
+    """The first fully given layer of the network the question's architecture check
+    names, and its weight's shape: an optimizer for that network updates such a tensor."""
+    for check in question.checks:
+        if not isinstance(check, ArchitectureCheck):
+            continue
+        for layer in check.layers:
+            if isinstance(layer, Linear):
+                i, o = layer.in_features, layer.out_features
+                if i is not None and o is not None:
+                    return f"Linear({i}, {o})", [o, i]
+            elif isinstance(layer, Conv2d):
+                i, o, k = layer.in_channels, layer.out_channels, layer.kernel_size
+                if i is not None and o is not None and k is not None:
+                    return f"Conv2d({i}, {o}, {k})", [o, i, k, k]
+    return None
+
+
+OPTIMIZER = CheckKind(
+    spec=OptimizerCheck, name="optimizer", label=lambda c: "optimizer", score=_score,
+    request=lambda c, _: ({"kind": ModelRequestKind.OPTIMIZERS.value}, None),
+    grades_models=True, controls=controls, kernel="probe_torch")

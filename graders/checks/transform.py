@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
 from graders.checks import _controls as ctl
 from graders.checks._model import from_payload, loaders
 from graders.checks.base import CheckKind, Control
@@ -9,6 +14,17 @@ from graders.results import CallStatus
 from graders.scoring.function import Fault
 from graders.scoring.models.loaders import score_transform
 from graders.spec import TransformCheck
+
+FIXED = np.random.default_rng(42).permutation(784)
+
+
+def tried(step: Callable[[np.ndarray, int], np.ndarray]) -> dict[str, np.ndarray]:
+    """What the kernel sends for a last step: its outputs for the ramp image (twice) and
+    for numpy's noise seeded 0, flattened (``i`` counts the calls, as a step that draws
+    anew each call sees them)."""
+    ramp, noise = np.arange(784) / 784, np.random.default_rng(0).random(784)
+    return {"first": step(ramp, 0), "second": step(ramp, 1), "moved": step(noise, 2)}
+
 
 NORMALISED = TransformCheck(points=3, last="Normalize")
 PERMUTED = TransformCheck(points=3, last="RandomPermutation", permutes=True)
@@ -18,7 +34,7 @@ def controls() -> list[Control[TransformCheck]]:
     question = ctl.question_for(NORMALISED)
 
     def control(name: str, steps: list[str], credit: float, check: TransformCheck = NORMALISED,
-                last_step: str | None = None, *, loader: bool = True) -> Control[TransformCheck]:
+                last_step: Any = None, *, loader: bool = True) -> Control[TransformCheck]:
         found = [{"name": label, "is_loader": batch is not None, "batch_size": batch,
                   "length": length, "base": "MNIST", "train": train, "transforms": steps,
                   "last_step": last_step}
@@ -29,7 +45,7 @@ def controls() -> list[Control[TransformCheck]]:
             ctl.question_for(check), records=ctl.answered({"loaders": found}, "loaders")),
             credit)
 
-    def permuted(name: str, last: str, measured: str | None, credit: float, *,
+    def permuted(name: str, last: str, measured: Any, credit: float, *,
                  loader: bool = True) -> Control[TransformCheck]:
         return control(name, ["ToTensor", last], credit, PERMUTED, measured, loader=loader)
 
@@ -40,18 +56,28 @@ def controls() -> list[Control[TransformCheck]]:
         control("Normalize before ToTensor", ["Normalize", "ToTensor"], 0.0),
         # a permutation is judged by what the step does, not by its class's name
         permuted("the handout's RandomPermutation, one permutation for all images",
-                 "RandomPermutation", "fixed", 1.0),
-        permuted("a Lambda indexing with one fixed permutation", "Lambda", "fixed", 1.0),
+                 "RandomPermutation", tried(lambda x, i: x[FIXED]), 1.0),
+        permuted("a Lambda indexing with one fixed permutation", "Lambda",
+                 tried(lambda x, i: x[FIXED]), 1.0),
         # the permuted dataset is only looked at: training used the plain loader
         permuted("the permuted dataset never served by a DataLoader", "RandomPermutation",
-                 "fixed", 0.0, loader=False),
+                 tried(lambda x, i: x[FIXED]), 0.0, loader=False),
         permuted("a class named RandomPermutation drawing a new permutation per image",
-                 "RandomPermutation", "per_image", 0.0),
+                 "RandomPermutation",
+                 tried(lambda x, i: x[np.random.default_rng(i + 1).permutation(x.size)]), 0.0),
         permuted("a class named RandomPermutation that returns the image unchanged",
-                 "RandomPermutation", "identity", 0.0),
+                 "RandomPermutation", tried(lambda x, i: x), 0.0),
         permuted("a class named RandomPermutation that adds noise (not a permutation)",
-                 "RandomPermutation", "none", 0.0),
+                 "RandomPermutation", tried(lambda x, i: x + 0.01 * (i + 1)), 0.0),
+        permuted("a step that sorts the pixels (a ramp stays, other images do not)",
+                 "RandomPermutation", tried(lambda x, i: np.sort(x)), 0.0),
         permuted("no permutation: the last step is Normalize", "Normalize", "none", 0.0),
+        # the kernel shares its interpreter with the notebook: a word is no measurement
+        permuted("the kernel's answer says 'fixed' without the pixels to show it",
+                 "RandomPermutation", "fixed", 0.0),
+        permuted("pixels that are no permutation of the grader's ramp", "RandomPermutation",
+                 {"first": np.full(784, 0.5), "second": np.full(784, 0.5),
+                  "moved": np.full(784, 0.5)}, 0.0),
         Control("describing the datasets timed out", NORMALISED, ctl.evidence(
             question, records=ctl.failed(CallStatus.TIMEOUT, "did not finish within 600 s",
                                          "loaders")), 0.0, Fault.TIMED_OUT),

@@ -84,6 +84,10 @@ def snapshot(namespace, names, cell):
         _remember_models(namespace, cell)
     except BaseException:
         pass
+    try:  # noqa: SIM105
+        sys.modules["_autograder_probe_torch"].after_cell(cell)
+    except BaseException:
+        pass
 
 
 MAX_DATASETS = 16
@@ -465,6 +469,8 @@ def _answer(request, namespace, directory, tools):
         return sys.modules["_autograder_probe_ops"].run_ops(request, namespace)
     if kind == "evaluate" and request.get("framework") == "vugrad":
         return sys.modules["_autograder_probe_ops"].evaluate(request, namespace, directory)
+    if kind == "optimizers":
+        return {"optimizers": tools.optimizer_steps() if tools is not None else []}
     if "torch" not in sys.modules:
         # No torch in this notebook: no model, loader or layer can exist, and importing
         # torch here would cost seconds for nothing.
@@ -516,6 +522,7 @@ def _answer(request, namespace, directory, tools):
         earlier[id(module)] = cell
     loader = tools.test_loader(namespace) if request.get("public") else None
     limit = 12 if images is not None or loader is not None else 48
+    untrained = {}  # one untrained control per architecture, however many copies
     for label, model, error in pool[:limit]:
         entry = {"label": label, "error": error}
         if model is not None and id(model) in earlier:
@@ -526,8 +533,17 @@ def _answer(request, namespace, directory, tools):
                 entry["architecture"] = tools.describe(model)
                 if request.get("pretrained"):
                     entry["pretrained"] = tools.pretrained_match(model)
+                if request.get("forward"):
+                    entry["forward"] = tools.forward_probe(model, request["forward"])
                 if images is not None:
                     entry["predictions"] = tools.predict(model, images, transform)
+                if images is not None and request.get("untrained"):
+                    arch = entry["architecture"]
+                    key = (arch["class"], arch["parameters"], len(arch["leaves"]))
+                    if key not in untrained:
+                        untrained[key] = tools.predict(tools.untrained_copy(model), images,
+                                                       transform)
+                    entry["untrained_predictions"] = untrained[key]
                 if loader is not None:
                     preds, labels = tools.public_eval(model, loader)
                     entry["public_predictions"], entry["public_labels"] = preds, labels

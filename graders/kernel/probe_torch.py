@@ -79,6 +79,7 @@ def install_hooks(seed, datasets_root):
             torch.backends.cudnn.benchmark = False
         except Exception:
             pass
+        watch_optimizers()
 
     def patch_folder(folder):
         # Notebooks point an ImageFolder at where the data sat on their machine
@@ -97,6 +98,81 @@ def install_hooks(seed, datasets_root):
         if name in sys.modules:  # a warm kernel imported it before the submission came
             patch(sys.modules[name])
     sys.meta_path.insert(0, _AfterImport(hooks))
+
+
+# ------------------------------------------------------------------- optimizer steps
+STEPS = "_autograder_steps"  # a module of its own: outlives fresh copies of this one
+MAX_OPTIMIZERS = 32
+_SETTINGS = ("lr", "momentum", "nesterov", "weight_decay", "dampening", "amsgrad", "alpha")
+
+
+def watch_optimizers():
+    """Count every optimizer's steps (torch's global step hook): which optimizer, built
+    with which settings, for which parameters, stepped how often with gradients present,
+    after which cell. The host reads it to tell an optimizer that trained a model from
+    one that was only built, or handed to a function that never steps it."""
+    if STEPS in sys.modules:
+        return
+    import types
+    import weakref
+
+    try:
+        from torch.optim.optimizer import register_optimizer_step_post_hook
+    except Exception:
+        return
+    state = types.ModuleType(STEPS)
+    state.records, state.cell = [], -1
+    mine = weakref.WeakKeyDictionary()
+
+    def after_step(optimizer, args, kwargs):
+        try:
+            record = mine.get(optimizer)
+            if record is None:
+                record = _optimizer_record(optimizer)
+                same = next((r for r in state.records if r["key"] == record["key"]), None)
+                if same is not None:
+                    record = same  # a fresh optimizer per epoch: one record, not hundreds
+                elif len(state.records) < MAX_OPTIMIZERS:
+                    state.records.append(record)
+                else:
+                    return
+                mine[optimizer] = record
+            record["steps"] += 1
+            if any(p.grad is not None for g in optimizer.param_groups for p in g["params"]):
+                record["with_grad"] += 1
+            if state.cell not in record["after_cells"] and len(record["after_cells"]) < 16:
+                record["after_cells"].append(state.cell)
+        except Exception:
+            pass
+
+    state.handle = register_optimizer_step_post_hook(after_step)
+    sys.modules[STEPS] = state
+
+
+def _optimizer_record(optimizer):
+    settings = {}
+    for name in _SETTINGS:
+        value = optimizer.defaults.get(name)
+        if isinstance(value, bool | int | float):
+            settings[name] = value
+    shapes = [list(p.shape) for g in optimizer.param_groups for p in g["params"]][:32]
+    key = repr((type(optimizer).__name__, sorted(settings.items()), shapes))
+    return {"class": type(optimizer).__name__, "settings": settings, "shapes": shapes,
+            "steps": 0, "with_grad": 0, "after_cells": [], "key": key}
+
+
+def optimizer_steps():
+    state = sys.modules.get(STEPS)
+    if state is None:
+        return []
+    return [{k: v for k, v in r.items() if k != "key"} for r in state.records]
+
+
+def after_cell(cell):
+    """The snapshot after each cell says which one ran last: a step belongs to the next."""
+    state = sys.modules.get(STEPS)
+    if state is not None and isinstance(cell, int):
+        state.cell = cell
 
 
 def resolve_root(root, datasets_root=None):
@@ -461,6 +537,51 @@ def predict(model, images, transform, batch=256):
     return torch.cat(out).numpy()
 
 
+def untrained_copy(model):
+    """The same network with every layer's parameters drawn afresh (seeded, without
+    touching the notebook's random state): what the architecture reaches untrained."""
+    import copy
+
+    torch = _torch()
+    fresh = copy.deepcopy(model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        for module in fresh.modules():
+            reset = getattr(module, "reset_parameters", None)
+            if callable(reset):
+                reset()
+    return fresh
+
+
+def forward_probe(model, shape, batch=4):
+    """The model run on a small batch shaped like the data (seeded noise, evaluation
+    mode, no gradients): its outputs say whether it gives logits or probabilities, and
+    an error says it cannot take the data at all."""
+    torch = _torch()
+    x = torch.randn((batch, *shape), generator=torch.Generator().manual_seed(0))
+    x = x.to(_device(model))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            try:
+                out = model(x)
+            except Exception as first:
+                try:  # a model that expects inputs flattened by the training loop
+                    out = model(x.view(batch, -1))
+                except Exception:
+                    raise first from None
+        if isinstance(out, tuple | list) and out:
+            out = out[0]
+        if not isinstance(out, torch.Tensor):
+            return {"error": f"forward returned a {type(out).__name__}, not a tensor"}
+        return {"outputs": out.detach().float().cpu().reshape(len(out), -1)[:, :1000].numpy()}
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    finally:
+        model.train(was_training)
+
+
 def public_eval(model, loader, limit=20000):
     """Predictions and labels on the student's own test loader (labels are public)."""
     torch = _torch()
@@ -553,42 +674,39 @@ def describe_loaders(namespace):
     return loaders
 
 
+MAX_PERMUTED = 16384  # pixels of the images a permutation is tried on (3x64x64 fits)
+
+
 def _last_step_behaviour(transform, dataset):
-    """What the pipeline's last step does to pixels, tried on a ramp image and a random
-    one of the shape the dataset yields: "fixed" (one permutation for every image),
-    "per_image", "identity", "none" (not a permutation) or "error"; None when there is
-    no image to try it on. The step's name says nothing a student cannot rename. (Tried
-    on the shape the whole pipeline yields, which a permutation does not change.)"""
+    """What the pipeline's last step makes of a ramp image (twice) and of a noise image
+    (numpy's generator seeded 0), both of the shape the dataset yields: the three outputs
+    as arrays, which the host compares with the inputs it knows (so a notebook that
+    patches torch cannot make a step look like a fixed permutation); "error" when the
+    step raised, "none" when it gave no tensor of as many values, None when there is no
+    image to try it on. The step's name says nothing a student cannot rename."""
     torch = _torch()
+    import numpy as np
+
     inner = getattr(transform, "transforms", None)
     step = inner[-1] if isinstance(inner, list | tuple) and inner else transform
     try:
         sample = dataset[0]
         sample = sample[0] if isinstance(sample, tuple | list) else sample
-        if not isinstance(sample, torch.Tensor) or not 4 <= sample.numel() <= 1_000_000:
+        if not isinstance(sample, torch.Tensor) or not 4 <= sample.numel() <= MAX_PERMUTED:
             return None
         shape, n = sample.shape, sample.numel()
         # values i/n: where each pixel went is read back from its value
         ramp = torch.arange(n, dtype=torch.float64).reshape(shape) / n
-        noise = torch.rand(shape, generator=torch.Generator().manual_seed(0),
-                           dtype=torch.float64)
+        noise = torch.from_numpy(np.random.default_rng(0).random(n)).reshape(shape)
         with torch.no_grad():
-            first, second, moved = step(ramp.clone()), step(ramp.clone()), step(noise.clone())
+            outputs = [step(ramp.clone()), step(ramp.clone()), step(noise.clone())]
     except Exception:
         return "error"
-    if not all(isinstance(t, torch.Tensor) and t.numel() == n
-               for t in (first, second, moved)):
+    if not all(isinstance(t, torch.Tensor) and t.numel() == n for t in outputs):
         return "none"
-    index = (first.reshape(-1).double() * n).round().long()
-    if not torch.equal(torch.sort(index).values, torch.arange(n)) or not torch.allclose(
-            first.reshape(-1).double(), index.double() / n):
-        return "none"
-    same = torch.equal(first, second) and torch.allclose(
-        moved.reshape(-1).double(), noise.reshape(-1)[index])
-    if torch.equal(index, torch.arange(n)):
-        # a sort also leaves a ramp as it was: it is no permutation of other images
-        return "identity" if same else "none"
-    return "fixed" if same else "per_image"
+    first, second, moved = (np.asarray(t.detach().cpu().reshape(-1).double().numpy(),
+                                       dtype=np.float64) for t in outputs)
+    return {"first": first, "second": second, "moved": moved}
 
 
 def _transform_names(transform):

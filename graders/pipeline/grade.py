@@ -151,9 +151,13 @@ def grade_submission(
 
 
 def measured(questions: list[QuestionResult]) -> dict[str, float]:
-    """What the checks measured, keyed as the calibration is ("<question>:<check>")."""
-    return {f"{q.id}:{i}": c.measured for q in questions
-            for i, c in enumerate(q.checks) if c.measured is not None}
+    """What the checks measured, keyed as the calibration is ("<question>:<check>"), and
+    what an untrained copy of each measured network reached ("<question>:<check>:untrained")."""
+    found = {f"{q.id}:{i}": c.measured for q in questions
+             for i, c in enumerate(q.checks) if c.measured is not None}
+    found.update({f"{q.id}:{i}:untrained": c.untrained for q in questions
+                  for i, c in enumerate(q.checks) if c.untrained is not None})
+    return found
 
 
 NUMPY_ONLY = ("numpy",)

@@ -38,6 +38,7 @@ class CheckScore:
     # what the check measured (a model's accuracy): the calibration reads it from the
     # reference notebook's report
     measured: float | None = None
+    untrained: float | None = None  # an untrained copy of the measured network's accuracy
 
 
 def _case_label(call: PlannedCall) -> str:

@@ -84,6 +84,13 @@ class ArchitectureCheck:
     layers: tuple[LayerSpec, ...]
     parameters: int | None = None
     requires: tuple[str, ...] = ()
+    # one input as the data gives it (KMNIST through ToTensor: (1, 28, 28)): the model is
+    # run on a small batch of that shape, so a network that cannot take the data earns no
+    # architecture credit however its layers are named
+    input_shape: tuple[int, ...] | None = None
+    # the output layer gives logits, as CrossEntropyLoss expects: a network whose outputs
+    # are probabilities (a softmax before the loss) has the output layer wrong
+    logits: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,8 @@ class OptimizerSetting:
 
 @dataclass(frozen=True)
 class OptimizerCheck:
-    """Static check of the notebook's code: every setting is constructed somewhere."""
+    """Every setting is constructed in the notebook's code, and an optimizer so built
+    took steps with gradients while the notebook ran (the kernel counts them)."""
 
     points: float
     settings: tuple[OptimizerSetting, ...]

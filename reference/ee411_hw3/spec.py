@@ -86,7 +86,8 @@ PART2 = (
         checks=(
             ArchitectureCheck(points=2, locate=MEMORY,
                               layers=(Linear(784, 100), Linear(100, 100), Linear(100, 10)),
-                              parameters=89_610, requires=("relu",)),
+                              parameters=89_610, requires=("relu",),
+                              input_shape=(1, 28, 28), logits=True),
             OptimizerCheck(points=1, settings=OPTIMIZERS),
             PlotCheck(points=1, section=r"2\.2|MLP|perceptron", shows=Drawing.CURVES),
         ),
@@ -99,7 +100,7 @@ PART2 = (
             ArchitectureCheck(points=2, locate=MEMORY,
                               layers=(Conv2d(1, 16, 3), Conv2d(16, 32, 3), Conv2d(32, 64, 3),
                                       Linear(None, 10)),
-                              requires=("max_pool",)),
+                              requires=("max_pool",), input_shape=(1, 28, 28), logits=True),
             OptimizerCheck(points=1, settings=OPTIMIZERS),
             PlotCheck(points=1, section=r"2\.3|CNN|convolution", shows=Drawing.CURVES),
         ),

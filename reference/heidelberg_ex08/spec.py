@@ -103,7 +103,8 @@ ASSIGNMENT = Assignment(
             checks=(
                 ArchitectureCheck(points=3, locate=MLP,
                                   layers=(Linear(784, 512), Linear(512, 256), Linear(256, 10)),
-                                  parameters=535_818, requires=("relu",)),
+                                  parameters=535_818, requires=("relu",),
+                                  input_shape=(1, 28, 28), logits=True),
                 OptimizerCheck(points=2, settings=(OptimizerSetting.of("Adam", lr=1e-3),)),
                 LoaderCheck(points=1, splits=(), batch_size=100, dataset="MNIST"),
                 ModelAccuracyCheck(points=4, locate=MLP, data=MNIST,
@@ -115,7 +116,8 @@ ASSIGNMENT = Assignment(
             points=4, section=r"vgg|exercise 3|image classification",
             prompt="Implement the VGG-16 we discussed in the lecture",
             checks=(ArchitectureCheck(points=4, locate=VGG, layers=VGG_LAYERS,
-                                      requires=("relu", "max_pool")),),
+                                      requires=("relu", "max_pool"),
+                                      input_shape=(3, 32, 32), logits=True),),
         ),
         Question(
             id="3.2", title="Training: Adam lr 1e-4, weight decay 1e-3, batch 256", points=3,
@@ -149,7 +151,8 @@ ASSIGNMENT = Assignment(
                    "batch normalization after the convolutional layers",
             checks=(
                 ArchitectureCheck(points=2, locate=VGG, layers=VGG_LAYERS,
-                                  requires=("batch_norm", "dropout")),
+                                  requires=("batch_norm", "dropout"),
+                                  input_shape=(3, 32, 32), logits=True),
                 CallsCheck(points=1, calls=("train", "eval"),
                            why="dropout and batch norm behave differently in training "
                                "and testing"),

@@ -55,7 +55,8 @@ ASSIGNMENT = Assignment(
             id="2.2", title="MLP 3072-512-3 with ReLU", points=4,
             checks=(ArchitectureCheck(points=4, locate=IN_MEMORY,
                                       layers=(Linear(3072, 512), Linear(512, 3)),
-                                      parameters=1_574_915, requires=("relu",)),),
+                                      parameters=1_574_915, requires=("relu",),
+                                      input_shape=(3, 32, 32), logits=True),),
         ),
         Question(
             id="2.3", title="Training with SGD (lr 0.001, momentum 0.9)", points=6,

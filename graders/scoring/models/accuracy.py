@@ -52,12 +52,18 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
                 + ": the question is about the network that does")
         return missing
     acc, best = max(scored, key=lambda s: s[0])
+    # the same network with its weights drawn afresh, on the same images: training must
+    # beat it (the kernel runs it; a notebook that tampers with it can only lose credit)
+    untrained = _accuracy(best.get("untrained_predictions"), labels)
     if ctx.calibrating:
-        return CheckScore(1.0, [f"reference accuracy {100 * acc:.1f}%"], measured=acc)
+        return CheckScore(1.0, [f"reference accuracy {100 * acc:.1f}%"] + (
+            [f"an untrained copy of it reaches {100 * untrained:.1f}%"]
+            if untrained is not None else []), measured=acc, untrained=untrained)
     reference = ctx.calibration.get(key)
     if reference is None:
         raise SpecError(f"no reference accuracy calibrated for {key}")
     chance = chance_rate(labels)
+    reference_untrained = ctx.calibration.get(f"{key}:untrained")
     if round(reference, 3) < round(chance + CHANCE_MARGIN, 3):
         return CheckScore(0.0, [
             f"not graded yet: on the grader's held-out images the course's reference "
@@ -65,7 +71,18 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
             f"({100 * chance:.1f}%), so accuracy cannot tell a trained network from an "
             "untrained one here. Your course staff must calibrate this question on the "
             "course's data; it will be regraded then."], Fault.UNCALIBRATED, measured=acc)
-    bands = credit_bands(check.band, reference, chance)
+    if reference_untrained is not None and \
+            round(reference, 3) < round(reference_untrained + CHANCE_MARGIN, 3):
+        return CheckScore(0.0, [
+            f"not graded yet: on the grader's held-out images the course's reference "
+            f"reaches {100 * reference:.1f}%, and an untrained copy of it "
+            f"{100 * reference_untrained:.1f}%: accuracy cannot tell training from none "
+            "here. Your course staff must calibrate this question on the course's data; it "
+            "will be regraded then."], Fault.UNCALIBRATED, measured=acc, untrained=untrained)
+    # nothing within the margin of chance, of the reference's untrained copy, or of this
+    # network's own untrained copy earns credit
+    control = max(chance, reference_untrained or 0.0, untrained or 0.0)
+    bands = credit_bands(check.band, reference, control)
     credit = band_credit(bands, acc)
     per_class = []
     preds = best["predictions"].astype(np.int64)
@@ -73,10 +90,15 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
         mask = labels == k
         if mask.any():
             per_class.append(f"{100 * float(np.mean(preds[mask] == k)):.0f}%")
+    controls = f"guessing the most common class reaches {100 * chance:.1f}%"
+    if untrained is not None:
+        controls += f", an untrained copy of this network {100 * untrained:.1f}%"
+    if reference_untrained is not None:
+        controls += f", an untrained copy of the reference {100 * reference_untrained:.1f}%"
     lines = [f"{_where(best)} reaches {100 * acc:.1f}% on the grader's {labels.size:,} "
-             f"held-out test images (per class: {', '.join(per_class)}; guessing the most "
-             f"common class reaches {100 * chance:.1f}%, and nothing within "
-             f"{100 * CHANCE_MARGIN:.0f} points of that earns credit); "
+             f"held-out test images (per class: {', '.join(per_class)}; {controls}, and "
+             f"nothing within {100 * CHANCE_MARGIN:.0f} points of "
+             f"{'that' if controls.count('%') == 1 else 'the best of these'} earns credit); "
              f"{describe_bands(bands, reference)}: {_fraction(credit)} credit"]
     if payload.get("transform_source") == "fallback":
         lines.append("no dataset of your notebook holds images like these, so they were "
@@ -86,7 +108,7 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
     if credit == 0.0 and acc <= 1.5 / max(1, len(per_class)):
         lines.append("that is close to chance: was the model trained?")
     lines += training_mistakes(ctx, best.get("architecture") or {})
-    return CheckScore(credit, lines, measured=acc)
+    return CheckScore(credit, lines, measured=acc, untrained=untrained)
 
 
 # No credit within this much of chance, whatever the bands say: an untrained network

@@ -116,6 +116,7 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
     # the model that answers this question: the closest match, trained variables first
     ranked = sorted(found, key=lambda c: (
         -_agreement(check, c["architecture"]),
+        check.input_shape is not None and _ran(c) is not None,
         len(_architecture_problems(check, c["architecture"])),
         str(c.get("label", "")).startswith("class:")))
     chosen = ranked[0]
@@ -123,13 +124,49 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
     if earlier is not None:
         return _requires_only(check, chosen, earlier)
     problems = _architecture_problems(check, chosen["architecture"])
+    output_ok = True
+    if check.input_shape is not None:
+        shape = "x".join(map(str, check.input_shape))
+        failed = _ran(chosen)
+        if failed is not None:
+            # layers that cannot take the data were never trained on it: nothing to credit
+            return CheckScore(0.0, [f"{_where(chosen)} does not run on a batch of {shape} "
+                                    f"inputs, the data's shape: {failed}"])
+        if check.logits and _probabilities(chosen["forward"]["outputs"]):
+            output_ok = False
+            problems.append("its outputs are probabilities (each row sums to 1, run on a "
+                            f"batch of {shape} inputs): the output layer applies a softmax, "
+                            "and CrossEntropyLoss applies its own; the output layer must "
+                            "give logits")
     mistakes = training_mistakes(ctx, chosen["architecture"]) if ctx is not None else []
     if not problems:
         return CheckScore(1.0, [f"{_where(chosen)} has the required architecture "
                                 f"({chosen['architecture'].get('parameters', 0):,} parameters)",
                                 *mistakes])
-    credit = partial_credit(check, chosen["architecture"])
+    credit = partial_credit(check, chosen["architecture"], output_ok=output_ok)
     return CheckScore(credit, [f"{_where(chosen)}: {problems[0]}", *problems[1:], *mistakes])
+
+
+def _ran(candidate: dict[str, Any]) -> str | None:
+    """Why the model did not run on the data's shape (None: it ran)."""
+    forward = candidate.get("forward")
+    if not isinstance(forward, dict):
+        return "the grader could not run it"
+    if isinstance(forward.get("error"), str):
+        return forward["error"]
+    outputs = forward.get("outputs")
+    if not isinstance(outputs, np.ndarray) or outputs.ndim != 2 or not outputs.size:
+        return "it returned no outputs per input"
+    return None
+
+
+def _probabilities(outputs: np.ndarray) -> bool:
+    """Rows that are distributions: what a softmax gives, and logits (or log-softmax
+    outputs) of seeded noise never do."""
+    if outputs.shape[1] < 2 or not np.all(np.isfinite(outputs)):
+        return False
+    return bool(np.all(outputs >= -1e-6) and np.all(outputs <= 1 + 1e-6)
+                and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3))
 
 
 def _requires_only(check: ArchitectureCheck, chosen: dict[str, Any],
@@ -157,7 +194,8 @@ def _requires_only(check: ArchitectureCheck, chosen: dict[str, Any],
     return CheckScore(credit, lines)
 
 
-def partial_credit(check: ArchitectureCheck, arch: dict[str, Any]) -> float:
+def partial_credit(check: ArchitectureCheck, arch: dict[str, Any], *,
+                   output_ok: bool = True) -> float:
     """The share of the architecture that is right, in quarters: its layers (matched in
     order; a missing or extra layer counts against it; the parameter count only where
     the layers alone do not show it) and, as the other half, the activations and pooling
@@ -173,6 +211,9 @@ def partial_credit(check: ArchitectureCheck, arch: dict[str, Any]) -> float:
             return 0.0  # it cannot answer the task's classes: nothing else makes up for it
         matched = sum(_matches(got, want)
                       for got, want in zip(layers, check.layers, strict=False))
+        if not output_ok and layers and len(layers) >= len(check.layers) \
+                and _matches(layers[len(check.layers) - 1], check.layers[-1]):
+            matched -= 1  # the output layer's size is right and what it gives is not
         shape = matched / max(len(layers), len(check.layers))
         if shape == 1.0 and check.parameters is not None \
                 and arch.get("parameters") != check.parameters:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from graders.scoring.function import CheckScore, Fault
 from graders.spec import (
     LoaderCheck,
@@ -69,10 +71,43 @@ def score_transform(check: TransformCheck, payload: dict[str, Any]) -> CheckScor
                             f"(found {'; '.join(found) or 'no datasets'})"])
 
 
+def last_step(found: Any) -> str | None:
+    """What a pipeline's last step does to pixels, judged here from what it made of the
+    kernel's ramp image (twice) and noise image: "fixed" (one permutation for every
+    image), "per_image", "identity", "none" (not a permutation) or "error"; None when it
+    was not tried. Only the failures are taken from the kernel as words: a "fixed" must
+    show in the pixels."""
+    if found in ("error", "none"):
+        return str(found)
+    if not isinstance(found, dict):
+        return None
+    arrays: list[np.ndarray] = []
+    for key in ("first", "second", "moved"):
+        a = found.get(key)
+        if not (isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind == "f"):
+            return "none"
+        arrays.append(a)
+    first, second, moved = arrays
+    n = first.size
+    if n < 4 or second.size != n or moved.size != n or not np.all(np.isfinite(first)):
+        return "none"
+    # the kernel's inputs, made again here: values i/n, and numpy's noise seeded 0
+    noise = np.random.default_rng(0).random(n)
+    index = np.rint(first * n).astype(np.int64)
+    if not np.array_equal(np.sort(index), np.arange(n)) or not np.allclose(first, index / n):
+        return "none"
+    same = np.array_equal(first, second) and np.allclose(moved, noise[index])
+    if np.array_equal(index, np.arange(n)):
+        # a sort also leaves a ramp as it was: it is no permutation of other images
+        return "identity" if same else "none"
+    return "fixed" if same else "per_image"
+
+
 def _score_permutation(check: TransformCheck, payload: dict[str, Any]) -> CheckScore:
-    """What the last step does, measured in the kernel on a ramp image and a random one
-    (``last_step``: fixed / per_image / identity / none / error), never its name."""
-    entries = [e for e in payload.get("loaders", []) if isinstance(e, dict)]
+    """What the last step does, measured on a ramp image and a random one (see
+    ``last_step``), never its name."""
+    entries = [{**e, "last_step": last_step(e.get("last_step"))}
+               for e in payload.get("loaders", []) if isinstance(e, dict)]
 
     def step(e: dict[str, Any]) -> str:
         names = e.get("transforms") or []

@@ -4,6 +4,7 @@ question's section, optimizer settings and method calls in its code."""
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 from graders.results import CellStatus
@@ -76,7 +77,13 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def score_optimizers(check: OptimizerCheck, ctx: ModelContext) -> CheckScore:
+def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
+                     steps: list[dict[str, Any]] | None = None,
+                     network: tuple[str, list[int]] | None = None) -> CheckScore:
+    """The settings built in the code (and not left unused there); with the kernel's
+    step counts (``steps``), only those of an optimizer that stepped with gradients
+    present, and (``network``: a layer the question names, and its weight's shape) on
+    that network."""
     code = read(ctx.cells)
     missing, idle = [], []
     # each constructor call answers the most specific setting it fits: SGD(lr=0.01,
@@ -89,6 +96,8 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext) -> CheckScore:
     # it was built; training in a helper module of the course's is not judged this way
     methods = {call.name for call in code.calls if call.method}
     stepped = "step" in methods or not {"zero_grad", "backward"} <= methods
+    model, shape = network if network is not None else (None, None)
+    stepped_settings = _stepped(check, steps or [], shape)
     for setting in check.settings:
         built = [call for call in code.calls if setting in answers.get(id(call), ())]
         args = ", ".join(f"{k}={v}" for k, v in setting.kwargs)
@@ -100,14 +109,53 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext) -> CheckScore:
         elif all(code.unused(call) for call in built):
             # built and assigned, then never read: nothing was trained with it
             idle.append(f"{setting.name}({args}) as `{built[0].bound_to}`")
+        elif steps is not None and setting not in stepped_settings:
+            idle.append(f"{setting.name}({args}) never took a step with gradients"
+                        + (f" on this question's network (the one with {model})"
+                           if model else "") + " while the notebook ran")
     if not missing and not idle:
         return CheckScore(1.0, ["all the optimizer settings the handout lists are used"])
     found = len(check.settings) - len(missing) - len(idle)
     problem = code.problem()
     lines = ([f"no optimizer constructed as {', '.join(missing)}"] if missing else []) + \
-        ([f"constructed but never used: {', '.join(idle)}"] if idle else [])
+        ([f"constructed but nothing was trained with it: {'; '.join(idle)}"] if idle else [])
     return CheckScore(found / len(check.settings), [*lines, *([problem] if problem else [])],
                       Fault.ERRORED if problem else Fault.NONE)
+
+
+def _stepped(check: OptimizerCheck, steps: list[dict[str, Any]],
+             shape: list[int] | None) -> set[Any]:
+    """The settings answered by an optimizer the kernel saw step with gradients (each
+    answering its most specific setting, as a constructor call does)."""
+    answered: set[Any] = set()
+    for record in steps:
+        if not isinstance(record, dict) or not _count(record.get("with_grad")):
+            continue
+        shapes = record.get("shapes")
+        if shape is not None and not (isinstance(shapes, list) and shape in shapes):
+            continue
+        settings = record.get("settings")
+        if not isinstance(settings, dict):
+            settings = {}
+        fits = [s for s in check.settings if s.name == record.get("class") and all(
+            _same(settings.get(k, OPTIMIZER_DEFAULTS.get(s.name, {}).get(k)), v)
+            for k, v in s.kwargs)]
+        if fits:
+            most = max(len(f.kwargs) for f in fits)
+            answered.update(f for f in fits if len(f.kwargs) == most)
+    return answered
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _same(got: Any, want: Any) -> bool:
+    if isinstance(want, bool) or isinstance(got, bool):
+        return got is want or (got == want and type(got) is type(want))
+    if isinstance(want, int | float) and isinstance(got, int | float):
+        return math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
+    return bool(got == want)
 
 
 def _fits(call: Call, setting: Any) -> bool:

@@ -1,0 +1,88 @@
+"""The kernel's model witnesses, run in this process on real torch objects: what a model
+outputs on a batch shaped like the data, and which optimizers stepped with gradients.
+(The host judges both; tests/graders/test_kind_controls.py holds the judging.)"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import pytest
+import torch
+from torch import nn
+
+from graders.scoring.models.architecture import _probabilities
+from tests.graders.test_kernel_loader import _probe_torch
+
+MLP_LAYERS = (nn.Flatten(), nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
+
+
+def test_a_softmax_before_the_loss_shows_in_the_outputs_and_logits_do_not():
+    forward = _probe_torch()["forward_probe"]
+    logits = forward(nn.Sequential(*MLP_LAYERS), [1, 28, 28])  # type: ignore[operator]
+    probs = forward(nn.Sequential(*MLP_LAYERS, nn.Softmax(dim=1)), [1, 28, 28])  # type: ignore[operator]
+    logs = forward(nn.Sequential(*MLP_LAYERS, nn.LogSoftmax(dim=1)), [1, 28, 28])  # type: ignore[operator]
+    assert probs["outputs"].shape == (4, 10)
+    assert _probabilities(probs["outputs"])
+    assert not _probabilities(logits["outputs"]) and not _probabilities(logs["outputs"])
+
+
+def test_a_network_that_cannot_take_the_data_says_why_and_one_that_wants_it_flat_runs():
+    forward = _probe_torch()["forward_probe"]
+    cnn = nn.Sequential(nn.Conv2d(1, 16, 3), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3),
+                        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 3 * 3, 10))
+    broken = forward(cnn, [1, 28, 28])  # type: ignore[operator]
+    assert "shapes cannot be multiplied" in broken["error"]
+    flat = forward(nn.Sequential(nn.Linear(784, 10)), [1, 28, 28])  # type: ignore[operator]
+    assert flat["outputs"].shape == (4, 10)
+    # the model is left in the mode it was in
+    net = nn.Sequential(*MLP_LAYERS)
+    forward(net, [1, 28, 28])  # type: ignore[operator]
+    assert net.training
+
+
+@pytest.fixture()
+def watched() -> Iterator[dict[str, object]]:
+    tools = _probe_torch()
+    tools["watch_optimizers"]()  # type: ignore[operator]
+    yield tools
+    state = sys.modules.pop(str(tools["STEPS"]))
+    state.handle.remove()
+
+
+def test_only_an_optimizer_that_stepped_with_gradients_is_counted(watched):
+    net = nn.Sequential(*MLP_LAYERS)
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    trained = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    torch.optim.Adam(net.parameters(), lr=0.01)  # built, handed nowhere
+    no_grad = torch.optim.Adam(nn.Linear(3, 2).parameters(), lr=1.0)
+    watched["after_cell"](4)  # type: ignore[operator]
+    for _ in range(3):
+        trained.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        trained.step()
+    no_grad.step()  # no backward: nothing to step on
+    steps = watched["optimizer_steps"]()  # type: ignore[operator]
+    by_class = {r["class"]: r for r in steps}
+    assert set(by_class) == {"SGD", "Adam"}
+    sgd, adam = by_class["SGD"], by_class["Adam"]
+    assert (sgd["steps"], sgd["with_grad"], sgd["after_cells"]) == (3, 3, [4])
+    assert sgd["settings"]["nesterov"] is True and sgd["settings"]["lr"] == 0.01
+    assert [100, 784] in sgd["shapes"]
+    assert (adam["steps"], adam["with_grad"], adam["settings"]["lr"]) == (1, 0, 1.0)
+
+
+def test_the_untrained_control_is_a_fresh_copy_and_leaves_the_notebook_as_it_was():
+    tools = _probe_torch()
+    net = nn.Sequential(*MLP_LAYERS)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.fill_(0.5)  # "trained": nothing reset_parameters would draw
+    state = torch.random.get_rng_state()
+    fresh = tools["untrained_copy"](net)  # type: ignore[operator]
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert all(bool((p == 0.5).all()) for p in net.parameters())
+    assert not any(bool((p == 0.5).all()) for p in fresh.parameters())
+    again = tools["untrained_copy"](net)  # type: ignore[operator]
+    assert all(torch.equal(a, b) for a, b in zip(fresh.parameters(), again.parameters(),
+                                                 strict=True))
