@@ -18,7 +18,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from graders.calibrate import cached_accuracies, ensure_calibration
+    from graders.calibrate import cached_accuracies, calibration_warnings, ensure_calibration
     from graders.calibrate import calibrate as run_calibration
     from graders.catalog import LoadedAssignment, discover, grader_data_problems
     from graders.errors import (
@@ -84,6 +84,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "SubmissionFormatError": ("graders.errors", "SubmissionFormatError"),
     "Visibility": ("graders.spec", "Visibility"),
     "cached_accuracies": ("graders.calibrate", "cached_accuracies"),
+    "calibration_warnings": ("graders.calibrate", "calibration_warnings"),
     "discover": ("graders.catalog", "discover"),
     "ensure_calibration": ("graders.calibrate", "ensure_calibration"),
     "grader_data_problems": ("graders.catalog", "grader_data_problems"),
@@ -136,6 +137,7 @@ __all__ = [
     "SubmissionFormatError",
     "Visibility",
     "cached_accuracies",
+    "calibration_warnings",
     "discover",
     "ensure_calibration",
     "grader_data_problems",

@@ -124,7 +124,7 @@ def calibrate(assignment: LoadedAssignment, *, config: SandboxConfig, limits: Li
             raise CalibrationMissingError(
                 f"calibrating {spec.id}: its time budgets are too tight for the reference "
                 f"on this data, so nothing was cached: {'; '.join(late)[:1500]}")
-        for line in _at_chance(assignment, graded.measured, hidden_dir):
+        for line in calibration_warnings(assignment, graded.measured, hidden_dir):
             log.warning("%s", line)
         target.write_text(json.dumps({
             "fingerprint": fingerprint, "accuracies": graded.measured,
@@ -132,10 +132,11 @@ def calibrate(assignment: LoadedAssignment, *, config: SandboxConfig, limits: Li
         return graded.measured, graded.report
 
 
-def _at_chance(assignment: LoadedAssignment, measured: dict[str, float],
-               hidden_dir: Path) -> list[str]:
-    """The accuracy questions whose reference is no better than chance on this data:
-    they stay ungraded for every student (said once here, for staff)."""
+def calibration_warnings(assignment: LoadedAssignment, measured: dict[str, float],
+                         hidden_dir: Path) -> list[str]:
+    """The accuracy questions whose reference is no better than chance, or than an
+    untrained copy of itself, on this data: they stay ungraded for every student (the
+    calibration's log, the readiness report and /readyz say which, for staff)."""
     from graders.hidden import hidden_labels
     from graders.scoring.models.accuracy import CHANCE_MARGIN, chance_rate
 

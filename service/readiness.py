@@ -17,6 +17,7 @@ from graders import (
     GraderError,
     LoadedAssignment,
     cached_accuracies,
+    calibration_warnings,
     grader_data_problems,
     needs_calibration,
     run_calibration,
@@ -41,6 +42,8 @@ class AssignmentReadiness:
         self.settings, self.catalog = settings, catalog
         self._lock = threading.Lock()
         self._state: dict[str, tuple[Readiness, str]] = {}
+        # questions a calibration leaves ungraded (a reference at chance on this data)
+        self._ungraded: dict[str, str] = {}
         self._thread: threading.Thread | None = None
         # Nothing can be graded without a sandbox: every assignment says why, once.
         problem = sandbox_problem(settings.sandbox_config())
@@ -57,10 +60,12 @@ class AssignmentReadiness:
                                         weights_dir=self.settings.weights_dir)
         if problems:
             return Readiness.NOT_READY, "missing grader data: " + "; ".join(problems)
-        if self.settings.calibrate_at_start and needs_calibration(loaded) and not \
-                cached_accuracies(loaded, config=self.settings.sandbox_config(),
-                                  hidden_dir=self.settings.hidden_dir):
+        cached = cached_accuracies(loaded, config=self.settings.sandbox_config(),
+                                   hidden_dir=self.settings.hidden_dir) \
+            if needs_calibration(loaded) else {}
+        if self.settings.calibrate_at_start and needs_calibration(loaded) and not cached:
             return Readiness.CALIBRATING, "measuring the reference notebook's accuracy"
+        self._note_ungraded(loaded, cached)
         # without start-up calibration the first grading measures it: ready, not waiting
         return Readiness.READY, ""
 
@@ -70,8 +75,17 @@ class AssignmentReadiness:
 
     def snapshot(self) -> dict[str, dict[str, str]]:
         with self._lock:
-            return {k: {"status": s.value, **({"reason": r} if r else {})}
+            return {k: {"status": s.value, **({"reason": r} if r else {}),
+                        **({"ungraded": self._ungraded[k]} if k in self._ungraded else {})}
                     for k, (s, r) in self._state.items()}
+
+    def _note_ungraded(self, loaded: LoadedAssignment, measured: dict[str, float]) -> None:
+        if not measured or self.settings.hidden_dir is None:
+            return
+        lines = calibration_warnings(loaded, measured, self.settings.hidden_dir)
+        if lines:
+            with self._lock:
+                self._ungraded[loaded.id] = "; ".join(lines)
 
     def start(self) -> None:
         """Run the missing calibrations, one after another, in a background thread."""
@@ -85,8 +99,10 @@ class AssignmentReadiness:
     def _calibrate(self, pending: list[str]) -> None:
         for assignment_id in pending:
             try:
-                run_calibration(self.catalog[assignment_id], config=self.settings.sandbox_config(),
-                          limits=self.settings.limits(), hidden_dir=self.settings.hidden_dir)
+                measured, _ = run_calibration(
+                    self.catalog[assignment_id], config=self.settings.sandbox_config(),
+                    limits=self.settings.limits(), hidden_dir=self.settings.hidden_dir)
+                self._note_ungraded(self.catalog[assignment_id], measured)
                 result = (Readiness.READY, "")
             except GraderError as exc:
                 log.error("calibration of %s failed: %s", assignment_id, exc)
