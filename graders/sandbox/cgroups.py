@@ -104,11 +104,7 @@ class JobCgroup:
             _write(f, pid)
 
     def pids(self) -> set[int]:
-        found: set[int] = set()
-        for f in self.procs_files:
-            with contextlib.suppress(OSError):
-                found.update(int(p) for p in f.read_text().split())
-        return found
+        return _pids(self.procs_files)
 
     def stats(self) -> CgroupStats:
         if self.version == 1:
@@ -125,16 +121,9 @@ class JobCgroup:
             peak_memory_bytes=_read_int(d / "memory.peak"),
         )
 
-    def kill_all(self, *, attempts: int = 50) -> None:
+    def kill_all(self) -> None:
         """SIGKILL everything left (daemons that escaped the kernel's process tree)."""
-        for _ in range(attempts):
-            pids = self.pids()
-            if not pids:
-                return
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.02)
+        _kill_all(self.procs_files)
 
     def remove(self) -> None:
         self.kill_all()
@@ -149,12 +138,17 @@ class JobCgroup:
                     time.sleep(0.02)
 
 
-def _kill_members(group: Path, *, attempts: int = 50) -> None:
+def _pids(procs_files: list[Path]) -> set[int]:
+    found: set[int] = set()
+    for f in procs_files:
+        with contextlib.suppress(OSError):
+            found.update(int(p) for p in f.read_text().split())
+    return found
+
+
+def _kill_all(procs_files: list[Path], *, attempts: int = 50) -> None:
     for _ in range(attempts):
-        try:
-            pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
-        except OSError:
-            return
+        pids = _pids(procs_files)
         if not pids:
             return
         for pid in pids:
@@ -226,7 +220,7 @@ def sweep_stale(max_age_s: float = 600.0, stage_root: Path = Path("/tmp"),
                     # A sandbox whose grader died while bwrap was still setting it up:
                     # bwrap's init arms its parent-death signal only after the mounts,
                     # so a worker killed in that window leaves init and kernel running.
-                    _kill_members(group)
+                    _kill_all([group / "cgroup.procs"])
                 elif now - group.stat().st_mtime < max_age_s and not gone:
                     continue
                 _rmdir_when_empty(group)
