@@ -178,6 +178,9 @@ def _for_the_questions_model() -> list[Control[OptimizerCheck]]:
             credit)
 
     return [control("Adam stepped on the CNN the question names", ((16, 1, 3, 3), (16,)), 1.0),
+            # its first convolution's width is the architecture check's fault, charged there
+            control("Adam stepped on a CNN whose first convolution has 32 channels",
+                    ((32, 1, 5, 5), (32,)), 1.0),
             control("Adam stepped on an MLP, not the question's CNN", ((100, 784), (100,)),
                     0.0)]
 
@@ -193,21 +196,20 @@ def _score(check: OptimizerCheck, ev: Evidence) -> CheckScore:
     return score_optimizers(check, ev.context(), steps, _network(ev.question))
 
 
-def _network(question: Question) -> tuple[str, list[int]] | None:
-    """The first fully given layer of the network the question's architecture check
-    names, and its weight's shape: an optimizer for that network updates such a tensor."""
+def _network(question: Question) -> tuple[str, tuple[int, int]] | None:
+    """What the first layer of the network the question's architecture check names
+    takes in: an optimizer for that network updates a weight of that kind and input size
+    (2-D for a linear layer, 4-D for a convolution). Its other sizes are the architecture
+    check's to judge: a hidden layer of the wrong width is not charged here again."""
     for check in question.checks:
-        if not isinstance(check, ArchitectureCheck):
+        if not isinstance(check, ArchitectureCheck) or not check.layers:
             continue
-        for layer in check.layers:
-            if isinstance(layer, Linear):
-                i, o = layer.in_features, layer.out_features
-                if i is not None and o is not None:
-                    return f"Linear({i}, {o})", [o, i]
-            elif isinstance(layer, Conv2d):
-                i, o, k = layer.in_channels, layer.out_channels, layer.kernel_size
-                if i is not None and o is not None and k is not None:
-                    return f"Conv2d({i}, {o}, {k})", [o, i, k, k]
+        first = check.layers[0]
+        if isinstance(first, Linear) and first.in_features is not None:
+            return f"a linear layer taking {first.in_features} inputs", (2, first.in_features)
+        if isinstance(first, Conv2d) and first.in_channels is not None:
+            return (f"a convolution taking {first.in_channels} channel(s)",
+                    (4, first.in_channels))
     return None
 
 

@@ -544,12 +544,18 @@ def untrained_copy(model):
 
     torch = _torch()
     fresh = copy.deepcopy(model)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(0)
         for module in fresh.modules():
             reset = getattr(module, "reset_parameters", None)
             if callable(reset):
                 reset()
+        # a parameter no layer re-draws (a student's own nn.Parameter): drawn here as a
+        # linear layer would draw it, or the control would keep what training learned
+        for old, new in zip(model.parameters(), fresh.parameters(), strict=False):
+            if new.numel() > 1 and torch.equal(old, new):
+                bound = 1 / max(1, new.shape[-1] if new.dim() > 1 else new.numel()) ** 0.5
+                new.uniform_(-bound, bound)
     return fresh
 
 
@@ -567,9 +573,16 @@ def forward_probe(model, shape, batch=4):
             try:
                 out = model(x)
             except Exception as first:
-                try:  # a model that expects inputs flattened by the training loop
-                    out = model(x.view(batch, -1))
-                except Exception:
+                # a model that expects inputs flattened by the training loop, or without
+                # the single channel (rows of a grey image)
+                shapes = [(batch, -1)] + ([(batch, *shape[1:])] if shape[0] == 1 else [])
+                for other in shapes:
+                    try:
+                        out = model(x.reshape(other))
+                        break
+                    except Exception:
+                        continue
+                else:
                     raise first from None
         if isinstance(out, tuple | list) and out:
             out = out[0]

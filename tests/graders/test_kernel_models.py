@@ -86,3 +86,34 @@ def test_the_untrained_control_is_a_fresh_copy_and_leaves_the_notebook_as_it_was
     again = tools["untrained_copy"](net)  # type: ignore[operator]
     assert all(torch.equal(a, b) for a, b in zip(fresh.parameters(), again.parameters(),
                                                  strict=True))
+
+
+class _OwnLinear(nn.Module):
+    """A student's layer written from scratch: nothing re-draws its parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((10, 784), 0.5))
+        self.bias = nn.Parameter(torch.zeros(10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(len(x), -1) @ self.weight.T + self.bias
+
+
+def test_the_untrained_control_redraws_parameters_no_layer_resets():
+    fresh = _probe_torch()["untrained_copy"](_OwnLinear())  # type: ignore[operator]
+    assert not bool((fresh.weight == 0.5).any())
+    assert float(fresh.weight.detach().abs().max()) <= 1 / 784 ** 0.5 + 1e-6
+
+
+def test_a_network_that_reads_a_grey_image_as_rows_runs_without_its_channel():
+    class Rows(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn, self.out = nn.RNN(28, 16, batch_first=True), nn.Linear(16, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.out(self.rnn(x)[0][:, -1])  # (N, 28, 28) only
+
+    ran = _probe_torch()["forward_probe"](Rows(), [1, 28, 28])  # type: ignore[operator]
+    assert ran["outputs"].shape == (4, 10)

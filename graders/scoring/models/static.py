@@ -79,11 +79,11 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
 
 def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
                      steps: list[dict[str, Any]] | None = None,
-                     network: tuple[str, list[int]] | None = None) -> CheckScore:
+                     network: tuple[str, tuple[int, int]] | None = None) -> CheckScore:
     """The settings built in the code (and not left unused there); with the kernel's
     step counts (``steps``), only those of an optimizer that stepped with gradients
-    present, and (``network``: a layer the question names, and its weight's shape) on
-    that network."""
+    present, and (``network``: what the question's network's first layer is, and its
+    weight's dimensions and input size) on that network."""
     code = read(ctx.cells)
     missing, idle = [], []
     # each constructor call answers the most specific setting it fits: SGD(lr=0.01,
@@ -96,8 +96,8 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
     # it was built; training in a helper module of the course's is not judged this way
     methods = {call.name for call in code.calls if call.method}
     stepped = "step" in methods or not {"zero_grad", "backward"} <= methods
-    model, shape = network if network is not None else (None, None)
-    stepped_settings = _stepped(check, steps or [], shape)
+    model, first = network if network is not None else (None, None)
+    stepped_settings = _stepped(check, steps or [], first)
     for setting in check.settings:
         built = [call for call in code.calls if setting in answers.get(id(call), ())]
         args = ", ".join(f"{k}={v}" for k, v in setting.kwargs)
@@ -111,7 +111,7 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
             idle.append(f"{setting.name}({args}) as `{built[0].bound_to}`")
         elif steps is not None and setting not in stepped_settings:
             idle.append(f"{setting.name}({args}) never took a step with gradients"
-                        + (f" on this question's network (the one with {model})"
+                        + (f" on this question's network ({model})"
                            if model else "") + " while the notebook ran")
     if not missing and not idle:
         return CheckScore(1.0, ["all the optimizer settings the handout lists are used"])
@@ -124,7 +124,7 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
 
 
 def _stepped(check: OptimizerCheck, steps: list[dict[str, Any]],
-             shape: list[int] | None) -> set[Any]:
+             first: tuple[int, int] | None) -> set[Any]:
     """The settings answered by an optimizer the kernel saw step with gradients (each
     answering its most specific setting, as a constructor call does)."""
     answered: set[Any] = set()
@@ -132,7 +132,9 @@ def _stepped(check: OptimizerCheck, steps: list[dict[str, Any]],
         if not isinstance(record, dict) or not _count(record.get("with_grad")):
             continue
         shapes = record.get("shapes")
-        if shape is not None and not (isinstance(shapes, list) and shape in shapes):
+        if first is not None and not (isinstance(shapes, list) and any(
+                isinstance(s, list) and len(s) == first[0] and s[1] == first[1]
+                for s in shapes)):
             continue
         settings = record.get("settings")
         if not isinstance(settings, dict):
