@@ -21,7 +21,7 @@ from graders.spec import HiddenSet, ModelAccuracyCheck, ModelLocator
 def request(check: ModelAccuracyCheck, planning: Planning) -> Request:
     if check.locate.framework == "vugrad":
         return {"kind": ModelRequestKind.EVALUATE.value, "framework": "vugrad",
-                "images": hidden_file(check.data)}, check.data
+                "images": hidden_file(check.data), "untrained": True}, check.data
     return {"kind": ModelRequestKind.EVALUATE.value, "images": hidden_file(check.data),
             "saved": check.locate.source != "memory",
             "memory": check.locate.source != "saved", "public": False, "untrained": True,

@@ -195,6 +195,28 @@ def _ops_behind(node, limit=20000):
     return sorted(names)[:50]
 
 
+def _untrained_copy(module):
+    """The network with its weights drawn afresh (seeded; biases zero): the control its
+    accuracy must beat. None when it cannot be copied."""
+    import copy
+
+    import numpy as np
+
+    try:
+        fresh = copy.deepcopy(module)
+    except Exception:
+        return None
+    rng = np.random.default_rng(0)
+    for p in fresh.parameters():
+        value = np.asarray(p.value, dtype=float)
+        if value.ndim >= 2:
+            bound = 1 / max(1, max(value.shape[:2])) ** 0.5
+            p.value = rng.uniform(-bound, bound, size=value.shape)
+        else:
+            p.value = np.zeros_like(value)
+    return fresh
+
+
 def evaluate(request, namespace, directory):
     """Predictions of every model of the library's ``Module`` class the notebook holds,
     on the grader's inputs (an (n, features) array)."""
@@ -221,6 +243,12 @@ def evaluate(request, namespace, directory):
             scores = np.asarray(getattr(out, "value", out))
             entry["predictions"] = scores.argmax(axis=1).astype(np.int64)
             entry["architecture"]["ops"] = _ops_behind(out)
+            if request.get("untrained"):
+                fresh = _untrained_copy(value)
+                if fresh is not None:
+                    out = fresh(library.TensorNode(inputs.astype(float)))
+                    entry["untrained_predictions"] = np.asarray(
+                        getattr(out, "value", out)).argmax(axis=1).astype(np.int64)
         except Exception as exc:
             entry["error"] = f"{type(exc).__name__}: {exc}"[:500]
         candidates.append(entry)

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+import graders.kernel
 from graders.scoring.models.architecture import _probabilities
+from tests.conftest import ROOT
 from tests.graders.test_kernel_loader import _probe_torch
 
 MLP_LAYERS = (nn.Flatten(), nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
@@ -117,3 +120,33 @@ def test_a_network_that_reads_a_grey_image_as_rows_runs_without_its_channel():
 
     ran = _probe_torch()["forward_probe"](Rows(), [1, 28, 28])  # type: ignore[operator]
     assert ran["outputs"].shape == (4, 10)
+
+
+def test_a_vugrad_networks_untrained_control_is_drawn_afresh():
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "reference" / "vu_dl_a2" / "support"))
+    try:
+        import vugrad as vg
+    finally:
+        sys.path.pop(0)
+    ops: dict[str, object] = {"__name__": "probe_ops_under_test"}
+    source = Path(graders.kernel.__file__).with_name("probe_ops.py").read_text()
+    exec(compile(source, "probe_ops.py", "exec"), ops)
+
+    class MLP(vg.Module):
+        def __init__(self) -> None:
+            self.layer = vg.Linear(2, 2)
+
+        def forward(self, x):  # type: ignore[no-untyped-def]
+            return self.layer(x)
+
+        def parameters(self):  # type: ignore[no-untyped-def]
+            return self.layer.parameters()
+
+    net = MLP()
+    for p in net.parameters():
+        p.value = np.full(p.value.shape, 0.5)
+    fresh = ops["_untrained_copy"](net)  # type: ignore[operator]
+    assert all(np.all(p.value == 0.5) for p in net.parameters())
+    assert not any(np.all(p.value == 0.5) for p in fresh.parameters())
