@@ -44,6 +44,7 @@ class Row(BaseModel):
     submission_id: str | None = None
     submitted_at: datetime | None = None
     late_days: int = 0
+    extended_to: datetime | None = None  # the student's own deadline, if staff granted one
     cells: dict[str, Cell] = {}
     score: float | None = None  # the points graded so far, before any late penalty
     total: float | None = None  # after the late penalty
@@ -114,6 +115,9 @@ def build(db: Session, assignment: LoadedAssignment, counted: Counted = "latest"
     rows += [_row(user, sub, status, report, policy)
              for user_id, (user, sub, status, report) in chosen.items()
              if user.role != Role.STUDENT]
+    extended = {e.user.name: e.deadline
+                for e in repo.list_extensions(db, assignment_id=assignment.id)}
+    rows = [r.model_copy(update={"extended_to": extended.get(r.student)}) for r in rows]
     rows.sort(key=lambda r: r.student)
     return Gradebook(assignment_id=assignment.id,
                      max_points=float(spec.autograded_points + spec.manual_points),

@@ -18,6 +18,7 @@ from service.api.routes import (
     account,
     admin,
     assignments,
+    extensions,
     grading,
     groups,
     health,
@@ -103,7 +104,7 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
 
     app.include_router(health.router)
     for router in (account.router, submissions.router, assignments.router, groups.router,
-                   regrades.router, admin.router, grading.router):
+                   regrades.router, admin.router, grading.router, extensions.router):
         app.include_router(router, prefix=API)
     mount_dashboard(app)
     return app

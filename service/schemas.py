@@ -80,6 +80,66 @@ class QuestionInfo(BaseModel):
     visibility: str
 
 
+def _deadline_is_text(value: object) -> object:
+    # pydantic would read a number as seconds since 1970: nobody means that
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError("give the deadline as a date-time string, e.g. "
+                         "2030-01-15T23:59:00Z")
+    return value
+
+
+def _deadline_in_utc(value: datetime | None) -> datetime | None:
+    """Stored as UTC: a deadline with an offset is converted, one without refused (it
+    would be read in an unknown time zone)."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("give the deadline with its time zone, e.g. "
+                         "2030-01-15T23:59:00Z or 2030-01-15T23:59:00+01:00")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+class ExtensionIn(BaseModel):
+    """A student's own deadline (in UTC, or with its offset) and why; ``waive_late_policy``
+    accepts their uploads after it too, without a late penalty (an accommodation)."""
+
+    deadline: datetime
+    reason: str = Field(min_length=1, max_length=500)
+    waive_late_policy: bool = False
+
+    _deadline_text = field_validator("deadline", mode="before")(_deadline_is_text)
+    _deadline_utc = field_validator("deadline")(_deadline_in_utc)
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _reason_is_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("must be valid text") from None
+            if any(not ch.isprintable() and ch not in "\n\t" for ch in value):
+                raise ValueError("must not contain control characters")
+        return value
+
+    @field_validator("waive_late_policy", mode="before")
+    @classmethod
+    def _boolean(cls, value: object) -> object:
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+
+
+class ExtensionOut(BaseModel):
+    assignment_id: str
+    student: str
+    deadline: UtcTime
+    waive_late_policy: bool
+    reason: str
+    granted_by: str
+    granted_at: UtcTime
+
+
 class AssignmentInfo(BaseModel):
     id: str
     title: str
@@ -95,6 +155,8 @@ class AssignmentInfo(BaseModel):
     total_timeout_s: float = 0
     hidden_released: bool = False
     questions: list[QuestionInfo] = Field(default_factory=list)
+    # the caller's own extension, if staff granted one (students see only their own)
+    my_extension: ExtensionOut | None = None
 
 
 def _json_number(value: object) -> object:
@@ -127,26 +189,8 @@ class PolicyUpdate(BaseModel):
     _numbers = field_validator("penalty_per_day", "max_per_hour", "max_upload_bytes",
                                mode="before")(_json_number)
 
-    @field_validator("deadline", mode="before")
-    @classmethod
-    def _deadline_is_text(cls, value: object) -> object:
-        # pydantic would read a number as seconds since 1970: nobody means that
-        if value is not None and not isinstance(value, str | datetime):
-            raise ValueError("give the deadline as a date-time string, e.g. "
-                             "2030-01-15T23:59:00Z")
-        return value
-
-    @field_validator("deadline")
-    @classmethod
-    def _deadline_in_utc(cls, value: datetime | None) -> datetime | None:
-        """Stored as UTC: a deadline with an offset is converted, one without refused
-        (it would be read in an unknown time zone)."""
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("give the deadline with its time zone, e.g. "
-                             "2030-01-15T23:59:00Z or 2030-01-15T23:59:00+01:00")
-        return value.astimezone(UTC).replace(tzinfo=None)
+    _deadline_text = field_validator("deadline", mode="before")(_deadline_is_text)
+    _deadline_utc = field_validator("deadline")(_deadline_in_utc)
 
 
 class ManualGradeIn(BaseModel):

@@ -48,6 +48,26 @@ class AssignmentPolicy(Base):
     hidden_released: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class Extension(Base):
+    """A student's own deadline for one assignment (an extension or an accommodation),
+    and whether the late policy is waived for them; who granted it and why. Every grant
+    and withdrawal is also an audit event."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id", name="uq_extension"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    assignment_id: Mapped[str] = mapped_column(String(100), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    deadline: Mapped[datetime] = mapped_column(DateTime)
+    waive_late_policy: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text)
+    granted_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    granted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    granter: Mapped[User] = relationship(foreign_keys=[granted_by])
+
+
 class StudentGroup(Base):
     """Students who hand in together for one assignment (Heidelberg's sheets): their
     submissions are the group's, seen, graded and exported under every member."""

@@ -62,6 +62,14 @@ ENDPOINTS = [
     # one group, its members set again by each staff caller
     ("PUT", "/assignments/ee411-hw3/groups/matrix", {"members": ["bob"]},
      {STAFF: 200, ADMIN: 200}),
+    # a student lists only their own extension; staff grant and withdraw them
+    ("GET", "/assignments/ee411-hw3/extensions", None,
+     {OWNER: 200, OTHER: 200, STAFF: 200, ADMIN: 200}),
+    ("PUT", "/assignments/ee411-hw3/extensions/bob",
+     {"deadline": "2099-01-01T00:00:00Z", "reason": "granted by {caller}"},
+     {STAFF: 200, ADMIN: 200}),
+    ("DELETE", "/assignments/ee411-hw3/extensions/nobody-such", None,
+     {STAFF: 404, ADMIN: 404}),
 ]
 
 

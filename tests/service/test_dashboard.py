@@ -524,3 +524,44 @@ def test_no_token_reaches_a_url_or_the_server_log(page, server, users):
     assert log, "the server wrote no log to check"
     for token in (users.alice, users.bob, users.prof):
         assert token not in log
+
+
+def test_staff_grant_an_extension_after_which_that_students_late_upload_is_on_time(
+        page, server, users):
+    from datetime import UTC, datetime, timedelta
+
+    from service.db.models import Role
+
+    carla = server.add_user("carla", Role.STUDENT)
+    past = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:00Z")
+    with server.client(users.prof) as api:
+        assert api.patch("/assignments/ee411-hw3", json={
+            "deadline": past, "late_policy": "reject"}).status_code == 200
+    try:
+        with server.client(carla) as mine:
+            assert submit(mine, "correct_basic.ipynb").status_code == 403  # too late
+        sign_in(page, users.prof)
+        page.goto("/#/assignments/ee411-hw3")
+        page.wait_for_selector("#extensions")
+        page.fill("#extension-student", "carla")
+        page.fill("#extension-deadline",
+                  (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"))
+        page.fill("#extension-reason", "regional sports championship")
+        page.click("#extensions button[type=submit]")
+        page.wait_for_selector("#extension-list td:has-text('carla')")
+        assert "regional sports championship" in page.inner_text("#extension-list")
+        page.click("#signout")
+        sign_in(page, carla)
+        page.wait_for_selector("#upload")
+        page.select_option("#upload-assignment", "ee411-hw3")
+        assert "regional sports championship" in page.inner_text("#my-deadline")
+        page.set_input_files("#upload-file", str(HW3 / "correct_basic.ipynb"))
+        page.click("#upload-submit")
+        page.wait_for_url("**/#/submission/*")  # accepted: on time by their own deadline
+        with server.client(carla) as mine:
+            (latest,) = mine.get("/me/submissions").json()["items"]
+            assert latest["late_days"] == 0
+    finally:
+        with server.client(users.prof) as api:
+            api.patch("/assignments/ee411-hw3", json={"deadline": None,
+                                                      "late_policy": "accept"})

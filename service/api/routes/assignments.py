@@ -32,6 +32,7 @@ from service.api.deps import (
     notify_after_commit,
     unit_of_work,
 )
+from service.api.routes.extensions import extension_out
 from service.db import repository as repo
 from service.db.models import (
     GradingRun,
@@ -39,12 +40,14 @@ from service.db.models import (
     RunStatus,
     RunTrigger,
     Submission,
+    User,
 )
 from service.gradebook import Gradebook
 from service.schemas import (
     ERROR_RESPONSES,
     AssignmentInfo,
     AssignmentStats,
+    ExtensionOut,
     PolicyUpdate,
     QuestionInfo,
     QuestionStats,
@@ -74,13 +77,20 @@ def _info(assignment: AssignmentDep, db: DB) -> AssignmentInfo:
 @router.get("/assignments", response_model=list[AssignmentInfo])
 @unit_of_work
 def list_assignments(user: CurrentUser, db: DB, state: State) -> list[AssignmentInfo]:
-    return [_info(a, db).model_copy(update={"questions": []}) for a in state.catalog.values()]
+    return [_info(a, db).model_copy(update={"questions": [], "my_extension": _own(db, a.id, user)})
+            for a in state.catalog.values()]
+
+
+def _own(db: DB, assignment_id: str, user: User) -> ExtensionOut | None:
+    found = repo.extension_of(db, assignment_id=assignment_id, user_id=user.id)
+    return extension_out(found) if found is not None else None
 
 
 @router.get("/assignments/{assignment_id}", response_model=AssignmentInfo)
 @unit_of_work
 def get_assignment(assignment: AssignmentDep, user: CurrentUser, db: DB) -> AssignmentInfo:
-    return _info(assignment, db)
+    return _info(assignment, db).model_copy(
+        update={"my_extension": _own(db, assignment.id, user)})
 
 
 @router.patch("/assignments/{assignment_id}", response_model=AssignmentInfo)
@@ -190,14 +200,15 @@ def export(assignment: AssignmentDep, user: Instructor, db: DB,
     writer = csv.writer(out)
     qids = [q.id for q in book.questions]
     writer.writerow(["student", "group", "submission_id", "submitted_at", *qids, "score",
-                     "total", "late", "late_days"])
+                     "total", "late", "late_days", "extended_to"])
     for r in rows:
         points = {qid: "" if c.outcome is Outcome.MANUAL else f"{c.points or 0:g}"
                   for qid, c in r.cells.items()}
         writer.writerow([r.student, r.group or "", r.submission_id,
                          r.submitted_at.isoformat() + "Z" if r.submitted_at else "",
                          *[points.get(q, "") for q in qids], f"{r.score or 0:g}",
-                         f"{r.total or 0:g}", "yes" if r.late_days else "no", r.late_days])
+                         f"{r.total or 0:g}", "yes" if r.late_days else "no", r.late_days,
+                         r.extended_to.isoformat() + "Z" if r.extended_to else ""])
     return Response(out.getvalue(), media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{assignment.id}-grades.csv"'})
 

@@ -101,6 +101,9 @@ def submit(
     max_per_hour = policy.max_per_hour
     group = repo.group_of(db, assignment_id=assignment.id, user_id=user.id)
     group_id, group_name = (group.id, group.name) if group else (None, None)
+    # the student's own deadline where staff granted one (or a group member's)
+    due = repo.deadline_for(db, policy=policy, user_id=user.id, group_id=group_id)
+    deadline = due.at
     db.commit()  # hand the connection back while the upload is read and parsed
     data = _read_capped(file, max_upload)
     try:
@@ -111,9 +114,10 @@ def submit(
         raise HTTPException(422, f"Your upload could not be read: {reason}{end}") from None
     now = utcnow()
     late_days = 0
-    if deadline is not None and now > deadline:
+    if deadline is not None and now > deadline and not due.waive_late_policy:
+        yours = "Your extended deadline" if due.extension is not None else "The deadline"
         if late_policy == LatePolicy.REJECT:
-            raise HTTPException(403, f"The deadline ({deadline:%Y-%m-%d %H:%M} UTC) "
+            raise HTTPException(403, f"{yours} ({deadline:%Y-%m-%d %H:%M} UTC) "
                                      "has passed; late submissions are not accepted.")
         late_days = math.ceil((now - deadline) / timedelta(days=1))
     if max_per_hour is not None:

@@ -2,6 +2,14 @@
 request or a job) owns the transaction. Callers use ``from service.db import repository as
 repo`` and ``repo.<function>``."""
 
+from service.db.repository.extensions import (
+    Deadline,
+    deadline_for,
+    delete_extension,
+    extension_of,
+    list_extensions,
+    set_extension,
+)
 from service.db.repository.grades import add_manual_grade, audit, manual_grades
 from service.db.repository.groups import (
     GroupConflictError,
@@ -56,6 +64,7 @@ from service.db.repository.users import (
 )
 
 __all__ = [
+    "Deadline",
     "GroupConflictError",
     "add_manual_grade",
     "add_rubric_item",
@@ -68,15 +77,19 @@ __all__ = [
     "create_submission",
     "create_user",
     "current_run",
+    "deadline_for",
+    "delete_extension",
     "delete_group",
     "enqueue_run",
     "ensure_blob",
+    "extension_of",
     "find_idempotent",
     "finish_run",
     "get_group",
     "get_policy",
     "group_of",
     "heartbeat",
+    "list_extensions",
     "list_groups",
     "list_submissions",
     "list_users",
@@ -95,6 +108,7 @@ __all__ = [
     "rubric_items",
     "runs_with_status",
     "set_applied",
+    "set_extension",
     "set_group",
     "token_active",
     "user_by_id",

@@ -75,7 +75,7 @@ export async function assignmentPage(page, [rawId]) {
         h("a", { href: `#/grade/${enc(a.id)}/${enc(q.id)}`, title: q.title }, q.manual ? `${q.id} (by hand)` : q.id)])));
   const grid = h("div", { class: "grid" });
   page.append(grid);
-  grid.append(settingsForm(a), releaseCard(a), exportCard(a), regradeCard(a));
+  grid.append(settingsForm(a), extensionsCard(a), releaseCard(a), exportCard(a), regradeCard(a));
   const stats = h("section", { class: "card wide", id: "statistics" }, h("h2", {}, "Statistics"));
   page.append(stats);
   showStatistics(stats, await api(`/assignments/${enc(a.id)}/statistics`));
@@ -118,6 +118,59 @@ function settingsForm(a) {
       status.append(message(err.message, "error"));
     }
   });
+  return form;
+}
+
+function extensionsCard(a) {
+  const student = h("input", { type: "text", name: "student", id: "extension-student", required: true, autocomplete: "off" });
+  const deadline = h("input", { type: "datetime-local", name: "deadline", id: "extension-deadline", required: true });
+  const reason = h("input", { type: "text", name: "reason", id: "extension-reason", required: true, maxlength: 500 });
+  const waive = h("input", { type: "checkbox", name: "waive_late_policy", id: "extension-waive" });
+  const status = h("div", { class: "form-status" });
+  const list = h("table", { id: "extension-list" });
+  const show = async () => {
+    let found;
+    try { found = await api(`/assignments/${enc(a.id)}/extensions`); } catch (err) {
+      clear(status).append(message(err.message, "error"));
+      return;
+    }
+    if (!found.length) {
+      clear(list).append(h("caption", { class: "muted" }, "No extensions granted."));
+      return;
+    }
+    clear(list).append(h("caption", {}, "Extensions granted"), h("thead", {}, h("tr", {}, ["Student", "Deadline", "Late policy", "Reason", "Granted by", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, found.map((e) => h("tr", {},
+        h("td", {}, e.student), h("td", {}, when(e.deadline)),
+        h("td", {}, e.waive_late_policy ? "waived" : "applies"), h("td", {}, e.reason),
+        h("td", {}, `${e.granted_by}, ${when(e.granted_at)}`),
+        h("td", {}, h("button", { type: "button", class: "link", onclick: async () => {
+          clear(status);
+          try {
+            await api(`/assignments/${enc(a.id)}/extensions/${enc(e.student)}`, { method: "DELETE" });
+            await show();
+          } catch (err) { status.append(message(err.message, "error")); }
+        } }, `Withdraw ${e.student}'s extension`))))));
+  };
+  const form = h("form", { class: "card", id: "extensions" }, h("h2", {}, "Extensions"),
+    h("label", {}, "Student (account name)", student),
+    h("label", {}, "Their deadline (UTC)", deadline),
+    h("label", {}, "Reason (the student sees it)", reason),
+    h("label", { class: "inline" }, waive, " Waive the late policy for them"),
+    h("button", { type: "submit" }, "Grant extension"), status,
+    h("div", { class: "table-scroll" }, list));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clear(status);
+    try {
+      await api(`/assignments/${enc(a.id)}/extensions/${enc(student.value.trim())}`, { method: "PUT", json: {
+        deadline: `${deadline.value}:00Z`, reason: reason.value, waive_late_policy: waive.checked } });
+      status.append(message(`Extension granted to ${student.value.trim()}.`));
+      await show();
+    } catch (err) {
+      status.append(message(err.message, "error"));
+    }
+  });
+  show();
   return form;
 }
 

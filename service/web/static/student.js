@@ -26,8 +26,22 @@ export async function studentHome(page) {
 
 function uploadCard(assignments) {
   let chosen = null;
+  const due = (a) => (a.my_extension ? a.my_extension.deadline : a.deadline);
   const select = h("select", { name: "assignment", id: "upload-assignment" },
-    assignments.map((a) => h("option", { value: a.id }, `${a.title}${a.deadline ? ` (due ${when(a.deadline)})` : ""}`)));
+    assignments.map((a) => h("option", { value: a.id }, `${a.title}${due(a) ? ` (due ${when(due(a))})` : ""}`)));
+  // the student's own deadline, where staff granted an extension: what it is and why
+  const mine = h("p", { id: "my-deadline", class: "muted", "aria-live": "polite" });
+  const showDeadline = () => {
+    const a = assignments.find((x) => x.id === select.value);
+    const ext = a && a.my_extension;
+    clear(mine);
+    if (ext) {
+      mine.append(`Your deadline: ${when(ext.deadline)} (extension granted by ${ext.granted_by}: ${ext.reason})`,
+        ext.waive_late_policy ? "; later hand-ins are accepted without a late penalty." : ".");
+    }
+  };
+  select.addEventListener("change", showDeadline);
+  showDeadline();
   const picker = h("input", { type: "file", id: "upload-file", accept: ACCEPTED });
   const chosenName = h("span", { id: "chosen-file", class: "muted" }, "no file chosen");
   const status = h("div", { id: "upload-status", role: "status", "aria-live": "polite" });
@@ -50,7 +64,7 @@ function uploadCard(assignments) {
     choose(event.dataTransfer?.files?.[0]);
   });
   const form = h("form", { class: "card", id: "upload" },
-    h("label", {}, "Assignment", select), zone, submit, status);
+    h("label", {}, "Assignment", select), mine, zone, submit, status);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!chosen) return;
