@@ -23,6 +23,7 @@ from service.api.routes import (
     groups,
     health,
     regrades,
+    reviews,
     submissions,
 )
 from service.config import Settings
@@ -104,7 +105,8 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
 
     app.include_router(health.router)
     for router in (account.router, submissions.router, assignments.router, groups.router,
-                   regrades.router, admin.router, grading.router, extensions.router):
+                   regrades.router, admin.router, grading.router, extensions.router,
+                   reviews.router):
         app.include_router(router, prefix=API)
     mount_dashboard(app)
     return app

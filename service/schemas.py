@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -99,6 +99,18 @@ def _deadline_in_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+def _plain_text(value: object) -> object:
+    """Text a person wrote: valid Unicode, no control characters but newlines and tabs."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid text") from None
+        if any(not ch.isprintable() and ch not in "\n\t" for ch in value):
+            raise ValueError("must not contain control characters")
+    return value
+
+
 class ExtensionIn(BaseModel):
     """A student's own deadline (in UTC, or with its offset) and why; ``waive_late_policy``
     accepts their uploads after it too, without a late penalty (an accommodation)."""
@@ -110,17 +122,7 @@ class ExtensionIn(BaseModel):
     _deadline_text = field_validator("deadline", mode="before")(_deadline_is_text)
     _deadline_utc = field_validator("deadline")(_deadline_in_utc)
 
-    @field_validator("reason", mode="before")
-    @classmethod
-    def _reason_is_text(cls, value: object) -> object:
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("must be valid text") from None
-            if any(not ch.isprintable() and ch not in "\n\t" for ch in value):
-                raise ValueError("must not contain control characters")
-        return value
+    _reason = field_validator("reason", mode="before")(_plain_text)
 
     @field_validator("waive_late_policy", mode="before")
     @classmethod
@@ -154,6 +156,7 @@ class AssignmentInfo(BaseModel):
     cell_timeout_s: float = 0
     total_timeout_s: float = 0
     hidden_released: bool = False
+    review_until: UtcTime | None = None  # review requests are taken until then
     questions: list[QuestionInfo] = Field(default_factory=list)
     # the caller's own extension, if staff granted one (students see only their own)
     my_extension: ExtensionOut | None = None
@@ -178,6 +181,7 @@ class PolicyUpdate(BaseModel):
     max_per_hour: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     max_upload_bytes: (Annotated[int, Field(ge=1024, le=512 * 1024 * 1024)]
                        | SkipJsonSchema[None]) = None
+    review_until: datetime | None = None
 
     @field_validator("late_policy", "penalty_per_day", "max_upload_bytes", mode="before")
     @classmethod
@@ -189,8 +193,9 @@ class PolicyUpdate(BaseModel):
     _numbers = field_validator("penalty_per_day", "max_per_hour", "max_upload_bytes",
                                mode="before")(_json_number)
 
-    _deadline_text = field_validator("deadline", mode="before")(_deadline_is_text)
-    _deadline_utc = field_validator("deadline")(_deadline_in_utc)
+    _deadline_text = field_validator("deadline", "review_until", mode="before")(
+        _deadline_is_text)
+    _deadline_utc = field_validator("deadline", "review_until")(_deadline_in_utc)
 
 
 class ManualGradeIn(BaseModel):
@@ -345,3 +350,35 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (503, "the assignment cannot be graded here right now"),
     )
 }
+
+
+class ReviewIn(BaseModel):
+    comment: str = Field(min_length=1, max_length=2000)
+
+    _comment = field_validator("comment", mode="before")(_plain_text)
+
+
+class ReviewAnswer(BaseModel):
+    """Staff's answer; ``override`` sets the question's points (a manual grade the report
+    and exports show as staff's)."""
+
+    answer: str = Field(min_length=1, max_length=2000)
+    override: Annotated[float, Field(ge=0)] | None = None
+
+    _answer = field_validator("answer", mode="before")(_plain_text)
+    _override = field_validator("override", mode="before")(_json_number)
+
+
+class ReviewOut(BaseModel):
+    id: str
+    submission_id: str
+    assignment_id: str
+    question_id: str
+    student: str
+    comment: str
+    status: Literal["open", "answered", "reopened"]
+    created_at: UtcTime
+    answer: str | None = None
+    override: float | None = None
+    answered_by: str | None = None
+    answered_at: UtcTime | None = None

@@ -46,6 +46,8 @@ class AssignmentPolicy(Base):
     max_per_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_upload_bytes: Mapped[int] = mapped_column(Integer, default=20 * 1024 * 1024)
     hidden_released: Mapped[bool] = mapped_column(Boolean, default=False)
+    # students may ask for a review of a graded question until then (None: no window)
+    review_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Extension(Base):
@@ -66,6 +68,30 @@ class Extension(Base):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     granter: Mapped[User] = relationship(foreign_keys=[granted_by])
+
+
+class ReviewRequest(Base):
+    """A student's request that staff look at one question of a graded submission again,
+    and the staff's answer (with an override of the points, recorded as a manual grade).
+    One per submission and question; staff may reopen it for a second round."""
+
+    __tablename__ = "review_requests"
+    __table_args__ = (UniqueConstraint("submission_id", "question_id", name="uq_review"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    assignment_id: Mapped[str] = mapped_column(String(100), index=True)
+    question_id: Mapped[str] = mapped_column(String(50))
+    student_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    comment: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    override: Mapped[float | None] = mapped_column(Float, nullable=True)
+    answered_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    student: Mapped[User] = relationship(foreign_keys=[student_id])
+    answerer: Mapped[User | None] = relationship(foreign_keys=[answered_by])
 
 
 class StudentGroup(Base):

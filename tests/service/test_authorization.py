@@ -70,6 +70,15 @@ ENDPOINTS = [
      {STAFF: 200, ADMIN: 200}),
     ("DELETE", "/assignments/ee411-hw3/extensions/nobody-such", None,
      {STAFF: 404, ADMIN: 404}),
+    # the student who handed in asks; staff answer from their queue
+    ("POST", "/submissions/{sid}/questions/1.2/review", {"comment": "please look"},
+     {OWNER: 201, OTHER: 404}),
+    ("GET", "/submissions/{sid}/reviews", None,
+     {OWNER: 200, OTHER: 404, STAFF: 200, ADMIN: 200}),
+    ("GET", "/assignments/ee411-hw3/reviews", None, {STAFF: 200, ADMIN: 200}),
+    ("POST", "/reviews/no-such-request/answer", {"answer": "checked"},
+     {STAFF: 404, ADMIN: 404}),
+    ("POST", "/reviews/no-such-request/reopen", None, {STAFF: 404, ADMIN: 404}),
 ]
 
 

@@ -20,6 +20,14 @@ from service.db.repository.groups import (
     set_group,
 )
 from service.db.repository.policies import get_policy
+from service.db.repository.reviews import (
+    ReviewConflictError,
+    answer_review,
+    ask_review,
+    reopen_review,
+    review_request,
+    review_requests,
+)
 from service.db.repository.rubric import (
     add_rubric_item,
     applied,
@@ -66,9 +74,12 @@ from service.db.repository.users import (
 __all__ = [
     "Deadline",
     "GroupConflictError",
+    "ReviewConflictError",
     "add_manual_grade",
     "add_rubric_item",
+    "answer_review",
     "applied",
+    "ask_review",
     "audit",
     "can_see",
     "claim_next_run",
@@ -100,9 +111,12 @@ __all__ = [
     "queue_position",
     "release_for_retry",
     "renew_lease",
+    "reopen_review",
     "requeue_expired",
     "rescore_with_rubric",
     "reset_token",
+    "review_request",
+    "review_requests",
     "revoke_token",
     "rubric_item",
     "rubric_items",

@@ -7,6 +7,7 @@ import { gradebookPage } from "./gradebook.js";
 import { gradingPage } from "./grading.js";
 import { overviewPage } from "./overview.js";
 import { reportPage } from "./report.js";
+import { reviewsPage } from "./reviews.js";
 import { assignmentPage, staffHome, submissionsPage } from "./staff.js";
 import { studentHome } from "./student.js";
 import { usersPage } from "./users.js";
@@ -23,6 +24,7 @@ const routes = [
   [/^#\/overview\/([^/?]+)$/, () => overviewPage, true, true],
   [/^#\/users$/, () => usersPage, true, true],
   [/^#\/grade\/([^/?]+)\/([^/?]+)$/, () => gradingPage, true, true],
+  [/^#\/reviews\/([^/?]+)$/, () => reviewsPage, true, true],
   [/^#\/submission\/([^/?]+)$/, () => reportPage, true],
 ];
 

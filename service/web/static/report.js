@@ -5,6 +5,7 @@
 import { api, isStaff } from "./api.js";
 import { badge, clear, h, message, points, when } from "./dom.js";
 import { renderNotebook } from "./notebook.js";
+import { reviewBoxes } from "./reviews.js";
 import { every } from "./timers.js";
 
 const PENDING = ["queued", "running"];
@@ -74,6 +75,7 @@ function showReport(body, s, me) {
   const list = h("div", { class: "questions" });
   for (const q of report.questions) list.append(question(q, s, me));
   body.append(h("h2", {}, "Questions"), list);
+  reviewBoxes(list, s, me);
   if (isStaff(me) && s.runs) body.append(runs(s.runs));
   const notebookBox = h("div", { id: "notebook" }, h("p", { class: "muted" }, "Loading the executed notebook…"));
   body.append(notebookBox);

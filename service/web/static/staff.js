@@ -69,7 +69,8 @@ export async function assignmentPage(page, [rawId]) {
     h("p", { class: "muted" }, `${a.id} · version ${a.version} · ${points(a.autograded_points)} points autograded, ${points(a.manual_points)} by hand · `,
       h("a", { href: `#/submissions?assignment=${enc(a.id)}` }, "Submissions"), " · ",
       h("a", { href: `#/gradebook/${enc(a.id)}` }, "Gradebook"), " · ",
-      h("a", { href: `#/overview/${enc(a.id)}` }, "Class overview")),
+      h("a", { href: `#/overview/${enc(a.id)}` }, "Class overview"), " · ",
+      h("a", { href: `#/reviews/${enc(a.id)}` }, "Review requests")),
     h("p", { id: "grade-by-question" }, "Grade by question: ",
       (a.questions || []).map((q, i) => [i ? " · " : "",
         h("a", { href: `#/grade/${enc(a.id)}/${enc(q.id)}`, title: q.title }, q.manual ? `${q.id} (by hand)` : q.id)])));
