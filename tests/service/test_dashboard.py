@@ -565,3 +565,32 @@ def test_staff_grant_an_extension_after_which_that_students_late_upload_is_on_ti
         with server.client(users.prof) as api:
             api.patch("/assignments/ee411-hw3", json={"deadline": None,
                                                       "late_policy": "accept"})
+
+
+def test_a_student_files_a_review_request_and_sees_the_staff_answer(page, users, graded):
+    sid = graded["alice-summed"]
+    sign_in(page, users.alice)
+    page.goto(f"/#/submission/{sid}")
+    box = "section.question[data-question='1.5'] .review"
+    page.wait_for_selector(f"{box} form.ask-review")
+    page.fill(f"{box} textarea", "The handout divides by the batch size; I summed. Half?")
+    page.click(f"{box} button[type=submit]")
+    page.wait_for_selector(f"{box}:has-text('Review requested')")
+    page.click("#signout")
+
+    sign_in(page, users.prof)
+    page.goto("/#/reviews/ee411-hw3")
+    page.wait_for_selector("#review-queue")
+    assert "alice" in page.inner_text("#review-queue")
+    page.click("#review-queue a")
+    page.wait_for_selector(f"{box} form.answer-review")
+    page.fill(f"{box} textarea", "Agreed: the sum is off only by the factor B.")
+    page.fill(f"{box} input[name=override]", "6")
+    page.click(f"{box} form.answer-review button[type=submit]")
+    page.wait_for_selector(f"{box}:has-text('Answer from prof')")
+    page.click("#signout")
+
+    sign_in(page, users.alice)
+    page.goto(f"/#/submission/{sid}")
+    page.wait_for_selector(f"{box}:has-text('Agreed: the sum is off only by the factor B.')")
+    assert "points set to 6" in page.inner_text(box)
