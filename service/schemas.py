@@ -157,6 +157,7 @@ class AssignmentInfo(BaseModel):
     total_timeout_s: float = 0
     hidden_released: bool = False
     review_until: UtcTime | None = None  # review requests are taken until then
+    blind_grading: bool = False  # grading by question shows pseudonyms
     questions: list[QuestionInfo] = Field(default_factory=list)
     # the caller's own extension, if staff granted one (students see only their own)
     my_extension: ExtensionOut | None = None
@@ -182,8 +183,10 @@ class PolicyUpdate(BaseModel):
     max_upload_bytes: (Annotated[int, Field(ge=1024, le=512 * 1024 * 1024)]
                        | SkipJsonSchema[None]) = None
     review_until: datetime | None = None
+    blind_grading: bool | SkipJsonSchema[None] = None
 
-    @field_validator("late_policy", "penalty_per_day", "max_upload_bytes", mode="before")
+    @field_validator("late_policy", "penalty_per_day", "max_upload_bytes", "blind_grading",
+                     mode="before")
     @classmethod
     def _not_null(cls, value: object, info: ValidationInfo) -> object:
         if value is None:
@@ -192,6 +195,13 @@ class PolicyUpdate(BaseModel):
 
     _numbers = field_validator("penalty_per_day", "max_per_hour", "max_upload_bytes",
                                mode="before")(_json_number)
+
+    @field_validator("blind_grading", mode="before")
+    @classmethod
+    def _boolean(cls, value: object) -> object:
+        if value is not None and not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
 
     _deadline_text = field_validator("deadline", "review_until", mode="before")(
         _deadline_is_text)

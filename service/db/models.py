@@ -48,6 +48,8 @@ class AssignmentPolicy(Base):
     hidden_released: Mapped[bool] = mapped_column(Boolean, default=False)
     # students may ask for a review of a graded question until then (None: no window)
     review_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # grading by question shows pseudonyms instead of names until staff reveal them
+    blind_grading: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Extension(Base):

@@ -401,3 +401,30 @@ def test_a_rubric_item_edited_later_changes_every_submission_it_was_applied_to(
     # students cannot grade
     assert server.client(users.alice).put(f"/submissions/{subs[0]}/rubric/{item['id']}",
                                           json={"on": True}).status_code == 403
+
+
+def test_blind_grading_shows_stable_pseudonyms_in_their_order_until_staff_reveal(
+        server, users, graded):
+    staff = server.client(users.prof)
+    assert staff.patch("/assignments/ee411-hw3", json={"blind_grading": "yes"}
+                       ).status_code == 422
+    assert staff.patch("/assignments/ee411-hw3", json={"blind_grading": True}
+                       ).json()["blind_grading"] is True
+    try:
+        first = staff.get("/assignments/ee411-hw3/questions/1.4/grading").json()
+        again = staff.get("/assignments/ee411-hw3/questions/2.2b/grading").json()
+        names = [s["student"] for s in first["submissions"]]
+        assert first["blind"] and len(names) >= 2
+        assert not {"alice", "bob"} & set(names)
+        assert all(n.startswith("Student ") for n in names) and names == sorted(names)
+        # the same pseudonym for the same submission in every question
+        by_id = {s["submission_id"]: s["student"] for s in first["submissions"]}
+        assert all(by_id[s["submission_id"]] == s["student"] for s in again["submissions"])
+        # students never see it
+        assert server.client(users.alice).get(
+            "/assignments/ee411-hw3/questions/1.4/grading").status_code == 403
+    finally:
+        staff.patch("/assignments/ee411-hw3", json={"blind_grading": False})
+    revealed = staff.get("/assignments/ee411-hw3/questions/1.4/grading").json()
+    assert not revealed["blind"]
+    assert {"alice", "bob"} <= {s["student"] for s in revealed["submissions"]}

@@ -69,7 +69,7 @@ def _info(assignment: AssignmentDep, db: DB) -> AssignmentInfo:
         penalty_per_day=policy.penalty_per_day, max_per_hour=policy.max_per_hour,
         max_upload_bytes=policy.max_upload_bytes, cell_timeout_s=spec.cell_timeout_s,
         total_timeout_s=spec.total_timeout_s, hidden_released=policy.hidden_released,
-        review_until=policy.review_until,
+        review_until=policy.review_until, blind_grading=policy.blind_grading,
         questions=[QuestionInfo(id=q.id, title=q.title, points=q.points, manual=q.manual,
                                 visibility=q.visibility.value) for q in spec.questions],
     )

@@ -5,6 +5,8 @@ changes every submission it is applied to."""
 
 from __future__ import annotations
 
+import hashlib
+
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, field_validator
 
@@ -66,6 +68,9 @@ class QuestionGrading(BaseModel):
     title: str
     max_points: float
     manual: bool
+    # names and groups replaced by stable pseudonyms, in the pseudonyms' order, while the
+    # assignment is graded blind
+    blind: bool = False
     items: list[RubricItemOut]
     submissions: list[ToGrade]
     graded: int
@@ -73,6 +78,13 @@ class QuestionGrading(BaseModel):
 
 class Applied(BaseModel):
     on: bool
+
+
+def pseudonym(assignment_id: str, who: str) -> str:
+    """The same for a student (or group) in every question of one assignment, and
+    unrelated across assignments: six hex digits keep 500 students apart."""
+    digest = hashlib.sha256(f"{assignment_id}\0{who}".encode()).hexdigest()[:6].upper()
+    return f"Student {digest}"
 
 
 def _question(assignment: LoadedAssignment, question_id: str) -> tuple[str, float, bool]:
@@ -89,6 +101,7 @@ def _view(db: DB, assignment: LoadedAssignment, question_id: str) -> QuestionGra
     items = repo.rubric_items(db, assignment_id=assignment.id, question_id=question_id)
     on = repo.applied(db, item_ids=[i.id for i in items])
     book = gradebook.build(db, assignment)
+    blind = repo.get_policy(db, assignment_id=assignment.id).blind_grading
     # one submission per student (a group's once), in the gradebook's order
     seen: set[str] = set()
     rows = []
@@ -100,14 +113,18 @@ def _view(db: DB, assignment: LoadedAssignment, question_id: str) -> QuestionGra
         manual_entry = repo.manual_grades(db, submission_id=row.submission_id or "").get(
             question_id)
         rows.append(ToGrade(
-            submission_id=row.submission_id or "", student=row.student, group=row.group,
+            submission_id=row.submission_id or "",
+            student=pseudonym(assignment.id, row.group or row.student) if blind else row.student,
+            group=None if blind else row.group,
             points=cell.points if cell else None,
             comment=manual_entry.comment if manual_entry else None,
             applied=sorted(on.get(row.submission_id or "", set()))))
     counts = {i.id: sum(1 for s in on.values() if i.id in s) for i in items}
+    if blind:
+        rows.sort(key=lambda r: r.student)  # not the names' alphabetical order
     return QuestionGrading(
         assignment_id=assignment.id, question_id=question_id, title=title,
-        max_points=max_points, manual=manual,
+        max_points=max_points, manual=manual, blind=blind,
         items=[RubricItemOut(id=i.id, points=i.points, comment=i.comment,
                              applied_to=counts[i.id]) for i in items],
         submissions=rows, graded=sum(1 for r in rows if r.points is not None))

@@ -25,7 +25,7 @@ const routes = [
   [/^#\/users$/, () => usersPage, true, true],
   [/^#\/grade\/([^/?]+)\/([^/?]+)$/, () => gradingPage, true, true],
   [/^#\/reviews\/([^/?]+)$/, () => reviewsPage, true, true],
-  [/^#\/submission\/([^/?]+)$/, () => reportPage, true],
+  [/^#\/submission\/([^/?]+)(?:\?(blind))?$/, () => reportPage, true],
 ];
 
 function navigation(me) {

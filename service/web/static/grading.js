@@ -21,7 +21,24 @@ export async function gradingPage(page, [rawId, rawQuestion]) {
     h("p", { class: "muted" }, `${id} · ${points(view.max_points)} points · `,
       h("a", { href: `#/gradebook/${enc(id)}` }, "Gradebook"),
       " · keys: n next, p previous, 1-9 apply or remove an item"),
-    progress, status, current, rubric);
+    progress, status, blindBar(), current, rubric);
+
+  function blindBar() {
+    if (!view.blind) return "";
+    const bar = h("p", { id: "blind-bar", class: "msg" }, "Graded blind: students appear as pseudonyms. ");
+    bar.append(h("button", { type: "button", id: "reveal-names", onclick: async () => {
+      if (!window.confirm(`Reveal the students' names for every question of ${id}?`)) return;
+      try {
+        await api(`/assignments/${enc(id)}`, { method: "PATCH", json: { blind_grading: false } });
+        view = await api(`/assignments/${enc(id)}/questions/${enc(qid)}/grading`);
+        bar.remove();
+        draw();
+      } catch (err) {
+        status.append(message(err.message, "error"));
+      }
+    } }, "Reveal names"));
+    return bar;
+  }
 
   const act = async (what, fn) => {
     clear(status);
@@ -58,7 +75,7 @@ export async function gradingPage(page, [rawId, rawQuestion]) {
         h("p", { class: "score", id: "current-points" },
           s.points === null ? "not graded yet" : `${points(s.points)} / ${points(view.max_points)}`),
         s.comment ? h("p", { class: "muted", id: "current-comment" }, s.comment) : "",
-        h("p", {}, h("a", { href: `#/submission/${enc(s.submission_id)}` }, "Open the submission"), " · ",
+        h("p", {}, h("a", { href: `#/submission/${enc(s.submission_id)}${view.blind ? "?blind" : ""}` }, "Open the submission"), " · ",
           h("button", { type: "button", id: "previous", onclick: () => move(-1) }, "Previous (p)"), " ",
           h("button", { type: "button", id: "next", onclick: () => move(1) }, "Next (n)")),
         h("fieldset", { class: "items" }, h("legend", {}, "Rubric items applied"),

@@ -10,8 +10,13 @@ import { every } from "./timers.js";
 
 const PENDING = ["queued", "running"];
 
-export async function reportPage(page, [id], me) {
+export async function reportPage(page, [id, blind], me) {
   const submission = await api(`/submissions/${encodeURIComponent(id)}`);
+  if (blind) {
+    // opened from blind grading: who handed it in stays hidden (their file's name too)
+    Object.assign(submission, { student: "hidden while grading blind", group: null,
+      filename: "Submission (graded blind)" });
+  }
   const statusBox = h("div", { id: "live-status", role: "status", "aria-live": "polite" });
   const body = h("div", {});
   page.append(header(submission), statusBox, body);

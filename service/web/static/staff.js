@@ -93,6 +93,7 @@ function settingsForm(a) {
   const penalty = h("input", { type: "number", name: "penalty_per_day", min: 0, max: 100, step: "any", value: a.penalty_per_day * 100 });
   const perHour = h("input", { type: "number", name: "max_per_hour", min: 1, step: 1, value: a.max_per_hour ?? "", placeholder: "no limit" });
   const upload = h("input", { type: "number", name: "max_upload_mib", min: 1, max: 512, step: "any", value: a.max_upload_bytes / 1048576 });
+  const blind = h("input", { type: "checkbox", name: "blind_grading", id: "blind-grading", checked: a.blind_grading });
   const status = h("div", { class: "form-status" });
   const form = h("form", { class: "card", id: "settings" }, h("h2", {}, "Settings"),
     h("label", {}, "Deadline (UTC; empty for none)", deadline),
@@ -100,6 +101,7 @@ function settingsForm(a) {
     h("label", {}, "Penalty per late day (%)", penalty),
     h("label", {}, "Submissions per student per hour", perHour),
     h("label", {}, "Largest upload (MiB)", upload),
+    h("label", { class: "inline" }, blind, " Grade by question blind (pseudonyms until revealed)"),
     h("p", { class: "muted" }, `Time limits from the assignment: ${a.cell_timeout_s} s per cell, ${a.total_timeout_s} s in all.`),
     h("button", { type: "submit" }, "Save settings"), status);
   form.addEventListener("submit", async (event) => {
@@ -111,6 +113,7 @@ function settingsForm(a) {
       penalty_per_day: Number(penalty.value || 0) / 100,
       max_per_hour: perHour.value ? Number(perHour.value) : null,
       max_upload_bytes: Math.round(Number(upload.value) * 1048576),
+      blind_grading: blind.checked,
     };
     try {
       await api(`/assignments/${enc(a.id)}`, { method: "PATCH", json: body });

@@ -1,4 +1,4 @@
-"""students' review requests, and the window for them
+"""students' review requests and the window for them; blind grading
 
 Revision ID: 0006
 Revises: 0005
@@ -16,6 +16,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('assignment_policies') as batch:
         batch.add_column(sa.Column('review_until', sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column('blind_grading', sa.Boolean(), nullable=False,
+                                   server_default=sa.false()))
     op.create_table(
         'review_requests',
         sa.Column('id', sa.String(length=32), nullable=False),
@@ -45,4 +47,5 @@ def downgrade() -> None:
     op.drop_index('ix_review_requests_submission_id', table_name='review_requests')
     op.drop_table('review_requests')
     with op.batch_alter_table('assignment_policies') as batch:
+        batch.drop_column('blind_grading')
         batch.drop_column('review_until')
