@@ -594,3 +594,49 @@ def test_a_student_files_a_review_request_and_sees_the_staff_answer(page, users,
     page.goto(f"/#/submission/{sid}")
     page.wait_for_selector(f"{box}:has-text('Agreed: the sum is off only by the factor B.')")
     assert "points set to 6" in page.inner_text(box)
+
+
+def test_staff_grade_a_manual_question_blind_and_then_reveal_the_names(page, server, users,
+                                                                      graded):
+    try:
+        _grade_blind_then_reveal(page, users)
+    finally:
+        with server.client(users.prof) as api:
+            api.patch("/assignments/ee411-hw3", json={"blind_grading": False})
+
+
+def _grade_blind_then_reveal(page, users) -> None:
+    sign_in(page, users.prof)
+    page.goto("/#/assignments/ee411-hw3")
+    page.wait_for_selector("#settings")
+    page.check("#blind-grading")
+    page.click("#settings button[type=submit]")
+    page.wait_for_selector("#settings .form-status:has-text('Saved.')")
+    page.goto("/#/grade/ee411-hw3/2.3b")
+    page.wait_for_selector("#blind-bar")
+    heading = page.inner_text("#current h2")
+    assert heading.startswith("Student ") and "alice" not in heading and "bob" not in heading
+    page.focus("#new-item-points")
+    page.keyboard.type("2")
+    page.keyboard.press("Tab")
+    page.keyboard.type("compares all four optimizers")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#rubric-items li")
+    page.keyboard.press("1")  # applied to this (unnamed) submission
+    page.wait_for_selector("#current-points:has-text('2 / 2')")
+    assert "hidden while grading blind" in _opened_blind(page)
+    page.goto("/#/grade/ee411-hw3/2.3b")
+    page.wait_for_selector("#blind-bar")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#reveal-names")
+    page.wait_for_selector("#blind-bar", state="detached")
+    names = {page.inner_text("#current h2").split(" ·")[0]}
+    page.click("#next")
+    names.add(page.inner_text("#current h2").split(" ·")[0])
+    assert names & {"alice", "bob"}
+
+
+def _opened_blind(page) -> str:
+    page.click("#current a:has-text('Open the submission')")
+    page.wait_for_selector("dl.facts")
+    return page.inner_text("dl.facts")
