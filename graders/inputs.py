@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -130,8 +132,10 @@ def relayout(args: tuple[Any, ...], layout: Layout) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def fingerprint(calls: list[PlannedCall]) -> str:
-    """Identifies the inputs; a rescore refuses when they would differ."""
+def fingerprint(calls: list[PlannedCall], requests: Sequence[Any] = ()) -> str:
+    """Identifies the inputs and what the kernel was asked (each model request's id and
+    body: ids are handed out in order, so a new request renumbers the later ones); a
+    rescore refuses when they would differ rather than read one answer as another's."""
     h = hashlib.sha256()
 
     def feed(value: Any) -> None:
@@ -151,6 +155,8 @@ def fingerprint(calls: list[PlannedCall]) -> str:
     for call in calls:
         h.update(call.call_id.encode())
         feed(call.args)
+    for request in requests:
+        h.update(f"{request.id}\0{json.dumps(request.body, sort_keys=True)}".encode())
     return h.hexdigest()[:32]
 
 

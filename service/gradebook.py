@@ -7,8 +7,9 @@ row too (marked ``not_submitted``): staff look for them first.
 
 from __future__ import annotations
 
+import math
 import statistics
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -109,10 +110,11 @@ def build(db: Session, assignment: LoadedAssignment, counted: Counted = "latest"
             if held is None or _better(counted, (sub, report), (held[1], held[3]), policy):
                 chosen[member.id] = (member, sub, status, report)
     students = db.scalars(select(User).where(User.role == Role.STUDENT)).all()
-    rows = [_row(user, *rest[1:], policy) if (rest := chosen.get(user.id)) else
+    rows = [_row(user, *rest[1:], policy, _late_days(db, policy, user, rest[1]))
+            if (rest := chosen.get(user.id)) else
             Row(student=user.name, status=RowStatus.NOT_SUBMITTED)
             for user in students]
-    rows += [_row(user, sub, status, report, policy)
+    rows += [_row(user, sub, status, report, policy, _late_days(db, policy, user, sub))
              for user_id, (user, sub, status, report) in chosen.items()
              if user.role != Role.STUDENT]
     extended = {e.user.name: e.deadline
@@ -136,11 +138,22 @@ def _better(counted: Counted, new: tuple[Submission, GradeReport | None],
         late_total(held[1].score, held[0].late_days, policy)
 
 
+def _late_days(db: Session, policy: AssignmentPolicy, user: User, sub: Submission) -> int:
+    """The days late counted against the student's own deadline: an extension granted
+    after the upload (an accommodation confirmed later) counts as one granted before."""
+    due = repo.deadline_for(db, policy=policy, user_id=user.id, group_id=sub.group_id)
+    if due.extension is None or not sub.late_days:
+        return sub.late_days
+    if due.waive_late_policy or due.at is None or sub.created_at <= due.at:
+        return 0
+    return min(sub.late_days, math.ceil((sub.created_at - due.at) / timedelta(days=1)))
+
+
 def _row(user: User, sub: Submission, status: RunStatus | None, report: GradeReport | None,
-         policy: AssignmentPolicy) -> Row:
+         policy: AssignmentPolicy, late_days: int) -> Row:
     row = Row(student=user.name, group=sub.group.name if sub.group else None,
               status=_status(status), submission_id=sub.id, submitted_at=sub.created_at,
-              late_days=sub.late_days)
+              late_days=late_days)
     if report is None:
         return row
     cells = {q.id: Cell(points=None if q.outcome in (Outcome.MANUAL, Outcome.UNGRADED)
@@ -148,7 +161,7 @@ def _row(user: User, sub: Submission, status: RunStatus | None, report: GradeRep
              for q in report.questions}
     return row.model_copy(update={
         "cells": cells, "score": report.score,
-        "total": late_total(report.score, sub.late_days, policy),
+        "total": late_total(report.score, late_days, policy),
         "pending": sum(q.pending_points for q in report.questions)})
 
 

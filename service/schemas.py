@@ -96,7 +96,10 @@ def _deadline_in_utc(value: datetime | None) -> datetime | None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("give the deadline with its time zone, e.g. "
                          "2030-01-15T23:59:00Z or 2030-01-15T23:59:00+01:00")
-    return value.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # year 9999 with a negative offset is past what a date holds
+        raise ValueError("give a deadline before the year 9999") from None
 
 
 def _plain_text(value: object) -> object:

@@ -90,6 +90,10 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
         control("a trained network, against a reference no better than its own untrained "
                 "copy", net(0.96), 0.0, Fault.UNCALIBRATED, reference=0.40,
                 reference_untrained=0.38),
+        # weights no layer re-draws (plain tensors) leave the "untrained" copy trained:
+        # answers identical to the network's are no control, and cost nothing
+        control("96.0%, its untrained copy answering exactly as it does", dict(
+            net(0.96), untrained_predictions=net(0.96)["predictions"]), 1.0),
         control("only a fresh instance of the notebook's class",
                 net(0.10, label="class:Net"), 0.0, Fault.MISSING),
         control("forward raises on the grader's images",

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from graders.checks import _controls as ctl
 from graders.checks.base import CheckKind, Control, Evidence
 from graders.protocol import ModelRequestKind
-from graders.results import CallStatus
+from graders.results import CallStatus, CellRecord, CellStatus
 from graders.scoring.function import CheckScore, Fault
 from graders.scoring.models.context import _payload
 from graders.scoring.models.static import score_optimizers
@@ -139,6 +141,30 @@ def controls() -> list[Control[OptimizerCheck]]:
                   "sgd = optim.SGD(net.parameters(), lr=0.01)\n"
                   "adam = optim.Adam(net.parameters(), lr=0.01)\ntrain(net, sgd)\n"
                   "train(net, adam)", 0.5, (step("SGD", lr=0.01),)),
+        # the code decides where the kernel could not count: no step hook in its torch,
+        # or a cell that ran out of time (the kernel restarted, its counts are gone)
+        Control("no step hook in the kernel's torch: built and stepped in the code", ADAM,
+                ctl.evidence(ctl.question_for(ADAM),
+                             records=ctl.answered({"optimizers": None}),
+                             models=ctl.context(cells=ctl.notebook(ctl.code(adam + loop)))),
+                1.0),
+        Control("the training cell ran out of time: built and stepped in the code", ADAM,
+                ctl.evidence(ctl.question_for(ADAM), records=ctl.answered({"optimizers": []}),
+                             models=ctl.context(
+                                 cells=ctl.notebook(ctl.code(adam + loop)),
+                                 records=[CellRecord(index=0, status=CellStatus.TIMEOUT,
+                                                     error="ran past 600 s")])), 1.0),
+        Control("the kernel's step counts are not a list", ADAM, ctl.evidence(
+            ctl.question_for(ADAM), records=ctl.answered({"optimizers": "all of them"}),
+            models=ctl.context(cells=ctl.notebook(ctl.code(adam + loop)))), 0.0,
+            Fault.ERRORED),
+        # numbers only: an array where a number belongs is no setting (nor a crash)
+        witnessed("settings sent as arrays are read as no settings", BOTH,
+                  "sgd = optim.SGD(net.parameters(), lr=0.01)\n"
+                  "adam = optim.Adam(net.parameters(), lr=0.01)\ntrain(net, sgd)\n"
+                  "train(net, adam)", 0.0,
+                  tuple({**step(name), "settings": {"lr": np.array([0.01])},
+                         "shapes": [np.array([100, 784])]} for name in ("SGD", "Adam"))),
         Control("the kernel's step counts did not come back", ADAM, ctl.evidence(
             ctl.question_for(ADAM), records=ctl.failed(CallStatus.TIMEOUT, "did not finish "
                                                        "within 60 s", "optimizers"),
@@ -189,11 +215,17 @@ def _score(check: OptimizerCheck, ev: Evidence) -> CheckScore:
     payload, failure = _payload(ev.record)
     if failure is not None:
         return failure
-    steps = payload.get("optimizers") if isinstance(payload, dict) else None
-    if not isinstance(steps, list):
+    if not isinstance(payload, dict) or not isinstance(payload.get("optimizers"),
+                                                       list | type(None)):
         return CheckScore(0.0, ["the optimizer steps the kernel counted were unreadable"],
                           Fault.ERRORED)
-    return score_optimizers(check, ev.context(), steps, _network(ev.question))
+    ctx = ev.context()
+    # None: this kernel could not count steps. A cell that ran out of time restarted the
+    # kernel, and the steps taken before it are gone: the code alone decides then.
+    steps = payload["optimizers"]
+    if any(r.status is CellStatus.TIMEOUT for r in ctx.records):
+        steps = None
+    return score_optimizers(check, ctx, steps, _network(ev.question))
 
 
 def _network(question: Question) -> tuple[str, tuple[int, int]] | None:

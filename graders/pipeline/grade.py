@@ -127,7 +127,7 @@ def grade_submission(
         shutil.rmtree(job, ignore_errors=True)
     t_compare = time.perf_counter()
     evidence = EvidenceRecord(
-        seed=seed, inputs_fingerprint=fingerprint(calls),
+        seed=seed, inputs_fingerprint=fingerprint(calls, requests),
         submission_sha256=submission.sha256, candidates=tuple(execution.candidates),
         probes=tuple(execution.records), cells=tuple(summarise_cells(execution.notebook)),
         cell_records=tuple(execution.cells),
@@ -270,12 +270,12 @@ def score_evidence(
     no longer answer its questions and the submission must re-run.
     """
     spec = assignment.spec
+    requests, answers = plan_models(spec, assignment.solution)
     if calls is None:
         calls = plan_calls(spec, evidence.seed)
-        if fingerprint(calls) != evidence.inputs_fingerprint:
-            raise SpecError("the rubric changed the probe inputs: this submission must be "
-                            "re-run")
-    _, answers = plan_models(spec, assignment.solution)
+        if fingerprint(calls, requests) != evidence.inputs_fingerprint:
+            raise SpecError("the rubric changed the probe inputs or what the kernel is "
+                            "asked: this submission must be re-run")
     context = ModelContext(
         hidden_dir=None if evidence.missing_data else hidden_dir,
         calibration=calibration or {}, cells=evidence.cells, calibrating=calibrating,

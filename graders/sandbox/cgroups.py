@@ -152,6 +152,8 @@ def _kill_all(procs_files: list[Path], *, attempts: int = 50) -> None:
         if not pids:
             return
         for pid in pids:
+            if pid <= 0:  # 0: a member this pid namespace cannot see (never our group)
+                continue
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.02)
@@ -221,9 +223,11 @@ def sweep_stale(max_age_s: float = 600.0, stage_root: Path = Path("/tmp"),
                     # bwrap's init arms its parent-death signal only after the mounts,
                     # so a worker killed in that window leaves init and kernel running.
                     _kill_all([group / "cgroup.procs"])
+                    _rmdir_when_empty(group)  # its members leave a moment after
                 elif now - group.stat().st_mtime < max_age_s and not gone:
                     continue
-                _rmdir_when_empty(group)
+                else:
+                    group.rmdir()
                 removed += 1
             except OSError:
                 continue

@@ -150,3 +150,22 @@ def test_a_vugrad_networks_untrained_control_is_drawn_afresh():
     fresh = ops["_untrained_copy"](net)  # type: ignore[operator]
     assert all(np.all(p.value == 0.5) for p in net.parameters())
     assert not any(np.all(p.value == 0.5) for p in fresh.parameters())
+
+
+def test_a_forward_written_for_the_loaders_batch_size_still_runs():
+    class Fixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(784, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(x.view(100, -1))  # the notebook's batch_size = 100
+
+    ran = _probe_torch()["forward_probe"](Fixed(), [1, 28, 28])  # type: ignore[operator]
+    assert ran["outputs"].shape == (8, 10)  # the first rows of the batch of 100
+
+
+def test_without_the_step_hook_the_kernel_says_it_counted_nothing_rather_than_zero():
+    tools = _probe_torch()
+    assert str(tools["STEPS"]) not in sys.modules
+    assert tools["optimizer_steps"]() is None  # type: ignore[operator]

@@ -55,6 +55,11 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
     # the same network with its weights drawn afresh, on the same images: training must
     # beat it (the kernel runs it; a notebook that tampers with it can only lose credit)
     untrained = _accuracy(best.get("untrained_predictions"), labels)
+    if untrained is not None and np.array_equal(best["untrained_predictions"],
+                                                best["predictions"]):
+        # every answer the same as the trained network's: weights no layer re-draws
+        # (plain tensors) kept their training, so this is no untrained control
+        untrained = None
     if ctx.calibrating:
         return CheckScore(1.0, [f"reference accuracy {100 * acc:.1f}%"] + (
             [f"an untrained copy of it reaches {100 * untrained:.1f}%"]

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
+from graders import Visibility
 from service.api.deps import (
     DB,
     AssignmentDep,
@@ -14,6 +15,7 @@ from service.api.deps import (
     Instructor,
     State,
     VisibleSubmission,
+    is_staff,
     unit_of_work,
 )
 from service.db import repository as repo
@@ -72,8 +74,17 @@ def ask_review(submission: VisibleSubmission, question_id: str, body: ReviewIn,
 
 @router.get("/submissions/{submission_id}/reviews", response_model=list[ReviewOut])
 @unit_of_work
-def submission_reviews(submission: VisibleSubmission, db: DB) -> list[ReviewOut]:
-    return [review_out(r) for r in repo.review_requests(db, submission_id=submission.id)]
+def submission_reviews(submission: VisibleSubmission, user: CurrentUser, db: DB,
+                       state: State) -> list[ReviewOut]:
+    found = [review_out(r) for r in repo.review_requests(db, submission_id=submission.id)]
+    if is_staff(user) or repo.get_policy(db, assignment_id=submission.assignment_id
+                                         ).hidden_released:
+        return found
+    # a hidden question's points stay hidden until release, an override's too
+    spec = state.catalog[submission.assignment_id].spec
+    hidden = {q.id for q in spec.questions if q.visibility is Visibility.HIDDEN}
+    return [r.model_copy(update={"override": None}) if r.question_id in hidden else r
+            for r in found]
 
 
 @router.get("/assignments/{assignment_id}/reviews", response_model=list[ReviewOut])

@@ -15,7 +15,7 @@ export async function reportPage(page, [id, blind], me) {
   if (blind) {
     // opened from blind grading: who handed it in stays hidden (their file's name too)
     Object.assign(submission, { student: "hidden while grading blind", group: null,
-      filename: "Submission (graded blind)" });
+      filename: "Submission (graded blind)", blind: true });
   }
   const statusBox = h("div", { id: "live-status", role: "status", "aria-live": "polite" });
   const body = h("div", {});

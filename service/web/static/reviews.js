@@ -24,7 +24,8 @@ export async function reviewBoxes(body, s, me) {
 function showBox(box, s, q, request, me) {
   clear(box);
   if (request) {
-    box.append(h("p", {}, h("strong", {}, "Review requested"), ` by ${request.student}, ${when(request.created_at)} `,
+    const who = s.blind ? "" : ` by ${request.student}`;
+    box.append(h("p", {}, h("strong", {}, "Review requested"), `${who}, ${when(request.created_at)} `,
       badge(request.status), h("br"), request.comment));
     if (request.answer) {
       box.append(h("p", { class: "review-answer" }, h("strong", {}, `Answer from ${request.answered_by}: `), request.answer,
