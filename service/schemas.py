@@ -161,6 +161,7 @@ class AssignmentInfo(BaseModel):
     hidden_released: bool = False
     review_until: UtcTime | None = None  # review requests are taken until then
     blind_grading: bool = False  # grading by question shows pseudonyms
+    leaderboard: bool = False  # students see the class's best accuracies, pseudonymous
     questions: list[QuestionInfo] = Field(default_factory=list)
     # the caller's own extension, if staff granted one (students see only their own)
     my_extension: ExtensionOut | None = None
@@ -187,9 +188,10 @@ class PolicyUpdate(BaseModel):
                        | SkipJsonSchema[None]) = None
     review_until: datetime | None = None
     blind_grading: bool | SkipJsonSchema[None] = None
+    leaderboard: bool | SkipJsonSchema[None] = None
 
     @field_validator("late_policy", "penalty_per_day", "max_upload_bytes", "blind_grading",
-                     mode="before")
+                     "leaderboard", mode="before")
     @classmethod
     def _not_null(cls, value: object, info: ValidationInfo) -> object:
         if value is None:
@@ -199,7 +201,7 @@ class PolicyUpdate(BaseModel):
     _numbers = field_validator("penalty_per_day", "max_per_hour", "max_upload_bytes",
                                mode="before")(_json_number)
 
-    @field_validator("blind_grading", mode="before")
+    @field_validator("blind_grading", "leaderboard", mode="before")
     @classmethod
     def _boolean(cls, value: object) -> object:
         if value is not None and not isinstance(value, bool):
@@ -395,3 +397,22 @@ class ReviewOut(BaseModel):
     override: float | None = None
     answered_by: str | None = None
     answered_at: UtcTime | None = None
+
+
+class LeaderboardEntry(BaseModel):
+    rank: int
+    name: str  # a pseudonym, or "you"
+    accuracy: float
+    you: bool = False
+
+
+class LeaderboardQuestion(BaseModel):
+    question_id: str
+    title: str
+    entries: list[LeaderboardEntry]
+
+
+class Leaderboard(BaseModel):
+    assignment_id: str
+    enabled: bool
+    questions: list[LeaderboardQuestion]

@@ -50,6 +50,8 @@ class AssignmentPolicy(Base):
     review_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # grading by question shows pseudonyms instead of names until staff reveal them
     blind_grading: Mapped[bool] = mapped_column(Boolean, default=False)
+    # students see the class's best hidden-set accuracies under pseudonyms (opt-in)
+    leaderboard: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Extension(Base):

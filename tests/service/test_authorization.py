@@ -79,6 +79,9 @@ ENDPOINTS = [
     ("POST", "/reviews/no-such-request/answer", {"answer": "checked"},
      {STAFF: 404, ADMIN: 404}),
     ("POST", "/reviews/no-such-request/reopen", None, {STAFF: 404, ADMIN: 404}),
+    # off by default: students find none, staff see the preview
+    ("GET", "/assignments/ee411-hw3/leaderboard", None,
+     {OWNER: 404, OTHER: 404, STAFF: 200, ADMIN: 200}),
 ]
 
 

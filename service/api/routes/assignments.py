@@ -22,13 +22,14 @@ from graders import (
     report_to_json,
     to_gradescope,
 )
-from service import gradebook
+from service import gradebook, leaderboard
 from service.api.deps import (
     DB,
     AssignmentDep,
     CurrentUser,
     Instructor,
     State,
+    is_staff,
     notify_after_commit,
     unit_of_work,
 )
@@ -48,6 +49,7 @@ from service.schemas import (
     AssignmentInfo,
     AssignmentStats,
     ExtensionOut,
+    Leaderboard,
     PolicyUpdate,
     QuestionInfo,
     QuestionStats,
@@ -70,6 +72,7 @@ def _info(assignment: AssignmentDep, db: DB) -> AssignmentInfo:
         max_upload_bytes=policy.max_upload_bytes, cell_timeout_s=spec.cell_timeout_s,
         total_timeout_s=spec.total_timeout_s, hidden_released=policy.hidden_released,
         review_until=policy.review_until, blind_grading=policy.blind_grading,
+        leaderboard=policy.leaderboard,
         questions=[QuestionInfo(id=q.id, title=q.title, points=q.points, manual=q.manual,
                                 visibility=q.visibility.value) for q in spec.questions],
     )
@@ -104,6 +107,18 @@ def update_policy(assignment: AssignmentDep, body: PolicyUpdate, user: Instructo
     repo.audit(db, actor=user, action="policy", target=assignment.id,
                detail=body.model_dump(mode="json", exclude_unset=True))
     return _info(assignment, db)
+
+
+@router.get("/assignments/{assignment_id}/leaderboard", response_model=Leaderboard)
+@unit_of_work
+def get_leaderboard(assignment: AssignmentDep, user: CurrentUser, db: DB,
+                    state: State) -> Leaderboard:
+    """Staff always see it (to decide whether to open it); students once it is on."""
+    policy = repo.get_policy(db, assignment_id=assignment.id)
+    if not policy.leaderboard and not is_staff(user):
+        raise HTTPException(404, f"{assignment.id} has no leaderboard.")
+    return leaderboard.build(db, assignment, user, data_dir=state.settings.data_dir,
+                             enabled=policy.leaderboard, released=policy.hidden_released)
 
 
 @router.post("/assignments/{assignment_id}/release", response_model=AssignmentInfo)

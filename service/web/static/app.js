@@ -6,6 +6,7 @@ import { clear, h, message } from "./dom.js";
 import { gradebookPage } from "./gradebook.js";
 import { gradingPage } from "./grading.js";
 import { overviewPage } from "./overview.js";
+import { leaderboardPage } from "./leaderboard.js";
 import { reportPage } from "./report.js";
 import { reviewsPage } from "./reviews.js";
 import { assignmentPage, staffHome, submissionsPage } from "./staff.js";
@@ -25,6 +26,7 @@ const routes = [
   [/^#\/users$/, () => usersPage, true, true],
   [/^#\/grade\/([^/?]+)\/([^/?]+)$/, () => gradingPage, true, true],
   [/^#\/reviews\/([^/?]+)$/, () => reviewsPage, true, true],
+  [/^#\/leaderboard\/([^/?]+)$/, () => leaderboardPage, true],
   [/^#\/submission\/([^/?]+)(?:\?(blind))?$/, () => reportPage, true],
 ];
 

@@ -70,7 +70,8 @@ export async function assignmentPage(page, [rawId]) {
       h("a", { href: `#/submissions?assignment=${enc(a.id)}` }, "Submissions"), " · ",
       h("a", { href: `#/gradebook/${enc(a.id)}` }, "Gradebook"), " · ",
       h("a", { href: `#/overview/${enc(a.id)}` }, "Class overview"), " · ",
-      h("a", { href: `#/reviews/${enc(a.id)}` }, "Review requests")),
+      h("a", { href: `#/reviews/${enc(a.id)}` }, "Review requests"), " · ",
+      h("a", { href: `#/leaderboard/${enc(a.id)}` }, "Leaderboard")),
     h("p", { id: "grade-by-question" }, "Grade by question: ",
       (a.questions || []).map((q, i) => [i ? " · " : "",
         h("a", { href: `#/grade/${enc(a.id)}/${enc(q.id)}`, title: q.title }, q.manual ? `${q.id} (by hand)` : q.id)])));
@@ -94,6 +95,7 @@ function settingsForm(a) {
   const perHour = h("input", { type: "number", name: "max_per_hour", min: 1, step: 1, value: a.max_per_hour ?? "", placeholder: "no limit" });
   const upload = h("input", { type: "number", name: "max_upload_mib", min: 1, max: 512, step: "any", value: a.max_upload_bytes / 1048576 });
   const blind = h("input", { type: "checkbox", name: "blind_grading", id: "blind-grading", checked: a.blind_grading });
+  const board = h("input", { type: "checkbox", name: "leaderboard", id: "leaderboard", checked: a.leaderboard });
   const status = h("div", { class: "form-status" });
   const form = h("form", { class: "card", id: "settings" }, h("h2", {}, "Settings"),
     h("label", {}, "Deadline (UTC; empty for none)", deadline),
@@ -102,6 +104,7 @@ function settingsForm(a) {
     h("label", {}, "Submissions per student per hour", perHour),
     h("label", {}, "Largest upload (MiB)", upload),
     h("label", { class: "inline" }, blind, " Grade by question blind (pseudonyms until revealed)"),
+    h("label", { class: "inline" }, board, " Leaderboard: students see the best hidden-set accuracies, under pseudonyms"),
     h("p", { class: "muted" }, `Time limits from the assignment: ${a.cell_timeout_s} s per cell, ${a.total_timeout_s} s in all.`),
     h("button", { type: "submit" }, "Save settings"), status);
   form.addEventListener("submit", async (event) => {
@@ -114,6 +117,7 @@ function settingsForm(a) {
       max_per_hour: perHour.value ? Number(perHour.value) : null,
       max_upload_bytes: Math.round(Number(upload.value) * 1048576),
       blind_grading: blind.checked,
+      leaderboard: board.checked,
     };
     try {
       await api(`/assignments/${enc(a.id)}`, { method: "PATCH", json: body });

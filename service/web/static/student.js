@@ -11,6 +11,11 @@ const ACCEPTED = ".ipynb,.py,.zip";
 export async function studentHome(page) {
   const assignments = await api("/assignments");
   page.append(h("h1", {}, "Hand in"), uploadCard(assignments));
+  const boards = assignments.filter((a) => a.leaderboard);
+  if (boards.length) {
+    page.append(h("section", { class: "card", id: "leaderboards" }, h("h2", {}, "Leaderboards"),
+      h("ul", {}, boards.map((a) => h("li", {}, h("a", { href: `#/leaderboard/${enc(a.id)}` }, a.title))))));
+  }
   const history = h("section", { class: "card", id: "history" }, h("h2", {}, "My submissions"));
   page.append(history);
   const refresh = async () => {

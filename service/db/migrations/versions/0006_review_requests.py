@@ -1,4 +1,4 @@
-"""students' review requests and the window for them; blind grading
+"""students' review requests and the window for them; blind grading; leaderboards
 
 Revision ID: 0006
 Revises: 0005
@@ -17,6 +17,8 @@ def upgrade() -> None:
     with op.batch_alter_table('assignment_policies') as batch:
         batch.add_column(sa.Column('review_until', sa.DateTime(), nullable=True))
         batch.add_column(sa.Column('blind_grading', sa.Boolean(), nullable=False,
+                                   server_default=sa.false()))
+        batch.add_column(sa.Column('leaderboard', sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
     op.create_table(
         'review_requests',
@@ -47,5 +49,6 @@ def downgrade() -> None:
     op.drop_index('ix_review_requests_submission_id', table_name='review_requests')
     op.drop_table('review_requests')
     with op.batch_alter_table('assignment_policies') as batch:
+        batch.drop_column('leaderboard')
         batch.drop_column('blind_grading')
         batch.drop_column('review_until')
