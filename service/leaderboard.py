@@ -1,14 +1,8 @@
 """The class's best hidden-set accuracy per student, for the questions graded on hidden
-images, under pseudonyms students cannot work back to names (keyed by a secret of this
-deployment, unlike the pseudonyms staff grade blind with)."""
+images, under pseudonyms students cannot work back to names."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import os
-import secrets
-from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -16,33 +10,10 @@ from sqlalchemy.orm import Session
 from graders import LoadedAssignment, Visibility, report_from_json
 from service.db import repository as repo
 from service.db.models import RunStatus, User
+from service.pseudonyms import pseudonym
 from service.schemas import Leaderboard, LeaderboardEntry, LeaderboardQuestion
 
 ACCURACY_KIND = "model_accuracy"
-
-
-@lru_cache(maxsize=4)
-def _key(data_dir: Path) -> bytes:
-    path = data_dir / "pseudonym.key"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path.with_suffix(f".{os.getpid()}"), os.O_WRONLY | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(32))
-        # first writer wins; a racing API process reads the one that landed
-        try:
-            os.link(path.with_suffix(f".{os.getpid()}"), path)
-        except FileExistsError:
-            pass
-        finally:
-            path.with_suffix(f".{os.getpid()}").unlink(missing_ok=True)
-    return path.read_bytes()
-
-
-def pseudonym(data_dir: Path, assignment_id: str, who: str) -> str:
-    digest = hmac.new(_key(data_dir), f"{assignment_id}\0{who}".encode(),
-                      hashlib.sha256).hexdigest()[:6].upper()
-    return f"Student {digest}"
 
 
 def build(db: Session, assignment: LoadedAssignment, viewer: User, *, data_dir: Path,

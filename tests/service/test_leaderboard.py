@@ -73,7 +73,7 @@ def test_the_best_accuracy_per_student_ranks_under_pseudonyms_with_the_viewer_as
         assert [e["accuracy"] for e in entries] == [0.84, 0.72]  # lena's best, then omar
         assert entries[1]["name"] == "you" and entries[1]["you"]
         assert entries[0]["name"].startswith("Student ") and not entries[0]["you"]
-        # no name, and not the unkeyed hash staff grade blind with
+        # no name, and no plain hash of one (a class list hashed would reveal it)
         text = seen.text
         assert "lena" not in text and "pia" not in text
         plain = hashlib.sha256(b"tum-ps10\0lena").hexdigest()[:6].upper()

@@ -5,8 +5,6 @@ changes every submission it is applied to."""
 
 from __future__ import annotations
 
-import hashlib
-
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, field_validator
 
@@ -15,6 +13,7 @@ from service import gradebook
 from service.api.deps import DB, AssignmentDep, Instructor, State, unit_of_work
 from service.db import repository as repo
 from service.db.models import RubricItem, Submission, User
+from service.pseudonyms import pseudonym
 from service.schemas import ERROR_RESPONSES, _json_number
 
 router = APIRouter(tags=["grading"], responses=ERROR_RESPONSES)
@@ -80,13 +79,6 @@ class Applied(BaseModel):
     on: bool
 
 
-def pseudonym(assignment_id: str, who: str) -> str:
-    """The same for a student (or group) in every question of one assignment, and
-    unrelated across assignments: six hex digits keep 500 students apart."""
-    digest = hashlib.sha256(f"{assignment_id}\0{who}".encode()).hexdigest()[:6].upper()
-    return f"Student {digest}"
-
-
 def _question(assignment: LoadedAssignment, question_id: str) -> tuple[str, float, bool]:
     try:
         q = assignment.spec.question(question_id)
@@ -96,7 +88,8 @@ def _question(assignment: LoadedAssignment, question_id: str) -> tuple[str, floa
     return q.title, float(q.points), q.manual
 
 
-def _view(db: DB, assignment: LoadedAssignment, question_id: str) -> QuestionGrading:
+def _view(db: DB, state: State, assignment: LoadedAssignment,
+          question_id: str) -> QuestionGrading:
     title, max_points, manual = _question(assignment, question_id)
     items = repo.rubric_items(db, assignment_id=assignment.id, question_id=question_id)
     on = repo.applied(db, item_ids=[i.id for i in items])
@@ -114,7 +107,9 @@ def _view(db: DB, assignment: LoadedAssignment, question_id: str) -> QuestionGra
             question_id)
         rows.append(ToGrade(
             submission_id=row.submission_id or "",
-            student=pseudonym(assignment.id, row.group or row.student) if blind else row.student,
+            student=pseudonym(state.settings.data_dir, assignment.id,
+                              f"group {row.group}" if row.group else row.student)
+            if blind else row.student,
             group=None if blind else row.group,
             points=cell.points if cell else None,
             comment=manual_entry.comment if manual_entry else None,
@@ -134,8 +129,8 @@ def _view(db: DB, assignment: LoadedAssignment, question_id: str) -> QuestionGra
             response_model=QuestionGrading)
 @unit_of_work
 def question_grading(assignment: AssignmentDep, question_id: str, user: Instructor,
-                     db: DB) -> QuestionGrading:
-    return _view(db, assignment, question_id)
+                     db: DB, state: State) -> QuestionGrading:
+    return _view(db, state, assignment, question_id)
 
 
 @router.post("/assignments/{assignment_id}/questions/{question_id}/rubric", status_code=201,
@@ -187,7 +182,7 @@ def edit_item(item_id: str, body: RubricItemEdit, user: Instructor, db: DB,
         _rescore(db, item, submission_id, max_points, user)
     repo.audit(db, actor=user, action="rubric_edit", target=item.id,
                detail={"before": before, "after": body.model_dump(exclude_none=True)})
-    return _view(db, assignment, item.question_id)
+    return _view(db, state, assignment, item.question_id)
 
 
 @router.put("/submissions/{submission_id}/rubric/{item_id}", response_model=QuestionGrading)
@@ -202,4 +197,4 @@ def apply_item(submission_id: str, item_id: str, body: Applied, user: Instructor
     _rescore(db, item, submission_id, max_points, user)
     repo.audit(db, actor=user, action="rubric_apply" if body.on else "rubric_unapply",
                target=f"{submission_id}/{item.question_id}", detail={"item": item.id})
-    return _view(db, assignment, item.question_id)
+    return _view(db, state, assignment, item.question_id)
