@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from graders import GradeReport, LoadedAssignment, Outcome, report_from_json
 from service.db import repository as repo
 from service.db.models import AssignmentPolicy, LatePolicy, Role, RunStatus, Submission, User
+from service.schemas import UtcTime
 from service.views import with_manual_grades
 
 Counted = Literal["latest", "best"]
@@ -43,9 +44,9 @@ class Row(BaseModel):
     group: str | None = None
     status: RowStatus
     submission_id: str | None = None
-    submitted_at: datetime | None = None
+    submitted_at: UtcTime | None = None
     late_days: int = 0
-    extended_to: datetime | None = None  # the student's own deadline, if staff granted one
+    extended_to: UtcTime | None = None  # the student's own deadline, if staff granted one
     cells: dict[str, Cell] = {}
     score: float | None = None  # the points graded so far, before any late penalty
     total: float | None = None  # after the late penalty

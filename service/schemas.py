@@ -103,14 +103,15 @@ def _deadline_in_utc(value: datetime | None) -> datetime | None:
 
 
 def _plain_text(value: object) -> object:
-    """Text a person wrote: valid Unicode, no control characters but newlines and tabs."""
+    """Text a person wrote: valid Unicode (it is stored and exported as UTF-8) without
+    NUL (which PostgreSQL text refuses); shown as text, never as markup."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError("must be valid text") from None
-        if any(not ch.isprintable() and ch not in "\n\t" for ch in value):
-            raise ValueError("must not contain control characters")
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
     return value
 
 

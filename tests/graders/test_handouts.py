@@ -115,12 +115,13 @@ def test_a_groups_correct_notebook_scores_full_marks(grade_heidelberg):
 
 
 @pytest.mark.parametrize(("fixture", "expected", "phrases"), [
+    # 2: its MLP's optimizer.step() is commented out (only the VGG's optimizer steps);
     # 3.4: batch norm without dropout earns half the architecture (the VGG's layers are
     # 3.1's to grade, not paid again here)
     ("group_flawed_a.ipynb",
-     {"1.3": 1.5, "2": 4.5, "3.2": 2.0, "3.4": 2.0},
-     {"1.3": "dy/dx2: not among", "2": "Linear(512, 128)", "3.2": "batch size 64",
-      "3.4": "no dropout"}),
+     {"1.3": 1.5, "2": 2.5, "3.2": 2.0, "3.4": 2.0},
+     {"1.3": "dy/dx2: not among", "2": "never took a step with gradients",
+      "3.2": "batch size 64", "3.4": "no dropout"}),
     # the original VGG's FC 4096 costs 3.1 a point, and not 3.4 again; no plot: 3.3's point
     ("ex08-jordan-hinton-lovelace.zip",
      {"1.2": 0.0, "1.3": 0.0, "2": 8.0, "3.1": 3.0, "3.3": 0.0, "3.4": 2.0},
