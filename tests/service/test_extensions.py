@@ -107,3 +107,18 @@ def test_extensions_are_for_students_with_a_reason_and_a_zoned_deadline(live):
                                                "reason": "x"}).status_code == 422
     assert staff.put(url + "val-student", json={"deadline": _iso(timedelta(days=1)),
                                                "reason": ""}).status_code == 422
+
+
+def test_an_extension_never_leaves_a_student_worse_off(live):
+    staff = live.client(live.add_user("worse-prof", Role.INSTRUCTOR))
+    student = live.client(live.add_user("worse-student", Role.STUDENT))
+    # no deadline at all: an extension that has passed does not make one for them
+    assert staff.patch("/assignments/ee411-hw3", json={
+        "deadline": None, "late_policy": "reject"}).status_code == 200
+    staff.put("/assignments/ee411-hw3/extensions/worse-student", json={
+        "deadline": _iso(-timedelta(days=3)), "reason": "granted in error"})
+    assert submit(student, "correct_basic.ipynb").status_code == 202
+    # an "extension" to before the assignment's own deadline changes nothing
+    assert staff.patch("/assignments/ee411-hw3", json={
+        "deadline": _iso(timedelta(days=1))}).status_code == 200
+    assert submit(student, "correct_basic.ipynb").json()["late_days"] == 0

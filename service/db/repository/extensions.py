@@ -61,7 +61,9 @@ def deadline_for(session: Session, *, policy: AssignmentPolicy, user_id: str,
     if not granted:
         return Deadline(policy.deadline)
     latest = max(granted, key=lambda e: e.deadline)
-    if policy.deadline is not None and latest.deadline < policy.deadline \
-            and not latest.waive_late_policy:
-        return Deadline(policy.deadline)  # an "extension" to before the deadline is none
-    return Deadline(latest.deadline, any(e.waive_late_policy for e in granted), latest)
+    waived = any(e.waive_late_policy for e in granted)
+    # an extension never leaves a student worse off: none where the assignment has no
+    # deadline, and none to before the assignment's own
+    if not waived and (policy.deadline is None or latest.deadline < policy.deadline):
+        return Deadline(policy.deadline)
+    return Deadline(latest.deadline, waived, latest)
