@@ -14,18 +14,9 @@ from service.api.deps import DB, AssignmentDep, Instructor, State, unit_of_work
 from service.db import repository as repo
 from service.db.models import RubricItem, Submission, User
 from service.pseudonyms import pseudonym
-from service.schemas import ERROR_RESPONSES, _json_number
+from service.schemas import ERROR_RESPONSES, _json_number, _plain_text
 
 router = APIRouter(tags=["grading"], responses=ERROR_RESPONSES)
-
-
-def _text(value: object) -> object:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("must be valid text") from None
-    return value
 
 
 class RubricItemIn(BaseModel):
@@ -33,7 +24,7 @@ class RubricItemIn(BaseModel):
     comment: str = Field(min_length=1, max_length=2000)
 
     _numbers = field_validator("points", mode="before")(_json_number)
-    _comment = field_validator("comment", mode="before")(_text)
+    _comment = field_validator("comment", mode="before")(_plain_text)
 
 
 class RubricItemEdit(BaseModel):
@@ -41,7 +32,7 @@ class RubricItemEdit(BaseModel):
     comment: str | None = Field(default=None, min_length=1, max_length=2000)
 
     _numbers = field_validator("points", mode="before")(_json_number)
-    _comment = field_validator("comment", mode="before")(_text)
+    _comment = field_validator("comment", mode="before")(_plain_text)
 
 
 class RubricItemOut(BaseModel):
