@@ -29,6 +29,9 @@ SGD_MOMENTUM = OptimizerCheck(points=3, settings=(
     OptimizerSetting.of("SGD", lr=0.001, momentum=0.9),))
 BOTH = OptimizerCheck(points=2, settings=(OptimizerSetting.of("SGD", lr=0.01),
                                          OptimizerSetting.of("Adam", lr=0.01)))
+# both built and handed to the notebook's own train(): only the kernel can tell which stepped
+BOTH_TRAINED = ("sgd = optim.SGD(net.parameters(), lr=0.01)\n"
+                "adam = optim.Adam(net.parameters(), lr=0.01)\ntrain(net, sgd)\ntrain(net, adam)")
 NESTEROV = OptimizerCheck(points=2, settings=(
     OptimizerSetting.of("SGD", lr=0.01),
     OptimizerSetting.of("SGD", lr=0.01, momentum=0.9, nesterov=True)))
@@ -138,9 +141,7 @@ def controls() -> list[Control[OptimizerCheck]]:
         witnessed("Adam built with lr=1e-3, stepped as another Adam with lr=1e-2", ADAM,
                   adam + loop, 0.0, (step("Adam", lr=1e-2),)),
         witnessed("of the two, only SGD stepped", BOTH,
-                  "sgd = optim.SGD(net.parameters(), lr=0.01)\n"
-                  "adam = optim.Adam(net.parameters(), lr=0.01)\ntrain(net, sgd)\n"
-                  "train(net, adam)", 0.5, (step("SGD", lr=0.01),)),
+                  BOTH_TRAINED, 0.5, (step("SGD", lr=0.01),)),
         # the code decides where the kernel could not count: no step hook in its torch,
         # or a cell that ran out of time (the kernel restarted, its counts are gone)
         Control("no step hook in the kernel's torch: built and stepped in the code", ADAM,
@@ -160,9 +161,7 @@ def controls() -> list[Control[OptimizerCheck]]:
             Fault.ERRORED),
         # numbers only: an array where a number belongs is no setting (nor a crash)
         witnessed("settings sent as arrays are read as no settings", BOTH,
-                  "sgd = optim.SGD(net.parameters(), lr=0.01)\n"
-                  "adam = optim.Adam(net.parameters(), lr=0.01)\ntrain(net, sgd)\n"
-                  "train(net, adam)", 0.0,
+                  BOTH_TRAINED, 0.0,
                   tuple({**step(name), "settings": {"lr": np.array([0.01])},
                          "shapes": [np.array([100, 784])]} for name in ("SGD", "Adam"))),
         Control("the kernel's step counts did not come back", ADAM, ctl.evidence(

@@ -368,13 +368,7 @@ def test_staff_grade_a_question_across_three_submissions_by_keyboard_with_a_rubr
     page.click("#grade-by-question a[href='#/grade/ee411-hw3/2.5b']")
     page.wait_for_selector("#new-item")
     assert "0 of 3 graded" in page.inner_text("#graded-count")
-    # a rubric item, typed and sent by keyboard
-    page.focus("#new-item-points")
-    page.keyboard.type("3")
-    page.keyboard.press("Tab")
-    page.keyboard.type("observes the MLP is unaffected")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#rubric-items li")
+    _type_rubric_item(page, "3", "observes the MLP is unaffected")
     for _ in range(3):  # apply item 1, go to the next submission
         before = page.inner_text("#current h2")
         page.keyboard.press("1")
@@ -395,6 +389,16 @@ def test_staff_grade_a_question_across_three_submissions_by_keyboard_with_a_rubr
     assert len(graded_rows) == 3
     assert all(r["cells"]["2.5b"]["points"] == 2 for r in graded_rows)
     _no_literal_nothing(page)
+
+
+def _type_rubric_item(page, points: str, comment: str) -> None:
+    """A rubric item, typed and sent by keyboard."""
+    page.focus("#new-item-points")
+    page.keyboard.type(points)
+    page.keyboard.press("Tab")
+    page.keyboard.type(comment)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#rubric-items li")
 
 
 def test_a_token_that_stops_working_signs_out_with_the_reason(page, users):
@@ -616,12 +620,7 @@ def _grade_blind_then_reveal(page, users) -> None:
     page.wait_for_selector("#blind-bar")
     heading = page.inner_text("#current h2")
     assert heading.startswith("Student ") and "alice" not in heading and "bob" not in heading
-    page.focus("#new-item-points")
-    page.keyboard.type("2")
-    page.keyboard.press("Tab")
-    page.keyboard.type("compares all four optimizers")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#rubric-items li")
+    _type_rubric_item(page, "2", "compares all four optimizers")
     page.keyboard.press("1")  # applied to this (unnamed) submission
     page.wait_for_selector("#current-points:has-text('2 / 2')")
     assert "hidden while grading blind" in _opened_blind(page)
