@@ -24,6 +24,7 @@ from service.api.routes import (
     health,
     regrades,
     reviews,
+    similarity,
     submissions,
 )
 from service.config import Settings
@@ -106,7 +107,7 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
     app.include_router(health.router)
     for router in (account.router, submissions.router, assignments.router, groups.router,
                    regrades.router, admin.router, grading.router, extensions.router,
-                   reviews.router):
+                   reviews.router, similarity.router):
         app.include_router(router, prefix=API)
     mount_dashboard(app)
     return app

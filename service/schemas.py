@@ -417,3 +417,44 @@ class Leaderboard(BaseModel):
     assignment_id: str
     enabled: bool
     questions: list[LeaderboardQuestion]
+
+
+class SimilarHandIn(BaseModel):
+    submission_id: str
+    who: str  # the student, or "group <name>"
+    filename: str
+    similarity: float  # the share of this hand-in's compared code found in the other
+
+
+class SimilarityPair(BaseModel):
+    rank: int
+    a: SimilarHandIn
+    b: SimilarHandIn
+    overlap: int  # normalised characters of code the two share
+
+
+class SimilarityRunOut(BaseModel):
+    id: str
+    assignment_id: str
+    status: Literal["queued", "running", "done", "failed"]
+    requested_by: str
+    created_at: UtcTime
+    finished_at: UtcTime | None = None
+    submissions: int  # hand-ins compared (each student's or group's latest)
+    compared: int  # pairs that shared code and were compared in full
+    error: str | None = None
+    pairs: list[SimilarityPair] = []
+
+
+class SimilarSide(SimilarHandIn):
+    code: str
+    # 1-based, inclusive line ranges of ``code`` that the other hand-in also has
+    lines: list[tuple[int, int]]
+
+
+class SimilarityPairDetail(BaseModel):
+    run_id: str
+    rank: int
+    overlap: int
+    a: SimilarSide
+    b: SimilarSide

@@ -11,7 +11,12 @@ import typer
 from rich.table import Table
 
 from service.db.enums import RunStatus
-from service.schemas import RegradeBatchOut, SubmissionAccepted, SubmissionStatus
+from service.schemas import (
+    RegradeBatchOut,
+    SimilarityRunOut,
+    SubmissionAccepted,
+    SubmissionStatus,
+)
 
 if TYPE_CHECKING:
     pass
@@ -180,3 +185,41 @@ def export(
         console.print(f"wrote {output}")
     else:
         typer.echo(response.text)
+
+
+@app.command()
+def similarity(
+    assignment: Annotated[str, typer.Option("--assignment", "-a")],
+    top: Annotated[int, typer.Option(help="how many pairs to list")] = 20,
+    server: Server = "http://127.0.0.1:8000",
+    token: Token = None,
+) -> None:
+    """Compare every student's latest hand-in with every other's; list the most similar
+    pairs (the dashboard's similarity page shows them side by side)."""
+    import time
+
+    with _client(server, token) as client:
+        _fail(client.post(f"/assignments/{assignment}/similarity"))
+        deadline = time.monotonic() + MAX_WAIT_S
+        with console.status("comparing"):
+            while True:
+                response = client.get(f"/assignments/{assignment}/similarity")
+                _fail(response)
+                run = SimilarityRunOut.model_validate(response.json())
+                if run.status in ("done", "failed"):
+                    break
+                if time.monotonic() > deadline:
+                    err.print(f"still {run.status} after {MAX_WAIT_S:g} s; look again with "
+                              f"GET /api/v1/assignments/{assignment}/similarity")
+                    raise typer.Exit(1)
+                time.sleep(1)
+    if run.status == "failed":
+        err.print(f"[red]{run.error}[/red]")
+        raise typer.Exit(1)
+    table = Table(title=f"{assignment}: {run.submissions} hand-ins, most similar first")
+    for column in ("#", "hand-in", "of it shared", "hand-in", "of it shared"):
+        table.add_column(column)
+    for pair in run.pairs[:top]:
+        table.add_row(str(pair.rank), pair.a.who, f"{pair.a.similarity:.0%}", pair.b.who,
+                      f"{pair.b.similarity:.0%}")
+    console.print(table)

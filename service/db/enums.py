@@ -29,3 +29,10 @@ class LatePolicy(StrEnum):
     ACCEPT = "accept"
     PENALTY = "penalty"
     REJECT = "reject"
+
+
+class SimilarityStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"

@@ -21,9 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.db.base import Base, new_id, utcnow
-from service.db.enums import LatePolicy, Role, RunStatus, RunTrigger
+from service.db.enums import LatePolicy, Role, RunStatus, RunTrigger, SimilarityStatus
 
-__all__ = ["LatePolicy", "Role", "RunStatus", "RunTrigger"]
+__all__ = ["LatePolicy", "Role", "RunStatus", "RunTrigger", "SimilarityStatus"]
 
 
 class User(Base):
@@ -96,6 +96,28 @@ class ReviewRequest(Base):
 
     student: Mapped[User] = relationship(foreign_keys=[student_id])
     answerer: Mapped[User | None] = relationship(foreign_keys=[answered_by])
+
+
+class SimilarityRun(Base):
+    """One comparison of an assignment's latest hand-ins with each other, run in the
+    background; ``pairs`` holds the most similar pairs with their matching regions."""
+
+    __tablename__ = "similarity_runs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    assignment_id: Mapped[str] = mapped_column(String(100), index=True)
+    status: Mapped[SimilarityStatus] = mapped_column(String(20),
+                                                     default=SimilarityStatus.QUEUED)
+    requested_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # the job writes it while it works: a run whose heartbeat stops has died
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    submissions: Mapped[int] = mapped_column(Integer, default=0)
+    compared: Mapped[int] = mapped_column(Integer, default=0)  # pairs compared in full
+    pairs: Mapped[list] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    requester: Mapped[User] = relationship()
 
 
 class StudentGroup(Base):

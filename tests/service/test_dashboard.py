@@ -639,3 +639,58 @@ def _opened_blind(page) -> str:
     page.click("#current a:has-text('Open the submission')")
     page.wait_for_selector("dl.facts")
     return page.inner_text("dl.facts")
+
+
+@pytest.fixture(scope="module")
+def ungraded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A service without workers: the similarity page needs hand-ins, not gradings."""
+    live = LiveServer(tmp_path_factory.mktemp("dashboard-similarity"), workers=0).start()
+    yield live
+    live.stop()
+
+
+def test_the_similarity_page_lists_a_planted_copied_pair_first_and_shows_it_side_by_side(
+        browser, ungraded_server):
+    from service.db.models import Role
+
+    server = ungraded_server
+    planted = {"sim-original": HW3 / "ta_correct_unusual.ipynb",
+               "sim-copier": ROOT / "tests" / "fixtures" / "similarity" / "copied_renamed.ipynb"}
+    others = {f"sim-other-{i}": HW3 / name for i, name in enumerate(
+        ["student_colab_column_labels.ipynb", "ta_conceptual.ipynb", "ta_fool.ipynb",
+         "student_several_models.ipynb"])}
+    for who, path in {**others, **planted}.items():
+        client = server.client(server.add_user(who, Role.STUDENT))
+        response = client.post("/assignments/ee411-hw3/submissions",
+                               files={"file": (path.name, path.read_bytes())})
+        assert response.status_code == 202, response.text
+    staff = server.add_user("sim-staff", Role.INSTRUCTOR)
+
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        sign_in(page, staff)
+        page.goto("/#/assignments/ee411-hw3")
+        page.click("a[href='#/similarity/ee411-hw3']")
+        page.wait_for_selector("#similarity-status:has-text('No comparison has been run')")
+        page.click("#start-similarity")
+        page.wait_for_selector("#similarity-pairs", timeout=SLOW)
+        first = page.inner_text("#similarity-pairs tbody tr:first-child")
+        assert "sim-original" in first and "sim-copier" in first, first
+        assert "sim-other" not in first
+        page.click("#similarity-pairs tbody tr:first-child button")
+        page.wait_for_selector("#similarity-pair .code-pane .line.shared")
+        panes = page.locator("#similarity-pair .code-pane")
+        assert panes.count() == 2
+        for i in range(2):
+            shared = panes.nth(i).locator(".line.shared")
+            assert shared.count() > 50
+            assert "def gradient" in panes.nth(i).inner_text()
+        assert not _serious_violations(page)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "similarity.png"), full_page=True)
+    finally:
+        context.close()
+    assert not errors, errors

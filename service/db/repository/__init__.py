@@ -51,6 +51,12 @@ from service.db.repository.runs import (
     requeue_expired,
     runs_with_status,
 )
+from service.db.repository.similarity import (
+    SimilarityBusyError,
+    latest_similarity,
+    similarity_run,
+    start_similarity,
+)
 from service.db.repository.submissions import (
     can_see,
     count_recent,
@@ -75,6 +81,7 @@ __all__ = [
     "Deadline",
     "GroupConflictError",
     "ReviewConflictError",
+    "SimilarityBusyError",
     "add_manual_grade",
     "add_rubric_item",
     "answer_review",
@@ -100,6 +107,7 @@ __all__ = [
     "get_policy",
     "group_of",
     "heartbeat",
+    "latest_similarity",
     "list_extensions",
     "list_groups",
     "list_submissions",
@@ -124,6 +132,8 @@ __all__ = [
     "set_applied",
     "set_extension",
     "set_group",
+    "similarity_run",
+    "start_similarity",
     "token_active",
     "user_by_id",
     "user_by_name",

@@ -9,6 +9,7 @@ import { overviewPage } from "./overview.js";
 import { leaderboardPage } from "./leaderboard.js";
 import { reportPage } from "./report.js";
 import { reviewsPage } from "./reviews.js";
+import { similarityPage } from "./similarity.js";
 import { assignmentPage, staffHome, submissionsPage } from "./staff.js";
 import { studentHome } from "./student.js";
 import { usersPage } from "./users.js";
@@ -27,6 +28,7 @@ const routes = [
   [/^#\/grade\/([^/?]+)\/([^/?]+)$/, () => gradingPage, true, true],
   [/^#\/reviews\/([^/?]+)$/, () => reviewsPage, true, true],
   [/^#\/leaderboard\/([^/?]+)$/, () => leaderboardPage, true],
+  [/^#\/similarity\/([^/?]+)$/, () => similarityPage, true, true],
   [/^#\/submission\/([^/?]+)(?:\?(blind))?$/, () => reportPage, true],
 ];
 

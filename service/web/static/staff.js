@@ -71,7 +71,8 @@ export async function assignmentPage(page, [rawId]) {
       h("a", { href: `#/gradebook/${enc(a.id)}` }, "Gradebook"), " · ",
       h("a", { href: `#/overview/${enc(a.id)}` }, "Class overview"), " · ",
       h("a", { href: `#/reviews/${enc(a.id)}` }, "Review requests"), " · ",
-      h("a", { href: `#/leaderboard/${enc(a.id)}` }, "Leaderboard")),
+      h("a", { href: `#/leaderboard/${enc(a.id)}` }, "Leaderboard"), " · ",
+      h("a", { href: `#/similarity/${enc(a.id)}` }, "Similarity")),
     h("p", { id: "grade-by-question" }, "Grade by question: ",
       (a.questions || []).map((q, i) => [i ? " · " : "",
         h("a", { href: `#/grade/${enc(a.id)}/${enc(q.id)}`, title: q.title }, q.manual ? `${q.id} (by hand)` : q.id)])));
