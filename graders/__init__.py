@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from graders.calibrate import cached_accuracies, calibration_warnings, ensure_calibration
     from graders.calibrate import calibrate as run_calibration
-    from graders.catalog import LoadedAssignment, discover, grader_data_problems
+    from graders.catalog import (
+        LoadedAssignment,
+        discover,
+        grader_data_problems,
+        load_assignment,
+    )
     from graders.errors import (
         CalibrationMissingError,
         ConfigurationError,
@@ -89,6 +94,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "ensure_calibration": ("graders.calibrate", "ensure_calibration"),
     "grader_data_problems": ("graders.catalog", "grader_data_problems"),
     "kernel_profiles": ("graders.pipeline.grade", "kernel_profiles"),
+    "load_assignment": ("graders.catalog", "load_assignment"),
     "load_submission": ("graders.pipeline.intake", "load_submission"),
     "needs_calibration": ("graders.pipeline.grade", "needs_calibration"),
     "report_from_json": ("graders.results", "report_from_json"),
@@ -142,6 +148,7 @@ __all__ = [
     "ensure_calibration",
     "grader_data_problems",
     "kernel_profiles",
+    "load_assignment",
     "load_submission",
     "needs_calibration",
     "report_from_json",

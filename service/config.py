@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         return f"{self.queue_prefix}.{kind}"
 
     @property
+    def assignments_dir(self) -> Path:
+        """Where this host unpacks the assignment versions staff published."""
+        return (self.data_dir / "assignments").resolve()
+
+    @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'autograder.db').resolve()}"
 

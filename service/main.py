@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -26,7 +26,9 @@ from service.api.routes import (
     reviews,
     similarity,
     submissions,
+    versions,
 )
+from service.catalog import LiveCatalog
 from service.config import Settings
 from service.db import repository as repo
 from service.db.migrate import migrate
@@ -42,7 +44,7 @@ API = "/api/v1"
 
 
 def make_dispatcher(settings: Settings,
-                    catalog: dict[str, LoadedAssignment] | None = None) -> Dispatcher:
+                    catalog: Mapping[str, LoadedAssignment] | None = None) -> Dispatcher:
     if settings.dispatcher == "celery":
         from service.jobs.celery_app import CeleryDispatcher
 
@@ -55,12 +57,14 @@ def make_dispatcher(settings: Settings,
 def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> FastAPI:
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
-    catalog = discover(settings.reference_dir)
     sessions = make_sessionmaker(engine)
+    store = make_store(settings, sessions)
+    catalog = LiveCatalog(discover(settings.reference_dir), sessions=sessions, store=store,
+                          root=settings.assignments_dir)
     state = AppState(
         settings=settings,
         sessions=sessions,
-        store=make_store(settings, sessions),
+        store=store,
         catalog=catalog,
         dispatcher=dispatcher or make_dispatcher(settings, catalog),
         readiness=AssignmentReadiness(settings, catalog),
@@ -107,7 +111,7 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
     app.include_router(health.router)
     for router in (account.router, submissions.router, assignments.router, groups.router,
                    regrades.router, admin.router, grading.router, extensions.router,
-                   reviews.router, similarity.router):
+                   reviews.router, similarity.router, versions.router):
         app.include_router(router, prefix=API)
     mount_dashboard(app)
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -38,7 +39,7 @@ class Readiness(StrEnum):
 
 
 class AssignmentReadiness:
-    def __init__(self, settings: Settings, catalog: dict[str, LoadedAssignment]) -> None:
+    def __init__(self, settings: Settings, catalog: Mapping[str, LoadedAssignment]) -> None:
         self.settings, self.catalog = settings, catalog
         self._lock = threading.Lock()
         self._state: dict[str, tuple[Readiness, str]] = {}
@@ -50,11 +51,27 @@ class AssignmentReadiness:
         self.sandbox = f"the sandbox cannot start: {problem.rstrip('.')}" if problem else None
         if self.sandbox:
             log.error("%s; no submission will be accepted until it can", self.sandbox)
+        # the loaded version each state is for: a version published later gets its own
+        self._judged: dict[str, LoadedAssignment] = {}
         for assignment_id, loaded in catalog.items():
             self._state[assignment_id] = (Readiness.NOT_READY, self.sandbox) \
                 if self.sandbox else self._initial(loaded)
+            self._judged[assignment_id] = loaded
 
-    def _initial(self, loaded: LoadedAssignment) -> tuple[Readiness, str]:
+    def _adopt(self) -> None:
+        """Judge the versions published since: their validation calibrated them, so one
+        whose calibration is not cached here is measured by its first grading."""
+        for assignment_id, loaded in self.catalog.items():
+            if self._judged.get(assignment_id) is loaded:
+                continue
+            state = (Readiness.NOT_READY, self.sandbox) if self.sandbox else \
+                self._initial(loaded, at_start=False)
+            with self._lock:
+                self._state[assignment_id] = state
+                self._judged[assignment_id] = loaded
+
+    def _initial(self, loaded: LoadedAssignment, *,
+                 at_start: bool = True) -> tuple[Readiness, str]:
         problems = grader_data_problems(loaded, datasets_dir=self.settings.datasets_dir,
                                         hidden_dir=self.settings.hidden_dir,
                                         weights_dir=self.settings.weights_dir)
@@ -63,17 +80,20 @@ class AssignmentReadiness:
         cached = cached_accuracies(loaded, config=self.settings.sandbox_config(),
                                    hidden_dir=self.settings.hidden_dir) \
             if needs_calibration(loaded) else {}
-        if self.settings.calibrate_at_start and needs_calibration(loaded) and not cached:
+        if at_start and self.settings.calibrate_at_start and needs_calibration(loaded) \
+                and not cached:
             return Readiness.CALIBRATING, "measuring the reference notebook's accuracy"
         self._note_ungraded(loaded, cached)
         # without start-up calibration the first grading measures it: ready, not waiting
         return Readiness.READY, ""
 
     def status(self, assignment_id: str) -> tuple[Readiness, str]:
+        self._adopt()
         with self._lock:
             return self._state.get(assignment_id, (Readiness.NOT_READY, "not installed"))
 
     def snapshot(self) -> dict[str, dict[str, str]]:
+        self._adopt()
         with self._lock:
             return {k: {"status": s.value, **({"reason": r} if r else {}),
                         **({"ungraded": self._ungraded[k]} if k in self._ungraded else {})}
@@ -112,7 +132,7 @@ class AssignmentReadiness:
 
 
 def queue_overview(session: Session, settings: Settings,
-                   catalog: dict[str, LoadedAssignment]) -> dict[str, dict[str, int]]:
+                   catalog: Mapping[str, LoadedAssignment]) -> dict[str, dict[str, int]]:
     """Per queue (cpu, gpu): live workers, and runs queued, running and failed."""
     from sqlalchemy import func, select
 
@@ -134,7 +154,7 @@ def queue_overview(session: Session, settings: Settings,
 
 
 def gpu_warnings(overview: dict[str, dict[str, int]],
-                 catalog: dict[str, LoadedAssignment]) -> dict[str, str]:
+                 catalog: Mapping[str, LoadedAssignment]) -> dict[str, str]:
     """For each assignment that needs a GPU while no worker serves the gpu queue: why
     its submissions are not moving (they wait; nothing is lost)."""
     if overview["gpu"]["workers"]:

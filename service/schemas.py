@@ -458,3 +458,22 @@ class SimilarityPairDetail(BaseModel):
     overlap: int
     a: SimilarSide
     b: SimilarSide
+
+
+class AssignmentVersionOut(BaseModel):
+    """A version of an assignment: the bundled folder (``number`` 0) or an upload."""
+
+    assignment_id: str
+    number: int
+    status: Literal["validating", "live", "rejected", "available"]
+    spec_version: str | None = None
+    title: str | None = None
+    # why it may not go live, each a sentence staff can act on
+    problems: list[str] = []
+    reference_points: float | None = None  # the reference notebook, graded in the sandbox
+    blank_points: float | None = None  # a notebook with no answers (must be 0)
+    autograded_points: float | None = None
+    uploaded_by: str | None = None
+    created_at: UtcTime | None = None
+    validated_at: UtcTime | None = None
+    live_since: UtcTime | None = None

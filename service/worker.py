@@ -15,7 +15,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -45,6 +45,7 @@ from graders import (
     sandbox_problem,
     sweep_leftovers,
 )
+from service.catalog import LiveCatalog
 from service.config import Settings
 from service.db import repository as repo
 from service.db.models import GradingRun, RunStatus
@@ -62,7 +63,7 @@ class WorkerContext:
     settings: Settings
     sessions: sessionmaker[Session]
     store: BlobStore
-    catalog: dict[str, LoadedAssignment]
+    catalog: Mapping[str, LoadedAssignment]
     worker_id: str
     pool: KernelPool | None = None  # warm kernels, when the settings ask for them
     queues: tuple[str, ...] = ("cpu",)
@@ -72,7 +73,10 @@ class WorkerContext:
     def create(cls, settings: Settings, worker_id: str | None = None, *,
                warm: bool = False, queues: tuple[str, ...] = ("cpu",)) -> WorkerContext:
         engine = make_engine(settings.resolved_database_url)
-        catalog = discover(settings.reference_dir)
+        sessions = make_sessionmaker(engine)
+        store = make_store(settings, sessions)
+        catalog = LiveCatalog(discover(settings.reference_dir), sessions=sessions,
+                              store=store, root=settings.assignments_dir)
         problem = sandbox_problem(settings.sandbox_config()) if warm else None
         if problem:
             # no warm kernels to fail over and over: the service refuses submissions
@@ -83,11 +87,10 @@ class WorkerContext:
             for assignment in catalog.values():
                 if queue_kind(assignment) in queues:
                     pool.prefill(kernel_profiles(assignment, settings.limits()))
-        sessions = make_sessionmaker(engine)
         return cls(
             settings=settings,
             sessions=sessions,
-            store=make_store(settings, sessions),
+            store=store,
             catalog=catalog,
             worker_id=worker_id or f"{socket.gethostname()}:{os.getpid()}",
             pool=pool,

@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from graders import LoadedAssignment
+from service.catalog import LiveCatalog
 from service.config import Settings
 from service.db import repository as repo
 from service.db.models import Role, Submission, User
@@ -30,7 +31,7 @@ class AppState:
     settings: Settings
     sessions: sessionmaker[Session]
     store: BlobStore
-    catalog: dict[str, LoadedAssignment]
+    catalog: LiveCatalog
     dispatcher: Dispatcher
     readiness: AssignmentReadiness
 
@@ -134,6 +135,9 @@ Admin = Annotated[User, Depends(require_admin)]
 
 def known_assignment(state: State, assignment_id: Annotated[str, Path()]) -> LoadedAssignment:
     loaded = state.catalog.get(assignment_id)
+    if loaded is None:  # published a moment ago, before this process's next look?
+        state.catalog.refresh()
+        loaded = state.catalog.get(assignment_id)
     if loaded is None:
         raise HTTPException(404, f"There is no assignment {assignment_id!r}.")
     return loaded

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from service.db.enums import RunStatus
 from service.schemas import (
+    AssignmentVersionOut,
     RegradeBatchOut,
     SimilarityRunOut,
     SubmissionAccepted,
@@ -223,3 +224,51 @@ def similarity(
         table.add_row(str(pair.rank), pair.a.who, f"{pair.a.similarity:.0%}", pair.b.who,
                       f"{pair.b.similarity:.0%}")
     console.print(table)
+
+
+@app.command()
+def publish(
+    path: Annotated[Path, typer.Argument(help="the assignment's folder, or a zip of it")],
+    assignment: Annotated[str, typer.Option("--assignment", "-a")],
+    server: Server = "http://127.0.0.1:8000",
+    token: Token = None,
+) -> None:
+    """Upload a new version of an assignment (or a new assignment); it goes live once
+    the service has graded its reference and a blank notebook in the sandbox."""
+    import time
+
+    from service.publish.bundle import zip_folder
+
+    if path.is_dir():
+        data, name = zip_folder(path), f"{path.name}.zip"
+    elif path.is_file():
+        data, name = path.read_bytes(), path.name
+    else:
+        err.print(f"{path} is neither a folder nor a zip")
+        raise typer.Exit(2)
+    with _client(server, token) as client:
+        response = client.post(f"/assignments/{assignment}/versions",
+                               files={"file": (name, data)})
+        _fail(response)
+        version = AssignmentVersionOut.model_validate(response.json())
+        deadline = time.monotonic() + MAX_WAIT_S
+        with console.status(f"validating version {version.number} in the sandbox"):
+            while version.status == "validating":
+                if time.monotonic() > deadline:
+                    err.print(f"still validating after {MAX_WAIT_S:g} s; look again with "
+                              f"GET /api/v1/assignments/{assignment}/versions")
+                    raise typer.Exit(1)
+                time.sleep(1)
+                response = client.get(f"/assignments/{assignment}/versions")
+                _fail(response)
+                version = next(AssignmentVersionOut.model_validate(v) for v in response.json()
+                               if v["number"] == version.number)
+    if version.status != "live":
+        err.print(f"[red]version {version.number} was not published:[/red]")
+        for problem in version.problems:
+            err.print(f"- {problem}")
+        raise typer.Exit(1)
+    console.print(f"{assignment} version {version.number} ({version.spec_version}) is live: "
+                  f"the reference earned {version.reference_points:g} of "
+                  f"{version.autograded_points:g} points, a blank notebook "
+                  f"{version.blank_points:g}")

@@ -36,3 +36,11 @@ class SimilarityStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+
+
+class VersionStatus(StrEnum):
+    VALIDATING = "validating"
+    LIVE = "live"
+    REJECTED = "rejected"
+    # passed validation, graded once or never, and another version is live now
+    AVAILABLE = "available"

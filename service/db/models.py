@@ -21,9 +21,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.db.base import Base, new_id, utcnow
-from service.db.enums import LatePolicy, Role, RunStatus, RunTrigger, SimilarityStatus
+from service.db.enums import (
+    LatePolicy,
+    Role,
+    RunStatus,
+    RunTrigger,
+    SimilarityStatus,
+    VersionStatus,
+)
 
-__all__ = ["LatePolicy", "Role", "RunStatus", "RunTrigger", "SimilarityStatus"]
+__all__ = ["LatePolicy", "Role", "RunStatus", "RunTrigger", "SimilarityStatus",
+           "VersionStatus"]
 
 
 class User(Base):
@@ -118,6 +126,35 @@ class SimilarityRun(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     requester: Mapped[User] = relationship()
+
+
+class AssignmentVersion(Base):
+    """An assignment folder staff uploaded (its zip is a blob), the sandboxed validation
+    it went through, and whether it is the version that grades now. Every version is
+    kept; at most one per assignment is live (none: the bundled folder, if any, is)."""
+
+    __tablename__ = "assignment_versions"
+    __table_args__ = (UniqueConstraint("assignment_id", "number", name="uq_version_number"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    assignment_id: Mapped[str] = mapped_column(String(100), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per assignment
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    status: Mapped[VersionStatus] = mapped_column(String(20),
+                                                  default=VersionStatus.VALIDATING)
+    spec_version: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    title: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    problems: Mapped[list] = mapped_column(JSON, default=list)
+    # what validation measured: the reference's and a blank notebook's autograded points
+    reference_points: Mapped[float | None] = mapped_column(Float, nullable=True)
+    blank_points: Mapped[float | None] = mapped_column(Float, nullable=True)
+    autograded_points: Mapped[float | None] = mapped_column(Float, nullable=True)
+    uploaded_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)  # heartbeat
+    validated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    live_since: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    uploader: Mapped[User] = relationship()
 
 
 class StudentGroup(Base):

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from functools import cache
 
 from celery import Celery
@@ -86,7 +87,7 @@ class CeleryDispatcher:
     expired leases and re-sends for runs left queued."""
 
     def __init__(self, settings: Settings,
-                 catalog: dict[str, LoadedAssignment] | None = None) -> None:
+                 catalog: Mapping[str, LoadedAssignment] | None = None) -> None:
         from service.db.session import make_engine, make_sessionmaker
 
         self.settings = settings

@@ -694,3 +694,49 @@ def test_the_similarity_page_lists_a_planted_copied_pair_first_and_shows_it_side
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_staff_publish_an_assignment_and_a_new_version_and_see_them_live_without_a_restart(
+        browser, ungraded_server):
+    from service.db.models import Role
+    from service.publish.bundle import zip_folder
+
+    server = ungraded_server
+    folders = ROOT / "tests" / "fixtures" / "assignments"
+    zips = {n: {"name": f"{n}.zip", "mimeType": "application/zip",
+                "buffer": zip_folder(folders / n)} for n in ("linear_demo", "linear_demo_v2")}
+    staff = server.add_user("publish-staff", Role.INSTRUCTOR)
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        sign_in(page, staff)
+        card = "#new-assignment"
+        page.fill(f"{card} input[name=assignment_id]", "linear-demo")
+        page.set_input_files(f"{card} input[type=file]", zips["linear_demo"])
+        page.click(f"{card} button[type=submit]")
+        page.wait_for_selector(f"{card}:has-text('Version 1 (1) is live')", timeout=SLOW)
+        page.click(f"{card} a[href='#/assignments/linear-demo']")
+        page.wait_for_selector("h1:has-text('Linear regression warm-up')")
+
+        page.set_input_files("#versions input[type=file]", zips["linear_demo_v2"])
+        page.click("#versions button[type=submit]")
+        page.wait_for_selector("#versions:has-text('Version 2 (2) is live')", timeout=SLOW)
+        assert "Preview a regrade" in page.inner_text("#versions")
+        page.reload()
+        page.wait_for_selector("h1:has-text('Linear regression warm-up (corrected)')")
+        rows = page.locator("#version-list tbody tr")
+        assert rows.count() == 2
+        assert "live" in rows.nth(1).inner_text() and "available" in rows.nth(0).inner_text()
+
+        page.click("#version-list tr[data-number='1'] button")
+        page.wait_for_selector("#version-list tr[data-number='1']:has-text('live')")
+        page.reload()
+        page.wait_for_selector("h1")
+        assert page.inner_text("h1") == "Linear regression warm-up"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "versions.png"), full_page=True)
+    finally:
+        context.close()
+    assert not errors, errors

@@ -1,6 +1,7 @@
 // Staff pages: assignments and the live queue, one assignment's settings, statistics,
 // release, exports and regrades, and the submissions table.
 
+import { newAssignmentCard, versionsCard } from "./versions.js";
 import { api, download } from "./api.js";
 import { badge, clear, h, message, points, svg, when } from "./dom.js";
 import { every } from "./timers.js";
@@ -22,7 +23,7 @@ export async function staffHome(page) {
         h("td", { class: "num" }, `${points(a.autograded_points)} + ${points(a.manual_points)} by hand`),
         h("td", {}, h("a", { href: `#/submissions?assignment=${enc(a.id)}` }, "Submissions")))))));
   const queue = h("section", { class: "card", id: "queue" }, h("h2", {}, "Grading queue"));
-  page.append(queue);
+  page.append(queue, newAssignmentCard());
   const refresh = async () => {
     try { showQueue(queue, await api("/queue")); } catch (err) { /* shown on the next tick */ }
   };
@@ -79,6 +80,7 @@ export async function assignmentPage(page, [rawId]) {
   const grid = h("div", { class: "grid" });
   page.append(grid);
   grid.append(settingsForm(a), extensionsCard(a), releaseCard(a), exportCard(a), regradeCard(a));
+  page.append(versionsCard(a));
   const stats = h("section", { class: "card wide", id: "statistics" }, h("h2", {}, "Statistics"));
   page.append(stats);
   showStatistics(stats, await api(`/assignments/${enc(a.id)}/statistics`));
