@@ -76,11 +76,8 @@ def load_submission(data: bytes, filename: str, *, sha256: str | None = None) ->
 def library_notebook(files: list[str]) -> NotebookNode:
     """What runs for a hand-in of library files alone (a course package's edited
     ``ops.py``): nothing of the student's; the graders import the files themselves."""
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
-        "name": "python3", "display_name": "Python 3", "language": "python"}})
     listed = "\n".join(f"- `{name}`" for name in files[:50])
-    nb.cells.append(nbformat.v4.new_markdown_cell(f"Files handed in, no notebook:\n{listed}"))
-    return nb
+    return new_notebook([("markdown", f"Files handed in, no notebook:\n{listed}")])
 
 
 def unpack_zip(data: bytes) -> tuple[str, bytes | None, dict[str, bytes]]:
@@ -192,55 +189,84 @@ def parse_notebook(data: bytes) -> NotebookNode:
         raise SubmissionFormatError(
             f"the notebook has {len(raw['cells']):,} cells; at most {MAX_CELLS:,} are graded "
             "(a handout has a few hundred at most): hand in the notebook itself")
-    try:
-        nb = nbformat.reads(json.dumps(raw), as_version=4)
-    except Exception as exc:  # nbformat raises a wide variety on malformed input
-        raise SubmissionFormatError(f"the notebook could not be read: {exc}") from None
-    language = (nb.metadata.get("kernelspec") or {}).get("language") or (
-        nb.metadata.get("language_info") or {}
-    ).get("name")
+    if raw.get("nbformat") == 4 and _plain_cells(raw["cells"]):
+        # a v4 notebook: nothing of it but its cells' kinds and sources is kept, so its
+        # JSON schema is not validated (that cost most of an upload's accept time)
+        metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        cells = raw["cells"]
+    else:
+        try:
+            nb = nbformat.reads(json.dumps(raw), as_version=4)
+        except Exception as exc:  # nbformat raises a wide variety on malformed input
+            raise SubmissionFormatError(f"the notebook could not be read: {exc}") from None
+        metadata, cells = nb.metadata, nb.cells
+    kernelspec, info = metadata.get("kernelspec"), metadata.get("language_info")
+    language = (kernelspec.get("language") if isinstance(kernelspec, dict) else None) or (
+        info.get("name") if isinstance(info, dict) else None)
     if language and str(language).lower() not in ("python", "python3"):
         raise SubmissionFormatError(
             f"the notebook's kernel language is {language!r}; only Python notebooks are graded"
         )
-    return strip_outputs(nb)
+    return strip_outputs(cells)
 
 
-def strip_outputs(nb: NotebookNode) -> NotebookNode:
-    """Drop every output and execution count (and keep only what we execute)."""
-    clean = nbformat.v4.new_notebook(metadata={"kernelspec": {
-        "name": "python3", "display_name": "Python 3", "language": "python"}})
-    for cell in nb.cells:
+def _plain_cells(cells: list[object]) -> bool:
+    """Every cell a mapping whose source is text or a list of text (nbformat's v4)."""
+    for cell in cells:
+        if not isinstance(cell, dict):
+            return False
         source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(source)
-        if cell.get("cell_type") == "code":
-            clean.cells.append(nbformat.v4.new_code_cell(source))
-        elif cell.get("cell_type") == "markdown":
-            clean.cells.append(nbformat.v4.new_markdown_cell(source))
-        else:
-            clean.cells.append(nbformat.v4.new_raw_cell(source))
-    return clean
+        if not isinstance(source, str) and not (
+                isinstance(source, list) and all(isinstance(line, str) for line in source)):
+            return False
+    return True
+
+
+def strip_outputs(cells: list) -> NotebookNode:  # type: ignore[type-arg]
+    """A fresh notebook of the cells' kinds and sources: every output, execution count
+    and piece of metadata is dropped (we keep only what we execute)."""
+    made = []
+    for cell in cells:
+        source = cell.get("source", "")
+        made.append((cell.get("cell_type"), "".join(source) if isinstance(source, list)
+                     else source))
+    return new_notebook(made)
+
+
+def new_notebook(cells: list[tuple[str | None, str]]) -> NotebookNode:
+    """A v4 notebook of (kind, source) cells, built as plain data: nbformat's cell
+    constructors validate every cell against the schema, which cost most of an upload's
+    accept time."""
+    made = []
+    for i, (kind, source) in enumerate(cells):
+        node: dict[str, object] = {"id": f"cell-{i}", "metadata": {}, "source": source,
+                                   "cell_type": kind if kind in ("code", "markdown")
+                                   else "raw"}
+        if kind == "code":
+            node.update(execution_count=None, outputs=[])
+        made.append(node)
+    return nbformat.from_dict({
+        "cells": made, "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}}})
 
 
 def module_to_notebook(text: str) -> NotebookNode:
     """Cells of a module; ``# %% [markdown]`` cells (jupytext's percent format) become
     markdown, so a .py submission has headings like a notebook."""
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
-        "name": "python3", "display_name": "Python 3", "language": "python"}})
     chunks = split_module(text)
     if len(chunks) > MAX_CELLS:
         raise SubmissionFormatError(
             f"the module splits into {len(chunks):,} cells; at most {MAX_CELLS:,} are graded")
+    cells: list[tuple[str | None, str]] = []
     for chunk in chunks:
         if chunk.startswith(_MARKDOWN):
             body = chunk[len(_MARKDOWN):].strip("\n").splitlines()
-            nb.cells.append(nbformat.v4.new_markdown_cell(
-                "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#")
-                          for line in body)))
+            cells.append(("markdown", "\n".join(
+                line[2:] if line.startswith("# ") else line.lstrip("#") for line in body)))
         else:
-            nb.cells.append(nbformat.v4.new_code_cell(chunk))
-    return nb
+            cells.append(("code", chunk))
+    return new_notebook(cells)
 
 
 _MARKDOWN = "\x00markdown\x00"

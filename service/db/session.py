@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +40,19 @@ def make_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+_SQLITE_WRITER = threading.Lock()
+
+
+@contextmanager
+def one_writer(session: Session) -> Iterator[None]:
+    """Around a transaction's writes and its commit: with SQLite, threads of this process
+    take turns on a lock instead of SQLite's busy handler, which makes a waiting writer
+    sleep and retry (backing off to 100 ms at a time): a burst of uploads queued on it
+    for seconds with the CPU idle. Other databases take concurrent writers."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    with _SQLITE_WRITER:
+        yield

@@ -26,6 +26,7 @@ from service.api.deps import (
 )
 from service.db import repository as repo
 from service.db.base import utcnow
+from service.db.session import one_writer
 from service.db.models import (
     GradingRun,
     LatePolicy,
@@ -131,11 +132,14 @@ def submit(
         state.store.put(data, sha)
     except BlobTooLarge:
         raise HTTPException(413, "The file is larger than this service can store.") from None
-    repo.ensure_blob(db, sha256=sha, size=len(data))
-    submission, run = repo.create_submission(
-        db, assignment_id=assignment.id, user=user, sha256=sha, filename=filename,
-        idempotency_key=idempotency_key, late_days=late_days, group_id=group_id)
-    notify_after_commit(db, state.dispatcher, run.id)
+    db.commit()  # the reads above end here: the writes below are one short transaction
+    with one_writer(db):
+        repo.ensure_blob(db, sha256=sha, size=len(data))
+        submission, run = repo.create_submission(
+            db, assignment_id=assignment.id, user=user, sha256=sha, filename=filename,
+            idempotency_key=idempotency_key, late_days=late_days, group_id=group_id)
+        notify_after_commit(db, state.dispatcher, run.id)
+        db.commit()
     log.info("run %s queued for submission %s", run.id, submission.id,
              extra={"run_id": run.id, "submission_id": submission.id,
                     "assignment_id": assignment.id})
