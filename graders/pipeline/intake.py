@@ -192,7 +192,8 @@ def parse_notebook(data: bytes) -> NotebookNode:
     if raw.get("nbformat") == 4 and _plain_cells(raw["cells"]):
         # a v4 notebook: nothing of it but its cells' kinds and sources is kept, so its
         # JSON schema is not validated (that cost most of an upload's accept time)
-        metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        found = raw.get("metadata")
+        metadata: dict = found if isinstance(found, dict) else {}  # type: ignore[type-arg]
         cells = raw["cells"]
     else:
         try:

@@ -26,7 +26,6 @@ from service.api.deps import (
 )
 from service.db import repository as repo
 from service.db.base import utcnow
-from service.db.session import one_writer
 from service.db.models import (
     GradingRun,
     LatePolicy,
@@ -35,6 +34,7 @@ from service.db.models import (
     Submission,
     User,
 )
+from service.db.session import one_writer
 from service.readiness import Readiness
 from service.schemas import (
     ERROR_RESPONSES,
