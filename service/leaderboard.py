@@ -17,9 +17,10 @@ ACCURACY_KIND = "model_accuracy"
 
 
 def build(db: Session, assignment: LoadedAssignment, viewer: User, *, data_dir: Path,
-          enabled: bool, released: bool) -> Leaderboard:
+          enabled: bool, released: bool, only: list[str] | None = None) -> Leaderboard:
     """Each accuracy question's best accuracy per student (a group's hand-in counts for
-    the group once), best first; hidden questions only once their results are released."""
+    the group once), best first; hidden questions only once their results are released.
+    ``only``: the questions staff opted in (the others are marked not shown)."""
     spec = assignment.spec
     hidden = {q.id for q in spec.questions if q.visibility is Visibility.HIDDEN}
     # question id -> who (a student, or a group once) -> (best accuracy, the viewer's)
@@ -49,7 +50,8 @@ def build(db: Session, assignment: LoadedAssignment, viewer: User, *, data_dir: 
             continue
         ranked = sorted(best[question.id].items(), key=lambda kv: (-kv[1][0], kv[0]))
         questions.append(LeaderboardQuestion(
-            question_id=question.id, title=question.title, entries=[
+            question_id=question.id, title=question.title,
+            shown=only is None or question.id in only, entries=[
                 LeaderboardEntry(rank=i + 1, accuracy=round(acc, 4), you=you,
                                  name="you" if you else pseudonym(data_dir, assignment.id, who))
                 for i, (who, (acc, you)) in enumerate(ranked)]))

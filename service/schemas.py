@@ -163,6 +163,8 @@ class AssignmentInfo(BaseModel):
     review_until: UtcTime | None = None  # review requests are taken until then
     blind_grading: bool = False  # grading by question shows pseudonyms
     leaderboard: bool = False  # students see the class's best accuracies, pseudonymous
+    # the questions on it (None: every question graded on hidden-set accuracy)
+    leaderboard_questions: list[str] | None = None
     questions: list[QuestionInfo] = Field(default_factory=list)
     # the caller's own extension, if staff granted one (students see only their own)
     my_extension: ExtensionOut | None = None
@@ -190,6 +192,9 @@ class PolicyUpdate(BaseModel):
     review_until: datetime | None = None
     blind_grading: bool | SkipJsonSchema[None] = None
     leaderboard: bool | SkipJsonSchema[None] = None
+    # null: every accuracy question; a list: only these (ids of autograded questions)
+    leaderboard_questions: Annotated[list[Annotated[str, Field(max_length=50)]],
+                                     Field(max_length=200)] | None = None
 
     @field_validator("late_policy", "penalty_per_day", "max_upload_bytes", "blind_grading",
                      "leaderboard", mode="before")
@@ -411,6 +416,7 @@ class LeaderboardQuestion(BaseModel):
     question_id: str
     title: str
     entries: list[LeaderboardEntry]
+    shown: bool = True  # on the students' board (staff also see the ones opted out)
 
 
 class Leaderboard(BaseModel):

@@ -60,6 +60,8 @@ class AssignmentPolicy(Base):
     blind_grading: Mapped[bool] = mapped_column(Boolean, default=False)
     # students see the class's best hidden-set accuracies under pseudonyms (opt-in)
     leaderboard: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the questions it shows, opted in one by one (None: every accuracy question)
+    leaderboard_questions: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
 
 class Extension(Base):

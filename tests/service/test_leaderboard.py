@@ -85,3 +85,63 @@ def test_the_best_accuracy_per_student_ranks_under_pseudonyms_with_the_viewer_as
         staff.patch("/assignments/tum-ps10", json={"leaderboard": False})
     assert live.client(live.tokens["omar"]).get(
         "/assignments/tum-ps10/leaderboard").status_code == 404
+
+
+def test_staff_opt_questions_in_one_by_one_and_students_see_only_those(live):
+    staff, omar = live.client(live.tokens["staff"]), live.client(live.tokens["omar"])
+    assert staff.patch("/assignments/tum-ps10", json={"leaderboard": True}).status_code == 200
+    try:
+        assert [q["question_id"] for q in omar.get(
+            "/assignments/tum-ps10/leaderboard").json()["questions"]] == ["2.3"]
+        only = staff.patch("/assignments/tum-ps10", json={"leaderboard_questions": ["2.4"]})
+        assert only.status_code == 200 and only.json()["leaderboard_questions"] == ["2.4"]
+        assert omar.get("/assignments/tum-ps10/leaderboard").json()["questions"] == []
+        preview = staff.get("/assignments/tum-ps10/leaderboard").json()["questions"]
+        assert [(q["question_id"], q["shown"]) for q in preview] == [("2.3", False)]
+        for wrong in (["9.9"], ["2.4b"]):  # no such question; one graded by hand
+            refused = staff.patch("/assignments/tum-ps10",
+                                  json={"leaderboard_questions": wrong})
+            assert refused.status_code == 422 and wrong[0] in refused.json()["detail"]
+        assert staff.patch("/assignments/tum-ps10",
+                           json={"leaderboard_questions": None}).status_code == 200
+        assert [q["question_id"] for q in omar.get(
+            "/assignments/tum-ps10/leaderboard").json()["questions"]] == ["2.3"]
+    finally:
+        staff.patch("/assignments/tum-ps10", json={"leaderboard": False,
+                                                   "leaderboard_questions": None})
+
+
+@pytest.mark.browser
+def test_staff_hide_a_question_from_the_leaderboard_page_and_a_student_no_longer_sees_it(
+        live):
+    from playwright.sync_api import sync_playwright
+
+    from tests.service.test_dashboard import chromium_path, sign_in
+
+    staff = live.client(live.tokens["staff"])
+    assert staff.patch("/assignments/tum-ps10", json={"leaderboard": True}).status_code == 200
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(),
+                                    args=["--no-sandbox", "--disable-dev-shm-usage"])
+        page = browser.new_context(base_url=live.url).new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            sign_in(page, live.tokens["staff"])
+            page.goto("/#/leaderboard/tum-ps10")
+            toggle = "section[data-question='2.3'] input[type=checkbox]"
+            page.wait_for_selector(toggle)
+            assert page.is_checked(toggle)
+            page.click(toggle)
+            page.wait_for_selector("section[data-question='2.3']:has-text('Hidden from students')")
+            assert staff.get("/assignments/tum-ps10").json()["leaderboard_questions"] == []
+            page.click("#signout")
+            sign_in(page, live.tokens["omar"])
+            page.goto("/#/leaderboard/tum-ps10")
+            page.wait_for_selector("text=No accuracy has been measured yet.")
+            assert page.locator("section[data-question='2.3']").count() == 0
+        finally:
+            browser.close()
+            staff.patch("/assignments/tum-ps10", json={"leaderboard": False,
+                                                       "leaderboard_questions": None})
+    assert not errors, errors

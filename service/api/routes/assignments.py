@@ -72,7 +72,7 @@ def _info(assignment: AssignmentDep, db: DB) -> AssignmentInfo:
         max_upload_bytes=policy.max_upload_bytes, cell_timeout_s=spec.cell_timeout_s,
         total_timeout_s=spec.total_timeout_s, hidden_released=policy.hidden_released,
         review_until=policy.review_until, blind_grading=policy.blind_grading,
-        leaderboard=policy.leaderboard,
+        leaderboard=policy.leaderboard, leaderboard_questions=policy.leaderboard_questions,
         questions=[QuestionInfo(id=q.id, title=q.title, points=q.points, manual=q.manual,
                                 visibility=q.visibility.value) for q in spec.questions],
     )
@@ -102,6 +102,13 @@ def get_assignment(assignment: AssignmentDep, user: CurrentUser, db: DB) -> Assi
 def update_policy(assignment: AssignmentDep, body: PolicyUpdate, user: Instructor,
                   db: DB) -> AssignmentInfo:
     policy = repo.get_policy(db, assignment_id=assignment.id)
+    if body.leaderboard_questions is not None:
+        graded = {q.id for q in assignment.spec.questions if not q.manual}
+        unknown = [q for q in body.leaderboard_questions if q not in graded]
+        if unknown:
+            raise HTTPException(422, f"{assignment.id} has no autograded question "
+                                     f"{', '.join(map(repr, unknown))}: a leaderboard shows "
+                                     f"those graded on hidden images.")
     for key, value in body.model_dump(exclude_unset=True).items():
         setattr(policy, key, value)
     repo.audit(db, actor=user, action="policy", target=assignment.id,
@@ -117,8 +124,12 @@ def get_leaderboard(assignment: AssignmentDep, user: CurrentUser, db: DB,
     policy = repo.get_policy(db, assignment_id=assignment.id)
     if not policy.leaderboard and not is_staff(user):
         raise HTTPException(404, f"{assignment.id} has no leaderboard.")
-    return leaderboard.build(db, assignment, user, data_dir=state.settings.data_dir,
-                             enabled=policy.leaderboard, released=policy.hidden_released)
+    board = leaderboard.build(db, assignment, user, data_dir=state.settings.data_dir,
+                              enabled=policy.leaderboard, released=policy.hidden_released,
+                              only=policy.leaderboard_questions)
+    if is_staff(user):
+        return board
+    return board.model_copy(update={"questions": [q for q in board.questions if q.shown]})
 
 
 @router.post("/assignments/{assignment_id}/release", response_model=AssignmentInfo)
