@@ -28,6 +28,8 @@ from service.cli.grading import print_report
 class ExportFormat(StrEnum):
     CSV = "csv"
     GRADESCOPE = "gradescope"
+    CANVAS = "canvas"
+    MOODLE = "moodle"
 
 
 class ExportPolicy(StrEnum):

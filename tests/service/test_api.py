@@ -184,6 +184,30 @@ def test_the_gradebook_lists_every_student_by_question_non_submitters_included(
     assert q15["graded"] == sum(1 for r in book["rows"] if "1.5" in r["cells"])
 
 
+def test_gradebook_files_for_canvas_and_moodle_carry_each_students_total(server, users,
+                                                                         graded):
+    staff = server.client(users.prof)
+    book = staff.get("/assignments/ee411-hw3/gradebook").json()
+    totals = {r["student"]: r["total"] for r in book["rows"] if r["status"] == "graded"}
+    assert totals and "carol-never-submits" not in totals
+
+    canvas = list(csv.reader(io.StringIO(staff.get(
+        "/assignments/ee411-hw3/export", params={"format": "canvas"}).text)))
+    title = staff.get("/assignments/ee411-hw3").json()["title"]
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
+                         f"{title} (ee411-hw3)"]
+    assert canvas[1][0].strip() == "Points Possible" and float(canvas[1][5]) == \
+        book["max_points"]
+    # matched by login: each row's grade is that student's own total
+    assert {row[3]: float(row[5]) for row in canvas[2:]} == totals
+
+    moodle = list(csv.DictReader(io.StringIO(staff.get(
+        "/assignments/ee411-hw3/export", params={"format": "moodle"}).text)))
+    assert {r["Username"]: float(r[title]) for r in moodle} == totals
+    assert all("points graded" in r["Feedback"] for r in moodle)
+    assert any("still to be graded by hand" in r["Feedback"] for r in moodle)
+
+
 def test_gradebook_export_gradescope(server, users, graded):
     rows = server.client(users.prof).get(
         "/assignments/ee411-hw3/export", params={"format": "gradescope"}).json()

@@ -22,7 +22,7 @@ from graders import (
     report_to_json,
     to_gradescope,
 )
-from service import gradebook, leaderboard
+from service import gradebook, leaderboard, lms_files
 from service.api.deps import (
     DB,
     AssignmentDep,
@@ -195,7 +195,9 @@ def assignment_gradebook(assignment: AssignmentDep, user: Instructor, db: DB,
 
 
 @router.get("/assignments/{assignment_id}/export", responses={200: {
-    "description": "the grades as CSV (format=csv, the default) or Gradescope JSON",
+    "description": "the grades as CSV (format=csv, the default), Gradescope JSON, or "
+                   "the CSV Canvas's (format=canvas) or Moodle's (format=moodle) "
+                   "gradebook imports",
     "content": {"text/csv": {"schema": {"type": "string"}},
                 "application/json": {"schema": {"type": "array", "items": {
                     "type": "object",
@@ -206,7 +208,7 @@ def assignment_gradebook(assignment: AssignmentDep, user: Instructor, db: DB,
                         "results": {"type": "object"}}}}}}}})
 @unit_of_work
 def export(assignment: AssignmentDep, user: Instructor, db: DB,
-           format: Literal["csv", "gradescope"] = "csv",
+           format: Literal["csv", "gradescope", "canvas", "moodle"] = "csv",
            policy: Annotated[Literal["best", "latest"], Query()] = "latest") -> Response:
     book = gradebook.build(db, assignment, policy)
     # graded rows only: a student without a graded hand-in has no grade to upload
@@ -223,6 +225,11 @@ def export(assignment: AssignmentDep, user: Instructor, db: DB,
                  **({"group": r.group} if r.group else {})}
                 for r in rows]
         return Response(json.dumps(body, indent=2), media_type="application/json")
+    if format in ("canvas", "moodle"):
+        made = (lms_files.canvas_csv if format == "canvas" else lms_files.moodle_csv)(
+            book, assignment.spec.title)
+        return Response(made, media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{assignment.id}-{format}.csv"'})
     out = io.StringIO()
     writer = csv.writer(out)
     qids = [q.id for q in book.questions]

@@ -225,7 +225,9 @@ function exportCard(a) {
     h("label", {}, "Count each student's", policy),
     h("div", { class: "actions" },
       h("button", { type: "button", id: "export-csv", onclick: go("csv", `${a.id}-grades.csv`) }, "Download CSV"),
-      h("button", { type: "button", id: "export-gradescope", onclick: go("gradescope", `${a.id}-gradescope.json`) }, "Download Gradescope JSON")),
+      h("button", { type: "button", id: "export-gradescope", onclick: go("gradescope", `${a.id}-gradescope.json`) }, "Download Gradescope JSON"),
+      h("button", { type: "button", id: "export-canvas", onclick: go("canvas", `${a.id}-canvas.csv`) }, "Canvas gradebook CSV"),
+      h("button", { type: "button", id: "export-moodle", onclick: go("moodle", `${a.id}-moodle.csv`) }, "Moodle grade import CSV")),
     status);
 }
 
