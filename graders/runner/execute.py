@@ -37,7 +37,12 @@ from graders.results import (
     SandboxEvent,
     SandboxVerdict,
 )
-from graders.runner.kernel_code import disarm_expression, probe_code, snapshot_expression
+from graders.runner.kernel_code import (
+    MODULE_PREFIX,
+    disarm_expression,
+    probe_code,
+    snapshot_expression,
+)
 from graders.runner.pool import KernelPool, KernelProfile, WarmKernel
 from graders.runner.session import KernelSession, death_verdict, error_text
 from graders.runner.workdir import prepare
@@ -209,6 +214,8 @@ def _move_staged(staged: Path, warm: Path) -> None:
         if not source.is_dir():
             continue
         for entry in source.iterdir():  # modes as prepare() and stage_files() set them
+            if entry.name.startswith(MODULE_PREFIX):
+                continue  # the warm kernel's own (its boundary names its folders)
             entry.rename(warm / sub / entry.name)
 
 

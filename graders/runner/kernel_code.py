@@ -11,6 +11,8 @@ from pathlib import Path
 
 from graders.boundary import DATASETS_MOUNT, FILES_MOUNT, PROBE_MOUNT
 
+Paths = dict[str, str]  # boundary constants overridden (unsafe mode: host folders)
+
 _GRADERS = Path(__file__).resolve().parent.parent
 BOUNDARY_SOURCE = (_GRADERS / "boundary.py").read_text()
 PROBE_SOURCE = (_GRADERS / "kernel" / "probe.py").read_text()
@@ -19,16 +21,40 @@ PROBE_OPS_SOURCE = (_GRADERS / "kernel" / "probe_ops.py").read_text()
 ENVIRONMENT_SOURCE = (_GRADERS / "kernel" / "environment.py").read_text()
 
 
-def _install(name: str, source: str, label: str) -> str:
-    """Lines (inside a function body) that compile ``source`` as module ``name``."""
+# The modules' files in the job's probe folder (read-only in the sandbox), by module: the
+# cells below read them there. Sending the sources inside the cells made every probe cell
+# some 150 kB, which IPython parses, transforms and writes to its history: 25 ms a grading.
+MODULE_PREFIX = "ag-module-"
+MODULES = {
+    "_autograder_boundary": ("boundary.py", "<autograder-boundary>"),
+    "_autograder_probe_torch": ("probe_torch.py", "<autograder-probe-torch>"),
+    "_autograder_probe_ops": ("probe_ops.py", "<autograder-probe-ops>"),
+    "_autograder_probe": ("probe.py", "<autograder-probe>"),
+    "_autograder_environment": ("environment.py", "<autograder-environment>"),
+}
+
+
+def _install(name: str, paths: Paths | None) -> str:
+    """Lines (inside a function body) that compile the module's file as module ``name``."""
+    filename, label = MODULES[name]
+    path = f"{_path(paths, 'PROBE_MOUNT', PROBE_MOUNT)}/{MODULE_PREFIX}{filename}"
     return (
         f"    mod = types.ModuleType({name!r})\n"
-        f"    exec(compile({source!r}, {label!r}, 'exec'), mod.__dict__)\n"
+        f"    with open({path!r}, encoding='utf-8') as source:\n"
+        f"        exec(compile(source.read(), {label!r}, 'exec'), mod.__dict__)\n"
         f"    sys.modules[{name!r}] = mod\n"
     )
 
 
-Paths = dict[str, str]  # boundary constants overridden (unsafe mode: host folders)
+def write_modules(probe: Path, paths: Paths | None) -> None:
+    """The probe modules' sources, into the job's probe folder (before its kernel starts)."""
+    sources = {"boundary.py": _boundary(paths), "probe_torch.py": PROBE_TORCH_SOURCE,
+               "probe_ops.py": PROBE_OPS_SOURCE, "probe.py": PROBE_SOURCE,
+               "environment.py": ENVIRONMENT_SOURCE}
+    for filename, text in sources.items():
+        target = probe / f"{MODULE_PREFIX}{filename}"
+        target.write_text(text, encoding="utf-8")
+        target.chmod(0o644)
 
 
 def unsafe_paths(job: Path, datasets: Path | None) -> Paths:
@@ -50,12 +76,9 @@ def _path(paths: Paths | None, key: str, default: str) -> str:
 
 
 def _modules(paths: Paths | None = None) -> str:
-    return (
-        _install("_autograder_boundary", _boundary(paths), "<autograder-boundary>")
-        + _install("_autograder_probe_torch", PROBE_TORCH_SOURCE, "<autograder-probe-torch>")
-        + _install("_autograder_probe_ops", PROBE_OPS_SOURCE, "<autograder-probe-ops>")
-        + _install("_autograder_probe", PROBE_SOURCE, "<autograder-probe>")
-    )
+    return "".join(_install(name, paths) for name in (
+        "_autograder_boundary", "_autograder_probe_torch", "_autograder_probe_ops",
+        "_autograder_probe"))
 
 
 def bootstrap_code(seed: int, paths: Paths | None = None) -> str:
@@ -71,7 +94,7 @@ def bootstrap_code(seed: int, paths: Paths | None = None) -> str:
         + _modules(paths)
         + f"    sys.modules['_autograder_probe_torch'].install_hooks({seed}, "
         f"{_path(paths, 'DATASETS_MOUNT', DATASETS_MOUNT)!r})\n"
-        + _install("_autograder_environment", ENVIRONMENT_SOURCE, "<autograder-environment>")
+        + _install("_autograder_environment", paths)
         # numpy before the handed-in files are in reach: a ``numpy.py`` among them must
         # not replace it (a warm kernel imported it before the files arrived, too)
         + "    try:\n"

@@ -26,9 +26,9 @@ from graders.runner.client import (
     bounded_unpack,
     children,
 )
-from graders.runner.kernel_code import Paths, bootstrap_code, unsafe_paths
+from graders.runner.kernel_code import Paths, bootstrap_code
 from graders.runner.strays import Process, pause_strays
-from graders.runner.workdir import stage_path
+from graders.runner.workdir import job_paths, stage_path
 from graders.sandbox.cgroups import CgroupStats, JobCgroup, cgroup_version
 from graders.sandbox.config import LaunchPlan, Limits, SandboxConfig, SandboxMode
 
@@ -63,9 +63,7 @@ class KernelSession:
     @property
     def paths(self) -> Paths | None:
         """The mounts' host folders when there is no sandbox (development only)."""
-        if self.config.mode is not SandboxMode.UNSAFE:
-            return None
-        return unsafe_paths(self.job, self._datasets())
+        return job_paths(self.job, self.config)
 
     def _datasets(self) -> Path | None:
         datasets = self.config.datasets_dir

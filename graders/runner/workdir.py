@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graders.sandbox.config import SandboxConfig, write_etc
+from graders.runner.kernel_code import Paths, unsafe_paths, write_modules
+from graders.sandbox.config import SandboxConfig, SandboxMode, write_etc
 
 STAGE_PREFIX = ".ml-autograder-stage-"
 
@@ -22,15 +23,25 @@ def stage_path(job: Path) -> Path:
 
 
 def prepare(job: Path, config: SandboxConfig) -> None:
-    """Create the job's fixed sub-directories with the modes the sandbox user needs."""
+    """Create the job's fixed sub-directories with the modes the sandbox user needs, and
+    put the probe modules' sources where the kernel reads them."""
     for sub in ("host", "probe"):
         (job / sub).mkdir(exist_ok=True)
+    write_modules(job / "probe", job_paths(job, config))
     (job / "host").chmod(0o700)
     write_etc(job / "etc", config.sandbox_uid, config.sandbox_gid)
     job.chmod(0o711)
     (job / "probe").chmod(0o755)
     for f in (job / "probe").iterdir():
         f.chmod(0o644)
+
+
+def job_paths(job: Path, config: SandboxConfig) -> Paths | None:
+    """The mounts' host folders when there is no sandbox (development only)."""
+    if config.mode is not SandboxMode.UNSAFE:
+        return None
+    datasets = config.datasets_dir
+    return unsafe_paths(job, datasets if datasets is not None and datasets.is_dir() else None)
 
 
 def sweep_leftovers(config: SandboxConfig) -> int:
