@@ -6,7 +6,7 @@ import math
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     hidden_dir: Path | None = None
     # measure missing calibrations (reference accuracies) in the background at start-up
     calibrate_at_start: bool = True
+    # who may publish assignment versions: their spec.py and solution.py run in the
+    # service's processes (as the bundled reference/ does), so a deployment that does not
+    # trust every instructor with that says "admin"
+    publish_by: Literal["instructor", "admin"] = "instructor"
     # warm kernels each worker keeps ready per profile (numpy; numpy+torch), within a
     # memory budget per worker; 0 turns the pool off (every kernel starts cold)
     pool_size: int = Field(default=1, ge=0, le=8)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.table import Table
@@ -39,6 +40,7 @@ class ExportPolicy(StrEnum):
 
 # Polling gives up after this long: the server says how to look again.
 MAX_WAIT_S = 3600.0
+T = TypeVar("T")
 
 
 def _client(server: str, token: str | None):  # type: ignore[no-untyped-def]
@@ -60,6 +62,22 @@ def _fail(response) -> None:  # type: ignore[no-untyped-def]
             detail = response.text
         err.print(f"[red]{response.status_code}:[/red] {detail}")
         raise typer.Exit(1)
+
+
+def _wait_for(fetch: Callable[[], T], finished: Callable[[T], bool], doing: str,
+              look_again: str) -> T:
+    """Poll a background job's state once a second until it is finished (or give up
+    after ``MAX_WAIT_S``, saying where to look again)."""
+    import time
+
+    deadline = time.monotonic() + MAX_WAIT_S
+    with console.status(doing):
+        while not finished(found := fetch()):
+            if time.monotonic() > deadline:
+                err.print(f"not finished after {MAX_WAIT_S:g} s; look again with {look_again}")
+                raise typer.Exit(1)
+            time.sleep(1)
+    return found
 
 
 Server = Annotated[str, typer.Option(envvar="AUTOGRADER_SERVER")]
@@ -199,23 +217,17 @@ def similarity(
 ) -> None:
     """Compare every student's latest hand-in with every other's; list the most similar
     pairs (the dashboard's similarity page shows them side by side)."""
-    import time
 
     with _client(server, token) as client:
         _fail(client.post(f"/assignments/{assignment}/similarity"))
-        deadline = time.monotonic() + MAX_WAIT_S
-        with console.status("comparing"):
-            while True:
-                response = client.get(f"/assignments/{assignment}/similarity")
-                _fail(response)
-                run = SimilarityRunOut.model_validate(response.json())
-                if run.status in ("done", "failed"):
-                    break
-                if time.monotonic() > deadline:
-                    err.print(f"still {run.status} after {MAX_WAIT_S:g} s; look again with "
-                              f"GET /api/v1/assignments/{assignment}/similarity")
-                    raise typer.Exit(1)
-                time.sleep(1)
+
+        def latest() -> SimilarityRunOut:
+            response = client.get(f"/assignments/{assignment}/similarity")
+            _fail(response)
+            return SimilarityRunOut.model_validate(response.json())
+
+        run = _wait_for(latest, lambda r: r.status in ("done", "failed"), "comparing",
+                        f"GET /api/v1/assignments/{assignment}/similarity")
     if run.status == "failed":
         err.print(f"[red]{run.error}[/red]")
         raise typer.Exit(1)
@@ -237,7 +249,6 @@ def publish(
 ) -> None:
     """Upload a new version of an assignment (or a new assignment); it goes live once
     the service has graded its reference and a blank notebook in the sandbox."""
-    import time
 
     from service.publish.bundle import zip_folder
 
@@ -252,19 +263,17 @@ def publish(
         response = client.post(f"/assignments/{assignment}/versions",
                                files={"file": (name, data)})
         _fail(response)
-        version = AssignmentVersionOut.model_validate(response.json())
-        deadline = time.monotonic() + MAX_WAIT_S
-        with console.status(f"validating version {version.number} in the sandbox"):
-            while version.status == "validating":
-                if time.monotonic() > deadline:
-                    err.print(f"still validating after {MAX_WAIT_S:g} s; look again with "
-                              f"GET /api/v1/assignments/{assignment}/versions")
-                    raise typer.Exit(1)
-                time.sleep(1)
-                response = client.get(f"/assignments/{assignment}/versions")
-                _fail(response)
-                version = next(AssignmentVersionOut.model_validate(v) for v in response.json()
-                               if v["number"] == version.number)
+        number = AssignmentVersionOut.model_validate(response.json()).number
+
+        def this_version() -> AssignmentVersionOut:
+            response = client.get(f"/assignments/{assignment}/versions")
+            _fail(response)
+            return next(AssignmentVersionOut.model_validate(v) for v in response.json()
+                        if v["number"] == number)
+
+        version = _wait_for(this_version, lambda v: v.status != "validating",
+                            f"validating version {number} in the sandbox",
+                            f"GET /api/v1/assignments/{assignment}/versions")
     if version.status != "live":
         err.print(f"[red]version {version.number} was not published:[/red]")
         for problem in version.problems:

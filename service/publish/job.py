@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
 import sys
 import threading
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from graders import Grader, SandboxExecutor, load_assignment
+from service import background
 from service.catalog import version_folder
 from service.config import Settings
 from service.db import repository as repo
@@ -29,7 +28,6 @@ from service.publish.verdict import problems as verdict_problems
 from service.storage import make_store
 
 log = logging.getLogger("autograder.publish")
-PARENT_ENV = "AUTOGRADER_PARENT_PID"
 # the reference notebook of a course with training in it takes minutes on 2 cores
 JOB_TIMEOUT_S = 3600.0
 HEARTBEAT_S = 10.0
@@ -37,37 +35,16 @@ BLANK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor"
 
 
 def launch(settings: Settings, version_id: str, *, taken: tuple[str, ...] = ()) -> None:
-    """Start the validation of a new version; a thread bounds it in time and reaps it.
+    """Start the validation of a new version, bounded in time.
     ``taken``: spec versions graded under already (the bundled folder's)."""
-    from service.jobs.local import settings_environment
-
-    env = {**settings_environment(settings), PARENT_ENV: str(os.getpid())}
-    process = subprocess.Popen([sys.executable, "-m", "service.publish.job", version_id, *taken],
-                               env=env, stdin=subprocess.DEVNULL)
-
-    def bound() -> None:
-        try:
-            process.wait(timeout=JOB_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    threading.Thread(target=bound, name=f"publish-{version_id}", daemon=True).start()
-
-
-def _update(sessions: sessionmaker[Session], version_id: str, **values: object) -> None:
-    with sessions.begin() as db:
-        found = db.get(AssignmentVersion, version_id)
-        if found is None:
-            raise LookupError(f"assignment version {version_id} is gone")
-        for key, value in {"updated_at": utcnow(), **values}.items():
-            setattr(found, key, value)
+    background.launch(settings, "service.publish.job", version_id, *taken,
+                      timeout_s=JOB_TIMEOUT_S, name=f"publish-{version_id}")
 
 
 def _beat(sessions: sessionmaker[Session], version_id: str, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_S):
         try:
-            _update(sessions, version_id)
+            background.update_row(sessions, AssignmentVersion, version_id)
         except Exception:  # a missed beat is not a failure; a run of them is
             log.exception("publish %s: heartbeat", version_id)
 

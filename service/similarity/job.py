@@ -8,14 +8,12 @@ a run it leaves unfinished reads as failed once its heartbeat is old.
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 from graders import SubmissionFormatError
+from service import background
 from service.config import Settings
 from service.db import repository as repo
 from service.db.base import utcnow
@@ -26,18 +24,12 @@ from service.similarity.compare import Pair, Source, boilerplate_texts, compare,
 from service.storage import StorageError, make_store, read_verified
 
 log = logging.getLogger("autograder.similarity")
-PARENT_ENV = "AUTOGRADER_PARENT_PID"
 
 
 def launch(settings: Settings, run_id: str, assignment_folder: Path) -> None:
-    """Start the job for a queued run; a thread reaps the process when it ends."""
-    from service.jobs.local import settings_environment
-
-    env = {**settings_environment(settings), PARENT_ENV: str(os.getpid())}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.similarity.job", run_id, str(assignment_folder)],
-        env=env, stdin=subprocess.DEVNULL)
-    threading.Thread(target=process.wait, name=f"similarity-{run_id}", daemon=True).start()
+    """Start the job for a queued run."""
+    background.launch(settings, "service.similarity.job", run_id, str(assignment_folder),
+                      name=f"similarity-{run_id}")
 
 
 def pair_json(pair: Pair) -> dict[str, object]:
@@ -52,12 +44,7 @@ def run(settings: Settings, run_id: str, assignment_folder: Path) -> None:
     store = make_store(settings, sessions)
 
     def update(**values: object) -> None:
-        with sessions.begin() as db:
-            found = db.get(SimilarityRun, run_id)
-            if found is None:
-                raise LookupError(f"similarity run {run_id} is gone")
-            for key, value in {"updated_at": utcnow(), **values}.items():
-                setattr(found, key, value)
+        background.update_row(sessions, SimilarityRun, run_id, **values)
 
     try:
         update(status=SimilarityStatus.RUNNING)

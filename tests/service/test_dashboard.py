@@ -10,6 +10,7 @@ import io
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -641,6 +642,23 @@ def _opened_blind(page) -> str:
     return page.inner_text("dl.facts")
 
 
+@contextmanager
+def own_page(browser, server: LiveServer, screenshot: str) -> Iterator[object]:
+    """A tab on a server of the test's own (not the module's), checked like ``page``."""
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield tab
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(SCREENSHOTS / f"{screenshot}.png"), full_page=True)
+    finally:
+        context.close()
+    assert not errors, errors
+
+
 @pytest.fixture(scope="module")
 def ungraded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A service without workers: the similarity page needs hand-ins, not gradings."""
@@ -666,11 +684,7 @@ def test_the_similarity_page_lists_a_planted_copied_pair_first_and_shows_it_side
         assert response.status_code == 202, response.text
     staff = server.add_user("sim-staff", Role.INSTRUCTOR)
 
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with own_page(browser, server, "similarity") as page:
         sign_in(page, staff)
         page.goto("/#/assignments/ee411-hw3")
         page.click("a[href='#/similarity/ee411-hw3']")
@@ -689,11 +703,6 @@ def test_the_similarity_page_lists_a_planted_copied_pair_first_and_shows_it_side
             assert shared.count() > 50
             assert "def gradient" in panes.nth(i).inner_text()
         assert not _serious_violations(page)
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "similarity.png"), full_page=True)
-    finally:
-        context.close()
-    assert not errors, errors
 
 
 def test_staff_publish_an_assignment_and_a_new_version_and_see_them_live_without_a_restart(
@@ -706,11 +715,7 @@ def test_staff_publish_an_assignment_and_a_new_version_and_see_them_live_without
     zips = {n: {"name": f"{n}.zip", "mimeType": "application/zip",
                 "buffer": zip_folder(folders / n)} for n in ("linear_demo", "linear_demo_v2")}
     staff = server.add_user("publish-staff", Role.INSTRUCTOR)
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    with own_page(browser, server, "versions") as page:
         sign_in(page, staff)
         card = "#new-assignment"
         page.fill(f"{card} input[name=assignment_id]", "linear-demo")
@@ -735,8 +740,3 @@ def test_staff_publish_an_assignment_and_a_new_version_and_see_them_live_without
         page.reload()
         page.wait_for_selector("h1")
         assert page.inner_text("h1") == "Linear regression warm-up"
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "versions.png"), full_page=True)
-    finally:
-        context.close()
-    assert not errors, errors

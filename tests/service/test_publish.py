@@ -231,3 +231,20 @@ def test_a_spec_that_raises_or_an_upload_that_is_no_zip_leaves_the_live_version(
     assert failed["problems"] == ["the assignment does not load: RuntimeError: "
                                   "unfinished solution"]
     assert staff.get("/assignments/raising-demo").status_code == 404
+
+
+def test_a_deployment_can_keep_publishing_to_administrators(tmp_path):
+    # staff code runs in the service's processes: AUTOGRADER_PUBLISH_BY=admin keeps it
+    # to the people who deploy the service
+    live = LiveServer(tmp_path, workers=0, extra_env={"AUTOGRADER_PUBLISH_BY": "admin"})
+    live.start()
+    try:
+        prof = live.client(live.add_user("gate-prof", Role.INSTRUCTOR))
+        admin = live.client(live.add_user("gate-admin", Role.ADMIN))
+        refused = upload(prof, b"not a zip")
+        assert refused.status_code == 403 and "administrators" in refused.json()["detail"]
+        assert prof.post("/assignments/ee411-hw3/versions/0/live").status_code == 403
+        assert upload(admin, b"not a zip").status_code == 422  # past the gate
+        assert prof.get("/assignments/ee411-hw3/versions").status_code == 200
+    finally:
+        live.stop()

@@ -13,7 +13,7 @@ from fastapi import Path as PathParam
 
 from service.api.deps import DB, Instructor, State, unit_of_work
 from service.db import repository as repo
-from service.db.models import AssignmentVersion
+from service.db.models import AssignmentVersion, Role, User
 from service.publish.bundle import ASSIGNMENT_ID, MAX_BUNDLE_BYTES, BundleError, read_bundle
 from service.publish.job import launch
 from service.schemas import ERROR_RESPONSES, AssignmentVersionOut
@@ -22,6 +22,12 @@ from service.storage import BlobTooLarge
 router = APIRouter(tags=["versions"], responses=ERROR_RESPONSES)
 
 AssignmentId = Annotated[str, PathParam(pattern=ASSIGNMENT_ID.pattern, max_length=100)]
+
+
+def _may_publish(state: State, user: User) -> None:
+    if state.settings.publish_by == "admin" and user.role != Role.ADMIN:
+        raise HTTPException(403, "Only administrators publish assignments on this service "
+                                 "(AUTOGRADER_PUBLISH_BY=admin).")
 
 
 def version_out(version: AssignmentVersion) -> AssignmentVersionOut:
@@ -72,6 +78,7 @@ def upload_version(assignment_id: AssignmentId, user: Instructor, db: DB, state:
                    ) -> AssignmentVersionOut:
     """A new version (or a new assignment): checked now as a zip, then validated in the
     sandbox in the background; the live version stays live unless it passes."""
+    _may_publish(state, user)
     db.commit()  # no connection held while the upload is read
     data = file.file.read(MAX_BUNDLE_BYTES + 1)
     try:
@@ -105,6 +112,7 @@ def make_live(assignment_id: AssignmentId, number: Annotated[int, PathParam(ge=0
               user: Instructor, db: DB, state: State) -> AssignmentVersionOut:
     """Grade with this version from now on (0: the bundled folder). Earlier gradings keep
     the version that made them; a regrade of the assignment shows what would change."""
+    _may_publish(state, user)
     if number == 0:
         if assignment_id not in state.catalog.bundled:
             raise HTTPException(404, f"{assignment_id} has no bundled version.")
