@@ -9,6 +9,15 @@ import io
 
 from service.gradebook import Gradebook, Row, RowStatus
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_text(text: str) -> str:
+    """Text as a spreadsheet shows it rather than runs it: staff open these files in
+    Excel or Sheets before an upload, and an account named ``=HYPERLINK(...)`` would be a
+    formula there (OWASP's CSV injection). Numbers are never passed through here."""
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
 
 def _graded(book: Gradebook) -> list[Row]:
     return [r for r in book.rows if r.status is RowStatus.GRADED]
@@ -25,11 +34,12 @@ def canvas_csv(book: Gradebook, title: str) -> str:
     SIS Login ID, which is their account name here."""
     out = io.StringIO()
     writer = csv.writer(out)
-    column = f"{title} ({book.assignment_id})"
+    column = cell_text(f"{title} ({book.assignment_id})")
     writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column])
     writer.writerow(["    Points Possible", "", "", "", "", _points(book.max_points)])
     for row in _graded(book):
-        writer.writerow([row.student, "", "", row.student, "", _points(row.total)])
+        name = cell_text(row.student)
+        writer.writerow([name, "", "", name, "", _points(row.total)])
     return out.getvalue()
 
 
@@ -38,7 +48,7 @@ def moodle_csv(book: Gradebook, title: str) -> str:
     and a feedback column (mapped to the grade item's feedback on import)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["Username", title, "Feedback"])
+    writer.writerow(["Username", cell_text(title), "Feedback"])
     for row in _graded(book):
         notes = [f"{_points(row.score)} of {_points(book.max_points)} points graded"]
         if row.late_days:
@@ -46,5 +56,5 @@ def moodle_csv(book: Gradebook, title: str) -> str:
                          "late penalty")
         if row.pending:
             notes.append(f"{_points(row.pending)} point(s) still to be graded by hand")
-        writer.writerow([row.student, _points(row.total), "; ".join(notes)])
+        writer.writerow([cell_text(row.student), _points(row.total), "; ".join(notes)])
     return out.getvalue()

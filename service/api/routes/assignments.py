@@ -238,7 +238,8 @@ def export(assignment: AssignmentDep, user: Instructor, db: DB,
     for r in rows:
         points = {qid: "" if c.outcome is Outcome.MANUAL else f"{c.points or 0:g}"
                   for qid, c in r.cells.items()}
-        writer.writerow([r.student, r.group or "", r.submission_id,
+        writer.writerow([lms_files.cell_text(r.student), lms_files.cell_text(r.group or ""),
+                         r.submission_id,
                          r.submitted_at.isoformat() + "Z" if r.submitted_at else "",
                          *[points.get(q, "") for q in qids], f"{r.score or 0:g}",
                          f"{r.total or 0:g}", "yes" if r.late_days else "no", r.late_days,
