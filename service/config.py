@@ -78,9 +78,9 @@ class Settings(BaseSettings):
     # measure missing calibrations (reference accuracies) in the background at start-up
     calibrate_at_start: bool = True
     # who may publish assignment versions: their spec.py and solution.py run in the
-    # service's processes (as the bundled reference/ does), so a deployment that does not
-    # trust every instructor with that says "admin"
-    publish_by: Literal["instructor", "admin"] = "instructor"
+    # service's processes (as the bundled reference/ does), and instructor is a role
+    # over every course; "instructor" lets course staff publish where they are trusted
+    publish_by: Literal["instructor", "admin"] = "admin"
     # warm kernels each worker keeps ready per profile (numpy; numpy+torch), within a
     # memory budget per worker; 0 turns the pool off (every kernel starts cold)
     pool_size: int = Field(default=1, ge=0, le=8)

@@ -214,7 +214,7 @@ def _move_staged(staged: Path, warm: Path) -> None:
         if not source.is_dir():
             continue
         for entry in source.iterdir():  # modes as prepare() and stage_files() set them
-            if entry.name.startswith(MODULE_PREFIX):
+            if sub == "probe" and entry.name.startswith(MODULE_PREFIX):
                 continue  # the warm kernel's own (its boundary names its folders)
             entry.rename(warm / sub / entry.name)
 

@@ -39,9 +39,12 @@ def _install(name: str, paths: Paths | None) -> str:
     filename, label = MODULES[name]
     path = f"{_path(paths, 'PROBE_MOUNT', PROBE_MOUNT)}/{MODULE_PREFIX}{filename}"
     return (
+        # builtins by name: the cell runs in the notebook's namespace, where a student's
+        # ``open = df["Open"]`` or ``from re import compile`` would answer the bare names
         f"    mod = types.ModuleType({name!r})\n"
-        f"    with open({path!r}, encoding='utf-8') as source:\n"
-        f"        exec(compile(source.read(), {label!r}, 'exec'), mod.__dict__)\n"
+        f"    with builtins.open({path!r}, encoding='utf-8') as source:\n"
+        f"        builtins.exec(builtins.compile(source.read(), {label!r}, 'exec'), "
+        f"mod.__dict__)\n"
         f"    sys.modules[{name!r}] = mod\n"
     )
 
@@ -90,7 +93,7 @@ def bootstrap_code(seed: int, paths: Paths | None = None) -> str:
     files = _path(paths, "FILES_MOUNT", FILES_MOUNT)
     return (
         "def __ag_boot():\n"
-        "    import sys, types, random\n"
+        "    import builtins, sys, types, random\n"
         + _modules(paths)
         + f"    sys.modules['_autograder_probe_torch'].install_hooks({seed}, "
         f"{_path(paths, 'DATASETS_MOUNT', DATASETS_MOUNT)!r})\n"
@@ -127,9 +130,9 @@ def probe_code(nonce: str, skip: list[tuple[str, int]], paths: Paths | None = No
     plan = f"{_path(paths, 'PROBE_MOUNT', PROBE_MOUNT)}/plan.json"
     return (
         "def __ag_probe():\n"
-        "    import sys, types\n"
+        "    import builtins, sys, types\n"
         + _modules(paths)
-        + f"    mod.run({plan!r}, globals(), {nonce!r}, {skip!r})\n"
+        + f"    mod.run({plan!r}, builtins.globals(), {nonce!r}, {skip!r})\n"
         "__ag_probe(); del __ag_probe\n"
     )
 

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from graders.results import Outcome, ReportStatus
-from tests.conftest import ROOT, make_notebook, points, question
+from tests.conftest import NOTEBOOKS, ROOT, make_notebook, points, question
 
 FULL = {"1.1": 5.0, "1.2": 5.0, "1.3": 6.0, "1.5": 12.0}
 
@@ -109,6 +109,19 @@ def test_feedback_never_contains_expected_values(grade, ee411):
 
 def test_a_function_that_mutates_its_arguments_corrupts_nothing(grade):
     assert points(grade("mutating_predict.ipynb"), FULL) == FULL
+
+
+def test_a_notebook_whose_names_shadow_builtins_is_graded_in_full_and_not_called_tampered(
+        grade):
+    # pandas users write ``open = df["Open"]``; ``from re import compile`` is common too:
+    # the grader's own cells run in the notebook's namespace and must not call them
+    nb = nbformat.reads((NOTEBOOKS / "ee411_hw3" / "correct_basic.ipynb").read_text(),
+                        as_version=4)
+    nb.cells.insert(1, nbformat.v4.new_code_cell(
+        "open = [101.5, 99.2]\nfrom re import compile\nexec = print"))
+    graded = grade(nbformat.writes(nb).encode())
+    assert points(graded, FULL) == FULL
+    assert not any("tamper" in w for w in graded.report.execution.warnings)
 
 
 def test_prefilled_outputs_are_dropped_before_execution(grade):

@@ -714,7 +714,7 @@ def test_staff_publish_an_assignment_and_a_new_version_and_see_them_live_without
     folders = ROOT / "tests" / "fixtures" / "assignments"
     zips = {n: {"name": f"{n}.zip", "mimeType": "application/zip",
                 "buffer": zip_folder(folders / n)} for n in ("linear_demo", "linear_demo_v2")}
-    staff = server.add_user("publish-staff", Role.INSTRUCTOR)
+    staff = server.add_user("publish-staff", Role.ADMIN)
     with own_page(browser, server, "versions") as page:
         sign_in(page, staff)
         card = "#new-assignment"

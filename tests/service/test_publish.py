@@ -119,10 +119,12 @@ def edited(tmp_path: Path, **replacements: str) -> Path:
 @pytest.mark.slow
 def test_staff_publish_an_assignment_and_a_correction_live_without_a_restart(
         server, tmp_path):
-    staff = server.client(server.add_user("pub-prof", Role.INSTRUCTOR))
+    staff = server.client(server.add_user("pub-prof", Role.ADMIN))
     student = server.client(server.add_user("pub-student", Role.STUDENT))
     assert student.get("/assignments/linear-demo").status_code == 404
     assert upload(student, V1).status_code == 403
+    assert upload(server.client(server.add_user("pub-ta", Role.INSTRUCTOR)), V1).status_code \
+        == 403  # instructors publish where the deployment says so
 
     first = upload(staff, V1)
     assert first.status_code == 202, first.text
@@ -185,7 +187,7 @@ def test_staff_publish_an_assignment_and_a_correction_live_without_a_restart(
 
 def test_an_upload_that_reuses_a_version_or_names_another_assignment_is_rejected(
         server, tmp_path):
-    staff = server.client(server.add_user("pub-prof2", Role.INSTRUCTOR))
+    staff = server.client(server.add_user("pub-prof2", Role.ADMIN))
     assert upload(staff, V1, "linear-twin").status_code == 202
     wrong_id = validated(staff, "linear-twin", 1)
     assert wrong_id["status"] == "rejected"
@@ -206,7 +208,7 @@ def test_the_command_line_publishes_a_course_folder_and_says_why_one_is_refused(
                                                                              tmp_path):
     from tests.service.test_cli_client import cli
 
-    token = server.add_user("pub-cli", Role.INSTRUCTOR)
+    token = server.add_user("pub-cli", Role.ADMIN)
     folder = edited(tmp_path, spec__py='id="linear-demo">>>id="cli-demo"')
     done = cli(server, "publish", str(folder), "-a", "cli-demo", "--token", token)
     assert done.returncode == 0, done.stderr
@@ -219,7 +221,7 @@ def test_the_command_line_publishes_a_course_folder_and_says_why_one_is_refused(
 
 def test_a_spec_that_raises_or_an_upload_that_is_no_zip_leaves_the_live_version(
         server, tmp_path):
-    staff = server.client(server.add_user("pub-prof3", Role.INSTRUCTOR))
+    staff = server.client(server.add_user("pub-prof3", Role.ADMIN))
     refused = upload(staff, b"PK\x03\x04 not really", "raising-demo")
     assert refused.status_code == 422 and "not a zip file" in refused.json()["detail"]
     raising = edited(tmp_path, spec__py='id="linear-demo">>>id="raising-demo"',
@@ -233,18 +235,19 @@ def test_a_spec_that_raises_or_an_upload_that_is_no_zip_leaves_the_live_version(
     assert staff.get("/assignments/raising-demo").status_code == 404
 
 
-def test_a_deployment_can_keep_publishing_to_administrators(tmp_path):
-    # staff code runs in the service's processes: AUTOGRADER_PUBLISH_BY=admin keeps it
-    # to the people who deploy the service
-    live = LiveServer(tmp_path, workers=0, extra_env={"AUTOGRADER_PUBLISH_BY": "admin"})
+def test_only_administrators_publish_unless_the_deployment_trusts_instructors(server,
+                                                                             tmp_path):
+    # staff code runs in the service's processes and instructor is a role over every
+    # course: administrators publish by default; AUTOGRADER_PUBLISH_BY=instructor widens it
+    prof = server.client(server.add_user("gate-prof", Role.INSTRUCTOR))
+    refused = upload(prof, b"not a zip")
+    assert refused.status_code == 403 and "administrators" in refused.json()["detail"]
+    assert prof.post("/assignments/ee411-hw3/versions/0/live").status_code == 403
+    assert prof.get("/assignments/ee411-hw3/versions").status_code == 200  # may look
+    live = LiveServer(tmp_path, workers=0, extra_env={"AUTOGRADER_PUBLISH_BY": "instructor"})
     live.start()
     try:
-        prof = live.client(live.add_user("gate-prof", Role.INSTRUCTOR))
-        admin = live.client(live.add_user("gate-admin", Role.ADMIN))
-        refused = upload(prof, b"not a zip")
-        assert refused.status_code == 403 and "administrators" in refused.json()["detail"]
-        assert prof.post("/assignments/ee411-hw3/versions/0/live").status_code == 403
-        assert upload(admin, b"not a zip").status_code == 422  # past the gate
-        assert prof.get("/assignments/ee411-hw3/versions").status_code == 200
+        trusted = live.client(live.add_user("gate-prof", Role.INSTRUCTOR))
+        assert upload(trusted, b"not a zip").status_code == 422  # past the gate
     finally:
         live.stop()

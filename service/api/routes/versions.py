@@ -27,7 +27,7 @@ AssignmentId = Annotated[str, PathParam(pattern=ASSIGNMENT_ID.pattern, max_lengt
 def _may_publish(state: State, user: User) -> None:
     if state.settings.publish_by == "admin" and user.role != Role.ADMIN:
         raise HTTPException(403, "Only administrators publish assignments on this service "
-                                 "(AUTOGRADER_PUBLISH_BY=admin).")
+                                 "(AUTOGRADER_PUBLISH_BY=instructor lets instructors).")
 
 
 def version_out(version: AssignmentVersion) -> AssignmentVersionOut:
