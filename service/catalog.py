@@ -40,6 +40,7 @@ class LiveCatalog(Mapping[str, LoadedAssignment]):
         self._live: dict[str, LoadedAssignment] = dict(bundled)
         # assignment id -> the sha of the uploaded version loaded for it
         self._loaded: dict[str, tuple[str, LoadedAssignment]] = {}
+        self._broken: set[str] = set()  # versions that did not load here
 
     @property
     def bundled(self) -> Mapping[str, LoadedAssignment]:
@@ -50,19 +51,26 @@ class LiveCatalog(Mapping[str, LoadedAssignment]):
             self.refresh()
         return self._live
 
-    def refresh(self) -> None:
-        """Load what went live since the last look (and drop what was withdrawn)."""
+    def refresh(self, *, at_most_every_s: float = 0.0) -> None:
+        """Load what went live since the last look (and drop what was withdrawn);
+        ``at_most_every_s``: not again so soon (a lookup of an unknown id asks)."""
         with self._lock:
+            if time.monotonic() - self._checked < at_most_every_s:
+                return
             self._checked = time.monotonic()
             try:
                 with self._sessions() as db:
-                    live = {v.assignment_id: v.blob_sha256 for v in repo.live_versions(db)}
+                    # the latest made live wins, the same in every process, should two
+                    # staff have made versions live at the same moment
+                    live = {v.assignment_id: v.blob_sha256 for v in sorted(
+                        repo.live_versions(db), key=lambda v: (v.live_since or v.created_at,
+                                                               v.number))}
             except Exception:  # the database away: keep grading with what is loaded
                 log.exception("catalog: cannot read the live versions; keeping the last")
                 return
             for assignment_id, sha in live.items():
                 held = self._loaded.get(assignment_id)
-                if held is not None and held[0] == sha:
+                if (held is not None and held[0] == sha) or sha in self._broken:
                     continue
                 try:
                     loaded = load_assignment(version_folder(self._store, self._root, sha))
@@ -70,6 +78,7 @@ class LiveCatalog(Mapping[str, LoadedAssignment]):
                     # a package missing on this host must not stop the others loading
                     log.error("catalog: the live version %s of %s does not load: %s",
                               sha[:12], assignment_id, exc)
+                    self._broken.add(sha)  # not imported again on every look
                     continue
                 self._loaded[assignment_id] = (sha, loaded)
             for assignment_id in set(self._loaded) - set(live):

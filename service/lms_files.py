@@ -15,7 +15,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def cell_text(text: str) -> str:
     """Text as a spreadsheet shows it rather than runs it: staff open these files in
     Excel or Sheets before an upload, and an account named ``=HYPERLINK(...)`` would be a
-    formula there (OWASP's CSV injection). Numbers are never passed through here."""
+    formula there (OWASP's CSV injection). Numbers are never passed through here, nor
+    the columns an LMS matches accounts by (they must equal the account's name)."""
     return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 
@@ -38,8 +39,9 @@ def canvas_csv(book: Gradebook, title: str) -> str:
     writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column])
     writer.writerow(["    Points Possible", "", "", "", "", _points(book.max_points)])
     for row in _graded(book):
-        name = cell_text(row.student)
-        writer.writerow([name, "", "", name, "", _points(row.total)])
+        # the login column is the key Canvas matches on: as the account is named
+        writer.writerow([cell_text(row.student), "", "", row.student, "",
+                         _points(row.total)])
     return out.getvalue()
 
 
@@ -56,5 +58,6 @@ def moodle_csv(book: Gradebook, title: str) -> str:
                          "late penalty")
         if row.pending:
             notes.append(f"{_points(row.pending)} point(s) still to be graded by hand")
-        writer.writerow([cell_text(row.student), _points(row.total), "; ".join(notes)])
+        # Username is the key Moodle maps users by: as the account is named
+        writer.writerow([row.student, _points(row.total), "; ".join(notes)])
     return out.getvalue()

@@ -175,6 +175,8 @@ def parse_notebook(data: bytes) -> NotebookNode:
         raw = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise SubmissionFormatError("the .ipynb file is not valid JSON") from None
+    except ValueError as exc:  # an integer literal of thousands of digits, say
+        raise SubmissionFormatError(f"the notebook could not be read: {exc}") from None
     except RecursionError:
         raw = deep = True
     else:
@@ -229,8 +231,13 @@ def strip_outputs(cells: list) -> NotebookNode:  # type: ignore[type-arg]
     made = []
     for cell in cells:
         source = cell.get("source", "")
-        made.append((cell.get("cell_type"), "".join(source) if isinstance(source, list)
-                     else source))
+        text = "".join(source) if isinstance(source, list) else source
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # JSON can escape a lone surrogate; no kernel takes it
+            raise SubmissionFormatError("the notebook holds text that is not valid Unicode "
+                                        "(a lone surrogate escape)") from None
+        made.append((cell.get("cell_type"), text))
     return new_notebook(made)
 
 

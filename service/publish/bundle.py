@@ -11,6 +11,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 MAX_BUNDLE_BYTES = 50 * 1024 * 1024  # compressed and uncompressed: weights belong in data
@@ -34,11 +35,14 @@ def read_bundle(data: bytes) -> dict[str, bytes]:
                           "weights go in the data directory, not the assignment)")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        members = [m for m in archive.infolist() if not m.is_dir()]
-    except (zipfile.BadZipFile, ValueError) as exc:
+        entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise BundleError(f"this is not a zip file ({exc})") from None
-    if len(members) > MAX_MEMBERS:
-        raise BundleError(f"the zip holds {len(members)} files; {MAX_MEMBERS} at most")
+    if len(entries) > MAX_MEMBERS:
+        raise BundleError(f"the zip holds {len(entries)} entries; {MAX_MEMBERS} at most")
+    # macOS Finder adds __MACOSX/ (resource forks) beside the folder it zips
+    members = [m for m in entries if not m.is_dir()
+               and not m.filename.replace("\\", "/").startswith("__MACOSX/")]
     if sum(m.file_size for m in members) > MAX_BUNDLE_BYTES:
         raise BundleError("the zip unpacks to more than "
                           f"{MAX_BUNDLE_BYTES // 2**20} MiB")
@@ -59,8 +63,13 @@ def read_bundle(data: bytes) -> dict[str, bytes]:
             continue
         try:
             files[str(relative)] = archive.read(member)
-        except (zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError,
+                zlib.error) as exc:
             raise BundleError(f"{member.filename!r} cannot be read: {exc}") from None
+    folders = {str(parent) for name in files for parent in PurePosixPath(name).parents}
+    clash = sorted(folders & set(files))
+    if clash:
+        raise BundleError(f"{clash[0]!r} is both a file and a folder in the zip")
     missing = [name for name in REQUIRED if name not in files]
     if missing:
         found = ", ".join(sorted(files)[:8]) or "nothing"

@@ -11,9 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import threading
-
-from sqlalchemy.orm import Session, sessionmaker
 
 from graders import Grader, SandboxExecutor, load_assignment
 from service import background
@@ -41,14 +38,6 @@ def launch(settings: Settings, version_id: str, *, taken: tuple[str, ...] = ()) 
                       timeout_s=JOB_TIMEOUT_S, name=f"publish-{version_id}")
 
 
-def _beat(sessions: sessionmaker[Session], version_id: str, stop: threading.Event) -> None:
-    while not stop.wait(HEARTBEAT_S):
-        try:
-            background.update_row(sessions, AssignmentVersion, version_id)
-        except Exception:  # a missed beat is not a failure; a run of them is
-            log.exception("publish %s: heartbeat", version_id)
-
-
 def validate(settings: Settings, version_id: str, taken: tuple[str, ...] = ()) -> list[str]:
     """The problems that keep the version from going live (none: it is live now)."""
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
@@ -63,8 +52,7 @@ def validate(settings: Settings, version_id: str, taken: tuple[str, ...] = ()) -
                    if v.number != number and v.spec_version is not None
                    and v.status != VersionStatus.REJECTED}
         earlier.update({spec_version: 0 for spec_version in taken})
-    stop = threading.Event()
-    threading.Thread(target=_beat, args=(sessions, version_id, stop), daemon=True).start()
+    stop = background.heartbeat(sessions, AssignmentVersion, version_id, HEARTBEAT_S)
     try:
         found = _check(settings, store, assignment_id, sha, earlier)
     except Exception as exc:  # staff code raising anything is a problem of the upload
@@ -94,6 +82,9 @@ def _check(settings: Settings, store: object, assignment_id: str, sha: str,
     spec = loaded.spec
     measured: dict[str, object] = {"spec_version": spec.version[:20], "title": spec.title[:300],
                                    "autograded_points": float(spec.autograded_points)}
+    if len(spec.version) > 20:
+        return [f"version={spec.version[:40]!r} in spec.py is longer than 20 characters, "
+                "which gradings record"], measured
     if spec.id != assignment_id:
         return [f"spec.py says the assignment is {spec.id!r}, but it was uploaded as "
                 f"{assignment_id!r}"], measured

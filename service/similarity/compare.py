@@ -76,14 +76,29 @@ def notebook_code(data: bytes, filename: str) -> str:
         if name.endswith(".py"):
             parts.append(f"# {name}\n" + blob.decode("utf-8", "replace"))
         elif name.endswith(".ipynb"):
-            try:
-                cells = json.loads(blob).get("cells", [])
-            except (ValueError, AttributeError):
-                continue
-            parts.extend("".join(c.get("source", "")) if isinstance(c.get("source"), list)
-                         else str(c.get("source", "")) for c in cells
-                         if isinstance(c, dict) and c.get("cell_type") == "code")
+            parts.extend(_cells_of(blob))
     return "\n\n".join(parts)[:MAX_CODE_CHARS]
+
+
+def _cells_of(blob: bytes) -> list[str]:
+    """The code cells of a second notebook in a zip (a checkpoint, a draft), read
+    leniently: a malformed one contributes nothing."""
+    try:
+        cells = json.loads(blob).get("cells", [])
+    except (ValueError, AttributeError, RecursionError):
+        return []
+    if not isinstance(cells, list):
+        return []
+    found = []
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            found.append("".join(source))
+        elif isinstance(source, str):
+            found.append(source)
+    return found
 
 
 def boilerplate_texts(assignment_folder: Path) -> list[str]:

@@ -44,10 +44,13 @@ def run(settings: Settings, run_id: str, assignment_folder: Path) -> None:
     store = make_store(settings, sessions)
 
     def update(**values: object) -> None:
-        background.update_row(sessions, SimilarityRun, run_id, **values)
+        background.update_row(sessions, SimilarityRun, run_id,
+                              running=SimilarityStatus.RUNNING, **values)
 
+    stop = background.heartbeat(sessions, SimilarityRun, run_id, every_s=10.0)
     try:
-        update(status=SimilarityStatus.RUNNING)
+        background.update_row(sessions, SimilarityRun, run_id,
+                              status=SimilarityStatus.RUNNING)
         with sessions.begin() as db:
             found = db.get(SimilarityRun, run_id)
             assert found is not None
@@ -61,6 +64,8 @@ def run(settings: Settings, run_id: str, assignment_folder: Path) -> None:
                                                             filename)))
             except (SubmissionFormatError, StorageError) as exc:
                 log.info("similarity %s: %s left out: %s", run_id, sub_id, exc)
+            except Exception:  # one hostile hand-in must not fail the class's comparison
+                log.exception("similarity %s: %s left out", run_id, sub_id)
             if time.monotonic() - last > 5:
                 update(submissions=len(sources))
                 last = time.monotonic()
@@ -74,10 +79,17 @@ def run(settings: Settings, run_id: str, assignment_folder: Path) -> None:
                finished_at=utcnow())
         log.info("similarity %s: %d hand-ins, %d pairs kept", run_id, len(sources),
                  len(pairs))
+    except background.JobAbandoned:
+        log.warning("similarity %s: settled as dead while it ran; its result is dropped",
+                    run_id)
     except Exception as exc:  # recorded for staff, then re-raised for the log
-        update(status=SimilarityStatus.FAILED, finished_at=utcnow(),
-               error=f"The comparison failed: {type(exc).__name__}: {exc}"[:2000])
+        background.update_row(sessions, SimilarityRun, run_id,
+                              status=SimilarityStatus.FAILED, finished_at=utcnow(),
+                              error=f"The comparison failed: {type(exc).__name__}: "
+                                    f"{exc}"[:2000])
         raise
+    finally:
+        stop.set()
 
 
 def main() -> None:

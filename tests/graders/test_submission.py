@@ -64,6 +64,32 @@ def test_a_notebook_nested_thousands_deep_is_a_clear_error_not_a_crash():
         load_submission(shallow_but_wide, "deep.ipynb")
 
 
+def test_hostile_json_a_parser_refuses_late_is_a_clear_error_at_upload():
+    huge = b'{"nbformat": 4, "cells": [], "metadata": {"n": ' + b"9" * 5000 + b"}}"
+    with pytest.raises(SubmissionFormatError, match="could not be read"):
+        load_submission(huge, "huge.ipynb")
+    # a lone surrogate, escaped in JSON: valid JSON, but no kernel can take the text
+    lone = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "source": "x = '\\ud800'".replace("\\\\", "\\"),
+         "metadata": {}, "outputs": [], "execution_count": None}]}).encode()
+    lone = lone.replace(b"\\\\ud800", b"\\ud800")
+    with pytest.raises(SubmissionFormatError, match="not valid Unicode"):
+        load_submission(lone, "lone.ipynb")
+
+
+def test_a_notebook_read_without_schema_validation_keeps_only_kinds_and_sources():
+    raw = {"nbformat": 4, "nbformat_minor": 4, "metadata": {"kernelspec": "odd"},
+           "cells": [{"cell_type": "code", "source": ["a = 1\n", "b = 2"], "outputs": [
+               {"output_type": "stream", "text": "FAKE"}], "execution_count": 9},
+                     {"cell_type": "markdown", "source": "# Title"},
+                     {"cell_type": "weird", "source": "z"}]}
+    nb = load_submission(json.dumps(raw).encode(), "nb.ipynb").notebook
+    assert [(c.cell_type, c.source) for c in nb.cells] == [
+        ("code", "a = 1\nb = 2"), ("markdown", "# Title"), ("raw", "z")]
+    assert nb.cells[0].outputs == [] and nb.cells[0].execution_count is None
+    nbformat.validate(nb)  # what we execute is a valid notebook
+
+
 def test_a_hash_the_caller_already_has_is_not_computed_again(monkeypatch):
     # the worker reads the bytes from storage verified against their name
     import graders.pipeline.intake as intake

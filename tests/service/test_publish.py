@@ -47,6 +47,18 @@ def test_a_zip_that_is_not_an_assignment_folder_is_refused_saying_why():
     with pytest.raises(BundleError, match="symbolic link"):
         read_bundle(_zip({"spec.py": "", "solution.py": "", "support/data": "/etc/shadow"},
                          **{"support/data": 0o120777 << 16}))
+    with pytest.raises(BundleError, match="both a file and a folder"):
+        read_bundle(_zip({"spec.py": "", "solution.py": "", "support": "x",
+                          "support/helpers.py": "y"}))
+    broken = bytearray(_deflated({"spec.py": "s" * 4000, "solution.py": "t"}))
+    start = broken.index(b"spec.py") + len("spec.py")
+    broken[start + 5:start + 40] = b"\xff" * 35  # the deflated bytes, not the headers
+    with pytest.raises(BundleError, match="cannot be read|not a zip"):
+        read_bundle(bytes(broken))
+    # macOS Finder's __MACOSX/ beside the folder does not hide the enclosing folder
+    assert sorted(read_bundle(_zip({"hw/spec.py": "s", "hw/solution.py": "t",
+                                    "__MACOSX/hw/._spec.py": "x"}))) == \
+        ["solution.py", "spec.py"]
     # a zipped course folder: its one enclosing folder and its caches are left out
     files = read_bundle(_zip({"hw/spec.py": "s", "hw/solution.py": "t",
                               "hw/__pycache__/spec.cpython-311.pyc": "x",
@@ -54,6 +66,14 @@ def test_a_zip_that_is_not_an_assignment_folder_is_refused_saying_why():
     assert sorted(files) == ["solution.py", "spec.py", "support/helpers.py"]
     assert sorted(read_bundle(zip_folder(V1))) == ["solution.py", "solution_notebook.py",
                                                   "spec.py"]
+
+
+def _deflated(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
 
 
 def _report(*questions: tuple[str, float, float, Outcome]) -> GradeReport:
@@ -202,6 +222,12 @@ def test_an_upload_that_reuses_a_version_or_names_another_assignment_is_rejected
     assert "the bundled version already has version='1'" in reused["problems"][0]
     listed = staff.get("/assignments/ee411-hw3/versions").json()
     assert [(v["number"], v["status"]) for v in listed] == [(0, "live"), (1, "rejected")]
+    # gradings record the version in 20 characters: a longer one is refused, not cut
+    (bundled / "spec.py").write_text((bundled / "spec.py").read_text().replace(
+        'version="1"', 'version="2026-winter-term-corrected"'))
+    assert upload(staff, bundled, "ee411-hw3").status_code == 202
+    long = validated(staff, "ee411-hw3", 2)
+    assert long["status"] == "rejected" and "longer than 20" in long["problems"][0]
 
 
 def test_the_command_line_publishes_a_course_folder_and_says_why_one_is_refused(server,

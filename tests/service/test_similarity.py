@@ -73,6 +73,15 @@ def test_a_zip_a_module_and_a_notebook_are_compared_by_the_code_they_hold():
     from_zip = notebook_code(archive.getvalue(), "hw3.zip")
     assert notebook_code(notebook, "a.ipynb") in from_zip
     assert "helper_that_only_this_zip_has" in from_zip
+    # a malformed second notebook (a checkpoint) adds nothing and breaks nothing
+    for junk in ('{"cells": 5}', '{"cells": [{"cell_type": "code", "source": [1]}]}',
+                 "[" * 100_000):
+        hostile = io.BytesIO()
+        with zipfile.ZipFile(hostile, "w") as zf:
+            zf.writestr("hw3/solution.ipynb", notebook)
+            zf.writestr("hw3/.ipynb_checkpoints/solution-checkpoint.ipynb", junk)
+        assert notebook_code(hostile.getvalue(), "hw3.zip") == \
+            notebook_code(notebook, "a.ipynb")
     module = notebook_code((EE411 / "correct_module.py").read_bytes(), "hw3.py")
     assert "def gradient" in module and '"cell_type"' not in module
 

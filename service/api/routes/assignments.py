@@ -107,8 +107,8 @@ def update_policy(assignment: AssignmentDep, body: PolicyUpdate, user: Instructo
         unknown = [q for q in body.leaderboard_questions if q not in graded]
         if unknown:
             raise HTTPException(422, f"{assignment.id} has no autograded question "
-                                     f"{', '.join(map(repr, unknown))}: a leaderboard shows "
-                                     f"those graded on hidden images.")
+                                     f"{', '.join(map(repr, unknown))}: a leaderboard lists "
+                                     f"autograded questions (those measuring accuracy).")
     for key, value in body.model_dump(exclude_unset=True).items():
         setattr(policy, key, value)
     repo.audit(db, actor=user, action="policy", target=assignment.id,

@@ -3,6 +3,7 @@ the background) and look at the most similar pairs side by side."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException
@@ -24,6 +25,7 @@ from service.similarity.job import launch
 from service.storage import read_verified
 
 router = APIRouter(tags=["similarity"], responses=ERROR_RESPONSES)
+log = logging.getLogger("autograder.similarity")
 
 
 def _who(submission: Submission) -> str:
@@ -93,8 +95,13 @@ def similarity_pair(run_id: str, rank: Annotated[int, PathParam(ge=1)], user: In
     sides = []
     for key in ("a", "b"):
         found, head = _side(db, pair[key], pair[f"similarity_{key}"])
-        code = notebook_code(read_verified(state.store, found.blob_sha256), found.filename)
-        regions = [(int(s), int(e)) for s, e in pair[f"regions_{key}"]]
+        try:
+            code = notebook_code(read_verified(state.store, found.blob_sha256),
+                                 found.filename)
+        except Exception:  # the job read it; a blob lost or unreadable since shows empty
+            log.exception("similarity %s: submission %s cannot be shown", run_id, found.id)
+            code = ""
+        regions = [(int(s), int(e)) for s, e in pair[f"regions_{key}"] if e <= len(code)]
         sides.append(SimilarSide(**head.model_dump(), code=code,
                                  lines=line_spans(code, regions)))
     return SimilarityPairDetail(run_id=run.id, rank=rank, overlap=pair["overlap"],

@@ -121,31 +121,36 @@ def submit(
             raise HTTPException(403, f"{yours} ({deadline:%Y-%m-%d %H:%M} UTC) "
                                      "has passed; late submissions are not accepted.")
         late_days = math.ceil((now - deadline) / timedelta(days=1))
-    if max_per_hour is not None:
-        recent = repo.count_recent(db, user_id=user.id, assignment_id=assignment.id,
-                                   since=now - timedelta(hours=1), group_id=group_id)
-        if recent >= max_per_hour:
-            who = f"Your group {group_name!r} has" if group_name else "You have"
-            raise HTTPException(429, f"{who} submitted {recent} times in the last hour; "
-                                     f"the limit is {max_per_hour}. Try again later.")
     try:
         state.store.put(data, sha)
     except BlobTooLarge:
         raise HTTPException(413, "The file is larger than this service can store.") from None
     db.commit()  # the reads above end here: the writes below are one short transaction
     with one_writer(db):
+        if max_per_hour is not None:
+            # counted with the writes: two uploads at once cannot both take the last slot
+            recent = repo.count_recent(db, user_id=user.id, assignment_id=assignment.id,
+                                       since=now - timedelta(hours=1), group_id=group_id)
+            if recent >= max_per_hour:
+                db.rollback()
+                who = f"Your group {group_name!r} has" if group_name else "You have"
+                raise HTTPException(429, f"{who} submitted {recent} times in the last "
+                                         f"hour; the limit is {max_per_hour}. Try again "
+                                         "later.")
         repo.ensure_blob(db, sha256=sha, size=len(data))
         submission, run = repo.create_submission(
             db, assignment_id=assignment.id, user=user, sha256=sha, filename=filename,
             idempotency_key=idempotency_key, late_days=late_days, group_id=group_id)
-        notify_after_commit(db, state.dispatcher, run.id)
+        submission_id, run_id, run_status = submission.id, run.id, run.status
         db.commit()
-    log.info("run %s queued for submission %s", run.id, submission.id,
-             extra={"run_id": run.id, "submission_id": submission.id,
+    # after the lock: a broker that is slow to take the message holds up no other upload
+    state.dispatcher.notify(run_id)
+    log.info("run %s queued for submission %s", run_id, submission_id,
+             extra={"run_id": run_id, "submission_id": submission_id,
                     "assignment_id": assignment.id})
-    response.headers["Location"] = f"/api/v1/submissions/{submission.id}"
-    return SubmissionAccepted(id=submission.id, run_id=run.id, status=run.status,
-                              status_url=f"/api/v1/submissions/{submission.id}",
+    response.headers["Location"] = f"/api/v1/submissions/{submission_id}"
+    return SubmissionAccepted(id=submission_id, run_id=run_id, status=run_status,
+                              status_url=f"/api/v1/submissions/{submission_id}",
                               late_days=late_days)
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, UploadFile
 from fastapi import Path as PathParam
+from sqlalchemy.exc import IntegrityError
 
 from service.api.deps import DB, Instructor, State, unit_of_work
 from service.db import repository as repo
@@ -95,6 +96,9 @@ def upload_version(assignment_id: AssignmentId, user: Instructor, db: DB, state:
         version = repo.add_version(db, assignment_id=assignment_id, sha256=sha, user=user)
     except repo.VersionBusyError as exc:
         raise HTTPException(409, f"Not taken: {exc}; wait for its result.") from None
+    except IntegrityError:  # another upload took the same number a moment ago
+        raise HTTPException(409, "Not taken: another version of this assignment was "
+                                 "uploaded at the same moment; wait for its result.") from None
     repo.audit(db, actor=user, action="upload_version",
                target=f"{assignment_id}/{version.number}", detail={"sha256": sha})
     out = version_out(version)
