@@ -24,12 +24,14 @@ from service.similarity.compare import Pair, Source, boilerplate_texts, compare,
 from service.storage import StorageError, make_store, read_verified
 
 log = logging.getLogger("autograder.similarity")
+# 500 hand-ins take seconds (bench/similarity.py); a job still going after this is stuck
+JOB_TIMEOUT_S = 1800.0
 
 
 def launch(settings: Settings, run_id: str, assignment_folder: Path) -> None:
     """Start the job for a queued run."""
     background.launch(settings, "service.similarity.job", run_id, str(assignment_folder),
-                      name=f"similarity-{run_id}")
+                      timeout_s=JOB_TIMEOUT_S, name=f"similarity-{run_id}")
 
 
 def pair_json(pair: Pair) -> dict[str, object]:
