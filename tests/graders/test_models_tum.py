@@ -10,6 +10,7 @@ import pytest
 
 from graders.pipeline.grade import grade_submission
 from graders.results import Outcome
+from graders.runner.kernel_code import MODULE_PREFIX
 from tests.conftest import MODEL_LIMITS as LIMITS
 from tests.conftest import (
     NOTEBOOKS,
@@ -93,8 +94,12 @@ def test_no_label_file_is_visible_inside_the_sandbox(tum, data_config, fixture_d
 
     hunt = json.loads(text.split("HUNT ", 1)[1].splitlines()[0])
     assert hunt["found"] == [] and hunt["hidden_dir"] is False
-    # the grader's folder holds the probe plan and label-free image arrays only
-    assert all(name == "plan.json" or name.endswith(".npy") for name in hunt["grader"])
+    # the grader's folder holds the probe plan, label-free image arrays and the probe
+    # modules' sources (which the probe cells read; the kernel ran them anyway) only
+    assert all(name == "plan.json" or name.endswith(".npy")
+               or (name.startswith(MODULE_PREFIX) and name.endswith(".py"))
+               for name in hunt["grader"]), hunt["grader"]
+    assert any(name.endswith(".npy") for name in hunt["grader"])
     # every array is a batch of uint8 images (N x H x W x C); none is a label vector
     assert hunt["arrays"] and all(v == ["uint8", 4] for v in hunt["arrays"].values())
 
