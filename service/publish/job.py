@@ -22,7 +22,7 @@ from service.db.models import AssignmentVersion, VersionStatus
 from service.db.session import make_engine, make_sessionmaker
 from service.logs import configure_logging
 from service.publish.verdict import problems as verdict_problems
-from service.storage import make_store
+from service.storage import BlobStore, make_store
 
 log = logging.getLogger("autograder.publish")
 # the reference notebook of a course with training in it takes minutes on 2 cores
@@ -76,9 +76,9 @@ def validate(settings: Settings, version_id: str, taken: tuple[str, ...] = ()) -
     return problems
 
 
-def _check(settings: Settings, store: object, assignment_id: str, sha: str,
+def _check(settings: Settings, store: BlobStore, assignment_id: str, sha: str,
            earlier: dict[str, int]) -> tuple[list[str], dict[str, object]]:
-    loaded = load_assignment(version_folder(store, settings.assignments_dir, sha))  # type: ignore[arg-type]
+    loaded = load_assignment(version_folder(store, settings.assignments_dir, sha))
     spec = loaded.spec
     measured: dict[str, object] = {"spec_version": spec.version[:20], "title": spec.title[:300],
                                    "autograded_points": float(spec.autograded_points)}

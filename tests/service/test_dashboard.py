@@ -47,18 +47,8 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser, server: LiveServer, request: pytest.FixtureRequest):
-    context = browser.new_context(base_url=server.url, accept_downloads=True,
-                                  viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    tab.set_default_timeout(30_000)
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.errors = errors  # type: ignore[attr-defined]
-    yield tab
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
-    assert not errors, f"the page raised: {errors}"
+    with own_page(browser, server, request.node.name) as tab:
+        yield tab
 
 
 def sign_in(page, token: str) -> None:
@@ -644,19 +634,22 @@ def _opened_blind(page) -> str:
 
 @contextmanager
 def own_page(browser, server: LiveServer, screenshot: str) -> Iterator[object]:
-    """A tab on a server of the test's own (not the module's), checked like ``page``."""
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    """A tab on ``server`` (the module's, for ``page``, or a test's own): a full-page
+    screenshot at the end, and no error the page raised."""
+    context = browser.new_context(base_url=server.url, accept_downloads=True,
+                                  viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     tab.set_default_timeout(30_000)
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.errors = errors  # type: ignore[attr-defined]
     try:
         yield tab
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         tab.screenshot(path=str(SCREENSHOTS / f"{screenshot}.png"), full_page=True)
     finally:
         context.close()
-    assert not errors, errors
+    assert not errors, f"the page raised: {errors}"
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException
 from fastapi import Path as PathParam
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from service.api.deps import DB, AssignmentDep, Instructor, State, unit_of_work
 from service.db import repository as repo
@@ -41,6 +43,12 @@ def _side(db: DB, submission_id: str, similarity: float) -> tuple[Submission, Si
 
 
 def run_out(db: DB, run: SimilarityRun) -> SimilarityRunOut:
+    # the pairs' submissions in one query (with their students and groups), not two
+    # lookups per pair; _side then finds them in the session's identity map
+    wanted = {p[key] for p in run.pairs for key in ("a", "b")}
+    if wanted:
+        db.scalars(select(Submission).where(Submission.id.in_(wanted)).options(
+            selectinload(Submission.user), selectinload(Submission.group))).all()
     pairs = [SimilarityPair(rank=i + 1, overlap=p["overlap"],
                             a=_side(db, p["a"], p["similarity_a"])[1],
                             b=_side(db, p["b"], p["similarity_b"])[1])
