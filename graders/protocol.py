@@ -36,6 +36,7 @@ class ModelRequestKind(StrEnum):
     VALUES = "values"  # the variables and cell results that value answers read
     OPS = "ops"  # run autograd ops forward and backward (a course library's Op classes)
     OPTIMIZERS = "optimizers"  # the optimizers that stepped, and how often with gradients
+    FIGURES = "figures"  # what each figure the notebook showed plots (lines' y-ranges)
 
 
 class _Message(BaseModel):

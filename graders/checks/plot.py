@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from graders.checks import _controls as ctl
-from graders.checks.base import CheckKind, Control
-from graders.results import CellStatus, CellSummary
-from graders.scoring.function import Fault
+from graders.checks.base import CheckKind, Control, Evidence
+from graders.protocol import ModelRequestKind
+from graders.results import CallStatus, CellStatus, CellSummary
+from graders.scoring.function import CheckScore, Fault
+from graders.scoring.models.context import _decoded
+from graders.scoring.models.figures import plotted
 from graders.scoring.models.static import score_plot
+from graders.scoring.values import WireFormatError
 from graders.spec import Drawing, PlotCheck
 
 CURVES = PlotCheck(points=1, section=r"training curves", shows=Drawing.CURVES)
@@ -22,15 +27,31 @@ _PLOT = "plt.plot(losses)\nplt.xlabel('epoch')\nplt.show()"
 def controls() -> list[Control[PlotCheck]]:
     """What the plot check can tell apart: figures (shown, or saved by savefig calls that
     ran) in the question's cells, counted by what their code draws: curves, pictures or
-    other charts. Not whether a curve is the right one: any line plot under the heading
-    counts as the loss curve."""
+    other charts; and, where the kernel saw the figures shown, whether a curve changes
+    over its points (a flat line, say the learning rate drawn again and again, is no curve
+    of training). Not whether a changing curve is the right one: any line plot under the
+    heading that changes counts as the loss curve."""
 
     def control(name: str, check: PlotCheck, cells: tuple[CellSummary, ...], credit: float,
                 fault: Fault | None = None, *,
-                failures: dict[int, tuple[CellStatus, str]] | None = None
-                ) -> Control[PlotCheck]:
-        return Control(name, check, ctl.evidence(ctl.question_for(check), models=ctl.context(
-            cells=cells, records=ctl.ran(cells, failures))), credit, fault)
+                failures: dict[int, tuple[CellStatus, str]] | None = None,
+                seen: Any = None) -> Control[PlotCheck]:
+        """``seen``: the kernel's answer about the figures shown (none by default: the
+        code alone decides, as for a recording made before the kernel was asked)."""
+        records = ctl.answered(seen) if seen is not None else None
+        return Control(name, check, ctl.evidence(
+            ctl.question_for(check), records=records, models=ctl.context(
+                cells=cells, records=ctl.ran(cells, failures))), credit, fault)
+
+    def figure(after_cell: int, *curves: tuple[float, float, int]) -> dict[str, Any]:
+        """One figure with one panel per curve (lowest, highest, points), shown after
+        ``after_cell``."""
+        return {"after_cell": after_cell, "axes": [
+            {"curves": [{"kind": "line", "n": n, "finite": n, "lo": lo, "hi": hi}],
+             "images": 0} for lo, hi, n in curves]}
+
+    # the part's plotting cell is cell 3; the cell that ran before it is cell 1
+    loss, lr, lrs = (0.31, 2.3, 20), (0.01, 0.01, 20), (1.0, 1.0, 20)
 
     def part(plot: CellSummary, *after: CellSummary) -> tuple[CellSummary, ...]:
         return ctl.notebook(ctl.md("## 2.1 Loading the data"), ctl.code("x, y = next(it)"),
@@ -96,6 +117,31 @@ def controls() -> list[Control[PlotCheck]]:
                 CURVES, ctl.evidence(ctl.question_for(CURVES), models=replace(ctl.context(
                     cells=ctl.notebook(ctl.md("## 2.3 CNN"), ctl.code(_PLOT, images=1))),
                     claimed=(("2.3", frozenset({1})),))), 0.0),
+        # what the kernel saw the figures plot: it can only take a curve away
+        control("the loss curve, seen by the kernel to fall", CURVES,
+                part(ctl.code(_PLOT, images=1)), 1.0, seen={"figures": [figure(1, loss)]}),
+        control("flat lines (the learning rate) drawn as the learning curves", CURVES,
+                part(ctl.code("for name, h in lrs.items():\n    plt.plot(h, label=name)\n"
+                              "plt.ylabel('loss'); plt.show()", images=1)), 0.0,
+                seen={"figures": [figure(1, lr, lrs)]}),
+        control("two panels, one of them a flat line, where two curves are asked",
+                TWO_CURVES, part(ctl.code(two_panels, images=1)), 0.0,
+                seen={"figures": [figure(1, loss, lr)]}),
+        control("two panels that both change, where two curves are asked", TWO_CURVES,
+                part(ctl.code(two_panels, images=1)), 1.0,
+                seen={"figures": [figure(1, loss, (0.2, 1.9, 20))]}),
+        # a one-point line (one epoch trained) is not judged flat: nothing changes yet
+        control("a curve of one point", CURVES, part(ctl.code(_PLOT, images=1)), 1.0,
+                seen={"figures": [figure(1, (2.1, 2.1, 1))]}),
+        # a flat line shown by another cell does not take this cell's curve away
+        control("a flat line shown by another cell", CURVES, part(
+            ctl.code(_PLOT, images=1)), 1.0, seen={"figures": [figure(0, lr)]}),
+        # the kernel is a witness that can lie: what it says can only take credit away
+        control("a bar chart the kernel says is a changing curve", CURVES, part(ctl.code(
+            "plt.bar(names, accuracies)\nplt.show()", images=1)), 0.0,
+            seen={"figures": [figure(1, loss, loss, loss)]}),
+        control("a flat line, the kernel's answer unreadable", CURVES, part(
+            ctl.code(_PLOT, images=1)), 1.0, seen={"figures": "flat"}),
         control("code that draws a curve but showed nothing", CURVES,
                 part(ctl.code("plt.plot(losses)")), 0.0),
         control("an empty figure: printed, never drawn", CURVES, part(ctl.code(
@@ -120,6 +166,21 @@ def controls() -> list[Control[PlotCheck]]:
     ]
 
 
-PLOT = CheckKind(spec=PlotCheck, name="plot", label=lambda c: "plot",
-                 score=lambda c, ev: score_plot(c, ev.context()), grades_models=True,
-                 controls=controls, kernel="")
+def _score(check: PlotCheck, ev: Evidence) -> CheckScore:
+    """The figures the code shows; what the kernel saw them plot only takes curves away,
+    so a kernel that says nothing (or what the notebook made it say) changes nothing."""
+    ctx = ev.context()
+    record, seen = ev.record, {}
+    if record is not None and record.status is CallStatus.OK:
+        try:
+            payload = _decoded(record)
+        except WireFormatError:
+            payload = None
+        seen = plotted(payload, (r.index for r in ctx.records
+                                 if r.status is not CellStatus.SKIPPED))
+    return score_plot(check, ctx, seen)
+
+
+PLOT = CheckKind(spec=PlotCheck, name="plot", label=lambda c: "plot", score=_score,
+                 request=lambda c, _: ({"kind": ModelRequestKind.FIGURES.value}, None),
+                 grades_models=True, controls=controls, kernel="probe")

@@ -88,6 +88,92 @@ def snapshot(namespace, names, cell):
         sys.modules["_autograder_probe_torch"].after_cell(cell)
     except BaseException:
         pass
+    try:  # noqa: SIM105
+        # a figure shown from now on belongs to the cell that runs next
+        sys.modules[FIGURES].cell = cell if isinstance(cell, int) else -1
+    except BaseException:
+        pass
+
+
+# ----------------------------------------------------------------------- figures
+FIGURES = "_autograder_figures"  # a module of its own: outlives fresh copies of this one
+MAX_FIGURES, MAX_AXES, MAX_LINES = 32, 8, 16
+
+
+def watch_figures():
+    """Summarise every matplotlib figure the notebook shows, as IPython formats it for
+    display (``plt.show()``, the inline backend's flush, a figure as a cell's value): per
+    axes, each line's and scatter's y-values as count, finite count, lowest and highest,
+    and after which cell. The host reads it to tell a curve that changes from a flat line;
+    it can only take credit away, so a notebook that hides or rewrites it gains nothing."""
+    if FIGURES in sys.modules:
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    state = types.ModuleType(FIGURES)
+    import weakref
+
+    # by the figure itself, not its id: a loop's closed figures free their ids for the next
+    state.records, state.cell, state.shown = [], -1, weakref.WeakKeyDictionary()
+    formatter = ip.display_formatter
+    original = formatter.format
+
+    def format(obj, *args, **kwargs):
+        try:
+            # a figure that is a cell's value is shown again by the inline flush: once
+            if len(state.records) < MAX_FIGURES and state.shown.get(obj) != state.cell:
+                figure = _figure(obj)
+                if figure is not None:
+                    figure["after_cell"] = state.cell
+                    state.records.append(figure)
+                    state.shown[obj] = state.cell
+        except Exception:
+            pass
+        return original(obj, *args, **kwargs)
+
+    formatter.format = format
+    sys.modules[FIGURES] = state
+
+
+def _figure(obj):
+    mpl = sys.modules.get("matplotlib.figure")
+    if mpl is None or not isinstance(obj, mpl.Figure):
+        return None
+    axes = []
+    for ax in list(obj.axes)[:MAX_AXES]:
+        curves = [_curve(line.get_ydata(), "line") for line in list(ax.get_lines())]
+        for collection in list(ax.collections):
+            offsets = collection.get_offsets()
+            if getattr(offsets, "ndim", 0) == 2 and offsets.shape[0] and offsets.shape[1] == 2:
+                curves.append(_curve(offsets[:, 1], "points"))
+        axes.append({"curves": curves[:MAX_LINES], "images": len(ax.images)})
+    return {"axes": axes}
+
+
+def _curve(values, kind):
+    import numpy as np
+
+    try:
+        y = np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError):
+        return {"kind": kind, "n": -1}  # not numbers (categories, dates): not judged
+    finite = y[np.isfinite(y)]
+    curve = {"kind": kind, "n": int(y.size), "finite": int(finite.size)}
+    if finite.size:
+        curve["lo"], curve["hi"] = float(finite.min()), float(finite.max())
+    return curve
+
+
+def figures():
+    """The summaries, or None when the watch could not be installed (no IPython): the
+    host then reads the code alone, as it would without the kernel."""
+    state = sys.modules.get(FIGURES)
+    return None if state is None else list(state.records)
 
 
 MAX_DATASETS = 16
@@ -469,6 +555,8 @@ def _answer(request, namespace, directory, tools):
         return sys.modules["_autograder_probe_ops"].run_ops(request, namespace)
     if kind == "evaluate" and request.get("framework") == "vugrad":
         return sys.modules["_autograder_probe_ops"].evaluate(request, namespace, directory)
+    if kind == "figures":
+        return {"figures": figures()}
     if kind == "optimizers":
         return {"optimizers": tools.optimizer_steps() if tools is not None else []}
     if "torch" not in sys.modules:

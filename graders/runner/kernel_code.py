@@ -106,6 +106,7 @@ def bootstrap_code(seed: int, paths: Paths | None = None) -> str:
         "    except Exception:\n"
         "        pass\n"
         "    mod.install()\n"
+        "    sys.modules['_autograder_probe'].watch_figures()\n"
         "    import os, shutil\n"
         f"    if os.path.isdir({files!r}):\n"
         f"        shutil.copytree({files!r}, '.', dirs_exist_ok=True)\n"

@@ -1,15 +1,18 @@
 """What a cell's figures draw, read from its code on the host: curves (``plot``,
 ``semilogy``, ...), pictures (``imshow``, ...) or other charts, counted by drawing call
 rather than by figure, so two panels of one figure are two curves and a picture of digits
-is not a loss curve. The kernel is not asked: it could describe figures it never drew."""
+is not a loss curve. The kernel's summary of the figures it showed (``plotted``) can only
+take a curve away: a flat line is no curve of training. It is never asked to add one, as
+it could describe figures it never drew."""
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, TypeGuard
 
 from graders.results import CellSummary
 from graders.scoring.models.code import definitions, python
@@ -148,3 +151,65 @@ def shown(cells: Sequence[CellSummary], cell: CellSummary, figures: int,
     if kind is Drawing.PICTURES and total == 0 and not what.helpers:
         return figures
     return 0
+
+
+# ----------------------------------------------------------- what the kernel saw plotted
+_FLAT = 1e-9  # relative spread under which a line is one value drawn again and again
+
+
+@dataclass(frozen=True)
+class Plotted:
+    """What the figures one cell showed plot, as the kernel summarised them."""
+
+    changing: int  # curves whose values change, or that cannot be judged (one point)
+    flat: tuple[float, ...]  # the value of each flat curve (every point the same)
+
+    @property
+    def curves(self) -> int:
+        return self.changing + len(self.flat)
+
+
+def plotted(payload: Any, ran: Iterable[int]) -> dict[int, Plotted]:
+    """The kernel's figure summaries (``{"figures": [...]}``), by the cell that showed
+    them: each was shown after the cell it names ran, so during the next cell that ran.
+    Anything that does not fit the shape is left out: what is missing is not judged."""
+    order = sorted(set(ran))
+    figures = payload.get("figures") if isinstance(payload, dict) else None
+    found: dict[int, tuple[int, list[float]]] = {}
+    for figure in figures if isinstance(figures, list) else ():
+        if not isinstance(figure, dict) or not isinstance(figure.get("axes"), list):
+            continue
+        after = figure.get("after_cell")
+        if not isinstance(after, int) or isinstance(after, bool):
+            continue
+        cell = next((i for i in order if i > after), None)
+        if cell is None:
+            continue
+        changing, flat = found.get(cell, (0, []))
+        for axes in figure["axes"]:
+            curves = axes.get("curves") if isinstance(axes, dict) else None
+            for curve in curves if isinstance(curves, list) else ():
+                value = _flat(curve)
+                if value is None:
+                    changing += isinstance(curve, dict)
+                else:
+                    flat.append(value)
+        found[cell] = (changing, flat)
+    return {cell: Plotted(changing, tuple(flat)) for cell, (changing, flat) in found.items()}
+
+
+def _flat(curve: Any) -> float | None:
+    """The one value a flat curve draws (two finite points or more, all the same); None
+    for a curve that changes or cannot be judged."""
+    if not isinstance(curve, dict):
+        return None
+    finite, lo, hi = curve.get("finite"), curve.get("lo"), curve.get("hi")
+    if not isinstance(finite, int) or finite < 2:
+        return None
+    if not (_real(lo) and _real(hi)) or hi - lo > _FLAT * max(1.0, abs(lo), abs(hi)):
+        return None
+    return float(lo)
+
+
+def _real(value: Any) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -11,7 +11,7 @@ from graders.results import CellStatus
 from graders.scoring.function import CheckScore, Fault
 from graders.scoring.models.code import Call, read, savefig_calls
 from graders.scoring.models.context import ModelContext
-from graders.scoring.models.figures import shown
+from graders.scoring.models.figures import Plotted, shown
 from graders.spec import CallsCheck, Drawing, OptimizerCheck, PlotCheck
 
 _LOOKED_FOR = {
@@ -21,7 +21,12 @@ _LOOKED_FOR = {
 }
 
 
-def score_plot(check: PlotCheck, ctx: ModelContext) -> CheckScore:
+def score_plot(check: PlotCheck, ctx: ModelContext,
+               seen: dict[int, Plotted] | None = None) -> CheckScore:
+    """Figures under the question's section, counted by what their code draws; with
+    ``seen`` (what the kernel saw each cell's figures plot), a cell's curves are at most
+    those that change: a flat line drawn where a curve of training is asked is none."""
+    seen = seen or {}
     section = ctx.section(check.section)
     # other questions' parts were found: the notebook is laid out by question, and this
     # one's is not there (a notebook whose layout is not recognised is read whole)
@@ -39,6 +44,8 @@ def score_plot(check: PlotCheck, ctx: ModelContext) -> CheckScore:
     # prompts claim
     others = ctx.claimed_elsewhere() if not section.found else frozenset()
     found = figures = 0
+    flat_lines: list[tuple[int, Plotted]] = []
+    witnessed = 0  # curves the kernel saw change
     for cell in section.cells:
         if cell.kind != "code" or cell.index in others:
             continue
@@ -47,13 +54,22 @@ def score_plot(check: PlotCheck, ctx: ModelContext) -> CheckScore:
         made = max(cell.images if cell.index in ran else 0,
                    savefig_calls(cell.source) if check.saved and cell.index in ran else 0)
         figures += made
-        found += shown(ctx.cells, cell, made, check.shows)
+        count = shown(ctx.cells, cell, made, check.shows)
+        data = seen.get(cell.index)
+        if count and check.shows is Drawing.CURVES and data is not None and data.curves:
+            if data.changing < count and data.flat:
+                flat_lines.append((cell.index, data))
+            count = min(count, data.changing)
+            witnessed += count
+        found += count
     where = "this question's part of the notebook" if section.found else "the notebook"
     notes = [section.note] if section.note else []
     looked_for = f"at least {check.min_images} {_LOOKED_FOR[check.shows]} in {where}"
     if found >= check.min_images:
-        return CheckScore(1.0, [f"looked for {looked_for}: found {found} (kept for your "
-                                "instructor)", *notes])
+        checked = (f"; {witnessed} of them seen to change over their points, not flat"
+                   if witnessed else "")
+        return CheckScore(1.0, [f"looked for {looked_for}: found {found}{checked} (kept for "
+                                "your instructor)", *notes])
     # a plot is missing because a cell of this part stopped: say so (errored, timed out)
     cells = {c.index for c in section.cells if c.kind == "code"}
     stopped = next((r for r in ctx.records if r.index in cells
@@ -63,9 +79,18 @@ def score_plot(check: PlotCheck, ctx: ModelContext) -> CheckScore:
         fault = Fault.TIMED_OUT if stopped.status is CellStatus.TIMEOUT else Fault.ERRORED
         why = [f"cell {stopped.index + 1} did not complete "
                f"({stopped.error or stopped.status.value})"]
+    elif flat_lines:
+        why = [_flat_note(index, data) for index, data in flat_lines]
     elif figures > found:
         why = [f"{figures} figure(s) there, but their code draws something else"]
     return CheckScore(0.0, [f"looked for {looked_for}: found {found}", *why, *notes], fault)
+
+
+def _flat_note(index: int, data: Plotted) -> str:
+    values = ", ".join(f"{v:.4g}" for v in sorted(set(data.flat))[:4])
+    return (f"the figure(s) cell {index + 1} showed draw {len(data.flat)} flat line(s), "
+            f"each one value over and over ({values}): a curve of training changes from "
+            "step to step, so this is not the curve asked for")
 
 
 # torch.optim's defaults: Adam(params) is Adam with lr=1e-3, as the handout may ask

@@ -1,0 +1,83 @@
+"""The kernel's figure witness, run in a real IPython shell with matplotlib's inline
+backend: every figure the notebook shows is summarised (each line's y-range, by the cell
+that showed it), and the host reads a flat line as no curve. The judging is in
+tests/graders/test_kind_controls.py (the plot kind's controls)."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+import graders.kernel
+from graders.boundary import __file__ as BOUNDARY_FILE
+from graders.scoring.models.figures import Plotted, plotted
+
+KERNEL = Path(graders.kernel.__file__).parent
+
+
+def _module(name: str, path: Path) -> types.ModuleType:
+    module = types.ModuleType(name)
+    exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
+    sys.modules[name] = module
+    return module
+
+
+@pytest.fixture()
+def shell() -> Iterator[tuple[InteractiveShell, types.ModuleType]]:
+    ip = InteractiveShell.instance()
+    _module("_autograder_boundary", Path(BOUNDARY_FILE))
+    probe = _module("_autograder_probe", KERNEL / "probe.py")
+    probe.watch_figures()
+    # the inline backend, as ``%matplotlib inline`` selects it in a kernel
+    assert ip.run_cell("import matplotlib\n"
+                       "matplotlib.use('module://matplotlib_inline.backend_inline')\n"
+                       "import matplotlib.pyplot as plt").success
+    probe.snapshot({}, [], 0)
+    yield ip, probe
+    ip.display_formatter.__dict__.pop("format", None)
+    for name in ("_autograder_boundary", "_autograder_probe", probe.FIGURES):
+        sys.modules.pop(name, None)
+    InteractiveShell.clear_instance()
+
+
+def _run(ip: InteractiveShell, probe: types.ModuleType, cell: int, source: str) -> None:
+    assert ip.run_cell(source).success
+    probe.snapshot({}, [], cell)
+
+
+def test_each_figure_shown_is_summarised_by_the_cell_that_showed_it(shell):
+    ip, probe = shell
+    # the learning rate drawn per step, labelled as a loss: two flat lines
+    _run(ip, probe, 1, "plt.plot([0.01] * 25, label='sgd'); plt.plot([1.0] * 25)\n"
+                       "plt.ylabel('loss'); plt.show()")
+    # a falling curve in one panel, a picture in the other, shown as the cell's value
+    _run(ip, probe, 2, "fig, (a, b) = plt.subplots(1, 2)\na.plot([2.3, 1.1, 0.4])\n"
+                       "b.imshow([[0, 1], [1, 0]])\nfig")
+    _run(ip, probe, 3, "plt.bar(['sgd', 'adam'], [0.9, 0.95]); plt.show()\n"
+                       "for h in ([3, 2], [5, 1]):\n    plt.figure(); plt.plot(h); plt.show()")
+    # drawn and never shown: nothing to summarise
+    _run(ip, probe, 4, "import matplotlib\nmatplotlib.pyplot.close('all')\n"
+                       "f = plt.figure(); plt.plot([1, 2]); plt.close(f)")
+    figures = probe.figures()
+    assert [f["after_cell"] for f in figures] == [0, 1, 2, 2, 2]
+    flat = figures[0]["axes"][0]["curves"]
+    assert [(c["n"], c["lo"], c["hi"]) for c in flat] == [(25, 0.01, 0.01), (25, 1.0, 1.0)]
+    panels = figures[1]["axes"]
+    assert panels[0]["curves"][0]["lo"] == 0.4 and panels[1]["images"] == 1
+    assert figures[2]["axes"][0]["curves"] == []
+    seen = plotted({"figures": figures}, ran=[0, 1, 2, 3, 4])
+    assert seen == {1: Plotted(changing=0, flat=(0.01, 1.0)),
+                    2: Plotted(changing=1, flat=()), 3: Plotted(changing=2, flat=())}
+
+
+def test_a_notebook_that_replaces_the_display_formatter_only_loses_the_summaries(shell):
+    ip, probe = shell
+    _run(ip, probe, 1, "ip = get_ipython()\nip.display_formatter.format = "
+                       "type(ip.display_formatter).format.__get__(ip.display_formatter)\n"
+                       "plt.plot([0.01] * 25); plt.show()")
+    assert probe.figures() == []  # nothing said: the code alone decides, as before
