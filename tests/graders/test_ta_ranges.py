@@ -55,11 +55,6 @@ TA: dict[tuple[str, str], dict[str, Range]] = {
 # Where the grader still differs from the TA: asserted as they are (a fix shows up here),
 # never hidden in a wider range, and named in the closing notes as open.
 KNOWN_GAPS: dict[tuple[str, str, str], tuple[float, str]] = {
-    ("ee411-hw3", "ta_fool.ipynb", "2.2"): (
-        3.25, "the 'learning curves' plot the learning rate (flat lines labelled loss): the "
-              "plot check counts curves and cannot see what they plot (TA 2 to 2.5; the "
-              "optimizers handed to a fit() that never steps them now earn nothing but the "
-              "Nesterov SGD another section stepped on the same network)"),
     # under, not over: the two TAs disagree on sigmoid + softmax-before-the-loss (EE-411's
     # gives the architecture 0 to 25%, this one 33 to 50%); the grader gives 25%, the
     # share it gives in quarters, and stays on the side that gives less
