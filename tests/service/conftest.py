@@ -4,12 +4,14 @@ processes, a fresh SQLite database and storage per server."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,3 +176,54 @@ def wait_graded(client: httpx.Client, submission_id: str, timeout: float = 180) 
             return body
         time.sleep(0.25)
     raise AssertionError(f"submission {submission_id} not graded in {timeout} s: {body}")
+
+
+# ----------------------------------------------------------------- the browser tests
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+
+
+def chromium_path() -> str:
+    found = os.environ.get("AUTOGRADER_CHROMIUM") or shutil.which("chromium") \
+        or shutil.which("chromium-browser")
+    if not found:
+        pytest.fail("the dashboard tests need Debian's chromium: apt-get install chromium "
+                    "chromium-driver (.ci/run installs them)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium_path(),
+                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield launched
+        launched.close()
+
+
+def sign_in(page, token: str) -> None:
+    page.goto("/")
+    page.fill("#token", token)
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector("#signout")
+
+
+@contextmanager
+def own_page(browser, server: LiveServer, screenshot: str) -> Iterator[object]:
+    """A tab on ``server`` (the module's, for ``page``, or a test's own): a full-page
+    screenshot at the end, and no error the page raised."""
+    context = browser.new_context(base_url=server.url, accept_downloads=True,
+                                  viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.errors = errors  # type: ignore[attr-defined]
+    try:
+        yield tab
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(SCREENSHOTS / f"{screenshot}.png"), full_page=True)
+    finally:
+        context.close()
+    assert not errors, f"the page raised: {errors}"

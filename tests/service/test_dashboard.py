@@ -7,55 +7,32 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import NOTEBOOKS, ROOT
-from tests.service.conftest import LiveServer, Users, submit, wait_graded
+from tests.service.conftest import (
+    SCREENSHOTS,
+    LiveServer,
+    Users,
+    own_page,
+    sign_in,
+    submit,
+    wait_graded,
+)
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.browser]
 
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 HW3 = NOTEBOOKS / "ee411_hw3"
 SLOW = 180_000  # ms: a cold sandbox on a loaded 2-core machine
-
-
-def chromium_path() -> str:
-    found = os.environ.get("AUTOGRADER_CHROMIUM") or shutil.which("chromium") \
-        or shutil.which("chromium-browser")
-    if not found:
-        pytest.fail("the dashboard tests need Debian's chromium: apt-get install chromium "
-                    "chromium-driver (.ci/run installs them)")
-    return found
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium_path(),
-                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
 def page(browser, server: LiveServer, request: pytest.FixtureRequest):
     with own_page(browser, server, request.node.name) as tab:
         yield tab
-
-
-def sign_in(page, token: str) -> None:
-    page.goto("/")
-    page.fill("#token", token)
-    page.click("#signin button[type=submit]")
-    page.wait_for_selector("#signout")
 
 
 @pytest.fixture(scope="module")
@@ -630,26 +607,6 @@ def _opened_blind(page) -> str:
     page.click("#current a:has-text('Open the submission')")
     page.wait_for_selector("dl.facts")
     return page.inner_text("dl.facts")
-
-
-@contextmanager
-def own_page(browser, server: LiveServer, screenshot: str) -> Iterator[object]:
-    """A tab on ``server`` (the module's, for ``page``, or a test's own): a full-page
-    screenshot at the end, and no error the page raised."""
-    context = browser.new_context(base_url=server.url, accept_downloads=True,
-                                  viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    tab.set_default_timeout(30_000)
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.errors = errors  # type: ignore[attr-defined]
-    try:
-        yield tab
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(SCREENSHOTS / f"{screenshot}.png"), full_page=True)
-    finally:
-        context.close()
-    assert not errors, f"the page raised: {errors}"
 
 
 @pytest.fixture(scope="module")

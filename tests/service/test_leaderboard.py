@@ -116,7 +116,7 @@ def test_staff_hide_a_question_from_the_leaderboard_page_and_a_student_no_longer
         live):
     from playwright.sync_api import sync_playwright
 
-    from tests.service.test_dashboard import chromium_path, sign_in
+    from tests.service.conftest import chromium_path, sign_in
 
     staff = live.client(live.tokens["staff"])
     assert staff.patch("/assignments/tum-ps10", json={"leaderboard": True}).status_code == 200
