@@ -88,6 +88,16 @@ class Settings(BaseSettings):
     # assignment's own limit applies below this)
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     pool_memory_mb: int = Field(default=2048, ge=0)
+    # LTI 1.3: the address an LMS and its users reach this service at (its launch,
+    # login and key URLs are built on it; default: http://host:port)
+    public_url: str | None = None
+    # platforms registered from a file at start-up (a JSON list of registrations, the
+    # body POST /api/v1/lti/platforms takes), besides those staff add over the API
+    lti_platforms_file: Path | None = None
+    session_hours: float = Field(default=8.0, gt=0, le=24 * 14)  # an LTI launch's sign-in
+    lti_passback_interval_s: float = Field(default=2.0, gt=0)
+    # how often released assignments' totals are compared with what the LMS was sent
+    lti_refresh_s: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_unsafe_combinations(self) -> Settings:
@@ -113,6 +123,10 @@ class Settings(BaseSettings):
     def assignments_dir(self) -> Path:
         """Where this host unpacks the assignment versions staff published."""
         return (self.data_dir / "assignments").resolve()
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def resolved_database_url(self) -> str:

@@ -22,6 +22,7 @@ from service.api.routes import (
     grading,
     groups,
     health,
+    lti,
     regrades,
     reviews,
     similarity,
@@ -35,6 +36,7 @@ from service.db.migrate import migrate
 from service.db.session import make_engine, make_sessionmaker
 from service.jobs.base import Dispatcher
 from service.jobs.local import LocalDispatcher, NoDispatcher
+from service.lti.runtime import LtiRuntime
 from service.readiness import AssignmentReadiness
 from service.storage import make_store
 from service.web import mount_dashboard
@@ -68,6 +70,8 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
         catalog=catalog,
         dispatcher=dispatcher or make_dispatcher(settings, catalog),
         readiness=AssignmentReadiness(settings, catalog),
+        lti=LtiRuntime(settings, sessions, titles=lambda a: _title(catalog, a),
+                       assignments=catalog.get),
     )
 
     with state.sessions.begin() as session:
@@ -78,9 +82,11 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.dispatcher.start()
         state.readiness.start()
+        state.lti.start()
         try:
             yield
         finally:
+            state.lti.stop()
             state.dispatcher.stop()
             engine.dispose()
 
@@ -109,12 +115,18 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
 
     app.include_router(health.router)
+    app.include_router(lti.pages_router)
     for router in (account.router, submissions.router, assignments.router, groups.router,
                    regrades.router, admin.router, grading.router, extensions.router,
-                   reviews.router, similarity.router, versions.router):
+                   reviews.router, similarity.router, versions.router, lti.router):
         app.include_router(router, prefix=API)
     mount_dashboard(app)
     return app
+
+
+def _title(catalog: LiveCatalog, assignment_id: str) -> str:
+    loaded = catalog.get(assignment_id)
+    return loaded.spec.title if loaded is not None else assignment_id
 
 
 def _allowed_methods(app: FastAPI, request: Request) -> list[str]:

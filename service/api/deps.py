@@ -19,6 +19,7 @@ from service.config import Settings
 from service.db import repository as repo
 from service.db.models import Role, Submission, User
 from service.jobs.base import Dispatcher
+from service.lti.runtime import LtiRuntime
 from service.readiness import AssignmentReadiness
 from service.storage import BlobStore
 
@@ -34,6 +35,7 @@ class AppState:
     catalog: LiveCatalog
     dispatcher: Dispatcher
     readiness: AssignmentReadiness
+    lti: LtiRuntime
 
 
 def notify_after_commit(db: Session, dispatcher: Dispatcher, run_id: str) -> None:

@@ -324,3 +324,122 @@ class AuditEvent(Base):
     target: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WebSession(Base):
+    """A sign-in that is not the user's API token: one per LTI launch, ending on its own
+    (the token is shown once, to the page the launch lands on)."""
+
+    __tablename__ = "sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    user: Mapped[User] = relationship()
+
+
+class LtiPlatform(Base):
+    """An LMS (an LTI 1.3 platform) staff registered: whose launches are trusted and
+    where its keys, login and token endpoints are."""
+
+    __tablename__ = "lti_platforms"
+    __table_args__ = (UniqueConstraint("issuer", "client_id", name="uq_lti_platform"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(255))
+    deployment_ids: Mapped[list] = mapped_column(JSON)
+    auth_login_url: Mapped[str] = mapped_column(String(1000))
+    auth_token_url: Mapped[str] = mapped_column(String(1000))
+    key_set_url: Mapped[str] = mapped_column(String(1000))
+    # the courses whose instructors and TAs are staff here ("*": every course)
+    staff_contexts: Mapped[list] = mapped_column(JSON, default=list)
+    # origins the LMS frames the tool's pages from, besides its issuer's and login's
+    frame_origins: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LtiAccount(Base):
+    """Who a platform's user (its ``sub``) is here."""
+
+    __tablename__ = "lti_accounts"
+    __table_args__ = (UniqueConstraint("platform_id", "subject", name="uq_lti_account"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id"))
+    subject: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+
+
+class LtiLink(Base):
+    """One item of a course in the LMS (a resource link) and the assignment it opens,
+    with the course's grade and roster services as the last launch stated them."""
+
+    __tablename__ = "lti_links"
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id", "resource_link_id",
+                                       name="uq_lti_link"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id"))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    context_id: Mapped[str] = mapped_column(String(255))
+    context_title: Mapped[str] = mapped_column(String(255), default="")
+    resource_link_id: Mapped[str] = mapped_column(String(255))
+    assignment_id: Mapped[str] = mapped_column(String(100), index=True)
+    ags_scopes: Mapped[list] = mapped_column(JSON, default=list)
+    lineitems_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    lineitem_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    memberships_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    platform: Mapped[LtiPlatform] = relationship()
+
+
+class LtiMember(Base):
+    """A user in an LMS course, as a launch or the course's roster said: whose scores
+    go back to the course's line items."""
+
+    __tablename__ = "lti_members"
+    __table_args__ = (UniqueConstraint("platform_id", "context_id", "user_id",
+                                       name="uq_lti_member"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id"))
+    context_id: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(255))  # the user's id at the platform
+    learner: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class LtiScore(Base):
+    """A score waiting to go back to an LMS line item (an outbox row): sent, retried
+    with backoff while the platform fails, and shown to staff either way."""
+
+    __tablename__ = "lti_scores"
+    __table_args__ = (UniqueConstraint("link_id", "user_id", name="uq_lti_score"),
+                      Index("ix_lti_scores_status_due", "status", "next_attempt_at"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("lti_links.id"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    subject: Mapped[str] = mapped_column(String(255))
+    score_given: Mapped[float] = mapped_column(Float)
+    score_maximum: Mapped[float] = mapped_column(Float)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    # AGS's gradingProgress: FullyGraded, or PendingManual while staff still grade by hand
+    grading_progress: Mapped[str] = mapped_column(String(20), default="FullyGraded")
+    submitted_at: Mapped[datetime] = mapped_column(DateTime)
+    # when the score was queued: AGS's timestamp, which an LMS requires to increase
+    scored_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    link: Mapped[LtiLink] = relationship()
+    user: Mapped[User] = relationship()
+
+
+class LtiState(Base):
+    """What an LTI login leaves for its launch (its nonce, its state), kept in the
+    database so any API process can finish the launch, and each nonce used once."""
+
+    __tablename__ = "lti_state"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -61,9 +61,25 @@ class SecurityHeaders:
                         headers.setdefault(name, value)
                 if path.startswith("/api/"):
                     headers.setdefault("Cache-Control", "no-store")
+                if path == "/" or path.startswith("/lti/"):
+                    _framable_by_lms(scope, headers)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _framable_by_lms(scope: Scope, headers: MutableHeaders) -> None:
+    """An LMS shows an LTI tool in a frame (its content selection always does): the
+    dashboard and the launch pages may be framed by the registered LMSs, and only by
+    them."""
+    state = getattr(scope["app"].state, "autograder", None)
+    origins = state.lti.frame_origins() if state is not None else []
+    policy = headers.get("Content-Security-Policy")
+    if not origins or policy is None:
+        return
+    headers["Content-Security-Policy"] = policy.replace(
+        "frame-ancestors 'none'", "frame-ancestors 'self' " + " ".join(origins))
+    del headers["X-Frame-Options"]  # it cannot name origins; the CSP above does
 
 
 def mount_dashboard(app: FastAPI) -> None:

@@ -44,6 +44,7 @@ from service.db.models import (
     User,
 )
 from service.gradebook import Gradebook
+from service.lti.passback import queue_if_released
 from service.schemas import (
     ERROR_RESPONSES,
     AssignmentInfo,
@@ -137,6 +138,7 @@ def get_leaderboard(assignment: AssignmentDep, user: CurrentUser, db: DB,
 def release_hidden(assignment: AssignmentDep, user: Instructor, db: DB) -> AssignmentInfo:
     repo.get_policy(db, assignment_id=assignment.id).hidden_released = True
     repo.audit(db, actor=user, action="release", target=assignment.id)
+    queue_if_released(db, assignment)  # to the grade columns of the LMS items opening it
     return _info(assignment, db)
 
 

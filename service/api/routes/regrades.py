@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from sqlalchemy import select
 
-from service.api.deps import DB, Instructor, unit_of_work
+from service.api.deps import DB, Instructor, State, unit_of_work
 from service.db import repository as repo
 from service.db.base import utcnow
 from service.db.models import GradingRun, RegradeBatch, RunStatus
+from service.lti.passback import queue_if_released
 from service.schemas import ERROR_RESPONSES, RegradeBatchOut, ScoreChange
 
 router = APIRouter(tags=["regrades"], responses=ERROR_RESPONSES)
@@ -51,7 +52,7 @@ def get_batch(batch_id: str, user: Instructor, db: DB) -> RegradeBatchOut:
 
 @router.post("/regrades/{batch_id}/publish", response_model=RegradeBatchOut)
 @unit_of_work
-def publish(batch_id: str, user: Instructor, db: DB) -> RegradeBatchOut:
+def publish(batch_id: str, user: Instructor, db: DB, state: State) -> RegradeBatchOut:
     batch = _batch(db, batch_id)
     out = describe_batch(db, batch)
     if out.pending:
@@ -63,4 +64,7 @@ def publish(batch_id: str, user: Instructor, db: DB) -> RegradeBatchOut:
     batch.published_at = utcnow()
     repo.audit(db, actor=user, action="publish_regrade", target=batch.id)
     db.flush()
+    loaded = state.catalog.get(batch.assignment_id)
+    if loaded is not None:
+        queue_if_released(db, loaded)  # the LMS's grade columns follow the regrade
     return describe_batch(db, batch)

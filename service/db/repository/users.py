@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from service.auth import hash_token, new_token
+from service.db.base import utcnow
 from service.db.models import (
     Role,
     User,
+    WebSession,
 )
 
 
@@ -21,7 +25,26 @@ def create_user(session: Session, *, name: str, role: Role) -> tuple[User, str]:
 
 
 def user_by_token(session: Session, *, token: str) -> User | None:
-    return session.scalar(select(User).where(User.token_hash == hash_token(token)))
+    """The user whose API token, or one of whose unexpired sign-in sessions, it is."""
+    digest = hash_token(token)
+    user = session.scalar(select(User).where(User.token_hash == digest))
+    if user is not None:
+        return user
+    return session.scalar(select(User).join(WebSession, WebSession.user_id == User.id)
+                          .where(WebSession.token_hash == digest,
+                                 WebSession.expires_at > utcnow()))
+
+
+def start_session(session: Session, *, user: User, lifetime: timedelta) -> str:
+    """A sign-in token of its own for ``user`` (an LTI launch), ending after ``lifetime``;
+    sessions already ended are cleared on the way."""
+    now = utcnow()
+    session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+    token = new_token()
+    session.add(WebSession(token_hash=hash_token(token), user_id=user.id, created_at=now,
+                           expires_at=now + lifetime))
+    session.flush()
+    return token
 
 
 def user_by_name(session: Session, *, name: str) -> User | None:
@@ -51,6 +74,8 @@ def revoke_token(session: Session, *, user: User) -> None:
     import secrets
 
     user.token_hash = _REVOKED + secrets.token_hex(31)  # unique, and matches no token
+    # signing out everywhere: the LTI launches' sessions end with the token
+    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
     session.flush()
 
 

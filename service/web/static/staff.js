@@ -5,6 +5,7 @@ import { newAssignmentCard, versionsCard } from "./versions.js";
 import { api, download } from "./api.js";
 import { badge, clear, h, message, points, svg, when } from "./dom.js";
 import { every } from "./timers.js";
+import { lmsCard } from "./lms.js";
 
 const enc = encodeURIComponent;
 const STATUSES = ["queued", "running", "graded", "failed"];
@@ -80,7 +81,7 @@ export async function assignmentPage(page, [rawId]) {
   const grid = h("div", { class: "grid" });
   page.append(grid);
   grid.append(settingsForm(a), extensionsCard(a), releaseCard(a), exportCard(a), regradeCard(a));
-  page.append(versionsCard(a));
+  page.append(versionsCard(a), lmsCard(a));
   const stats = h("section", { class: "card wide", id: "statistics" }, h("h2", {}, "Statistics"));
   page.append(stats);
   showStatistics(stats, await api(`/assignments/${enc(a.id)}/statistics`));
