@@ -27,6 +27,9 @@ def problems(reference: GradeReport, blank: GradeReport) -> list[str]:
             found.append(f"question {question.id}: the reference notebook earns "
                          f"{question.points:g} of {question.max_points:g} points"
                          + _short(question.feedback))
+    if blank.status is not ReportStatus.GRADED:
+        # then no check was seen to fail: the version cannot be shown to discriminate
+        found.append(f"the notebook with no answers could not be graded: {blank.reason}")
     for question in blank.questions:
         if question.outcome in (Outcome.MANUAL, Outcome.UNGRADED):
             continue

@@ -97,6 +97,11 @@ def test_the_verdict_names_a_reference_short_of_full_marks_and_a_check_a_blank_p
         "question 1 gives 1 of 4 points to a notebook with no answers: its checks cannot fail"]
     ungraded = _report(("1", 0, 4, Outcome.UNGRADED), ("2", 2, 2, Outcome.PASSED))
     assert problems(ungraded, blank)[0].startswith("question 1 cannot be graded")
+    # a blank notebook the sandbox could not grade shows no check failing: not proof
+    failed = blank.model_copy(update={"status": ReportStatus.NOT_GRADABLE, "questions": [],
+                                      "reason": "the kernel did not start"})
+    assert problems(full, failed) == [
+        "the notebook with no answers could not be graded: the kernel did not start"]
 
 
 @pytest.fixture(scope="module")
