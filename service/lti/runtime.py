@@ -20,6 +20,7 @@ from service.config import Settings
 from service.db.models import LtiPlatform
 from service.lti.keys import ToolKey, load_or_create
 from service.lti.passback import PassbackSender
+from service.schemas import _plain_text
 
 ORIGINS_CACHE_S = 5.0
 # an origin put into a CSP header: host and port characters only
@@ -58,15 +59,9 @@ class PlatformRegistration(BaseModel):
                      mode="before")
     @classmethod
     def _plain(cls, value: object) -> object:
-        # stored as UTF-8 text (PostgreSQL refuses NUL): a lone surrogate is no id
+        # stored as text: a lone surrogate or a NUL is no id
         for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, str):
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise ValueError("must be valid text") from None
-                if "\x00" in item:
-                    raise ValueError("must not contain NUL characters")
+            _plain_text(item)
         return value
 
 
