@@ -118,7 +118,8 @@ PART2 = (
         budget_s=1200,
         checks=(
             TransformCheck(points=3, last="RandomPermutation", permutes=True),
-            PlotCheck(points=1, section=r"2\.5|permut", shows=Drawing.CURVES),
+            # "Visualize the new dataset": pictures of permuted digits, not curves
+            PlotCheck(points=1, section=r"2\.5|permut", shows=Drawing.PICTURES),
         ),
     ),
     Question(id="2.5b", title="PermutedKMNIST: observations", points=4, manual=True),
