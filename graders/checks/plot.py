@@ -124,15 +124,42 @@ def controls() -> list[Control[PlotCheck]]:
                 part(ctl.code("for name, h in lrs.items():\n    plt.plot(h, label=name)\n"
                               "plt.ylabel('loss'); plt.show()", images=1)), 0.0,
                 seen={"figures": [figure(1, lr, lrs)]}),
-        control("two panels, one of them a flat line, where two curves are asked",
+        control("two panels, both flat lines, where two curves are asked",
                 TWO_CURVES, part(ctl.code(two_panels, images=1)), 0.0,
-                seen={"figures": [figure(1, loss, lr)]}),
+                seen={"figures": [figure(1, lr, lrs)]}),
+        # an accuracy can stay put (saturated at 1.0) next to a loss that falls: a cell
+        # with a curve that changes is not judged by its flat ones
+        control("a falling loss and a saturated accuracy, where two curves are asked",
+                TWO_CURVES, part(ctl.code(two_panels, images=1)), 1.0,
+                seen={"figures": [figure(1, loss, (1.0, 1.0, 20))]}),
+        # an accuracy equal over three epochs is not yet a flat line
+        control("an accuracy the same three epochs running", CURVES,
+                part(ctl.code(_PLOT, images=1)), 1.0,
+                seen={"figures": [figure(1, (0.1, 0.1, 3))]}),
+        # a loss that falls from 1e-12 to 1e-16 changes: tiny values are not flat
+        control("a curve of tiny values on a log scale", CURVES,
+                part(ctl.code(_PLOT, images=1)), 1.0,
+                seen={"figures": [figure(1, (1e-16, 1e-12, 20))]}),
+        # a figure summarised only in part (past the kernel's caps) is not judged
+        control("flat lines in a figure the kernel summarised in part", CURVES,
+                part(ctl.code(_PLOT, images=1)), 1.0,
+                seen={"figures": [{**figure(1, lr), "truncated": True}]}),
+        # a kind of curve the kernel does not summarise (stairs) beside a flat line
+        control("stairs beside a flat learning rate", CURVES, part(ctl.code(
+            "plt.stairs(losses)\nplt.plot(lrs)\nplt.show()", images=1)), 1.0,
+            seen={"figures": [figure(1, lr)]}),
         control("two panels that both change, where two curves are asked", TWO_CURVES,
                 part(ctl.code(two_panels, images=1)), 1.0,
                 seen={"figures": [figure(1, loss, (0.2, 1.9, 20))]}),
         # a one-point line (one epoch trained) is not judged flat: nothing changes yet
         control("a curve of one point", CURVES, part(ctl.code(_PLOT, images=1)), 1.0,
                 seen={"figures": [figure(1, (2.1, 2.1, 1))]}),
+        # the plotting cell raised after drawing flat lines: the flat lines are the
+        # reason given, not the error, when the code alone would have earned it
+        control("flat lines drawn, and a later cell of the part raised", CURVES, part(
+            ctl.code("plt.plot(lrs)\nplt.show()", images=1), ctl.code("evaluate(net)")),
+            0.0, Fault.NONE, failures={4: (CellStatus.ERROR, "NameError: evaluate")},
+            seen={"figures": [figure(1, lr)]}),
         # a flat line shown by another cell does not take this cell's curve away
         control("a flat line shown by another cell", CURVES, part(
             ctl.code(_PLOT, images=1)), 1.0, seen={"figures": [figure(0, lr)]}),
@@ -176,11 +203,15 @@ def _score(check: PlotCheck, ev: Evidence) -> CheckScore:
             payload = _decoded(record)
         except WireFormatError:
             payload = None
+        # the cells the final kernel ran (a cell left out after it stopped the kernel
+        # ran in an earlier one): a figure belongs to the next of them after its cell
         seen = plotted(payload, (r.index for r in ctx.records
-                                 if r.status is not CellStatus.SKIPPED))
+                                 if r.status in (CellStatus.OK, CellStatus.ERROR)))
     return score_plot(check, ctx, seen)
 
 
 PLOT = CheckKind(spec=PlotCheck, name="plot", label=lambda c: "plot", score=_score,
-                 request=lambda c, _: ({"kind": ModelRequestKind.FIGURES.value}, None),
+                 # only a curves check reads what the kernel saw drawn
+                 request=lambda c, _: ({"kind": ModelRequestKind.FIGURES.value}, None)
+                 if c.shows is Drawing.CURVES else None,
                  grades_models=True, controls=controls, kernel="probe")

@@ -89,23 +89,26 @@ def snapshot(namespace, names, cell):
     except BaseException:
         pass
     try:  # noqa: SIM105
-        # a figure shown from now on belongs to the cell that runs next
-        sys.modules[FIGURES].cell = cell if isinstance(cell, int) else -1
+        # a figure shown from now on belongs to the cell that runs next (None: the
+        # probe's phase, whose figures belong to no cell)
+        sys.modules[FIGURES].cell = cell if isinstance(cell, int) else None
     except BaseException:
         pass
 
 
 # ----------------------------------------------------------------------- figures
 FIGURES = "_autograder_figures"  # a module of its own: outlives fresh copies of this one
-MAX_FIGURES, MAX_AXES, MAX_LINES = 32, 8, 16
+MAX_FIGURES, MAX_AXES, MAX_LINES, MAX_OVERFLOW = 48, 12, 24, 64
 
 
 def watch_figures():
     """Summarise every matplotlib figure the notebook shows, as IPython formats it for
-    display (``plt.show()``, the inline backend's flush, a figure as a cell's value): per
-    axes, each line's and scatter's y-values as count, finite count, lowest and highest,
-    and after which cell. The host reads it to tell a curve that changes from a flat line;
-    it can only take credit away, so a notebook that hides or rewrites it gains nothing."""
+    display (``plt.show()``, the inline backend's flush, ``display(fig)``, a figure as a
+    cell's value): per axes, each data line's and scatter's y-values as count, finite
+    count, lowest and highest, and after which cell. The host reads it to tell a curve
+    that changes from a flat line; it can only take credit away, so a notebook that hides
+    or rewrites it gains nothing. A figure summarised only in part (past a cap) is marked
+    so, and its cell is then not judged."""
     if FIGURES in sys.modules:
         return
     try:
@@ -118,20 +121,19 @@ def watch_figures():
     state = types.ModuleType(FIGURES)
     import weakref
 
-    # by the figure itself, not its id: a loop's closed figures free their ids for the next
+    # by the figure itself, not its id: a loop's closed figures free their ids for the
+    # next; a figure shown again in the same cell (a live training plot, a cell's value
+    # flushed again by the inline backend) replaces its earlier summary
     state.records, state.cell, state.shown = [], -1, weakref.WeakKeyDictionary()
+    state.overflow = set()
     formatter = ip.display_formatter
     original = formatter.format
 
     def format(obj, *args, **kwargs):
         try:
-            # a figure that is a cell's value is shown again by the inline flush: once
-            if len(state.records) < MAX_FIGURES and state.shown.get(obj) != state.cell:
-                figure = _figure(obj)
-                if figure is not None:
-                    figure["after_cell"] = state.cell
-                    state.records.append(figure)
-                    state.shown[obj] = state.cell
+            mpl = sys.modules.get("matplotlib.figure")
+            if mpl is not None and isinstance(obj, mpl.Figure):
+                _record(state, obj)
         except Exception:
             pass
         return original(obj, *args, **kwargs)
@@ -140,40 +142,75 @@ def watch_figures():
     sys.modules[FIGURES] = state
 
 
-def _figure(obj):
-    mpl = sys.modules.get("matplotlib.figure")
-    if mpl is None or not isinstance(obj, mpl.Figure):
-        return None
+def _record(state, figure):
+    earlier = state.shown.get(figure)
+    if earlier is not None and earlier[0] == state.cell:
+        summary = _figure(figure)
+        summary["after_cell"] = state.cell
+        state.records[earlier[1]] = summary
+    elif len(state.records) < MAX_FIGURES:
+        summary = _figure(figure)
+        summary["after_cell"] = state.cell
+        state.shown[figure] = (state.cell, len(state.records))
+        state.records.append(summary)
+    elif len(state.overflow) < MAX_OVERFLOW and isinstance(state.cell, int):
+        state.overflow.add(state.cell)  # past the cap: that cell is not judged
+
+
+def _figure(figure):
+    lines2d = sys.modules.get("matplotlib.lines")
+    collections = sys.modules.get("matplotlib.collections")
+    scatter = getattr(collections, "PathCollection", ())
+    all_axes = list(figure.axes)
+    truncated = len(all_axes) > MAX_AXES
     axes = []
-    for ax in list(obj.axes)[:MAX_AXES]:
-        curves = [_curve(line.get_ydata(), "line") for line in list(ax.get_lines())]
+    for ax in all_axes[:MAX_AXES]:
+        found = []
+        for line in list(ax.get_lines()):
+            # lines drawn in data coordinates only: axvline's y runs 0..1 of the axes
+            if lines2d is not None and isinstance(line, lines2d.Line2D) \
+                    and line.get_transform() is ax.transData:
+                found.append((line.get_ydata, "line"))
         for collection in list(ax.collections):
-            offsets = collection.get_offsets()
-            if getattr(offsets, "ndim", 0) == 2 and offsets.shape[0] and offsets.shape[1] == 2:
-                curves.append(_curve(offsets[:, 1], "points"))
-        axes.append({"curves": curves[:MAX_LINES], "images": len(ax.images)})
-    return {"axes": axes}
+            if scatter and isinstance(collection, scatter):  # not fill_between's band
+                found.append((collection.get_offsets, "points"))
+        truncated = truncated or len(found) > MAX_LINES
+        curves = [_curve(read(), kind) for read, kind in found[:MAX_LINES]]
+        axes.append({"curves": curves, "images": len(ax.images)})
+    summary = {"axes": axes}
+    if truncated:
+        summary["truncated"] = True
+    return summary
 
 
 def _curve(values, kind):
     import numpy as np
 
     try:
-        y = np.asarray(values, dtype=float).ravel()
-    except (TypeError, ValueError):
+        y = np.asarray(values, dtype=float)
+        if kind == "points":
+            y = y[:, 1] if y.ndim == 2 and y.shape[1:] == (2,) else y[:0]
+        y = y.ravel()
+    except (TypeError, ValueError, IndexError):
         return {"kind": kind, "n": -1}  # not numbers (categories, dates): not judged
-    finite = y[np.isfinite(y)]
-    curve = {"kind": kind, "n": int(y.size), "finite": int(finite.size)}
-    if finite.size:
-        curve["lo"], curve["hi"] = float(finite.min()), float(finite.max())
+    finite = np.isfinite(y)
+    count = int(finite.sum())
+    curve = {"kind": kind, "n": int(y.size), "finite": count}
+    if count:
+        curve["lo"] = float(np.min(y, where=finite, initial=np.inf))
+        curve["hi"] = float(np.max(y, where=finite, initial=-np.inf))
     return curve
 
 
 def figures():
-    """The summaries, or None when the watch could not be installed (no IPython): the
-    host then reads the code alone, as it would without the kernel."""
+    """The summaries (and a truncated marker per cell whose figures went past the cap),
+    or None when the watch could not be installed (no IPython): the host then reads the
+    code alone, as it would without the kernel."""
     state = sys.modules.get(FIGURES)
-    return None if state is None else list(state.records)
+    if state is None:
+        return None
+    return list(state.records) + [{"after_cell": cell, "axes": [], "truncated": True}
+                                  for cell in sorted(state.overflow)]
 
 
 MAX_DATASETS = 16

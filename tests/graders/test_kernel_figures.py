@@ -36,9 +36,13 @@ def shell() -> Iterator[tuple[InteractiveShell, types.ModuleType]]:
     # the inline backend, as ``%matplotlib inline`` selects it in a kernel
     assert ip.run_cell("import matplotlib\n"
                        "matplotlib.use('module://matplotlib_inline.backend_inline')\n"
-                       "import matplotlib.pyplot as plt").success
+                       "import matplotlib.pyplot as plt\nplt.close('all')").success
     probe.snapshot({}, [], 0)
     yield ip, probe
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    plt.switch_backend("Agg")  # the session's other tests draw without a kernel
     ip.display_formatter.__dict__.pop("format", None)
     for name in ("_autograder_boundary", "_autograder_probe", probe.FIGURES):
         sys.modules.pop(name, None)
@@ -53,12 +57,13 @@ def _run(ip: InteractiveShell, probe: types.ModuleType, cell: int, source: str) 
 def test_each_figure_shown_is_summarised_by_the_cell_that_showed_it(shell):
     ip, probe = shell
     # the learning rate drawn per step, labelled as a loss: two flat lines
-    _run(ip, probe, 1, "plt.plot([0.01] * 25, label='sgd'); plt.plot([1.0] * 25)\n"
-                       "plt.ylabel('loss'); plt.show()")
+    _run(ip, probe, 1, "plt.figure(); plt.plot([0.01] * 25, label='sgd')\n"
+                       "plt.plot([1.0] * 25); plt.ylabel('loss'); plt.show()")
     # a falling curve in one panel, a picture in the other, shown as the cell's value
     _run(ip, probe, 2, "fig, (a, b) = plt.subplots(1, 2)\na.plot([2.3, 1.1, 0.4])\n"
                        "b.imshow([[0, 1], [1, 0]])\nfig")
-    _run(ip, probe, 3, "plt.bar(['sgd', 'adam'], [0.9, 0.95]); plt.show()\n"
+    _run(ip, probe, 3, "plt.close('all'); plt.figure()\n"
+                       "plt.bar(['sgd', 'adam'], [0.9, 0.95]); plt.show()\n"
                        "for h in ([3, 2], [5, 1]):\n    plt.figure(); plt.plot(h); plt.show()")
     # drawn and never shown: nothing to summarise
     _run(ip, probe, 4, "import matplotlib\nmatplotlib.pyplot.close('all')\n"
@@ -73,6 +78,43 @@ def test_each_figure_shown_is_summarised_by_the_cell_that_showed_it(shell):
     seen = plotted({"figures": figures}, ran=[0, 1, 2, 3, 4])
     assert seen == {1: Plotted(changing=0, flat=(0.01, 1.0)),
                     2: Plotted(changing=1, flat=()), 3: Plotted(changing=2, flat=())}
+    assert seen[1].all_flat(1) and not seen[2].all_flat(1)
+
+
+def test_a_figure_shown_again_in_its_cell_is_summarised_as_it_was_last_shown(shell):
+    """A live training plot: the same figure displayed after every epoch."""
+    ip, probe = shell
+    _run(ip, probe, 1, "from IPython.display import display\nimport numpy as np\n"
+                       "fig, ax = plt.subplots(); line, = ax.plot(np.zeros(8))\n"
+                       "for epoch in range(3):\n"
+                       "    line.set_ydata(np.linspace(2, 0.5, 8) / (epoch + 1))\n"
+                       "    display(fig)\nplt.close(fig)")
+    [figure] = probe.figures()
+    [curve] = figure["axes"][0]["curves"]
+    assert (curve["lo"], curve["hi"]) == (0.5 / 3, 2 / 3)
+    assert plotted({"figures": [figure]}, ran=[0, 1]) == {1: Plotted(changing=1, flat=())}
+
+
+def test_only_data_lines_and_scatters_are_summarised_and_a_figure_past_a_cap_says_so(shell):
+    ip, probe = shell
+    _run(ip, probe, 1, "fig, ax = plt.subplots()\nax.plot([0.01] * 20)\n"
+                       "ax.axvline(3)\nax.fill_between(range(20), 0, 1)\n"
+                       "ax.scatter(range(20), range(20))\nplt.show()")
+    _run(ip, probe, 2, "fig, axes = plt.subplots(4, 4)\n"
+                       "for ax in axes.flat:\n    ax.plot([0.01] * 20)\nplt.show()")
+    first, second = probe.figures()
+    assert [c["kind"] for c in first["axes"][0]["curves"]] == ["line", "points"]
+    assert second.get("truncated") is True and len(second["axes"]) == probe.MAX_AXES
+    seen = plotted({"figures": [first, second]}, ran=[0, 1, 2])
+    assert seen[1] == Plotted(changing=1, flat=(0.01,))  # the scatter changes
+    assert not seen[2].complete and not seen[2].all_flat(16)
+
+
+def test_a_figure_the_probe_shows_belongs_to_no_cell(shell):
+    ip, probe = shell
+    probe.snapshot({}, [], None)  # the probe's phase begins
+    assert ip.run_cell("plt.figure(); plt.plot([1.0] * 20); plt.show()").success
+    assert plotted({"figures": probe.figures()}, ran=[0, 1]) == {}
 
 
 def test_a_notebook_that_replaces_the_display_formatter_only_loses_the_summaries(shell):

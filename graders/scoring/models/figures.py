@@ -155,18 +155,30 @@ def shown(cells: Sequence[CellSummary], cell: CellSummary, figures: int,
 
 # ----------------------------------------------------------- what the kernel saw plotted
 _FLAT = 1e-9  # relative spread under which a line is one value drawn again and again
+# a flat line must have this many points: an accuracy can stay put for two or three
+# epochs (saturated, or a collapsed model's), while a learning rate drawn per step or
+# per epoch has many
+MIN_FLAT_POINTS = 5
 
 
 @dataclass(frozen=True)
 class Plotted:
     """What the figures one cell showed plot, as the kernel summarised them."""
 
-    changing: int  # curves whose values change, or that cannot be judged (one point)
+    changing: int  # curves whose values change, or that cannot be judged (few points)
     flat: tuple[float, ...]  # the value of each flat curve (every point the same)
+    complete: bool = True  # False: some figure went past the kernel's caps
 
     @property
     def curves(self) -> int:
         return self.changing + len(self.flat)
+
+    def all_flat(self, counted: int) -> bool:
+        """Whether the cell's ``counted`` curves (as its code counts them) are all flat
+        lines: every curve the kernel saw is flat, and it saw at least as many (a kind
+        it does not summarise, such as ``stairs``, is then not judged)."""
+        return self.complete and bool(self.flat) and self.changing == 0 \
+            and self.curves >= counted
 
 
 def plotted(payload: Any, ran: Iterable[int]) -> dict[int, Plotted]:
@@ -175,7 +187,7 @@ def plotted(payload: Any, ran: Iterable[int]) -> dict[int, Plotted]:
     Anything that does not fit the shape is left out: what is missing is not judged."""
     order = sorted(set(ran))
     figures = payload.get("figures") if isinstance(payload, dict) else None
-    found: dict[int, tuple[int, list[float]]] = {}
+    found: dict[int, tuple[int, list[float], bool]] = {}
     for figure in figures if isinstance(figures, list) else ():
         if not isinstance(figure, dict) or not isinstance(figure.get("axes"), list):
             continue
@@ -185,7 +197,8 @@ def plotted(payload: Any, ran: Iterable[int]) -> dict[int, Plotted]:
         cell = next((i for i in order if i > after), None)
         if cell is None:
             continue
-        changing, flat = found.get(cell, (0, []))
+        changing, flat, complete = found.get(cell, (0, [], True))
+        complete = complete and figure.get("truncated") is not True
         for axes in figure["axes"]:
             curves = axes.get("curves") if isinstance(axes, dict) else None
             for curve in curves if isinstance(curves, list) else ():
@@ -194,19 +207,20 @@ def plotted(payload: Any, ran: Iterable[int]) -> dict[int, Plotted]:
                     changing += isinstance(curve, dict)
                 else:
                     flat.append(value)
-        found[cell] = (changing, flat)
-    return {cell: Plotted(changing, tuple(flat)) for cell, (changing, flat) in found.items()}
+        found[cell] = (changing, flat, complete)
+    return {cell: Plotted(changing, tuple(flat), complete)
+            for cell, (changing, flat, complete) in found.items()}
 
 
 def _flat(curve: Any) -> float | None:
-    """The one value a flat curve draws (two finite points or more, all the same); None
-    for a curve that changes or cannot be judged."""
+    """The one value a flat curve draws (MIN_FLAT_POINTS finite points or more, all the
+    same); None for a curve that changes or cannot be judged."""
     if not isinstance(curve, dict):
         return None
     finite, lo, hi = curve.get("finite"), curve.get("lo"), curve.get("hi")
-    if not isinstance(finite, int) or finite < 2:
+    if not isinstance(finite, int) or finite < MIN_FLAT_POINTS:
         return None
-    if not (_real(lo) and _real(hi)) or hi - lo > _FLAT * max(1.0, abs(lo), abs(hi)):
+    if not (_real(lo) and _real(hi)) or hi - lo > _FLAT * max(abs(lo), abs(hi)):
         return None
     return float(lo)
 

@@ -46,6 +46,7 @@ def score_plot(check: PlotCheck, ctx: ModelContext,
     found = figures = 0
     flat_lines: list[tuple[int, Plotted]] = []
     witnessed = 0  # curves the kernel saw change
+    static = 0  # what the code alone counts
     for cell in section.cells:
         if cell.kind != "code" or cell.index in others:
             continue
@@ -55,12 +56,14 @@ def score_plot(check: PlotCheck, ctx: ModelContext,
                    savefig_calls(cell.source) if check.saved and cell.index in ran else 0)
         figures += made
         count = shown(ctx.cells, cell, made, check.shows)
+        static += count
         data = seen.get(cell.index)
-        if count and check.shows is Drawing.CURVES and data is not None and data.curves:
-            if data.changing < count and data.flat:
+        if count and check.shows is Drawing.CURVES and data is not None:
+            if data.all_flat(count):
                 flat_lines.append((cell.index, data))
-            count = min(count, data.changing)
-            witnessed += count
+                count = 0
+            elif data.complete:
+                witnessed += min(count, data.changing)
         found += count
     where = "this question's part of the notebook" if section.found else "the notebook"
     notes = [section.note] if section.note else []
@@ -75,7 +78,10 @@ def score_plot(check: PlotCheck, ctx: ModelContext,
     stopped = next((r for r in ctx.records if r.index in cells
                     and r.status is not CellStatus.OK), None)
     fault, why = Fault.NONE, []
-    if stopped is not None:
+    if flat_lines and static >= check.min_images:
+        # the code alone would have earned it: the flat lines are why it did not
+        why = [_flat_note(index, data) for index, data in flat_lines]
+    elif stopped is not None:
         fault = Fault.TIMED_OUT if stopped.status is CellStatus.TIMEOUT else Fault.ERRORED
         why = [f"cell {stopped.index + 1} did not complete "
                f"({stopped.error or stopped.status.value})"]
