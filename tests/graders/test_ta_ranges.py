@@ -15,8 +15,6 @@ from tests import evidence
 # by the hand-in or graded by hand.
 Range = float | tuple[float, float]
 TA: dict[tuple[str, str], dict[str, Range]] = {
-    # 2.5: its note gives 4, but the handout asks to "visualize the new dataset" and the
-    # notebook shows loss curves only, no permuted digit: the plot point is not earned
     ("ee411-hw3", "ta_correct_unusual.ipynb"): {
         "1.1": 5, "1.2": 5, "1.3": 6, "1.5": 12, "2.1": 3, "2.4": 4, "2.5": 3,
         # optimizers built by getattr(torch.optim, name)(...) from a list: see KNOWN_GAPS
