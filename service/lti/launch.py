@@ -4,7 +4,6 @@ course's grade and roster services), and a sign-in session of its own."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -176,13 +175,6 @@ def add_member(db: Session, platform_id: int, context_id: str, user: User, subje
     else:
         found.subject, found.learner = subject, learner
     db.flush()
-
-
-@dataclass(frozen=True)
-class Landing:
-    token: str  # the session's sign-in token, shown once to the landing page
-    user: User
-    path: str  # the dashboard page the launch opens
 
 
 def sign_in(db: Session, user: User, hours: float) -> str:

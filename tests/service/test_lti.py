@@ -24,7 +24,7 @@ from service.db.session import make_engine, make_sessionmaker
 from service.lti.keys import load_or_create
 from service.lti.launch import course_role
 from service.lti.passback import CANVAS_SUBMISSION, MAX_ATTEMPTS, PassbackSender, Status
-from tests.service.conftest import LiveServer, own_page, submit, wait_graded
+from tests.service.conftest import LiveServer, own_page, sign_in, submit, wait_graded
 from tests.service.lti_platform import INSTRUCTOR, LEARNER, TA, parse_form
 from tests.service.lti_platform import LtiPlatform as Lms
 
@@ -225,6 +225,19 @@ def test_an_instructor_of_another_course_is_not_staff_here(setup: Setup, linked:
     assert me.get(f"/assignments/{ASSIGNMENT}/gradebook").status_code == 403
 
 
+def test_signing_out_ends_a_launchs_session_and_leaves_an_api_token(setup: Setup,
+                                                                     linked: str):
+    with httpx.Client(timeout=30) as browser:
+        token, _ = session_of(launch(setup.lms, browser, "s-bob", resource_link_id=linked))
+    student = setup.server.client(token)
+    assert student.get("/me").status_code == 200
+    assert student.post("/me/sign-out").status_code == 204
+    assert student.get("/me").status_code == 401
+    admin = setup.server.client(setup.admin)
+    assert admin.post("/me/sign-out").status_code == 204
+    assert admin.get("/me").status_code == 200  # an API token is not a session
+
+
 def test_the_registered_lms_may_frame_the_dashboard_and_no_other_site(setup: Setup):
     for path in ("/", "/lti/jwks"):
         headers = httpx.get(setup.server.url + path).headers
@@ -244,6 +257,28 @@ def test_a_replayed_launch_is_refused(setup: Setup, linked: str):
         again = browser.post(f"{setup.server.url}/lti/launch", data=setup.lms.last_launch_form)
     assert again.status_code == 401, again.text
     assert "Invalid Nonce" in again.text and "autograder-session" not in again.text
+
+
+@pytest.mark.browser
+def test_an_administrator_registers_an_lms_from_the_dashboard(setup: Setup, browser: object):
+    with own_page(browser, setup.server, "lti-register-platform") as page:
+        sign_in(page, setup.admin)
+        card = page.wait_for_selector("#lms-platforms #platform-list")
+        assert setup.lms.issuer in card.inner_text()
+        assert f"{setup.server.url}/lti/login" in page.inner_text("#lms-platforms dl")
+        form = "#register-platform"
+        for name, value in (("issuer", "https://moodle.uni.example"), ("client_id", "abc"),
+                            ("deployment_ids", "1, 2"),
+                            ("auth_login_url", "https://moodle.uni.example/mod/lti/auth.php"),
+                            ("auth_token_url", "https://moodle.uni.example/mod/lti/token.php"),
+                            ("key_set_url", "https://moodle.uni.example/mod/lti/certs.php"),
+                            ("staff_contexts", "42")):
+            page.fill(f"{form} input[name={name}]", value)
+        page.click(f"{form} button[type=submit]")
+        page.wait_for_selector("#platform-list li:has-text('moodle.uni.example')")
+    listed = setup.server.client(setup.admin).get("/lti/platforms").json()["platforms"]
+    moodle = next(p for p in listed if p["issuer"] == "https://moodle.uni.example")
+    assert (moodle["deployment_ids"], moodle["staff_contexts"]) == (["1", "2"], ["42"])
 
 
 @pytest.mark.browser

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
+from fastapi.security import HTTPAuthorizationCredentials
 
-from service.api.deps import DB, CurrentUser, Instructor, State, unit_of_work
+from service.api.deps import BEARER, DB, CurrentUser, Instructor, State, unit_of_work
 from service.db import repository as repo
 from service.db.models import GradingRun, RunStatus
 from service.readiness import gpu_warnings, queue_overview
@@ -18,6 +19,17 @@ router = APIRouter(tags=["account"], responses=ERROR_RESPONSES)
 @router.get("/me", response_model=Me)
 def whoami(user: CurrentUser) -> Me:
     return Me(id=user.id, name=user.name, role=user.role)
+
+
+@router.post("/me/sign-out", status_code=204)
+@unit_of_work
+def sign_out(user: CurrentUser, db: DB,
+             credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                    Depends(BEARER)] = None) -> None:
+    """End the session this token is (one an LMS launch started); an API token is not a
+    session and stays valid (staff revoke it)."""
+    if credentials is not None:
+        repo.end_session(db, token=credentials.credentials.strip())
 
 
 def _queued_run(run: GradingRun, position: int | None = None) -> QueuedRun:

@@ -68,6 +68,7 @@ from service.db.repository.submissions import (
 )
 from service.db.repository.users import (
     create_user,
+    end_session,
     list_users,
     reset_token,
     revoke_token,
@@ -111,6 +112,7 @@ __all__ = [
     "deadline_for",
     "delete_extension",
     "delete_group",
+    "end_session",
     "enqueue_run",
     "ensure_blob",
     "extension_of",

@@ -35,6 +35,10 @@ def user_by_token(session: Session, *, token: str) -> User | None:
                                  WebSession.expires_at > utcnow()))
 
 
+def end_session(session: Session, *, token: str) -> None:
+    session.execute(delete(WebSession).where(WebSession.token_hash == hash_token(token)))
+
+
 def start_session(session: Session, *, user: User, lifetime: timedelta) -> str:
     """A sign-in token of its own for ``user`` (an LTI launch), ending after ``lifetime``;
     sessions already ended are cleared on the way."""

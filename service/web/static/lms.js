@@ -63,3 +63,53 @@ export function lmsCard(a) {
   load().catch((err) => body.append(message(err.message, "error")));
   return card;
 }
+
+// The home page's card: what to enter in the LMS when adding the tool, the LMSs this
+// service trusts, and (for administrators) a form to register one.
+export function platformsCard(me) {
+  const card = h("section", { class: "card", id: "lms-platforms" }, h("h2", {}, "LMS (LTI 1.3)"));
+  const body = h("div");
+  const status = h("div", { class: "form-status" });
+  card.append(body);
+  const show = (got) => {
+    clear(body);
+    body.append(h("p", { class: "muted" }, "Enter these in the LMS when adding the tool:"),
+      h("dl", { class: "facts" },
+        h("dt", {}, "OIDC login"), h("dd", {}, h("code", {}, got.tool.oidc_login_url)),
+        h("dt", {}, "Launch and deep linking"), h("dd", {}, h("code", {}, got.tool.launch_url)),
+        h("dt", {}, "Public keys (JWKS)"), h("dd", {}, h("code", {}, got.tool.jwks_url))),
+      got.platforms.length
+        ? h("ul", { id: "platform-list" }, got.platforms.map((p) => h("li", {}, h("code", {}, p.issuer),
+          ` (client ${p.client_id}; staff from ${p.staff_contexts.length ? p.staff_contexts.join(", ") : "no course yet"})`)))
+        : h("p", { class: "muted" }, "No LMS is registered yet."));
+  };
+  if (me && me.role === "admin") {
+    const field = (name, label, type = "url") => h("label", {}, label,
+      h("input", { name, type, required: name !== "staff_contexts" }));
+    const form = h("form", { id: "register-platform" }, h("h3", {}, "Register an LMS"),
+      field("issuer", "Issuer", "text"), field("client_id", "Client id", "text"),
+      field("deployment_ids", "Deployment ids (comma-separated)", "text"),
+      field("auth_login_url", "OIDC authorization URL"), field("auth_token_url", "Token URL"),
+      field("key_set_url", "Key set (JWKS) URL"),
+      field("staff_contexts", "Courses whose instructors are staff here (context ids, comma-separated; * for all)", "text"),
+      h("button", { type: "submit" }, "Register"), status);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clear(status);
+      const data = Object.fromEntries(new FormData(form));
+      const list = (text) => String(text || "").split(",").map((s) => s.trim()).filter(Boolean);
+      try {
+        await api("/lti/platforms", { method: "POST", json: { ...data,
+          deployment_ids: list(data.deployment_ids), staff_contexts: list(data.staff_contexts) } });
+        status.append(message("Registered: launches from it are trusted now."));
+        form.reset();
+        show(await api("/lti/platforms"));
+      } catch (err) {
+        status.append(message(err.message, "error"));
+      }
+    });
+    card.append(form);
+  }
+  api("/lti/platforms").then(show).catch((err) => body.append(message(err.message, "error")));
+  return card;
+}

@@ -5,13 +5,13 @@ import { newAssignmentCard, versionsCard } from "./versions.js";
 import { api, download } from "./api.js";
 import { badge, clear, h, message, points, svg, when } from "./dom.js";
 import { every } from "./timers.js";
-import { lmsCard } from "./lms.js";
+import { lmsCard, platformsCard } from "./lms.js";
 
 const enc = encodeURIComponent;
 const STATUSES = ["queued", "running", "graded", "failed"];
 
 // ------------------------------------------------------------------ home and queue
-export async function staffHome(page) {
+export async function staffHome(page, _args, me) {
   const assignments = await api("/assignments");
   page.append(h("h1", {}, "Assignments"),
     h("table", { id: "assignments" },
@@ -24,7 +24,7 @@ export async function staffHome(page) {
         h("td", { class: "num" }, `${points(a.autograded_points)} + ${points(a.manual_points)} by hand`),
         h("td", {}, h("a", { href: `#/submissions?assignment=${enc(a.id)}` }, "Submissions")))))));
   const queue = h("section", { class: "card", id: "queue" }, h("h2", {}, "Grading queue"));
-  page.append(queue, newAssignmentCard());
+  page.append(queue, newAssignmentCard(), platformsCard(me));
   const refresh = async () => {
     try { showQueue(queue, await api("/queue")); } catch (err) { /* shown on the next tick */ }
   };
