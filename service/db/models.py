@@ -387,6 +387,7 @@ class LtiLink(Base):
     lineitems_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     lineitem_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     memberships_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    groups_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     platform: Mapped[LtiPlatform] = relationship()
 

@@ -19,6 +19,7 @@ from service.schemas import account_name_problem
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+GROUPS_CLAIM = "https://purl.imsglobal.org/spec/lti-gs/claim/groupsservice"
 DEEP_LINKING_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 _STAFF = ("Instructor", "TeachingAssistant", "ContentDeveloper", "Administrator")
 _LEARNER = ("Learner", "Member", "Student")
@@ -153,6 +154,9 @@ def remember_link(db: Session, platform: LtiPlatform, claims: dict[str, Any],
     if isinstance(nrps, dict):
         link.memberships_url = _url(nrps.get("context_memberships_url")) or \
             link.memberships_url
+    groups = claims.get(GROUPS_CLAIM)
+    if isinstance(groups, dict):
+        link.groups_url = _url(groups.get("context_groups_url")) or link.groups_url
     link.updated_at = utcnow()
     db.flush()
     return link

@@ -5,12 +5,16 @@ the signed launch message and its claims, the client-credentials grant, the bear
 checks and request handling of AGS and NRPS, and the check of a deep-linking response.
 This module adds what a platform keeps (courses, rosters, line items, scores) in memory,
 the HTTP endpoints, the checks the library leaves out, and forgeries for security tests.
+It also serves the course groups service (the IMS "lti-gs" draft that Canvas implements
+and PyLTI1p3 consumes), which the library lacks: groups and group sets, and each member's
+group_enrollments in NRPS.
 
     with LtiPlatform("http://127.0.0.1:8123") as lms:
         lms.add_member("c1", "u1", name="Ada", email="ada@example.edu", roles=[LEARNER])
         tool.register(lms.registration())
         browser.get(lms.login_url("u1", "c1", resource_link_id="hw3"))
         assert lms.results("c1")["ee411-hw3"]["u1"]["scoreGiven"] == 7
+        lms.add_group("c1", "g1", name="Team 1", members=["u1"], set_id="projects")
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from html.parser import HTMLParser
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
 import jwt
 import uvicorn
@@ -55,13 +59,16 @@ from lti1p3platform.response import Response as LtiResponse
 from lti1p3platform.score import ActivityProgress, GradeProgress, UpdateScoreStatus
 from lti1p3platform.service_connector import (
     AssignmentsGradesService,
+    BasicService,
     NamesRoleProvisioningService,
     TPage,
+    authenticate,
 )
 
-__all__ = ["DEEP_LINKING_REQUEST", "INSTRUCTOR", "LEARNER", "LINEITEM", "LINEITEM_READONLY",
-           "MEMBERSHIPS_READONLY", "RESOURCE_LINK_REQUEST", "RESULT_READONLY", "SCORE", "TA",
-           "LtiPlatform", "ThreadedServer", "parse_form"]
+__all__ = ["CONTEXT_GROUPS_READONLY", "DEEP_LINKING_REQUEST", "GROUPS_CLAIM", "INSTRUCTOR",
+           "LEARNER", "LINEITEM", "LINEITEM_READONLY", "MEMBERSHIPS_READONLY",
+           "RESOURCE_LINK_REQUEST", "RESULT_READONLY", "SCORE", "TA", "LtiPlatform",
+           "ThreadedServer", "parse_form"]
 
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
@@ -83,6 +90,14 @@ LINEITEM_READONLY = AGS_SCOPE + "lineitem.readonly"
 RESULT_READONLY = AGS_SCOPE + "result.readonly"
 SCORE = AGS_SCOPE + "score"
 MEMBERSHIPS_READONLY = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+
+GROUPS_CLAIM = "https://purl.imsglobal.org/spec/lti-gs/claim/groupsservice"
+CONTEXT_GROUPS_READONLY: Final = "https://purl.imsglobal.org/spec/lti-gs/scope/contextgroup.readonly"
+GROUPS_MEDIA_TYPE = "application/vnd.ims.lti-gs.v1.contextgroupcontainer+json"
+GROUP_SETS_MEDIA_TYPE = "application/vnd.ims.lti-gs.v1.contextgroupsetcontainer+json"
+# granted by /token besides the library's own (AGS and NRPS)
+EXTRA_GRANTED_SCOPES = (CONTEXT_GROUPS_READONLY,)
+ACCESS_TOKEN_LIFETIME_S = 3600
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 COURSE_OFFERING = "http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"
@@ -170,14 +185,35 @@ class ResourceLink:
 
 
 @dataclass
+class Group:
+    id: str
+    name: str
+    members: list[str]  # user ids
+    set_id: str | None = None
+
+    def listed(self) -> dict[str, Any]:
+        """As the groups service lists it."""
+        shown: dict[str, Any] = {"id": self.id, "name": self.name}
+        if self.set_id is not None:
+            shown["set_id"] = self.set_id
+        return shown
+
+
+@dataclass
 class Course:
     id: str
     title: str
     label: str
     members: dict[str, Member] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+    group_sets: dict[str, str] = field(default_factory=dict)  # id -> name
     links: dict[str, ResourceLink] = field(default_factory=dict)
     line_items: dict[str, dict[str, Any]] = field(default_factory=dict)  # by URL
     scores: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by line item URL
+
+    def group_enrollments(self, user_id: str) -> list[dict[str, str]]:
+        return [{"group_id": group.id} for group in self.groups.values()
+                if user_id in group.members]
 
     def link(self, link_id: str) -> ResourceLink:
         return self.links.setdefault(link_id, ResourceLink(link_id, f"Resource {link_id}"))
@@ -213,6 +249,24 @@ class _Config(LTI1P3PlatformConfAbstract):
 
     def get_registration_by_params(self, **kwargs: Any) -> Registration:
         return self._registration
+
+    def get_access_token(self, token_request_data: dict[str, Any]) -> dict[str, Any]:
+        # the library checks the request and grants the AGS and NRPS scopes it knows;
+        # the token is issued again, as the library issues it, with the groups scope added
+        granted: dict[str, Any] = super().get_access_token(token_request_data)
+        scopes = granted["scope"].split()
+        scopes += [scope for scope in str(token_request_data["scope"]).split()
+                   if scope in EXTRA_GRANTED_SCOPES and scope not in scopes]
+        if scopes == granted["scope"].split():
+            return granted
+        registration = self.get_registration()
+        key = registration.get_platform_private_key()
+        assert key is not None
+        scope = " ".join(scopes)
+        token = Registration.encode_and_sign(
+            {"sub": registration.get_client_id(), "iss": registration.get_iss(),
+             "scopes": scope}, key, expiration=ACCESS_TOKEN_LIFETIME_S)
+        return {**granted, "access_token": token, "scope": scope}
 
     def get_tool_key_set(self) -> JWKS:
         # fetched for every check, as the library would only once: the tool may rotate keys
@@ -356,9 +410,7 @@ class _Roster(NamesRoleProvisioningService):
     def get_member_data_page(self, page: int = 1, limit: int | None = None,
                              role: str | None = None, since: str | None = None,
                              **_: Any) -> TPage:
-        members = [{"user_id": m.user_id, "name": m.name, "email": m.email,
-                    "roles": list(m.roles), "status": "Active"}
-                   for m in self.course.members.values()
+        members = [_member(self.course, m) for m in self.course.members.values()
                    if role is None or any(r == role or r.endswith("#" + role)
                                           for r in m.roles)]
         return {"content": members, "has_next": False}
@@ -368,6 +420,42 @@ class _Roster(NamesRoleProvisioningService):
 
     def is_resource_link_valid(self, context_id: str, resource_link_id: str) -> bool:
         return resource_link_id in self.course.links
+
+
+def _member(course: Course, member: Member) -> dict[str, Any]:
+    shown: dict[str, Any] = {"user_id": member.user_id, "name": member.name,
+                             "email": member.email, "roles": list(member.roles),
+                             "status": "Active"}
+    enrollments = course.group_enrollments(member.user_id)
+    if enrollments:  # as Canvas: only for a member of some group
+        shown["group_enrollments"] = enrollments
+    return shown
+
+
+class _Groups(BasicService):
+    """The course groups service over one course, its token checked by the library."""
+
+    def __init__(self, request: _LibRequest, config: _Config, course: Course) -> None:
+        super().__init__()
+        self.request = request
+        self.platform_config = config
+        self.course = course
+
+    @property
+    def allowed_scopes(self) -> list[str]:
+        return [CONTEXT_GROUPS_READONLY]
+
+    @authenticate(allow_methods=["GET"], accept=GROUPS_MEDIA_TYPE)
+    def handle_get_groups(self) -> LtiResponse:
+        user_id = self.request.get_data.get("user_id")
+        groups = [group.listed() for group in self.course.groups.values()
+                  if user_id is None or user_id in group.members]
+        return LtiResponse(result={"groups": groups}, code=200, message="success")
+
+    @authenticate(allow_methods=["GET"], accept=GROUP_SETS_MEDIA_TYPE)
+    def handle_get_group_sets(self) -> LtiResponse:
+        sets = [{"id": set_id, "name": name} for set_id, name in self.course.group_sets.items()]
+        return LtiResponse(result={"sets": sets}, code=200, message="success")
 
 
 def _line_item_fields(course: Course, data: Any) -> dict[str, Any]:
@@ -551,6 +639,12 @@ class LtiPlatform:
     def memberships_url(self, context_id: str) -> str:
         return f"{self.issuer}/contexts/{context_id}/memberships"
 
+    def groups_url(self, context_id: str) -> str:
+        return f"{self.issuer}/contexts/{context_id}/groups"
+
+    def group_sets_url(self, context_id: str) -> str:
+        return f"{self.issuer}/contexts/{context_id}/group_sets"
+
     # -- courses, set by tests ------------------------------------------------------------
 
     def add_context(self, context_id: str, *, title: str | None = None,
@@ -569,6 +663,26 @@ class LtiPlatform:
             self.add_context(context_id)
             self._courses[context_id].members[user_id] = Member(user_id, name, email,
                                                                 list(roles))
+
+    def add_group_set(self, context_id: str, set_id: str, *, name: str) -> None:
+        """A group set (a category of groups) of a course; add_group makes one on first use,
+        with a made-up name."""
+        with self._lock:
+            self._course(context_id).group_sets[set_id] = name
+
+    def add_group(self, context_id: str, group_id: str, *, name: str, members: list[str],
+                  set_id: str | None = None) -> None:
+        """A group of a course's members (or, with the same id, its new details), in a
+        group set if set_id is given."""
+        with self._lock:
+            course = self._course(context_id)
+            strangers = [user_id for user_id in members if user_id not in course.members]
+            if strangers:
+                raise ValueError(f"{strangers!r} are not members of course {context_id!r}")
+            if set_id is not None:
+                course.group_sets.setdefault(set_id, f"Group set {set_id}")
+            course.groups[group_id] = Group(group_id, name, list(dict.fromkeys(members)),
+                                            set_id)
 
     def add_resource_link(self, context_id: str, resource_link_id: str, *, title: str,
                           url: str | None = None, custom: dict[str, str] | None = None) -> None:
@@ -677,6 +791,9 @@ class LtiPlatform:
         app.add_api_route("/deep_links", self._deep_links, methods=["POST"])
         app.add_api_route("/contexts/{context_id}/memberships", self._memberships,
                           methods=["GET"])
+        app.add_api_route("/contexts/{context_id}/groups", self._groups, methods=["GET"])
+        app.add_api_route("/contexts/{context_id}/group_sets", self._group_sets,
+                          methods=["GET"])
         lineitems = "/contexts/{context_id}/lineitems"
         app.add_api_route(lineitems, self._lineitems, methods=["GET", "POST"])
         app.add_api_route(lineitems + "/{item}", self._lineitem, methods=["GET", "PUT", "DELETE"])
@@ -752,6 +869,10 @@ class LtiPlatform:
                                            title=course.links[pending.resource_link_id].title)
         launch.set_extra_claims(self._ags_claim(course, pending.resource_link_id))
         launch.set_nrps(self.memberships_url(course.id))
+        launch.set_extra_claims({GROUPS_CLAIM: {
+            "context_groups_url": self.groups_url(course.id),
+            "context_group_sets_url": self.group_sets_url(course.id),
+            "scope": [CONTEXT_GROUPS_READONLY], "service_versions": ["1.0"]}})
         if pending.message_type == DEEP_LINKING_REQUEST:
             launch.set_extra_claims({MESSAGE_TYPE_CLAIM: DEEP_LINKING_REQUEST,
                                      **self._deep_linking_claim(pending)})
@@ -893,6 +1014,25 @@ class LtiPlatform:
                 roster = _Roster(_LibRequest(request, None), self._lti_config(), course,
                                  self.memberships_url(context_id))
                 return _http(_bearer(lambda: roster.handle_resp(roster.handle_get_members)))
+
+        return await run_in_threadpool(serve)
+
+    async def _groups(self, request: Request, context_id: str) -> Response:
+        return await self._serve_groups(request, context_id, lambda s: s.handle_get_groups())
+
+    async def _group_sets(self, request: Request, context_id: str) -> Response:
+        return await self._serve_groups(request, context_id,
+                                        lambda s: s.handle_get_group_sets())
+
+    async def _serve_groups(self, request: Request, context_id: str,
+                            operation: Callable[[_Groups], LtiResponse]) -> Response:
+        def serve() -> Response:
+            with self._lock:
+                course = self._courses.get(context_id)
+                if course is None:
+                    raise _Refused(404, f"no course {context_id!r}")
+                groups = _Groups(_LibRequest(request, None), self._lti_config(), course)
+                return _http(_bearer(lambda: groups.handle_resp(lambda: operation(groups))))
 
         return await run_in_threadpool(serve)
 

@@ -194,9 +194,37 @@ def test_the_roster_comes_from_the_lms(setup: Setup, linked: str):
     [link] = staff.get(f"/assignments/{ASSIGNMENT}/lti").json()["links"]
     imported = staff.post(f"/lti/links/{link['id']}/roster")
     assert imported.status_code == 200, imported.text
-    assert imported.json() == {"members": 5, "learners": 3, "staff": 2, "skipped": 0}
+    assert imported.json() == {"members": 5, "learners": 3, "staff": 2, "skipped": 0,
+                               "groups": 0, "group_conflicts": []}
     names = {u["name"] for u in server.client(setup.admin).get("/users").json()}
     assert "s-cy@uni.example" in names  # before their first launch
+
+
+def test_the_lms_groups_become_the_assignments_groups_only_when_staff_ask(setup: Setup,
+                                                                         linked: str):
+    lms, server = setup.lms, setup.server
+    for user in ("s-dee", "s-eve", "s-fay"):
+        lms.add_member(COURSE, user, name=user, email=f"{user}@uni.example", roles=[LEARNER])
+    lms.add_group(COURSE, "g-7", name="team-7", members=["s-dee", "s-eve"])
+    lms.add_group(COURSE, "g-8", name="team-8", members=["s-eve", "s-fay"])
+    with httpx.Client(timeout=30) as browser:
+        token, _ = session_of(launch(lms, browser, "t-1", resource_link_id=linked))
+    staff = server.client(token)
+    link = next(k for k in staff.get(f"/assignments/{ASSIGNMENT}/lti").json()["links"]
+                if k["resource_link_id"] == linked)
+    assert link["groups_service"]
+    # the roster alone makes no group: an LMS's project groups need not be this one's
+    assert staff.post(f"/lti/links/{link['id']}/roster").json()["groups"] == 0
+    assert staff.get(f"/assignments/{ASSIGNMENT}/groups").json() == []
+    imported = staff.post(f"/lti/links/{link['id']}/roster", params={"groups": "true"})
+    assert imported.status_code == 200, imported.text
+    # s-eve is in both of the LMS's groups: the second is a conflict, left for staff
+    assert imported.json()["groups"] == 1
+    [conflict] = imported.json()["group_conflicts"]
+    assert conflict.startswith("team-8: s-eve@uni.example is already in group 'team-7'")
+    assert staff.get(f"/assignments/{ASSIGNMENT}/groups").json() == [
+        {"assignment_id": ASSIGNMENT, "name": "team-7",
+         "members": ["s-dee@uni.example", "s-eve@uni.example"]}]
 
 
 @pytest.mark.parametrize("forgery", ["signature", "audience", "expired", "deployment"])

@@ -15,9 +15,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
+from pylti1p3.course_groups import CourseGroupsService
+from pylti1p3.registration import Registration
+from pylti1p3.service_connector import ServiceConnector
 
 from tests.service.lti_platform import (
+    CONTEXT_GROUPS_READONLY,
     DEEP_LINKING_REQUEST,
+    GROUPS_CLAIM,
     INSTRUCTOR,
     LEARNER,
     LINEITEM,
@@ -158,6 +163,10 @@ def test_id_token_verifies_against_the_platform_jwks_and_carries_the_launch(
     assert SCORE in ags["scope"]
     nrps = claims["https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"]
     assert nrps["context_memberships_url"] == lms.memberships_url(COURSE)
+    assert claims[GROUPS_CLAIM] == {
+        "context_groups_url": f"{lms.issuer}/contexts/{COURSE}/groups",
+        "context_group_sets_url": f"{lms.issuer}/contexts/{COURSE}/group_sets",
+        "scope": [CONTEXT_GROUPS_READONLY], "service_versions": ["1.0"]}
 
 
 def test_authorize_refuses_a_redirect_uri_that_is_not_the_tools(lms: LtiPlatform) -> None:
@@ -267,3 +276,79 @@ def test_deep_linking_response_is_taken_only_when_the_tool_signed_it(
     assert taken.status_code == 200, taken.text
     assert [item["title"] for item in lms.deep_link_items] == ["HW5"]
     assert "ee411-hw5" in lms.results(COURSE)
+
+
+class KeyedRegistration(Registration):
+    """The tool's registration as PyLTI1p3 keeps it, its assertions naming the tool key's
+    kid (PyLTI1p3 would derive one from a public key it is given)."""
+
+    def __init__(self, kid: str) -> None:
+        super().__init__()
+        self._kid = kid
+
+    def get_kid(self) -> str:
+        return self._kid
+
+
+def grouped_course(lms: LtiPlatform, context_id: str) -> None:
+    """A course of its own (the module's platform is shared): two teams in a set, and one
+    study group outside any set; carol in none."""
+    for user_id in ("alice", "bob", "carol"):
+        lms.add_member(context_id, user_id, name=user_id.title(),
+                       email=f"{user_id}@example.edu", roles=[LEARNER])
+    lms.add_group_set(context_id, "projects", name="Project teams")
+    lms.add_group(context_id, "team-1", name="Team 1", members=["alice", "bob"],
+                  set_id="projects")
+    lms.add_group(context_id, "team-2", name="Team 2", members=[], set_id="projects")
+    lms.add_group(context_id, "study", name="Study group", members=["alice"])
+
+
+def test_groups_are_served_to_pylti1p3_with_the_groups_scope_only(
+        lms: LtiPlatform, tool_key: Key) -> None:
+    grouped_course(lms, "cs101")
+    with pytest.raises(ValueError, match="mallory"):
+        lms.add_group("cs101", "team-3", name="Team 3", members=["alice", "mallory"])
+    registration = KeyedRegistration(tool_key.kid).set_client_id(lms.client_id)
+    registration.set_auth_token_url(lms.auth_token_url).set_tool_private_key(
+        tool_key.private_pem)
+    service = CourseGroupsService(ServiceConnector(registration), {
+        "context_groups_url": lms.groups_url("cs101"),
+        "context_group_sets_url": lms.group_sets_url("cs101"),
+        "scope": [CONTEXT_GROUPS_READONLY], "service_versions": ["1.0"]})
+
+    assert service.get_groups() == [
+        {"id": "team-1", "name": "Team 1", "set_id": "projects"},
+        {"id": "team-2", "name": "Team 2", "set_id": "projects"},
+        {"id": "study", "name": "Study group"}]
+    assert [g["id"] for g in service.get_groups(user_id="alice")] == ["team-1", "study"]
+    assert service.get_groups(user_id="carol") == []
+    assert service.get_sets(include_groups=True) == [
+        {"id": "projects", "name": "Project teams", "groups": [
+            {"id": "team-1", "name": "Team 1", "set_id": "projects"},
+            {"id": "team-2", "name": "Team 2", "set_id": "projects"}]}]
+
+    groups = httpx.get(lms.groups_url("cs101"),
+                       headers=bearer(lms, tool_key, CONTEXT_GROUPS_READONLY))
+    sets = httpx.get(lms.group_sets_url("cs101"),
+                     headers=bearer(lms, tool_key, CONTEXT_GROUPS_READONLY))
+    refused = httpx.get(lms.groups_url("cs101"),
+                        headers=bearer(lms, tool_key, MEMBERSHIPS_READONLY))
+    assert groups.headers["content-type"].startswith(
+        "application/vnd.ims.lti-gs.v1.contextgroupcontainer+json")
+    assert sets.headers["content-type"].startswith(
+        "application/vnd.ims.lti-gs.v1.contextgroupsetcontainer+json")
+    assert refused.status_code == 401
+    assert httpx.get(lms.group_sets_url("cs101")).status_code == 401
+
+
+def test_memberships_give_each_members_group_enrollments(lms: LtiPlatform,
+                                                          tool_key: Key) -> None:
+    grouped_course(lms, "cs102")
+    response = httpx.get(lms.memberships_url("cs102"),
+                         headers=bearer(lms, tool_key, MEMBERSHIPS_READONLY))
+    assert response.status_code == 200, response.text
+    members = {m["user_id"]: m for m in response.json()["members"]}
+    assert members["alice"]["group_enrollments"] == [{"group_id": "team-1"},
+                                                     {"group_id": "study"}]
+    assert members["bob"]["group_enrollments"] == [{"group_id": "team-1"}]
+    assert "group_enrollments" not in members["carol"]

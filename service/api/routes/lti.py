@@ -277,6 +277,7 @@ class LinkOut(BaseModel):
     learners: int
     grade_service: bool
     roster_service: bool
+    groups_service: bool
     scores: list[ScoreOut]
 
 
@@ -300,6 +301,7 @@ def _links(db: DB, assignment_id: str, released: bool) -> AssignmentLti:
             grade_service="https://purl.imsglobal.org/spec/lti-ags/scope/score"
                           in (link.ags_scopes or []),
             roster_service=bool(link.memberships_url),
+            groups_service=bool(link.groups_url),
             scores=[ScoreOut(student=s.user.name, score=s.score_given,
                              max_points=s.score_maximum, status=s.status,
                              attempts=s.attempts, last_error=s.last_error,
@@ -336,16 +338,20 @@ class RosterOut(BaseModel):
     learners: int
     staff: int
     skipped: int
+    groups: int  # the assignment's groups made or updated from the LMS's
+    group_conflicts: list[str]
 
 
 @router.post("/lti/links/{link_id}/roster", response_model=RosterOut,
              responses={502: {"description": "the LMS offered no roster service, or it "
                                              "failed (the message says which)"}})
 def roster(link_id: Annotated[int, Path(ge=1, le=2**62)], user: Instructor,
-           state: State) -> RosterOut:
-    """Import the course's roster from the LMS (Names and Role Provisioning)."""
+           state: State, groups: bool = False) -> RosterOut:
+    """Import the course's roster from the LMS (Names and Role Provisioning); with
+    ``groups``, its groups as the assignment's groups (Course Groups)."""
     try:
-        found: RosterImport = import_roster(state.sessions, state.lti.key, link_id)
+        found: RosterImport = import_roster(state.sessions, state.lti.key, link_id,
+                                            groups=groups)
     except LookupError as exc:
         raise HTTPException(404, "There is no such LMS link.") from exc
     except RosterUnavailable as exc:
@@ -356,5 +362,6 @@ def roster(link_id: Annotated[int, Path(ge=1, le=2**62)], user: Instructor,
         repo.audit(db, actor=actor, action="lti_roster", target=str(link_id),
                    detail={"members": found.members})
     return RosterOut(members=found.members, learners=found.learners, staff=found.staff,
-                     skipped=found.skipped)
+                     skipped=found.skipped, groups=found.groups,
+                     group_conflicts=list(found.group_conflicts))
 

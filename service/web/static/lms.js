@@ -31,7 +31,9 @@ export function lmsCard(a) {
         h("p", { class: "muted" }, `${link.issuer} · ${link.learners} learner(s) known of ${link.members} member(s) · `,
           link.grade_service ? "grade service offered" : "no grade service offered", " · ",
           link.roster_service ? "roster service offered" : "no roster service offered"),
-        link.roster_service ? h("button", { type: "button", class: "roster", onclick: () => roster(link) }, "Import the roster") : "",
+        link.roster_service ? h("button", { type: "button", class: "roster", onclick: () => roster(link, false) }, "Import the roster") : "",
+        link.roster_service && link.groups_service
+          ? h("button", { type: "button", class: "roster-groups", onclick: () => roster(link, true) }, "Import the roster and its groups as this assignment's groups") : "",
         rows.length ? h("table", { class: "scores" }, h("thead", {}, h("tr", {},
           h("th", {}, "Student"), h("th", {}, "Score"), h("th", {}, "Sent"), h("th", {}, "When"), h("th", {}, "Last error"))),
           h("tbody", {}, rows)) : h("p", { class: "muted" }, "No score sent yet."));
@@ -50,11 +52,13 @@ export function lmsCard(a) {
       status.append(message(err.message, "error"));
     }
   };
-  const roster = async (link) => {
+  const roster = async (link, groups) => {
     clear(status);
     try {
-      const got = await api(`/lti/links/${link.id}/roster`, { method: "POST" });
-      status.append(message(`Roster imported: ${got.learners} learner(s), ${got.staff} staff, ${got.skipped} skipped.`));
+      const got = await api(`/lti/links/${link.id}/roster${groups ? "?groups=true" : ""}`, { method: "POST" });
+      status.append(message(`Roster imported: ${got.learners} learner(s), ${got.staff} staff, ${got.skipped} skipped` +
+        (groups ? `; ${got.groups} group(s)` : "") + "."));
+      for (const why of got.group_conflicts) status.append(message(`Group left as it was: ${why}`, "error"));
       await load();
     } catch (err) {
       status.append(message(err.message, "error"));

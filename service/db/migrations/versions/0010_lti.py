@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column('lineitems_url', sa.String(length=1000), nullable=True),
         sa.Column('lineitem_url', sa.String(length=1000), nullable=True),
         sa.Column('memberships_url', sa.String(length=1000), nullable=True),
+        sa.Column('groups_url', sa.String(length=1000), nullable=True),
         sa.Column('updated_at', sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id']),
         sa.PrimaryKeyConstraint('id'),
