@@ -55,7 +55,9 @@ export function lmsCard(a) {
   const roster = async (link, groups) => {
     clear(status);
     try {
-      const got = await api(`/lti/links/${link.id}/roster${groups ? "?groups=true" : ""}`, { method: "POST" });
+      const got = groups
+        ? await api(`/lti/links/${link.id}/roster?groups=true`, { method: "POST" })
+        : await api(`/lti/links/${link.id}/roster`, { method: "POST" });
       status.append(message(`Roster imported: ${got.learners} learner(s), ${got.staff} staff, ${got.skipped} skipped` +
         (groups ? `; ${got.groups} group(s)` : "") + "."));
       for (const why of got.group_conflicts) status.append(message(`Group left as it was: ${why}`, "error"));
