@@ -25,6 +25,13 @@ _STAFF = ("Instructor", "TeachingAssistant", "ContentDeveloper", "Administrator"
 _LEARNER = ("Learner", "Member", "Student")
 
 
+def claim(claims: dict[str, Any], name: str) -> dict[str, Any]:
+    """An LTI claim that is an object (``context``, ``resource_link``, ``custom``...),
+    or an empty one: a platform's odd value is no crash."""
+    value = claims.get(CLAIM + name)
+    return value if isinstance(value, dict) else {}
+
+
 class LaunchRefused(Exception):
     """A verified launch this service cannot take (its message is shown to the user)."""
 
@@ -116,13 +123,12 @@ def _new_user(db: Session, platform: LtiPlatform, claims: dict[str, Any], role: 
 def assignment_of(claims: dict[str, Any], known: set[str]) -> str | None:
     """The assignment a link opens: its custom parameter (set by deep linking, or by
     staff in the LMS), else the target link's ``?assignment=``."""
-    custom = claims.get(CLAIM + "custom") or {}
-    wanted = custom.get("assignment") if isinstance(custom, dict) else None
+    wanted = claim(claims, "custom").get("assignment")
     if not wanted:
         target = str(claims.get(CLAIM + "target_link_uri") or "")
         found = parse_qs(urlparse(target).query).get("assignment")
         wanted = found[0] if found else None
-    return wanted if wanted in known else None
+    return wanted if isinstance(wanted, str) and wanted in known else None
 
 
 def remember_link(db: Session, platform: LtiPlatform, claims: dict[str, Any],
@@ -130,8 +136,8 @@ def remember_link(db: Session, platform: LtiPlatform, claims: dict[str, Any],
     """The course item, and the grade and roster services its launch offers (they are
     what passback and roster import use later, without a launch)."""
     deployment = str(claims.get(CLAIM + "deployment_id"))
-    resource = (claims.get(CLAIM + "resource_link") or {}).get("id")
-    context = claims.get(CLAIM + "context") or {}
+    resource = claim(claims, "resource_link").get("id")
+    context = claim(claims, "context")
     if not resource or not context.get("id"):
         raise LaunchRefused("the launch names no course item (resource link or context)")
     link = db.scalar(select(LtiLink).where(

@@ -127,6 +127,17 @@ def test_an_lms_role_maps_to_a_course_role_and_nothing_else_does():
     assert course_role(["http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"]) is None
 
 
+def test_a_claim_that_is_not_an_object_reads_as_empty():
+    from service.lti.launch import CLAIM, assignment_of, claim
+
+    odd = {CLAIM + "context": "ml-101", CLAIM + "custom": ["assignment"]}
+    assert claim(odd, "context") == {} and claim(odd, "resource_link") == {}
+    assert assignment_of(odd, {ASSIGNMENT}) is None
+    assert assignment_of({CLAIM + "custom": {"assignment": {"id": 1}}}, {ASSIGNMENT}) is None
+    assert assignment_of({CLAIM + "custom": {"assignment": ASSIGNMENT}}, {ASSIGNMENT}) == \
+        ASSIGNMENT
+
+
 def test_learners_and_instructors_launch_into_the_dashboard_and_scores_go_back_on_release(
         setup: Setup, linked: str):
     lms, server = setup.lms, setup.server

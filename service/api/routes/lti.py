@@ -102,7 +102,7 @@ def _launch(state: AppState, launch_request: tool.LaunchRequest) -> Response:
     if role is None:
         return pages.problem("No page for your role", "The autograder has pages for a "
                              "course's learners and its teaching staff only.", 403)
-    context_id = str((claims.get(lti_launch.CLAIM + "context") or {}).get("id", ""))
+    context_id = str(lti_launch.claim(claims, "context").get("id", ""))
     for attempt in (1, 2):
         try:
             return _sign_in(state, message, claims, role, context_id)
@@ -124,7 +124,7 @@ def _sign_in(state: AppState, message: tool.ToolLaunch, claims: dict[str, Any], 
             if role is Role.STUDENT:
                 return pages.problem("Staff only", "Only the staff of a course the "
                                      "LMS's registration here lists add items.", 403)
-            context = claims.get(lti_launch.CLAIM + "context") or {}
+            context = lti_launch.claim(claims, "context")
             choices = [(a.id, a.spec.title) for a in state.catalog.values()]
             return pages.picker(message.get_launch_id(), str(context.get("title", "")),
                                 sorted(choices))
@@ -166,7 +166,7 @@ async def deep_link(request: Request) -> Response:
             return pages.problem("This selection has expired",
                                  "Start adding the item again from the LMS.", 400)
         role = lti_launch.course_role(list(claims.get(lti_launch.CLAIM + "roles") or []))
-        context_id = str((claims.get(lti_launch.CLAIM + "context") or {}).get("id", ""))
+        context_id = str(lti_launch.claim(claims, "context").get("id", ""))
         try:
             with state.sessions.begin() as db:
                 platform = lti_launch.platform_of(db, claims)
