@@ -41,11 +41,12 @@ function navigation(me) {
     nav.append(h("a", { href: "#/submissions" }, "Submissions"), h("a", { href: "#/users" }, "Users"));
   }
   who.append(h("span", { class: "muted" }, `${me.name} (${me.role})`), " ",
-    h("button", { type: "button", id: "signout", class: "link", onclick: async () => {
-      // a session an LMS launch started ends on the server too (an API token stays)
-      try { await api("/me/sign-out", { method: "POST" }); } catch { /* signed out here anyway */ }
-      session.signOut();
+    h("button", { type: "button", id: "signout", class: "link", onclick: () => {
+      const token = session.token;
+      session.signOut();  // at once: the tab is signed out whatever the server answers
       window.location.hash = "#/signin";
+      // a session an LMS launch started ends on the server too (an API token stays)
+      api("/me/sign-out", { method: "POST", token }).catch(() => {});
     } }, "Sign out"));
 }
 
