@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -159,8 +160,6 @@ class PassbackSender:
             self._thread.join(timeout=REQUEST_TIMEOUT_S + 5)
 
     def _loop(self) -> None:
-        import time
-
         while not self._stop.wait(self._interval_s):
             try:
                 if time.monotonic() - self._refreshed >= self._refresh_s:
