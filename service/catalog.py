@@ -86,6 +86,22 @@ class LiveCatalog(Mapping[str, LoadedAssignment]):
             self._live = {**self._bundled,
                           **{aid: loaded for aid, (_, loaded) in self._loaded.items()}}
 
+    def find(self, assignment_id: str) -> LoadedAssignment | None:
+        """The assignment, loading it first if a version of it went live since the last
+        look. A miss costs one query, not a reload, so unknown ids cannot make work."""
+        loaded = self.get(assignment_id)
+        try:
+            with self._sessions() as db:
+                live = repo.live_version(db, assignment_id)
+        except Exception:  # the database away: what is loaded is the answer
+            log.exception("catalog: cannot look up the live version of %s", assignment_id)
+            return loaded
+        held = self._loaded.get(assignment_id)
+        if live is not None and (held is None or held[0] != live.blob_sha256):
+            self.refresh()
+            loaded = self.get(assignment_id)
+        return loaded
+
     def __getitem__(self, key: str) -> LoadedAssignment:
         return self._current()[key]
 

@@ -138,8 +138,7 @@ Admin = Annotated[User, Depends(require_admin)]
 def known_assignment(state: State, assignment_id: Annotated[str, Path()]) -> LoadedAssignment:
     loaded = state.catalog.get(assignment_id)
     if loaded is None:  # published a moment ago, before this process's next look?
-        state.catalog.refresh(at_most_every_s=0.5)
-        loaded = state.catalog.get(assignment_id)
+        loaded = state.catalog.find(assignment_id)
     if loaded is None:
         raise HTTPException(404, f"There is no assignment {assignment_id!r}.")
     return loaded

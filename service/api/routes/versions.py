@@ -61,9 +61,9 @@ def list_versions(assignment_id: AssignmentId, user: Instructor, db: DB,
     """Every version, oldest first: the bundled folder as version 0 (if there is one),
     then the uploads, each with its validation's findings."""
     found = _versions(db, state, assignment_id)
-    # whoever watches a validation finish opens the assignment next: load it now (the
-    # dashboard polls this once a second; twice a second at most is enough)
-    state.catalog.refresh(at_most_every_s=0.5)
+    # whoever watches a validation finish opens the assignment next: load it now
+    if any(version.status == "live" for version in found):
+        state.catalog.find(assignment_id)
     if not found:
         raise HTTPException(404, f"There is no assignment {assignment_id!r} and no version "
                                  "of it has been uploaded.")

@@ -84,6 +84,7 @@ from service.db.repository.versions import (
     add_version,
     get_version,
     list_versions,
+    live_version,
     live_versions,
     make_live,
 )
@@ -129,6 +130,7 @@ __all__ = [
     "list_submissions",
     "list_users",
     "list_versions",
+    "live_version",
     "live_versions",
     "live_workers",
     "make_live",

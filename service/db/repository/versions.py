@@ -51,6 +51,15 @@ def live_versions(session: Session) -> list[AssignmentVersion]:
         AssignmentVersion.status == VersionStatus.LIVE)))
 
 
+def live_version(session: Session, assignment_id: str) -> AssignmentVersion | None:
+    """The version of one assignment made live last, if any."""
+    return session.scalars(select(AssignmentVersion).where(
+        AssignmentVersion.assignment_id == assignment_id,
+        AssignmentVersion.status == VersionStatus.LIVE).order_by(
+        AssignmentVersion.live_since.desc().nulls_last(),
+        AssignmentVersion.number.desc())).first()
+
+
 def add_version(session: Session, *, assignment_id: str, sha256: str,
                 user: User) -> AssignmentVersion:
     for version in list_versions(session, assignment_id=assignment_id):
