@@ -20,7 +20,7 @@ from tests.service.conftest import LiveServer
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-EXAMPLES = 30
+EXAMPLES = 20
 SEED = 411
 
 
