@@ -11,12 +11,14 @@ median / p90 latency, throughput and the per-phase breakdown the report records.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -29,11 +31,10 @@ def grade_warm(n: int) -> list[tuple[float, dict[str, float], float]]:
     """n gradings on warm kernels, each taken after the pool has refilled (not timed)."""
     from graders import Grader, KernelPool, SandboxExecutor, kernel_profiles
     from graders.catalog import discover
-    from graders.sandbox.config import Limits, SandboxConfig
+    from graders.sandbox.config import Limits
 
     assignment = discover()["ee411-hw3"]
-    config = SandboxConfig(python_env=Path(sys.prefix),
-                           jobs_root=Path(tempfile.gettempdir()) / "ml-autograder-bench")
+    config = bench_config()
     pool = KernelPool(config)
     numpy_only = kernel_profiles(assignment, Limits())[0]
     grader = Grader(assignment, config, Limits(), executor=SandboxExecutor(config, pool))
@@ -52,14 +53,22 @@ def grade_warm(n: int) -> list[tuple[float, dict[str, float], float]]:
     return results
 
 
+def bench_config() -> Any:
+    from graders.sandbox.config import SandboxConfig
+
+    # --no-fork (through the environment: the parallel runs are other processes)
+    return SandboxConfig(python_env=Path(sys.prefix),
+                         jobs_root=Path(tempfile.gettempdir()) / "ml-autograder-bench",
+                         fork_kernels=os.environ.get("BENCH_FORK_KERNELS", "1") == "1")
+
+
 def grade_once(_: int) -> tuple[float, dict[str, float], float]:
     from graders import Grader
     from graders.catalog import discover
-    from graders.sandbox.config import Limits, SandboxConfig
+    from graders.sandbox.config import Limits
 
     assignment = discover()["ee411-hw3"]
-    config = SandboxConfig(python_env=Path(sys.prefix),
-                           jobs_root=Path(tempfile.gettempdir()) / "ml-autograder-bench")
+    config = bench_config()
     started = time.perf_counter()
     graded = Grader(assignment, config, Limits()).grade(NOTEBOOK.read_bytes(), NOTEBOOK.name)
     elapsed = time.perf_counter() - started
@@ -86,7 +95,10 @@ def summarise(label: str, results: list[tuple[float, dict[str, float], float]],
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=20)
+    parser.add_argument("--no-fork", action="store_true",
+                        help="kernels started by bubblewrap, not forked from a zygote")
     args = parser.parse_args()
+    os.environ["BENCH_FORK_KERNELS"] = "0" if args.no_fork else "1"
     grade_once(0)  # warm the page cache and imports
     started = time.perf_counter()
     sequential = [grade_once(i) for i in range(args.n)]

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     sandbox_gid: int = 10001
     unsafe_no_sandbox: bool = False
     bwrap: str = "bwrap"  # the bubblewrap executable (a name on PATH or a path)
+    # kernels forked from a zygote into each sandbox (root only): off, each kernel is a
+    # fresh interpreter bubblewrap starts
+    fork_kernels: bool = True
     memory_limit_bytes: int = 3 * GiB
     max_processes: int = 128
     # Caps on every assignment's own time budgets, only when set on purpose: by default
@@ -142,6 +145,7 @@ class Settings(BaseSettings):
             bwrap=self.bwrap,
             datasets_dir=self.datasets_dir.resolve() if self.datasets_dir else None,
             weights_dir=self.weights_dir.resolve() if self.weights_dir else None,
+            fork_kernels=self.fork_kernels,
         )
 
     def kernel_pool(self, *, per_profile: int | None = None,

@@ -138,6 +138,12 @@ class SandboxedKernelManager(AsyncKernelManager):
     pin_timeout_s = 60.0
     sandbox_pid: int | None = None
     pinned: PinnedSockets | None = None
+    # a forked kernel (graders.sandbox.zygote): the zygote, its request (all but the
+    # holder's pid), and then the holder's and the kernel's host pids
+    zygote: Any = None
+    fork_request: dict[str, Any] | None = None
+    holder_pid: int | None = None
+    kernel_pid: int | None = None
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         return [a.replace("{connection_file}", self.connection_file) for a in self.launcher_argv]
@@ -153,12 +159,32 @@ class SandboxedKernelManager(AsyncKernelManager):
                     "the sandbox did not start its kernel (bubblewrap exited, or made no "
                     f"sandbox within {self.pin_timeout_s:g} s)")
             self.sandbox_pid = init
+            if self.fork_request is not None:
+                await self._fork_kernel(init, process)
             self.pinned = await pin(
                 init, self.socket_path, [self.shell_port, self.iopub_port, self.stdin_port,
                                          self.control_port, self.hb_port],
                 Path(self.pin_folder), alive=lambda: process.poll() is None,
                 timeout_s=self.pin_timeout_s)
             self.ip = self.pinned.ip
+
+    async def _fork_kernel(self, init: int, process: Any) -> None:
+        """Have the zygote fork the kernel into the sandbox, once its holder runs (then
+        bubblewrap has made every mount and namespace)."""
+        deadline = time.monotonic() + self.pin_timeout_s
+        while True:
+            holder = next(iter(children(init)), None)
+            if holder is not None and _command(holder) not in ("", "bwrap"):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise KernelStartError("the sandbox did not start its holder")
+            await asyncio.sleep(0.002)
+        started = stat_fields(holder)
+        if started is None:
+            raise KernelStartError("the sandbox's holder exited at once")
+        self.holder_pid = holder
+        self.kernel_pid = await asyncio.to_thread(self.zygote.fork, {
+            **(self.fork_request or {}), "holder": holder, "holder_start": started[19]})
 
     def cleanup_ipc_files(self) -> None:
         # in the sandbox: its tmpfs goes with it, and the session releases our pins once
@@ -192,6 +218,13 @@ def _bound(context: Any) -> None:
     ``MAX_MESSAGE_BYTES * RECEIVE_QUEUE`` per socket, not the kernel's whole memory."""
     context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
     context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def children(pid: int) -> list[int]:

@@ -17,7 +17,7 @@ from typing import Any
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
-from graders.boundary import IPC_MOUNT
+from graders.boundary import HOME, IPC_MOUNT
 from graders.errors import KernelStartError
 from graders.results import SandboxEvent, SandboxVerdict
 from graders.runner.client import (
@@ -30,7 +30,16 @@ from graders.runner.kernel_code import Paths, bootstrap_code
 from graders.runner.strays import Process, pause_strays
 from graders.runner.workdir import job_paths, stage_path
 from graders.sandbox.cgroups import CgroupStats, JobCgroup, cgroup_version
-from graders.sandbox.config import LaunchPlan, Limits, SandboxConfig, SandboxMode
+from graders.sandbox.config import (
+    KERNEL_ARGV,
+    LaunchPlan,
+    Limits,
+    SandboxConfig,
+    SandboxMode,
+    kernel_environment,
+)
+from graders.sandbox.launcher import rlimits
+from graders.sandbox.zygote import Zygote, shared_zygote
 
 
 class KernelSession:
@@ -47,8 +56,12 @@ class KernelSession:
         self.returncode: int | None = None
         self.stopped = False
         self.stderr_head = ""
+        self.plan: LaunchPlan | None = None
         self.init: Process | None = None  # the sandbox's pid 1 and the kernel, by start time
         self.kernel: Process | None = None
+        self.holder: Process | None = None  # a forked kernel's sandbox's own process
+        self.forked = self._zygote()
+        self.exit_file: Path | None = None
 
     async def start(self, attempt: int) -> CappedClient:
         """Launch the kernel and run the bootstrap: ready for the notebook's cells."""
@@ -106,6 +119,8 @@ class KernelSession:
         )
         km.pin_timeout_s = self.limits.startup_timeout_s
         km.launcher_argv = self._launcher_argv(host, attempt)
+        if self.forked:
+            km.zygote, km.fork_request = self.forked, self._fork_request(host, attempt)
         km.session.unpack = bounded_unpack  # the client's session: kernel messages
         self.client = CappedClient(self.nb, km, self.limits)
         started = time.perf_counter()
@@ -124,10 +139,31 @@ class KernelSession:
                 f"the sandboxed kernel did not start: {exc}; stderr: {self.stderr_head[-2000:]}"
             ) from exc
         if km.sandbox_pid is not None:
-            # before any cell runs, the sandbox holds its init and the kernel, nothing else
+            # before any cell runs, the sandbox holds its init and the kernel (and a forked
+            # kernel's holder), nothing else
             self.init = Process.of(km.sandbox_pid)
-            self.kernel = Process.of(next(iter(children(km.sandbox_pid)), None))
+            self.kernel = Process.of(km.kernel_pid if km.kernel_pid is not None else
+                                     next(iter(children(km.sandbox_pid)), None))
+            self.holder = Process.of(km.holder_pid)
         self.start_s = time.perf_counter() - started
+
+    def _zygote(self) -> Zygote | None:
+        """The zygote that forks this kernel, where one may: as root, with no GPU (a
+        CUDA context does not survive a fork) and when the deployment allows it."""
+        if not self.config.fork_kernels or self.config.mode is not SandboxMode.ROOT \
+                or self.limits.gpu is not None:
+            return None
+        return shared_zygote(self.config.python_env, self.limits.threads)
+
+    def _fork_request(self, host: Path, attempt: int) -> dict[str, Any]:
+        assert self.plan is not None
+        self.exit_file = host / f"kernel-exit-{attempt}"
+        self.exit_file.unlink(missing_ok=True)
+        return {"procs": self.plan.cgroup_procs, "uid": self.plan.uid, "gid": self.plan.gid,
+                "rlimits": rlimits(self.plan),
+                # bubblewrap's --chdir sets PWD too
+                "env": {**kernel_environment(self.plan), "PWD": HOME},
+                "argv": list(KERNEL_ARGV), "home": HOME, "status": str(self.exit_file)}
 
     def _launcher_argv(self, host: Path, attempt: int) -> list[str]:
         env_python = str(self.config.python_env / "bin" / "python")
@@ -164,9 +200,10 @@ class KernelSession:
             stage_dir=str(stage) if stage else None,
             files_dir=str(self.job / "files") if (self.job / "files").is_dir() else None,
             datasets_dir=str(datasets) if datasets else None,
-            dataset_entries=sorted(p.name for p in datasets.iterdir()) if datasets else [],
+            dataset_entries=tuple(sorted(p.name for p in datasets.iterdir())) if datasets
+            else (),
             weights_dir=str(self.config.weights_dir) if self.config.weights_dir else None,
-            cgroup_procs=[str(p) for p in self.cgroup.procs_files] if self.cgroup else [],
+            cgroup_procs=tuple(str(p) for p in self.cgroup.procs_files) if self.cgroup else (),
             memory_bytes=self.limits.memory_bytes,
             max_processes=self.limits.max_processes,
             cpu_seconds=self.limits.cpu_seconds,
@@ -176,9 +213,11 @@ class KernelSession:
             home_bytes=self.limits.home_bytes,
             gpu=self.limits.gpu,
             threads=self.limits.threads,
+            forked=self.forked is not None,
         )
+        self.plan = plan
         plan_file = host / f"launch-{attempt}.json"
-        plan_file.write_text(plan.model_dump_json())
+        plan_file.write_text(plan.to_json())
         plan_file.chmod(0o600)
         return [sys.executable, "-m", "graders.sandbox.launcher", str(plan_file),
                 "{connection_file}"]
@@ -236,12 +275,29 @@ class KernelSession:
     def pause_strays(self) -> list[str]:
         """Stop what the notebook left running before its answers are checked
         (``graders.runner.strays``); the names of the processes stopped."""
-        return pause_strays(self.init, self.kernel)
+        return pause_strays(self.init, self.kernel, self.holder)
 
     def exit_code(self) -> int | None:
         km = self.client.km if self.client else None
         process = getattr(km.provisioner, "process", None) if km and km.provisioner else None
-        return process.poll() if process is not None else self.returncode
+        code = process.poll() if process is not None else self.returncode
+        if code is not None and self.exit_file is not None and self.kernel is not None:
+            code = self._forked_exit(code)
+        return code
+
+    def _forked_exit(self, sandbox_code: int) -> int:
+        """A forked kernel's own status, as bubblewrap reports a kernel it started (128 +
+        the signal): the zygote writes it when it reaps the kernel, a moment after the
+        sandbox is gone."""
+        assert self.exit_file is not None
+        deadline = time.monotonic() + 1.0
+        while not self.exit_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        try:
+            code = int(self.exit_file.read_text())
+        except (OSError, ValueError):
+            return sandbox_code
+        return 128 - code if code < 0 else code
 
     def read_stats(self) -> CgroupStats:
         """Peak memory and limit hits so far, read before the teardown (which may happen

@@ -54,7 +54,8 @@ def _executable(pid: int) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def pause_strays(init: Process | None, kernel: Process | None) -> list[str]:
+def pause_strays(init: Process | None, kernel: Process | None,
+                 holder: Process | None = None) -> list[str]:
     """SIGSTOP what the notebook left running (see the module's docstring); the names of
     the processes stopped. Nothing when the sandbox is not the one started (its init or
     kernel gone, a pid reused) or its namespace would be the grader's own."""
@@ -68,6 +69,8 @@ def pause_strays(init: Process | None, kernel: Process | None) -> list[str]:
         return []
     python = _executable(kernel.pid)
     keep = {init.pid, kernel.pid, os.getpid()}
+    if holder is not None and holder.alive():
+        keep.add(holder.pid)  # a forked kernel's sandbox process, waiting for it to end
     paused: dict[int, str] = {}
     for _ in range(MAX_ROUNDS):  # until a pass finds none: a stopped process cannot fork
         found = False

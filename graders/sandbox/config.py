@@ -8,14 +8,14 @@ tested without running anything).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import os
 import shutil
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict
 
 from graders.boundary import (
     DATASETS_MOUNT,
@@ -32,12 +32,30 @@ GiB = 1024**3
 MiB = 1024**2
 
 KERNEL_CONNECTION = f"{IPC_MOUNT}/kernel.json"
+KERNEL_ARGV = ("-f", KERNEL_CONNECTION, "--HistoryManager.hist_file=:memory:")
 # Unix sockets take no space; the tmpfs is only large enough not to matter
 IPC_TMPFS_BYTES = 1 * MiB
 # Where notebooks commonly point a dataset's root: each is a link to the mounted
 # datasets, so `datasets.CIFAR10(root="./data", download=True)` finds the files.
 DATASET_LINKS = (f"{HOME}/data", f"{HOME}/datasets", "/home/data", "/content/data",
                  "/data", "/tmp/data")
+
+# What the holder runs in the sandbox bubblewrap makes: it waits for the first process
+# to join (the forked kernel), then for that process to end, and exits with the sandbox.
+HOLDER = """\
+import os, select, time
+me = os.getpid()
+deadline = time.monotonic() + 60
+while True:
+    joined = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+    if joined:
+        break
+    if time.monotonic() > deadline:
+        raise SystemExit(3)
+    time.sleep(0.002)
+select.select([os.pidfd_open(min(joined))], [], [])
+"""
+
 
 # Environment variables passed through from the host when set (never secrets):
 # older OpenBLAS builds crash on some processors without the core type.
@@ -88,6 +106,8 @@ class SandboxConfig:
     bwrap: str = "bwrap"
     datasets_dir: Path | None = None  # torchvision layout, mounted read-only
     weights_dir: Path | None = None  # torch hub checkpoints, mounted read-only
+    # kernels forked from a zygote into each sandbox (root only; graders.sandbox.zygote)
+    fork_kernels: bool = True
 
     @property
     def mode(self) -> SandboxMode:
@@ -105,10 +125,11 @@ class SandboxConfig:
         return found
 
 
-class LaunchPlan(BaseModel):
-    """What the launcher needs; written as JSON into a directory only we can read."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+@dataclass(frozen=True, kw_only=True)
+class LaunchPlan:
+    """What the launcher needs; written as JSON into a directory only we can read.
+    A plain dataclass: the launcher runs before every kernel, and importing pydantic
+    there cost 0.1 s of CPU per start."""
 
     mode: SandboxMode
     bwrap: str
@@ -121,9 +142,9 @@ class LaunchPlan(BaseModel):
     stage_dir: str | None = None  # root mode: world-traversable mount point
     files_dir: str | None = None  # attachments from a zip, copied into HOME at start
     datasets_dir: str | None = None
-    dataset_entries: list[str] = []  # top-level names, also linked into HOME
+    dataset_entries: tuple[str, ...] = ()  # top-level names, also linked into HOME
     weights_dir: str | None = None
-    cgroup_procs: list[str] = []
+    cgroup_procs: tuple[str, ...] = ()
     memory_bytes: int
     max_processes: int
     cpu_seconds: int
@@ -133,6 +154,20 @@ class LaunchPlan(BaseModel):
     home_bytes: int
     gpu: int | None = None
     threads: int = 1
+    # bubblewrap runs only a holder; the kernel is forked into the sandbox by the zygote
+    forked: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> LaunchPlan:
+        """A plan the session wrote; an unknown or missing field is a TypeError."""
+        fields = json.loads(text)
+        fields["mode"] = SandboxMode(fields["mode"])
+        for key in ("cgroup_procs", "dataset_entries"):
+            fields[key] = tuple(fields.get(key, ()))
+        return cls(**fields)
 
 
 # One string-hash seed for every kernel, warm or cold: a kernel started before its
@@ -144,6 +179,18 @@ HASH_SEED = "0"
 
 def kernel_environment(plan: LaunchPlan) -> dict[str, str]:
     """The whole environment the kernel sees: an allow-list, nothing inherited."""
+    env = zygote_environment(plan.threads)
+    if plan.gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(plan.gpu)
+        env["NVIDIA_VISIBLE_DEVICES"] = str(plan.gpu)
+        # cuBLAS picks reduction orders by workspace; a fixed one makes GEMMs repeatable
+        env["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
+    return env
+
+
+def zygote_environment(threads: int) -> dict[str, str]:
+    """The environment of every kernel with no GPU (and of the zygote that forks them:
+    the hash seed and the thread pools' sizes are fixed when an interpreter starts)."""
     env = {
         "PATH": f"{ENV_MOUNT}/bin:/usr/local/bin:/usr/bin:/bin",
         "HOME": HOME,
@@ -154,17 +201,12 @@ def kernel_environment(plan: LaunchPlan) -> dict[str, str]:
         "MPLCONFIGDIR": "/tmp/matplotlib",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": HASH_SEED,
-        **thread_environment(plan.threads),
+        **thread_environment(threads),
         "TORCH_HOME": TORCH_HOME,
     }
     for key in PASSTHROUGH_ENV:
         if key in os.environ:
             env[key] = os.environ[key]
-    if plan.gpu is not None:
-        env["CUDA_VISIBLE_DEVICES"] = str(plan.gpu)
-        env["NVIDIA_VISIBLE_DEVICES"] = str(plan.gpu)
-        # cuBLAS picks reduction orders by workspace; a fixed one makes GEMMs repeatable
-        env["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
     return env
 
 
@@ -260,16 +302,13 @@ def bwrap_argv(
     args += ["--clearenv"]
     for key, value in kernel_environment(plan).items():
         args += ["--setenv", key, value]
+    args += ["--chdir", HOME, "--"]
+    if plan.forked:
+        # -S -I: the holder imports nothing but the standard library's few modules
+        return [*args, f"{ENV_MOUNT}/bin/python", "-S", "-I", "-c", HOLDER]
     # -P: the home (the handed-in files) is not on sys.path at start-up, so a shipped
     # sitecustomize.py or numpy.py is never imported in place of the real one
-    args += [
-        "--chdir", HOME,
-        "--",
-        f"{ENV_MOUNT}/bin/python", "-P", "-m", "ipykernel_launcher",
-        "-f", KERNEL_CONNECTION,
-        "--HistoryManager.hist_file=:memory:",
-    ]
-    return args
+    return [*args, f"{ENV_MOUNT}/bin/python", "-P", "-m", "ipykernel_launcher", *KERNEL_ARGV]
 
 
 def write_etc(directory: Path, uid: int, gid: int) -> None:

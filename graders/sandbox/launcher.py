@@ -58,7 +58,8 @@ def _sources(plan: LaunchPlan) -> dict[str, str]:
     return sources
 
 
-def _set_rlimits(plan: LaunchPlan) -> None:
+def rlimits(plan: LaunchPlan) -> list[tuple[int, int]]:
+    """The kernel's resource limits, each at most what this process's hard limit allows."""
     limits = [
         (resource.RLIMIT_CORE, 0),
         (resource.RLIMIT_CPU, plan.cpu_seconds),
@@ -73,10 +74,17 @@ def _set_rlimits(plan: LaunchPlan) -> None:
             limits.append((resource.RLIMIT_AS, plan.memory_bytes))
         mine = sum(1 for p in Path("/proc").iterdir() if p.name.isdigit() and _owned(p))
         limits.append((resource.RLIMIT_NPROC, mine + plan.max_processes))
+    capped = []
     for which, value in limits:
         _soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
+        capped.append((which, value))
+    return capped
+
+
+def _set_rlimits(plan: LaunchPlan) -> None:
+    for which, value in rlimits(plan):
         resource.setrlimit(which, (value, value))
 
 
@@ -99,7 +107,7 @@ def _write_kernel_connection(connection_file: str, ipc_dir: str, uid: int, gid: 
 
 def main(argv: list[str]) -> None:
     plan_file, connection_file = argv[1], argv[2]
-    plan = LaunchPlan.model_validate_json(Path(plan_file).read_text())
+    plan = LaunchPlan.from_json(Path(plan_file).read_text())
     _write_kernel_connection(connection_file, plan.ipc_dir, plan.uid, plan.gid)
     for procs in plan.cgroup_procs:
         Path(procs).write_text(str(os.getpid()))

@@ -74,3 +74,18 @@ def test_a_gpu_slot_binds_only_its_device_and_the_control_devices(gpu):
     assert devices == ["/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools",
                        f"/dev/nvidia{gpu}"]
     assert kernel_environment(plan(gpu=gpu))["CUDA_VISIBLE_DEVICES"] == str(gpu)
+
+
+def test_the_plan_goes_through_its_file_unchanged_and_a_stray_field_is_refused():
+    written = plan(cgroup_procs=("/sys/fs/cgroup/pids/job/cgroup.procs",), gpu=1, forked=True)
+    assert LaunchPlan.from_json(written.to_json()) == written
+    with pytest.raises(TypeError):
+        LaunchPlan.from_json(written.to_json()[:-1] + ', "seccomp": false}')
+
+
+def test_a_forked_kernels_sandbox_runs_only_the_holder_under_the_same_confinement():
+    usual, forked = argv(plan()), argv(plan(forked=True))
+    command = forked[forked.index("--") + 1:]
+    assert "ipykernel_launcher" not in command and "-I" in command  # no site, no env
+    # everything before the command (mounts, namespaces, seccomp, environment) is equal
+    assert forked[:forked.index("--")] == usual[:usual.index("--")]

@@ -1,0 +1,168 @@
+"""Forked kernels: the host's side of the zygote (``graders.sandbox.zygote_server``).
+
+A kernel started the usual way is a fresh interpreter importing ipykernel and numpy
+inside a fresh sandbox: most of a cold grading's time. With a zygote, bubblewrap still
+makes each sandbox (every mount, namespace and limit as before), but runs only a small
+holder in it; the zygote forks a kernel that joins that sandbox's namespaces, root and
+cgroup, drops to the sandbox uid with no capabilities and loads the same seccomp program
+(docs/SECURITY.md, "Forked kernels").
+
+One zygote per grading process, started on first use, as root only (joining another
+user namespace's sandbox takes the capabilities root has over it). Anything else (no
+root, a GPU, another thread count) starts kernels the usual way.
+
+``python -m graders.sandbox.zygote ENV`` is the zygote's start: a private mount namespace
+where the grading environment is at the sandbox's path for it, so that every module the
+zygote imported, and every one a kernel imports later, has the path it has inside.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from graders.boundary import ENV_MOUNT
+from graders.errors import KernelStartError
+
+log = logging.getLogger(__name__)
+
+SERVER = Path(__file__).with_name("zygote_server.py")
+CLONE_NEWNS = 0x00020000
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+START_TIMEOUT_S = 60.0
+
+
+def _libc_call(name: str, *args: object) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if getattr(libc, name)(*args) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{name}: {os.strerror(err)}")
+
+
+def main(argv: list[str]) -> None:
+    """Become the zygote: the environment bound at ``ENV_MOUNT`` in a mount namespace of
+    this process alone, then an exec of its Python with the given environment only."""
+    env_path, environment = argv[1], json.loads(argv[2])
+    _libc_call("unshare", CLONE_NEWNS)
+    _libc_call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)
+    parent = Path(ENV_MOUNT).parent
+    if not Path(ENV_MOUNT).is_dir():
+        # a tmpfs over its parent, in this namespace only: the host's own is untouched
+        _libc_call("mount", b"tmpfs", str(parent).encode(), b"tmpfs", 0, b"mode=0755")
+        Path(ENV_MOUNT).mkdir()
+    _libc_call("mount", env_path.encode(), ENV_MOUNT.encode(), None, MS_BIND | MS_REC, None)
+    os.setgroups([])  # a user namespace refuses setgroups: the kernels inherit none
+    # no death signal: it would come when the thread that started us ends; the zygote
+    # ends when its pipe does, which a grader's exit (or SIGKILL) closes
+    python = f"{ENV_MOUNT}/bin/python"
+    os.execve(python, [python, "-P", "-c", SERVER.read_text()], environment)
+
+
+class Zygote:
+    """One zygote process and the pipe to it; ``fork`` is safe from any thread."""
+
+    def __init__(self, python_env: Path, environment: dict[str, str], bpf: bytes) -> None:
+        self._lock = threading.Lock()
+        self.owner = os.getpid()  # a forked grader must not write to its parent's pipe
+        # read only to say why it failed; open as long as the zygote runs
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "graders.sandbox.zygote", str(python_env),
+             json.dumps(environment)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            start_new_session=True)
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._send({"bpf": bpf.hex()})
+        ready = self._receive()
+        if not ready.get("ready"):
+            raise KernelStartError(f"the zygote did not start: {ready}")
+
+    def _send(self, message: dict[str, object]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message).encode() + b"\n")
+        self.process.stdin.flush()
+
+    def _receive(self) -> dict[str, object]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait(timeout=START_TIMEOUT_S)
+            self._stderr.seek(0)
+            error = self._stderr.read().decode(errors="replace")[-2000:]
+            raise KernelStartError(f"the zygote exited ({self.process.returncode}): {error}")
+        answer = json.loads(line)
+        if not isinstance(answer, dict):
+            raise KernelStartError("the zygote answered nonsense")
+        return answer
+
+    def alive(self) -> bool:
+        return self.owner == os.getpid() and self.process.poll() is None
+
+    def fork(self, request: dict[str, object]) -> int:
+        """Fork a kernel into the sandbox whose holder is ``request["holder"]``; the
+        kernel's pid on the host."""
+        with self._lock:
+            if not self.alive():
+                raise KernelStartError("the zygote is gone")
+            self._send(request)
+            answer = self._receive()
+        pid = answer.get("pid")
+        if not isinstance(pid, int):
+            raise KernelStartError(f"the zygote could not fork a kernel: {answer.get('error')}")
+        return pid
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._stderr.close()
+
+
+_zygotes: dict[tuple[str, int], Zygote | None] = {}
+_zygotes_lock = threading.Lock()
+
+
+def shared_zygote(python_env: Path, threads: int) -> Zygote | None:
+    """This process's zygote for an environment and thread count, started on first use;
+    None where kernels must start the usual way (not root, or the zygote would not start:
+    logged once per attempt, never fatal)."""
+    if os.geteuid() != 0:
+        return None
+    key = (str(python_env), threads)
+    with _zygotes_lock:
+        if key in _zygotes:
+            found = _zygotes[key]
+            if found is None or found.alive():
+                return found  # one that would not start is not tried again
+            if found.owner == os.getpid():
+                log.warning("the zygote exited (%s): starting another",
+                            found.process.returncode)
+        from graders.sandbox.config import zygote_environment
+        from graders.sandbox.seccomp import seccomp_fd
+
+        fd = seccomp_fd()
+        try:
+            with os.fdopen(fd, "rb") as fh:
+                bpf = fh.read()
+            zygote = Zygote(python_env, zygote_environment(threads), bpf)
+        except Exception:
+            log.exception("the zygote did not start: kernels start the usual way")
+            _zygotes[key] = None
+            return None
+        _zygotes[key] = zygote
+        return zygote
+
+
+if __name__ == "__main__":
+    main(sys.argv)
