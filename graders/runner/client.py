@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import queue
@@ -207,9 +208,37 @@ class SandboxedKernelManager(AsyncKernelManager):
     def client(self, **kwargs: Any) -> Any:
         kc = super().client(**kwargs)
         _bound(kc.context)
+        kc.wait_for_ready = functools.partial(wait_for_ready, kc)  # type: ignore[method-assign]
         # the client's session is a clone of ours (traits only: ``unpack`` comes along)
         kc.session.deserialize = guarded_deserialize(kc.session.deserialize)
         return kc
+
+
+async def wait_for_ready(kc: Any, timeout: float | None = None) -> None:
+    """jupyter_client's ``wait_for_ready``, less its fixed 0.2 s: the kernel is ready when
+    its kernel_info reply has come on the shell channel and the idle status that ends
+    the request on IOPub (which proves IOPub connected, and that what the kernel said
+    before has been read), not after IOPub has been quiet for 0.2 s."""
+    deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+    while True:
+        msg_id = kc.kernel_info()
+        try:
+            reply = await kc.shell_channel.get_msg(timeout=1)
+        except queue.Empty:
+            reply = None
+        if reply is not None and reply.get("parent_header", {}).get("msg_id") == msg_id:
+            kc._handle_kernel_info_reply(reply)
+            with contextlib.suppress(queue.Empty):
+                while True:  # IOPub may not be connected yet: then ask again
+                    msg = await kc.iopub_channel.get_msg(timeout=0.2)
+                    if msg.get("parent_header", {}).get("msg_id") == msg_id and \
+                            msg.get("msg_type") == "status" and \
+                            msg.get("content", {}).get("execution_state") == "idle":
+                        return
+        if not await kc.is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:g} s")
 
 
 def _bound(context: Any) -> None:
