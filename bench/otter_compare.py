@@ -13,6 +13,11 @@ then measures:
    ``autograder grade --jobs 2`` on the folder;
 4. a tiny torch notebook through the service: grading time over its own compute.
 
+``--throughput`` measures only the issue's acceptance instead: the 19 hand-ins that do
+not loop forever, at once through the service (2 workers) and through ``autograder grade
+--jobs 2``, three times each, with kernels forked from a zygote and then started by
+bubblewrap (``AUTOGRADER_FORK_KERNELS=false``), in one run.
+
 Otter has no time limit of its own: a hand-in whose function never returns would hold
 it forever, so each otter run is stopped at ``--otter-timeout`` seconds and counted at
 that. Ratios are printed both with and without that one hand-in.
@@ -148,7 +153,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=20)
     parser.add_argument("--otter-timeout", type=float, default=60.0)
+    parser.add_argument("--throughput", action="store_true",
+                        help="only the 19 non-looping hand-ins at once, forked and not")
     args = parser.parse_args()
+    if args.throughput:
+        throughput(args.n)
+        return
     otter = ensure_otter()
     work = Path(tempfile.mkdtemp(prefix="ag-otter-bench-"))
     hand_ins = generate(work / "submissions", args.n)
@@ -218,6 +228,43 @@ def main() -> None:
                 and abs(a - b) < 1e-6)
     print(f"scores equal to otter's on {agree}/{len(scores)} hand-ins "
           "(ours also gives partial credit, checks stability and vectorisation)")
+
+
+def throughput(n: int, rounds: int = 3) -> None:
+    work = Path(tempfile.mkdtemp(prefix="ag-throughput-"))
+    hand_ins = [p for p, kind in generate(work / "all", n) if kind != "gradient_hangs"]
+    folder = work / "submissions"
+    folder.mkdir()
+    for path in hand_ins:
+        (folder / path.name).write_bytes(path.read_bytes())
+    reference = bench_reference(work / "reference")
+    for fork in ("true", "false"):
+        env = {"AUTOGRADER_REFERENCE_DIR": str(reference), "AUTOGRADER_FORK_KERNELS": fork}
+        (work / f"service-{fork}").mkdir()
+        server = LiveServer(work / f"service-{fork}", workers=2, extra_env=env).start()
+        try:
+            tokens = [server.add_user(f"s{i}", Role.STUDENT)
+                      for i in range(len(hand_ins) * rounds)]
+            time.sleep(5)  # the workers' pools fill
+            service = []
+            for r in range(rounds):
+                wall = burst(server, tokens[r * len(hand_ins):(r + 1) * len(hand_ins)],
+                             hand_ins)
+                service.append(60 * len(hand_ins) / wall)
+                time.sleep(3)  # refilled, as between two classes' deadlines
+        finally:
+            server.stop()
+        batch = []
+        for _ in range(rounds):
+            wall, _ = timed([*AUTOGRADER, "grade", str(folder), "-a", "ee411-part1",
+                             "--jobs", "2"], 1200, env={
+                                 **os.environ, **env, "AUTOGRADER_DATA_DIR": str(work / "var"),
+                                 "AUTOGRADER_JOBS_DIR": str(work / "jobs")}, cwd=ROOT)
+            batch.append(60 * len(hand_ins) / wall)
+        print(f"forked kernels {fork}: {len(hand_ins)} hand-ins at once, 2 in parallel: "
+              f"service {', '.join(f'{x:.1f}' for x in service)}/min; "
+              f"autograder grade --jobs 2 {', '.join(f'{x:.1f}' for x in batch)}/min",
+              flush=True)
 
 
 def submit_and_wait(server: LiveServer, token: str, path: Path,
