@@ -45,6 +45,20 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 _SQLITE_WRITER = threading.Lock()
 
 
+def take_write_lock(session: Session) -> None:
+    """For a transaction that reads, then writes, in SQLite: take the write lock first.
+    SQLite refuses at once (no busy wait: "database is locked") the first write of a
+    transaction whose reads began before another connection's commit; pysqlite begins
+    a transaction only at the first write, but a SAVEPOINT begins one at once, so
+    ``begin_nested`` followed by reads then writes fails whenever a worker commits in
+    between. BEGIN IMMEDIATE waits its turn instead. Other databases: nothing to do."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    connection = session.connection()
+    if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 @contextmanager
 def one_writer(session: Session) -> Iterator[None]:
     """Around a transaction's writes and its commit: with SQLite, threads of this process

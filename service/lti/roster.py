@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import repository as repo
 from service.db.models import LtiLink, LtiMember, LtiPlatform, Role, User
+from service.db.session import take_write_lock
 from service.lti.keys import ToolKey
 from service.lti.launch import LaunchRefused, account, add_member, course_role, granted
 from service.lti.tool import TimedSession, tool_conf
@@ -72,6 +73,7 @@ def import_roster(sessions: sessionmaker[Session], key: ToolKey, link_id: int, *
     learners = staff = skipped = 0
     in_group: dict[str, list[User]] = {}
     with sessions.begin() as db:
+        take_write_lock(db)  # reads, then writes (and savepoints): see its docstring
         platform = db.get(LtiPlatform, platform_id)
         assert platform is not None
         for member in members:
