@@ -8,9 +8,11 @@ lease cannot record a result, so every run is graded exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import select
 import signal
 import socket
 import threading
@@ -285,6 +287,24 @@ def _run_grading(run_id: str, ctx: WorkerContext) -> None:
         log.warning("run %s: lease lost before the result was recorded", run_id)
 
 
+_signalled: int | None = None  # where a stop signal wakes a worker's wait (main)
+
+
+def wait_for_work(timeout: float, stop: threading.Event) -> None:
+    """Until the service says a run was queued (a byte on the wake pipe a local worker
+    is given), a stop signal arrives, or ``timeout``: the poll that finds what the pipe
+    does not say."""
+    fd = os.environ.get("AUTOGRADER_WAKE_FD")
+    if fd is None or not fd.isdigit():
+        stop.wait(timeout)
+        return
+    watched = [int(fd)] + ([_signalled] if _signalled is not None else [])
+    ready, _, _ = select.select(watched, [], [], timeout)
+    for done in ready:  # every wake so far: one look finds all their runs
+        with contextlib.suppress(OSError):
+            os.read(done, 4096)
+
+
 def work_forever(ctx: WorkerContext, *, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     while not stop.is_set():
@@ -293,7 +313,7 @@ def work_forever(ctx: WorkerContext, *, stop: threading.Event | None = None) -> 
             run_id = repo.claim_next_run(session, worker=ctx.worker_id,
                                          lease_s=ctx.settings.lease_s)
         if run_id is None:
-            stop.wait(ctx.settings.poll_interval_s)
+            wait_for_work(ctx.settings.poll_interval_s, stop)
             continue
         run_grading(run_id, ctx)
 
@@ -321,7 +341,12 @@ def main() -> None:
     ctx = WorkerContext.create(settings, warm=True, queues=("cpu", "gpu"))
     ctx.announce()
     stop = threading.Event()
-    # finish the run in hand, then exit
+    # finish the run in hand, then exit; a wait for work ends at once (the signal's
+    # number is written to a pipe the wait watches)
+    global _signalled
+    _signalled, signalled = os.pipe()
+    os.set_blocking(signalled, False)
+    signal.set_wakeup_fd(signalled)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info("worker %s started", ctx.worker_id)

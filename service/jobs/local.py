@@ -1,11 +1,15 @@
 """The embedded default: N worker processes on this machine, polling the database.
 
 Runs are persisted before anyone is told about them, so a crash of the API, of a worker
-or of this supervisor loses nothing: workers requeue expired leases on their own.
+or of this supervisor loses nothing: workers requeue expired leases on their own. A new
+run wakes the idle workers through a pipe each (a byte: "look now"), so an upload to an
+idle service waits for no poll; the poll stays, for what the pipe does not say (a
+requeued lease, a run another API process queued).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -17,6 +21,7 @@ from service.config import Settings
 
 log = logging.getLogger("autograder.dispatcher")
 PARENT_ENV = "AUTOGRADER_PARENT_PID"
+WAKE_ENV = "AUTOGRADER_WAKE_FD"
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
@@ -32,20 +37,38 @@ class LocalDispatcher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.processes: list[subprocess.Popen[bytes]] = []
+        self._wakes: list[int] = []  # the write end of each worker's pipe, by index
+        # a descriptor closed while another thread writes to it might be reused by then
+        self._wakes_lock = threading.Lock()
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
+        read, write = os.pipe()
+        os.set_blocking(write, False)  # a worker that is not reading never holds us up
         # the worker ties its life to ours (see service.worker.die_with_parent)
-        env = {**settings_environment(self.settings), PARENT_ENV: str(os.getpid())}
-        return subprocess.Popen([sys.executable, "-m", "service.worker"], env=env)
+        env = {**settings_environment(self.settings), PARENT_ENV: str(os.getpid()),
+               WAKE_ENV: str(read)}
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "service.worker"], env=env,
+                                    pass_fds=(read,))
+        finally:
+            os.close(read)
+        with self._wakes_lock:
+            if index < len(self._wakes):
+                with contextlib.suppress(OSError):
+                    os.close(self._wakes[index])
+                self._wakes[index] = write
+            else:
+                self._wakes.append(write)
+        return proc
 
     def start(self) -> None:
         # what workers of an earlier run of this service left (they died with it)
         swept = sweep_leftovers(self.settings.sandbox_config())
         if swept:
             log.info("removed %s job folders and cgroups of graders that are gone", swept)
-        self.processes = [self._spawn() for _ in range(self.settings.workers)]
+        self.processes = [self._spawn(i) for i in range(self.settings.workers)]
         self._monitor = threading.Thread(target=self._supervise, daemon=True)
         self._monitor.start()
 
@@ -57,10 +80,14 @@ class LocalDispatcher:
                 if proc.poll() is not None and not self._stop.is_set():
                     log.warning("worker pid %s exited (%s); starting another", proc.pid,
                                 proc.returncode)
-                    self.processes[i] = self._spawn()
+                    self.processes[i] = self._spawn(i)
 
     def notify(self, run_id: str) -> None:
-        return None  # workers poll the database
+        with self._wakes_lock:
+            for write in self._wakes:
+                # full: the worker is busy, and already told
+                with contextlib.suppress(OSError):
+                    os.write(write, b"!")
 
     def healthy(self) -> bool:
         return any(p.poll() is None for p in self.processes)
@@ -76,6 +103,11 @@ class LocalDispatcher:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        with self._wakes_lock:
+            for write in self._wakes:
+                with contextlib.suppress(OSError):
+                    os.close(write)
+            self._wakes.clear()
         # every worker is gone now: what any of them left (a sandbox whose set-up a
         # killed worker interrupted outlives it) goes with the service
         try:

@@ -122,6 +122,21 @@ def test_a_server_restarted_with_work_queued_loses_nothing(tmp_path):
         second.stop()
 
 
+def test_an_upload_wakes_an_idle_local_worker_at_once_instead_of_at_its_next_poll(tmp_path):
+    # a poll so rare that only the wake can explain a grading within the wait below
+    server = LiveServer(tmp_path, workers=1,
+                        extra_env={"AUTOGRADER_POLL_INTERVAL_S": "600"}).start()
+    try:
+        client = server.client(server.add_user("erin", Role.STUDENT))
+        for name in ("correct_module.py", "wrong_predict.ipynb"):
+            # the first may be found by the worker's first look; after it the worker is
+            # idle, waiting on its poll, when the second arrives
+            sid = submit(client, name).json()["id"]
+            assert wait_graded(client, sid, timeout=90)["status"] == "graded"
+    finally:
+        server.stop()
+
+
 def test_a_burst_of_50_concurrent_submissions_is_all_graded_once(tmp_path):
     server = LiveServer(tmp_path, workers=2).start()
     try:
