@@ -25,7 +25,8 @@ MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE = 1, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG = 1
 
 
-def _libc_call(name: str, *args: object) -> None:
+def libc_call(name: str, *args: object) -> None:
+    """A libc call that raises OSError (with errno's text) when it fails."""
     libc = ctypes.CDLL(None, use_errno=True)
     if getattr(libc, name)(*args) != 0:
         err = ctypes.get_errno()
@@ -38,12 +39,12 @@ def _stage_mounts(plan: LaunchPlan, stage: Path) -> dict[str, str]:
     The sandbox uid cannot traverse a checkout under a 0700 directory (``/root``), so in a
     private mount namespace of this process alone we bind them below ``stage``.
     """
-    _libc_call("unshare", CLONE_NEWNS)
-    _libc_call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)
+    libc_call("unshare", CLONE_NEWNS)
+    libc_call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)
     paths = {}
     for key, source in _sources(plan).items():
         target = stage / key
-        _libc_call("mount", source.encode(), str(target).encode(), None, MS_BIND | MS_REC, None)
+        libc_call("mount", source.encode(), str(target).encode(), None, MS_BIND | MS_REC, None)
         paths[key] = str(target)
     return paths
 
@@ -132,7 +133,7 @@ def main(argv: list[str]) -> None:
     # If whoever started us (a worker) dies, bwrap must die too, and with it (through
     # --die-with-parent and the pid namespace) everything inside. Set after setuid,
     # which clears it; execve of the non-setuid bwrap keeps it.
-    _libc_call("prctl", PR_SET_PDEATHSIG, signal.SIGKILL)
+    libc_call("prctl", PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:
         raise SystemExit("launcher: parent already gone")
     os.execve(plan.bwrap, args, {})

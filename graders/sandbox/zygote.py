@@ -18,7 +18,6 @@ zygote imported, and every one a kernel imports later, has the path it has insid
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
@@ -30,34 +29,26 @@ from pathlib import Path
 
 from graders.boundary import ENV_MOUNT
 from graders.errors import KernelStartError
+from graders.sandbox.launcher import CLONE_NEWNS, MS_BIND, MS_PRIVATE, MS_REC, libc_call
 
 log = logging.getLogger(__name__)
 
 SERVER = Path(__file__).with_name("zygote_server.py")
-CLONE_NEWNS = 0x00020000
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 START_TIMEOUT_S = 60.0
-
-
-def _libc_call(name: str, *args: object) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if getattr(libc, name)(*args) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{name}: {os.strerror(err)}")
 
 
 def main(argv: list[str]) -> None:
     """Become the zygote: the environment bound at ``ENV_MOUNT`` in a mount namespace of
     this process alone, then an exec of its Python with the given environment only."""
     env_path, environment = argv[1], json.loads(argv[2])
-    _libc_call("unshare", CLONE_NEWNS)
-    _libc_call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)
+    libc_call("unshare", CLONE_NEWNS)
+    libc_call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)
     parent = Path(ENV_MOUNT).parent
     if not Path(ENV_MOUNT).is_dir():
         # a tmpfs over its parent, in this namespace only: the host's own is untouched
-        _libc_call("mount", b"tmpfs", str(parent).encode(), b"tmpfs", 0, b"mode=0755")
+        libc_call("mount", b"tmpfs", str(parent).encode(), b"tmpfs", 0, b"mode=0755")
         Path(ENV_MOUNT).mkdir()
-    _libc_call("mount", env_path.encode(), ENV_MOUNT.encode(), None, MS_BIND | MS_REC, None)
+    libc_call("mount", env_path.encode(), ENV_MOUNT.encode(), None, MS_BIND | MS_REC, None)
     os.setgroups([])  # a user namespace refuses setgroups: the kernels inherit none
     # no death signal: it would come when the thread that started us ends; the zygote
     # ends when its pipe does, which a grader's exit (or SIGKILL) closes
