@@ -10,7 +10,7 @@ from graders.checks.base import CheckKind, Control, Evidence
 from graders.protocol import ModelRequestKind
 from graders.results import CallStatus, CellStatus, CellSummary
 from graders.scoring.function import CheckScore, Fault
-from graders.scoring.models.context import _decoded
+from graders.scoring.models.context import decoded
 from graders.scoring.models.figures import plotted
 from graders.scoring.models.static import score_plot
 from graders.scoring.values import WireFormatError
@@ -200,7 +200,7 @@ def _score(check: PlotCheck, ev: Evidence) -> CheckScore:
     record, seen = ev.record, {}
     if record is not None and record.status is CallStatus.OK:
         try:
-            payload = _decoded(record)
+            payload = decoded(record)
         except WireFormatError:
             payload = None
         # the cells the final kernel ran (a cell left out after it stopped the kernel

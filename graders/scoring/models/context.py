@@ -118,7 +118,8 @@ def plain(decoded: Decoded) -> Any:
 _DECODED: OrderedDict[int, tuple[ProbeRecord, Any]] = OrderedDict()
 
 
-def _decoded(record: ProbeRecord) -> Any:
+def decoded(record: ProbeRecord) -> Any:
+    """A model probe's payload, decoded once per grading (WireFormatError: unreadable)."""
     hit = _DECODED.get(id(record))
     if hit is not None and hit[0] is record:
         return hit[1]
@@ -140,7 +141,7 @@ def _payload(record: ProbeRecord | None) -> tuple[Any, CheckScore | None]:
         return None, CheckScore(0.0, [f"evaluating the models failed: {record.error}"],
                                 Fault.ERRORED)
     try:
-        return _decoded(record), None
+        return decoded(record), None
     except WireFormatError as exc:
         return None, CheckScore(0.0, [f"the model probe's answer was unreadable ({exc})"],
                                 Fault.ERRORED)
