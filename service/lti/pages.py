@@ -5,6 +5,7 @@ the app's own files only): ``/static/lti.js`` reads what a page hands it from it
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 from urllib.parse import urlparse
 
@@ -69,8 +70,18 @@ def deep_link_return(return_url: str, jwt: str, title: str) -> HTMLResponse:
     return _page("Linking the assignment", body, form_action=action)
 
 
-def tool_configuration(base: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class ToolConfiguration:
     """What staff paste into the LMS when they register the tool."""
-    return {"oidc_login_url": f"{base}/lti/login", "launch_url": f"{base}/lti/launch",
-            "jwks_url": f"{base}/lti/jwks", "deep_linking_url": f"{base}/lti/launch",
-            "target_link_uri": f"{base}/lti/launch"}
+
+    oidc_login_url: str
+    launch_url: str
+    jwks_url: str
+    deep_linking_url: str
+    target_link_uri: str
+
+    @classmethod
+    def at(cls, base: str) -> ToolConfiguration:
+        return cls(oidc_login_url=f"{base}/lti/login", launch_url=f"{base}/lti/launch",
+                   jwks_url=f"{base}/lti/jwks", deep_linking_url=f"{base}/lti/launch",
+                   target_link_uri=f"{base}/lti/launch")

@@ -215,16 +215,8 @@ class PlatformOut(PlatformRegistration):
     id: int
 
 
-class ToolConfiguration(BaseModel):
-    oidc_login_url: str
-    launch_url: str
-    jwks_url: str
-    deep_linking_url: str
-    target_link_uri: str
-
-
 class LtiPlatforms(BaseModel):
-    tool: ToolConfiguration  # what to enter in the LMS
+    tool: pages.ToolConfiguration  # what to enter in the LMS
     platforms: list[PlatformOut]
 
 
@@ -241,8 +233,8 @@ def _platform_out(p: LtiPlatform) -> PlatformOut:
 @unit_of_work
 def list_platforms(user: Instructor, db: DB, state: State) -> LtiPlatforms:
     rows = db.scalars(select(LtiPlatform).order_by(LtiPlatform.id))
-    return LtiPlatforms(tool=ToolConfiguration(**pages.tool_configuration(
-        state.settings.base_url)), platforms=[_platform_out(p) for p in rows])
+    return LtiPlatforms(tool=pages.ToolConfiguration.at(state.settings.base_url),
+                        platforms=[_platform_out(p) for p in rows])
 
 
 @router.post("/lti/platforms", response_model=PlatformOut, status_code=201)
@@ -333,20 +325,11 @@ def send_scores(assignment: AssignmentDep, user: Instructor, db: DB) -> Assignme
     return _links(db, assignment.id, True)
 
 
-class RosterOut(BaseModel):
-    members: int
-    learners: int
-    staff: int
-    skipped: int
-    groups: int  # the assignment's groups made or updated from the LMS's
-    group_conflicts: list[str]
-
-
-@router.post("/lti/links/{link_id}/roster", response_model=RosterOut,
+@router.post("/lti/links/{link_id}/roster", response_model=RosterImport,
              responses={502: {"description": "the LMS offered no roster service, or it "
                                              "failed (the message says which)"}})
 def roster(link_id: Annotated[int, Path(ge=1, le=2**62)], user: Instructor,
-           state: State, groups: bool = False) -> RosterOut:
+           state: State, groups: bool = False) -> RosterImport:
     """Import the course's roster from the LMS (Names and Role Provisioning); with
     ``groups``, its groups as the assignment's groups (Course Groups)."""
     try:
@@ -361,7 +344,5 @@ def roster(link_id: Annotated[int, Path(ge=1, le=2**62)], user: Instructor,
         assert actor is not None
         repo.audit(db, actor=actor, action="lti_roster", target=str(link_id),
                    detail={"members": found.members})
-    return RosterOut(members=found.members, learners=found.learners, staff=found.staff,
-                     skipped=found.skipped, groups=found.groups,
-                     group_conflicts=list(found.group_conflicts))
+    return found
 
