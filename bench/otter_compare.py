@@ -246,11 +246,12 @@ def throughput(n: int, rounds: int = 3) -> None:
             tokens = [server.add_user(f"s{i}", Role.STUDENT)
                       for i in range(len(hand_ins) * rounds)]
             time.sleep(5)  # the workers' pools fill
-            service = []
+            service, warm = [], []
             for r in range(rounds):
-                wall = burst(server, tokens[r * len(hand_ins):(r + 1) * len(hand_ins)],
-                             hand_ins)
+                wall, found = burst_warm(
+                    server, tokens[r * len(hand_ins):(r + 1) * len(hand_ins)], hand_ins)
                 service.append(60 * len(hand_ins) / wall)
+                warm.append(found)
                 time.sleep(3)  # refilled, as between two classes' deadlines
         finally:
             server.stop()
@@ -262,7 +263,8 @@ def throughput(n: int, rounds: int = 3) -> None:
                                  "AUTOGRADER_JOBS_DIR": str(work / "jobs")}, cwd=ROOT)
             batch.append(60 * len(hand_ins) / wall)
         print(f"forked kernels {fork}: {len(hand_ins)} hand-ins at once, 2 in parallel: "
-              f"service {', '.join(f'{x:.1f}' for x in service)}/min; "
+              f"service {', '.join(f'{x:.1f}' for x in service)}/min "
+              f"(warm kernels {', '.join(map(str, warm))} of {len(hand_ins)}); "
               f"autograder grade --jobs 2 {', '.join(f'{x:.1f}' for x in batch)}/min",
               flush=True)
 
@@ -284,10 +286,17 @@ def submit_and_wait(server: LiveServer, token: str, path: Path,
 
 
 def burst(server: LiveServer, tokens: list[str], paths: list[Path]) -> float:
+    return burst_warm(server, tokens, paths)[0]
+
+
+def burst_warm(server: LiveServer, tokens: list[str], paths: list[Path]) -> tuple[float, int]:
+    """All at once: the wall time, and how many found a warm kernel waiting."""
     started = time.perf_counter()
     with ThreadPoolExecutor(len(paths)) as pool:
-        list(pool.map(lambda a: submit_and_wait(server, *a), zip(tokens, paths, strict=True)))
-    return time.perf_counter() - started
+        done = list(pool.map(lambda a: submit_and_wait(server, *a),
+                             zip(tokens, paths, strict=True)))
+    warm = sum(bool(report["execution"]["warm_kernel"]) for _, report in done)
+    return time.perf_counter() - started, warm
 
 
 TORCH_NOTEBOOK = [
