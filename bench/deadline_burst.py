@@ -78,7 +78,7 @@ def _request(server: LiveServer, token: str, filename: str, data: bytes) -> byte
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
             f"filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
             ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    head = (f"POST /api/v1/assignments/ee411-hw3/submissions HTTP/1.1\r\n"
+    head = (f"POST /api/v1/assignments/{ASSIGNMENT}/submissions HTTP/1.1\r\n"
             f"Host: 127.0.0.1:{server.port}\r\nAuthorization: Bearer {token}\r\n"
             f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
@@ -125,8 +125,17 @@ def report(label: str, latencies: list[float]) -> None:
           f" p99={1000 * pct(latencies, 0.99):.0f} ms max={1000 * max(latencies):.0f} ms")
 
 
+ASSIGNMENT = "ee411-part1"  # EE-411 part 1 alone: no datasets, nothing to calibrate
+
+
 def run_server(workers: int) -> LiveServer:
-    return LiveServer(Path(tempfile.mkdtemp(prefix="ag-bench-")), workers=workers).start()
+    from bench.otter_compare import bench_reference
+
+    folder = Path(tempfile.mkdtemp(prefix="ag-bench-"))
+    reference = bench_reference(folder / "reference")
+    (folder / "service").mkdir()
+    return LiveServer(folder / "service", workers=workers, extra_env={
+        "AUTOGRADER_REFERENCE_DIR": str(reference)}).start()
 
 
 def main() -> None:
@@ -183,7 +192,7 @@ def rescore_bench(server: LiveServer, n: int) -> None:
             run.report_json, run.score = template.report_json, template.score
     staff = server.add_user("bench-staff", Role.INSTRUCTOR)
     started = time.perf_counter()
-    response = httpx.post(f"{server.url}/api/v1/assignments/ee411-hw3/regrade",
+    response = httpx.post(f"{server.url}/api/v1/assignments/{ASSIGNMENT}/regrade",
                           json={"rescore_only": True}, timeout=600,
                           headers={"Authorization": f"Bearer {staff}"})
     elapsed = time.perf_counter() - started
