@@ -17,7 +17,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -37,7 +37,6 @@ from graders import (
     Grader,
     InfrastructureError,
     KernelPool,
-    LoadedAssignment,
     ReportStatus,
     SandboxExecutor,
     discover,
@@ -65,7 +64,7 @@ class WorkerContext:
     settings: Settings
     sessions: sessionmaker[Session]
     store: BlobStore
-    catalog: Mapping[str, LoadedAssignment]
+    catalog: LiveCatalog
     worker_id: str
     pool: KernelPool | None = None  # warm kernels, when the settings ask for them
     queues: tuple[str, ...] = ("cpu",)
@@ -226,7 +225,8 @@ def _run_grading(run_id: str, ctx: WorkerContext) -> None:
             if only_question else None
         if previous is not None and previous.id == run_id:
             previous = None
-    assignment = ctx.catalog.get(assignment_id)
+    # a version made live a moment ago: woken at once, this worker may not have looked
+    assignment = ctx.catalog.get(assignment_id) or ctx.catalog.find(assignment_id)
     if assignment is None:
         def fail() -> None:
             with ctx.sessions.begin() as session:

@@ -681,6 +681,8 @@ def test_staff_publish_an_assignment_and_a_new_version_and_see_them_live_without
         assert "Preview a regrade" in page.inner_text("#versions")
         page.reload()
         page.wait_for_selector("h1:has-text('Linear regression warm-up (corrected)')")
+        # the list of versions is a request of its own, which may answer after the title
+        page.wait_for_selector("#version-list tr[data-number='2']")
         rows = page.locator("#version-list tbody tr")
         assert rows.count() == 2
         assert "live" in rows.nth(1).inner_text() and "available" in rows.nth(0).inner_text()
