@@ -31,7 +31,7 @@ from zmq.utils.monitor import recv_monitor_message
 from graders.boundary import MIME
 from graders.errors import KernelStartError
 from graders.runner.sockets import PinnedSockets, pin
-from graders.runner.strays import stat_fields
+from graders.runner.strays import Process, stat_fields
 from graders.sandbox.config import Limits
 
 MAX_PROBE_MESSAGES = 20_000
@@ -145,6 +145,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     fork_request: dict[str, Any] | None = None
     holder_pid: int | None = None
     kernel_pid: int | None = None
+    kernel_process: Process | None = None
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         return [a.replace("{connection_file}", self.connection_file) for a in self.launcher_argv]
@@ -180,12 +181,24 @@ class SandboxedKernelManager(AsyncKernelManager):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise KernelStartError("the sandbox did not start its holder")
             await asyncio.sleep(0.002)
-        started = stat_fields(holder)
-        if started is None:
+        # one read: its parent (the sandbox's init) and its start time name one process,
+        # which the zygote checks again once it holds the namespaces
+        fields = stat_fields(holder)
+        if fields is None or fields[0] == "Z" or fields[1] != str(init):
             raise KernelStartError("the sandbox's holder exited at once")
         self.holder_pid = holder
         self.kernel_pid = await asyncio.to_thread(self.zygote.fork, {
-            **(self.fork_request or {}), "holder": holder, "holder_start": started[19]})
+            **(self.fork_request or {}), "holder": holder, "holder_start": fields[19]})
+        self.kernel_process = Process.of(self.kernel_pid)
+
+    async def _async_is_alive(self) -> bool:
+        # a forked kernel is not bubblewrap's child: the sandbox outlives it when the
+        # notebook stopped the holder that would have ended it
+        if self.kernel_process is not None and not self.kernel_process.alive():
+            return False
+        return bool(await super()._async_is_alive())
+
+    is_alive = _async_is_alive
 
     def cleanup_ipc_files(self) -> None:
         # in the sandbox: its tmpfs goes with it, and the session releases our pins once

@@ -151,7 +151,9 @@ class KernelSession:
         """The zygote that forks this kernel, where one may: as root, with no GPU (a
         CUDA context does not survive a fork) and when the deployment allows it."""
         if not self.config.fork_kernels or self.config.mode is not SandboxMode.ROOT \
-                or self.limits.gpu is not None:
+                or self.limits.gpu is not None or self.limits.threads != 1:
+            # more than one thread: OpenBLAS starts its threads when numpy is imported,
+            # and a process with threads cannot be forked safely
             return None
         return shared_zygote(self.config.python_env, self.limits.threads)
 
@@ -278,25 +280,22 @@ class KernelSession:
         return pause_strays(self.init, self.kernel, self.holder)
 
     def exit_code(self) -> int | None:
+        if self.exit_file is not None:
+            return self._forked_exit()
         km = self.client.km if self.client else None
         process = getattr(km.provisioner, "process", None) if km and km.provisioner else None
-        code = process.poll() if process is not None else self.returncode
-        if code is not None and self.exit_file is not None and self.kernel is not None:
-            code = self._forked_exit(code)
-        return code
+        return process.poll() if process is not None else self.returncode
 
-    def _forked_exit(self, sandbox_code: int) -> int:
+    def _forked_exit(self) -> int | None:
         """A forked kernel's own status, as bubblewrap reports a kernel it started (128 +
-        the signal): the zygote writes it when it reaps the kernel, a moment after the
-        sandbox is gone."""
+        the signal), whatever became of its sandbox: the zygote writes it as it reaps the
+        kernel (before the sandbox can end). None while the kernel runs, or when the
+        zygote that forked it was replaced: the holder's status says nothing of it."""
         assert self.exit_file is not None
-        deadline = time.monotonic() + 1.0
-        while not self.exit_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
         try:
             code = int(self.exit_file.read_text())
         except (OSError, ValueError):
-            return sandbox_code
+            return None
         return 128 - code if code < 0 else code
 
     def read_stats(self) -> CgroupStats:

@@ -43,7 +43,8 @@ DATASET_LINKS = (f"{HOME}/data", f"{HOME}/datasets", "/home/data", "/content/dat
 # What the holder runs in the sandbox bubblewrap makes: it waits for the first process
 # to join (the forked kernel), then for that process to end, and exits with the sandbox.
 HOLDER = """\
-import os, select, time
+import ctypes, os, select, time
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: the kernel cannot open our memory
 me = os.getpid()
 deadline = time.monotonic() + 60
 while True:

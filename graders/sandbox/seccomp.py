@@ -12,6 +12,7 @@ import errno
 import os
 
 AF_VSOCK = 40
+CLONE_PARENT = 0x00008000
 CLONE_NAMESPACE_FLAGS = (
     0x10000000,  # CLONE_NEWUSER
     0x00020000,  # CLONE_NEWNS
@@ -54,6 +55,10 @@ def seccomp_fd() -> int:
     flt.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
     for flag in CLONE_NAMESPACE_FLAGS:
         flt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    # a child made the sibling of its maker: a forked kernel's parent is the zygote,
+    # which would then reap (and wait on) whatever the notebook spawns this way
+    flt.add_rule(sc.ERRNO(errno.EPERM), "clone",
+                 sc.Arg(0, sc.MASKED_EQ, CLONE_PARENT, CLONE_PARENT))
     fd = os.memfd_create("ml-autograder-seccomp", 0)
     with os.fdopen(os.dup(fd), "wb") as fh:
         flt.export_bpf(fh)

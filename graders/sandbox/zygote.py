@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 SERVER = Path(__file__).with_name("zygote_server.py")
 START_TIMEOUT_S = 60.0
+FORK_TIMEOUT_S = 20.0
 
 
 def main(argv: list[str]) -> None:
@@ -43,17 +45,39 @@ def main(argv: list[str]) -> None:
     env_path, environment = argv[1], json.loads(argv[2])
     libc_call("unshare", CLONE_NEWNS)
     libc_call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)
-    parent = Path(ENV_MOUNT).parent
+    # held open first: the environment may live under the folder covered next
+    env = os.open(env_path, os.O_PATH | os.O_DIRECTORY)
     if not Path(ENV_MOUNT).is_dir():
-        # a tmpfs over its parent, in this namespace only: the host's own is untouched
-        libc_call("mount", b"tmpfs", str(parent).encode(), b"tmpfs", 0, b"mode=0755")
+        _cover_keeping(Path(ENV_MOUNT).parent)
         Path(ENV_MOUNT).mkdir()
-    libc_call("mount", env_path.encode(), ENV_MOUNT.encode(), None, MS_BIND | MS_REC, None)
+    libc_call("mount", f"/proc/self/fd/{env}".encode(), ENV_MOUNT.encode(), None,
+              MS_BIND | MS_REC, None)
+    os.close(env)
     os.setgroups([])  # a user namespace refuses setgroups: the kernels inherit none
     # no death signal: it would come when the thread that started us ends; the zygote
     # ends when its pipe does, which a grader's exit (or SIGKILL) closes
     python = f"{ENV_MOUNT}/bin/python"
     os.execve(python, [python, "-P", "-c", SERVER.read_text()], environment)
+
+
+def _cover_keeping(folder: Path) -> None:
+    """A tmpfs over ``folder`` (in this mount namespace only), with each of its entries
+    bound back: the zygote still reaches what lives there (a job folder, say), and a
+    new name can be made in it."""
+    kept = os.open(folder, os.O_PATH | os.O_DIRECTORY)
+    entries = sorted(os.listdir(folder))
+    libc_call("mount", b"tmpfs", str(folder).encode(), b"tmpfs", 0, b"mode=0755")
+    for name in entries:
+        source, target = f"/proc/self/fd/{kept}/{name}", folder / name
+        if os.path.islink(source):
+            target.symlink_to(os.readlink(source))
+            continue
+        if os.path.isdir(source):
+            target.mkdir()
+        else:
+            target.touch()
+        libc_call("mount", source.encode(), str(target).encode(), None, MS_BIND | MS_REC, None)
+    os.close(kept)
 
 
 class Zygote:
@@ -80,8 +104,14 @@ class Zygote:
         self.process.stdin.write(json.dumps(message).encode() + b"\n")
         self.process.stdin.flush()
 
-    def _receive(self) -> dict[str, object]:
+    def _receive(self, timeout_s: float = START_TIMEOUT_S) -> dict[str, object]:
         assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout_s)
+        if not ready:
+            # stalled (a kernel start takes milliseconds): given up, so that the next
+            # kernel gets a new zygote; the kernels it forked live on in their sandboxes
+            self.process.kill()
+            raise KernelStartError(f"the zygote did not answer within {timeout_s:g} s")
         line = self.process.stdout.readline()
         if not line:
             self.process.wait(timeout=START_TIMEOUT_S)
@@ -103,7 +133,7 @@ class Zygote:
             if not self.alive():
                 raise KernelStartError("the zygote is gone")
             self._send(request)
-            answer = self._receive()
+            answer = self._receive(FORK_TIMEOUT_S)
         pid = answer.get("pid")
         if not isinstance(pid, int):
             raise KernelStartError(f"the zygote could not fork a kernel: {answer.get('error')}")

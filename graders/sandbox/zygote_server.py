@@ -79,10 +79,14 @@ def drop_capabilities():
     call("prctl", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
 
 
-def clear_capability_sets():
+def clear_capability_sets(check=True):
+    """Every capability set empty; ``check``: read back from /proc (the sandbox's /proc
+    shows only processes of its own pid namespace: the go-between, outside it, cannot)."""
     header = CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
     data = (CapData * 2)()
     call("capset", ctypes.byref(header), data)
+    if not check:
+        return
     with open("/proc/self/status") as status:
         for line in status:
             key, _, value = line.partition(":")
@@ -97,6 +101,14 @@ def load_seccomp(program):
     prog = SockFprog(count, ctypes.cast(filters, ctypes.POINTER(SockFilter)))
     call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     call("prctl", PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0)
+
+
+def security_label(proc):
+    try:
+        with open(f"{proc}/attr/current") as f:
+            return f.read().strip()
+    except OSError:
+        return None
 
 
 def start_time(pid):
@@ -124,6 +136,11 @@ def enter(request):
     # process, whose namespaces the descriptors now hold whatever becomes of it.
     if start_time(holder) != request["holder_start"]:
         raise OSError("the sandbox's holder is gone")
+    # a security module's label (AppArmor, SELinux) changes only at an exec: a kernel
+    # forked from here would keep ours, not the one bubblewrap's exec gave the sandbox
+    if security_label(f"/proc/{holder}") != security_label("/proc/self"):
+        raise OSError("the sandbox runs under another security label than the zygote "
+                      "(an AppArmor or SELinux policy): kernels must be started there")
     for fd, flag in joined:
         call("setns", fd, flag)
         os.close(fd)
@@ -133,11 +150,20 @@ def enter(request):
     drop_capabilities()  # the bounding set, while the capability to drop it is held
     os.setresgid(request["gid"], request["gid"], request["gid"])
     os.setresuid(request["uid"], request["uid"], request["uid"])
+    clear_capability_sets(check=False)  # the go-between too holds none from here
+
+
+# the kernels alive, by host pid, and where each one's status goes: module state, so that
+# a kernel forked from here can forget it (a notebook can walk the objects it inherited)
+STATUSES: dict[int, str] = {}
+PENDING = bytearray()
 
 
 def become_kernel(request, program):
     """In the kernel (pid namespace joined): the rest of what bubblewrap and the launcher
     do before the kernel's first line, then the kernel."""
+    STATUSES.clear()
+    PENDING.clear()
     clear_capability_sets()
     call("prctl", PR_SET_DUMPABLE, 1, 0, 0, 0)  # as after an exec
     signal.set_wakeup_fd(-1)
@@ -172,14 +198,16 @@ def fork_kernel(request, program):
             if kernel == 0:
                 code = 2
                 os.close(write)
+                write = -1  # its number may name another file by the time of an error
                 become_kernel(request, program)
                 code = 0
             else:
                 os.write(write, str(kernel).encode())
                 code = 0
         except BaseException as exc:
-            with contextlib.suppress(OSError):
-                os.write(write, ("!" + str(exc)[:500]).encode())
+            if write >= 0:
+                with contextlib.suppress(OSError):
+                    os.write(write, ("!" + str(exc)[:500]).encode())
         finally:
             os._exit(code)
     os.close(write)
@@ -197,21 +225,29 @@ def fork_kernel(request, program):
     return {"pid": int(text)}
 
 
-def reap(statuses):
-    while True:
+def reap(limit=64):
+    """Reap ended kernels, at most ``limit`` (True: more may be waiting). Each one's
+    status is written where its request said (whole, by a rename) before it is reaped:
+    its sandbox cannot end before that, so the host finds the status once it sees the
+    sandbox gone."""
+    for _ in range(limit):
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        target = statuses.pop(pid, None)
+            return False
+        if info is None or info.si_pid == 0:
+            return False
+        code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+        target = STATUSES.pop(info.si_pid, None)
         if target is not None:
             try:
-                with open(target, "w") as f:
-                    f.write(str(os.waitstatus_to_exitcode(status)))
+                with open(target + ".part", "w") as f:
+                    f.write(str(code))
+                os.rename(target + ".part", target)
             except OSError:
                 pass
+        os.waitpid(info.si_pid, 0)
+    return True
 
 
 def serve():
@@ -228,29 +264,32 @@ def serve():
     signal.set_wakeup_fd(wake)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     out.write(b'{"ready": true}\n')
-    statuses = {}
-    pending = b""
+    more = False
     while True:
-        ready, _, _ = select.select([lines, woken], [], [], 5.0)
+        # the requests are served between reaps: a stream of ended processes must not
+        # keep every other kernel from starting
+        ready, _, _ = select.select([lines, woken], [], [], 0 if more else 5.0)
         if woken in ready:
             with contextlib.suppress(BlockingIOError):
                 os.read(woken, 4096)
-        reap(statuses)
+        more = reap()
         if lines not in ready:
             continue
         chunk = lines.read(65536)
         if not chunk:
             return  # the host went away: so do we (the kernels live on in their sandboxes)
-        pending += chunk
-        while b"\n" in pending:
-            line, pending = pending.split(b"\n", 1)
+        PENDING.extend(chunk)
+        while b"\n" in PENDING:
+            end = PENDING.index(b"\n")
+            line = bytes(PENDING[:end])
+            del PENDING[:end + 1]
             request = json.loads(line)
             try:
                 answer = fork_kernel(request, program)
             except Exception as exc:
                 answer = {"error": f"{type(exc).__name__}: {exc}"}
             if "pid" in answer:
-                statuses[answer["pid"]] = request["status"]
+                STATUSES[answer["pid"]] = request["status"]
             out.write(json.dumps(answer).encode() + b"\n")
 
 

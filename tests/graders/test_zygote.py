@@ -40,6 +40,15 @@ def __ag_confinement():
     for name, args in (("unshare", (0x10000000,)), ("mount", (b"none", b"/tmp", b"tmpfs", 0, None)),
                        ("chroot", (b"/tmp",)), ("setns", (0, 0))):
         denied[name] = (getattr(libc, name)(*args), ctypes.get_errno())
+    # clone(CLONE_PARENT | SIGCHLD): a child the kernel's parent would have to reap
+    child = libc.syscall(56, 0x8000 | 17, 0, 0, 0, 0)
+    if child == 0:
+        os._exit(0)
+    denied["clone_parent"] = (child, ctypes.get_errno())
+    try:
+        label = open("/proc/self/attr/current").read().strip()
+    except OSError as exc:
+        label = exc.errno
     try:
         open("/usr/ag-write-test", "w")
         root_writable = True
@@ -54,6 +63,7 @@ def __ag_confinement():
                                                   "CapAmb", "NoNewPrivs", "Seccomp",
                                                   "Seccomp_filters")},
         "mounts": mounts, "limits": limits, "denied": denied, "root_writable": root_writable,
+        "security_label": label,
         "host": socket.gethostname(), "interfaces": socket.if_nameindex(),
         "cwd": os.getcwd(), "env": sorted(os.environ.items()), "path": sys.path,
         "executable": sys.executable, "umask": os.umask(0o022),
@@ -219,3 +229,27 @@ def test_the_zygote_is_one_per_process_and_its_memory_holds_no_kernels_work(sand
                      "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "OPENBLAS_CORETYPE",
                      "OPENBLAS_L2_SIZE"}, names
     assert not any(name.startswith("AUTOGRADER") for name in os.environ if name in names)
+
+
+STOP_THE_HOLDER = """
+import os, signal
+holder = min(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid()))
+os.kill(holder, signal.SIGSTOP)  # the process whose end ends the sandbox, stopped
+os._exit(3)
+"""
+
+
+def test_a_kernel_that_stops_its_holder_then_exits_is_seen_dead_with_its_status(
+        sandbox_config):
+    async def run() -> tuple[bool, bool, int | None]:
+        async with kernel(sandbox_config) as session:
+            assert session.holder is not None
+            with contextlib.suppress(Exception):  # no reply comes: the kernel is gone
+                await session.hidden(STOP_THE_HOLDER, timeout=3.0)
+            sandbox_up = session.holder.alive()  # stopped, not gone: bubblewrap stays up
+            alive = await session.is_alive()
+            return sandbox_up, alive, session.exit_code()
+
+    sandbox_up, alive, code = asyncio.run(run())
+    assert sandbox_up and not alive
+    assert code == 3  # the kernel's own status, not the holder's
