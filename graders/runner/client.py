@@ -229,25 +229,34 @@ class SandboxedKernelManager(AsyncKernelManager):
 
 async def wait_for_ready(kc: Any, timeout: float | None = None) -> None:
     """jupyter_client's ``wait_for_ready``, less its fixed 0.2 s: the kernel is ready when
-    its kernel_info reply has come on the shell channel and the idle status that ends
-    the request on IOPub (which proves IOPub connected, and that what the kernel said
-    before has been read), not after IOPub has been quiet for 0.2 s."""
+    a kernel_info reply has come on the shell channel and an idle status that ends one of
+    these requests on IOPub (which proves IOPub connected, and that what the kernel said
+    before has been read), not after IOPub has been quiet for 0.2 s. A reply to any
+    request sent counts: a kernel slow to start answers the first one after a later one
+    is sent (requiring the latest made each wait answer the one before, to the end)."""
     deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+    sent: set[str] = set()
+    ask = True
     while True:
-        msg_id = kc.kernel_info()
+        if ask:
+            sent.add(kc.kernel_info())
         try:
             reply = await kc.shell_channel.get_msg(timeout=1)
         except queue.Empty:
             reply = None
-        if reply is not None and reply.get("parent_header", {}).get("msg_id") == msg_id:
+        answered = reply.get("parent_header", {}).get("msg_id") if reply else None
+        ask = reply is None
+        if reply is not None and reply.get("msg_type") == "kernel_info_reply" \
+                and answered in sent:
             kc._handle_kernel_info_reply(reply)
             with contextlib.suppress(queue.Empty):
-                while True:  # IOPub may not be connected yet: then ask again
+                while True:
                     msg = await kc.iopub_channel.get_msg(timeout=0.2)
-                    if msg.get("parent_header", {}).get("msg_id") == msg_id and \
+                    if msg.get("parent_header", {}).get("msg_id") in sent and \
                             msg.get("msg_type") == "status" and \
                             msg.get("content", {}).get("execution_state") == "idle":
                         return
+            ask = True  # IOPub was not connected yet when it said so: ask again
         if not await kc.is_alive():
             raise RuntimeError("Kernel died before replying to kernel_info")
         if time.monotonic() > deadline:
