@@ -288,17 +288,19 @@ def _run_grading(run_id: str, ctx: WorkerContext) -> None:
 
 
 _signalled: int | None = None  # where a stop signal wakes a worker's wait (main)
+# the pipe a local worker is woken through (service.jobs.local), read once
+_WAKE_FD = int(os.environ["AUTOGRADER_WAKE_FD"]) \
+    if os.environ.get("AUTOGRADER_WAKE_FD", "").isdigit() else None
 
 
 def wait_for_work(timeout: float, stop: threading.Event) -> None:
     """Until the service says a run was queued (a byte on the wake pipe a local worker
     is given), a stop signal arrives, or ``timeout``: the poll that finds what the pipe
     does not say."""
-    fd = os.environ.get("AUTOGRADER_WAKE_FD")
-    if fd is None or not fd.isdigit():
+    if _WAKE_FD is None:
         stop.wait(timeout)
         return
-    watched = [int(fd)] + ([_signalled] if _signalled is not None else [])
+    watched = [_WAKE_FD] + ([_signalled] if _signalled is not None else [])
     ready, _, _ = select.select(watched, [], [], timeout)
     for done in ready:  # every wake so far: one look finds all their runs
         with contextlib.suppress(OSError):

@@ -295,9 +295,8 @@ async def sandbox_init(bwrap_pid: int, timeout_s: float = SANDBOX_START_S) -> in
     ``/proc/<pid>/root`` is the sandbox's file system. None if bwrap exited first."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            comm = Path(f"/proc/{bwrap_pid}/comm").read_text().strip()
-        except OSError:
+        comm = _command(bwrap_pid)
+        if not comm:
             return None
         fields = stat_fields(bwrap_pid)
         if fields is None or fields[0] == "Z":
