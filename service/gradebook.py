@@ -143,7 +143,7 @@ def _late_days(db: Session, policy: AssignmentPolicy, user: User, sub: Submissio
     """The days late counted against the student's own deadline: an extension granted
     after the upload (an accommodation confirmed later) counts as one granted before."""
     due = repo.deadline_for(db, policy=policy, user_id=user.id, group_id=sub.group_id)
-    if due.extension is None or not sub.late_days:
+    if not due.extended or not sub.late_days:
         return sub.late_days
     if due.waive_late_policy or due.at is None or sub.created_at <= due.at:
         return 0

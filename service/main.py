@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -72,6 +73,7 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
         readiness=AssignmentReadiness(settings, catalog),
         lti=LtiRuntime(settings, sessions, titles=lambda a: _title(catalog, a),
                        assignments=catalog.get),
+        intake=ThreadPoolExecutor(settings.intake_threads, thread_name_prefix="intake"),
     )
 
     with state.sessions.begin() as session:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from graders import LoadedAssignment
@@ -36,6 +37,11 @@ class AppState:
     dispatcher: Dispatcher
     readiness: AssignmentReadiness
     lti: LtiRuntime
+    intake: ThreadPoolExecutor  # runs uploads' acceptance (routes/submissions.py)
+
+    @property
+    def engine(self) -> Engine:
+        return self.sessions.kw["bind"]  # type: ignore[no-any-return]
 
 
 def notify_after_commit(db: Session, dispatcher: Dispatcher, run_id: str) -> None:
@@ -51,7 +57,9 @@ def notify_after_commit(db: Session, dispatcher: Dispatcher, run_id: str) -> Non
     pending.append(run_id)
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # a coroutine, so FastAPI calls it on the event loop: a sync dependency costs a
+    # thread-pool hop of its own on every request
     return request.app.state.autograder  # type: ignore[no-any-return]
 
 
@@ -98,17 +106,26 @@ DB = Annotated[Session, Depends(get_session)]
 BEARER = HTTPBearer(auto_error=False, description="an API token from `autograder users add`")
 
 
-def current_user(
-    db: DB, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
-) -> User:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "Send your API token as 'Authorization: Bearer <token>'.",
                             headers={"WWW-Authenticate": "Bearer"})
-    user = repo.user_by_token(db, token=credentials.credentials.strip())
+    return credentials.credentials.strip()
+
+
+def token_not_valid() -> HTTPException:
+    return HTTPException(401, "That API token is not valid.",
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_user(db: DB, credentials: Credentials = None) -> User:
+    user = repo.user_by_token(db, token=bearer_token(credentials))
     db.commit()  # see get_session: no connection may outlive this hop
     if user is None:
-        raise HTTPException(401, "That API token is not valid.",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise token_not_valid()
     return user
 
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -60,12 +60,13 @@ def take_write_lock(session: Session) -> None:
 
 
 @contextmanager
-def one_writer(session: Session) -> Iterator[None]:
+def one_writer(db: Session | Connection) -> Iterator[None]:
     """Around a transaction's writes and its commit: with SQLite, threads of this process
     take turns on a lock instead of SQLite's busy handler, which makes a waiting writer
     sleep and retry (backing off to 100 ms at a time): a burst of uploads queued on it
     for seconds with the CPU idle. Other databases take concurrent writers."""
-    if session.get_bind().dialect.name != "sqlite":
+    bind = db.get_bind() if isinstance(db, Session) else db
+    if bind.dialect.name != "sqlite":
         yield
         return
     with _SQLITE_WRITER:

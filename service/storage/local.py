@@ -24,9 +24,12 @@ class LocalBlobStore:
         path = self._path(sha)
         if path.exists():
             return sha
-        path.parent.mkdir(parents=True, exist_ok=True)
         # write then rename: a crash never leaves a truncated blob under its hash
-        fd, tmp = tempfile.mkstemp(dir=path.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent)
+        except FileNotFoundError:  # the first blob under this prefix
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)

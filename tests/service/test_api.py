@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
@@ -61,6 +62,18 @@ def test_an_idempotency_key_returns_the_same_submission(server, users):
     mine = client.get("/me/submissions", params={"limit": 200}).json()["items"]
     assert sum(1 for s in mine if s["id"] == first["id"]) == 1
     wait_graded(client, first["id"])
+
+
+def test_one_idempotency_key_sent_many_times_at_once_is_one_submission(server, users):
+    """Retries racing each other: every copy is answered with the one upload, none with
+    a 500 from the database's uniqueness refusal."""
+    client = server.client(users.bob)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: submit(
+            client, "correct_basic.ipynb", **{"Idempotency-Key": "burst-789"}), range(8)))
+    assert [a.status_code for a in answers] == [202] * 8, [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    wait_graded(client, answers[0].json()["id"])
 
 
 def test_an_idempotency_key_reused_with_another_file_is_refused(server, users):

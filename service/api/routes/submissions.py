@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import logging
 import math
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, HTTPException, Query, Response, UploadFile
+from fastapi import APIRouter, File, Header, HTTPException, Path, Query, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from graders import SubmissionFormatError, load_submission, report_from_json
 from service.api.deps import (
     DB,
-    AssignmentDep,
+    AppState,
+    Credentials,
     CurrentUser,
     Instructor,
     State,
     VisibleSubmission,
+    bearer_token,
     is_staff,
+    known_assignment,
     notify_after_commit,
+    token_not_valid,
     unit_of_work,
 )
 from service.db import repository as repo
@@ -34,6 +42,7 @@ from service.db.models import (
     Submission,
     User,
 )
+from service.db.repository import intake
 from service.db.session import one_writer
 from service.readiness import Readiness
 from service.schemas import (
@@ -63,95 +72,146 @@ def _read_capped(upload: UploadFile, cap: int) -> bytes:
 
 @router.post("/assignments/{assignment_id}/submissions", status_code=202,
              response_model=SubmissionAccepted)
-@unit_of_work
-def submit(
-    assignment: AssignmentDep,
-    user: CurrentUser,
-    db: DB,
+async def submit(
+    assignment_id: Annotated[str, Path()],
     state: State,
+    credentials: Credentials,
     response: Response,
     file: Annotated[UploadFile, File(description=".ipynb, .py, or .zip with one notebook")],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> SubmissionAccepted:
-    if idempotency_key:
-        existing = repo.find_idempotent(db, user_id=user.id, key=idempotency_key)
-        if existing is not None:
-            if existing.assignment_id != assignment.id:
-                raise HTTPException(409, "This Idempotency-Key was already used for another "
-                                         "assignment.")
-            # the key names one upload: a different file under it is not a retry
-            policy = repo.get_policy(db, assignment_id=assignment.id)
-            limit, original = policy.max_upload_bytes, existing.blob_sha256
-            db.commit()
-            if hashlib.sha256(_read_capped(file, limit)).hexdigest() != original:
-                raise HTTPException(422, "This Idempotency-Key was already used for a "
-                                         "different file. Nothing was submitted: send the "
-                                         "new file with a new key.")
-            return _accepted(db, existing)
-    readiness, reason = state.readiness.status(assignment.id)
-    if readiness is Readiness.NOT_READY:
-        raise HTTPException(503, f"This assignment cannot be graded right now ({reason}). "
-                                 "Your course staff have been told; nothing was submitted.")
-    filename = clean_filename(file.filename or "")
-    if not filename.lower().endswith(ALLOWED):
-        raise HTTPException(415, "Upload a Jupyter notebook (.ipynb), a Python file (.py), "
-                                 "or a .zip holding one notebook and its helper files.")
-    policy = repo.get_policy(db, assignment_id=assignment.id)
-    max_upload, deadline, late_policy = (policy.max_upload_bytes, policy.deadline,
-                                         policy.late_policy)
-    max_per_hour = policy.max_per_hour
-    group = repo.group_of(db, assignment_id=assignment.id, user_id=user.id)
-    group_id, group_name = (group.id, group.name) if group else (None, None)
-    # the student's own deadline where staff granted one (or a group member's)
-    due = repo.deadline_for(db, policy=policy, user_id=user.id, group_id=group_id)
-    deadline = due.at
-    db.commit()  # hand the connection back while the upload is read and parsed
-    data = _read_capped(file, max_upload)
-    try:
-        sha = load_submission(data, filename).sha256
-    except SubmissionFormatError as exc:
-        reason = str(exc)
-        end = "" if reason.endswith((".", "?", "!")) else "."
-        raise HTTPException(422, f"Your upload could not be read: {reason}{end}") from None
-    now = utcnow()
-    late_days = 0
-    if deadline is not None and now > deadline and not due.waive_late_policy:
-        yours = "Your extended deadline" if due.extension is not None else "The deadline"
-        if late_policy == LatePolicy.REJECT:
-            raise HTTPException(403, f"{yours} ({deadline:%Y-%m-%d %H:%M} UTC) "
-                                     "has passed; late submissions are not accepted.")
-        late_days = math.ceil((now - deadline) / timedelta(days=1))
-    try:
-        state.store.put(data, sha)
-    except BlobTooLarge:
-        raise HTTPException(413, "The file is larger than this service can store.") from None
-    db.commit()  # the reads above end here: the writes below are one short transaction
-    with one_writer(db):
-        if max_per_hour is not None:
-            # counted with the writes: two uploads at once cannot both take the last slot
-            recent = repo.count_recent(db, user_id=user.id, assignment_id=assignment.id,
-                                       since=now - timedelta(hours=1), group_id=group_id)
-            if recent >= max_per_hour:
-                db.rollback()
-                who = f"Your group {group_name!r} has" if group_name else "You have"
-                raise HTTPException(429, f"{who} submitted {recent} times in the last "
-                                         f"hour; the limit is {max_per_hour}. Try again "
-                                         "later.")
-        repo.ensure_blob(db, sha256=sha, size=len(data))
-        submission, run = repo.create_submission(
-            db, assignment_id=assignment.id, user=user, sha256=sha, filename=filename,
-            idempotency_key=idempotency_key, late_days=late_days, group_id=group_id)
-        submission_id, run_id, run_status = submission.id, run.id, run.status
-        db.commit()
-    # after the lock: a broker that is slow to take the message holds up no other upload
-    state.dispatcher.notify(run_id)
-    log.info("run %s queued for submission %s", run_id, submission_id,
-             extra={"run_id": run_id, "submission_id": submission_id,
+    """Every upload at a deadline comes here. No dependency hops to a thread (FastAPI
+    runs each sync one in a hop of its own); the acceptance is one hop to the intake
+    threads, and its reads and writes are Core statements (``repository.intake``) on one
+    connection."""
+    token = bearer_token(credentials)
+    accepted = await asyncio.get_running_loop().run_in_executor(state.intake, functools.partial(
+        _accept, state, assignment_id, token, file, idempotency_key))
+    response.headers["Location"] = accepted.status_url
+    return accepted
+
+
+def _accept(state: AppState, assignment_id: str, token: str, file: UploadFile,
+            idempotency_key: str | None) -> SubmissionAccepted:
+    with state.engine.connect() as conn:
+        who = intake.caller(conn, token=token)
+        if who is None:
+            raise token_not_valid()
+        assignment = known_assignment(state, assignment_id)
+        if idempotency_key:
+            earlier = intake.earlier_upload(conn, user_id=who.id, key=idempotency_key)
+            if earlier is not None:
+                conn.commit()
+                limit = _terms(state, conn, assignment.id, who.id).max_upload_bytes
+                conn.commit()
+                sha = hashlib.sha256(_read_capped(file, limit)).hexdigest()
+                return _retried(state, earlier, sha, assignment.id)
+        readiness, reason = state.readiness.status(assignment.id)
+        if readiness is Readiness.NOT_READY:
+            raise HTTPException(503, f"This assignment cannot be graded right now ({reason})."
+                                     " Your course staff have been told; nothing was "
+                                     "submitted.")
+        filename = clean_filename(file.filename or "")
+        if not filename.lower().endswith(ALLOWED):
+            raise HTTPException(415, "Upload a Jupyter notebook (.ipynb), a Python file "
+                                     "(.py), or a .zip holding one notebook and its helper "
+                                     "files.")
+        terms = _terms(state, conn, assignment.id, who.id)
+        conn.commit()  # the reads end here: no transaction stays open while parsing
+        data = _read_capped(file, terms.max_upload_bytes)
+        try:
+            sha = load_submission(data, filename).sha256
+        except SubmissionFormatError as exc:
+            reason = str(exc)
+            end = "" if reason.endswith((".", "?", "!")) else "."
+            raise HTTPException(422, f"Your upload could not be read: {reason}{end}") \
+                from None
+        now = utcnow()
+        late_days = _late_days(terms, now)
+        try:
+            state.store.put(data, sha)
+        except BlobTooLarge:
+            raise HTTPException(413, "The file is larger than this service can store.") \
+                from None
+        try:
+            with one_writer(conn):
+                _within_hourly_limit(conn, terms, assignment.id, who.id, now)
+                recorded = intake.record_upload(
+                    conn, assignment_id=assignment.id, user_id=who.id, sha256=sha,
+                    size=len(data), filename=filename, idempotency_key=idempotency_key,
+                    late_days=late_days, group_id=terms.group_id, at=now)
+                conn.commit()
+        except IntegrityError:
+            # the same Idempotency-Key sent twice at once: the other request stored it
+            conn.rollback()
+            earlier = intake.earlier_upload(conn, user_id=who.id,
+                                            key=idempotency_key) if idempotency_key else None
+            if earlier is None:
+                raise
+            conn.commit()
+            return _retried(state, earlier, sha, assignment.id)
+    # after the commit: a worker told earlier could look for the run before it exists
+    state.dispatcher.notify(recorded.run_id)
+    log.info("run %s queued for submission %s", recorded.run_id, recorded.submission_id,
+             extra={"run_id": recorded.run_id, "submission_id": recorded.submission_id,
                     "assignment_id": assignment.id})
-    response.headers["Location"] = f"/api/v1/submissions/{submission_id}"
-    return SubmissionAccepted(id=submission_id, run_id=run_id, status=run_status,
-                              status_url=f"/api/v1/submissions/{submission_id}",
+    return SubmissionAccepted(id=recorded.submission_id, run_id=recorded.run_id,
+                              status=RunStatus.QUEUED,
+                              status_url=f"/api/v1/submissions/{recorded.submission_id}",
                               late_days=late_days)
+
+
+def _terms(state: AppState, conn: Connection, assignment_id: str,
+           user_id: str) -> intake.UploadTerms:
+    terms = intake.upload_terms(conn, assignment_id=assignment_id, user_id=user_id)
+    if terms is None:  # the assignment's first upload: its policy row is made once
+        with state.sessions.begin() as db:
+            repo.get_policy(db, assignment_id=assignment_id)
+        terms = intake.upload_terms(conn, assignment_id=assignment_id, user_id=user_id)
+        assert terms is not None
+    return terms
+
+
+def _late_days(terms: intake.UploadTerms, now: datetime) -> int:
+    due = terms.deadline
+    if due.at is None or now <= due.at or due.waive_late_policy:
+        return 0
+    if terms.late_policy == LatePolicy.REJECT:
+        yours = "Your extended deadline" if due.extended else "The deadline"
+        raise HTTPException(403, f"{yours} ({due.at:%Y-%m-%d %H:%M} UTC) "
+                                 "has passed; late submissions are not accepted.")
+    return math.ceil((now - due.at) / timedelta(days=1))
+
+
+def _within_hourly_limit(conn: Connection, terms: intake.UploadTerms, assignment_id: str,
+                         user_id: str, now: datetime) -> None:
+    """Counted with the writes, under the writer's lock: two uploads at once cannot both
+    take the last slot."""
+    if terms.max_per_hour is None:
+        return
+    recent = intake.uploads_since(conn, assignment_id=assignment_id, user_id=user_id,
+                                  group_id=terms.group_id, since=now - timedelta(hours=1))
+    if recent >= terms.max_per_hour:
+        who = f"Your group {terms.group_name!r} has" if terms.group_name else "You have"
+        raise HTTPException(429, f"{who} submitted {recent} times in the last hour; the "
+                                 f"limit is {terms.max_per_hour}. Try again later.")
+
+
+def _retried(state: AppState, earlier: intake.EarlierUpload, sha: str,
+             assignment_id: str) -> SubmissionAccepted:
+    """The answer to a retry under an Idempotency-Key: the upload it first sent."""
+    if earlier.assignment_id != assignment_id:
+        raise HTTPException(409, "This Idempotency-Key was already used for another "
+                                 "assignment.")
+    # the key names one upload: a different file under it is not a retry
+    if sha != earlier.blob_sha256:
+        raise HTTPException(422, "This Idempotency-Key was already used for a different "
+                                 "file. Nothing was submitted: send the new file with a new "
+                                 "key.")
+    with state.sessions() as db:
+        submission = db.get(Submission, earlier.id)
+        assert submission is not None
+        return _accepted(db, submission)
 
 
 def clean_filename(name: str) -> str:

@@ -3,8 +3,10 @@ an upload."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +22,17 @@ class Deadline:
 
     at: datetime | None
     waive_late_policy: bool = False
-    extension: Extension | None = None
+    extended: bool = False
+
+
+class Granted(Protocol):
+    """An extension as either reader sees it: an ORM row or a Core result row."""
+
+    @property
+    def deadline(self) -> datetime: ...
+
+    @property
+    def waive_late_policy(self) -> bool: ...
 
 
 def extension_of(session: Session, *, assignment_id: str, user_id: str) -> Extension | None:
@@ -58,12 +70,19 @@ def deadline_for(session: Session, *, policy: AssignmentPolicy, user_id: str,
             GroupMember.group_id == group_id))) or [user_id]
     granted = list(session.scalars(select(Extension).where(
         Extension.assignment_id == policy.assignment_id, Extension.user_id.in_(people))))
+    return deadline_among(policy.deadline, granted)
+
+
+def deadline_among(assignment_deadline: datetime | None,
+                   granted: Sequence[Granted]) -> Deadline:
+    """The deadline that applies, given the extensions granted to the student or their
+    group's members."""
     if not granted:
-        return Deadline(policy.deadline)
+        return Deadline(assignment_deadline)
     latest = max(granted, key=lambda e: e.deadline)
     waived = any(e.waive_late_policy for e in granted)
     # an extension never leaves a student worse off: none where the assignment has no
     # deadline, and none to before the assignment's own
-    if not waived and (policy.deadline is None or latest.deadline < policy.deadline):
-        return Deadline(policy.deadline)
-    return Deadline(latest.deadline, waived, latest)
+    if not waived and (assignment_deadline is None or latest.deadline < assignment_deadline):
+        return Deadline(assignment_deadline)
+    return Deadline(latest.deadline, waived, extended=True)
