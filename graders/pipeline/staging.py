@@ -1,5 +1,5 @@
 """What the trusted side writes into a job's directory before the kernel starts: the
-probe plan (with its input arrays) and the files that sit next to the notebook."""
+probe plan (its input arrays inside it) and the files that sit next to the notebook."""
 
 from __future__ import annotations
 
@@ -16,11 +16,10 @@ MAX_OUTPUT_BYTES_PER_CALL = 8 * 1024 * 1024
 
 def write_plan(directory: Path, calls: list[PlannedCall], symbols: tuple[str, ...],
                models: list[dict[str, Any]]) -> None:
-    counter = [0]
     plan = ProbePlan(
         symbols=list(symbols), models=models, max_output_bytes=MAX_OUTPUT_BYTES_PER_CALL,
         calls=[PlannedCallWire(id=c.call_id, symbol=c.symbol, timeout_s=c.timeout_s,
-                               args=[encode_input(a, directory, counter) for a in c.args])
+                               args=[encode_input(a) for a in c.args])
                for c in calls])
     (directory / "plan.json").write_text(plan.model_dump_json())
 
