@@ -38,6 +38,10 @@ def record_reference(assignment: LoadedAssignment, config: SandboxConfig,
         accuracies, report = run_calibration(assignment, config=config, limits=MODEL_LIMITS,
                                              hidden_dir=hidden)
         write(spec.id, REFERENCE, report, accuracies, hidden, measured=accuracies)
+        # stored as a grading against its own measurement scores it (what the replaying
+        # tests do), not as the calibration run did: a question the reference answers at
+        # chance is ungraded then, not full marks
+        rescore([spec.id], hidden=hidden, names=[REFERENCE])
         return accuracies
     source = (assignment.path / spec.reference_notebook).read_text()
     for old, new in SHORTER.get(spec.id, ()):
@@ -48,24 +52,31 @@ def record_reference(assignment: LoadedAssignment, config: SandboxConfig,
     return None
 
 
-def rescore(only: list[str]) -> None:
-    """The stored reports scored again from their own (current) evidence."""
+def rescore(only: list[str], *, hidden: Path | None = None,
+            names: list[str] | None = None) -> None:
+    """The stored reports scored again from their own (current) evidence (``names``:
+    these recordings only; ``hidden``: the fixture data's hidden sets, made anew when
+    not given)."""
+    if hidden is None:
+        with tempfile.TemporaryDirectory(prefix="ag-rescore-") as tmp:
+            make_fixtures(Path(tmp), **FIXTURE_DATA)
+            rescore(only, hidden=Path(tmp) / "hidden", names=names)
+        return
     from tests.evidence import RECORDINGS, load
 
     catalog = discover()
-    with tempfile.TemporaryDirectory(prefix="ag-rescore-") as tmp:
-        make_fixtures(Path(tmp), **FIXTURE_DATA)
-        hidden = Path(tmp) / "hidden"
-        for assignment_id in only or sorted(catalog):
-            for path in sorted((RECORDINGS / assignment_id).glob("*.json")):
-                name = path.name.removesuffix(".json")
-                recording = load(assignment_id, name, hidden)
-                calibration = recording.measured if name == REFERENCE else None
-                report = recording.replay(catalog[assignment_id], hidden, calibration)
-                write(assignment_id, name, report, recording.calibration, hidden,
-                      measured=recording.measured)
-                print(f"{assignment_id} {name}: {report.score:g} / {report.max_score:g}",
-                      flush=True)
+    for assignment_id in only or sorted(catalog):
+        for path in sorted((RECORDINGS / assignment_id).glob("*.json")):
+            name = path.name.removesuffix(".json")
+            if names is not None and name not in names:
+                continue
+            recording = load(assignment_id, name, hidden)
+            calibration = recording.measured if name == REFERENCE else None
+            report = recording.replay(catalog[assignment_id], hidden, calibration)
+            write(assignment_id, name, report, recording.calibration, hidden,
+                  measured=recording.measured)
+            print(f"{assignment_id} {name}: {report.score:g} / {report.max_score:g}",
+                  flush=True)
 
 
 def main(only: list[str]) -> None:
