@@ -5,7 +5,8 @@ Grades the notebook N times sequentially, then N times with 2 gradings in parall
 on warm kernels from a pool (each taken once the pool has refilled), and prints
 median / p90 latency, throughput and the per-phase breakdown the report records. Plain Python:
 
-    .venv/bin/python bench/grade_latency.py [-n 20]
+    .venv/bin/python bench/grade_latency.py [-n 20] [--no-fork]
+    .venv/bin/python bench/grade_latency.py --torch [-n 5]   # warm torch kernels' starts
 """
 
 from __future__ import annotations
@@ -92,12 +93,56 @@ def summarise(label: str, results: list[tuple[float, dict[str, float], float]],
         print(f"    {phase:<16} median={statistics.median(values):.3f}s")
 
 
+def torch_starts(n: int) -> None:
+    """n warm kernels of a torch profile (what a torch assignment's pool keeps), one after
+    another, started by bubblewrap and then forked from the torch zygote: the wall time
+    of each start and the CPU the machine spent on them all (the kernels are not this
+    process's children, so the machine's counters, on a quiet machine)."""
+    from graders import KernelPool, KernelProfile
+    from graders.sandbox.config import Limits
+
+    profile = KernelProfile.of(Limits(), ("numpy", "torch", "torchvision"))
+    for fork in (False, True):
+        os.environ["BENCH_FORK_KERNELS"] = "1" if fork else "0"
+        pool = KernelPool(bench_config(), refill=False)
+        try:
+            first = time.perf_counter()
+            assert pool.wait_ready(profile)  # the zygote's start, when forking
+            first = time.perf_counter() - first
+            pool.run(pool.take(profile))
+            walls, cpu = [], _machine_cpu()
+            for _ in range(n):
+                started = time.perf_counter()
+                assert pool.wait_ready(profile)
+                walls.append(time.perf_counter() - started)
+                taken = pool.run(pool.take(profile))
+                assert taken is not None
+                pool.retire(taken.session, taken.job)
+            cpu = _machine_cpu() - cpu
+        finally:
+            pool.close()
+        label = "forked from the torch zygote" if fork else "started by bubblewrap"
+        print(f"torch kernel, {label}: first {first:.2f} s, then median "
+              f"{statistics.median(walls):.2f} s per start, {cpu / n:.2f} s of CPU each")
+
+
+def _machine_cpu() -> float:
+    fields = open("/proc/stat").readline().split()[1:]
+    busy = sum(int(f) for i, f in enumerate(fields) if i not in (3, 4))  # not idle, iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=20)
     parser.add_argument("--no-fork", action="store_true",
                         help="kernels started by bubblewrap, not forked from a zygote")
+    parser.add_argument("--torch", action="store_true",
+                        help="only warm torch kernels' starts, started and forked")
     args = parser.parse_args()
+    if args.torch:
+        torch_starts(args.n)
+        return
     os.environ["BENCH_FORK_KERNELS"] = "0" if args.no_fork else "1"
     grade_once(0)  # warm the page cache and imports
     started = time.perf_counter()

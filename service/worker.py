@@ -309,11 +309,16 @@ def wait_for_work(timeout: float, stop: threading.Event) -> None:
 
 def work_forever(ctx: WorkerContext, *, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
+    backlog = 0
     while not stop.is_set():
         with ctx.sessions.begin() as session:
             repo.requeue_expired(session, max_attempts=ctx.settings.max_attempts)
             run_id = repo.claim_next_run(session, worker=ctx.worker_id,
                                          lease_s=ctx.settings.lease_s)
+            waiting = repo.queued_gradings(session) if run_id and ctx.pool else 0
+        if ctx.pool is not None and waiting != backlog:
+            backlog = waiting  # the pool keeps a kernel more warm while runs wait
+            ctx.pool.set_backlog(waiting)
         if run_id is None:
             wait_for_work(ctx.settings.poll_interval_s, stop)
             continue

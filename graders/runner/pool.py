@@ -85,6 +85,8 @@ class KernelPool:
         self._background: set[asyncio.Task[Any]] = set()  # teardowns
         self._filling: set[asyncio.Task[Any]] = set()  # refills: cancelled by close()
         self._closed = False
+        self._backlog = 0  # runs waiting behind this pool's grader (set_backlog)
+        self._used: set[KernelProfile] = set()  # profiles a grading has taken from
         self.handed_out = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="kernel-pool",
@@ -107,6 +109,14 @@ class KernelPool:
         for profile in profiles:
             if "torch" not in profile.preload:
                 self.warm(profile)
+
+    def set_backlog(self, queued: int) -> None:
+        """How many runs wait behind the one being graded (returns at once). While any
+        wait, each profile a grading has used keeps one kernel more than ``per_profile``
+        warm: the next grading then takes one that is ready instead of waiting on the
+        refill its predecessor's take began. None waiting, the extra ones are stopped
+        and their memory is given back."""
+        self._loop.call_soon_threadsafe(self._adapt, max(0, queued))
 
     def ready(self, profile: KernelProfile) -> int:
         return len(self._ready.get(profile, ()))
@@ -147,11 +157,29 @@ class KernelPool:
                 found = candidate
                 break
             self.retire(candidate.session, candidate.job)  # died while idle
+        self._used.add(profile)
         if self.refill:
             self._spawn(self._fill(profile), fill=True)
         if found is not None:
             self.handed_out += 1
         return found
+
+    def _adapt(self, queued: int) -> None:
+        self._backlog = queued
+        if self._closed:
+            return
+        if queued:
+            for profile in self._used:
+                self._spawn(self._fill(profile), fill=True)
+            return
+        for queue in self._ready.values():
+            while len(queue) > self.per_profile:
+                surplus = queue.pop()  # the newest: the oldest has waited longest
+                self.retire(surplus.session, surplus.job)
+
+    def target(self, profile: KernelProfile) -> int:
+        """How many kernels of this profile the pool keeps warm now."""
+        return self.per_profile + (1 if self._backlog and profile in self._used else 0)
 
     def retire(self, session: KernelSession | None, job: Path | None) -> None:
         """Tear a used (or dead) kernel down in the background, and remove its job
@@ -183,7 +211,7 @@ class KernelPool:
 
     def _wanted(self, profile: KernelProfile) -> bool:
         held = len(self._ready.get(profile, ())) + self._starting.get(profile, 0)
-        return held < self.per_profile
+        return held < self.target(profile)
 
     def _guess(self, profile: KernelProfile) -> int:
         """A kernel's memory as last measured for its profile, or a first guess."""
@@ -203,7 +231,7 @@ class KernelPool:
             (job / sub).mkdir(mode=0o755)
         prepare(job, self.config)
         session = KernelSession(job, nbformat.v4.new_notebook(), self.config, profile.launch,
-                                seed=0)
+                                seed=0, preload=profile.preload)
         try:
             await session.launch(1)
             if not await session.hidden(warm_up_code(profile.preload), timeout=120.0):

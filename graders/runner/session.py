@@ -3,6 +3,8 @@ and the nbclient client, started and stopped as a unit."""
 
 from __future__ import annotations
 
+import asyncio
+
 import contextlib
 import os
 import re
@@ -39,16 +41,20 @@ from graders.sandbox.config import (
     kernel_environment,
 )
 from graders.sandbox.launcher import rlimits
-from graders.sandbox.zygote import Zygote, shared_zygote
+from graders.sandbox.zygote import ZYGOTE_PRELOADS, Zygote, shared_zygote
 
 
 class KernelSession:
     """One sandboxed kernel: cgroup, launcher, kernel manager and client."""
 
     def __init__(
-        self, job: Path, nb: NotebookNode, config: SandboxConfig, limits: Limits, seed: int
+        self, job: Path, nb: NotebookNode, config: SandboxConfig, limits: Limits, seed: int,
+        *, preload: tuple[str, ...] = (),
     ) -> None:
+        """``preload``: the modules the kernel imports before its first cell (a warm
+        kernel's profile); a zygote that has imported them forks it."""
         self.job, self.nb, self.config, self.limits, self.seed = job, nb, config, limits, seed
+        self.preload = preload
         self.cgroup: JobCgroup | None = None
         self.client: CappedClient | None = None
         self.stats = CgroupStats()
@@ -60,7 +66,7 @@ class KernelSession:
         self.init: Process | None = None  # the sandbox's pid 1 and the kernel, by start time
         self.kernel: Process | None = None
         self.holder: Process | None = None  # a forked kernel's sandbox's own process
-        self.forked = self._zygote()
+        self.forked: Zygote | None = None
         self.exit_file: Path | None = None
 
     async def start(self, attempt: int) -> CappedClient:
@@ -95,6 +101,11 @@ class KernelSession:
 
     async def launch(self, attempt: int) -> None:
         """Start the sandboxed kernel (no bootstrap yet: a warm kernel waits here)."""
+        # a zygote's first start takes seconds (torch's import): off the loop, which may
+        # be running other gradings, and counted in this kernel's start
+        waited = time.perf_counter()
+        self.forked = await asyncio.to_thread(self._zygote)
+        zygote_s = time.perf_counter() - waited
         mode = self.config.mode
         ipc = self.job / "ipc"
         shutil.rmtree(ipc, ignore_errors=True)
@@ -123,7 +134,7 @@ class KernelSession:
             km.zygote, km.fork_request = self.forked, self._fork_request(host, attempt)
         km.session.unpack = bounded_unpack  # the client's session: kernel messages
         self.client = CappedClient(self.nb, km, self.limits)
-        started = time.perf_counter()
+        started = time.perf_counter() - zygote_s
         try:
             # The kernel's own stdout/stderr (fd level, not the notebook's output) must not
             # reach our logs: stdout is dropped, the first few KiB of stderr kept for errors.
@@ -155,7 +166,8 @@ class KernelSession:
             # more than one thread: OpenBLAS starts its threads when numpy is imported,
             # and a process with threads cannot be forked safely
             return None
-        return shared_zygote(self.config.python_env, self.limits.threads)
+        return shared_zygote(self.config.python_env, self.limits.threads,
+                             tuple(m for m in self.preload if m in ZYGOTE_PRELOADS))
 
     def _fork_request(self, host: Path, attempt: int) -> dict[str, Any]:
         assert self.plan is not None

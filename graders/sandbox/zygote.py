@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 SERVER = Path(__file__).with_name("zygote_server.py")
 START_TIMEOUT_S = 60.0
 FORK_TIMEOUT_S = 20.0
+# What a zygote may import beyond ipykernel and numpy, for the kernels that import it
+# before their first cell: torch costs seconds of CPU per kernel; importing it starts
+# no thread (checked by the zygote), so its kernels can be forked.
+ZYGOTE_PRELOADS = ("torch", "torchvision")
 
 
 def main(argv: list[str]) -> None:
@@ -83,7 +87,8 @@ def _cover_keeping(folder: Path) -> None:
 class Zygote:
     """One zygote process and the pipe to it; ``fork`` is safe from any thread."""
 
-    def __init__(self, python_env: Path, environment: dict[str, str], bpf: bytes) -> None:
+    def __init__(self, python_env: Path, environment: dict[str, str], bpf: bytes,
+                 preload: tuple[str, ...] = ()) -> None:
         self._lock = threading.Lock()
         self.owner = os.getpid()  # a forked grader must not write to its parent's pipe
         # read only to say why it failed; open as long as the zygote runs
@@ -94,10 +99,12 @@ class Zygote:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
             start_new_session=True)
         assert self.process.stdin is not None and self.process.stdout is not None
-        self._send({"bpf": bpf.hex()})
+        self._send({"bpf": bpf.hex(), "preload": list(preload)})
         ready = self._receive()
         if not ready.get("ready"):
             raise KernelStartError(f"the zygote did not start: {ready}")
+        found = ready.get("preloaded")
+        self.preloaded = tuple(str(m) for m in found) if isinstance(found, list) else ()
 
     def _send(self, message: dict[str, object]) -> None:
         assert self.process.stdin is not None
@@ -150,17 +157,19 @@ class Zygote:
         self._stderr.close()
 
 
-_zygotes: dict[tuple[str, int], Zygote | None] = {}
+_zygotes: dict[tuple[str, int, tuple[str, ...]], Zygote | None] = {}
 _zygotes_lock = threading.Lock()
 
 
-def shared_zygote(python_env: Path, threads: int) -> Zygote | None:
-    """This process's zygote for an environment and thread count, started on first use;
-    None where kernels must start the usual way (not root, or the zygote would not start:
-    logged once per attempt, never fatal)."""
+def shared_zygote(python_env: Path, threads: int,
+                  preload: tuple[str, ...] = ()) -> Zygote | None:
+    """This process's zygote for an environment, thread count and set of preloaded
+    modules (``ZYGOTE_PRELOADS``), started on first use; None where kernels must start
+    the usual way (not root, or the zygote would not start: logged once per attempt,
+    never fatal)."""
     if os.geteuid() != 0:
         return None
-    key = (str(python_env), threads)
+    key = (str(python_env), threads, preload)
     with _zygotes_lock:
         if key in _zygotes:
             found = _zygotes[key]
@@ -176,7 +185,7 @@ def shared_zygote(python_env: Path, threads: int) -> Zygote | None:
         try:
             with os.fdopen(fd, "rb") as fh:
                 bpf = fh.read()
-            zygote = Zygote(python_env, zygote_environment(threads), bpf)
+            zygote = Zygote(python_env, zygote_environment(threads), bpf, preload)
         except Exception:
             log.exception("the zygote did not start: kernels start the usual way")
             _zygotes[key] = None

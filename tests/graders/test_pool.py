@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -79,6 +80,31 @@ def test_a_submission_on_a_warm_kernel_scores_as_on_a_cold_one_and_says_it_was_w
         (p.call_id, p.status) for p in cold.report.probes]
     pool.close()  # teardowns done: nothing of the warm kernel is left behind
     assert list(sandbox_config.jobs_root.iterdir()) == []
+
+
+def test_while_runs_wait_a_used_profile_keeps_one_kernel_more_warm_then_gives_it_back(pool):
+    def settle(count: int) -> None:
+        for _ in range(600):
+            if pool.ready(NUMPY) == count and not pool.run(_starting(pool)):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{pool.ready(NUMPY)} warm, not {count}")
+
+    pool.set_backlog(5)
+    assert pool.wait_ready(NUMPY)
+    settle(1)  # runs wait, but no grading has used the profile yet: nothing extra
+    first = pool.run(pool.take(NUMPY))
+    assert first is not None
+    settle(2)  # taken while runs wait: two kept warm
+    assert pool.target(NUMPY) == 2
+    pool.set_backlog(0)
+    settle(1)  # the queue drained: the extra one is stopped
+    assert pool.target(NUMPY) == 1
+    pool.retire(first.session, first.job)
+
+
+async def _starting(pool: KernelPool) -> int:
+    return sum(pool._starting.values())
 
 
 def test_an_empty_pool_falls_back_to_a_cold_start(ee411, sandbox_config):

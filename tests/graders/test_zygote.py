@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import importlib.util
 import contextlib
 import dataclasses
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -73,13 +75,15 @@ def __ag_confinement():
 
 
 @contextlib.asynccontextmanager
-async def kernel(config: SandboxConfig) -> AsyncIterator[KernelSession]:
+async def kernel(config: SandboxConfig,
+                 preload: tuple[str, ...] = ()) -> AsyncIterator[KernelSession]:
     config.jobs_root.mkdir(parents=True, exist_ok=True)
     job = Path(tempfile.mkdtemp(dir=config.jobs_root))
     for sub in ("probe", "files"):
         (job / sub).mkdir(mode=0o755)
     prepare(job, config)
-    session = KernelSession(job, nbformat.v4.new_notebook(), config, TEST_LIMITS, seed=0)
+    session = KernelSession(job, nbformat.v4.new_notebook(), config, TEST_LIMITS, seed=0,
+                            preload=preload)
     await session.launch(1)
     try:
         yield session
@@ -195,6 +199,39 @@ import os
 while True:
     os.fork()
 """
+
+
+HAS_TORCH = "torch" in sys.modules or importlib.util.find_spec("torch") is not None
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="the grading environment has no torch")
+def test_a_torch_kernel_is_forked_from_a_zygote_with_torch_imported_and_confined_the_same(
+        sandbox_config):
+    """Torch's import (seconds of CPU per kernel) happens once, in a zygote of its own;
+    its kernels are confined exactly as the others, a patch of torch stays in the kernel
+    that made it, and numpy kernels never hold torch."""
+    modules = "__import__('json').dumps(sorted(set(__import__('sys').modules) & {'torch', " \
+              "'torchvision'}))"
+
+    async def run() -> None:
+        async with kernel(sandbox_config, ("numpy", "torch", "torchvision")) as first, \
+                kernel(sandbox_config) as plain:
+            zygote = first.forked
+            assert zygote is not None and zygote is not plain.forked
+            assert zygote.preloaded == ("torch", "torchvision")
+            # in the kernel before its first line: the warm-up's import finds it there
+            assert await evaluate(first, modules) == ["torch", "torchvision"]
+            assert await evaluate(plain, modules) == []
+            assert await confinement(first) == await confinement(plain)
+            assert await evaluate(first, "__import__('json').dumps(float("
+                                         "__import__('torch').ones(3).sum()))") == 3.0
+            assert await first.hidden("import torch; torch.ones = lambda *a, **k: 'patched'")
+        async with kernel(sandbox_config, ("numpy", "torch", "torchvision")) as later:
+            assert later.forked is zygote
+            assert await evaluate(later, "__import__('json').dumps(float("
+                                         "__import__('torch').ones(2).sum()))") == 2.0
+
+    asyncio.run(run())
 
 
 def test_a_fork_bomb_in_one_forked_kernel_reaches_neither_the_zygote_nor_a_sibling(

@@ -38,6 +38,7 @@ from service.db.repository.rubric import (
 )
 from service.db.repository.runs import (
     claim_next_run,
+    queued_gradings,
     claim_run,
     current_run,
     enqueue_run,
@@ -105,6 +106,7 @@ __all__ = [
     "audit",
     "can_see",
     "claim_next_run",
+    "queued_gradings",
     "claim_run",
     "count_recent",
     "create_submission",

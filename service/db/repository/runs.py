@@ -63,6 +63,13 @@ def queue_depth(session: Session) -> dict[str, int]:
     return {status: count for status, count in rows}
 
 
+def queued_gradings(session: Session) -> int:
+    """Gradings waiting for a worker (a worker's warm pool grows while any do)."""
+    return session.scalar(select(func.count()).select_from(GradingRun).where(
+        GradingRun.status == RunStatus.QUEUED,
+        GradingRun.trigger != RunTrigger.RESCORE)) or 0
+
+
 def runs_with_status(session: Session, *, status: RunStatus, limit: int,
                      newest_first: bool = False) -> list[GradingRun]:
     """Runs in one state, oldest first (the queue's order) or newest first (failures)."""
