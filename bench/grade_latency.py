@@ -127,7 +127,8 @@ def torch_starts(n: int) -> None:
 
 
 def _machine_cpu() -> float:
-    fields = open("/proc/stat").readline().split()[1:]
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()[1:]
     busy = sum(int(f) for i, f in enumerate(fields) if i not in (3, 4))  # not idle, iowait
     return busy / os.sysconf("SC_CLK_TCK")
 

@@ -13,8 +13,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from graders import LoadedAssignment, discover
+from service.api import API
 from service.api.body_limit import BodyLimit
 from service.api.deps import AppState
+from service.api.fast_intake import NO_FILE_FIELD, FastIntake
 from service.api.routes import (
     account,
     admin,
@@ -42,8 +44,6 @@ from service.readiness import AssignmentReadiness
 from service.storage import make_store
 from service.web import mount_dashboard
 from service.web.apidocs import mount_api_docs
-
-API = "/api/v1"
 
 
 def make_dispatcher(settings: Settings,
@@ -96,6 +96,8 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     mount_api_docs(app)  # self-contained: Swagger UI would load its scripts from a CDN
     app.state.autograder = state
+    if settings.fast_intake:  # inside the body limit and the security headers
+        app.add_middleware(FastIntake)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
 
     @app.exception_handler(RequestValidationError)
@@ -104,7 +106,7 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
             for e in exc.errors())
         if any(e["loc"][-1] == "file" for e in exc.errors()):
-            problems = "attach your notebook as the multipart form field 'file'"
+            return JSONResponse({"detail": NO_FILE_FIELD}, 422)
         return JSONResponse({"detail": f"The request is not valid: {problems}."}, 422)
 
     @app.exception_handler(StarletteHTTPException)

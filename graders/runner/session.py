@@ -4,7 +4,6 @@ and the nbclient client, started and stopped as a unit."""
 from __future__ import annotations
 
 import asyncio
-
 import contextlib
 import os
 import re

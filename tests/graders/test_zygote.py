@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import importlib.util
 import contextlib
 import dataclasses
+import importlib.util
 import json
 import os
 import shutil

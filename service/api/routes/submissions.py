@@ -11,6 +11,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated
 
+import starlette.datastructures
 from fastapi import APIRouter, File, Header, HTTPException, Path, Query, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import Connection
@@ -62,7 +63,7 @@ MAX_OFFSET = 10**9  # far beyond any table; keeps the database's integers in ran
 ALLOWED = (".ipynb", ".py", ".zip")
 
 
-def _read_capped(upload: UploadFile, cap: int) -> bytes:
+def _read_capped(upload: starlette.datastructures.UploadFile, cap: int) -> bytes:
     data = upload.file.read(cap + 1)
     if len(data) > cap:
         raise HTTPException(413, f"The file is larger than the {cap // (1024 * 1024)} MiB "
@@ -86,13 +87,16 @@ async def submit(
     connection."""
     token = bearer_token(credentials)
     accepted = await asyncio.get_running_loop().run_in_executor(state.intake, functools.partial(
-        _accept, state, assignment_id, token, file, idempotency_key))
+        accept_upload, state, assignment_id, token, file, idempotency_key))
     response.headers["Location"] = accepted.status_url
     return accepted
 
 
-def _accept(state: AppState, assignment_id: str, token: str, file: UploadFile,
-            idempotency_key: str | None) -> SubmissionAccepted:
+def accept_upload(state: AppState, assignment_id: str, token: str,
+                  file: starlette.datastructures.UploadFile,
+                  idempotency_key: str | None) -> SubmissionAccepted:
+    """The acceptance itself, on an intake thread: the route and its fast path
+    (``service.api.fast_intake``) both end here."""
     with state.engine.connect() as conn:
         who = intake.caller(conn, token=token)
         if who is None:

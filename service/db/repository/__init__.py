@@ -38,7 +38,6 @@ from service.db.repository.rubric import (
 )
 from service.db.repository.runs import (
     claim_next_run,
-    queued_gradings,
     claim_run,
     current_run,
     enqueue_run,
@@ -47,6 +46,7 @@ from service.db.repository.runs import (
     live_workers,
     queue_depth,
     queue_position,
+    queued_gradings,
     release_for_retry,
     renew_lease,
     requeue_expired,
@@ -106,7 +106,6 @@ __all__ = [
     "audit",
     "can_see",
     "claim_next_run",
-    "queued_gradings",
     "claim_run",
     "count_recent",
     "create_submission",
@@ -140,6 +139,7 @@ __all__ = [
     "owners",
     "queue_depth",
     "queue_position",
+    "queued_gradings",
     "release_for_retry",
     "renew_lease",
     "reopen_review",
