@@ -60,10 +60,8 @@ from service.db.repository.similarity import (
 )
 from service.db.repository.submissions import (
     can_see,
-    count_recent,
     create_submission,
     ensure_blob,
-    find_idempotent,
     list_submissions,
     owners,
 )
@@ -107,7 +105,6 @@ __all__ = [
     "can_see",
     "claim_next_run",
     "claim_run",
-    "count_recent",
     "create_submission",
     "create_user",
     "current_run",
@@ -118,7 +115,6 @@ __all__ = [
     "enqueue_run",
     "ensure_blob",
     "extension_of",
-    "find_idempotent",
     "finish_run",
     "get_group",
     "get_policy",

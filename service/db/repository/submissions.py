@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -22,21 +20,6 @@ from service.db.repository.runs import enqueue_run
 
 def ensure_blob(session: Session, *, sha256: str, size: int) -> None:
     get_or_add(session, Blob(sha256=sha256, size=size), Blob, sha256)
-
-
-def find_idempotent(session: Session, *, user_id: str, key: str) -> Submission | None:
-    return session.scalar(select(Submission).where(
-        Submission.user_id == user_id, Submission.idempotency_key == key))
-
-
-def count_recent(session: Session, *, user_id: str, assignment_id: str,
-                 since: datetime, group_id: str | None = None) -> int:
-    """Submissions in the window: the group's when the student hands in with one (the
-    rate limit is the group's, not each member's)."""
-    owner = Submission.group_id == group_id if group_id else Submission.user_id == user_id
-    return session.scalar(select(func.count()).select_from(Submission).where(
-        owner, Submission.assignment_id == assignment_id,
-        Submission.created_at >= since)) or 0
 
 
 def owners(submission: Submission) -> list[User]:
