@@ -1,6 +1,6 @@
 """The host side of one grading, without the sandbox: reading the upload, planning the
-probe inputs, and scoring the evidence a run left (what a worker does around the kernel,
-and all a rescore does). Measured on the recorded fixture hand-ins of every bundled
+probe inputs and writing the plan, and scoring the evidence a run left (what a worker
+does around the kernel, and all a rescore does). Measured on the recorded fixture hand-ins of every bundled
 assignment, each phase cold (the per-notebook caches cleared), median of N.
 
     .venv/bin/python bench/host_cost.py [-n 15]
@@ -12,6 +12,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from graders.evidence import EvidenceRecord  # noqa: E402
 from graders.inputs import plan_calls  # noqa: E402
 from graders.pipeline.grade import score_evidence  # noqa: E402
 from graders.pipeline.intake import load_submission  # noqa: E402
+from graders.pipeline.staging import write_plan  # noqa: E402
 from graders.results import report_from_json  # noqa: E402
 from graders.scoring.models import code as code_module  # noqa: E402
 from graders.scoring.models import context as context_module  # noqa: E402
@@ -64,11 +66,17 @@ def main() -> None:
             evidence = EvidenceRecord.of(report)
             parse = _median_ms(lambda d=data, f=name: load_submission(d, f), args.n)
             spec, calibration = assignment.spec, body["calibration"]
-            plan = _median_ms(lambda s=evidence.seed, p=spec: plan_calls(p, s), args.n)
+            plan = _median_ms(lambda s=evidence.seed, p=spec: _plan(p, s), args.n)
             score = _median_ms(lambda e=evidence, a=assignment, c=calibration: score_evidence(
                 a, e, hidden_dir=args.hidden, calibration=c), args.n)
             print(f"| {assignment_id} | {name} | {parse:.1f} ms | {plan:.1f} ms | "
                   f"{score:.1f} ms | {parse + plan + score:.1f} ms |")
+
+
+def _plan(spec, seed: int) -> None:
+    """The probe inputs planned and written as the kernel reads them (plan.json)."""
+    with tempfile.TemporaryDirectory() as folder:
+        write_plan(Path(folder), plan_calls(spec, seed), spec.symbols, [])
 
 
 if __name__ == "__main__":
