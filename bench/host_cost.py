@@ -1,7 +1,8 @@
 """The host side of one grading, without the sandbox: reading the upload, planning the
 probe inputs and writing the plan, and scoring the evidence a run left (what a worker
-does around the kernel, and all a rescore does). Measured on the recorded fixture hand-ins of every bundled
-assignment, each phase cold (the per-notebook caches cleared), median of N.
+does around the kernel, and all a rescore does). Measured on the recorded fixture
+hand-ins of every bundled assignment, each phase cold (the per-notebook caches cleared),
+median of N.
 
     .venv/bin/python bench/host_cost.py [-n 15]
 """
