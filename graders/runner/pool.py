@@ -174,7 +174,7 @@ class KernelPool:
             return
         for queue in self._ready.values():
             while len(queue) > self.per_profile:
-                surplus = queue.pop()  # the newest: the oldest has waited longest
+                surplus = queue.pop()  # the newest: take() hands out the oldest first
                 self.retire(surplus.session, surplus.job)
 
     def target(self, profile: KernelProfile) -> int:
