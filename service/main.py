@@ -102,11 +102,11 @@ def create_app(settings: Settings, *, dispatcher: Dispatcher | None = None) -> F
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(e["loc"][-1] == "file" for e in exc.errors()):
+            return JSONResponse({"detail": NO_FILE_FIELD}, 422)
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
             for e in exc.errors())
-        if any(e["loc"][-1] == "file" for e in exc.errors()):
-            return JSONResponse({"detail": NO_FILE_FIELD}, 422)
         return JSONResponse({"detail": f"The request is not valid: {problems}."}, 422)
 
     @app.exception_handler(StarletteHTTPException)

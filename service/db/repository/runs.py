@@ -54,20 +54,22 @@ def queue_position(session: Session, *, run: GradingRun) -> int | None:
     return ahead + 1
 
 
+# a rescore re-reads stored evidence and runs nothing: never queue work
+_GRADING = GradingRun.trigger != RunTrigger.RESCORE
+
+
 def queue_depth(session: Session) -> dict[str, int]:
     """Runs by status: gradings only (a rescore re-reads stored evidence, runs nothing and
     never waits in the queue, so it is not counted as queue work)."""
     rows = session.execute(select(GradingRun.status, func.count())
-                           .where(GradingRun.trigger != RunTrigger.RESCORE)
-                           .group_by(GradingRun.status))
+                           .where(_GRADING).group_by(GradingRun.status))
     return {status: count for status, count in rows}
 
 
 def queued_gradings(session: Session) -> int:
     """Gradings waiting for a worker (a worker's warm pool grows while any do)."""
     return session.scalar(select(func.count()).select_from(GradingRun).where(
-        GradingRun.status == RunStatus.QUEUED,
-        GradingRun.trigger != RunTrigger.RESCORE)) or 0
+        GradingRun.status == RunStatus.QUEUED, _GRADING)) or 0
 
 
 def runs_with_status(session: Session, *, status: RunStatus, limit: int,
