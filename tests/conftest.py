@@ -20,6 +20,12 @@ from graders.sandbox.config import GiB, Limits, SandboxConfig
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
 
+# Each pytest-xdist worker grades as a sandbox user of its own: the suite checks that no
+# process of the sandbox uid outlives a grading, which another worker's kernels would
+# break. The servers the tests start inherit it through the environment.
+SANDBOX_UID = 10001 + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+os.environ["AUTOGRADER_SANDBOX_UID"] = os.environ["AUTOGRADER_SANDBOX_GID"] = str(SANDBOX_UID)
+
 # Small limits keep the time, memory and output tests fast; the mechanisms are the same.
 TEST_LIMITS = Limits(
     memory_bytes=1 * GiB,
@@ -58,7 +64,8 @@ def ee411(catalog: dict[str, LoadedAssignment]) -> LoadedAssignment:
 def sandbox_config(tmp_path_factory: pytest.TempPathFactory) -> SandboxConfig:
     # The grading environment is the venv running the tests (built from Debian's python).
     return SandboxConfig(python_env=Path(sys.prefix),
-                         jobs_root=tmp_path_factory.mktemp("jobs"))
+                         jobs_root=tmp_path_factory.mktemp("jobs"),
+                         sandbox_uid=SANDBOX_UID, sandbox_gid=SANDBOX_UID)
 
 
 # The fixture data of a test session; recordings (tests/record.py) are made on the same.
@@ -186,7 +193,7 @@ def sandbox_processes() -> list[str]:
         if not entry.name.isdigit():
             continue
         try:
-            if entry.stat().st_uid == 10001:
+            if entry.stat().st_uid == SANDBOX_UID:
                 status = (entry / "status").read_text()
                 if "State:\tZ" not in status:
                     found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())

@@ -30,9 +30,11 @@ def cli_datasets() -> Iterator[Path]:
     make_fixtures(root, kmnist_train=2000)
     for path in [root, *root.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
-    os.environ["AUTOGRADER_DATASETS_DIR"] = str(root / "datasets")
-    yield root / "datasets"
-    os.environ.pop("AUTOGRADER_DATASETS_DIR", None)
+    # restored afterwards, not removed: on a pytest-xdist worker the service tests' own
+    # datasets (tests/service/conftest.py) may be set for the rest of the session
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AUTOGRADER_DATASETS_DIR", str(root / "datasets"))
+        yield root / "datasets"
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -185,10 +185,10 @@ CASES = [
          output=("usr: OSError", "env: OSError", "etc: PermissionError"),
          never=("usr: ok", "env: ok", "etc: ok", "datasets: ok")),
     Case("looking for the reference and the hidden labels", (
-        "import os\nfound, seen = [], set()\n"
-        "def look(top, skip=()):\n"
+        "import os, time\nfound, seen = [], set()\n"
+        "def look(top):\n"
         "    for root, dirs, files in os.walk(top, onerror=lambda e: None):\n"
-        "        if root.startswith(('/proc', '/sys', '/dev', '/usr/share', *skip)):\n"
+        "        if root.startswith(('/proc', '/sys', '/dev', '/usr/share')):\n"
         "            dirs[:] = []\n"
         "            continue\n"
         # a folder bound twice (the sandbox's /lib is its /usr/lib) is walked once
@@ -197,20 +197,29 @@ CASES = [
         "            dirs[:] = []\n"
         "            continue\n"
         "        seen.add((st.st_dev, st.st_ino))\n"
-        # installed libraries (torch alone is thousands of files): a slow CI machine did
-        # not finish the walk in the cell's time; the project is installed editable, so
-        # its code is in the repository's tree, which is walked
+        # installed libraries (torch alone is thousands of files): the project is
+        # installed editable, so its code is in the repository's tree, which is walked
         "        dirs[:] = [d for d in dirs if d not in ('site-packages', 'dist-packages')]\n"
         "        found.extend(os.path.join(root, f) for f in files\n"
         "                     if f in ('solution.py', 'solution_notebook.py')\n"
         "                     or f.endswith('-hidden.npz') or 'calibration' in root\n"
         "                     or {'ee411_hw3', 'nyu_hw5', 'tum_ps10', 'heidelberg_ex08',\n"
         "                         'vu_dl_a2', 'reference'} & set(root.split('/')[:4]))\n"
-        # in two cells, each with the cell's time: under the battery's load one walk of
-        # everything once ran past it
-        "look('/', skip=('/usr',))",
-        "look('/usr')\nprint('found', len(found), found[:5])"),
-         output=("found 0 []",)),
+        "        yield\n"
+        "walk, done = look('/'), False\n"
+        "def step(seconds=1.5):\n"
+        "    global done\n"
+        "    end = time.monotonic() + seconds\n"
+        "    for _ in walk:\n"
+        "        if time.monotonic() > end:\n"
+        "            return\n"
+        "    done = True",
+        # one walk resumed over several cells, each well inside the cell's time: a system
+        # folder of 75,000 files (a cloud SDK under /usr/lib) took 1.7 s to walk alone
+        # and ran past the cell's 4 s under the battery's load
+        *("step()",) * 8,
+        "print('found', len(found), found[:5], 'walked', done)"),
+         output=("found 0 [] walked True",)),
     Case("reading the host's secrets", (
         "import os\n"
         "print('env', sorted(k for k in os.environ if 'AUTOGRADER' in k or 'SECRET' in k "

@@ -73,3 +73,19 @@ def test_a_hostile_hand_in_is_contained(battery, case: Case):
     assert limits is not None
     spent = report.execution.timings.total_s
     assert spent <= TEST_LIMITS.total_timeout_s + limits.probe_phase_s + 10
+
+
+def test_the_walk_for_the_reference_finds_it_where_it_is_visible(tmp_path, capsys):
+    """The search's "found 0" means something: run on the host over a folder holding a
+    solution and hidden labels, the same cells find both and finish the walk."""
+    case = next(c for c in CASES if c.name == "looking for the reference and the hidden labels")
+    (tmp_path / "course" / "ee411_hw3").mkdir(parents=True)
+    (tmp_path / "course" / "ee411_hw3" / "solution.py").write_text("def gradient(): ...\n")
+    (tmp_path / "labels-hidden.npz").write_bytes(b"")
+    namespace: dict[str, object] = {}
+    first, *steps = case.cells
+    exec(first.replace("look('/')", f"look({str(tmp_path)!r})"), namespace)
+    for cell in steps:
+        exec(cell, namespace)
+    printed = capsys.readouterr().out
+    assert "found 2 [" in printed and "walked True" in printed, printed

@@ -39,13 +39,9 @@ def course_datasets() -> Iterator[Path]:
     make_fixtures(root, kmnist_train=2000)
     for path in [root, *root.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
-    previous = os.environ.get("AUTOGRADER_DATASETS_DIR")
-    os.environ["AUTOGRADER_DATASETS_DIR"] = str(root / "datasets")
-    yield root / "datasets"
-    if previous is None:
-        os.environ.pop("AUTOGRADER_DATASETS_DIR", None)
-    else:
-        os.environ["AUTOGRADER_DATASETS_DIR"] = previous
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AUTOGRADER_DATASETS_DIR", str(root / "datasets"))
+        yield root / "datasets"
     shutil.rmtree(root, ignore_errors=True)
 
 
