@@ -27,6 +27,7 @@ from graders.pipeline.grade import score_evidence  # noqa: E402
 from graders.pipeline.intake import load_submission  # noqa: E402
 from graders.pipeline.staging import write_plan  # noqa: E402
 from graders.results import report_from_json  # noqa: E402
+from graders.scoring import sections  # noqa: E402
 from graders.scoring.models import code as code_module  # noqa: E402
 from graders.scoring.models import context as context_module  # noqa: E402
 from tests.evidence import MANIFEST  # noqa: E402
@@ -40,6 +41,8 @@ def _median_ms(fn, n: int) -> float:
     for _ in range(n):
         code_module._read.cache_clear()
         context_module._DECODED.clear()
+        context_module._code.cache_clear()
+        sections._prompt_cell.cache_clear()
         started = time.perf_counter()
         fn()
         times.append(time.perf_counter() - started)

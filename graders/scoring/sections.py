@@ -13,6 +13,7 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from graders.results import CellSummary
 from graders.spec import Question
@@ -62,6 +63,13 @@ def _words(text: str) -> list[str]:
 
 def prompt_cell(cells: Sequence[CellSummary], prompt: str) -> int | None:
     """The markdown cell that quotes the prompt best (at least 80% of its words in order)."""
+    return _prompt_cell(tuple(cells), prompt)
+
+
+# a memo by content, not state between scorers: every check of a question looks for its
+# prompt again, and the matching was a sixth of scoring a Heidelberg grading
+@lru_cache(maxsize=64)
+def _prompt_cell(cells: tuple[CellSummary, ...], prompt: str) -> int | None:
     wanted = _words(prompt)
     if not wanted:
         return None

@@ -14,8 +14,7 @@ from graders.hidden import hidden_labels
 from graders.pipeline.grade import needs_calibration, rescore
 from graders.results import CallStatus, GradeReport
 from graders.scoring.models.accuracy import CHANCE_MARGIN, chance_rate
-from graders.scoring.models.context import plain
-from graders.scoring.values import decode
+from graders.scoring.values import decode_plain
 from graders.spec import ModelAccuracyCheck
 from tests import evidence
 
@@ -33,7 +32,7 @@ def _untrained_in_place_of_trained(report: GradeReport) -> GradeReport:
     probes = []
     for probe in report.probes:
         if probe.status is CallStatus.OK and probe.symbol == "evaluate":
-            payload = plain(decode(probe.value))
+            payload = decode_plain(probe.value)
             if isinstance(payload, dict) and "candidates" in payload:
                 for c in payload["candidates"]:
                     if "untrained_predictions" in c:

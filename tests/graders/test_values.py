@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import pickle
 
 import numpy as np
 import pytest
 
-from graders.scoring.values import Dict, Seq, WireFormatError, decode
+from graders.scoring.values import Dict, Seq, WireFormatError, decode, decode_plain
 
 
 def npy(arr: np.ndarray, allow_pickle: bool = False) -> str:
@@ -79,3 +80,63 @@ def test_oversized_array_payload_is_refused():
     payload = npy(np.zeros(1000))
     with pytest.raises(WireFormatError, match="too large"):
         decode({"t": "array", "npy": payload}, max_array_bytes=100)
+
+
+def _flattened(value):
+    """What ``decode`` says, without the representation notes."""
+    inner = value.value
+    if isinstance(inner, Seq):
+        return [_flattened(item) for item in inner.items]
+    if isinstance(inner, Dict):
+        return {k: _flattened(v) for k, v in inner.items}
+    return inner
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) \
+            and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and (a == b or (a != a and b != b))
+
+
+def test_decoding_straight_to_plain_values_reads_every_recorded_answer_as_decode_does():
+    from graders.results import CallStatus, report_from_json
+    from tests.evidence import RECORDINGS
+
+    seen = 0
+    for path in sorted(RECORDINGS.rglob("*.json")):
+        if path.name == "points.json":
+            continue
+        report = report_from_json(json.dumps(json.loads(path.read_text())["report"]))
+        for probe in report.probes:
+            if probe.status is CallStatus.OK and probe.value is not None:
+                assert _same(decode_plain(probe.value), _flattened(decode(probe.value))), \
+                    (path.name, probe.symbol)
+                seen += 1
+    assert seen > 100
+
+
+@pytest.mark.parametrize("tree", [
+    {"t": "list", "items": [{"t": "int", "v": True}]},
+    {"t": "dict", "items": [["k", {"t": "float", "v": "1e9"}]]},
+    {"t": "dict", "items": [[1, {"t": "none"}]]},
+    {"t": "tuple", "items": {"t": "none"}},
+    {"t": "str", "v": 3},
+    {"t": "pickle", "v": "x"},
+    {"v": 1},
+    {"t": "list", "items": [{"t": "list", "items": [{"t": "list", "items": [
+        {"t": "list", "items": [{"t": "list", "items": [{"t": "list", "items": [
+            {"t": "list", "items": [{"t": "list", "items": [{"t": "list", "items": [
+                {"t": "none"}]}]}]}]}]}]}]}]}]},
+    {"t": "list", "items": [{"t": "none"}] * 10_001},
+], ids=["bool as int", "float as text", "non-text key", "items not a list", "str not text",
+        "unknown kind", "no kind", "too deep", "too many parts"])
+def test_decoding_to_plain_values_refuses_what_decode_refuses(tree):
+    with pytest.raises(WireFormatError):
+        decode(tree)
+    with pytest.raises(WireFormatError):
+        decode_plain(tree)

@@ -125,15 +125,18 @@ def _read(cells: tuple[CellSummary, ...]) -> Code:
             continue
         for statement in tree.body:
             if isinstance(statement, ast.Assign):
-                bound = _readable(statement.value, constants)
+                known = _readable(statement.value, constants)
                 for target in statement.targets:
-                    if isinstance(target, ast.Name) and bound is not UNKNOWN:
-                        constants[target.id] = bound
-            bound = {id(node.value): node.targets[0].id for node in ast.walk(statement)
-                     if isinstance(node, ast.Assign) and len(node.targets) == 1
-                     and isinstance(node.targets[0], ast.Name)
-                     and isinstance(node.value, ast.Call)}
+                    if isinstance(target, ast.Name) and known is not UNKNOWN:
+                        constants[target.id] = known
+            # one walk: ast.walk visits an assignment before its value, so a call knows
+            # the name it is bound to when it is reached
+            bound = {}
             for node in ast.walk(statement):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                        and isinstance(node.targets[0], ast.Name) \
+                        and isinstance(node.value, ast.Call):
+                    bound[id(node.value)] = node.targets[0].id
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                     code.defined.add(node.name)
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):

@@ -21,7 +21,7 @@ from graders.hidden import hidden_labels
 from graders.results import CallStatus, CellRecord, CellSummary, ProbeRecord
 from graders.scoring.function import CheckScore, Fault
 from graders.scoring.sections import Section, locate, question_letter, question_number
-from graders.scoring.values import Decoded, Dict, Seq, WireFormatError, decode
+from graders.scoring.values import WireFormatError, decode_plain
 from graders.spec import HiddenSet, ModelAccuracyCheck, ModelLocator, Question
 
 REQUIRES = {
@@ -103,15 +103,6 @@ def _labels(hidden_dir: Path, data: HiddenSet, stamp: tuple[int, int]) -> np.nda
     return labels
 
 
-def plain(decoded: Decoded) -> Any:
-    value = decoded.value
-    if isinstance(value, Seq):
-        return [plain(item) for item in value.items]
-    if isinstance(value, Dict):
-        return {k: plain(v) for k, v in value.items}
-    return value
-
-
 # the model probe's answer, decoded once per grading however many checks read it. Keyed
 # by the record's identity; the entry holds the record, so the id cannot be reused while
 # it is cached. Scorers only read the payload.
@@ -123,7 +114,7 @@ def decoded(record: ProbeRecord) -> Any:
     hit = _DECODED.get(id(record))
     if hit is not None and hit[0] is record:
         return hit[1]
-    payload = plain(decode(record.value))
+    payload = decode_plain(record.value)
     _DECODED[id(record)] = (record, payload)
     while len(_DECODED) > 16:
         _DECODED.popitem(last=False)
@@ -216,6 +207,7 @@ def computes(arch: dict[str, Any], need: str) -> bool:
         re.search(rf"(?<!\w){c}\w*\s*\(", source) for c in calls)
 
 
+@lru_cache(maxsize=32)  # forward's code is read for every operation a check asks about
 def _code(source: str) -> str:
     """Forward's code without its comments and strings: a commented-out ``F.relu`` is no
     ReLU (and ``leaky_relu(`` is no call of ``relu``, which the caller sees to)."""
