@@ -132,6 +132,15 @@ def _decode(node: Any, depth: int, budget: list[int], max_bytes: int) -> Decoded
 
 def _plain(node: Any, depth: int, budget: list[int], max_bytes: int) -> Any:
     kind = _kind(node, depth, budget)
+    # the common leaves first, inline: a payload is thousands of them
+    if kind == "str":
+        v = node.get("v")
+        if isinstance(v, str):
+            return v[:1000]
+    elif kind == "int":
+        v = node.get("v")
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
     if kind in ("list", "tuple"):
         return [_plain(i, depth + 1, budget, max_bytes) for i in _sequence(node)]
     if kind == "dict":
