@@ -24,7 +24,7 @@ from graders.errors import SpecError
 from graders.results import CellSummary, ProbeRecord
 from graders.scoring.function import CheckScore, Fault
 from graders.scoring.models.context import ModelContext, _payload
-from graders.scoring.sections import prompt_cell
+from graders.scoring.sections import prompt_cell, quotes
 from graders.spec import AnswerForm, ValueCheck
 
 _REGION_CELLS = 8
@@ -167,7 +167,7 @@ def region(check: ValueCheck, ctx: ModelContext) -> tuple[list[CellSummary], boo
             found = [cells[start]]
             for cell in cells[start + 1:start + 1 + _REGION_CELLS]:
                 if cell.heading or (cell.kind == "markdown" and any(
-                        prompt_cell([cell], p) is not None for p in others)):
+                        quotes(cell, p) for p in others)):
                     break
                 found.append(cell)
             return found, True
@@ -179,7 +179,7 @@ def region(check: ValueCheck, ctx: ModelContext) -> tuple[list[CellSummary], boo
         own = ctx.question.prompt if ctx.question else None
         others = [p for p in ctx.prompts if p != own]
         ends = [i for i, c in enumerate(found) if c.heading or (c.kind == "markdown" and any(
-            prompt_cell([c], p) is not None for p in others))]
+            quotes(c, p) for p in others))]
         found = found[:ends[0]] if ends else found
     return ([section.start] if section.start else []) + found, section.found
 

@@ -66,10 +66,20 @@ def prompt_cell(cells: Sequence[CellSummary], prompt: str) -> int | None:
     return _prompt_cell(tuple(cells), prompt)
 
 
+def quotes(cell: CellSummary, prompt: str) -> bool:
+    """Whether this one cell quotes the prompt (not memoised: one cell is cheap, and
+    asked for each cell after a question, it would crowd the notebooks out of the memo)."""
+    return _best_cell((cell,), prompt) is not None
+
+
 # a memo by content, not state between scorers: every check of a question looks for its
 # prompt again, and the matching was a sixth of scoring a Heidelberg grading
 @lru_cache(maxsize=64)
 def _prompt_cell(cells: tuple[CellSummary, ...], prompt: str) -> int | None:
+    return _best_cell(cells, prompt)
+
+
+def _best_cell(cells: Sequence[CellSummary], prompt: str) -> int | None:
     wanted = _words(prompt)
     if not wanted:
         return None

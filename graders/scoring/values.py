@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,14 +78,16 @@ def _kind(node: Any, depth: int, budget: list[int]) -> str:
     return kind
 
 
-def _entries(node: dict[str, Any]) -> list[tuple[str, Any]]:
+def _entries(node: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Each entry checked as it is reached (a generator): a malformed value is refused
+    before a malformed entry after it, as the decoder always did."""
     items = node.get("items")
     if not isinstance(items, list):
         raise WireFormatError("malformed dict")
     for pair in items:
         if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
             raise WireFormatError("malformed dict entry")
-    return [(key[:200], value) for key, value in items]
+        yield pair[0][:200], pair[1]
 
 
 def _sequence(node: dict[str, Any]) -> list[Any]:

@@ -217,7 +217,7 @@ CASES = [
         # one walk resumed over several cells, each well inside the cell's time: a system
         # folder of 75,000 files (a cloud SDK under /usr/lib) took 1.7 s to walk alone
         # and ran past the cell's 4 s under the battery's load
-        *("step()",) * 8,
+        *("step()",) * 24,
         "print('found', len(found), found[:5], 'walked', done)"),
          output=("found 0 [] walked True",)),
     Case("reading the host's secrets", (
