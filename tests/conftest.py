@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +25,30 @@ NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
 # Each pytest-xdist worker grades as a sandbox user of its own: the suite checks that no
 # process of the sandbox uid outlives a grading, which another worker's kernels would
 # break. The servers the tests start inherit it through the environment.
-SANDBOX_UID = 10001 + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+SANDBOX_UID = 10001 + WORKER
 os.environ["AUTOGRADER_SANDBOX_UID"] = os.environ["AUTOGRADER_SANDBOX_GID"] = str(SANDBOX_UID)
+
+_PORTS = range(20_000 + 2_000 * WORKER, 22_000 + 2_000 * WORKER)
+_handed_out: set[int] = set()
+
+
+def free_port() -> int:
+    """A port free now, for a server a test starts, from a range of this worker's own
+    below the kernel's ephemeral ports: two workers asking the kernel for "any port" at
+    once could both be given the one just closed, and start two servers on it."""
+    for _ in range(500):
+        port = random.choice(_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {_PORTS}")
 
 # Small limits keep the time, memory and output tests fast; the mechanisms are the same.
 TEST_LIMITS = Limits(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from service.db import repository as repo
 from service.db.migrate import migrate
 from service.db.models import Role
 from service.db.session import make_engine, make_sessionmaker
-from tests.conftest import NOTEBOOKS, ROOT
+from tests.conftest import NOTEBOOKS, ROOT, free_port
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -43,12 +42,6 @@ def course_datasets() -> Iterator[Path]:
         env.setenv("AUTOGRADER_DATASETS_DIR", str(root / "datasets"))
         yield root / "datasets"
     shutil.rmtree(root, ignore_errors=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
