@@ -53,6 +53,20 @@ def _extreme(y_values: list[float], z_values: list[float], name: str) -> Case:
     return Case(args=(Fixed(y_values), Fixed(z_values)), name=name)
 
 
+def _large_logits(scale: float, name: str) -> Case:
+    """A batch whose logits z_2 are about +-scale (w_2 drawn that large)."""
+    weights = Mapping.of(w_1=Normal((D, K), scale=0.5), w_2=Normal((K, 1), scale=scale))
+    return Case(args=(X, y, weights), dims=(("B", 20),), name=name)
+
+
+GRADIENT_LAYOUTS = (
+    Layout("the labels y as a (B, 1) column", columns=(1,)),
+    Layout("w_2 as a (K,) vector", flat=((2, "w_2"),)),
+    Layout("y as a (B, 1) column and w_2 as a (K,) vector", columns=(1,),
+           flat=((2, "w_2"),)),
+)
+
+
 MEMORY = ModelLocator()
 RELU, POOL = Layer("ReLU"), Layer("MaxPool2d", 2)
 MLP_LAYERS = (Layer("Flatten"), Linear(784, 100), RELU, Linear(100, 100), RELU,
@@ -203,17 +217,12 @@ ASSIGNMENT = Assignment(
             id="1.5", title="gradient(X, y, W)", points=12,
             checks=(
                 GradientCheck(
-                    symbol="gradient", points=10,
+                    symbol="gradient", points=8,
                     cases=cases((X, y, W), {"B": 3}, {"B": 8}, {"B": 20}),
                     output=Keyed(("w_1", "w_2")),
                     tolerance=Tolerance(rtol=1e-5, atol=1e-8),
                     loss="average_loss", wrt=2,
-                    layouts=(
-                        Layout("the labels y as a (B, 1) column", columns=(1,)),
-                        Layout("w_2 as a (K,) vector", flat=((2, "w_2"),)),
-                        Layout("y as a (B, 1) column and w_2 as a (K,) vector", columns=(1,),
-                               flat=((2, "w_2"),)),
-                    ),
+                    layouts=GRADIENT_LAYOUTS,
                     diagnoses=(
                         Diagnosis(Mistake.SUM_OVER_BATCH, credit=0.5,
                                   feedback="the gradient is summed over the batch; the "
@@ -225,6 +234,19 @@ ASSIGNMENT = Assignment(
                     ),
                 ),
                 NoLoops(symbol="gradient", points=2),
+                # "the final implementation should be stable" (the handout, 1.4): at logits
+                # of +-100 and +-1e10, backpropagating through dL/dy_hat divides by
+                # y_hat (1 - y_hat), which is 0 there, and a finite-difference gradient
+                # loses every digit to cancellation. Last, so that the loop-free credit
+                # depends on the values alone.
+                StabilityCheck(
+                    symbol="gradient", points=2,
+                    cases=(_large_logits(100.0, "logits of about +-100"),
+                           _large_logits(1e10, "logits of about +-1e10")),
+                    output=Keyed(("w_1", "w_2")),
+                    tolerance=Tolerance(rtol=1e-5, atol=1e-8),
+                    layouts=GRADIENT_LAYOUTS,
+                ),
             ),
         ),
         *PART2,
