@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 import nbformat
@@ -104,15 +105,38 @@ def test_background_processes_do_not_outlive_the_kernel(grade):
     # still running when the answers were checked: stopped from the host first
     assert "the notebook left 2 process(es) running (sleep); they were paused while its " \
         "answers were checked" in graded.report.execution.warnings
+    # gone once the sandbox is: its pid namespace's members are killed with its init,
+    # which the kernel finishes a moment later (under load, after the grading returned)
+    deadline = time.monotonic() + 5
+    while (left := _sleeps(b"6113", b"6114")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left == []
+
+
+def test_the_search_for_leftover_sleeps_finds_one_running_on_the_host():
+    import subprocess
+
+    sleeper = subprocess.Popen(["sleep", "6113"])
+    try:
+        assert sleeper.pid in _sleeps(b"6113") and sleeper.pid not in _sleeps(b"6114")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def _sleeps(*arguments: bytes) -> list[int]:
+    """Processes running ``sleep <argument>``, by their argv: another pytest worker's
+    processes may have the digits anywhere in theirs (a port, a random handle)."""
+    found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                cmd = (entry / "cmdline").read_bytes()
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            # its own sleeps, by their argv: another pytest worker's processes may
-            # have these digits anywhere in theirs (a port, a random handle)
-            assert cmd.split(b"\0")[:2] not in ([b"sleep", b"6113"], [b"sleep", b"6114"])
+            if argv[0] == b"sleep" and argv[1:2] and argv[1] in arguments:
+                found.append(int(entry.name))
+    return found
 
 
 @pytest.fixture()
