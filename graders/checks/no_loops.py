@@ -61,6 +61,27 @@ _ROW_LOOP = """def predict(X, W):
 _ELEMENTWISE_SIGMOID = """def sigmoid(z):
     return np.array([1 / (1 + math.exp(-v)) for v in z.ravel()]).reshape(z.shape)
 """
+_LAMBDA_SIGMOID = ("sigmoid = lambda z: np.array([1 / (1 + math.exp(-v)) "
+                   "for v in np.ravel(z)]).reshape(np.shape(z))\n")
+_CLASS_LOOP = """class Rows:
+    @staticmethod
+    def forward(X, W):
+        return np.stack([x @ W["w_1"] for x in X])
+
+def predict(X, W):
+    z_1 = Rows.forward(X, W)
+    z_2 = sigmoid(z_1) @ W["w_2"]
+    return z_1, z_2, sigmoid(z_2)
+"""
+_METHOD_ALIAS = """class Net:
+    @staticmethod
+    def predict(X, W):
+        z_1 = X @ W["w_1"]
+        z_2 = sigmoid(z_1) @ W["w_2"]
+        return z_1, z_2, sigmoid(z_2)
+
+predict = Net.predict
+"""
 _VECTORIZE = """def predict(X, W):
     logistic = np.vectorize(lambda v: 1 / (1 + math.exp(-v)))
     z_1 = X @ W["w_1"]
@@ -89,6 +110,11 @@ def controls() -> list[Control[NoLoops]]:
         control("a list comprehension hidden in the helper sigmoid()", _VECTORISED,
                 _ELEMENTWISE_SIGMOID, 0.0),
         control("np.vectorize: a Python loop in numpy's clothes", _VECTORIZE, _SIGMOID, 0.0),
+        control("a comprehension in a sigmoid bound to a lambda", _VECTORISED,
+                _LAMBDA_SIGMOID, 0.0),
+        control("a comprehension in a class's method it calls", _CLASS_LOOP, _SIGMOID, 0.0),
+        # a class-based hand-in: the function bound by name to its vectorised method
+        control("predict = Net.predict, a vectorised method", _METHOD_ALIAS, _SIGMOID, 1.0),
         # an empty stub has no loops either: style is credited on top of right values
         control("a stub (pass) with wrong values", "def predict(X, W):\n    pass\n", _SIGMOID,
                 0.0, correct_so_far=False),

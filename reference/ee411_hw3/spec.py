@@ -54,8 +54,11 @@ def _extreme(y_values: list[float], z_values: list[float], name: str) -> Case:
 
 
 def _large_logits(scale: float, name: str) -> Case:
-    """A batch whose logits z_2 are about +-scale (w_2 drawn that large)."""
-    weights = Mapping.of(w_1=Normal((D, K), scale=0.5), w_2=Normal((K, 1), scale=scale))
+    """A batch whose logits z_2 are of the order of +-scale, of both signs: w_2 is
+    (scale, -scale, scale, -scale, 0), so each logit is scale times a difference of
+    hidden activations (drawn, a w_2 of one sign gave every logit the same sign)."""
+    w_2 = Fixed([[scale], [-scale], [scale], [-scale], [0.0]])
+    weights = Mapping.of(w_1=Normal((D, K), scale=0.5), w_2=w_2)
     return Case(args=(X, y, weights), dims=(("B", 20),), name=name)
 
 
@@ -235,14 +238,14 @@ ASSIGNMENT = Assignment(
                 ),
                 NoLoops(symbol="gradient", points=2),
                 # "the final implementation should be stable" (the handout, 1.4): at logits
-                # of +-100 and +-1e10, backpropagating through dL/dy_hat divides by
+                # in the hundreds and of 1e9, backpropagating through dL/dy_hat divides by
                 # y_hat (1 - y_hat), which is 0 there, and a finite-difference gradient
                 # loses every digit to cancellation. Last, so that the loop-free credit
                 # depends on the values alone.
                 StabilityCheck(
                     symbol="gradient", points=2,
-                    cases=(_large_logits(100.0, "logits of about +-100"),
-                           _large_logits(1e10, "logits of about +-1e10")),
+                    cases=(_large_logits(1000.0, "logits in the hundreds"),
+                           _large_logits(1e10, "logits of about +-1e9")),
                     output=Keyed(("w_1", "w_2")),
                     tolerance=Tolerance(rtol=1e-5, atol=1e-8),
                     layouts=GRADIENT_LAYOUTS,

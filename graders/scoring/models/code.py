@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -214,23 +215,55 @@ def savefig_calls(source: str) -> int:
 
 @lru_cache(maxsize=1024)
 def definitions(source: str) -> Mapping[str, str]:
-    """The top-level functions ``source`` defines, by name: the last definition of each
-    (with its decorators), as written; empty when it is not Python. Read-only and
-    memoised: every candidate and check reads the same cells."""
+    """The functions ``source`` defines at its top level, by name: the last definition of
+    each (with its decorators), as written; a lambda bound to a name (``sigmoid = lambda
+    z: ...``) as its assignment; each method of a top-level class as ``Class.method``,
+    dedented. Empty when it is not Python. Read-only and memoised: every candidate and
+    check reads the same cells."""
+    tree, lines = _module(source)
+    found = {}
+    for node in tree.body if tree is not None else ():
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found[node.name] = _text(lines, node)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Lambda):
+            found[node.targets[0].id] = _text(lines, node)
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    found[f"{node.name}.{item.name}"] = textwrap.dedent(_text(lines, item))
+    return MappingProxyType(found)
+
+
+@lru_cache(maxsize=1024)
+def aliases(source: str) -> Mapping[str, str]:
+    """Top-level names bound to a class's method (``predict = TwoLayerNet.predict``): the
+    method, as ``definitions`` names it."""
+    tree, _ = _module(source)
+    found = {}
+    for node in tree.body if tree is not None else ():
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name) \
+                and isinstance(node.value, ast.Attribute) \
+                and isinstance(node.value.value, ast.Name):
+            found[node.targets[0].id] = f"{node.value.value.id}.{node.value.attr}"
+    return MappingProxyType(found)
+
+
+def _module(source: str) -> tuple[ast.Module | None, list[str]]:
     code = python(source)
     if code is None:
-        return MappingProxyType({})
+        return None, []
     try:
-        tree = ast.parse(code)
+        return ast.parse(code), code.splitlines()
     except SyntaxError:
-        return MappingProxyType({})
-    found = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            lines = code.splitlines()[first - 1:node.end_lineno]
-            found[node.name] = "\n".join(lines) + "\n"
-    return MappingProxyType(found)
+        return None, []
+
+
+def _text(lines: list[str], node: ast.stmt) -> str:
+    decorators = getattr(node, "decorator_list", ())
+    first = min([node.lineno, *(d.lineno for d in decorators)])
+    return "\n".join(lines[first - 1:node.end_lineno]) + "\n"
 
 
 def defined_in(cells: Sequence[CellSummary], symbol: str, cell: int | None, *,
@@ -242,14 +275,18 @@ def defined_in(cells: Sequence[CellSummary], symbol: str, cell: int | None, *,
     a function's source is not evidence: ``inspect`` follows ``__wrapped__``, and
     student code can answer for the probe."""
     code_cells = [c for c in cells if c.kind == "code"]
-    own = next((definitions(c.source).get(symbol) for c in code_cells if c.index == cell),
-               None)
-    if own is None or cell is None:
+    if cell is None:
         return None, {}
     every: dict[str, str] = {}
     for c in code_cells:
         if not as_defined or c.index <= cell:
             every.update(definitions(c.source))
+    binding = next((c for c in code_cells if c.index == cell), None)
+    own = definitions(binding.source).get(symbol) if binding is not None else None
+    if own is None and binding is not None and symbol in aliases(binding.source):
+        own = every.get(aliases(binding.source)[symbol])  # a class's method, bound here
+    if own is None:
+        return None, {}
     helpers: dict[str, str] = {}
     pending = _names(own)
     while pending and len(helpers) < 20:
@@ -266,4 +303,7 @@ def _names(source: str) -> set[str]:
         tree = ast.parse(source)
     except SyntaxError:
         return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    # a class's method called through its class (``Backprop.batch(...)``) is a helper too
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
+        f"{n.value.id}.{n.attr}" for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
