@@ -181,6 +181,12 @@ def gradient_controls() -> list[Control[GradientCheck]]:
         control("the square's factor 2 dropped", _scaled(1.0), 0.0),
         control("summed over the batch (B times too large)",
                 lambda p, X, y: _mse_gradient(p, X, y, scale=2.0 * len(X)), 0.0),
+        # a tuple in another order than the keys': each array read as the key of its shape
+        control("a tuple (b's gradient, w's gradient)",
+                lambda p, X, y: tuple(_mse_gradient(p, X, y).values())[::-1], 1.0),
+        control("a tuple (b's, w's) with b's gradient doubled",
+                lambda p, X, y: (2 * _mse_gradient(p, X, y)["b"], _mse_gradient(p, X, y)["w"]),
+                0.0),
         Control("hangs on the first case", GRADIENT_CHECK, ctl.evidence(
             question, solution=solution, calls=calls, records=ctl.timed_out(calls)),
             0.0, Fault.TIMED_OUT),

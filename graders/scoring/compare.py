@@ -189,6 +189,20 @@ def structure(
     return leaves, notes, None
 
 
+def by_shape(expected: list[tuple[str, np.ndarray]],
+             leaves: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]] | None:
+    """A sequence's items matched to the keys by their shapes, when every key's shape is
+    its own and the items have exactly those shapes in another order (a gradient returned
+    as ``(grad_w2, grad_w1)``); None otherwise. No value changes: only which item is read
+    as which key."""
+    shapes = [np.shape(v) for _, v in expected]
+    got = [np.shape(v) for _, v in leaves]
+    if len(set(shapes)) != len(shapes) or got == shapes or sorted(got) != sorted(shapes):
+        return None
+    item = {np.shape(v): v for _, v in leaves}
+    return [(name, item[shape]) for (name, _), shape in zip(expected, shapes, strict=True)]
+
+
 def reference_leaves(value: Any, output: Output) -> list[tuple[str, np.ndarray]]:
     """The reference's value in the same named-leaf form (trusted, so no validation)."""
     if isinstance(output, Value):
