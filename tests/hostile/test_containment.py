@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -102,9 +103,11 @@ def test_background_processes_do_not_outlive_the_kernel(grade):
     graded = grade("hostile_background_process.ipynb")
     assert points(graded, FULL) == FULL
     assert "daemons started" in outputs_text(graded)
-    # still running when the answers were checked: stopped from the host first
-    assert "the notebook left 2 process(es) running (sleep); they were paused while its " \
-        "answers were checked" in graded.report.execution.warnings
+    # still running when the answers were checked: stopped from the host first (the
+    # forking python between its fork and its exit too, when the machine is busy)
+    assert any(re.fullmatch(r"the notebook left [23] process\(es\) running \((python, )?"
+                            r"sleep\); they were paused while its answers were checked", w)
+               for w in graded.report.execution.warnings), graded.report.execution.warnings
     # gone once the sandbox is: its pid namespace's members are killed with its init,
     # which the kernel finishes a moment later (under load, after the grading returned)
     deadline = time.monotonic() + 5
