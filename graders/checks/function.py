@@ -13,6 +13,7 @@ from graders.inputs import PlannedCall
 from graders.results import ProbeRecord
 from graders.scoring.compare import reference_leaves
 from graders.scoring.function import CheckScore, Fault, score_function_check
+from graders.scoring.models.code import defined_in, referenced
 from graders.spec import (
     Case,
     Diagnosis,
@@ -45,7 +46,27 @@ def score_values(check: FunctionCheck, ev: Evidence) -> CheckScore:
 
 
 def score_gradient(check: GradientCheck, ev: Evidence) -> CheckScore:
+    used = _numeric(check, ev)
+    if used:
+        return CheckScore(0.0, [
+            f"{check.symbol}() estimates the gradient numerically (it uses "
+            f"{', '.join(used)}); the handout asks for the gradient derived by "
+            "backpropagation"])
     return score_function_check(check, list(ev.calls), _records(ev), ev.cache)
+
+
+def _numeric(check: GradientCheck, ev: Evidence) -> list[str]:
+    """The spec's numeric-differentiation names the graded definition or its notebook
+    helpers use, read from the notebook's text (the kernel's account of a function's
+    source is not evidence: student code can answer for it)."""
+    candidate = ev.candidates.get((check.symbol, ev.candidate)) \
+        if check.numeric and ev.candidate is not None else None
+    if candidate is None or ev.models is None:
+        return []
+    own, helpers = defined_in(ev.models.cells, check.symbol, candidate.cell,
+                              as_defined=candidate.variant == "as defined")
+    names = set().union(*(referenced(s) for s in [own or "", *helpers.values()]))
+    return sorted(set(check.numeric) & names)
 
 
 def score_stability(check: StabilityCheck, ev: Evidence) -> CheckScore:
@@ -162,7 +183,22 @@ GRADIENT_CHECK = GradientCheck(
     cases=cases((Mapping.of(w=Normal(("D", 1)), b=Normal((1,))), Normal(("B", "D")),
                  Normal(("B", 1))), {"B": 5, "D": 3}, {"B": 12, "D": 4}),
     diagnoses=(Diagnosis(Mistake.SIGN_FLIP, credit=0.3,
-                         feedback="the gradient has the wrong sign"),))
+                         feedback="the gradient has the wrong sign"),),
+    numeric=("approx_fprime", "check_grad", "approx_derivative"))
+_BACKPROP = """def gradient(params, X, y):
+    r = X @ params["w"] + params["b"] - y
+    return {"w": 2 * X.T @ r / len(X), "b": 2 * r.mean(axis=0)}
+"""
+# right to six digits, and no derivation: scipy's finite differences of the student's loss
+_APPROX_FPRIME = """from scipy import optimize
+
+def gradient(params, X, y):
+    def loss_of(flat):
+        return mse({"w": flat[:-1].reshape(-1, 1), "b": flat[-1:]}, X, y)
+    flat = np.concatenate([params["w"].ravel(), params["b"]])
+    g = optimize.approx_fprime(flat, loss_of, 1e-8)
+    return {"w": g[:-1].reshape(-1, 1), "b": g[-1:]}
+"""
 
 
 def gradient_controls() -> list[Control[GradientCheck]]:
@@ -174,8 +210,19 @@ def gradient_controls() -> list[Control[GradientCheck]]:
         return Control(name, GRADIENT_CHECK, ctl.evidence(
             question, solution=solution, calls=calls, records=ctl.called(calls, work)), credit)
 
+    def written(name: str, source: str, credit: float) -> Control[GradientCheck]:
+        # the right values either way; what the notebook's text says decides
+        cells = ctl.notebook(ctl.md("### the gradient"), ctl.code("import numpy as np"),
+                             ctl.code(source))
+        return Control(name, GRADIENT_CHECK, ctl.evidence(
+            question, solution=solution, calls=calls, records=ctl.called(calls, _mse_gradient),
+            candidates=ctl.candidate("gradient", source),
+            models=ctl.context(cells=cells)), credit)
+
     return [
         control("the gradient of the mean squared error", _mse_gradient, 1.0),
+        written("derived: the residual times X", _BACKPROP, 1.0),
+        written("scipy's approx_fprime of the student's own loss", _APPROX_FPRIME, 0.0),
         # the spec's diagnosis prices a flipped sign; nothing else is partly right
         control("the descent direction (sign flipped)", _scaled(-2.0), 0.3),
         control("the square's factor 2 dropped", _scaled(1.0), 0.0),

@@ -226,6 +226,9 @@ ASSIGNMENT = Assignment(
                     tolerance=Tolerance(rtol=1e-5, atol=1e-8),
                     loss="average_loss", wrt=2,
                     layouts=GRADIENT_LAYOUTS,
+                    # "derive ... using the backpropagation algorithm": an estimate by
+                    # finite differences or by autograd is not the derivation asked for
+                    numeric=("approx_fprime", "check_grad", "approx_derivative", "autograd"),
                     diagnoses=(
                         Diagnosis(Mistake.SUM_OVER_BATCH, credit=0.5,
                                   feedback="the gradient is summed over the batch; the "

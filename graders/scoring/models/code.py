@@ -298,6 +298,17 @@ def defined_in(cells: Sequence[CellSummary], symbol: str, cell: int | None, *,
     return own, helpers
 
 
+def referenced(source: str) -> frozenset[str]:
+    """Every name and attribute the source mentions (``scipy.optimize.approx_fprime``
+    mentions scipy, optimize and approx_fprime); empty when it does not parse."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return frozenset()
+    return frozenset(n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(tree)
+                     if isinstance(n, ast.Name | ast.Attribute))
+
+
 def _names(source: str) -> set[str]:
     try:
         tree = ast.parse(source)
