@@ -13,7 +13,7 @@ from graders.inputs import PlannedCall
 from graders.results import ProbeRecord
 from graders.scoring.compare import reference_leaves
 from graders.scoring.function import CheckScore, Fault, score_function_check
-from graders.scoring.models.code import defined_in, referenced
+from graders.scoring.models.code import defined_in, imported_as, referenced
 from graders.spec import (
     Case,
     Diagnosis,
@@ -66,7 +66,10 @@ def _numeric(check: GradientCheck, ev: Evidence) -> list[str]:
     own, helpers = defined_in(ev.models.cells, check.symbol, candidate.cell,
                               as_defined=candidate.variant == "as defined")
     names = set().union(*(referenced(s) for s in [own or "", *helpers.values()]))
-    return sorted(set(check.numeric) & names)
+    # imported under another name anywhere in the notebook
+    renamed = {alias: name for c in ev.models.cells if c.kind == "code"
+               for alias, name in imported_as(c.source).items() if name in check.numeric}
+    return sorted({renamed.get(n, n) for n in names} & set(check.numeric))
 
 
 def score_stability(check: StabilityCheck, ev: Evidence) -> CheckScore:
@@ -223,6 +226,9 @@ def gradient_controls() -> list[Control[GradientCheck]]:
         control("the gradient of the mean squared error", _mse_gradient, 1.0),
         written("derived: the residual times X", _BACKPROP, 1.0),
         written("scipy's approx_fprime of the student's own loss", _APPROX_FPRIME, 0.0),
+        written("the same, imported under another name",
+                "from scipy.optimize import approx_fprime as numeric_grad\n"
+                + _APPROX_FPRIME.replace("optimize.approx_fprime", "numeric_grad"), 0.0),
         # the spec's diagnosis prices a flipped sign; nothing else is partly right
         control("the descent direction (sign flipped)", _scaled(-2.0), 0.3),
         control("the square's factor 2 dropped", _scaled(1.0), 0.0),

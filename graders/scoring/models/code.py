@@ -309,6 +309,20 @@ def referenced(source: str) -> frozenset[str]:
                      if isinstance(n, ast.Name | ast.Attribute))
 
 
+@lru_cache(maxsize=1024)
+def imported_as(source: str) -> Mapping[str, str]:
+    """Names a cell's imports bind to another name (``from scipy.optimize import
+    approx_fprime as af``: af -> approx_fprime)."""
+    tree, _ = _module(source)
+    found = {}
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.ImportFrom | ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    found[alias.asname] = alias.name.rsplit(".", 1)[-1]
+    return MappingProxyType(found)
+
+
 def _names(source: str) -> set[str]:
     try:
         tree = ast.parse(source)
