@@ -170,10 +170,7 @@ def structure(
                 f"{symbol}() returned {len(value.items)} values; expected a dict with keys "
                 f"{keys}"
             )
-        notes.append(
-            f"{symbol}() returned a {value.kind}; read in the order of W's keys ({keys}): "
-            "accepted"
-        )
+        notes.append(_in_key_order(symbol, value.kind, output))
         ordered = list(zip(output.keys, value.items, strict=True))
     else:
         return None, [], Mismatch(
@@ -189,18 +186,31 @@ def structure(
     return leaves, notes, None
 
 
-def by_shape(expected: list[tuple[str, np.ndarray]],
-             leaves: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]] | None:
-    """A sequence's items matched to the keys by their shapes, when every key's shape is
-    its own and the items have exactly those shapes in another order (a gradient returned
-    as ``(grad_w2, grad_w1)``); None otherwise. No value changes: only which item is read
-    as which key."""
+def _in_key_order(symbol: str, kind: str, output: Keyed) -> str:
+    keys = ", ".join(repr(k) for k in output.keys)
+    return f"{symbol}() returned a {kind}; read in the order of W's keys ({keys}): accepted"
+
+
+def read_by_shape(decoded: Decoded, output: Output, symbol: str,
+                  expected: list[tuple[str, np.ndarray]], leaves: list[tuple[str, np.ndarray]],
+                  notes: list[str]) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """A keyed answer returned as a sequence, its items matched to the keys by their
+    shapes when every key's shape is its own and the items have exactly those shapes in
+    another order (a gradient returned as ``(grad_w2, grad_w1)``). No value changes:
+    only which item is read as which key. Otherwise ``leaves`` and ``notes`` as given."""
+    if not (isinstance(output, Keyed) and isinstance(decoded.value, Seq)):
+        return leaves, notes
     shapes = [np.shape(v) for _, v in expected]
     got = [np.shape(v) for _, v in leaves]
     if len(set(shapes)) != len(shapes) or got == shapes or sorted(got) != sorted(shapes):
-        return None
+        return leaves, notes
     item = {np.shape(v): v for _, v in leaves}
-    return [(name, item[shape]) for (name, _), shape in zip(expected, shapes, strict=True)]
+    kind = decoded.value.kind
+    in_order = _in_key_order(symbol, kind, output)
+    return ([(name, item[shape]) for (name, _), shape in zip(expected, shapes, strict=True)],
+            [n for n in notes if n != in_order] + [
+                f"{symbol}() returned a {kind} in another order than W's keys; each array "
+                "read as the key whose shape it has: accepted"])
 
 
 def reference_leaves(value: Any, output: Output) -> list[tuple[str, np.ndarray]]:

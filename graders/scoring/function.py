@@ -13,9 +13,9 @@ import numpy as np
 from graders.errors import SpecError
 from graders.inputs import PlannedCall
 from graders.results import CallStatus, ProbeRecord
-from graders.scoring.compare import by_shape, compare_leaves, reference_leaves, structure
+from graders.scoring.compare import compare_leaves, read_by_shape, reference_leaves, structure
 from graders.scoring.diagnoses import apply_mistake
-from graders.scoring.values import Seq, WireFormatError, decode
+from graders.scoring.values import WireFormatError, decode
 from graders.spec import FunctionCheck, GradientCheck, Keyed
 
 
@@ -232,13 +232,7 @@ def _score_value(
         return 0.0, f"{mismatch.message if mismatch else 'unreadable result'} ({label})", notes
     expected = reference_leaves(cache.value(check.reference_name, reference_call),
                                 check.output)
-    if isinstance(check.output, Keyed) and isinstance(decoded.value, Seq):
-        moved = by_shape(expected, leaves)
-        if moved is not None:
-            leaves = moved
-            notes = [n for n in notes if "read in the order of W's keys" not in n] + [
-                f"{check.symbol}() returned a {decoded.value.kind} in another order than "
-                "W's keys; each array read as the key whose shape it has: accepted"]
+    leaves, notes = read_by_shape(decoded, check.output, check.symbol, expected, leaves, notes)
     result = compare_leaves(
         expected, leaves, output=check.output, tolerance=check.tolerance,
         symbol=check.symbol, require_finite=check.require_finite,

@@ -250,17 +250,18 @@ def aliases(source: str) -> Mapping[str, str]:
     return MappingProxyType(found)
 
 
-def _module(source: str) -> tuple[ast.Module | None, list[str]]:
+@lru_cache(maxsize=256)  # one parse per cell for its definitions, aliases and imports
+def _module(source: str) -> tuple[ast.Module | None, tuple[str, ...]]:
     code = python(source)
     if code is None:
-        return None, []
+        return None, ()
     try:
-        return ast.parse(code), code.splitlines()
+        return ast.parse(code), tuple(code.splitlines())
     except SyntaxError:
-        return None, []
+        return None, ()
 
 
-def _text(lines: list[str], node: ast.stmt) -> str:
+def _text(lines: tuple[str, ...], node: ast.stmt) -> str:
     decorators = getattr(node, "decorator_list", ())
     first = min([node.lineno, *(d.lineno for d in decorators)])
     return "\n".join(lines[first - 1:node.end_lineno]) + "\n"
@@ -283,8 +284,9 @@ def defined_in(cells: Sequence[CellSummary], symbol: str, cell: int | None, *,
             every.update(definitions(c.source))
     binding = next((c for c in code_cells if c.index == cell), None)
     own = definitions(binding.source).get(symbol) if binding is not None else None
-    if own is None and binding is not None and symbol in aliases(binding.source):
-        own = every.get(aliases(binding.source)[symbol])  # a class's method, bound here
+    if own is None and binding is not None:
+        method = aliases(binding.source).get(symbol)  # a class's method, bound here
+        own = every.get(method) if method else None
     if own is None:
         return None, {}
     helpers: dict[str, str] = {}
