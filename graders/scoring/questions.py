@@ -2,7 +2,10 @@
 
 A graded name may have been bound several times while the notebook ran (a later part
 redefines ``predict``). Each binding is a candidate; the question is scored for each and
-the best one answers it (ties go to the latest definition).
+the best one answers it (ties go to the latest definition). A binding that a later one
+replaced within the same part of the notebook (no heading or question prompt between
+them) is a draft the student rewrote before moving on: it answers nothing, as a TA reads
+the last version, even when the draft scores better.
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from graders.checks import Evidence, kind_of
 from graders.inputs import PlannedCall
 from graders.results import Candidate, CheckResult, Outcome, ProbeRecord, QuestionResult
 from graders.scoring.function import Fault, ReferenceCache
 from graders.scoring.models import ModelContext
-from graders.scoring.sections import locate_question
+from graders.scoring.sections import locate_question, prompt_cell
 from graders.spec import Question
 
 __all__ = ["MISSING_DATA", "ModelContext", "ReferenceCache", "score_question"]
@@ -84,6 +88,30 @@ def _score_candidate(
                                    expected=score.expected, measured=score.measured,
                                    untrained=score.untrained, pending=pending))
     return _Scored(round(points, 6), feedback, faults, candidate, results)
+
+
+def superseded(candidates: Sequence[Candidate], models: ModelContext | None
+               ) -> set[tuple[str, int]]:
+    """(symbol, index) of every binding, in either variant, that a later binding of the
+    same name replaced in the same part of the notebook. The last binding of each part is
+    never superseded; nothing is when the notebook's cells are unknown."""
+    bound_at: dict[str, set[int]] = {}
+    for c in candidates:
+        if c.cell is not None:
+            bound_at.setdefault(c.symbol, set()).add(c.cell)
+    if models is None or all(len(at) < 2 for at in bound_at.values()):
+        return set()
+    cells = models.cells
+    bounds = sorted({c.index for c in cells if c.kind == "markdown" and c.heading}
+                    | {cells[i].index for p in models.prompts
+                       if (i := prompt_cell(cells, p)) is not None})
+    replaced: set[tuple[str, int]] = set()
+    for symbol, at in bound_at.items():
+        ordered = sorted(at)
+        for cell, after in pairwise(ordered):
+            if not any(cell < b < after for b in bounds):
+                replaced.add((symbol, cell))
+    return {(c.symbol, c.index) for c in candidates if (c.symbol, c.cell) in replaced}
 
 
 _CELL_FATE = {
@@ -165,8 +193,11 @@ def score_question(
             by_check.setdefault(call.check_index, []).append(call)
     record_map = {(r.call_id, r.candidate): r for r in records}
     cand_map = {(c.symbol, c.index): c for c in candidates}
+    drafts = superseded(candidates, models)
     indices: list[int | None] = [
-        *sorted({c.index for c in candidates if c.symbol in symbols})
+        *sorted({c.index for c in candidates if c.symbol in symbols}
+                - {i for _, i in drafts if all((s, i) in drafts or (s, i) not in cand_map
+                                               for s in symbols)})
     ] or [None]  # a question about models only has no function candidates
     scored = [
         _score_candidate(question, i, cand_map, by_check, record_map, cache, models,
@@ -181,8 +212,14 @@ def score_question(
                       if symbols and c.symbol == symbols[0] and c.variant == "final")
     if chosen is not None and definitions > 1:
         where = f" in cell {chosen.cell + 1}" if chosen.cell is not None else ""
+        rewritten = sorted(c.cell + 1 for c in candidates
+                           if (c.symbol, c.index) in drafts and c.symbol == symbols[0]
+                           and c.variant == "final" and c.cell is not None)
+        drafted = ("; a definition rewritten later in the same part is a draft and is not "
+                   f"graded (cell {', '.join(map(str, rewritten))})") if rewritten else ""
         feedback.append(f"`{symbols[0]}` is defined {definitions} times in your notebook; "
-                        f"graded the definition{where}, which answers this question")
+                        f"graded the definition{where}, which answers this question"
+                        + drafted)
     if chosen is not None and chosen.variant == "as defined":
         feedback.append(f"graded `{symbols[0]}` with the helpers it used when it was defined: "
                         "a later cell rebinds a name it calls")
