@@ -13,7 +13,13 @@ from graders.inputs import PlannedCall
 from graders.results import ProbeRecord
 from graders.scoring.compare import reference_leaves
 from graders.scoring.function import CheckScore, Fault, score_function_check
-from graders.scoring.models.code import defined_in, imported_as, referenced
+from graders.scoring.models.code import (
+    defined_in,
+    definitions,
+    finite_difference,
+    imported_as,
+    referenced,
+)
 from graders.spec import (
     Case,
     Diagnosis,
@@ -46,30 +52,41 @@ def score_values(check: FunctionCheck, ev: Evidence) -> CheckScore:
 
 
 def score_gradient(check: GradientCheck, ev: Evidence) -> CheckScore:
-    used = _numeric(check, ev)
-    if used:
+    how = _numeric(check, ev)
+    if how:
         return CheckScore(0.0, [
-            f"{check.symbol}() estimates the gradient numerically (it uses "
-            f"{', '.join(used)}); the handout asks for the gradient derived by "
-            "backpropagation"])
+            f"{check.symbol}() estimates the gradient numerically ({how}); the handout asks "
+            "for the gradient derived by backpropagation"])
     return score_function_check(check, list(ev.calls), _records(ev), ev.cache)
 
 
-def _numeric(check: GradientCheck, ev: Evidence) -> list[str]:
-    """The spec's numeric-differentiation names the graded definition or its notebook
-    helpers use, read from the notebook's text (the kernel's account of a function's
-    source is not evidence: student code can answer for it)."""
+def _numeric(check: GradientCheck, ev: Evidence) -> str | None:
+    """How the graded definition or its notebook helpers estimate the gradient instead
+    of deriving it: a numeric-differentiation function the spec names, or a difference
+    of one function at two nearby points written by hand. Read from the notebook's text
+    (the kernel's account of a function's source is not evidence: student code can
+    answer for it)."""
     candidate = ev.candidates.get((check.symbol, ev.candidate)) \
         if check.numeric and ev.candidate is not None else None
     if candidate is None or ev.models is None:
-        return []
-    own, helpers = defined_in(ev.models.cells, check.symbol, candidate.cell,
+        return None
+    code_cells = [c for c in ev.models.cells if c.kind == "code"]
+    own, helpers = defined_in(code_cells, check.symbol, candidate.cell,
                               as_defined=candidate.variant == "as defined")
-    names = set().union(*(referenced(s) for s in [own or "", *helpers.values()]))
+    sources = [own or "", *helpers.values()]
+    names = set().union(*(referenced(s) for s in sources))
     # imported under another name anywhere in the notebook
-    renamed = {alias: name for c in ev.models.cells if c.kind == "code"
+    renamed = {alias: name for c in code_cells
                for alias, name in imported_as(c.source).items() if name in check.numeric}
-    return sorted({renamed.get(n, n) for n in names} & set(check.numeric))
+    used = sorted({renamed.get(n, n) for n in names} & set(check.numeric))
+    if used:
+        return f"it uses {', '.join(used)}"
+    notebook = frozenset(n for c in code_cells for n in definitions(c.source)) | {check.loss}
+    # one text: the step may be set where the helper is called
+    difference = finite_difference("\n\n".join(s for s in sources if s), notebook)
+    if difference:
+        return f"it takes `{difference}`, a difference of one function at two nearby points"
+    return None
 
 
 def score_stability(check: StabilityCheck, ev: Evidence) -> CheckScore:
@@ -204,6 +221,49 @@ def gradient(params, X, y):
 """
 
 
+# the same estimate written by hand, as a course's "check your gradient" helper does it
+_CENTRAL_DIFFERENCES = """def numerical_gradient(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for ix in np.ndindex(x.shape):
+        old = x[ix]
+        x[ix] = old + h
+        fxph = f(x)
+        x[ix] = old - h
+        fxmh = f(x)
+        x[ix] = old
+        grad[ix] = (fxph - fxmh) / (2 * h)
+    return grad
+
+def gradient(params, X, y):
+    return {k: numerical_gradient(lambda v: mse({**params, k: v}, X, y), params[k].copy())
+            for k in ("w", "b")}
+"""
+# vectorised: every coordinate's step at once, one row of a scaled identity each
+_VECTORISED_DIFFERENCES = """def gradient(params, X, y, h=1e-6):
+    out = {}
+    for k in ("w", "b"):
+        steps = h * np.eye(params[k].size).reshape(-1, *params[k].shape)
+        out[k] = np.array([mse({**params, k: params[k] + e}, X, y)
+                           - mse({**params, k: params[k] - e}, X, y)
+                           for e in steps]).reshape(params[k].shape) / (2 * h)
+    return out
+"""
+# derived, and full of differences of calls that are formulas: two different functions,
+# one function minus a constant
+_DERIVED_WITH_HELPERS = """def residual(params, X, y):
+    return X @ params["w"] + params["b"] - y
+
+def predict(params, X):
+    return X @ params["w"] + params["b"]
+
+def gradient(params, X, y):
+    r = predict(params, X) - y
+    check = residual(params, X, y) - r
+    assert np.allclose(check, 0) and np.allclose(np.exp(r) - np.exp(-r), 2 * np.sinh(r))
+    return {"w": 2 * X.T @ r / len(X), "b": 2 * r.mean(axis=0)}
+"""
+
+
 def gradient_controls() -> list[Control[GradientCheck]]:
     question = ctl.question_for(GRADIENT_CHECK)
     calls = ctl.planned(question)
@@ -229,6 +289,12 @@ def gradient_controls() -> list[Control[GradientCheck]]:
         written("the same, imported under another name",
                 "from scipy.optimize import approx_fprime as numeric_grad\n"
                 + _APPROX_FPRIME.replace("optimize.approx_fprime", "numeric_grad"), 0.0),
+        written("central differences by hand, a course's gradient-check helper",
+                _CENTRAL_DIFFERENCES, 0.0),
+        written("central differences vectorised over a scaled identity",
+                _VECTORISED_DIFFERENCES, 0.0),
+        written("derived, with differences of calls that are formulas",
+                _DERIVED_WITH_HELPERS, 1.0),
         # the spec's diagnosis prices a flipped sign; nothing else is partly right
         control("the descent direction (sign flipped)", _scaled(-2.0), 0.3),
         control("the square's factor 2 dropped", _scaled(1.0), 0.0),

@@ -78,6 +78,9 @@ def test_the_definition_answering_the_question_is_graded_not_the_last_binding(gr
     # right to six digits by scipy's finite differences of the student's own loss: no
     # derivation, no credit (the notebook's text says so, not the kernel)
     ("numeric_gradient_scipy.ipynb", "1.5", 0.0, "estimates the gradient numerically"),
+    # the same estimate by hand: the lab's central-difference helper, vectorised
+    ("numeric_gradient_by_hand.ipynb", "1.5", 0.0,
+     "takes `fp - fm`, a difference of one function at two nearby points"),
     ("transposed_predict.ipynb", "1.1", 3.2, "z_1 is transposed"),  # a presentation slip
     ("wrong_dict_keys.ipynb", "1.5", 0.0, "expected exactly the keys 'w_1', 'w_2'"),
     ("exception_gradient.ipynb", "1.5", 0.0, "raised KeyError: 'W1'"),

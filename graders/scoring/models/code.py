@@ -334,3 +334,69 @@ def _names(source: str) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
         f"{n.value.id}.{n.attr}" for n in ast.walk(tree)
         if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+
+
+def finite_difference(source: str, callables: frozenset[str] = frozenset()) -> str | None:
+    """A difference of one function at two different arguments (``loss(w + h) -
+    loss(w - h)``, directly or through names it assigned), as the source of the first
+    one found: what estimating a derivative numerically looks like, written by hand.
+    Only functions in ``callables`` (the notebook's own), defined in ``source`` or passed
+    to it (``f`` in ``numerical_gradient(f, x)``) count: ``np.exp(a) - np.exp(b)`` is a
+    formula, not an estimate; and the source must hold a step, a literal of at most 1e-2
+    (``h=1e-5``): ``x_1 - sigmoid(z_2)`` alone is not an estimate of anything."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return None
+    if not any(isinstance(n, ast.Constant) and isinstance(n.value, float)
+               and 0 < abs(n.value) <= 1e-2 for n in ast.walk(tree)):
+        return None
+    local = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)} | {
+        t.id for n in ast.walk(tree) if isinstance(n, ast.Assign)
+        and isinstance(n.value, ast.Lambda) for t in n.targets if isinstance(t, ast.Name)}
+    passed = {a.arg for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.Lambda)
+              for a in (*n.args.posonlyargs, *n.args.args, *n.args.kwonlyargs)}
+    known = callables | local | passed
+    assigned: dict[str, list[ast.expr]] = {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign) and n.value is not None:
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    assigned.setdefault(t.id, []).append(n.value)
+
+    def calls(node: ast.expr) -> list[tuple[ast.Call, bool]]:
+        """The calls an operand's value comes from: (call, direct). A direct call is the
+        operand or a name's whole assigned value; a nested one sits inside (``np.array(
+        [f(w + e) for e in E])``, ``np.apply_along_axis(lambda e: f(w + e), ...)``)."""
+        values = assigned.get(node.id, []) if isinstance(node, ast.Name) else [node]
+        found: list[tuple[ast.Call, bool]] = []
+        for value in values:
+            found += [(c, c is value) for c in ast.walk(value) if isinstance(c, ast.Call)]
+        return found
+
+    def callee(call: ast.Call) -> str | None:
+        func = call.func
+        name = func.id if isinstance(func, ast.Name) else \
+            func.attr if isinstance(func, ast.Attribute) else None
+        return name if name in known else None
+
+    def differ(left: tuple[ast.Call, bool], right: tuple[ast.Call, bool]) -> bool:
+        # two direct calls may read the same text at two states (``f(x)`` after each
+        # step); nested ones must differ in their arguments: ``s(z) - s(z) ** 2`` is
+        # the sigmoid's derivative, not a difference quotient
+        if left[0] is right[0]:
+            return False
+        if left[1] and right[1]:
+            return True
+        return ast.dump(left[0]) != ast.dump(right[0])
+
+    for n in ast.walk(tree):
+        if not (isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub)):
+            continue
+        for left in calls(n.left):
+            for right in calls(n.right):
+                name = callee(left[0])
+                if name and name == callee(right[0]) and differ(left, right):
+                    return ast.unparse(n)
+    return None
