@@ -3,6 +3,7 @@ the reference's values; the gradient and numerical-stability variants of it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,9 @@ from graders.scoring.models.code import (
     defined_in,
     definitions,
     finite_difference,
+    free_names,
     imported_as,
+    read,
     referenced,
 )
 from graders.spec import (
@@ -48,7 +51,8 @@ def _records(ev: Evidence) -> dict[str, ProbeRecord]:
 
 
 def score_values(check: FunctionCheck, ev: Evidence) -> CheckScore:
-    return score_function_check(check, list(ev.calls), _records(ev), ev.cache)
+    return score_function_check(check, list(ev.calls), _records(ev), ev.cache,
+                                coincidence=_coincidence(check, ev))
 
 
 def score_gradient(check: GradientCheck, ev: Evidence) -> CheckScore:
@@ -57,23 +61,51 @@ def score_gradient(check: GradientCheck, ev: Evidence) -> CheckScore:
         return CheckScore(0.0, [
             f"{check.symbol}() estimates the gradient numerically ({how}); the handout asks "
             "for the gradient derived by backpropagation"])
-    return score_function_check(check, list(ev.calls), _records(ev), ev.cache)
+    return score_function_check(check, list(ev.calls), _records(ev), ev.cache,
+                                coincidence=_coincidence(check, ev))
+
+
+def _written(check: FunctionCheck, ev: Evidence) -> list[str]:
+    """The graded definition's text and its notebook helpers', as the notebook has them
+    (the kernel's account of a function's source is not evidence: student code can
+    answer for it); empty when the notebook does not define it in a cell we can read."""
+    candidate = ev.candidates.get((check.symbol, ev.candidate)) \
+        if ev.candidate is not None else None
+    if candidate is None or ev.models is None:
+        return []
+    own, helpers = defined_in(ev.models.cells, check.symbol, candidate.cell,
+                              as_defined=candidate.variant == "as defined")
+    return [s for s in (own, *helpers.values()) if s]
+
+
+def _coincidence(check: FunctionCheck, ev: Evidence) -> Callable[[PlannedCall], str | None]:
+    """Why a case may be right by chance: the function reads a notebook global whose
+    integer value is one of the sizes the cases vary (``/ B`` with the notebook's
+    ``B = 8`` is right on the case of 8 rows and on no other)."""
+    sources = _written(check, ev)
+    integers = read(ev.models.cells).integers if sources and ev.models else {}
+    used = {n: integers[n] for s in sources for n in free_names(s) if n in integers}
+    varying = {d for c in ev.calls for d in c.dims
+               if len({o.dims.get(d) for o in ev.calls if o.base is None}) > 1}
+
+    def why(call: PlannedCall) -> str | None:
+        sizes = {call.dims[d] for d in varying if d in call.dims}
+        hits = [f"`{n}` (= {v})" for n, v in sorted(used.items()) if v in sizes]
+        return (f"{check.symbol}() reads the notebook's global {', '.join(hits)} rather "
+                "than the size of its input: right only on inputs of that size, so those "
+                "cases earn nothing") if hits else None
+    return why
 
 
 def _numeric(check: GradientCheck, ev: Evidence) -> str | None:
     """How the graded definition or its notebook helpers estimate the gradient instead
     of deriving it: a numeric-differentiation function the spec names, or a difference
-    of one function at two nearby points written by hand. Read from the notebook's text
-    (the kernel's account of a function's source is not evidence: student code can
-    answer for it)."""
-    candidate = ev.candidates.get((check.symbol, ev.candidate)) \
-        if check.numeric and ev.candidate is not None else None
-    if candidate is None or ev.models is None:
+    of one function at two nearby points written by hand, read from the notebook's
+    text."""
+    sources = _written(check, ev) if check.numeric else []
+    if not sources or ev.models is None:
         return None
     code_cells = [c for c in ev.models.cells if c.kind == "code"]
-    own, helpers = defined_in(code_cells, check.symbol, candidate.cell,
-                              as_defined=candidate.variant == "as defined")
-    sources = [own or "", *helpers.values()]
     names = set().union(*(referenced(s) for s in sources))
     # imported under another name anywhere in the notebook
     renamed = {alias: name for c in code_cells
@@ -83,7 +115,7 @@ def _numeric(check: GradientCheck, ev: Evidence) -> str | None:
         return f"it uses {', '.join(used)}"
     notebook = frozenset(n for c in code_cells for n in definitions(c.source)) | {check.loss}
     # one text: the step may be set where the helper is called
-    difference = finite_difference("\n\n".join(s for s in sources if s), notebook)
+    difference = finite_difference("\n\n".join(sources), notebook)
     if difference:
         return f"it takes `{difference}`, a difference of one function at two nearby points"
     return None
@@ -221,6 +253,10 @@ def gradient(params, X, y):
 """
 
 
+_GLOBAL_B = """def gradient(params, X, y):
+    r = X @ params["w"] + params["b"] - y
+    return {"w": 2 * X.T @ r / B, "b": 2 * r.sum(axis=0) / B}
+"""
 # the same estimate written by hand, as a course's "check your gradient" helper does it
 _CENTRAL_DIFFERENCES = """def numerical_gradient(f, x, h=1e-5):
     grad = np.zeros_like(x)
@@ -273,14 +309,19 @@ def gradient_controls() -> list[Control[GradientCheck]]:
         return Control(name, GRADIENT_CHECK, ctl.evidence(
             question, solution=solution, calls=calls, records=ctl.called(calls, work)), credit)
 
-    def written(name: str, source: str, credit: float) -> Control[GradientCheck]:
-        # the right values either way; what the notebook's text says decides
-        cells = ctl.notebook(ctl.md("### the gradient"), ctl.code("import numpy as np"),
-                             ctl.code(source))
+    def written(name: str, source: str, credit: float, work: Any = _mse_gradient,
+                setup: str = "import numpy as np") -> Control[GradientCheck]:
+        # the right values unless ``work`` says otherwise; what the notebook's text says
+        # decides
+        cells = ctl.notebook(ctl.md("### the gradient"), ctl.code(setup), ctl.code(source))
         return Control(name, GRADIENT_CHECK, ctl.evidence(
-            question, solution=solution, calls=calls, records=ctl.called(calls, _mse_gradient),
+            question, solution=solution, calls=calls, records=ctl.called(calls, work),
             candidates=ctl.candidate("gradient", source),
             models=ctl.context(cells=cells)), credit)
+
+    def over(rows: int) -> Any:
+        # the mean taken over the notebook's global batch size, not the input's
+        return lambda p, X, y: _mse_gradient(p, X, y, scale=2.0 * len(X) / rows)
 
     return [
         control("the gradient of the mean squared error", _mse_gradient, 1.0),
@@ -295,6 +336,11 @@ def gradient_controls() -> list[Control[GradientCheck]]:
                 _VECTORISED_DIFFERENCES, 0.0),
         written("derived, with differences of calls that are formulas",
                 _DERIVED_WITH_HELPERS, 1.0),
+        # the cases have 5 and 12 rows: right on the 12-row case by the notebook's B
+        written("divides by the notebook's global B = 12, right on 12 rows only",
+                _GLOBAL_B, 0.0, over(12), setup="import numpy as np\nB, D = 12, 4"),
+        written("the same global B = 12, unused: divides by len(X)", _BACKPROP, 1.0,
+                setup="import numpy as np\nB, D = 12, 4"),
         # the spec's diagnosis prices a flipped sign; nothing else is partly right
         control("the descent direction (sign flipped)", _scaled(-2.0), 0.3),
         control("the square's factor 2 dropped", _scaled(1.0), 0.0),

@@ -160,10 +160,13 @@ def score_function_check(
     *,
     passed_note: str | None = None,
     weight: Callable[[PlannedCall], float] | None = None,
+    coincidence: Callable[[PlannedCall], str | None] | None = None,
 ) -> CheckScore:
     """Average credit over the check's cases; feedback from the first case that failed.
     Each case is credited on its best layout (the handout's, or a declared alternative);
-    ``passed_note`` is said when every case is right."""
+    ``passed_note`` is said when every case is right. ``coincidence`` says why a case may
+    be right by chance (the function reads a notebook global equal to one of its sizes):
+    such a case earns nothing while another case is wrong."""
     alternatives: dict[str, list[PlannedCall]] = {}
     for call in calls:
         if call.base is not None:
@@ -192,6 +195,14 @@ def score_function_check(
             problems.append(scored.problem)
         if scored.fault is Fault.TIMED_OUT or fault is Fault.NONE:
             fault = scored.fault if scored.fault is not Fault.NONE else fault
+    base = [c for c in calls if c.base is None][:len(credits)]
+    chance = [coincidence(c) if coincidence else None for c in base]
+    if any(why is None and credit < 1.0 for why, credit in zip(chance, credits, strict=True)):
+        for i, why in enumerate(chance):
+            if why is not None and credits[i] > 0.0:
+                credits[i] = 0.0
+                if why not in notes:
+                    notes.append(why)
     weights = [weight(c) if weight else 1.0 for c in calls if c.base is None][:len(credits)]
     if sum(weights) <= 0:
         weights = [1.0] * len(credits)

@@ -82,6 +82,9 @@ def test_the_definition_answering_the_question_is_graded_not_the_last_binding(gr
     ("numeric_gradient_by_hand.ipynb", "1.5", 0.0,
      "takes `fp - fm`, a difference of one function at two nearby points"),
     ("transposed_predict.ipynb", "1.1", 3.2, "z_1 is transposed"),  # a presentation slip
+    # divides by the test data's B = 8, not the input's rows: right on the 8-row case only,
+    # which earns nothing (and the style and stability points wait on correct values)
+    ("gradient_global_batch.ipynb", "1.5", 0.0, "reads the notebook's global `B` (= 8)"),
     ("wrong_dict_keys.ipynb", "1.5", 0.0, "expected exactly the keys 'w_1', 'w_2'"),
     ("exception_gradient.ipynb", "1.5", 0.0, "raised KeyError: 'W1'"),
     ("syntax_error_cell.ipynb", "1.2", 0.0,

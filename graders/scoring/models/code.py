@@ -49,6 +49,8 @@ class Code:
     calls: list[Call] = field(default_factory=list)
     defined: set[str] = field(default_factory=set)  # functions the notebook defines itself
     loaded: set[str] = field(default_factory=set)  # names read anywhere (not only bound)
+    # top-level names whose last binding is an integer literal (``D, K, B = 7, 5, 8``)
+    integers: dict[str, int] = field(default_factory=dict)
     unreadable: list[tuple[CellSummary, SyntaxError]] = field(default_factory=list)
 
     def unused(self, call: Call) -> bool:
@@ -130,6 +132,7 @@ def _read(cells: tuple[CellSummary, ...]) -> Code:
                 for target in statement.targets:
                     if isinstance(target, ast.Name) and known is not UNKNOWN:
                         constants[target.id] = known
+                _integers(statement, constants, code.integers)
             # one walk: ast.walk visits an assignment before its value, so a call knows
             # the name it is bound to when it is reached
             bound = {}
@@ -155,6 +158,46 @@ def _read(cells: tuple[CellSummary, ...]) -> Code:
         # pair is a constructor call the code makes, however it is spelled
         code.calls += listed
     return code
+
+
+def _integers(statement: ast.Assign, constants: dict[str, Any], found: dict[str, int]) -> None:
+    """Each name the assignment binds, as an integer when it is one, forgotten when the
+    name is bound to anything else (a later ``B = X.shape[0]``)."""
+    pairs: list[tuple[ast.expr, ast.expr | None]] = []
+    for target in statement.targets:
+        if isinstance(target, ast.Tuple | ast.List) and isinstance(statement.value,
+                                                                     ast.Tuple | ast.List) \
+                and len(target.elts) == len(statement.value.elts):
+            pairs += list(zip(target.elts, statement.value.elts, strict=True))
+        elif isinstance(target, ast.Tuple | ast.List):
+            pairs += [(t, None) for t in target.elts]
+        else:
+            pairs.append((target, statement.value))
+    for target, node in pairs:
+        if not isinstance(target, ast.Name):
+            continue
+        known = _readable(node, constants) if node is not None else UNKNOWN
+        if isinstance(known, int) and not isinstance(known, bool):
+            found[target.id] = known
+        else:
+            found.pop(target.id, None)
+
+
+def free_names(source: str) -> frozenset[str]:
+    """The names a function's source reads but neither takes as a parameter nor binds
+    itself: the notebook's globals (and builtins) it depends on."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return frozenset()
+    bound = {a.arg for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.Lambda)
+             for a in (*n.args.posonlyargs, *n.args.args, *n.args.kwonlyargs,
+                       *(x for x in (n.args.vararg, n.args.kwarg) if x))}
+    bound |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+              and isinstance(n.ctx, ast.Store | ast.Del)}
+    bound |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+                     and isinstance(n.ctx, ast.Load) and n.id not in bound)
 
 
 def _optim_getattr(node: ast.Call) -> bool:
