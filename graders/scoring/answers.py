@@ -14,7 +14,6 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
@@ -23,6 +22,7 @@ import numpy as np
 from graders.errors import SpecError
 from graders.results import CellSummary, ProbeRecord
 from graders.scoring.function import CheckScore, Fault
+from graders.scoring.models.code import parse
 from graders.scoring.models.context import ModelContext, _payload
 from graders.scoring.sections import prompt_cell, quotes
 from graders.spec import AnswerForm, ValueCheck
@@ -272,13 +272,10 @@ def _listed(line: str, written: bool) -> list[float]:
     return [v for _, _, v in _tokens(line, AnswerForm.NUMBER) if v is not None]
 
 
-@lru_cache(maxsize=256)
 def _tree(source: str) -> ast.Module | None:
     """A code cell parsed once per scoring, however many answers look at it (read only)."""
-    try:
-        return ast.parse(source)
-    except SyntaxError:
-        return None
+    tree = parse(source)
+    return tree if isinstance(tree, ast.Module) else None
 
 
 def _nodes(cells: list[CellSummary]) -> Iterator[ast.AST]:
@@ -380,10 +377,8 @@ _AUTOGRAD = re.compile(r"\.backward\s*\(|autograd\.grad\s*\(|\bjax\.grad\s*\(|"
 def _shown_name(source: str) -> str | None:
     """The variable a cell's last expression shows, when it is a bare name: a cell ending
     in `out_channels` shows the output channels, whatever its value."""
-    try:
-        body = ast.parse(source).body
-    except SyntaxError:
-        return None
+    tree = _tree(source)
+    body = tree.body if tree is not None else []
     last = body[-1] if body else None
     if isinstance(last, ast.Expr) and isinstance(last.value, ast.Name):
         return last.value.id

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -84,10 +85,16 @@ def _best_cell(cells: Sequence[CellSummary], prompt: str) -> int | None:
     if not wanted:
         return None
     best, best_ratio = None, 0.8
+    counts = Counter(wanted)
     for i, cell in enumerate(cells):
         if cell.kind != "markdown" or not cell.markdown:
             continue
         words = _words(cell.markdown)
+        # the words matched in order are at most the words the two have in common: most
+        # cells cannot beat the best so far, and are not aligned at all
+        have = Counter(words)
+        if sum(min(n, have[w]) for w, n in counts.items()) / len(wanted) <= best_ratio:
+            continue
         matcher = difflib.SequenceMatcher(None, wanted, words, autojunk=False)
         matched = sum(block.size for block in matcher.get_matching_blocks())
         ratio = matched / len(wanted)

@@ -66,6 +66,17 @@ class Code:
                 f"{error.lineno}), so what it constructs and calls could not be checked")
 
 
+@lru_cache(maxsize=512)
+def parse(text: str) -> ast.Module | SyntaxError:
+    """``text`` parsed, or the error that stopped it: once per text however many readers
+    (the calls, the definitions, the figures, the answers) look at a cell. Shared, so
+    read only."""
+    try:
+        return ast.parse(text)
+    except SyntaxError as error:
+        return error
+
+
 def python(source: str) -> str | None:
     """The cell's Python: IPython's magics and shell escapes (``%matplotlib inline``,
     ``!pip install``) blanked, line numbers kept; None for a cell of another language."""
@@ -121,10 +132,9 @@ def _read(cells: tuple[CellSummary, ...]) -> Code:
         source = python(cell.source)
         if source is None:
             continue
-        try:
-            tree = ast.parse(source)
-        except SyntaxError as error:
-            code.unreadable.append((cell, error))
+        tree = parse(source)
+        if isinstance(tree, SyntaxError):
+            code.unreadable.append((cell, tree))
             continue
         for statement in tree.body:
             if isinstance(statement, ast.Assign):
@@ -298,10 +308,10 @@ def _module(source: str) -> tuple[ast.Module | None, tuple[str, ...]]:
     code = python(source)
     if code is None:
         return None, ()
-    try:
-        return ast.parse(code), tuple(code.splitlines())
-    except SyntaxError:
+    tree = parse(code)
+    if isinstance(tree, SyntaxError):
         return None, ()
+    return tree, tuple(code.splitlines())
 
 
 def _text(lines: tuple[str, ...], node: ast.stmt) -> str:

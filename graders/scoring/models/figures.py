@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, TypeGuard
 
 from graders.results import CellSummary
-from graders.scoring.models.code import definitions, python
+from graders.scoring.models.code import definitions, parse, python
 from graders.spec import Drawing
 
 CURVE_CALLS = frozenset({"plot", "semilogy", "semilogx", "loglog", "errorbar", "step",
@@ -90,9 +90,8 @@ def _calls(source: str) -> tuple[tuple[int, int, int], tuple[str, ...]]:
     code = python(source)
     if code is None:
         return (0, 0, 0), ()
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    tree = parse(code)
+    if isinstance(tree, SyntaxError):
         return (0, 0, 0), ()
     counts = [0, 0, 0]
     called: list[str] = []
