@@ -280,7 +280,8 @@ def score_evidence(
         hidden_dir=None if evidence.missing_data else hidden_dir,
         calibration=calibration or {}, cells=evidence.cells, calibrating=calibrating,
         records=evidence.cell_records, handed_in=evidence.handed_in,
-        prompts=tuple(q.prompt for q in spec.questions if q.prompt))
+        prompts=tuple(q.prompt for q in spec.questions if q.prompt),
+        questions=tuple(spec.questions))
     context = replace(context, claimed=_claimed(spec, context),
                       architectures=_architectures(spec),
                       values=tuple(c for q in spec.questions for c in q.checks

@@ -3,9 +3,9 @@
 A graded name may have been bound several times while the notebook ran (a later part
 redefines ``predict``). Each binding is a candidate; the question is scored for each and
 the best one answers it (ties go to the latest definition). A binding that a later one
-replaced within the same part of the notebook (no heading or question prompt between
-them) is a draft the student rewrote before moving on: it answers nothing, as a TA reads
-the last version, even when the draft scores better.
+replaced within the same part of the notebook (no other question's start or part
+heading between them) is a draft the student rewrote before moving on: it answers
+nothing, as a TA reads the last version, even when the draft scores better.
 """
 
 from __future__ import annotations
@@ -90,6 +90,22 @@ def _score_candidate(
     return _Scored(round(points, 6), feedback, faults, candidate, results)
 
 
+def _parts(models: ModelContext) -> list[int]:
+    """The cells that begin a part of the notebook: where each question was found, and
+    the top two levels of headings ("## 2 KMNIST"). A deeper heading inside a question
+    ("#### Final version") does not; without the assignment's questions, every heading
+    and prompt does."""
+    cells = models.cells
+    prompts = {cells[i].index for p in models.prompts if (i := prompt_cell(cells, p)) is not None}
+    if not models.questions:
+        return sorted({c.index for c in cells if c.kind == "markdown" and c.heading} | prompts)
+    starts = {s.start.index for q in models.questions
+              if (s := locate_question(cells, q)).found and s.how != "whole notebook"
+              and s.start is not None}
+    major = {c.index for c in cells if c.kind == "markdown" and c.heading and c.level <= 2}
+    return sorted(starts | major | prompts)
+
+
 def superseded(candidates: Sequence[Candidate], models: ModelContext | None
                ) -> set[tuple[str, int]]:
     """(symbol, index) of every binding, in either variant, that a later binding of the
@@ -101,10 +117,7 @@ def superseded(candidates: Sequence[Candidate], models: ModelContext | None
             bound_at.setdefault(c.symbol, set()).add(c.cell)
     if models is None or all(len(at) < 2 for at in bound_at.values()):
         return set()
-    cells = models.cells
-    bounds = sorted({c.index for c in cells if c.kind == "markdown" and c.heading}
-                    | {cells[i].index for p in models.prompts
-                       if (i := prompt_cell(cells, p)) is not None})
+    bounds = _parts(models)
     replaced: set[tuple[str, int]] = set()
     for symbol, at in bound_at.items():
         ordered = sorted(at)

@@ -32,8 +32,8 @@ QUESTION = Question(id="1.1", title="softmax", points=2, checks=(CHECK,),
 OTHER_PROMPT = "Now write the cross-entropy loss using your softmax"
 
 
-def _grade(cells: tuple[Any, ...], bindings: list[tuple[int, Callable[..., Any]]]
-           ) -> QuestionResult:
+def _grade(cells: tuple[Any, ...], bindings: list[tuple[int, Callable[..., Any]]],
+           questions: tuple[Question, ...] = ()) -> QuestionResult:
     """``bindings``: (cell, function) in the order the notebook bound them."""
     calls = ctl.planned(QUESTION)
     candidates: list[Candidate] = []
@@ -42,7 +42,8 @@ def _grade(cells: tuple[Any, ...], bindings: list[tuple[int, Callable[..., Any]]
         candidates.append(Candidate(symbol="softmax", index=index, cell=cell))
         records += [r.model_copy(update={"candidate": index})
                     for r in ctl.called(calls, work).values()]
-    models = replace(ctl.context(cells=cells), prompts=(QUESTION.prompt, OTHER_PROMPT))
+    models = replace(ctl.context(cells=cells), prompts=(QUESTION.prompt, OTHER_PROMPT),
+                     questions=questions)
     return score_question(QUESTION, candidates=candidates, calls=calls,
                           records=records,
                           cache=ReferenceCache(ctl.reference(softmax=_softmax)), models=models)
@@ -80,3 +81,16 @@ def test_a_name_redefined_under_a_later_heading_keeps_the_first_parts_version():
 def test_a_later_questions_prompt_without_a_heading_also_starts_a_new_part():
     cells = _notebook(ctl.md("**Question 1.2.** " + OTHER_PROMPT + "."))
     assert _grade(cells, [(2, _softmax), (4, _wrong)]).points == 2.0
+
+
+def test_a_sub_heading_inside_the_question_does_not_make_the_draft_an_answer():
+    # the assignment's questions known: only where a question starts, or a part heading
+    # (levels 1-2), begins a new part
+    cells = _notebook(ctl.md("#### Final version (cleaned up)"))
+    result = _grade(cells, [(2, _softmax), (4, _wrong)], questions=(QUESTION,))
+    assert result.points == 0.0
+
+
+def test_a_part_heading_still_separates_when_the_questions_are_known():
+    cells = _notebook(ctl.md("## 2 Experiments"))
+    assert _grade(cells, [(2, _softmax), (4, _wrong)], questions=(QUESTION,)).points == 2.0

@@ -48,6 +48,9 @@ class ModelContext:
     # every question's prompt: a sub-question's answer ends where the next one's begins
     prompts: tuple[str, ...] = ()
     question: Question | None = None  # the question being scored (see ``for_question``)
+    # every question of the assignment: where each begins parts the notebook (a name
+    # bound again after another question's start answers that one, not a draft)
+    questions: tuple[Question, ...] = ()
     # the cells each plot question's own heading claims: a question whose heading is not
     # found may not take another question's figures for its own
     claimed: tuple[tuple[str, frozenset[int]], ...] = ()
