@@ -108,7 +108,8 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
 
 
 RELU_NET = ModelAccuracyCheck(points=4, data=HiddenSet("synth-hidden"),
-                              locate=ModelLocator(framework="vugrad", requires=("relu",)))
+                              locate=ModelLocator(framework="vugrad", requires=("relu",),
+                                                  excludes=("sigmoid",)))
 
 
 def _relu_controls(labels: np.ndarray) -> list[Control[ModelAccuracyCheck]]:
@@ -139,6 +140,11 @@ def _relu_controls(labels: np.ndarray) -> list[Control[ModelAccuracyCheck]]:
         control("only the sigmoid network: not the one asked about", [sigmoid], 0.0,
                 Fault.MISSING),
         control("a leaky ReLU is not the ReLU asked for", [leaky], 0.0, Fault.MISSING),
+        # ReLU stacked on the sigmoid: relu(sigmoid(layer1(x))) is not the network
+        # retrained with ReLU in its place
+        control("ReLU applied after the sigmoid", [vugrad_net(
+            "mlp", ["Add", "MatrixMultiply", "Relu", "Sigmoid", "Softmax"], 0.95)], 0.0,
+            Fault.MISSING),
     ]
 
 

@@ -36,6 +36,9 @@ class ModelLocator:
     # network, not the sigmoid one beside it): a module or a call in forward (torch), an
     # op its forward pass went through (vugrad)
     requires: tuple[str, ...] = ()
+    # what it must no longer compute ("sigmoid": the network retrained with ReLU in place
+    # of the sigmoid, not ReLU stacked after it)
+    excludes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

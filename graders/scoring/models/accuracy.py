@@ -18,6 +18,7 @@ from graders.scoring.models.context import (
     _eligible,
     _no_model,
     _where,
+    computes,
 )
 from graders.spec import (
     AccuracyBand,
@@ -43,13 +44,21 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
             return CheckScore(0.0, [f"the model could not be evaluated: {errors[0]}"],
                               Fault.ERRORED)
         missing = _no_model(check.locate)
-        others = _eligible(payload, replace(check.locate, requires=())) \
-            if check.locate.requires else []
+        others = _eligible(payload, replace(check.locate, requires=(), excludes=())) \
+            if check.locate.requires or check.locate.excludes else []
         if others:
+            arch = others[0].get("architecture") or {}
+            lacks = [n.replace("_", " ") for n in check.locate.requires
+                     if not computes(arch, n)]
+            still = [n.replace("_", " ") for n in check.locate.excludes if computes(arch, n)]
+            wanted = " and ".join(n.replace("_", " ") for n in check.locate.requires)
+            instead = " or ".join(n.replace("_", " ") for n in check.locate.excludes)
             missing.feedback.append(
-                "found " + ", ".join(_where(c) for c in others[:3]) + ", which does not use "
-                + " or ".join(n.replace("_", " ") for n in check.locate.requires)
-                + ": the question is about the network that does")
+                "found " + ", ".join(_where(c) for c in others[:3]) + ", which "
+                + " and ".join([f"does not use {' or '.join(lacks)}"] * bool(lacks)
+                               + [f"still uses {' or '.join(still)}"] * bool(still))
+                + ": the question is about the network that uses "
+                + (wanted or "another layer") + (f" in place of {instead}" if instead else ""))
         return missing
     acc, best = max(scored, key=lambda s: s[0])
     # the same network with its weights drawn afresh, on the same images: training must

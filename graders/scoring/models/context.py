@@ -29,6 +29,7 @@ REQUIRES = {
     "max_pool": (("MaxPool2d", "MaxPool1d"), ("max_pool", "maxpool")),
     "dropout": (("Dropout", "Dropout2d"), ("dropout",)),
     "batch_norm": (("BatchNorm1d", "BatchNorm2d"), ("batch_norm", "batchnorm")),
+    "sigmoid": (("Sigmoid",), ("sigmoid",)),
 }
 
 
@@ -148,6 +149,9 @@ def _eligible(payload: dict[str, Any], locate: ModelLocator,
         # the network the question names, not any network of the notebook
         found = [c for c in found if isinstance(c.get("architecture"), dict)
                  and all(computes(c["architecture"], need) for need in locate.requires)]
+    if locate.excludes:
+        found = [c for c in found if isinstance(c.get("architecture"), dict)
+                 and not any(computes(c["architecture"], x) for x in locate.excludes)]
     if not include_untrained:
         # a fresh instance of a notebook class shows an architecture, not training
         found = [c for c in found if not str(c.get("label", "")).startswith("class:")]
