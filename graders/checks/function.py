@@ -4,6 +4,7 @@ the reference's values; the gradient and numerical-stability variants of it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ import numpy as np
 from graders.checks import _controls as ctl
 from graders.checks.base import CheckKind, Control, Evidence
 from graders.inputs import PlannedCall
-from graders.results import ProbeRecord
+from graders.results import CallStatus, ProbeRecord
 from graders.scoring.compare import reference_leaves
 from graders.scoring.function import CheckScore, Fault, score_function_check
 from graders.scoring.models.code import (
@@ -23,6 +24,7 @@ from graders.scoring.models.code import (
     read,
     referenced,
 )
+from graders.scoring.values import WireFormatError, decode_plain
 from graders.spec import (
     Case,
     Diagnosis,
@@ -33,6 +35,7 @@ from graders.spec import (
     Mapping,
     Mistake,
     Normal,
+    Ordered,
     StabilityCheck,
     Value,
     cases,
@@ -78,23 +81,45 @@ def _written(check: FunctionCheck, ev: Evidence) -> list[str]:
     return [s for s in (own, *helpers.values()) if s]
 
 
-def _coincidence(check: FunctionCheck, ev: Evidence) -> Callable[[PlannedCall], str | None]:
-    """Why a case may be right by chance: the function reads a notebook global whose
-    integer value is one of the sizes the cases vary (``/ B`` with the notebook's
-    ``B = 8`` is right on the case of 8 rows and on no other)."""
+def _coincidence(check: FunctionCheck, ev: Evidence
+                 ) -> Callable[[list[PlannedCall], list[float]], tuple[list[int], str] | None]:
+    """The cases right by chance: the function reads a notebook global (not its input)
+    that equals their size. ``/ B`` with the notebook's ``B = 8`` (or ``B = X.shape[0]``
+    of its 8-row test data) is right on the case of 8 rows and on no other. With the
+    global's value read from the text, the cases of that size are zeroed while another
+    case is wrong; with a computed value, when only the cases of one size are right."""
     sources = _written(check, ev)
-    integers = read(ev.models.cells).integers if sources and ev.models else {}
-    used = {n: integers[n] for s in sources for n in free_names(s) if n in integers}
-    varying = {d for c in ev.calls for d in c.dims
-               if len({o.dims.get(d) for o in ev.calls if o.base is None}) > 1}
+    code = read(ev.models.cells) if sources and ev.models else None
+    free = {n for s in sources for n in free_names(s)}
+    known = {n: code.integers[n] for n in sorted(free) if n in code.integers} if code else {}
+    computed = sorted(n for n in free if n in code.assigned and n not in known) \
+        if code else []
 
-    def why(call: PlannedCall) -> str | None:
-        sizes = {call.dims[d] for d in varying if d in call.dims}
-        hits = [f"`{n}` (= {v})" for n, v in sorted(used.items()) if v in sizes]
-        return (f"{check.symbol}() reads the notebook's global {', '.join(hits)} rather "
-                "than the size of its input: right only on inputs of that size, so those "
-                "cases earn nothing") if hits else None
-    return why
+    def zeroed(calls: list[PlannedCall], credits: list[float]
+               ) -> tuple[list[int], str] | None:
+        varying = sorted({d for c in calls for d in c.dims
+                          if len({o.dims.get(d) for o in calls}) > 1})
+        for name, value in known.items():
+            hit = [i for i, c in enumerate(calls) if any(c.dims.get(d) == value for d in varying)]
+            if hit and credits and any(credits[i] > 0 for i in hit) and \
+                    any(credits[i] < 1.0 for i in range(len(credits)) if i not in hit):
+                return hit, (f"{check.symbol}() reads the notebook's global `{name}` (= {value}) "
+                             "rather than the size of its input: right only on inputs of that "
+                             "size, so those cases earn nothing")
+        for d in varying if computed else ():
+            right = {calls[i].dims.get(d) for i, c in enumerate(credits) if c > 0}
+            others = [i for i, c in enumerate(calls) if c.dims.get(d) not in right]
+            # one row is what code written for a single sample is right on (said apart)
+            if len(right) == 1 and right != {1} and others and \
+                    all(credits[i] == 0 for i in others):
+                size = next(iter(right))
+                hit = [i for i, c in enumerate(credits) if c > 0]
+                return hit, (f"{check.symbol}() is right only on inputs with {d}={size} and "
+                             f"reads the notebook's {', '.join(f'`{n}`' for n in computed)}: "
+                             "a global that happens to match that size is not the input's "
+                             "own, so those cases earn nothing")
+        return None
+    return zeroed
 
 
 def _numeric(check: GradientCheck, ev: Evidence) -> str | None:
@@ -122,17 +147,21 @@ def _numeric(check: GradientCheck, ev: Evidence) -> str | None:
 
 
 def score_stability(check: StabilityCheck, ev: Evidence) -> CheckScore:
+    records = _records(ev)
+
     def weight(call: PlannedCall) -> float:
         # an extreme input whose answer is 0 (a loss far on the right side) is answered
         # by any overflow guard, clipping included: only the cases with a real answer
-        # to get right earn credit
+        # to get right earn credit. Unless it is not answered at all: inf or NaN there
+        # (the handout's own example, y = 0 at z = -1e10) is the instability asked about
         try:
             leaves = reference_leaves(ev.cache.value(check.reference_name, call),
                                       check.output)
             values = np.concatenate([np.ravel(v) for _, v in leaves])
         except (TypeError, ValueError):
             return 1.0
-        return 0.0 if values.size and np.all(np.abs(values) < 1e-6) else 1.0
+        trivial = values.size and np.all(np.abs(values) < 1e-6)
+        return 0.0 if trivial and _finite(records.get(call.call_id)) else 1.0
 
     score = score_function_check(check, list(ev.calls), _records(ev), ev.cache,
                                  passed_note=f"{check.symbol}() is numerically stable on "
@@ -146,9 +175,36 @@ def score_stability(check: StabilityCheck, ev: Evidence) -> CheckScore:
     return score
 
 
+def _finite(record: ProbeRecord | None) -> bool:
+    """The call returned numbers, every one finite."""
+    if record is None or record.status is not CallStatus.OK:
+        return False
+    try:
+        value = decode_plain(record.value)
+    except WireFormatError:
+        return False
+    pending, numbers = [value], []
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending += item.values()
+        elif isinstance(item, list):
+            pending += item
+        elif isinstance(item, int | float | np.ndarray) and not isinstance(item, bool):
+            numbers.append(np.asarray(item, dtype=np.float64).ravel())
+    return bool(numbers) and all(np.isfinite(n).all() for n in numbers)
+
+
 def _reference(check: FunctionCheck, solution: Any) -> str | None:
     if not callable(getattr(solution, check.reference_name, None)):
         return f"the reference solution has no function {check.reference_name!r}"
+    if check.shares:
+        outputs = len(check.output.keys) if isinstance(check.output, Keyed) else \
+            len(check.output.names) if isinstance(check.output, Ordered) else 1
+        if len(check.shares) != outputs or abs(sum(check.shares) - 1.0) > 1e-9 \
+                or min(check.shares) <= 0:
+            return (f"{check.symbol}: shares must give each of its {outputs} outputs a "
+                    "positive share, summing to 1")
     return None
 
 
@@ -341,6 +397,12 @@ def gradient_controls() -> list[Control[GradientCheck]]:
                 _GLOBAL_B, 0.0, over(12), setup="import numpy as np\nB, D = 12, 4"),
         written("the same global B = 12, unused: divides by len(X)", _BACKPROP, 1.0,
                 setup="import numpy as np\nB, D = 12, 4"),
+        written("divides by a global B computed from 12-row test data", _GLOBAL_B, 0.0,
+                over(12), setup="import numpy as np\nX_test = np.ones((12, 4))\n"
+                                "B = X_test.shape[0]"),
+        written("reads a computed global and is right everywhere",
+                _BACKPROP.replace("2 * X.T", "TWO * X.T").replace("2 * r", "TWO * r"), 1.0,
+                setup="import numpy as np\nTWO = float(len([0, 0]))"),
         # the spec's diagnosis prices a flipped sign; nothing else is partly right
         control("the descent direction (sign flipped)", _scaled(-2.0), 0.3),
         control("the square's factor 2 dropped", _scaled(1.0), 0.0),
@@ -355,6 +417,37 @@ def gradient_controls() -> list[Control[GradientCheck]]:
         Control("hangs on the first case", GRADIENT_CHECK, ctl.evidence(
             question, solution=solution, calls=calls, records=ctl.timed_out(calls)),
             0.0, Fault.TIMED_OUT),
+        *_shared_controls(),
+    ]
+
+
+# each output priced on its own: w's gradient (the chain rule through X) is most of it
+SHARED = replace(GRADIENT_CHECK, shares=(0.7, 0.3))
+
+
+def _shared_controls() -> list[Control[GradientCheck]]:
+    question = ctl.question_for(SHARED)
+    calls = ctl.planned(question)
+    solution = ctl.reference(gradient=_mse_gradient, mse=_mse)
+
+    def control(name: str, w: Any, b: Any, credit: float) -> Control[GradientCheck]:
+        def work(p: Any, X: Any, y: Any) -> dict[str, Any]:
+            g = _mse_gradient(p, X, y)
+            return {"w": w(g["w"]), "b": b(g["b"])}
+        return Control(name, SHARED, ctl.evidence(
+            question, solution=solution, calls=calls, records=ctl.called(calls, work)), credit)
+
+    def same(a: Any) -> Any:
+        return a
+
+    return [
+        control("shares: both right", same, same, 1.0),
+        control("shares: w right, b doubled", same, lambda a: 2 * a, 0.7),
+        control("shares: b right, w zeros", np.zeros_like, same, 0.3),
+        # a diagnosis prices the output it explains: 0.7 + 0.3 x the sign flip's 0.3
+        control("shares: w right, b's sign flipped", same, lambda a: -a, 0.79),
+        control("shares: w transposed, b doubled", lambda a: a.T, lambda a: 2 * a, 0.0),
+        control("shares: both zeros", np.zeros_like, np.zeros_like, 0.0),
     ]
 
 
@@ -406,6 +499,12 @@ EXTREME_LOSS = StabilityCheck(symbol="loss", points=3, output=Value("the loss"),
 ))
 
 
+def _half_stable_loss(y: np.ndarray, z: np.ndarray) -> float:
+    # logaddexp for one term, log of the sigmoid for the other: 0 * log(0) is NaN at
+    # y = 0, z = -1e10, where the loss is 0
+    return float(np.mean(-y * np.log(1 / (1 + np.exp(-z))) + (1 - y) * np.logaddexp(0.0, z)))
+
+
 def _loss_controls() -> list[Control[StabilityCheck]]:
     question = ctl.question_for(LOSS, EXTREME_LOSS)
     calls = ctl.planned(question, 1)
@@ -420,6 +519,8 @@ def _loss_controls() -> list[Control[StabilityCheck]]:
         control("log(1 + e^z) - yz through logaddexp", _stable_loss, 1.0),
         # right where the loss is 0, 500 where it is 1e10: no credit for the trivial cases
         control("z clipped to [-500, 500]: 500 where the loss is 1e10", _clipped_loss, 0.0),
+        # right where the loss is 1e10, NaN on the two cases whose loss is 0: those count
+        control("half stable: NaN where the loss is 0", _half_stable_loss, 1 / 3),
     ]
 
 

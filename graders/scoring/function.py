@@ -13,7 +13,13 @@ import numpy as np
 from graders.errors import SpecError
 from graders.inputs import PlannedCall
 from graders.results import CallStatus, ProbeRecord
-from graders.scoring.compare import compare_leaves, read_by_shape, reference_leaves, structure
+from graders.scoring.compare import (
+    compare_arrays,
+    compare_leaves,
+    read_by_shape,
+    reference_leaves,
+    structure,
+)
 from graders.scoring.diagnoses import apply_mistake
 from graders.scoring.values import WireFormatError, decode
 from graders.spec import FunctionCheck, GradientCheck, Keyed
@@ -160,13 +166,14 @@ def score_function_check(
     *,
     passed_note: str | None = None,
     weight: Callable[[PlannedCall], float] | None = None,
-    coincidence: Callable[[PlannedCall], str | None] | None = None,
+    coincidence: Callable[[list[PlannedCall], list[float]], tuple[list[int], str] | None]
+    | None = None,
 ) -> CheckScore:
     """Average credit over the check's cases; feedback from the first case that failed.
     Each case is credited on its best layout (the handout's, or a declared alternative);
-    ``passed_note`` is said when every case is right. ``coincidence`` says why a case may
-    be right by chance (the function reads a notebook global equal to one of its sizes):
-    such a case earns nothing while another case is wrong."""
+    ``passed_note`` is said when every case is right. ``coincidence``, given the cases
+    and their credits, names the cases right by chance (the function reads a notebook
+    global equal to their size) and why: those earn nothing."""
     alternatives: dict[str, list[PlannedCall]] = {}
     for call in calls:
         if call.base is not None:
@@ -195,14 +202,13 @@ def score_function_check(
             problems.append(scored.problem)
         if scored.fault is Fault.TIMED_OUT or fault is Fault.NONE:
             fault = scored.fault if scored.fault is not Fault.NONE else fault
-    base = [c for c in calls if c.base is None][:len(credits)]
-    chance = [coincidence(c) if coincidence else None for c in base]
-    if any(why is None and credit < 1.0 for why, credit in zip(chance, credits, strict=True)):
-        for i, why in enumerate(chance):
-            if why is not None and credits[i] > 0.0:
-                credits[i] = 0.0
-                if why not in notes:
-                    notes.append(why)
+    chance = coincidence([c for c in calls if c.base is None][:len(credits)], credits) \
+        if coincidence else None
+    if chance is not None:
+        zeroed, why = chance
+        for i in zeroed:
+            credits[i] = 0.0
+        notes.append(why)
     weights = [weight(c) if weight else 1.0 for c in calls if c.base is None][:len(credits)]
     if sum(weights) <= 0:
         weights = [1.0] * len(credits)
@@ -264,4 +270,37 @@ def _score_value(
     if getattr(check, "loss", None):  # a gradient, whose reference was verified against
         # finite differences of that loss at load
         message += "; it also disagrees with a finite-difference estimate of the loss's gradient"
+    if check.shares:
+        credit, parts = _by_output(check, call, expected, leaves)
+        if credit > 0.0:
+            return credit, f"{message}; {parts}", notes
     return 0.0, message, notes
+
+
+def _by_output(check: FunctionCheck, call: PlannedCall, expected: list[tuple[str, np.ndarray]],
+               leaves: list[tuple[str, np.ndarray]]) -> tuple[float, str]:
+    """Each output priced on its own at its share: right, or a diagnosed mistake at that
+    diagnosis's credit; with the sentence saying which outputs earned what."""
+    mistaken = [(d, apply_mistake(d, expected, call.dims)) for d in check.diagnoses]
+    credit, said = 0.0, []
+    flexible = getattr(check.output, "flexible_vector", True)
+
+    def matches(target: np.ndarray, actual: np.ndarray) -> bool:
+        return compare_arrays(target, actual, tolerance=check.tolerance, name="",
+                              flexible=flexible, require_finite=check.require_finite).ok
+    for i, ((name, exp), (_, act), share) in enumerate(
+            zip(expected, leaves, check.shares, strict=True)):
+        label = f"{check.symbol}()[{name!r}]" if isinstance(check.output, Keyed) else name
+        if matches(exp, act):
+            credit += share
+            said.append(f"{label} is right")
+            continue
+        for diagnosis, wrong in mistaken:
+            if wrong is not None and matches(wrong[i][1], act):
+                credit += share * diagnosis.credit
+                said.append(f"{label} has a known mistake ({diagnosis.feedback})")
+                break
+    if not said:
+        return 0.0, ""
+    return credit, (", ".join(said) + f": {credit:.0%} of this case's credit, each output "
+                    "earning its share")

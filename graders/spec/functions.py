@@ -36,6 +36,10 @@ class FunctionCheck:
     require_finite: bool = True
     call_timeout_s: float = 10.0
     layouts: tuple[Layout, ...] = ()
+    # each output's share of a case's credit when not all of them are right, one per
+    # output (summing to 1); empty: a case is right only when every output is. A diagnosis
+    # then prices each output on its own (w_2 right, w_1 summed over the batch)
+    shares: tuple[float, ...] = ()
 
     @property
     def reference_name(self) -> str:

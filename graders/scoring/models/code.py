@@ -51,6 +51,7 @@ class Code:
     loaded: set[str] = field(default_factory=set)  # names read anywhere (not only bound)
     # top-level names whose last binding is an integer literal (``D, K, B = 7, 5, 8``)
     integers: dict[str, int] = field(default_factory=dict)
+    assigned: set[str] = field(default_factory=set)  # every top-level name assigned data
     unreadable: list[tuple[CellSummary, SyntaxError]] = field(default_factory=list)
 
     def unused(self, call: Call) -> bool:
@@ -143,6 +144,11 @@ def _read(cells: tuple[CellSummary, ...]) -> Code:
                     if isinstance(target, ast.Name) and known is not UNKNOWN:
                         constants[target.id] = known
                 _integers(statement, constants, code.integers)
+            if isinstance(statement, ast.Assign | ast.AugAssign | ast.AnnAssign):
+                targets = statement.targets if isinstance(statement, ast.Assign) \
+                    else [statement.target]
+                code.assigned |= {n.id for t in targets for n in ast.walk(t)
+                                  if isinstance(n, ast.Name)}
             # one walk: ast.walk visits an assignment before its value, so a call knows
             # the name it is bound to when it is reached
             bound = {}
