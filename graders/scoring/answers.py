@@ -2,9 +2,11 @@
 
 Sightings of an answer are gathered in order of authority: the variables the spec names,
 the last expressions of the answer's cells, then lines of markdown, comments and printed
-text that state it ("(c) ... = 5,133,600 multiply-adds"). The first sighting that matches
-earns the points; when none does, the feedback quotes the first one, and the answer key
-(what was expected) is kept apart, for students to see once results are released.
+text that state it ("(c) ... = 5,133,600 multiply-adds"). Where the student declares the
+answer ("**Answer:** 1,800"; struck-out text withdrawn), the last declaration alone is
+the answer; otherwise the first sighting that matches earns the points. When none does,
+the feedback quotes the first one, and the answer key (what was expected) is kept apart,
+for students to see once results are released.
 """
 
 from __future__ import annotations
@@ -30,11 +32,15 @@ from graders.spec import AnswerForm, ValueCheck
 _REGION_CELLS = 8
 _NUM = (r"[-+\u2212]?(?:\d{1,3}(?:[,\u2009\u202f]\d{3})+|\d+)(?:\.\d+)?|[-+\u2212]?\.\d+")
 _EXP = r"(?:\s*[eE][-+]?\d+|\s*(?:x|\u00d7|\*|\\times|\\cdot)\s*10\s*\^\s*\{?\s*[-+]?\d+\s*\}?)?"
-NUMBER = re.compile(rf"(?<![\w.{{\\])(?:{_NUM}){_EXP}(?![\w])")
+_SCALE = r"(?:\s*(?:million|billion|thousand)\b)?"
+NUMBER = re.compile(rf"(?<![\w.{{\\])(?:{_NUM}){_EXP}(?![\w]){_SCALE}")
 _ITEM = rf"(?:{_NUM})"
 SEQUENCE = re.compile(
     rf"[(\[]\s*{_ITEM}(?:\s*,\s*{_ITEM})+\s*,?\s*[)\]]"
     rf"|(?<![\w.]){_ITEM}(?:\s*(?:x|\u00d7|\\times)\s*{_ITEM})+(?![\w.])")
+
+
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,10 @@ def parse_number(text: str) -> float | None:
 
 
 def _number_of(token: str) -> float | None:
+    scale = re.search(r"\s*(million|billion|thousand)$", token)
+    if scale:
+        base = _number_of(token[:scale.start()])
+        return None if base is None else base * _SCALES[scale.group(1)]
     token = token.replace("\u2212", "-").replace(",", "").replace("\u2009", "") \
         .replace("\u202f", "")
     power = re.search(r"(?:x|\u00d7|\*|\\times|\\cdot)\s*10\s*\^\s*\{?\s*([-+]?\d+)", token)
@@ -188,10 +198,18 @@ def _lines(cell: CellSummary) -> list[tuple[str, bool]]:
     """(line, written by hand) for what a cell says: markdown and code comments are
     written; printed output is shown."""
     if cell.kind == "markdown":
-        return [(line, True) for line in cell.markdown.splitlines()]
+        return [(_STRUCK.sub(" ", line), True) for line in cell.markdown.splitlines()]
     comments = [(line.split("#", 1)[1], True) for line in cell.source.splitlines()
                 if line.lstrip().startswith("#")]
     return comments + [(line, False) for line in cell.text.splitlines()]
+
+
+# ~~5,133,600~~, <del>...</del>: a value the student struck out is withdrawn
+_STRUCK = re.compile(r"~~.*?~~|<(del|s|strike)>.*?</\1>", re.IGNORECASE)
+# where a line declares the student's own answer: "**Answer (d):** 1,800", "so my
+# answer is 256,680" (not a prompt's "give your answer to 3 decimals")
+_DECLARES = re.compile(r"^[\s>*_#\-]*(?:answer|solution|ans)\b|\b(?:my|the|final) answer\b",
+                       re.IGNORECASE)
 
 
 def _label_spans(line: str, word: str) -> list[re.Match[str]]:
@@ -356,11 +374,18 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
                 value = value[index]  # `C, M` answering "the input and output channels"
             found.append(Sighting(f"the output of cell {cell.index + 1}", value))
     words = check.words + (_ANSWER if single else ())
+    declared: list[Sighting] = []
     for cell in cells:
-        for line, _written in _lines(cell):
-            found += [Sighting(f"cell {cell.index + 1}", v)
-                      for v in _stated(line, words, check.form, others)]
-    return found
+        for line, written in _lines(cell):
+            stated = _stated(line, words, check.form, others)
+            found += [Sighting(f"cell {cell.index + 1}", v) for v in stated]
+            if single and written and _DECLARES.search(_plain(line)):
+                values = _stated(line, _ANSWER, check.form, others)
+                declared += [Sighting(f"cell {cell.index + 1}'s answer", values[0])] \
+                    if values else []
+    # the student's own "Answer: ..." is the answer: a value in a draft's comment, a
+    # sanity check's variable or an earlier line does not answer for it
+    return declared[-1:] or found
 
 
 def _from_autograd(cells: list[CellSummary]) -> set[str]:

@@ -201,3 +201,29 @@ def test_a_sub_questions_answer_ends_where_the_next_prompt_begins():
     assert score_value(asks_in.checks[0], record(), ctx, SOLUTION).fraction == 0.0
     ctx = replace(ctx, prompts=())
     assert score_value(asks_in.checks[0], record(), ctx, SOLUTION).fraction == 1.0
+
+
+@pytest.mark.parametrize(("written", "credit"), [
+    # a draft's comment and the variable it left hold the right count; the answer the
+    # student declares is another
+    ("**Answer:** 1,800 trainable parameters", 0.0),
+    ("so my answer is **5.1 million** multiply-adds", 1.0),  # "rough calculations are OK"
+    ("(c) ~~5,133,600~~ the filters run in parallel, so the answer is **256,680**", 0.0),
+    ("(c) ~~256,680~~ I forgot the 20 filters: the answer is 5,133,600", 1.0),
+], ids=["declared-wrong", "declared-million", "struck-right", "struck-wrong"])
+def test_the_students_declared_answer_decides_over_drafts_and_sanity_checks(written, credit):
+    ops = replace(OPS, tolerance=Tolerance(rtol=0.01, atol=0), accept=(),
+                  prompt="How many multiply- and add- operations are required?")
+    cells = [md(0, "## Problem 2"), md(1, "(c) How many multiply- and add- operations are "
+                                          "required?"),
+             code(2, "# first try: 46*62*20*3*3*10 = 5133600\nn_ops = 46*62*20*90\nn_ops",
+                  text="5133600"),
+             md(3, written)]
+    rec = record(variables={"n_ops": 5_133_600}, outputs=[(2, 5_133_600)])
+    assert score(ops, cells, rec).fraction == credit
+
+
+def test_a_prompt_asking_for_an_answer_is_no_declared_answer():
+    cells = [md(0, "## Problem 2"), md(1, "Give your answer to 3 significant figures."),
+             md(2, "(c) 46\\*62\\*20\\*90 = 5,133,600 multiply-adds")]
+    assert score(OPS, cells).fraction == 1.0
