@@ -24,7 +24,7 @@ import numpy as np
 from graders.errors import SpecError
 from graders.results import CellSummary, ProbeRecord
 from graders.scoring.function import CheckScore, Fault
-from graders.scoring.models.code import parse
+from graders.scoring.models.code import definitions, finite_difference, parse, python
 from graders.scoring.models.context import ModelContext, _payload
 from graders.scoring.sections import prompt_cell, quotes
 from graders.spec import AnswerForm, ValueCheck
@@ -334,8 +334,11 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
     found: list[Sighting] = []
     variables = payload.get("variables")
     variables = variables if isinstance(variables, dict) else {}
-    # by hand: a variable bound to autograd's result (x.grad, autograd.grad) is not
-    automatic = _from_autograd(cells) if check.by_hand else set()
+    # by hand: a variable bound to autograd's result (x.grad, autograd.grad) is not, nor
+    # anything a cell that runs autograd or takes finite differences binds
+    machine = _by_machine(cells) if check.by_hand else set()
+    automatic = (_from_autograd(cells) | _assigned(
+        [c for c in cells if c.index in machine])) if check.by_hand else set()
     for name in check.names:
         if name in variables and name not in automatic:
             found.append(Sighting(f"`{name}`", variables[name], name))
@@ -345,8 +348,9 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
             shown[entry[0]] = entry[1]
     code = [c for c in cells if c.kind == "code"]
     if check.by_hand:
-        # what a cell that runs autograd shows or prints is autograd's, not the working
-        shown_by = {c.index for c in code if _AUTOGRAD.search(c.source)}
+        # what a cell that runs autograd (or finite differences) shows or prints is the
+        # machine's, not the working
+        shown_by = machine
         cells = [c for c in cells if c.index not in shown_by]
     else:
         shown_by = set()
@@ -389,14 +393,28 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
 
 
 def _from_autograd(cells: list[CellSummary]) -> set[str]:
-    """Names the code binds to something autograd computed (``x.grad[0].item()``)."""
-    return {target.id for node in _nodes(cells) if isinstance(node, ast.Assign)
-            and re.search(r"\.grad\b|autograd|\bgrad\s*\(", ast.unparse(node.value))
-            for target in node.targets if isinstance(target, ast.Name)}
+    """Names the code binds to something autograd computed (``x.grad[0].item()``, also
+    unpacked: ``d1, d2 = x.grad.tolist()``)."""
+    return {name.id for node in _nodes(cells) if isinstance(node, ast.Assign)
+            and re.search(r"\.grad\b|autograd|\bgrad\s*\(|jacobian|\bjac(?:rev|fwd)\b",
+                          ast.unparse(node.value))
+            for target in node.targets for name in ast.walk(target)
+            if isinstance(name, ast.Name)}
+
+
+def _by_machine(cells: list[CellSummary]) -> set[int]:
+    """The code cells whose numbers a machine derived: autograd run, or a difference
+    quotient of a notebook function (``(y(x1 + h, x2) - y(x1 - h, x2)) / (2 * h)``)."""
+    code = [c for c in cells if c.kind == "code"]
+    functions = frozenset(n for c in code for n in definitions(c.source))
+    return {c.index for c in code if _AUTOGRAD.search(c.source)
+            or finite_difference(python(c.source) or "", functions)}
 
 
 _AUTOGRAD = re.compile(r"\.backward\s*\(|autograd\.grad\s*\(|\bjax\.grad\s*\(|"
-                      r"\bgrad\s*\(\s*\w+\s*\)\s*\(")
+                      r"\bgrad\s*\(\s*\w+\s*\)\s*\(|autograd\.functional|"
+                      r"\bjacobian\s*\(|\bjac(?:rev|fwd)\s*\(|\bhessian\s*\(|"
+                      r"\bv[jh]p\s*\(|\bjvp\s*\(|GradientTape|\.gradient\s*\(")
 
 
 def _shown_name(source: str) -> str | None:

@@ -227,3 +227,28 @@ def test_a_prompt_asking_for_an_answer_is_no_declared_answer():
     cells = [md(0, "## Problem 2"), md(1, "Give your answer to 3 significant figures."),
              md(2, "(c) 46\\*62\\*20\\*90 = 5,133,600 multiply-adds")]
     assert score(OPS, cells).fraction == 1.0
+
+
+SLOPE = ValueCheck(points=1, label="dy/dx1", reference="v2", names=("dy_dx1", "dx1"),
+                   tolerance=Tolerance(rtol=5e-3, atol=5e-3), among=True, by_hand=True)
+_Y = "def y(x1, x2):\n    return math.sin(x1 / x2)\n"
+
+
+@pytest.mark.parametrize("source", [
+    "y = (torch.sin(v1) + v4) * v4\ny.backward()\ndy_dx1, dy_dx2 = x.grad.tolist()\n"
+    "print(f'dy/dx1 = {dy_dx1:.4f}')",
+    "from torch.autograd.functional import jacobian\nJ = jacobian(f, x)\ndx1 = float(J[0])\n"
+    "print(dx1)",
+    _Y + "h = 1e-6\ndx1 = (y(1.5 + h, 0.5) - y(1.5 - h, 0.5)) / (2 * h)\nprint(dx1)",
+], ids=["autograd-unpacked", "jacobian", "finite-differences"])
+def test_a_derivative_asked_by_hand_is_not_credited_from_a_machines_numbers(source):
+    cells = [md(0, "## Problem 2"), code(1, source, text="0.1411")]
+    rec = record(scalars={"dy_dx1": 0.14112, "dx1": 0.14112, "dy_dx2": 1.0})
+    assert score(SLOPE, cells, rec).fraction == 0.0
+
+
+def test_the_same_derivative_worked_by_hand_is_credited():
+    cells = [md(0, "## Problem 2"),
+             md(1, "| adjoint | value |\n|---|---|\n| x1_bar = v1_bar / x2 | 0.1411 |"),
+             code(2, _Y + "print(y(1.5, 0.5))", text="0.997")]
+    assert score(SLOPE, cells).fraction == 1.0
