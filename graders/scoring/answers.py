@@ -33,7 +33,9 @@ _REGION_CELLS = 8
 _NUM = (r"[-+\u2212]?(?:\d{1,3}(?:[,\u2009\u202f]\d{3})+|\d+)(?:\.\d+)?|[-+\u2212]?\.\d+")
 _EXP = r"(?:\s*[eE][-+]?\d+|\s*(?:x|\u00d7|\*|\\times|\\cdot)\s*10\s*\^\s*\{?\s*[-+]?\d+\s*\}?)?"
 _SCALE = r"(?:\s*(?:million|billion|thousand)\b)?"
-NUMBER = re.compile(rf"(?<![\w.{{\\])(?:{_NUM}){_EXP}(?![\w]){_SCALE}")
+# 0,1411 or -13,7240: a decimal comma (German, French), never a thousands group of 3
+_DECIMAL_COMMA = r"(?<![\d,])[-+\u2212]?\d+,(?:\d{1,2}|\d{4,})(?![\d,])"
+NUMBER = re.compile(rf"(?<![\w.{{\\])(?:{_DECIMAL_COMMA}|{_NUM}){_EXP}(?![\w]){_SCALE}")
 _ITEM = rf"(?:{_NUM})"
 SEQUENCE = re.compile(
     rf"[(\[]\s*{_ITEM}(?:\s*,\s*{_ITEM})+\s*,?\s*[)\]]"
@@ -62,6 +64,8 @@ def _number_of(token: str) -> float | None:
     if scale:
         base = _number_of(token[:scale.start()])
         return None if base is None else base * _SCALES[scale.group(1)]
+    if re.fullmatch(_DECIMAL_COMMA, token.strip()):
+        token = token.replace(",", ".")
     token = token.replace("\u2212", "-").replace(",", "").replace("\u2009", "") \
         .replace("\u202f", "")
     power = re.search(r"(?:x|\u00d7|\*|\\times|\\cdot)\s*10\s*\^\s*\{?\s*([-+]?\d+)", token)

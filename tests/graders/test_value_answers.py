@@ -252,3 +252,15 @@ def test_the_same_derivative_worked_by_hand_is_credited():
              md(1, "| adjoint | value |\n|---|---|\n| x1_bar = v1_bar / x2 | 0.1411 |"),
              code(2, _Y + "print(y(1.5, 0.5))", text="0.997")]
     assert score(SLOPE, cells).fraction == 1.0
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("0,1411", 0.1411), ("-13,7240", -13.724), ("1,5", 1.5), ("5,133,600", 5_133_600),
+    ("1,820", 1820)], ids=["decimal", "negative", "one-digit", "thousands", "one-group"])
+def test_a_decimal_comma_is_read_as_written_in_german_and_thousands_stay_thousands(text, value):
+    assert parse_number(text) == pytest.approx(value)
+
+
+def test_a_trace_written_with_decimal_commas_is_credited():
+    cells = [md(0, "## Problem 2"), md(1, "| $v_2$ | $\\sin v_1$ | 0,1411 |")]
+    assert score(TRACE, cells).fraction == 1.0
