@@ -341,8 +341,7 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
     # by hand: a variable bound to autograd's result (x.grad, autograd.grad) is not, nor
     # anything a cell that runs autograd or takes finite differences binds
     machine = _by_machine(cells) if check.by_hand else set()
-    automatic = (_from_autograd(cells) | _assigned(
-        [c for c in cells if c.index in machine])) if check.by_hand else set()
+    automatic = _from_machine(cells, machine) if check.by_hand else set()
     for name in check.names:
         if name in variables and name not in automatic:
             found.append(Sighting(f"`{name}`", variables[name], name))
@@ -404,6 +403,31 @@ def _from_autograd(cells: list[CellSummary]) -> set[str]:
                           ast.unparse(node.value))
             for target in node.targets for name in ast.walk(target)
             if isinstance(name, ast.Name)}
+
+
+def _from_machine(cells: list[CellSummary], machine: set[int]) -> set[str]:
+    """Names bound to what autograd computed, to a difference quotient (in a cell that
+    takes one), or to anything computed from those (``dx1 = float(J[0])``)."""
+    found = _from_autograd(cells)
+    functions = frozenset(n for c in cells if c.kind == "code"
+                          for n in definitions(c.source))
+    assignments = [(node, cell.index) for cell in cells if cell.kind == "code"
+                   for node in _nodes([cell]) if isinstance(node, ast.Assign)]
+    for node, index in assignments:
+        if index in machine and finite_difference(ast.unparse(node.value), functions,
+                                                  step=False):
+            found |= {n.id for t in node.targets for n in ast.walk(t)
+                      if isinstance(n, ast.Name)}
+    grown = True
+    while grown:
+        grown = False
+        for node, _ in assignments:
+            if any(isinstance(n, ast.Name) and n.id in found for n in ast.walk(node.value)):
+                names = {n.id for t in node.targets for n in ast.walk(t)
+                         if isinstance(n, ast.Name)} - found
+                grown = grown or bool(names)
+                found |= names
+    return found
 
 
 def _by_machine(cells: list[CellSummary]) -> set[int]:

@@ -395,20 +395,22 @@ def _names(source: str) -> set[str]:
         if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
 
 
-def finite_difference(source: str, callables: frozenset[str] = frozenset()) -> str | None:
+def finite_difference(source: str, callables: frozenset[str] = frozenset(), *,
+                      step: bool = True) -> str | None:
     """A difference of one function at two different arguments (``loss(w + h) -
     loss(w - h)``, directly or through names it assigned), as the source of the first
     one found: what estimating a derivative numerically looks like, written by hand.
     Only functions in ``callables`` (the notebook's own), defined in ``source`` or passed
     to it (``f`` in ``numerical_gradient(f, x)``) count: ``np.exp(a) - np.exp(b)`` is a
     formula, not an estimate; and the source must hold a step, a literal of at most 1e-2
-    (``h=1e-5``): ``x_1 - sigmoid(z_2)`` alone is not an estimate of anything."""
+    (``h=1e-5``): ``x_1 - sigmoid(z_2)`` alone is not an estimate of anything (``step``
+    False: the caller has seen the step elsewhere)."""
     try:
         tree = ast.parse(textwrap.dedent(source))
     except SyntaxError:
         return None
-    if not any(isinstance(n, ast.Constant) and isinstance(n.value, float)
-               and 0 < abs(n.value) <= 1e-2 for n in ast.walk(tree)):
+    if step and not any(isinstance(n, ast.Constant) and isinstance(n.value, float)
+                        and 0 < abs(n.value) <= 1e-2 for n in ast.walk(tree)):
         return None
     local = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)} | {
         t.id for n in ast.walk(tree) if isinstance(n, ast.Assign)
