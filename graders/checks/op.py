@@ -106,8 +106,10 @@ def _trial(key: str, solution: Any, forward: Forward, backward: Backward) -> dic
     (x,) = case.inputs
     incoming = case.goutput.copy()
     grad = backward(x.copy(), incoming)
+    given = x.copy()
+    value = np.asarray(forward(given), dtype=float)
     return {"id": key, "op": "ReLU", "found": "ReLU", "where": "the notebook",
-            "forward": np.asarray(forward(x.copy()), dtype=float), "inputs_changed": [False],
+            "forward": value, "inputs_changed": [not np.array_equal(given, x)],
             "stored": ["input"], "read": ["input"],
             "goutput_changed": not np.array_equal(incoming, case.goutput),
             "grads": [np.asarray(grad, dtype=float)],
@@ -136,6 +138,9 @@ def controls() -> list[Control[OpCheck]]:
         control("a sigmoid, with the gradient of its own forward",
                 op(_sigmoid, lambda x, g: g * _sigmoid(x) * (1 - _sigmoid(x))), 0.0),
         control("backward masks goutput in place", op(_relu, _masks_in_place), 0.4 + 0.6 * 0.75),
+        # np.maximum(x, 0, out=x): the graph's node for x now holds relu(x)
+        control("forward overwrites its input", op(lambda x: np.maximum(x, 0, out=x),
+                                                   _relu_backward), 0.4 * 0.75 + 0.6),
         control("forward raises", {"id": key, "op": "ReLU", "found": "relu",
                                    "where": "the notebook", "stage": "forward",
                                    "error": "TypeError: '>' not supported between instances "

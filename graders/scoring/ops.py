@@ -1,7 +1,7 @@
 """Autograd op checks: the student's forward against the reference, each graded
 gradient against the reference and against finite differences of their own forward,
-with feedback on the mistakes seen in real hand-ins (an incoming gradient changed in
-place, a context key backward reads but forward never stored)."""
+with feedback on the mistakes seen in real hand-ins (an incoming gradient or an input
+changed in place, a context key backward reads but forward never stored)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from graders.scoring.function import CheckScore, Fault
 from graders.scoring.models.context import _payload
 from graders.spec import OpCheck
 
-_MUTATION_COST = 0.25  # of the gradients' share: the op itself still computes right
+# of the share whose function changes an array it was given (backward's goutput, forward's
+# inputs): the op itself still computes right
+_MUTATION_COST = 0.25
 
 
 def reference_gradients(check: OpCheck, solution: ModuleType) -> tuple[np.ndarray, list[Any]]:
@@ -110,7 +112,12 @@ def score_op(check: OpCheck, key: str, record: ProbeRecord | None,
         feedback.append(f"{label}: backward changes its incoming gradient in place (as "
                         "`goutput[x <= 0] = 0` does): other ops that share that array see "
                         "the change; compute on a copy")
-    if any(found.get("inputs_changed") or []):
+    if any(found.get("inputs_changed") or []) and fraction:
+        fraction *= 1.0 - _MUTATION_COST
+        feedback.append(f"{label}: forward changes its input arrays in place (as `x /= y` or "
+                        "`np.maximum(x, 0, out=x)` do): the node that holds x now holds "
+                        "something else, for every op that reads it; compute a new array")
+    elif any(found.get("inputs_changed") or []):
         feedback.append(f"{label}: forward changes its input arrays in place")
     if found.get("do_forward_error"):
         feedback.append(f"{label}: {found.get('op')}.do_forward failed: "
