@@ -272,8 +272,11 @@ def _stated(line: str, words: tuple[str, ...], form: AnswerForm,
     tokens = [(p, e, v) for p, e, v in _tokens(line, form) if v is not None]
     found = [v for _start, end in spans for v in _equated(line, end, tokens, others)]
     for start, end in spans:
+        # a short word ("in", "out") is a label only beside its number ("10 in"): "the
+        # filters in W" says nothing about input channels
+        short = 2 <= end - start <= 3 and line[start:end].isalpha()
         near = [(p - end if p >= end else start - e, p < end, v) for p, e, v in tokens
-                if p >= end or e <= start]
+                if (p >= end or e <= start) and (not short or max(p - end, start - e) <= 2)]
         if near:
             found.append(min(near, key=lambda n: (n[0], n[1]))[2])
     return found
@@ -330,10 +333,13 @@ def _flatten(value: Any, out: list[float], limit: int = 200) -> None:
 
 
 def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummary],
-              position: tuple[int, int] = (0, 1)) -> list[Sighting]:
+              position: tuple[int, int] = (0, 1),
+              neighbours: tuple[str, ...] = ()) -> list[Sighting]:
     """Where the notebook states this answer, most authoritative first. ``position``:
     this answer's place among the values its prompt asks for (one alone: an "Answer:"
-    line states it; several: a cell showing them as a tuple gives them in order)."""
+    line states it; several: a cell showing them as a tuple gives them in order).
+    ``neighbours``: the labels of the other answers of that prompt. A line naming one
+    only they have ("Z" for Y's shape), and none only this answer has, states theirs."""
     single = position[1] == 1
     found: list[Sighting] = []
     variables = payload.get("variables")
@@ -382,8 +388,14 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
             found.append(Sighting(f"the output of cell {cell.index + 1}", value))
     words = check.words + (_ANSWER if single else ())
     declared: list[Sighting] = []
+    rivals = tuple(w for w in neighbours if w not in check.labels)
+    own = tuple(w for w in check.labels if w not in neighbours)
     for cell in cells:
         for line, written in _lines(cell):
+            plain = _plain(line)
+            if any(_label_spans(plain, w) for w in rivals) and \
+                    not any(_label_spans(plain, w) for w in own):
+                continue
             stated = _stated(line, words, check.form, others)
             found += [Sighting(f"cell {cell.index + 1}", v) for v in stated]
             if single and written and _DECLARES.search(_plain(line)):
@@ -478,7 +490,9 @@ def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext
                 if type(c) is type(check) and (c.prompt or question_prompt) == prompt]
     position = (siblings.index(check) if check in siblings else 0, len(siblings)) \
         if prompt is not None else (0, 0)
-    seen = sightings(check, payload if isinstance(payload, dict) else {}, cells, position)
+    neighbours = tuple(dict.fromkeys(w for c in siblings if c is not check for w in c.labels))
+    seen = sightings(check, payload if isinstance(payload, dict) else {}, cells, position,
+                     neighbours)
     note = [] if located else ["(found no part of your notebook that clearly answers this "
                                "question; read the whole notebook instead)"]
     if check.among:

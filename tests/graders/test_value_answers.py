@@ -264,3 +264,25 @@ def test_a_decimal_comma_is_read_as_written_in_german_and_thousands_stay_thousan
 def test_a_trace_written_with_decimal_commas_is_credited():
     cells = [md(0, "## Problem 2"), md(1, "| $v_2$ | $\\sin v_1$ | 0,1411 |")]
     assert score(TRACE, cells).fraction == 1.0
+
+
+def test_a_line_naming_only_the_other_answer_does_not_state_this_one():
+    z = ValueCheck(points=1, label="the shape of Z", reference="shape", names=("Z_shape",),
+                   form=AnswerForm.SEQUENCE, labels=("shape", "Z"), prompt="shapes of Z and Y?")
+    y = replace(z, label="the shape of Y", names=("Y_shape",), labels=("shape", "Y"))
+    question = Question(id="2a", title="t", points=2, checks=(z, y))
+    cells = [md(0, "(a) What are the shapes of Z and Y?"),
+             code(1, "print('Z shape:', Z_shape)\nprint('Y shape:', Y_shape)",
+                  text="Z shape: (46, 62, 20)\nY shape: (23, 31, 20)\n")]
+    assert [score(c, cells, question=question).fraction for c in (z, y)] == [1.0, 0.0]
+
+
+def test_a_short_label_binds_only_the_number_beside_it():
+    prompt = md(1, f"(b) {CHANNELS_PROMPT}")
+    question = Question(id="2b", title="t", points=2, checks=(IN, OUT))
+    short_in = replace(IN, labels=("input channels", "in"))
+    cells = [md(0, "## Problem 2"), prompt,
+             md(2, "The input channels number 20 and the output 10 (10 filters in W).")]
+    assert score(short_in, cells, question=question).fraction == 0.0
+    assert score(short_in, [md(0, "## Problem 2"), prompt, md(2, "10 in, 20 out")],
+                 question=question).fraction == 1.0
