@@ -34,8 +34,10 @@ _NUM = (r"[-+\u2212]?(?:\d{1,3}(?:[,\u2009\u202f]\d{3})+|\d+)(?:\.\d+)?|[-+\u221
 _EXP = r"(?:\s*[eE][-+]?\d+|\s*(?:x|\u00d7|\*|\\times|\\cdot)\s*10\s*\^\s*\{?\s*[-+]?\d+\s*\}?)?"
 _SCALE = r"(?:\s*(?:million|billion|thousand)\b)?"
 # 0,1411 or -13,7240: a decimal comma (German, French), never a thousands group of 3
-_DECIMAL_COMMA = r"(?<![\d,])[-+\u2212]?\d+,(?:\d{1,2}|\d{4,})(?![\d,])"
+_DECIMAL_COMMA = r"(?<![\d,])[-+\u2212]?(?:0,\d+|\d+,(?:\d{1,2}|\d{4,}))(?![\d,])"
 NUMBER = re.compile(rf"(?<![\w.{{\\])(?:{_DECIMAL_COMMA}|{_NUM}){_EXP}(?![\w]){_SCALE}")
+# a count has no decimals: "3,10" there is two numbers, not 3.1
+WHOLE = re.compile(rf"(?<![\w.{{\\])(?:{_NUM}){_EXP}(?![\w]){_SCALE}")
 _ITEM = rf"(?:{_NUM})"
 SEQUENCE = re.compile(
     rf"[(\[]\s*{_ITEM}(?:\s*,\s*{_ITEM})+\s*,?\s*[)\]]"
@@ -59,12 +61,12 @@ def parse_number(text: str) -> float | None:
     return _number_of(match.group(0)) if match else None
 
 
-def _number_of(token: str) -> float | None:
+def _number_of(token: str, decimal_comma: bool = True) -> float | None:
     scale = re.search(r"\s*(million|billion|thousand)$", token)
     if scale:
         base = _number_of(token[:scale.start()])
         return None if base is None else base * _SCALES[scale.group(1)]
-    if re.fullmatch(_DECIMAL_COMMA, token.strip()):
+    if decimal_comma and re.fullmatch(_DECIMAL_COMMA, token.strip()):
         token = token.replace(",", ".")
     token = token.replace("\u2212", "-").replace(",", "").replace("\u2009", "") \
         .replace("\u202f", "")
@@ -221,7 +223,8 @@ def _label_spans(line: str, word: str) -> list[re.Match[str]]:
     been read as ``v_3`` by then)."""
     pattern = re.escape(word) if not word[:1].isalnum() else \
         rf"(?<![\w]){re.escape(word)}(?![\w])"
-    return list(re.finditer(pattern, line, re.IGNORECASE))
+    # "Y" the tensor, not "y" the label vector
+    return list(re.finditer(pattern, line, 0 if len(word) == 1 else re.IGNORECASE))
 
 
 def _plain(line: str) -> str:
@@ -236,7 +239,9 @@ def _tokens(text: str, form: AnswerForm) -> list[tuple[int, int, Any]]:
     if form is AnswerForm.TEXT:
         return [(0, len(text), text.strip())]
     masked = SEQUENCE.sub(lambda m: " " * len(m.group(0)), text)  # (46,62,20) is no number
-    return [(m.start(), m.end(), _number_of(m.group(0))) for m in NUMBER.finditer(masked)]
+    pattern = WHOLE if form is AnswerForm.COUNT else NUMBER
+    return [(m.start(), m.end(), _number_of(m.group(0), form is not AnswerForm.COUNT))
+            for m in pattern.finditer(masked)]
 
 
 _NAME_EQUALS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*=(?!=)")
@@ -274,12 +279,36 @@ def _stated(line: str, words: tuple[str, ...], form: AnswerForm,
     for start, end in spans:
         # a short word ("in", "out") is a label only beside its number ("10 in"): "the
         # filters in W" says nothing about input channels
-        short = 2 <= end - start <= 3 and line[start:end].isalpha()
+        short = 2 <= end - start <= 3 and line[start:end].isalpha() \
+            and line[start:end].lower() not in _ANSWER
         near = [(p - end if p >= end else start - e, p < end, v) for p, e, v in tokens
-                if (p >= end or e <= start) and (not short or max(p - end, start - e) <= 2)]
+                if (p >= end or e <= start) and (not short or _beside(line, start, end, p, e))]
         if near:
             found.append(min(near, key=lambda n: (n[0], n[1]))[2])
     return found
+
+
+def _declared(line: str, form: AnswerForm, others: frozenset[str]) -> list[Any]:
+    """What a line that declares the answer gives for it: the value right after the
+    answer word ("**Answer:** 1,800") or after its '=', then the number it ends with;
+    nothing when the line names no value at once ("Solution: by the formula of lecture
+    7" states none: the value comes elsewhere)."""
+    line = _plain(line)
+    tokens = [(p, e, v) for p, e, v in _tokens(line, form) if v is not None]
+    spans = [m for w in _ANSWER for m in _label_spans(line, w)]
+    at_once = [v for m in spans for p, _e, v in tokens if p >= m.end()
+               and re.fullmatch(r"[\s*_:=]*(?:\(\w{1,3}\))?[\s*_:=]*(?:is|was|of)?[\s*_:=]*",
+                                line[m.end():p])]
+    equated = [v for m in spans for v in _equated(line, m.end(), tokens, others)]
+    if not at_once and not equated:
+        return []
+    return list(dict.fromkeys([*equated, *at_once, tokens[-1][2]]))
+
+
+def _beside(line: str, start: int, end: int, p: int, e: int) -> bool:
+    """Nothing but spaces, emphasis and a colon between a label and a number."""
+    gap = line[end:p] if p >= end else line[e:start]
+    return re.fullmatch(r"[\s*_:=]{0,4}", gap) is not None
 
 
 def _listed(line: str, written: bool) -> list[float]:
@@ -306,7 +335,7 @@ def _tree(source: str) -> ast.Module | None:
 def _nodes(cells: list[CellSummary]) -> Iterator[ast.AST]:
     """Every syntax node of the code cells that parse."""
     for cell in cells:
-        tree = _tree(cell.source) if cell.kind == "code" else None
+        tree = _tree(python(cell.source) or "") if cell.kind == "code" else None
         if tree is not None:
             yield from ast.walk(tree)
 
@@ -387,9 +416,11 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
                 value = value[index]  # `C, M` answering "the input and output channels"
             found.append(Sighting(f"the output of cell {cell.index + 1}", value))
     words = check.words + (_ANSWER if single else ())
-    declared: list[Sighting] = []
-    rivals = tuple(w for w in neighbours if w not in check.labels)
-    own = tuple(w for w in check.labels if w not in neighbours)
+    declared: list[list[Sighting]] = []
+    # a preposition ("in", "out") is too common a word to say whose line it is
+    rivals = tuple(w for w in neighbours if w not in check.words
+                   and not (w.isalpha() and w.islower() and len(w) <= 3))
+    own = tuple(w for w in check.words if w not in neighbours)
     for cell in cells:
         for line, written in _lines(cell):
             plain = _plain(line)
@@ -399,47 +430,51 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
             stated = _stated(line, words, check.form, others)
             found += [Sighting(f"cell {cell.index + 1}", v) for v in stated]
             if single and written and _DECLARES.search(_plain(line)):
-                values = _stated(line, _ANSWER, check.form, others)
-                declared += [Sighting(f"cell {cell.index + 1}'s answer", values[0])] \
-                    if values else []
+                declared.append([Sighting(f"cell {cell.index + 1}'s answer", v)
+                                 for v in _declared(line, check.form, others)])
     # the student's own "Answer: ..." is the answer: a value in a draft's comment, a
-    # sanity check's variable or an earlier line does not answer for it
-    return declared[-1:] or found
+    # sanity check's variable or an earlier line does not answer for it. The last line
+    # that states one decides; its values are those it states at once ("Answer: 1,800"),
+    # equates it to, and concludes with
+    stating = [d for d in declared if d]
+    return stating[-1] if stating else found
 
 
-def _from_autograd(cells: list[CellSummary]) -> set[str]:
-    """Names the code binds to something autograd computed (``x.grad[0].item()``, also
-    unpacked: ``d1, d2 = x.grad.tolist()``)."""
-    return {name.id for node in _nodes(cells) if isinstance(node, ast.Assign)
-            and re.search(r"\.grad\b|autograd|\bgrad\s*\(|jacobian|\bjac(?:rev|fwd)\b",
-                          ast.unparse(node.value))
-            for target in node.targets for name in ast.walk(target)
-            if isinstance(name, ast.Name)}
+# calls whose result a machine derived: autograd in its spellings, numerical and symbolic
+# differentiation ("grad(" only when the notebook does not define a grad of its own)
+_MACHINE_CALL = re.compile(
+    r"\.grad\b|autograd|jacobian|\bjac(?:rev|fwd)\b|hessian|\bv[jh]p\b|\bjvp\b|"
+    r"approx_fprime|approx_derivative|check_grad|\.diff\s*\(|GradientTape|"
+    r"\.gradient\s*\(")
 
 
 def _from_machine(cells: list[CellSummary], machine: set[int]) -> set[str]:
-    """Names bound to what autograd computed, to a difference quotient (in a cell that
-    takes one), or to anything computed from those (``dx1 = float(J[0])``)."""
-    found = _from_autograd(cells)
+    """Names whose last binding is what a machine derived: autograd's result (also
+    unpacked: ``d1, d2 = x.grad.tolist()``), a call of a notebook function in a cell that
+    takes a difference quotient of it (``fp = y(x1 + h, x2)``), or anything computed
+    from those (``dx1 = float(J[0])``), in the notebook's order: a name bound again by
+    hand afterwards is the student's."""
     functions = frozenset(n for c in cells if c.kind == "code"
                           for n in definitions(c.source))
-    assignments = [(node, cell.index) for cell in cells if cell.kind == "code"
-                   for node in _nodes([cell]) if isinstance(node, ast.Assign)]
-    for node, index in assignments:
-        if index in machine and finite_difference(ast.unparse(node.value), functions,
-                                                  step=False):
-            found |= {n.id for t in node.targets for n in ast.walk(t)
-                      if isinstance(n, ast.Name)}
-    grown = True
-    while grown:
-        grown = False
-        for node, _ in assignments:
-            if any(isinstance(n, ast.Name) and n.id in found for n in ast.walk(node.value)):
-                names = {n.id for t in node.targets for n in ast.walk(t)
-                         if isinstance(n, ast.Name)} - found
-                grown = grown or bool(names)
-                found |= names
-    return found
+    own_grad = "grad" in functions
+    tainted: set[str] = set()
+    for cell in cells:
+        tree = _tree(python(cell.source) or "") if cell.kind == "code" else None
+        if tree is None:
+            continue
+        assigns = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Assign)),
+                         key=lambda n: (n.lineno, n.col_offset))
+        for node in assigns:
+            text = ast.unparse(node.value)
+            names = {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            derived = bool(_MACHINE_CALL.search(text)) or (
+                not own_grad and re.search(r"\bgrad\s*\(", text) is not None) or (
+                cell.index in machine and any(
+                    isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+                    and c.func.id in functions for c in ast.walk(node.value))) or any(
+                isinstance(n, ast.Name) and n.id in tainted for n in ast.walk(node.value))
+            tainted = tainted | names if derived else tainted - names
+    return tainted
 
 
 def _by_machine(cells: list[CellSummary]) -> set[int]:
@@ -447,8 +482,9 @@ def _by_machine(cells: list[CellSummary]) -> set[int]:
     quotient of a notebook function (``(y(x1 + h, x2) - y(x1 - h, x2)) / (2 * h)``)."""
     code = [c for c in cells if c.kind == "code"]
     functions = frozenset(n for c in code for n in definitions(c.source))
-    return {c.index for c in code if _AUTOGRAD.search(c.source)
-            or finite_difference(python(c.source) or "", functions)}
+    return {c.index for c in code if _AUTOGRAD.search(c.source) or _MACHINE_CALL.search(
+        c.source) or "sympy" in c.source or finite_difference(python(c.source) or "",
+                                                               functions)}
 
 
 _AUTOGRAD = re.compile(r"\.backward\s*\(|autograd\.grad\s*\(|\bjax\.grad\s*\(|"

@@ -286,3 +286,54 @@ def test_a_short_label_binds_only_the_number_beside_it():
     assert score(short_in, cells, question=question).fraction == 0.0
     assert score(short_in, [md(0, "## Problem 2"), prompt, md(2, "10 in, 20 out")],
                  question=question).fraction == 1.0
+
+
+@pytest.mark.parametrize("written", [
+    "**Solution:** using the formula from lecture 7 (see the variable below)",
+    "**Ans:** 5,133,600",
+    "**Answer:** 90 multiply-adds per output value; times the 46 x 62 x 20 outputs gives "
+    "5,133,600.",
+], ids=["no-value-at-once", "ans-in-bold", "concludes-with"])
+def test_a_declared_answer_reads_what_the_line_states_not_any_number_on_it(written):
+    ops = replace(OPS, prompt="How many multiply- and add- operations are required?")
+    cells = [md(0, "## Problem 2"), md(1, "(c) How many multiply- and add- operations are "
+                                          "required?"), md(2, written)]
+    assert score(ops, cells, record(variables={"n_ops": 5_133_600})).fraction == 1.0
+
+
+def test_a_leading_zero_makes_a_decimal_comma_and_a_count_never_has_one():
+    assert parse_number("0,141") == pytest.approx(0.141)
+    assert parse_number("-0,841") == pytest.approx(-0.841)
+    prompt = md(1, f"(b) {CHANNELS_PROMPT}")
+    question = Question(id="2b", title="t", points=2, checks=(IN, OUT))
+    cells = [md(0, "## Problem 2"), prompt, md(2, "input, output channels = 10,20")]
+    assert score(IN, cells, question=question).fraction == 1.0
+
+
+def test_a_preposition_in_the_line_does_not_make_it_the_other_answers():
+    out = replace(OUT, names=("C_out",))
+    question = Question(id="2b", title="t", points=2, checks=(IN, out))
+    cells = [md(0, "## Problem 2"), md(1, f"(b) {CHANNELS_PROMPT}"),
+             md(2, "$C_{out} = 20$ (one feature map per filter in the layer)")]
+    assert score(out, cells, question=question).fraction == 1.0
+
+
+@pytest.mark.parametrize("source", [
+    _Y + "h = 1e-6\nfp = y(1.5 + h, 0.5)\nfm = y(1.5 - h, 0.5)\ndx1 = (fp - fm) / (2 * h)",
+    "from scipy.optimize import approx_fprime\ng = approx_fprime([1.5, 0.5], f, 1e-8)\n"
+    "dx1 = g[0]",
+    "%matplotlib inline\ny.backward()\ndx1 = x1.grad.item()",
+], ids=["quotient-over-names", "approx_fprime", "magic-in-the-cell"])
+def test_more_machine_derivatives_are_not_worked_by_hand(source):
+    cells = [md(0, "## Problem 2"), code(1, source)]
+    assert score(SLOPE, cells, record(scalars={"dx1": 0.14112})).fraction == 0.0
+
+
+def test_a_name_bound_by_hand_before_a_machine_reuses_it_is_the_students():
+    cells = [md(0, "## Problem 2"), code(1, "g = 0.14112\ndx1 = g"),
+             code(2, "y.backward()\ng = x1.grad.item()")]
+    assert score(SLOPE, cells, record(scalars={"dx1": 0.14112})).fraction == 1.0
+    # and a hand-written grad() of the notebook's own is no autograd
+    own = [md(0, "## Problem 2"),
+           code(1, "def grad(x1, x2):\n    return 0.14112, 1.0\ndx1, dx2 = grad(1.5, 0.5)")]
+    assert score(SLOPE, own, record(scalars={"dx1": 0.14112})).fraction == 1.0
