@@ -3,6 +3,8 @@ the reference's values; the gradient and numerical-stability variants of it."""
 
 from __future__ import annotations
 
+import ast
+import textwrap
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -21,6 +23,7 @@ from graders.scoring.models.code import (
     finite_difference,
     free_names,
     imported_as,
+    parse,
     read,
     referenced,
 )
@@ -138,12 +141,26 @@ def _numeric(check: GradientCheck, ev: Evidence) -> str | None:
     used = sorted({renamed.get(n, n) for n in names} & set(check.numeric))
     if used:
         return f"it uses {', '.join(used)}"
+    if "autograd" in check.numeric and _autograd(sources):
+        return "it takes the gradient from autograd (.backward(), .grad)"
     notebook = frozenset(n for c in code_cells for n in definitions(c.source)) | {check.loss}
     # one text: the step may be set where the helper is called
     difference = finite_difference("\n\n".join(sources), notebook)
     if difference:
         return f"it takes `{difference}`, a difference of one function at two nearby points"
     return None
+
+
+def _autograd(sources: list[str]) -> bool:
+    """torch's autograd run: ``loss.backward()`` or a tensor's ``.grad`` read (an
+    attribute: a variable named ``grad`` is the student's own)."""
+    for source in sources:
+        tree = parse(textwrap.dedent(source))
+        if isinstance(tree, ast.Module) and any(
+                isinstance(n, ast.Attribute) and n.attr in ("backward", "grad")
+                for n in ast.walk(tree)):
+            return True
+    return False
 
 
 def score_stability(check: StabilityCheck, ev: Evidence) -> CheckScore:
@@ -292,7 +309,7 @@ GRADIENT_CHECK = GradientCheck(
                  Normal(("B", 1))), {"B": 5, "D": 3}, {"B": 12, "D": 4}),
     diagnoses=(Diagnosis(Mistake.SIGN_FLIP, credit=0.3,
                          feedback="the gradient has the wrong sign"),),
-    numeric=("approx_fprime", "check_grad", "approx_derivative"))
+    numeric=("approx_fprime", "check_grad", "approx_derivative", "autograd"))
 _BACKPROP = """def gradient(params, X, y):
     r = X @ params["w"] + params["b"] - y
     return {"w": 2 * X.T @ r / len(X), "b": 2 * r.mean(axis=0)}
@@ -339,6 +356,14 @@ _VECTORISED_DIFFERENCES = """def gradient(params, X, y, h=1e-6):
                            - mse({**params, k: params[k] - e}, X, y)
                            for e in steps]).reshape(params[k].shape) / (2 * h)
     return out
+"""
+_TORCH = """import torch
+
+def gradient(params, X, y):
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    loss = ((torch.tensor(X) @ p["w"] + p["b"] - torch.tensor(y)) ** 2).mean()
+    loss.backward()
+    return {k: t.grad.numpy() for k, t in p.items()}
 """
 # derived, and full of differences of calls that are formulas: two different functions,
 # one function minus a constant
@@ -392,6 +417,10 @@ def gradient_controls() -> list[Control[GradientCheck]]:
                 _VECTORISED_DIFFERENCES, 0.0),
         written("derived, with differences of calls that are formulas",
                 _DERIVED_WITH_HELPERS, 1.0),
+        written("torch's autograd: loss.backward(), then each parameter's .grad", _TORCH, 0.0),
+        written("derived, its result held in a variable named grad",
+                _BACKPROP.replace("    return {", "    grad = {").rstrip() + "\n    return grad\n",
+                1.0),
         # the cases have 5 and 12 rows: right on the 12-row case by the notebook's B
         written("divides by the notebook's global B = 12, right on 12 rows only",
                 _GLOBAL_B, 0.0, over(12), setup="import numpy as np\nB, D = 12, 4"),

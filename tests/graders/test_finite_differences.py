@@ -23,7 +23,11 @@ NOTEBOOK = frozenset({"sigmoid", "predict", "loss", "softmax", "one_hot"})
     "    return np.array([loss(w + e) - loss(w - e) for e in E]) / (2 * eps)",
     # a local lambda
     "def g(W):\n    f = lambda v: loss(v)\n    return (f(W + 0.001) - f(W)) / 0.001",
-], ids=["central", "mutated-in-place", "forward", "vectorised", "lambda"])
+    # a step written as arithmetic, and the difference as np.subtract
+    "def g(w, h=10**-5):\n    return (loss(w + h) - loss(w - h)) / (2 * h)",
+    "def g(w, h=1e-6):\n    return np.subtract(loss(w + h), loss(w - h)) / (2 * h)",
+], ids=["central", "mutated-in-place", "forward", "vectorised", "lambda", "step-10**-5",
+        "np.subtract"])
 def test_a_difference_quotient_written_by_hand_is_found(source):
     assert finite_difference(source, NOTEBOOK) is not None
 

@@ -68,7 +68,9 @@ def test_the_definition_answering_the_question_is_graded_not_the_last_binding(gr
     ("wrong_predict.ipynb", "1.1", 0.0, "z_2 differs from the reference solution"),
     ("wrong_logistic_loss.ipynb", "1.2", 0.0, "the loss differs from the reference"),
     ("wrong_stable_loss.ipynb", "1.3", 0.0, "the loss differs from the reference"),
-    ("wrong_gradient.ipynb", "1.5", 0.0, "disagrees with a finite-difference estimate"),
+    # the sigmoid's derivative forgotten in w_1's chain: w_2's gradient, right, earns its
+    # 0.3 share of the 8 value points
+    ("wrong_gradient.ipynb", "1.5", 2.4, "gradient()['w_2'] is right"),
     ("unstable_loss.ipynb", "1.3", 3.0, "contains NaN or infinity"),
     ("loops_gradient.ipynb", "1.5", 10.0, "uses a for loop on line 4"),
     ("summed_gradient.ipynb", "1.5", 4.0, "summed over the batch"),
@@ -81,6 +83,8 @@ def test_the_definition_answering_the_question_is_graded_not_the_last_binding(gr
     # the same estimate by hand: the lab's central-difference helper, vectorised
     ("numeric_gradient_by_hand.ipynb", "1.5", 0.0,
      "takes `fp - fm`, a difference of one function at two nearby points"),
+    # torch's loss.backward(): the machine's gradient, not the backpropagation asked for
+    ("autograd_gradient.ipynb", "1.5", 0.0, "takes the gradient from autograd"),
     ("transposed_predict.ipynb", "1.1", 3.2, "z_1 is transposed"),  # a presentation slip
     # divides by the test data's B = 8, not the input's rows: right on the 8-row case only,
     # which earns nothing (and the style and stability points wait on correct values)

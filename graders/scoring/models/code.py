@@ -199,6 +199,19 @@ def _integers(statement: ast.Assign, constants: dict[str, Any], found: dict[str,
             found.pop(target.id, None)
 
 
+def _small(node: ast.AST) -> bool:
+    """A step's size: a literal or constant arithmetic (``10**-5``, ``1 / 1e5``) in
+    (0, 1e-2]."""
+    if not isinstance(node, ast.Constant | ast.BinOp | ast.UnaryOp):
+        return False
+    try:
+        number = value(node, {})
+    except _UNREADABLE:
+        return False
+    return isinstance(number, int | float) and not isinstance(number, bool) \
+        and 0 < abs(number) <= 1e-2
+
+
 def free_names(source: str) -> frozenset[str]:
     """The names a function's source reads but neither takes as a parameter nor binds
     itself: the notebook's globals (and builtins) it depends on."""
@@ -409,8 +422,7 @@ def finite_difference(source: str, callables: frozenset[str] = frozenset(), *,
         tree = ast.parse(textwrap.dedent(source))
     except SyntaxError:
         return None
-    if step and not any(isinstance(n, ast.Constant) and isinstance(n.value, float)
-                        and 0 < abs(n.value) <= 1e-2 for n in ast.walk(tree)):
+    if step and not any(_small(n) for n in ast.walk(tree)):
         return None
     local = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)} | {
         t.id for n in ast.walk(tree) if isinstance(n, ast.Assign)
@@ -453,10 +465,15 @@ def finite_difference(source: str, callables: frozenset[str] = frozenset(), *,
         return ast.dump(left[0]) != ast.dump(right[0])
 
     for n in ast.walk(tree):
-        if not (isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub)):
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub):
+            pair = (n.left, n.right)
+        elif isinstance(n, ast.Call) and len(n.args) == 2 and getattr(
+                n.func, "attr", getattr(n.func, "id", None)) == "subtract":
+            pair = (n.args[0], n.args[1])  # np.subtract(fp, fm)
+        else:
             continue
-        for left in calls(n.left):
-            for right in calls(n.right):
+        for left in calls(pair[0]):
+            for right in calls(pair[1]):
                 name = callee(left[0])
                 if name and name == callee(right[0]) and differ(left, right):
                     return ast.unparse(n)
