@@ -178,7 +178,11 @@ def score_stability(check: StabilityCheck, ev: Evidence) -> CheckScore:
         except (TypeError, ValueError):
             return 1.0
         trivial = values.size and np.all(np.abs(values) < 1e-6)
-        return 0.0 if trivial and _finite(records.get(call.call_id)) else 1.0
+        # answered in any layout the case is credited on (columns, where the handout's
+        # layout raised): finite there, it says nothing
+        answers = [records.get(c.call_id) for c in ev.calls
+                   if c.call_id == call.call_id or c.base == call.call_id]
+        return 0.0 if trivial and any(_finite(r) for r in answers) else 1.0
 
     score = score_function_check(check, list(ev.calls), _records(ev), ev.cache,
                                  passed_note=f"{check.symbol}() is numerically stable on "

@@ -113,7 +113,8 @@ def superseded(candidates: Sequence[Candidate], models: ModelContext | None
     never superseded; nothing is when the notebook's cells are unknown."""
     bound_at: dict[str, set[int]] = {}
     for c in candidates:
-        if c.cell is not None:
+        # `gradient = gradient(X, y, W)` rebinds the name to a value: no rewrite of it
+        if c.cell is not None and c.kind != "not_callable":
             bound_at.setdefault(c.symbol, set()).add(c.cell)
     if models is None or all(len(at) < 2 for at in bound_at.values()):
         return set()

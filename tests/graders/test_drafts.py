@@ -94,3 +94,18 @@ def test_a_sub_heading_inside_the_question_does_not_make_the_draft_an_answer():
 def test_a_part_heading_still_separates_when_the_questions_are_known():
     cells = _notebook(ctl.md("## 2 Experiments"))
     assert _grade(cells, [(2, _softmax), (4, _wrong)], questions=(QUESTION,)).points == 2.0
+
+
+def test_the_name_rebound_to_the_functions_value_is_no_rewrite_of_it():
+    # `softmax = softmax(z)` in the next cell: a value, not a new definition
+    calls = ctl.planned(QUESTION)
+    records = [r.model_copy(update={"candidate": 0})
+               for r in ctl.called(calls, _softmax).values()]
+    candidates = [Candidate(symbol="softmax", index=0, cell=2),
+                  Candidate(symbol="softmax", index=1, cell=3, kind="not_callable")]
+    models = replace(ctl.context(cells=_notebook()), prompts=(QUESTION.prompt,),
+                     questions=(QUESTION,))
+    result = score_question(QUESTION, candidates=candidates, calls=calls, records=records,
+                            cache=ReferenceCache(ctl.reference(softmax=_softmax)),
+                            models=models)
+    assert result.points == 2.0
