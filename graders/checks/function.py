@@ -90,7 +90,9 @@ def _coincidence(check: FunctionCheck, ev: Evidence
     that equals their size. ``/ B`` with the notebook's ``B = 8`` (or ``B = X.shape[0]``
     of its 8-row test data) is right on the case of 8 rows and on no other. With the
     global's value read from the text, the cases of that size are zeroed while another
-    case is wrong; with a computed value, when only the cases of one size are right."""
+    case is wrong; with a computed value, when only the cases of one size are right.
+    Those cases keep what the others earn (an output that is right everywhere keeps its
+    share)."""
     sources = _written(check, ev)
     code = read(ev.models.cells) if sources and ev.models else None
     free = {n for s in sources for n in free_names(s)}
@@ -110,13 +112,13 @@ def _coincidence(check: FunctionCheck, ev: Evidence
                              "rather than the size of its input: right only on inputs of that "
                              "size, so those cases earn nothing")
         for d in varying if computed else ():
-            right = {calls[i].dims.get(d) for i, c in enumerate(credits) if c > 0}
+            right = {calls[i].dims.get(d) for i, c in enumerate(credits) if c >= 1.0}
             others = [i for i, c in enumerate(calls) if c.dims.get(d) not in right]
             # one row is what code written for a single sample is right on (said apart)
             if len(right) == 1 and right != {1} and others and \
-                    all(credits[i] == 0 for i in others):
+                    all(credits[i] < 1.0 for i in others):
                 size = next(iter(right))
-                hit = [i for i, c in enumerate(credits) if c > 0]
+                hit = [i for i, c in enumerate(credits) if c >= 1.0]
                 return hit, (f"{check.symbol}() is right only on inputs with {d}={size} and "
                              f"reads the notebook's {', '.join(f'`{n}`' for n in computed)}: "
                              "a global that happens to match that size is not the input's "
@@ -334,6 +336,10 @@ _GLOBAL_B = """def gradient(params, X, y):
     r = X @ params["w"] + params["b"] - y
     return {"w": 2 * X.T @ r / B, "b": 2 * r.sum(axis=0) / B}
 """
+_GLOBAL_B_W = """def gradient(params, X, y):
+    r = X @ params["w"] + params["b"] - y
+    return {"w": 2 * X.T @ r / B, "b": 2 * r.mean(axis=0)}
+"""
 # the same estimate written by hand, as a course's "check your gradient" helper does it
 _CENTRAL_DIFFERENCES = """def numerical_gradient(f, x, h=1e-5):
     grad = np.zeros_like(x)
@@ -473,6 +479,15 @@ def _shared_controls() -> list[Control[GradientCheck]]:
     def same(a: Any) -> Any:
         return a
 
+    def written(name: str, source: str, credit: float, work: Any) -> Control[GradientCheck]:
+        cells = ctl.notebook(ctl.md("### the gradient"),
+                             ctl.code("import numpy as np\nX_test = np.ones((12, 4))\n"
+                                      "B = X_test.shape[0]"), ctl.code(source))
+        return Control(name, SHARED, ctl.evidence(
+            question, solution=solution, calls=calls, records=ctl.called(calls, work),
+            candidates=ctl.candidate("gradient", source), models=ctl.context(cells=cells)),
+            credit)
+
     return [
         control("shares: both right", same, same, 1.0),
         control("shares: w right, b doubled", same, lambda a: 2 * a, 0.7),
@@ -481,6 +496,11 @@ def _shared_controls() -> list[Control[GradientCheck]]:
         control("shares: w right, b's sign flipped", same, lambda a: -a, 0.79),
         control("shares: w transposed, b doubled", lambda a: a.T, lambda a: 2 * a, 0.0),
         control("shares: both zeros", np.zeros_like, np.zeros_like, 0.0),
+        # w divides by the notebook's 12-row B: right on that case only; b is right on
+        # every case and keeps its share there too
+        written("shares: w over a global B = 12, b right", _GLOBAL_B_W, 0.3,
+                lambda p, X, y: {"w": _mse_gradient(p, X, y, scale=2.0 * len(X) / 12)["w"],
+                                 "b": _mse_gradient(p, X, y)["b"]}),
     ]
 
 

@@ -173,7 +173,7 @@ def score_function_check(
     Each case is credited on its best layout (the handout's, or a declared alternative);
     ``passed_note`` is said when every case is right. ``coincidence``, given the cases
     and their credits, names the cases right by chance (the function reads a notebook
-    global equal to their size) and why: those earn nothing."""
+    global equal to their size) and why: those earn what the other cases earn."""
     alternatives: dict[str, list[PlannedCall]] = {}
     for call in calls:
         if call.base is not None:
@@ -206,8 +206,10 @@ def score_function_check(
         if coincidence else None
     if chance is not None:
         zeroed, why = chance
+        # what the function earns where the coincidence cannot help it
+        floor = max((c for i, c in enumerate(credits) if i not in zeroed), default=0.0)
         for i in zeroed:
-            credits[i] = 0.0
+            credits[i] = min(credits[i], floor)
         notes.append(why)
     weights = [weight(c) if weight else 1.0 for c in calls if c.base is None][:len(credits)]
     if sum(weights) <= 0:
