@@ -5,8 +5,9 @@ own implementation of that library's interface as the support files (``support/v
 ``support/_context.py``), and a hand-in's edited library files (a zip of the fork, of
 ``ops.py`` and friends, or the single ``ops.py``) lie over it. Ops are looked for in the
 notebook first, then in the student's library, under the usual spellings; the feedback
-names the one graded. An op the library already ships (Exp, MatrixMultiply, Expand,
-Normalize, Sigmoid) is graded as the student's copy has it: unchanged, it passes.
+names the one graded. The ops the library already ships (Exp, MatrixMultiply, Expand,
+Normalize, Sigmoid) are not graded as code: unchanged, an empty hand-in would pass them;
+their derivations (questions 2-4, 8) carry the points, by hand.
 
 Points are ours (the handout gives none): the derivations, explanations and
 experiments (questions 1-8's written parts, 10-12) are graded by hand; the ops' code by
@@ -42,15 +43,6 @@ DIV = _op("element-wise division", "div", 3,
           ("Div", "Divide", "Division", "ElementwiseDivide", "ElementwiseDivision", "div",
            "divide"),
           Normal((3, 4)), Uniform((3, 4), low=0.5, high=2.0))
-EXP = _op("an element-wise function (Exp)", "exp", 2, ("Exp", "exp"), Normal((3, 4)))
-MATMUL = _op("matrix multiplication", "matmul", 3, ("MatrixMultiply", "MatMul", "Matmul",
-                                                    "matmul"),
-             Normal((3, 4)), Normal((4, 2)))
-EXPAND = _op("Expand (16 columns of a vector)", "expand", 3, ("Expand", "expand"),
-             Normal((5, 1)), dim=1, repeats=16)
-NORMALIZE = _op("Normalize", "normalize", 2, ("Normalize", "normalize"),
-                Uniform((3, 4), low=0.1, high=1.0))
-SIGMOID = _op("Sigmoid", "sigmoid", 2, ("Sigmoid", "sigmoid"), Normal((3, 4)))
 RELU = _op("ReLU", "relu", 6, ("ReLU", "Relu", "ReLu", "RELU", "relu"), Normal((4, 5)))
 
 ASSIGNMENT = Assignment(
@@ -66,23 +58,19 @@ ASSIGNMENT = Assignment(
                  manual=True),
         Question(id="1-op", title="Element-wise division as an Op: forward, backward for "
                  "both inputs", points=3, checks=(DIV,)),
-        Question(id="2", title="Backward of an element-wise function (derivation)", points=3,
+        # Questions 2-4 and 8 ask for derivations of ops the library already ships (Exp,
+        # MatrixMultiply, Expand, Normalize, Sigmoid): their code is the course's, so an
+        # empty hand-in would pass it. The points are the derivations', graded by hand.
+        Question(id="2", title="Backward of an element-wise function (derivation)", points=5,
                  manual=True),
-        Question(id="2-op", title="An element-wise Op (Exp)", points=2, checks=(EXP,)),
-        Question(id="3", title="Backward of a matrix multiplication (derivation)", points=3,
+        Question(id="3", title="Backward of a matrix multiplication (derivation)", points=6,
                  manual=True),
-        Question(id="3-op", title="MatrixMultiply: gradients for both inputs", points=3,
-                 checks=(MATMUL,)),
-        Question(id="4", title="Backward of broadcasting (derivation)", points=3, manual=True),
-        Question(id="4-op", title="Expand: repeats a dimension; backward sums it", points=3,
-                 checks=(EXPAND,)),
+        Question(id="4", title="Backward of broadcasting (derivation)", points=6, manual=True),
         Question(id="5", title="TensorNode's members", points=4, manual=True),
         Question(id="6", title="OpNode and Op in core.py", points=4, manual=True),
         Question(id="7", title="Where backward() calls the ops", points=2, manual=True),
-        Question(id="8", title="An op's backward derived and checked (derivation)", points=4,
+        Question(id="8", title="An op's backward derived and checked (derivation)", points=8,
                  manual=True),
-        Question(id="8-op", title="Normalize and Sigmoid as the library has them", points=4,
-                 checks=(NORMALIZE, SIGMOID)),
         Question(id="9", title="A ReLU Op: forward and backward", points=6, checks=(RELU,)),
         Question(
             id="9b", title="The network retrained with ReLU: validation accuracy", points=4,

@@ -215,8 +215,9 @@ def _points(report, qid):
 
 
 # ---------------------------------------------------------------- VU DL assignment 2
-VU_FULL = {"1-op": 3.0, "2-op": 2.0, "3-op": 3.0, "4-op": 3.0, "8-op": 4.0, "9": 6.0,
-           "9b": 4.0}
+# the ops the library ships (Exp, MatrixMultiply, Expand, Normalize, Sigmoid) carry no
+# points: an empty hand-in would pass them
+VU_FULL = {"1-op": 3.0, "9": 6.0, "9b": 4.0}
 
 
 @pytest.fixture(scope="session")
@@ -231,7 +232,7 @@ def test_vu_ops_written_in_the_notebook_and_the_retrained_network(grade_vu):
     assert question(graded, "1-op").feedback == [
         "element-wise division: graded `Divide` (the notebook)"]
     assert question(graded, "9").feedback == ["ReLU: graded `Relu` (the notebook)"]
-    assert "graded `Expand` (vugrad)" in question(graded, "4-op").feedback[0]
+    assert not any(q.id in ("2-op", "3-op", "4-op", "8-op") for q in graded.report.questions)
 
 
 @pytest.mark.parametrize(("fixture", "expected", "phrases"), [
@@ -243,9 +244,8 @@ def test_vu_ops_written_in_the_notebook_and_the_retrained_network(grade_vu):
     ("edited-files.zip", {"1-op": 0.0, "9": 0.0, "9b": 0.0},
      {"9": "`ReLu` (vugrad) forward raised TypeError"}),
     # the single ops.py
-    ("ops.py", {"1-op": 0.0, "4-op": 1.2, "9": 2.4, "9b": 0.0},
-     {"9": "reads context['mask'], which forward never stored (forward stored: x)",
-      "4-op": "the gradient for its input is wrong (shape (5,)"}),
+    ("ops.py", {"1-op": 0.0, "9": 2.4, "9b": 0.0},
+     {"9": "reads context['mask'], which forward never stored (forward stored: x)"}),
 ])
 def test_each_vu_flaw_costs_its_op(grade_vu, fixture, expected, phrases):
     graded = grade_vu(fixture)
@@ -291,4 +291,4 @@ def test_an_op_returning_nodes_instead_of_arrays_is_told_so(grade, catalog):
     relu = question(graded, "9")
     assert relu.points == 0.0
     assert "forward returned a TensorNode, not an array" in relu.feedback[0]
-    assert question(graded, "3-op").points == 3.0
+    assert question(graded, "1-op").outcome is not Outcome.ERRORED

@@ -42,14 +42,10 @@ TA: dict[tuple[str, str], dict[str, Range]] = {
     ("tum-ps10", "ta_conceptual.ipynb"): {"2.1": 4, "2.2": 4, "2.3": (1, 2), "2.4": (0, 2)},
     ("tum-ps10", "ta_incomplete.ipynb"): {"2.1": 4, "2.2": 4, "2.3": 0, "2.4": 0},
     ("tum-ps10", "ta_fool.ipynb"): {"2.1": 4, "2.2": 4, "2.3": 0, "2.4": (0, 1)},
-    ("vu-dl-a2", "ta_correct_unusual.ipynb"): {
-        "1-op": 3, "2-op": 2, "3-op": 3, "4-op": 3, "8-op": 4, "9": 6, "9b": 4},
-    ("vu-dl-a2", "ta_conceptual.ipynb"): {
-        "1-op": 2.1, "2-op": 2, "3-op": 3, "4-op": 1.2, "8-op": 4, "9": 2.4, "9b": (0, 4)},
-    ("vu-dl-a2", "ta_incomplete.ipynb"): {
-        "1-op": 3, "2-op": 2, "3-op": 3, "4-op": 3, "8-op": 4, "9": 2.4, "9b": 0},
-    ("vu-dl-a2", "ta_fool.ipynb"): {
-        "1-op": 3, "2-op": 2, "3-op": 3, "4-op": 3, "8-op": 2.8, "9": 6, "9b": 0},
+    ("vu-dl-a2", "ta_correct_unusual.ipynb"): {"1-op": 3, "9": 6, "9b": 4},
+    ("vu-dl-a2", "ta_conceptual.ipynb"): {"1-op": 2.1, "9": 2.4, "9b": (0, 4)},
+    ("vu-dl-a2", "ta_incomplete.ipynb"): {"1-op": 3, "9": 2.4, "9b": 0},
+    ("vu-dl-a2", "ta_fool.ipynb"): {"1-op": 3, "9": 6, "9b": 0},
 }
 
 # Where the grader still differs from the TA: asserted as they are (a fix shows up here),
