@@ -66,7 +66,8 @@ def wire(value: Any) -> Any:
     if isinstance(value, np.ndarray | np.generic):
         array = np.asarray(value)
         buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+        np.save(buffer, array if array.ndim == 0 else np.ascontiguousarray(array),
+                allow_pickle=False)
         return {"t": "array", "npy": base64.b64encode(buffer.getvalue()).decode("ascii"),
                 "src": f"numpy.{type(value).__name__}[{array.dtype}]"}
     if isinstance(value, list | tuple):

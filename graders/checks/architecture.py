@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -13,7 +14,8 @@ from graders.checks.base import CheckKind, Control
 from graders.results import CallStatus
 from graders.scoring.function import Fault
 from graders.scoring.models.architecture import score_architecture
-from graders.spec import ArchitectureCheck, Linear, ModelLocator
+from graders.scoring.models.context import ModelContext
+from graders.spec import ArchitectureCheck, Linear, ModelLocator, Question
 
 MLP = ArchitectureCheck(points=3, locate=ModelLocator(names=("model", "net"), output_dim=10),
                         layers=(Linear(784, 512), Linear(512, 256), Linear(256, 10)),
@@ -79,6 +81,38 @@ def controls() -> list[Control[ArchitectureCheck]]:
 RUN = replace(MLP, input_shape=(1, 28, 28), logits=True)
 
 
+def _defined_not_called(noise: np.ndarray) -> list[Control[ArchitectureCheck]]:
+    """Layers the forward pass never called (the kernel's hooks saw which ran) are not
+    the network: an ``nn.ReLU`` defined beside a forward applying the sigmoid is no ReLU,
+    an unused layer no layer."""
+    question = ctl.question_for(RUN)
+    relu_module = {"name": "relu", "type": "ReLU"}
+
+    def control(name: str, sizes: tuple[int, ...], forward: str, called: list[str],
+                credit: float, extra: Sequence[dict[str, Any]] = ()) -> Control[ArchitectureCheck]:
+        arch = ctl.linear_net(sizes, forward)
+        arch["leaves"] = [*arch["leaves"], *extra]
+        entry = {"label": "var:net", "error": None, "architecture": arch,
+                 "forward": {"outputs": noise * 3, "called": called}}
+        return Control(name, RUN, ctl.evidence(question, records=ctl.answered(
+            {"candidates": [entry], "transform_source": "student", "transform": []})), credit)
+
+    layers = ["fc1", "fc2", "fc3"]
+    handout = (784, 512, 256, 10)
+    relu_forward = ("    def forward(self, x):\n        x = self.relu(self.fc1(x.view(-1, 784)))"
+                    "\n        x = self.relu(self.fc2(x))\n        return self.fc3(x)\n")
+    return [
+        control("nn.ReLU defined and called", handout, relu_forward,
+                ["fc1", "relu", "fc2", "fc3"], 1.0, [relu_module]),
+        control("nn.ReLU defined, forward applies the sigmoid", handout,
+                _forward("torch.sigmoid"), layers, 0.5, [relu_module]),
+        # the layers that run are the handout's; the dead one's parameters still count
+        # (the notebook holds them), which costs the parameter count's quarter
+        control("an extra layer defined and never called", (784, 512, 256, 256, 10),
+                _forward("F.relu"), ["fc1", "fc2", "fc4"], 0.75),
+    ]
+
+
 def _run_on_the_data() -> list[Control[ArchitectureCheck]]:
     """Judged by what the model does, not by its layers' names: run on a batch shaped
     like the data, it must take it, and give logits where CrossEntropyLoss follows."""
@@ -108,6 +142,7 @@ def _run_on_the_data() -> list[Control[ArchitectureCheck]]:
         control("a forward that returns no tensor", {"error": "forward returned a dict, "
                                                               "not a tensor"}, 0.0),
         control("no run on the data came back with the model", None, 0.0),
+        *_defined_not_called(noise),
     ]
 
 
@@ -136,7 +171,26 @@ def _charged_once() -> list[Control[ArchitectureCheck]]:
                 (784, 512, 256, 10), _forward("F.relu"), 0.0),
         control("a different network (32-16-10) with dropout: not the network",
                 (32, 16, 10), _forward("F.relu", _DROPOUT_LINE), 0.0),
+        *_dropout_rate(question, models),
     ]
+
+
+def _dropout_rate(question: Question, models: ModelContext) -> list[Control[ArchitectureCheck]]:
+    """"Dropout with p = 0.5": a Dropout module of another rate costs a quarter."""
+    check = replace(DROPOUT, settings=(("Dropout", "p", 0.5),))
+    question = replace(question, checks=(check,))
+
+    def control(name: str, rate: float, credit: float) -> Control[ArchitectureCheck]:
+        arch = ctl.linear_net((784, 512, 256, 10), _forward(
+            "F.relu", "        x = self.drop(x)\n"))
+        arch["leaves"] = [*arch["leaves"], {"name": "drop", "type": "Dropout", "p": rate}]
+        payload = {"candidates": [{"label": "var:net", "error": None, "architecture": arch}],
+                   "transform_source": "student", "transform": ["ToTensor"]}
+        return Control(name, check, ctl.evidence(question, records=ctl.answered(payload),
+                                                 models=models), credit)
+
+    return [control("nn.Dropout(0.5), as asked", 0.5, 1.0),
+            control("nn.Dropout(0.1): dropout, at another rate", 0.1, 0.75)]
 
 
 ARCHITECTURE = CheckKind(

@@ -371,7 +371,9 @@ def _npy(arr):
     import numpy as np
 
     buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    # ascontiguousarray makes a 0-d array (a float32 loss, a torch scalar) 1-d: the host
+    # would read a scalar as shape (1,)
+    np.save(buf, arr if arr.ndim == 0 else np.ascontiguousarray(arr), allow_pickle=False)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 

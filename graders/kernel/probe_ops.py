@@ -78,7 +78,9 @@ def find_op(names, namespace, sample):
             if isinstance(key, str) and not key.startswith("_"):
                 lowered.setdefault(key.lower(), key)
         for wanted in names:
-            key = wanted if wanted in scope else lowered.get(wanted.lower())
+            # "DivOp" for "Div": the suffix is a common way to name an Op class
+            key = wanted if wanted in scope else lowered.get(wanted.lower()) \
+                or lowered.get(wanted.lower() + "op")
             if key is None:
                 continue
             try:
@@ -138,6 +140,13 @@ def trial(spec, namespace):
         return out
     out["inputs_changed"] = [not np.array_equal(a, b) for a, b in zip(inputs, copies, strict=True)]
     out["stored"] = sorted(str(k) for k in context)[:50]
+    # a second node of the same op runs its forward before the first one's backward, as
+    # in any graph that uses the op twice: backward must read what its own forward kept
+    # in the context, not what the latest forward left in a global or class attribute
+    try:  # noqa: SIM105 (a notebook can replace contextlib.suppress)
+        op.forward({}, *[np.flip(x).copy() for x in copies], **kwargs)
+    except Exception:
+        pass
     recorder = _Recorder(context)
     incoming = goutput.copy()
     try:

@@ -590,6 +590,29 @@ def forward_probe(model, shape, batch=4):
     an error says it cannot take the data at all."""
     torch = _torch()
     was_training = model.training
+    # the leaf modules the forward pass calls, in order: a layer defined and never called
+    # is not part of the network (its parameters still count, as the notebook's do). Each
+    # leaf's forward is wrapped on the instance, so that module(x) and module.forward(x)
+    # both count; a leaf that cannot be wrapped (a scripted one) is "unwatched"
+    called, wrapped, unwatched = [], [], []
+    for index, (name, module) in enumerate(model.named_modules()):
+        if any(True for _ in module.children()):
+            continue
+        if index >= 400:
+            unwatched.append(name)
+            continue
+        try:
+            original = module.forward
+
+            def watching(*args, _n=name, _f=original, **kwargs):
+                if _n not in called:
+                    called.append(_n)
+                return _f(*args, **kwargs)
+
+            module.forward = watching
+            wrapped.append(module)
+        except Exception:
+            unwatched.append(name)
     try:
         model.eval()
         with torch.no_grad():
@@ -598,10 +621,16 @@ def forward_probe(model, shape, batch=4):
             out = out[0]
         if not isinstance(out, torch.Tensor):
             return {"error": f"forward returned a {type(out).__name__}, not a tensor"}
-        return {"outputs": out.detach().float().cpu().reshape(len(out), -1)[:8, :1000].numpy()}
+        return {"outputs": out.detach().float().cpu().reshape(len(out), -1)[:8, :1000].numpy(),
+                "called": list(called[:400]), "unwatched": list(unwatched[:400])}
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}"[:300]}
     finally:
+        for module in wrapped:
+            try:  # noqa: SIM105
+                del module.forward  # the class's forward again
+            except Exception:
+                pass
         # try/except, not contextlib.suppress: a notebook can replace a library function
         try:  # noqa: SIM105
             model.train(was_training)

@@ -94,6 +94,9 @@ class ArchitectureCheck:
     # the output layer gives logits, as CrossEntropyLoss expects: a network whose outputs
     # are probabilities (a softmax before the loss) has the output layer wrong
     logits: bool = False
+    # (module type, attribute, value) every such module must have: ("Dropout", "p", 0.5)
+    # for "dropout with p = 0.5"; each one set otherwise costs a quarter
+    settings: tuple[tuple[str, str, float], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -229,6 +229,10 @@ ASSIGNMENT = Assignment(
                     # "derive ... using the backpropagation algorithm": an estimate by
                     # finite differences or by autograd is not the derivation asked for
                     numeric=("approx_fprime", "check_grad", "approx_derivative", "autograd"),
+                    # w_2's gradient right with w_1's wrong is the output layer derived
+                    # and the chain rule through the hidden layer missed: credit for the
+                    # part that is right, most of it for the harder w_1
+                    shares=(0.7, 0.3),
                     diagnoses=(
                         Diagnosis(Mistake.SUM_OVER_BATCH, credit=0.5,
                                   feedback="the gradient is summed over the batch; the "
@@ -237,6 +241,12 @@ ASSIGNMENT = Assignment(
                         Diagnosis(Mistake.SIGN_FLIP, credit=0.3,
                                   feedback="the gradient has the wrong sign (this is the "
                                            "direction of descent, not the gradient)"),
+                        # the right numbers in the wrong orientation: a presentation slip,
+                        # as in 1.1 (a gradient has its weight's shape, so that
+                        # W - lr * gradient works)
+                        Diagnosis(Mistake.TRANSPOSED, credit=0.8,
+                                  feedback="the gradient is transposed: each gradient must "
+                                           "have its weight's shape (w_1: D x K, w_2: K x 1)"),
                     ),
                 ),
                 NoLoops(symbol="gradient", points=2),

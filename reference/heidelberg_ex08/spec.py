@@ -152,6 +152,7 @@ ASSIGNMENT = Assignment(
             checks=(
                 ArchitectureCheck(points=2, locate=VGG, layers=VGG_LAYERS,
                                   requires=("batch_norm", "dropout"),
+                                  settings=(("Dropout", "p", 0.5),),
                                   input_shape=(3, 32, 32), logits=True),
                 CallsCheck(points=1, calls=("train", "eval"),
                            why="dropout and batch norm behave differently in training "

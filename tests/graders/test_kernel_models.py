@@ -169,3 +169,82 @@ def test_without_the_step_hook_the_kernel_says_it_counted_nothing_rather_than_ze
     tools = _probe_torch()
     assert str(tools["STEPS"]) not in sys.modules
     assert tools["optimizer_steps"]() is None  # type: ignore[operator]
+
+
+def test_the_run_names_the_layers_forward_called_and_not_those_it_only_defined():
+    class SigmoidNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(784, 32), nn.Linear(32, 10)
+            self.relu = nn.ReLU()  # defined, never called: forward applies the sigmoid
+            self.spare = nn.Linear(32, 32)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc2(torch.sigmoid(self.fc1(x.flatten(1))))
+
+    net = SigmoidNet()
+    ran = _probe_torch()["forward_probe"](net, [1, 28, 28])  # type: ignore[operator]
+    assert ran["called"] == ["fc1", "fc2"]
+    # the hooks are gone afterwards: the notebook's model is left as it was
+    assert all("forward" not in vars(m) for m in net.modules())
+
+
+def _ops() -> dict[str, object]:
+    ops: dict[str, object] = {"__name__": "probe_ops_under_test"}
+    source = Path(graders.kernel.__file__).with_name("probe_ops.py").read_text()
+    exec(compile(source, "probe_ops.py", "exec"), ops)
+    return ops
+
+
+def _relu_trial(op: type) -> dict[str, object]:
+    import numpy as np
+
+    x = np.array([[1.0, -2.0, 3.0], [-4.0, 5.0, 0.5]])
+    spec = {"id": "relu", "names": ["ReLU"], "inputs": [x.tolist()],
+            "goutput": np.full(x.shape, 2.0).tolist()}
+    return _ops()["trial"](spec, {"ReLUOp": op})  # type: ignore[operator]
+
+
+def test_an_op_keeping_its_state_outside_the_context_is_caught_by_a_second_forward():
+    import numpy as np
+
+    class ReLUOp:  # found under the "Op" suffix too
+        @staticmethod
+        def forward(context, x):  # type: ignore[no-untyped-def]
+            context["mask"] = x > 0
+            return np.maximum(x, 0)
+
+        @staticmethod
+        def backward(context, goutput):  # type: ignore[no-untyped-def]
+            return goutput * context["mask"]
+
+    class GlobalReLU(ReLUOp):
+        @staticmethod
+        def forward(context, x):  # type: ignore[no-untyped-def]
+            GlobalReLU.mask = x > 0  # a class attribute: the latest node's mask
+            return np.maximum(x, 0)
+
+        @staticmethod
+        def backward(context, goutput):  # type: ignore[no-untyped-def]
+            return goutput * GlobalReLU.mask
+
+    right = _relu_trial(ReLUOp)
+    assert right["found"] == "ReLUOp"
+    expected = 2.0 * (np.array([[1.0, -2.0, 3.0], [-4.0, 5.0, 0.5]]) > 0)
+    assert np.array_equal(right["grads"][0], expected)  # type: ignore[index]
+    assert not np.array_equal(_relu_trial(GlobalReLU)["grads"][0], expected)  # type: ignore[index]
+
+
+def test_a_layer_called_through_its_forward_method_counts_as_called():
+    class Direct(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.relu, self.fc2 = nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc2.forward(self.relu(self.fc1.forward(x.flatten(1))))
+
+    net = Direct()
+    ran = _probe_torch()["forward_probe"](net, [1, 28, 28])  # type: ignore[operator]
+    assert ran["called"] == ["fc1", "relu", "fc2"] and ran["unwatched"] == []
+    assert all("forward" not in vars(m) for m in net.modules())  # the class's forward again

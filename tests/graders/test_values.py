@@ -6,10 +6,15 @@ import base64
 import io
 import json
 import pickle
+import sys
+import types
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+import graders.kernel
 from graders.scoring.values import Dict, Seq, WireFormatError, decode, decode_plain
 
 
@@ -140,3 +145,17 @@ def test_decoding_to_plain_values_refuses_what_decode_refuses(tree):
         decode(tree)
     with pytest.raises(WireFormatError):
         decode_plain(tree)
+
+
+@pytest.mark.parametrize("scalar", [np.float32(0.25), np.array(0.25), np.float16(0.25)],
+                         ids=["float32", "0-d ndarray", "float16"])
+def test_a_numpy_scalar_crosses_as_a_scalar_not_a_one_element_array(scalar, monkeypatch):
+    # the kernel's own encoder, run here on the value a student's loss returns (the
+    # boundary module it imports is injected into the kernel first)
+    monkeypatch.setitem(sys.modules, "_autograder_boundary",
+                        types.SimpleNamespace(HOME="/tmp", MIME="application/x-test"))
+    namespace: dict[str, Any] = {"__name__": "probe_under_test"}
+    source = Path(graders.kernel.__file__).with_name("probe.py").read_text()
+    exec(compile(source, "probe.py", "exec"), namespace)
+    decoded = decode(json.loads(json.dumps(namespace["encode"](scalar, [1 << 20]))))
+    assert np.asarray(decoded.value).shape == () and float(decoded.value) == 0.25

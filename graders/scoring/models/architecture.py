@@ -122,7 +122,7 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
     chosen = ranked[0]
     earlier = ctx.layers_graded_before(check.layers) if ctx is not None else None
     if earlier is not None:
-        return _requires_only(check, chosen, earlier)
+        return _charged(_requires_only(check, chosen, earlier), check, chosen["architecture"])
     problems = _architecture_problems(check, chosen["architecture"])
     output_ok = True
     if check.input_shape is not None:
@@ -139,12 +139,19 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
                             "and CrossEntropyLoss applies its own; the output layer must "
                             "give logits")
     mistakes = training_mistakes(ctx, chosen["architecture"]) if ctx is not None else []
+    unused = chosen["architecture"].get("unused") or []
+    if unused:
+        mistakes.append(f"{_where(chosen)} defines {', '.join(map(str, unused[:6]))}"
+                        f"{' and more' if len(unused) > 6 else ''}, which its forward never "
+                        "calls: graded as the layers forward runs")
     if not problems:
-        return CheckScore(1.0, [f"{_where(chosen)} has the required architecture "
-                                f"({chosen['architecture'].get('parameters', 0):,} parameters)",
-                                *mistakes])
+        return _charged(CheckScore(1.0, [
+            f"{_where(chosen)} has the required architecture "
+            f"({chosen['architecture'].get('parameters', 0):,} parameters)", *mistakes]),
+            check, chosen["architecture"])
     credit = partial_credit(check, chosen["architecture"], output_ok=output_ok)
-    return CheckScore(credit, [f"{_where(chosen)}: {problems[0]}", *problems[1:], *mistakes])
+    return _charged(CheckScore(credit, [f"{_where(chosen)}: {problems[0]}", *problems[1:],
+                                        *mistakes]), check, chosen["architecture"])
 
 
 def _ran(candidate: dict[str, Any]) -> str | None:
@@ -167,6 +174,30 @@ def _probabilities(outputs: np.ndarray) -> bool:
         return False
     return bool(np.all(outputs >= -1e-6) and np.all(outputs <= 1 + 1e-6)
                 and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3))
+
+
+def _settings(check: ArchitectureCheck, arch: dict[str, Any]) -> list[str]:
+    """Each required setting a module of the model has otherwise ("Dropout has p = 0.1;
+    the handout asks for p = 0.5")."""
+    leaves = [leaf for leaf in arch.get("leaves") or () if isinstance(leaf, dict)]
+    found = []
+    for kind, attr, want in check.settings:
+        values = [leaf.get(attr) for leaf in leaves if leaf.get("type") == kind]
+        wrong = sorted({float(v) for v in values if isinstance(v, int | float)
+                        and abs(v - want) > 1e-9})
+        if wrong:
+            found.append(f"{kind} has {attr} = {', '.join(f'{w:g}' for w in wrong)}; the "
+                         f"handout asks for {attr} = {want:g}")
+    return found
+
+
+def _charged(score: CheckScore, check: ArchitectureCheck, arch: dict[str, Any]) -> CheckScore:
+    """The score less a quarter for each setting the model has otherwise."""
+    wrong = _settings(check, arch)
+    if not wrong or not score.fraction:
+        return score
+    return CheckScore(max(0.0, score.fraction - 0.25 * len(wrong)), [*score.feedback, *wrong],
+                      score.fault)
 
 
 def _requires_only(check: ArchitectureCheck, chosen: dict[str, Any],

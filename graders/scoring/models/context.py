@@ -142,9 +142,29 @@ def _payload(record: ProbeRecord | None) -> tuple[Any, CheckScore | None]:
                                 Fault.ERRORED)
 
 
+def as_run(candidate: dict[str, Any]) -> dict[str, Any]:
+    """The candidate's architecture as its forward pass ran it: the leaf modules it
+    called, in the order it called them, and the names of those it never called (an
+    ``nn.ReLU`` defined beside a forward that applies the sigmoid is no ReLU). As
+    described when the run did not say."""
+    arch, forward = candidate.get("architecture"), candidate.get("forward")
+    called = forward.get("called") if isinstance(forward, dict) else None
+    if not isinstance(arch, dict) or not isinstance(called, list) or not called:
+        return candidate
+    # a leaf the run could not watch (scripted, or past the first 400) counts as called
+    unwatched = forward.get("unwatched") if isinstance(forward, dict) else None
+    unwatched = unwatched if isinstance(unwatched, list) else []
+    called = [*called, *unwatched]
+    leaves = [leaf for leaf in arch.get("leaves") or () if isinstance(leaf, dict)]
+    by_name = {leaf.get("name"): leaf for leaf in leaves}
+    ran = [by_name[n] for n in dict.fromkeys(called) if isinstance(n, str) and n in by_name]
+    unused = [str(leaf.get("name")) for leaf in leaves if leaf.get("name") not in set(called)]
+    return {**candidate, "architecture": {**arch, "leaves": ran, "unused": unused}}
+
+
 def _eligible(payload: dict[str, Any], locate: ModelLocator,
               include_untrained: bool = False) -> list[dict[str, Any]]:
-    found = [c for c in payload.get("candidates", []) if isinstance(c, dict)]
+    found = [as_run(c) for c in payload.get("candidates", []) if isinstance(c, dict)]
     if locate.requires:
         # the network the question names, not any network of the notebook
         found = [c for c in found if isinstance(c.get("architecture"), dict)
