@@ -48,7 +48,8 @@ def test_grade_prints_a_table_and_exits_zero_whatever_the_score(tmp_path):
     result = run("grade", str(NOTEBOOKS / "ee411_hw3" / "wrong_gradient.ipynb"),
                  "--assignment", "ee411-hw3", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "Autograded: 16 / 47" in result.stdout and "(+28 graded by hand)" in result.stdout
+    # 1.5: w_2's gradient right, w_1's wrong: w_2's 0.3 share of the 8 value points
+    assert "Autograded: 18.4 / 47" in result.stdout and "(+28 graded by hand)" in result.stdout
 
 
 def test_grade_json_is_the_report(tmp_path):
@@ -185,7 +186,7 @@ def test_grade_takes_a_folder_and_a_zip_of_submissions_and_writes_one_summary(tm
                          "late.zip/erin", "late.zip/frank"}
     for name in ("alice.ipynb", "dave", "late.zip/erin"):
         assert rows[name]["status"] == "graded" and rows[name]["score"] == "28", rows[name]
-    assert rows["bob.ipynb"]["score"] == "16" and rows["bob.ipynb"]["1.5"] == "0"
+    assert rows["bob.ipynb"]["score"] == "18.4" and rows["bob.ipynb"]["1.5"] == "2.4"
     assert float(rows["late.zip/frank"]["score"]) < 28
     assert rows["carol.ipynb"]["status"] == "not_gradable"
     assert "not valid JSON" in rows["carol.ipynb"]["reason"]

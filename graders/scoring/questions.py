@@ -20,7 +20,13 @@ from graders.inputs import PlannedCall
 from graders.results import Candidate, CheckResult, Outcome, ProbeRecord, QuestionResult
 from graders.scoring.function import Fault, ReferenceCache
 from graders.scoring.models import ModelContext
-from graders.scoring.sections import locate_question, prompt_cell
+from graders.scoring.sections import (
+    locate,
+    locate_question,
+    prompt_cell,
+    question_letter,
+    question_number,
+)
 from graders.spec import Question
 
 __all__ = ["MISSING_DATA", "ModelContext", "ReferenceCache", "score_question"]
@@ -93,15 +99,19 @@ def _score_candidate(
 def _parts(models: ModelContext) -> list[int]:
     """The cells that begin a part of the notebook: where each question was found, and
     the top two levels of headings ("## 2 KMNIST"). A deeper heading inside a question
-    ("#### Final version") does not; without the assignment's questions, every heading
-    and prompt does."""
+    ("#### Final version") does not; where no question is found, every heading and
+    prompt does."""
     cells = models.cells
     prompts = {cells[i].index for p in models.prompts if (i := prompt_cell(cells, p)) is not None}
-    if not models.questions:
-        return sorted({c.index for c in cells if c.kind == "markdown" and c.heading} | prompts)
+    # a question found by its number too ("### 1.2 logistic loss"), whether or not the
+    # spec names its section
     starts = {s.start.index for q in models.questions
-              if (s := locate_question(cells, q)).found and s.how != "whole notebook"
-              and s.start is not None}
+              if (s := locate(cells, section=q.section, number=question_number(q.id),
+                              prompt=q.prompt, anchors=q.anchors,
+                              letter=question_letter(q.id))).found
+              and s.how != "whole notebook" and s.start is not None}
+    if not starts:
+        return sorted({c.index for c in cells if c.kind == "markdown" and c.heading} | prompts)
     major = {c.index for c in cells if c.kind == "markdown" and c.heading and c.level <= 2}
     return sorted(starts | major | prompts)
 

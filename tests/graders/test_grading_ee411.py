@@ -12,6 +12,13 @@ from tests.conftest import NOTEBOOKS, ROOT, make_notebook, points, question
 
 FULL = {"1.1": 5.0, "1.2": 5.0, "1.3": 6.0, "1.5": 12.0}
 
+
+def _torch_time(fixture: str) -> dict[str, float]:
+    """A cold `import torch` takes 3 s of CPU: beside another test on two cores it runs
+    past the 4 s the other tests' cells get."""
+    source = (NOTEBOOKS / "ee411_hw3" / fixture).read_text()
+    return {"cell_timeout_s": 30} if "import torch" in source else {}
+
 pytestmark = pytest.mark.sandbox
 
 
@@ -39,7 +46,7 @@ def test_reference_solution_as_notebook_scores_full_marks(grade, ee411):
     "redefined_predict.ipynb",
 ])
 def test_correct_submissions_in_every_style_score_full_marks(grade, fixture):
-    graded = grade(fixture)
+    graded = grade(fixture, **_torch_time(fixture))
     assert points(graded, FULL) == FULL, [q.feedback for q in graded.report.questions]
 
 
@@ -98,7 +105,7 @@ def test_the_definition_answering_the_question_is_graded_not_the_last_binding(gr
     ("hanging_ignores_alarm.ipynb", "1.5", 0.0, "did not return within 2 s"),
 ])
 def test_each_flaw_costs_exactly_its_question(grade, fixture, qid, expected, phrase):
-    graded = grade(fixture)
+    graded = grade(fixture, **_torch_time(fixture))
     assert points(graded, FULL) == {**FULL, qid: expected}
     assert phrase in " ".join(question(graded, qid).feedback)
 
