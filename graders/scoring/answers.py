@@ -305,6 +305,31 @@ def _declared(line: str, form: AnswerForm, others: frozenset[str]) -> list[Any]:
     return list(dict.fromkeys([*equated, *at_once, tokens[-1][2]]))
 
 
+def _paired(line: str, own: tuple[str, ...], neighbours: tuple[str, ...],
+            form: AnswerForm) -> list[Any]:
+    """The value a line gives this answer in a pair, respectively: "input / output
+    channels | 10 / 20" gives the input 10 and the output 20."""
+    if form not in (AnswerForm.COUNT, AnswerForm.NUMBER) or "/" not in line:
+        return []
+    line = _plain(line)
+    for mine in own:
+        for theirs in neighbours:
+            if mine.lower() == theirs.lower():
+                continue
+            a, b = re.escape(mine), re.escape(theirs)
+            labels = re.search(rf"(?<!\w)(?:({a})\s*/\s*{b}|{b}\s*/\s*({a}))(?!\w)", line,
+                               re.IGNORECASE)
+            if labels is None:
+                continue
+            pair = re.search(rf"(?<![\w.])({_NUM})\s*/\s*({_NUM})(?![\w.])", line[labels.end():])
+            if pair is None:
+                return []
+            token = pair.group(1) if labels.group(1) is not None else pair.group(2)
+            value = _number_of(token, form is not AnswerForm.COUNT)
+            return [value] if value is not None else []
+    return []
+
+
 def _beside(line: str, start: int, end: int, p: int, e: int) -> bool:
     """Nothing but spaces, emphasis and a colon between a label and a number."""
     gap = line[end:p] if p >= end else line[e:start]
@@ -427,7 +452,9 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
             if any(_label_spans(plain, w) for w in rivals) and \
                     not any(_label_spans(plain, w) for w in own):
                 continue
-            stated = _stated(line, words, check.form, others)
+            # a pair read respectively says all this line says of this answer
+            stated = _paired(line, check.labels, neighbours, check.form) or \
+                _stated(line, words, check.form, others)
             found += [Sighting(f"cell {cell.index + 1}", v) for v in stated]
             if single and written and _DECLARES.search(_plain(line)):
                 declared.append([Sighting(f"cell {cell.index + 1}'s answer", v)

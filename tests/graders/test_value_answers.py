@@ -337,3 +337,12 @@ def test_a_name_bound_by_hand_before_a_machine_reuses_it_is_the_students():
     own = [md(0, "## Problem 2"),
            code(1, "def grad(x1, x2):\n    return 0.14112, 1.0\ndx1, dx2 = grad(1.5, 0.5)")]
     assert score(SLOPE, own, record(scalars={"dx1": 0.14112})).fraction == 1.0
+
+
+def test_a_pair_of_answers_is_read_respectively():
+    prompt = md(1, f"(b) {CHANNELS_PROMPT}")
+    question = Question(id="2b", title="t", points=2, checks=(IN, OUT))
+    cells = [md(0, "## Problem 2"), prompt, md(2, "| (b) input / output channels | 10 / 20 |")]
+    assert [score(c, cells, question=question).fraction for c in (IN, OUT)] == [1.0, 1.0]
+    swapped = [md(0, "## Problem 2"), prompt, md(2, "| (b) output / input channels | 10 / 20 |")]
+    assert [score(c, swapped, question=question).fraction for c in (IN, OUT)] == [0.0, 0.0]
