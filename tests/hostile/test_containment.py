@@ -121,6 +121,10 @@ def test_the_search_for_leftover_sleeps_finds_one_running_on_the_host():
 
     sleeper = subprocess.Popen(["sleep", "6113"])
     try:
+        # the child's argv is python's until it has exec'd sleep: under load, a moment
+        deadline = time.monotonic() + 5
+        while sleeper.pid not in _sleeps(b"6113") and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert sleeper.pid in _sleeps(b"6113") and sleeper.pid not in _sleeps(b"6114")
     finally:
         sleeper.kill()
