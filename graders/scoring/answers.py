@@ -214,7 +214,9 @@ def _lines(cell: CellSummary) -> list[tuple[str, bool]]:
 _STRUCK = re.compile(r"~~.*?~~|<(del|s|strike)>.*?</\1>", re.IGNORECASE)
 # where a line declares the student's own answer: "**Answer (d):** 1,800", "so my
 # answer is 256,680" (not a prompt's "give your answer to 3 decimals")
-_DECLARES = re.compile(r"^[\s>*_#\-]*(?:answer|solution|ans)\b|\b(?:my|the|final) answer\b",
+# "**Answer:** 1,820": under a prompt that asks for one value, the answer line states it
+_ANSWER = ("answer", "solution", "ans")
+_DECLARES = re.compile(rf"^[\s>*_#\-]*(?:{'|'.join(_ANSWER)})\b|\b(?:my|the|final) answer\b",
                        re.IGNORECASE)
 
 
@@ -400,8 +402,10 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
     variables = variables if isinstance(variables, dict) else {}
     # by hand: a variable bound to autograd's result (x.grad, autograd.grad) is not, nor
     # anything a cell that runs autograd or takes finite differences binds
-    machine = _by_machine(cells) if check.by_hand else set()
-    automatic = _from_machine(cells, machine) if check.by_hand else set()
+    functions = frozenset(n for c in cells if c.kind == "code"
+                          for n in definitions(c.source)) if check.by_hand else frozenset()
+    machine = _by_machine(cells, functions) if check.by_hand else set()
+    automatic = _from_machine(cells, machine, functions) if check.by_hand else set()
     for name in check.names:
         if name in variables and name not in automatic:
             found.append(Sighting(f"`{name}`", variables[name], name))
@@ -475,14 +479,13 @@ _MACHINE_CALL = re.compile(
     r"\.gradient\s*\(")
 
 
-def _from_machine(cells: list[CellSummary], machine: set[int]) -> set[str]:
+def _from_machine(cells: list[CellSummary], machine: set[int],
+                  functions: frozenset[str]) -> set[str]:
     """Names whose last binding is what a machine derived: autograd's result (also
     unpacked: ``d1, d2 = x.grad.tolist()``), a call of a notebook function in a cell that
     takes a difference quotient of it (``fp = y(x1 + h, x2)``), or anything computed
     from those (``dx1 = float(J[0])``), in the notebook's order: a name bound again by
     hand afterwards is the student's."""
-    functions = frozenset(n for c in cells if c.kind == "code"
-                          for n in definitions(c.source))
     own_grad = "grad" in functions
     tainted: set[str] = set()
     for cell in cells:
@@ -504,11 +507,10 @@ def _from_machine(cells: list[CellSummary], machine: set[int]) -> set[str]:
     return tainted
 
 
-def _by_machine(cells: list[CellSummary]) -> set[int]:
+def _by_machine(cells: list[CellSummary], functions: frozenset[str]) -> set[int]:
     """The code cells whose numbers a machine derived: autograd run, or a difference
     quotient of a notebook function (``(y(x1 + h, x2) - y(x1 - h, x2)) / (2 * h)``)."""
     code = [c for c in cells if c.kind == "code"]
-    functions = frozenset(n for c in code for n in definitions(c.source))
     return {c.index for c in code if _AUTOGRAD.search(c.source) or _MACHINE_CALL.search(
         c.source) or "sympy" in c.source or finite_difference(python(c.source) or "",
                                                                functions)}
@@ -529,10 +531,6 @@ def _shown_name(source: str) -> str | None:
     if isinstance(last, ast.Expr) and isinstance(last.value, ast.Name):
         return last.value.id
     return None
-
-
-# "**Answer:** 1,820": under a prompt that asks for one value, the answer line states it
-_ANSWER = ("answer", "solution", "ans")
 
 
 # --------------------------------------------------------------------------- score

@@ -58,9 +58,7 @@ def test_representation_differences_are_accepted_and_named(grade):
 
 
 def test_torch_tensors_are_accepted_and_named(grade):
-    # a cold `import torch` takes 3 s of CPU: beside another test on two cores it ran
-    # past the 4 s the other tests' cells get
-    feedback = " ".join(question(grade("correct_torch.ipynb", cell_timeout_s=30),
+    feedback = " ".join(question(grade("correct_torch.ipynb", **_torch_time("correct_torch.ipynb")),
                                  "1.5").feedback)
     assert "torch tensor where a numpy array was expected: accepted" in feedback
 
