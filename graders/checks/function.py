@@ -4,7 +4,6 @@ the reference's values; the gradient and numerical-stability variants of it."""
 from __future__ import annotations
 
 import ast
-import textwrap
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -23,7 +22,7 @@ from graders.scoring.models.code import (
     finite_difference,
     free_names,
     imported_as,
-    parse,
+    nodes,
     read,
     referenced,
 )
@@ -93,15 +92,26 @@ def _coincidence(check: FunctionCheck, ev: Evidence
     case is wrong; with a computed value, when only the cases of one size are right.
     Those cases keep what the others earn (an output that is right everywhere keeps its
     share)."""
-    sources = _written(check, ev)
-    code = read(ev.models.cells) if sources and ev.models else None
-    free = {n for s in sources for n in free_names(s)}
-    known = {n: code.integers[n] for n in sorted(free) if n in code.integers} if code else {}
-    computed = sorted(n for n in free if n in code.assigned and n not in known) \
-        if code else []
+    read_once: list[tuple[dict[str, int], list[str]]] = []
+
+    def globals_read() -> tuple[dict[str, int], list[str]]:
+        sources = _written(check, ev)
+        code = read(ev.models.cells) if sources and ev.models else None
+        if code is None:
+            return {}, []
+        free = {n for s in sources for n in free_names(s)}
+        known = {n: code.integers[n] for n in sorted(free) if n in code.integers}
+        return known, sorted(n for n in free if n in code.assigned and n not in known)
 
     def zeroed(calls: list[PlannedCall], credits: list[float]
                ) -> tuple[list[int], str] | None:
+        # read only when it can matter: some case earned something and another did not
+        # (wrong work and right work, most hand-ins, are decided without it)
+        if not any(c > 0 for c in credits) or all(c >= 1.0 for c in credits):
+            return None
+        if not read_once:
+            read_once.append(globals_read())
+        known, computed = read_once[0]
         varying = sorted({d for c in calls for d in c.dims
                           if len({o.dims.get(d) for o in calls}) > 1})
         for name, value in known.items():
@@ -156,13 +166,8 @@ def _numeric(check: GradientCheck, ev: Evidence) -> str | None:
 def _autograd(sources: list[str]) -> bool:
     """torch's autograd run: ``loss.backward()`` or a tensor's ``.grad`` read (an
     attribute: a variable named ``grad`` is the student's own)."""
-    for source in sources:
-        tree = parse(textwrap.dedent(source))
-        if isinstance(tree, ast.Module) and any(
-                isinstance(n, ast.Attribute) and n.attr in ("backward", "grad")
-                for n in ast.walk(tree)):
-            return True
-    return False
+    return any(isinstance(n, ast.Attribute) and n.attr in ("backward", "grad")
+               for source in sources for n in nodes(source))
 
 
 def score_stability(check: StabilityCheck, ev: Evidence) -> CheckScore:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from graders.scoring.models.code import nodes
+
 _LOOP_NODES: dict[type, str] = {
     ast.For: "a for loop",
     ast.AsyncFor: "a for loop",
@@ -33,14 +35,11 @@ class LoopFinding:
 
 def find_loops(source: str, function: str) -> list[LoopFinding] | None:
     """Loops in ``source``; None when it cannot be parsed."""
-    import textwrap
-
-    try:
-        tree = ast.parse(textwrap.dedent(source))
-    except SyntaxError:
+    every = nodes(source)
+    if not every:
         return None
     found = []
-    for node in ast.walk(tree):
+    for node in every:
         construct = _LOOP_NODES.get(type(node)) or _loop_call(node)
         if construct:
             found.append(LoopFinding(function, construct, getattr(node, "lineno", 0)))

@@ -78,6 +78,16 @@ def parse(text: str) -> ast.Module | SyntaxError:
         return error
 
 
+@lru_cache(maxsize=1024)
+def nodes(source: str) -> tuple[ast.AST, ...]:
+    """Every node of ``source`` (dedented: a method's text), in ``ast.walk``'s order;
+    empty when it does not parse. One walk per text, shared by every reader of it (the
+    free names, the names referenced, the numeric-gradient and autograd readings, the
+    helpers called): walking a tree costs more than parsing it. Read only."""
+    tree = parse(textwrap.dedent(source))
+    return () if isinstance(tree, SyntaxError) else tuple(ast.walk(tree))
+
+
 def python(source: str) -> str | None:
     """The cell's Python: IPython's magics and shell escapes (``%matplotlib inline``,
     ``!pip install``) blanked, line numbers kept; None for a cell of another language."""
@@ -109,6 +119,16 @@ def value(node: ast.AST, constants: dict[str, Any]) -> Any:
 
 
 def _readable(node: ast.AST, constants: dict[str, Any]) -> Any:
+    # the common cases without an exception: a call's arguments are mostly names,
+    # attributes and calls, which no literal reading finds
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return constants.get(node.id, UNKNOWN)
+    if isinstance(node, ast.Attribute | ast.Subscript | ast.Lambda | ast.Compare
+                  | ast.JoinedStr | ast.ListComp | ast.GeneratorExp) or (
+            isinstance(node, ast.Call) and getattr(node.func, "id", None) != "set"):
+        return UNKNOWN
     try:
         return value(node, constants)
     except _UNREADABLE:
@@ -215,18 +235,20 @@ def _small(node: ast.AST) -> bool:
 def free_names(source: str) -> frozenset[str]:
     """The names a function's source reads but neither takes as a parameter nor binds
     itself: the notebook's globals (and builtins) it depends on."""
-    try:
-        tree = ast.parse(textwrap.dedent(source))
-    except SyntaxError:
-        return frozenset()
-    bound = {a.arg for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.Lambda)
-             for a in (*n.args.posonlyargs, *n.args.args, *n.args.kwonlyargs,
-                       *(x for x in (n.args.vararg, n.args.kwarg) if x))}
-    bound |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
-              and isinstance(n.ctx, ast.Store | ast.Del)}
-    bound |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
-    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
-                     and isinstance(n.ctx, ast.Load) and n.id not in bound)
+    bound: set[str] = set()
+    loaded: list[str] = []
+    for n in nodes(source):
+        if isinstance(n, ast.FunctionDef | ast.Lambda):
+            bound |= {a.arg for a in (*n.args.posonlyargs, *n.args.args, *n.args.kwonlyargs,
+                                      *(x for x in (n.args.vararg, n.args.kwarg) if x))}
+            if isinstance(n, ast.FunctionDef):
+                bound.add(n.name)
+        elif isinstance(n, ast.Name):
+            if isinstance(n.ctx, ast.Load):
+                loaded.append(n.id)
+            else:
+                bound.add(n.id)
+    return frozenset(n for n in loaded if n not in bound)
 
 
 def _optim_getattr(node: ast.Call) -> bool:
@@ -375,11 +397,7 @@ def defined_in(cells: Sequence[CellSummary], symbol: str, cell: int | None, *,
 def referenced(source: str) -> frozenset[str]:
     """Every name and attribute the source mentions (``scipy.optimize.approx_fprime``
     mentions scipy, optimize and approx_fprime); empty when it does not parse."""
-    try:
-        tree = ast.parse(textwrap.dedent(source))
-    except SyntaxError:
-        return frozenset()
-    return frozenset(n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(tree)
+    return frozenset(n.id if isinstance(n, ast.Name) else n.attr for n in nodes(source)
                      if isinstance(n, ast.Name | ast.Attribute))
 
 
@@ -387,6 +405,8 @@ def referenced(source: str) -> frozenset[str]:
 def imported_as(source: str) -> Mapping[str, str]:
     """Names a cell's imports bind to another name (``from scipy.optimize import
     approx_fprime as af``: af -> approx_fprime)."""
+    if " as " not in source:  # most cells: no walk needed to know there is no alias
+        return MappingProxyType({})
     tree, _ = _module(source)
     found = {}
     for node in ast.walk(tree) if tree is not None else ():
@@ -398,13 +418,9 @@ def imported_as(source: str) -> Mapping[str, str]:
 
 
 def _names(source: str) -> set[str]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
     # a class's method called through its class (``Backprop.batch(...)``) is a helper too
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
-        f"{n.value.id}.{n.attr}" for n in ast.walk(tree)
+    return {n.id for n in nodes(source) if isinstance(n, ast.Name)} | {
+        f"{n.value.id}.{n.attr}" for n in nodes(source)
         if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
 
 
@@ -418,20 +434,17 @@ def finite_difference(source: str, callables: frozenset[str] = frozenset(), *,
     formula, not an estimate; and the source must hold a step, a literal of at most 1e-2
     (``h=1e-5``): ``x_1 - sigmoid(z_2)`` alone is not an estimate of anything (``step``
     False: the caller has seen the step elsewhere)."""
-    try:
-        tree = ast.parse(textwrap.dedent(source))
-    except SyntaxError:
+    every = nodes(source)
+    if not every or (step and not any(_small(n) for n in every)):
         return None
-    if step and not any(_small(n) for n in ast.walk(tree)):
-        return None
-    local = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)} | {
-        t.id for n in ast.walk(tree) if isinstance(n, ast.Assign)
+    local = {n.name for n in every if isinstance(n, ast.FunctionDef)} | {
+        t.id for n in every if isinstance(n, ast.Assign)
         and isinstance(n.value, ast.Lambda) for t in n.targets if isinstance(t, ast.Name)}
-    passed = {a.arg for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.Lambda)
+    passed = {a.arg for n in every if isinstance(n, ast.FunctionDef | ast.Lambda)
               for a in (*n.args.posonlyargs, *n.args.args, *n.args.kwonlyargs)}
     known = callables | local | passed
     assigned: dict[str, list[ast.expr]] = {}
-    for n in ast.walk(tree):
+    for n in every:
         if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign) and n.value is not None:
             targets = n.targets if isinstance(n, ast.Assign) else [n.target]
             for t in targets:
@@ -464,7 +477,7 @@ def finite_difference(source: str, callables: frozenset[str] = frozenset(), *,
             return True
         return ast.dump(left[0]) != ast.dump(right[0])
 
-    for n in ast.walk(tree):
+    for n in every:
         if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub):
             pair = (n.left, n.right)
         elif isinstance(n, ast.Call) and len(n.args) == 2 and getattr(
