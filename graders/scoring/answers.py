@@ -24,7 +24,7 @@ import numpy as np
 from graders.errors import SpecError
 from graders.results import CellSummary, ProbeRecord
 from graders.scoring.function import CheckScore, Fault
-from graders.scoring.models.code import definitions, finite_difference, parse, python
+from graders.scoring.models.code import definitions, finite_difference, parse, python, walk
 from graders.scoring.models.context import ModelContext, _payload
 from graders.scoring.sections import prompt_cell, quotes
 from graders.spec import AnswerForm, ValueCheck
@@ -364,7 +364,7 @@ def _nodes(cells: list[CellSummary]) -> Iterator[ast.AST]:
     for cell in cells:
         tree = _tree(python(cell.source) or "") if cell.kind == "code" else None
         if tree is not None:
-            yield from ast.walk(tree)
+            yield from walk(tree)
 
 
 def _assigned(cells: list[CellSummary]) -> set[str]:
@@ -492,17 +492,17 @@ def _from_machine(cells: list[CellSummary], machine: set[int],
         tree = _tree(python(cell.source) or "") if cell.kind == "code" else None
         if tree is None:
             continue
-        assigns = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Assign)),
+        assigns = sorted((n for n in walk(tree) if isinstance(n, ast.Assign)),
                          key=lambda n: (n.lineno, n.col_offset))
         for node in assigns:
             text = ast.unparse(node.value)
-            names = {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            names = {n.id for t in node.targets for n in walk(t) if isinstance(n, ast.Name)}
             derived = bool(_MACHINE_CALL.search(text)) or (
                 not own_grad and re.search(r"\bgrad\s*\(", text) is not None) or (
                 cell.index in machine and any(
                     isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
-                    and c.func.id in functions for c in ast.walk(node.value))) or any(
-                isinstance(n, ast.Name) and n.id in tainted for n in ast.walk(node.value))
+                    and c.func.id in functions for c in walk(node.value))) or any(
+                isinstance(n, ast.Name) and n.id in tainted for n in walk(node.value))
             tainted = tainted | names if derived else tainted - names
     return tainted
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import ast
 import operator
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from types import MappingProxyType
@@ -78,6 +79,24 @@ def parse(text: str) -> ast.Module | SyntaxError:
         return error
 
 
+def walk(node: ast.AST) -> Iterator[ast.AST]:
+    """``ast.walk``, in its order (breadth first), without its generator per node: the
+    readers of a notebook's code spend most of their time walking trees."""
+    todo = deque([node])
+    pop, push = todo.popleft, todo.append
+    while todo:
+        current = pop()
+        for name in current._fields:
+            child = getattr(current, name, None)
+            if isinstance(child, ast.AST):
+                push(child)
+            elif isinstance(child, list):
+                for item in child:
+                    if isinstance(item, ast.AST):
+                        push(item)
+        yield current
+
+
 @lru_cache(maxsize=1024)
 def nodes(source: str) -> tuple[ast.AST, ...]:
     """Every node of ``source`` (dedented: a method's text), in ``ast.walk``'s order;
@@ -85,7 +104,7 @@ def nodes(source: str) -> tuple[ast.AST, ...]:
     free names, the names referenced, the numeric-gradient and autograd readings, the
     helpers called): walking a tree costs more than parsing it. Read only."""
     tree = parse(textwrap.dedent(source))
-    return () if isinstance(tree, SyntaxError) else tuple(ast.walk(tree))
+    return () if isinstance(tree, SyntaxError) else tuple(walk(tree))
 
 
 def python(source: str) -> str | None:
@@ -167,12 +186,12 @@ def _read(cells: tuple[CellSummary, ...]) -> Code:
             if isinstance(statement, ast.Assign | ast.AugAssign | ast.AnnAssign):
                 targets = statement.targets if isinstance(statement, ast.Assign) \
                     else [statement.target]
-                code.assigned |= {n.id for t in targets for n in ast.walk(t)
+                code.assigned |= {n.id for t in targets for n in walk(t)
                                   if isinstance(n, ast.Name)}
             # one walk: ast.walk visits an assignment before its value, so a call knows
             # the name it is bound to when it is reached
             bound = {}
-            for node in ast.walk(statement):
+            for node in walk(statement):
                 if isinstance(node, ast.Assign) and len(node.targets) == 1 \
                         and isinstance(node.targets[0], ast.Name) \
                         and isinstance(node.value, ast.Call):
@@ -303,7 +322,7 @@ def savefig_calls(source: str) -> int:
         tree = ast.parse(text)
     except SyntaxError:
         return 0
-    return sum(1 for node in ast.walk(tree) if isinstance(node, ast.Call)
+    return sum(1 for node in walk(tree) if isinstance(node, ast.Call)
                and getattr(node.func, "attr", getattr(node.func, "id", "")) == "savefig")
 
 
@@ -409,7 +428,7 @@ def imported_as(source: str) -> Mapping[str, str]:
         return MappingProxyType({})
     tree, _ = _module(source)
     found = {}
-    for node in ast.walk(tree) if tree is not None else ():
+    for node in walk(tree) if tree is not None else ():
         if isinstance(node, ast.ImportFrom | ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -458,7 +477,7 @@ def finite_difference(source: str, callables: frozenset[str] = frozenset(), *,
         values = assigned.get(node.id, []) if isinstance(node, ast.Name) else [node]
         found: list[tuple[ast.Call, bool]] = []
         for value in values:
-            found += [(c, c is value) for c in ast.walk(value) if isinstance(c, ast.Call)]
+            found += [(c, c is value) for c in walk(value) if isinstance(c, ast.Call)]
         return found
 
     def callee(call: ast.Call) -> str | None:

@@ -96,21 +96,32 @@ def _calls(source: str) -> tuple[tuple[int, int, int], tuple[str, ...]]:
     counts = [0, 0, 0]
     called: list[str] = []
 
-    def visit(node: ast.AST, weight: int) -> None:
-        for child in ast.iter_child_nodes(node):
-            inner = 2 if isinstance(child, ast.For | ast.While | ast.comprehension) else weight
-            if isinstance(child, ast.Call):
-                kind = _kind(child)
-                if kind is None:
-                    name = getattr(child.func, "attr", getattr(child.func, "id", ""))
-                    if name:
-                        called.append(name)
-                else:
-                    counts[kind] += inner
-            visit(child, inner)
-
-    visit(tree, 1)
+    # depth first, each node before its children and its children in order (as a
+    # recursion would, without a call per node): a call's weight is 2 inside a loop
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, weight = stack.pop()
+        if isinstance(node, ast.For | ast.While | ast.comprehension):
+            weight = 2
+        elif isinstance(node, ast.Call):
+            kind = _kind(node)
+            if kind is None:
+                name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+                if name:
+                    called.append(name)
+            else:
+                counts[kind] += weight
+        children = [c for f in node._fields for c in _children(getattr(node, f, None))]
+        stack += [(c, weight) for c in reversed(children)]
     return (counts[0], counts[1], counts[2]), tuple(called)
+
+
+def _children(value: object) -> list[ast.AST]:
+    if isinstance(value, ast.AST):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, ast.AST)]
+    return []
 
 
 def _kind(call: ast.Call) -> int | None:

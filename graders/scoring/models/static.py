@@ -119,7 +119,9 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
     missing, idle = [], []
     # each constructor call answers the most specific setting it fits: SGD(lr=0.01,
     # momentum=0.9, nesterov=True) is the handout's Nesterov SGD, not also its plain one
-    fits = {id(call): [s for s in check.settings if _fits(call, s)] for call in code.calls}
+    named = {s.name for s in check.settings}
+    constructed = [call for call in code.calls if call.name in named]
+    fits = {id(call): [s for s in check.settings if _fits(call, s)] for call in constructed}
     answers = {key: [s for s in found if len(s.kwargs) == max(len(f.kwargs) for f in found)]
                for key, found in fits.items() if found}
     # a notebook that writes its own training loop (zero_grad(), backward()) and never steps
@@ -130,7 +132,7 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
     model, first = network if network is not None else (None, None)
     stepped_settings = _stepped(check, steps or [], first)
     for setting in check.settings:
-        built = [call for call in code.calls if setting in answers.get(id(call), ())]
+        built = [call for call in constructed if setting in answers.get(id(call), ())]
         args = ", ".join(f"{k}={v}" for k, v in setting.kwargs)
         if not built:
             missing.append(f"{setting.name}({args})")
