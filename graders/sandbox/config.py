@@ -77,7 +77,9 @@ class Limits:
     max_processes: int = 128
     cpu_seconds: int = 1800
     file_size_bytes: int = 256 * MiB
-    open_files: int = 512
+    # the PyTorch tutorials' DataLoader(num_workers=2) passes batches between processes
+    # as file descriptors: 512 ran out mid-epoch on CIFAR-10 (a student's own cell failed)
+    open_files: int = 4096
     tmp_bytes: int = 256 * MiB
     home_bytes: int = 256 * MiB
     # Caps set on purpose by the deployment; an assignment's own budgets apply below them
