@@ -30,7 +30,14 @@ from graders.results import (
 )
 from graders.scoring.function import ReferenceCache
 from graders.scoring.models.context import ModelContext
-from graders.spec import Assignment, Check, ModelAccuracyCheck, Question
+from graders.spec import (
+    Assignment,
+    Check,
+    ModelAccuracyCheck,
+    Question,
+    ReportedAccuracyCheck,
+    SavedModelCheck,
+)
 
 REQUEST = "model:0"  # the kernel request that answers a control's check
 SEED = 7
@@ -182,7 +189,8 @@ class _HeldLabels(ModelContext):
 
     held: tuple[int, ...] = ()
 
-    def labels(self, check: ModelAccuracyCheck) -> np.ndarray:
+    def labels(self, check: ModelAccuracyCheck | SavedModelCheck | ReportedAccuracyCheck
+               ) -> np.ndarray:
         labels = np.asarray(self.held, dtype=np.int64)
         labels.setflags(write=False)
         return labels
@@ -226,8 +234,11 @@ def linear_net(sizes: Sequence[int], forward: str, *, cls: str = "Net") -> dict[
 
 
 def predictions(labels: np.ndarray, accuracy: float, classes: int) -> np.ndarray:
-    """Class predictions right on exactly ``accuracy`` of ``labels`` (the first ones wrong)."""
+    """Class predictions right on exactly ``accuracy`` of ``labels`` (the first ones wrong,
+    each answering another class in turn: a network's mistakes are spread, not one
+    renaming of the classes)."""
     preds = labels.astype(np.int64).copy()
     wrong = round((1.0 - accuracy) * labels.size)
-    preds[:wrong] = (preds[:wrong] + 1) % classes
+    shift = 1 + np.arange(wrong) % max(1, classes - 1)
+    preds[:wrong] = (preds[:wrong] + shift) % classes
     return preds

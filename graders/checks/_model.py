@@ -8,9 +8,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from graders.checks.base import Evidence, Request
+from graders.hidden import hidden_file
 from graders.protocol import ModelRequestKind
 from graders.scoring.function import CheckScore, Fault
 from graders.scoring.models.context import _payload
+from graders.spec import HiddenSet, Transform
 
 C = TypeVar("C")
 
@@ -29,18 +31,22 @@ def from_payload(scorer: Callable[[C, Evidence, dict[str, Any]], CheckScore]
 
 
 def describe_models(*, saved: bool, public: bool, pretrained: bool = False,
-                    forward: tuple[int, ...] | None = None) -> Request:
-    """Find and describe the notebook's models (no hidden images): ``public`` also
-    measures them on the notebook's own test loader; ``forward`` runs each on a small
-    batch of inputs of that shape."""
-    body: dict[str, Any] = {"kind": ModelRequestKind.EVALUATE.value, "images": None,
+                    forward: tuple[int, ...] | None = None,
+                    data: HiddenSet | None = None,
+                    fallback: tuple[Transform, ...] = ()) -> Request:
+    """Find and describe the notebook's models: ``public`` also measures them on the
+    notebook's own test loader; ``forward`` runs each on a small batch of inputs of that
+    shape; ``data`` also predicts grader-held images (``fallback``: their transform where
+    the notebook has none)."""
+    body: dict[str, Any] = {"kind": ModelRequestKind.EVALUATE.value,
+                            "images": hidden_file(data) if data is not None else None,
                             "saved": saved, "memory": True, "public": public}
     if pretrained:
         body["pretrained"] = True
     if forward is not None:
         body["forward"] = list(forward)
-    body["fallback_transform"] = [["ToTensor"]]
-    return body, None
+    body["fallback_transform"] = [t.wire() for t in fallback] if fallback else [["ToTensor"]]
+    return body, data
 
 
 def loaders() -> Request:

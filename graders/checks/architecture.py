@@ -110,6 +110,59 @@ def _defined_not_called(noise: np.ndarray) -> list[Control[ArchitectureCheck]]:
         # (the notebook holds them), which costs the parameter count's quarter
         control("an extra layer defined and never called", (784, 512, 256, 256, 10),
                 _forward("F.relu"), ["fc1", "fc2", "fc4"], 0.75),
+        *_as_it_ran(noise),
+    ]
+
+
+def _as_it_ran(noise: np.ndarray) -> list[Control[ArchitectureCheck]]:
+    """What the pass computed, as torch's own functions saw it (the kernel's function
+    mode), decides; the model's source, its layers' names and its own account of its
+    modules do not."""
+    question = ctl.question_for(RUN)
+    handout = (784, 512, 256, 10)
+    relu_source = _forward("F.relu")
+
+    def control(name: str, credit: float, *, functions: list[str],
+                called: list[str] | None = None, leaves: Sequence[dict[str, Any]] = (),
+                own_forward: bool = False, sizes: tuple[int, ...] = handout,
+                others: Sequence[dict[str, Any]] = ()) -> Control[ArchitectureCheck]:
+        arch = {**ctl.linear_net(sizes, relu_source), "own_forward": own_forward}
+        arch["leaves"] = [*arch["leaves"], *leaves]
+        entry = {"label": "var:net", "error": None, "architecture": arch,
+                 "forward": {"outputs": noise * 3, "functions": functions,
+                             "called": ["fc1", "fc2", "fc3"] if called is None else called}}
+        return Control(name, RUN, ctl.evidence(question, records=ctl.answered(
+            {"candidates": [entry, *others], "transform_source": "student",
+             "transform": []})), credit)
+
+    ran_relu = ["flatten", "linear", "relu"]
+    ran_sigmoid = ["flatten", "linear", "sigmoid"]
+    # an untrained network of the handout's shape beside the trained one (a decoy)
+    decoy = {"label": "var:mlp", "error": None,
+             "architecture": {**ctl.linear_net(handout, relu_source), "trained": False},
+             "forward": {"outputs": noise * 3, "functions": ran_relu,
+                         "called": ["fc1", "fc2", "fc3"]}}
+    trained_sigmoid = {"label": "var:net", "error": None,
+                       "architecture": {**ctl.linear_net((784, 256, 10), relu_source),
+                                        "trained": True},
+                       "forward": {"outputs": noise * 3, "functions": ran_sigmoid,
+                                   "called": ["fc1", "fc2"]}}
+    return [
+        control("F.relu in forward, and relu ran", 1.0, functions=ran_relu),
+        # `if self.use_relu:` false, or `torch.relu = torch.sigmoid` before training
+        control("F.relu in forward's source, but only sigmoid ran", 0.5,
+                functions=ran_sigmoid),
+        # class ReLU(nn.Module) whose forward applies the sigmoid
+        control("a layer named ReLU computing with a forward of its own", 0.5,
+                functions=ran_sigmoid, called=["fc1", "act", "fc2", "fc3"],
+                leaves=[{"name": "act", "type": "ReLU", "genuine": False}]),
+        # net.forward = other.forward: the net's own layers never run
+        control("forward replaced on the instance, none of its layers ran", 0.0,
+                functions=ran_sigmoid, called=[], own_forward=True),
+        Control("an untrained decoy of the handout's shape beside the trained network", RUN,
+                ctl.evidence(question, records=ctl.answered(
+                    {"candidates": [trained_sigmoid, decoy], "transform_source": "student",
+                     "transform": []})), 0.0),
     ]
 
 

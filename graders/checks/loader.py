@@ -17,6 +17,9 @@ from graders.spec import LoaderCheck, LoaderSplit
 SPLITS = LoaderCheck(points=4, batch_size=4, splits=(
     LoaderSplit("training", 9000, train=True), LoaderSplit("test", 3000, train=False)))
 BATCH_ONLY = LoaderCheck(points=1, splits=(), batch_size=100, dataset="MNIST")
+CLASSES = LoaderCheck(points=4, batch_size=4, splits=(
+    LoaderSplit("training", 9000, train=True, label_counts=((3, 3000), (5, 3000), (8, 3000))),
+    LoaderSplit("test", 3000, train=False, label_counts=((3, 1000), (5, 1000), (8, 1000)))))
 
 
 def _entry(name: str, length: int, *, train: bool, batch: int | None,
@@ -47,8 +50,24 @@ def controls() -> list[Control[LoaderCheck]]:
 
     mnist = [_entry("train_loader", 60000, train=True, batch=64, base="MNIST"),
              _entry("test_loader", 10000, train=False, batch=1000, base="MNIST")]
+    def classes(ids: tuple[int, ...], per_class: tuple[int, int] = (3000, 1000)
+                ) -> list[dict[str, Any]]:
+        return [{**_entry(name, n * 3, train=train, batch=4),
+                 "label_counts": {str(k): n for k in ids}}
+                for name, n, train in (("trainloader", per_class[0], True),
+                                       ("testloader", per_class[1], False))]
+
     # each split is a part of the credit, and the batch size one more
     return [
+        control("cat, dog and ship, as CIFAR-10 numbers them", CLASSES, classes((3, 5, 8)),
+                1.0),
+        control("cat, dog and ship renumbered 0, 1, 2", CLASSES, classes((0, 1, 2)), 1.0),
+        # the right sizes, but trucks (9) where ships (8) are asked
+        control("cat, dog and truck in the right numbers", CLASSES, classes((3, 5, 9)),
+                1 / 3),
+        # the batch size is a part of its own
+        control("2500/500 per class in batches of 4", CLASSES,
+                classes((3, 5, 8), (2500, 500)), 1 / 3),
         control("both splits in batches of 4", SPLITS, loaders_of(4), 1.0),
         control("batches of 64 where 4 are asked", SPLITS, loaders_of(64), 2 / 3),
         control("the test loader drawn from the training data", SPLITS,

@@ -94,6 +94,15 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
         # answers identical to the network's are no control, and cost nothing
         control("96.0%, its untrained copy answering exactly as it does", dict(
             net(0.96), untrained_predictions=net(0.96)["predictions"]), 1.0),
+        # the notebook's own numbering of the classes (its labels, its choice): graded
+        # under it when it is plainly the network's
+        control("96.0% with the classes numbered in another order",
+                dict(net(0.96), predictions=(net(0.96)["predictions"] + 3) % 10), 1.0),
+        control("96.0% on 10 outputs, the classes numbered 10..19",
+                dict(net(0.96), predictions=net(0.96)["predictions"] + 10), 1.0),
+        # random answers, given the renumbering that agrees best, stay near chance
+        control("random answers, renumbered at best", dict(
+            net(0.0), predictions=np.random.default_rng(3).integers(0, 10, 1000)), 0.0),
         control("only a fresh instance of the notebook's class",
                 net(0.10, label="class:Net"), 0.0, Fault.MISSING),
         control("forward raises on the grader's images",
@@ -110,6 +119,10 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
 RELU_NET = ModelAccuracyCheck(points=4, data=HiddenSet("synth-hidden"),
                               locate=ModelLocator(framework="vugrad", requires=("relu",),
                                                   excludes=("sigmoid",)))
+
+
+_X = np.linspace(-3, 3, 64)
+_SIGMOID = 1 / (1 + np.exp(-_X))
 
 
 def _relu_controls(labels: np.ndarray) -> list[Control[ModelAccuracyCheck]]:
@@ -140,6 +153,20 @@ def _relu_controls(labels: np.ndarray) -> list[Control[ModelAccuracyCheck]]:
         control("only the sigmoid network: not the one asked about", [sigmoid], 0.0,
                 Fault.MISSING),
         control("a leaky ReLU is not the ReLU asked for", [leaky], 0.0, Fault.MISSING),
+        # what the op gave on the forward pass decides, not its class's name
+        control("a sigmoid op named ReLUActivation", [vugrad_net(
+            "mlp", ["Add", "MatrixMultiply", "ReLUActivation", "Softmax"], 0.96) | {
+            "architecture": {"class": "MLP", "parameters": 2_010,
+                             "ops": ["Add", "MatrixMultiply", "ReLUActivation", "Softmax"],
+                             "op_samples": {"ReLUActivation": {"x": _X, "y": _SIGMOID}}}}],
+            0.0, Fault.MISSING),
+        control("a ReLU op of another name (RectifiedLinear), seen to compute max(x, 0)",
+                [vugrad_net("mlp", ["Add", "MatrixMultiply", "RectifiedLinear", "Softmax"],
+                            0.95) | {"architecture": {
+                    "class": "MLP", "parameters": 2_010,
+                    "ops": ["Add", "MatrixMultiply", "RectifiedLinear", "Softmax"],
+                    "op_samples": {"RectifiedLinear": {"x": _X, "y": np.maximum(_X, 0)}}}}],
+                1.0),
         # ReLU stacked on the sigmoid: relu(sigmoid(layer1(x))) is not the network
         # retrained with ReLU in its place
         control("ReLU applied after the sigmoid", [vugrad_net(

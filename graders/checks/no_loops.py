@@ -7,7 +7,7 @@ from __future__ import annotations
 from graders.checks import _controls as ctl
 from graders.checks.base import CheckKind, Control, Evidence
 from graders.scoring.function import CheckScore, Fault
-from graders.scoring.models.code import defined_in
+from graders.scoring.models.code import defined_in, made_unread
 from graders.scoring.style import find_loops
 from graders.spec import NoLoops
 
@@ -28,6 +28,11 @@ def score(check: NoLoops, ev: Evidence) -> CheckScore:
         return CheckScore(0.0, [f"could not find the `def {check.symbol}(...)` that defines "
                                 f"{check.symbol}() in the notebook's code, to check it for "
                                 "loops"])
+    unread = made_unread(ev.models.cells if ev.models else (), [own, *helpers.values()])
+    if unread:
+        return CheckScore(0.0, [f"{check.symbol}() calls {unread}(), which no cell of the "
+                                "notebook defines in its text (it is made from a string "
+                                "with exec): its code cannot be checked for loops"])
     findings = []
     for name, source in [(check.symbol, own), *helpers.items()]:
         loops = find_loops(source, name)
@@ -90,6 +95,14 @@ _VECTORIZE = """def predict(X, W):
 """
 
 
+_EXEC = 'exec("def _rows(X, M):\\n    return np.array([x @ M for x in X])")\n'
+_EXEC_ROWS = """def predict(X, W):
+    z_1 = _rows(X, W["w_1"])
+    z_2 = sigmoid(z_1) @ W["w_2"]
+    return z_1, z_2, sigmoid(z_2)
+"""
+
+
 def controls() -> list[Control[NoLoops]]:
     question = ctl.question_for(PREDICT)
 
@@ -106,6 +119,11 @@ def controls() -> list[Control[NoLoops]]:
 
     return [
         control("matrix products and an element-wise sigmoid", _VECTORISED, _SIGMOID, 1.0),
+        # no `for` in any def of the notebook: the looping helper is made from a string
+        control("a row loop in a helper defined by exec()", _EXEC_ROWS, _SIGMOID + _EXEC, 0.0),
+        # exec elsewhere in the notebook does not taint a function it does not reach
+        control("exec() in the notebook, predict calls only its own helpers", _VECTORISED,
+                _SIGMOID + "exec('print(1)')\n", 1.0),
         control("a for loop over the rows of X", _ROW_LOOP, _SIGMOID, 0.0),
         control("a list comprehension hidden in the helper sigmoid()", _VECTORISED,
                 _ELEMENTWISE_SIGMOID, 0.0),

@@ -3,6 +3,7 @@ whether one so built took steps with gradients while it ran (counted in the kern
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,17 @@ BOTH = OptimizerCheck(points=2, settings=(OptimizerSetting.of("SGD", lr=0.01),
 # both built and handed to the notebook's own train(): only the kernel can tell which stepped
 BOTH_TRAINED = ("sgd = optim.SGD(net.parameters(), lr=0.01)\n"
                 "adam = optim.Adam(net.parameters(), lr=0.01)\ntrain(net, sgd)\ntrain(net, adam)")
+_LOOPED = ("for kind, lr in [('SGD', 0.01), ('Adam', 0.01)]:\n"
+           "    opt = optim.SGD(net.parameters(), lr=lr) if kind == 'SGD' else "
+           "optim.Adam(net.parameters(), lr=lr)\n    train(net, opt)")
+_LISTED = ("settings = {'sgd': (torch.optim.SGD, dict(lr=0.01)),\n"
+           "            'adam': (torch.optim.Adam, dict(lr=0.01))}\n"
+           "for name, (opt_class, kwargs) in settings.items():\n"
+           "    train(net, opt_class(net.parameters(), **kwargs))")
+TRAINED_SGD = replace(SGD_MOMENTUM, min_steps=100)
+_SGD_LOOP = ("optimizer = optim.SGD(net.parameters(), lr=0.001, momentum=0.9)\n"
+             "for x, y in loader:\n    optimizer.zero_grad()\n"
+             "    criterion(net(x), y).backward()\n    optimizer.step()\n")
 NESTEROV = OptimizerCheck(points=2, settings=(
     OptimizerSetting.of("SGD", lr=0.01),
     OptimizerSetting.of("SGD", lr=0.01, momentum=0.9, nesterov=True)))
@@ -142,6 +154,26 @@ def controls() -> list[Control[OptimizerCheck]]:
                   adam + loop, 0.0, (step("Adam", lr=1e-2),)),
         witnessed("of the two, only SGD stepped", BOTH,
                   BOTH_TRAINED, 0.5, (step("SGD", lr=0.01),)),
+        # settings the text cannot read (a loop's variables, a class from a list called
+        # with **kw): torch's own steps say which trained
+        witnessed("settings from a loop's variables, each stepped", BOTH, _LOOPED, 1.0,
+                  (step("SGD", lr=0.01), step("Adam", lr=0.01))),
+        witnessed("classes from a list called with **kw, each stepped", BOTH, _LISTED, 1.0,
+                  (step("SGD", lr=0.01), step("Adam", lr=0.01))),
+        witnessed("settings from a loop's variables, only SGD stepped", BOTH, _LOOPED, 0.5,
+                  (step("SGD", lr=0.01),)),
+        # a class renamed SGD that steps as Adam: the kernel names the torch class whose
+        # step ran; one with a step of its own is nobody's
+        witnessed("a class of its own stepping where SGD is asked", BOTH, _LOOPED, 0.5,
+                  (step("SGD (own step)", lr=0.01), step("Adam", lr=0.01))),
+        # one step taken for show before another network is trained (TUM asks for 100)
+        witnessed("SGD stepped once, where 100 steps are asked", TRAINED_SGD,
+                  _SGD_LOOP, 0.0, (step("SGD", lr=0.001, momentum=0.9, steps=1),)),
+        witnessed("SGD stepped 2,250 times, where 100 steps are asked", TRAINED_SGD,
+                  _SGD_LOOP, 1.0, (step("SGD", lr=0.001, momentum=0.9, steps=2250),)),
+        # the text alone cannot make an optimizer of one it does not read
+        witnessed("no optimizer built anywhere, a step record claims one", ADAM,
+                  "train(net)", 0.0, (step("Adam", lr=1e-3),)),
         # the code decides where the kernel could not count: no step hook in its torch,
         # or a cell that ran out of time (the kernel restarted, its counts are gone)
         Control("no step hook in the kernel's torch: built and stepped in the code", ADAM,

@@ -17,23 +17,24 @@ from graders.spec import Conv2d, Layer, Linear, ParamCountCheck, layer_wire
 def request(check: ParamCountCheck, planning: Planning) -> Request:
     return {"kind": ModelRequestKind.PARAM_COUNT.value, "pattern": check.pattern,
             "models": [[layer_wire(layer) for layer in model]
-                       for model in check.models]}, None
+                       for model in (*check.models, *check.unseen)]}, None
 
 
 COUNTED = ParamCountCheck(points=4, pattern=r"(?i)param", models=(
     (Layer("Flatten"), Linear(784, 100), Layer("ReLU"), Linear(100, 10)),
     (Conv2d(1, 16, 3), Layer("ReLU"), Layer("Flatten"), Linear(16 * 26 * 26, 10)),
-))
+), unseen=((Conv2d(2, 5, 3), Layer("Flatten"), Linear(45, 3)),))
 
 
 def controls() -> list[Control[ParamCountCheck]]:
     """count_parameters() on an MLP (79,510 parameters) and a CNN (108,330), which the
     kernel builds from the spec's layers and hands to the notebook's function."""
     question = ctl.question_for(COUNTED)
-    truth = [true_parameters(model) for model in COUNTED.models]
+    every = (*COUNTED.models, *COUNTED.unseen)
+    truth = [true_parameters(model) for model in every]
     biases = [sum((layer.out_features if isinstance(layer, Linear) else layer.out_channels)
                   or 0 for layer in model if isinstance(layer, Linear | Conv2d))
-              for model in COUNTED.models]
+              for model in every]
     weights = [n - b for n, b in zip(truth, biases, strict=True)]
 
     def control(name: str, results: list[Any], credit: float) -> Control[ParamCountCheck]:
@@ -44,9 +45,14 @@ def controls() -> list[Control[ParamCountCheck]]:
     return [
         control("sums p.numel() over model.parameters()", truth, 1.0),
         control("weights only: the biases forgotten", weights, 0.0),
-        control("right for the MLP, the CNN's biases forgotten", [truth[0], weights[1]], 0.5),
+        control("right for the MLP, the conv layers' biases forgotten",
+                [truth[0], weights[1], weights[2]], 0.5),
+        # typed in: `return 79510 if ... else 108330` is right on the handout's models only
+        control("the handout's two counts returned by the model's kind",
+                [truth[0], truth[1], truth[1]], 0.0),
+        control("one number returned for every model", [truth[0]] * 3, 0.0),
         control("raises on every model", ["raised AttributeError: 'Sequential' object has no "
-                                          "attribute 'weights'"] * 2, 0.0),
+                                          "attribute 'weights'"] * 3, 0.0),
         Control("no function named like 'param'", COUNTED, ctl.evidence(
             question, records=ctl.answered({"functions": []}, "param_count")),
             0.0, Fault.MISSING),

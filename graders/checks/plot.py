@@ -151,6 +151,12 @@ def controls() -> list[Control[PlotCheck]]:
         control("two panels that both change, where two curves are asked", TWO_CURVES,
                 part(ctl.code(two_panels, images=1)), 1.0,
                 seen={"figures": [figure(1, loss, (0.2, 1.9, 20))]}),
+        # axes and nothing on them: a loop over an empty dict of histories, or empty
+        # histories drawn (the kernel saw the figure, and no point in it)
+        control("a figure with no curve on it", CURVES, part(ctl.code(_PLOT, images=1)), 0.0,
+                seen={"figures": [{"after_cell": 1, "axes": [{"curves": []}]}]}),
+        control("two empty histories drawn", TWO_CURVES, part(ctl.code(two_panels, images=1)),
+                0.0, seen={"figures": [figure(1, (0.0, 0.0, 0), (0.0, 0.0, 0))]}),
         # a one-point line (one epoch trained) is not judged flat: nothing changes yet
         control("a curve of one point", CURVES, part(ctl.code(_PLOT, images=1)), 1.0,
                 seen={"figures": [figure(1, (2.1, 2.1, 1))]}),

@@ -12,9 +12,11 @@ from graders.checks.base import CheckKind, Control
 from graders.results import CellSummary
 from graders.scoring.function import Fault
 from graders.scoring.models.accuracy import score_saved
-from graders.spec import SavedModelCheck
+from graders.spec import HiddenSet, SavedModelCheck
 
 BEST = SavedModelCheck(points=2)
+HELD_AGAINST = SavedModelCheck(points=2, data=HiddenSet("cifar10-hidden"))
+_HELD = np.arange(300) % 3
 _NET = ctl.linear_net((3072, 512, 3), "    def forward(self, x):\n"
                       "        return self.fc2(torch.relu(self.fc1(torch.flatten(x, 1))))\n",
                       cls="MLP")
@@ -38,13 +40,22 @@ def controls() -> list[Control[SavedModelCheck]]:
 
     def control(name: str, saved: list[dict[str, Any]], credit: float,
                 fault: Fault | None = None, *, cells: tuple[CellSummary, ...] = (),
-                memory: float = 0.81) -> Control[SavedModelCheck]:
+                memory: float = 0.81, check: SavedModelCheck = BEST
+                ) -> Control[SavedModelCheck]:
         payload = {"candidates": [_model("var:net", memory), *saved],
                    "transform_source": "student", "transform": ["ToTensor", "Normalize"]}
-        return Control(name, BEST, ctl.evidence(
+        return Control(name, check, ctl.evidence(
             question, records=ctl.answered(payload),
-            models=ctl.context(cells=cells or ctl.notebook(ctl.code(_KEEP_BEST)))),
+            models=ctl.context(cells=cells or ctl.notebook(ctl.code(_KEEP_BEST)),
+                               labels=_HELD)),
             credit, fault)
+
+    # a never-trained net whose forward looks each of the notebook's test images up: all
+    # right there (100%, better than the net in memory), at chance on the grader's images
+    lookup = {**_model("file:best_model.pt", 1.0),
+              "predictions": (np.arange(_HELD.size) * 7 % 5 % 3).astype(np.int64)}
+    honest = {**_model("file:best_model.pt", 0.80),
+              "predictions": ctl.predictions(_HELD, 0.78, 3)}
 
     alias = ctl.notebook(ctl.code("if val_acc > best_acc:\n    best_acc = val_acc\n"
                                   "    best_state = net.state_dict()\n"),
@@ -52,6 +63,10 @@ def controls() -> list[Control[SavedModelCheck]]:
     return [
         control("best_model.pt within 2 points of the model in memory",
                 [_model("file:best_model.pt", 0.80)], 1.0),
+        control("a saved lookup of the notebook's own test images", [lookup], 0.0,
+                check=HELD_AGAINST),
+        control("a saved net as good on the grader's images as on the notebook's",
+                [honest], 1.0, check=HELD_AGAINST),
         control("an untrained copy saved before training",
                 [_model("file:best_model.pt", 0.34)], 0.0),
         # the alias follows every later step: the file holds the last epoch's weights
@@ -86,5 +101,7 @@ def controls() -> list[Control[SavedModelCheck]]:
 SAVED_MODEL = CheckKind(
     spec=SavedModelCheck, name="saved_model", label=lambda c: "saved model",
     score=from_payload(lambda c, ev, p: score_saved(c, p, ev.context())),
-    request=lambda c, _: describe_models(saved=True, public=True),
-    needs_data=True, grades_models=True, controls=controls, kernel="probe_torch")
+    request=lambda c, _: describe_models(saved=True, public=True, data=c.data,
+                                         fallback=c.fallback_transform),
+    hidden_set=lambda c: c.data, needs_data=True, grades_models=True, controls=controls,
+    kernel="probe_torch")

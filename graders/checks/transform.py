@@ -16,6 +16,7 @@ from graders.scoring.models.loaders import score_transform
 from graders.spec import TransformCheck
 
 FIXED = np.random.default_rng(42).permutation(784)
+OTHER = np.random.default_rng(43).permutation(784)
 
 
 def tried(step: Callable[[np.ndarray, int], np.ndarray]) -> dict[str, np.ndarray]:
@@ -49,6 +50,16 @@ def controls() -> list[Control[TransformCheck]]:
                  loader: bool = True) -> Control[TransformCheck]:
         return control(name, ["ToTensor", last], credit, PERMUTED, measured, loader=loader)
 
+    def split(name: str, steps: dict[str, Any], credit: float) -> Control[TransformCheck]:
+        found = [{"name": label, "is_loader": True, "batch_size": 64, "length": length,
+                  "base": "KMNIST", "train": train,
+                  "transforms": ["ToTensor", "RandomPermutation" if label in steps else
+                                 "Normalize"], "last_step": steps.get(label, "none")}
+                 for label, length, train in (("train_loader", 60000, True),
+                                              ("test_loader", 10000, False))]
+        return Control(name, PERMUTED, ctl.evidence(
+            question, records=ctl.answered({"loaders": found}, "loaders")), credit)
+
     return [
         control("ToTensor, then Normalize", ["ToTensor", "Normalize"], 1.0),
         control("ToTensor alone: no normalisation", ["ToTensor"], 0.0),
@@ -78,6 +89,15 @@ def controls() -> list[Control[TransformCheck]]:
         permuted("pixels that are no permutation of the grader's ramp", "RandomPermutation",
                  {"first": np.full(784, 0.5), "second": np.full(784, 0.5),
                   "moved": np.full(784, 0.5)}, 0.0),
+        # the training data must be permuted, and the test data the same way
+        split("only the test loader permuted", {"test_loader": tried(lambda x, i: x[FIXED])},
+              1 / 3),
+        split("train and test loaders each with a permutation of its own",
+              {"train_loader": tried(lambda x, i: x[FIXED]),
+               "test_loader": tried(lambda x, i: x[OTHER])}, 0.5),
+        split("train and test loaders sharing one permutation",
+              {"train_loader": tried(lambda x, i: x[FIXED]),
+               "test_loader": tried(lambda x, i: x[FIXED])}, 1.0),
         Control("describing the datasets timed out", NORMALISED, ctl.evidence(
             question, records=ctl.failed(CallStatus.TIMEOUT, "did not finish within 600 s",
                                          "loaders")), 0.0, Fault.TIMED_OUT),

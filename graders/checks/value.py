@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from graders.checks import _controls as ctl
 from graders.checks.base import CheckKind, Control, Evidence, Planning, Request
 from graders.protocol import ModelRequestKind
@@ -79,6 +81,40 @@ def controls() -> list[Control[ValueCheck]]:
                 {"in_channels": 3}, 0.0),
         control("no answer: the values probe died and nothing is written", "", "", {}, 0.0,
                 Fault.MISSING, probe=False),
+        *_traces(),
+    ]
+
+
+V1 = ValueCheck(points=0.5, label="v1 = x1 / x2", reference="v1", names=("v1",),
+                form=AnswerForm.NUMBER, tolerance=Tolerance(rtol=5e-3, atol=5e-3), among=True)
+V4 = ValueCheck(points=0.5, label="v4 = v1 - v3", reference="v4", names=("v4",),
+                form=AnswerForm.NUMBER, tolerance=Tolerance(rtol=5e-3, atol=5e-3), among=True)
+
+
+def _traces() -> list[Control[ValueCheck]]:
+    """A forward trace at x = (1.5, 0.5): each intermediate is looked for among the values
+    the notebook shows. A printed grid of numbers shows every value, and answers none."""
+    question = ctl.question_for(V1, V4, section=r"forward", prompt="Give the forward trace")
+    solution = ctl.reference(v1=3.0, v4=3.0 - 1.6487212707)
+
+    def control(name: str, printed: list[str], credit: float) -> Control[ValueCheck]:
+        cells = ctl.notebook(ctl.md("## Forward trace"), ctl.md("Give the forward trace"),
+                             *(ctl.code(f"print(row_{i})", text=p)
+                               for i, p in enumerate(printed)))
+        return Control(name, V4, ctl.evidence(
+            question, index=1, solution=solution, records=ctl.answered(
+                {"variables": {}, "scalars": {}, "outputs": []}, "values"),
+            models=ctl.context(cells=cells, values=(V1, V4))), credit)
+
+    grid = [" ".join(f"{v:.2f}" for v in np.round(np.arange(-10, 10, 0.01), 2)[i::4])
+            for i in range(4)]
+    return [
+        control("the trace printed", ["v1 = 3.0\nv2 = 0.1411\nv3 = 1.6487\nv4 = 1.3513\n"],
+                1.0),
+        control("the trace, v4 written with v3's sign flipped",
+                ["v1 = 3.0\nv2 = 0.1411\nv3 = 1.6487\nv4 = 4.6487\n"], 0.0),
+        # every number from -10 to 10 in steps of 0.01, printed 500 to a cell
+        control("a printed grid of numbers", grid, 0.0),
     ]
 
 

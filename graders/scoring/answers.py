@@ -557,7 +557,11 @@ def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext
     note = [] if located else ["(found no part of your notebook that clearly answers this "
                                "question; read the whole notebook instead)"]
     if check.among:
+        # all the values shown: those nearer another quantity's answer are shown too
+        sprayed = _sprayed(check, expected, seen)
         seen = [s for s in seen if not _answers_another(check, expected, s, ctx, solution)]
+        if sprayed:
+            return CheckScore(0.0, [f"{check.label}: {sprayed}", *note], expected=key)
     for sighting in seen:
         if matches(check, expected, sighting.value):
             return CheckScore(1.0, [f"{check.label}: correct ({sighting.where})"], expected=key)
@@ -574,6 +578,33 @@ def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext
     return CheckScore(0.0, [f"{check.label}: no answer found; expected {where}the answer "
                             "written under the question's prompt", *note], Fault.MISSING,
                       expected=key)
+
+
+# values near the answer but not it: where the numbers a notebook shows match most of
+# these too, they match anything (a printed grid of numbers), and the answer's match is
+# chance. Steps of about a seventh of the answer (and a quarter), so that no other
+# intermediate of a worked trace sits on them
+_DECOYS = tuple(k * sign for k in (1, 2, 3, 4) for sign in (1, -1))
+
+
+def _sprayed(check: ValueCheck, expected: Any, seen: list[Sighting]) -> str | None:
+    """Why the values shown cannot answer (None: they can): they match most values near
+    the answer as well as the answer."""
+    mine = as_number(expected)
+    if mine is None or check.form is not AnswerForm.NUMBER or len(seen) < len(_DECOYS):
+        return None
+    numbers = np.array([n for s in seen if (n := as_number(s.value)) is not None])
+    if numbers.size < len(_DECOYS):
+        return None
+    tol = check.tolerance
+    step = 0.137 * abs(mine) + 0.271
+    hits = sum(bool(np.any(np.abs(numbers - d) <= tol.atol + tol.rtol * abs(d)))
+               for d in (mine + k * step for k in _DECOYS))
+    if hits < 6:
+        return None
+    return (f"your notebook shows {numbers.size:,} numbers, among them most values near the "
+            f"answer ({hits} of {len(_DECOYS)} tried): a value found among them says "
+            "nothing, so none is credited")
 
 
 def _answers_another(check: ValueCheck, expected: Any, sighting: Sighting,

@@ -125,6 +125,11 @@ class SavedModelCheck:
     points: float
     locate: ModelLocator = ModelLocator(source="saved")
     tolerance: float = 0.02
+    # grader-held images of the same classes: a "model" that answers the notebook's own
+    # test images far better than these recognises those images (a lookup), and is no
+    # model to credit
+    data: HiddenSet | None = None
+    fallback_transform: tuple[Transform, ...] = (TO_TENSOR,)
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,8 @@ class ReportedAccuracyCheck:
     section: str | None = None
     tolerance: float = 0.02
     per_class: tuple[str, ...] = ()
+    data: HiddenSet | None = None  # as SavedModelCheck's
+    fallback_transform: tuple[Transform, ...] = (TO_TENSOR,)
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,9 @@ class ParamCountCheck:
     points: float
     pattern: str
     models: tuple[tuple[LayerSpec, ...], ...]
+    # models the handout never shows, counted too: a function right on the handout's
+    # models and wrong on these returns numbers it was given, and earns nothing
+    unseen: tuple[tuple[LayerSpec, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,9 @@ class OptimizerCheck:
 
     points: float
     settings: tuple[OptimizerSetting, ...]
+    # steps that moved the network's weights before an optimizer counts as trained with:
+    # one step taken for show is not training (a handout's epoch is thousands)
+    min_steps: int = 1
 
 
 @dataclass(frozen=True)

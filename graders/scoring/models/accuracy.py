@@ -13,12 +13,14 @@ import numpy as np
 from graders.errors import SpecError
 from graders.scoring.function import CheckScore, Fault
 from graders.scoring.models.context import (
+    RELABEL_GAIN,
     ModelContext,
     _accuracy,
     _eligible,
     _no_model,
     _where,
     computes,
+    relabelled,
 )
 from graders.spec import (
     AccuracyBand,
@@ -34,6 +36,7 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
     labels = ctx.labels(check)
     scored = []
     for c in _eligible(payload, check.locate):
+        c = _renumbered(c, labels)
         acc = _accuracy(c.get("predictions"), labels)
         if acc is not None:
             scored.append((acc, c))
@@ -114,6 +117,8 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
              f"nothing within {100 * CHANCE_MARGIN:.0f} points of "
              f"{'that' if controls.count('%') == 1 else 'the best of these'} earns credit); "
              f"{describe_bands(bands, reference)}: {_fraction(credit)} credit"]
+    if best.get("renumbered"):
+        lines.append(best["renumbered"])
     if payload.get("transform_source") == "fallback":
         lines.append("no dataset of your notebook holds images like these, so they were "
                      "prepared with the grader's own transform ("
@@ -123,6 +128,33 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
         lines.append("that is close to chance: was the model trained?")
     lines += training_mistakes(ctx, best.get("architecture") or {})
     return CheckScore(credit, lines, measured=acc, untrained=untrained)
+
+
+def _renumbered(c: dict[str, Any], labels: np.ndarray) -> dict[str, Any]:
+    """The candidate with its predictions renamed to the grader's class numbers, when the
+    notebook plainly numbers the classes otherwise (its own order, or the dataset's ids
+    on more outputs): the labels are the notebook's choice, the accuracy is the network's.
+    Its untrained copy is renamed the same way."""
+    preds = c.get("predictions")
+    identity = _accuracy(preds, labels)
+    found = relabelled(preds, labels)
+    if identity is None or found is None or found[0] < identity + RELABEL_GAIN:
+        return c
+    mapping = found[1]
+
+    def rename(values: Any) -> Any:
+        if not isinstance(values, np.ndarray) or values.dtype.kind not in "iu":
+            return values
+        # a label the renaming does not take answers no class
+        return np.array([mapping.get(int(v), -1) for v in values], dtype=np.int64)
+
+    pairs = ", ".join(f"{k} as {v}" for k, v in sorted(mapping.items()) if k != v)
+    return {**c, "predictions": rename(preds),
+            "untrained_predictions": rename(c.get("untrained_predictions")),
+            "renumbered": f"your network numbers the classes otherwise than the grader "
+                          f"({pairs}): graded under that numbering "
+                          f"({100 * identity:.1f}% as numbered, {100 * found[0]:.1f}% "
+                          "renumbered)"}
 
 
 # No credit within this much of chance, whatever the bands say: an untrained network
@@ -218,6 +250,30 @@ def training_mistakes(ctx: ModelContext, architecture: dict[str, Any]) -> list[s
 
 
 
+# a model this much better on the notebook's own test images than on the grader's images
+# of the same classes recognises those images (a lookup of each image, or of its label)
+LOOKUP_GAP = 0.3
+
+
+def memorises(check: SavedModelCheck | ReportedAccuracyCheck, c: dict[str, Any],
+              ctx: ModelContext | None) -> str | None:
+    """Why the candidate is no model: it answers the notebook's own test set far better
+    than grader-held images of the same classes, under any numbering of the classes."""
+    public = _public_accuracy(c)
+    if check.data is None or ctx is None or public is None:
+        return None
+    try:
+        labels = ctx.labels(check)
+    except SpecError:  # no hidden sets configured: nothing to hold it against
+        return None
+    held = relabelled(c.get("predictions"), labels)
+    if public is None or held is None or public - held[0] <= LOOKUP_GAP:
+        return None
+    return (f"{_where(c)} reaches {100 * public:.1f}% on your test set but "
+            f"{100 * held[0]:.1f}% on the grader's images of the same classes: it recognises "
+            "the test images rather than classifying them")
+
+
 def _public_accuracy(c: dict[str, Any]) -> float | None:
     preds, labels = c.get("public_predictions"), c.get("public_labels")
     # the student's own labels: one value per image, or nothing to compare
@@ -296,6 +352,10 @@ def score_saved(check: SavedModelCheck, payload: dict[str, Any],
     usable = [c for c in saved if not c.get("error")]
     if not usable:
         return CheckScore(0.0, [f"{_where(saved[0])} {saved[0]['error']}"], Fault.ERRORED)
+    lookups = [why for c in usable if (why := memorises(check, c, ctx))]
+    usable = [c for c in usable if not memorises(check, c, ctx)]
+    if not usable:
+        return CheckScore(0.0, [f"the saved model cannot be credited: {lookups[0]}"])
     # models the notebook still holds (one it replaced is not a rival of the saved one)
     memory = [a for c in _eligible(payload, ModelLocator(source="memory"))
               if c.get("earlier_cell") is None and (a := _public_accuracy(c)) is not None]
@@ -339,11 +399,15 @@ def score_reported(check: ReportedAccuracyCheck, payload: dict[str, Any],
                    ctx: ModelContext) -> CheckScore:
     text = "\n".join(c.text for c in ctx.section(check.section).cells)
     claims = _claims(text)
-    measured = [a for c in _eligible(payload, check.locate)
-                if (a := _public_accuracy(c)) is not None]
+    models = _eligible(payload, check.locate)
+    lookups = [why for c in models if (why := memorises(check, c, ctx))]
+    models = [c for c in models if not memorises(check, c, ctx)]
+    measured = [a for c in models if (a := _public_accuracy(c)) is not None]
     feedback = []
     if not claims:
         return CheckScore(0.0, ["no printed test accuracy found"])
+    if lookups and not measured:
+        return CheckScore(0.0, [f"the printed accuracy cannot be credited: {lookups[0]}"])
     overall = [(line, v) for line, v in claims
                if not any(name in line.lower() for name in check.per_class)]
     # the question asks for the test accuracy: the last claim that says "test", else the
@@ -356,6 +420,7 @@ def score_reported(check: ReportedAccuracyCheck, payload: dict[str, Any],
     parts = 2 if check.per_class else 1
     leak = trained_on_test(ctx)
     contradicted = False
+    matching: list[dict[str, Any]] = []
     if leak:
         contradicted = True
         feedback.append(f"the printed accuracy cannot be credited: {leak}")
@@ -364,6 +429,8 @@ def score_reported(check: ReportedAccuracyCheck, payload: dict[str, Any],
     elif any(abs(claim - m) <= check.tolerance for m in measured):
         credit += 1
         feedback.append(f"the printed accuracy {100 * claim:.1f}% matches the model")
+        matching = [c for c in models if (a := _public_accuracy(c)) is not None
+                    and abs(claim - a) <= check.tolerance]
     else:
         contradicted = True
         closest = min(measured, key=lambda m: abs(m - claim))
@@ -379,6 +446,46 @@ def score_reported(check: ReportedAccuracyCheck, payload: dict[str, Any],
             # printed beside an overall figure the model does not reach: as unfounded
             feedback.append("the per-class accuracies are printed, but with an overall "
                             "accuracy the model does not reach they cannot be credited")
+        elif not measured:
+            credit += 1  # nothing to hold them against (said above)
         else:
-            credit += 1
+            wrong = _per_class_claims(check, lower, matching)
+            if wrong:
+                feedback.append(wrong)
+            else:
+                credit += 1
+                feedback.append("the printed per-class accuracies match the model")
     return CheckScore(credit / parts, feedback)
+
+
+def _per_class_claims(check: ReportedAccuracyCheck, text: str,
+                      models: list[dict[str, Any]]) -> str | None:
+    """Why the per-class accuracies printed are not the model's (None: they are): each
+    class's printed figure must be one of the model's per-class accuracies on the
+    notebook's test set, each a different class's (an accuracy divided by the whole test
+    set, or figures typed in, are not)."""
+    printed = []
+    for name in check.per_class:
+        line = next((m.group(0) for m in re.finditer(rf"{re.escape(name)}[^\n]*\d", text)), "")
+        claim = next(iter(_claims("acc " + line.split(name, 1)[-1])), None)
+        if claim is None:
+            return None  # a figure not read as an accuracy: the printed line stands
+        printed.append((name, claim[1]))
+    # printed per-class figures are rounded more coarsely than the overall one
+    tolerance = max(check.tolerance, 0.01)
+    for c in models:
+        preds, labels = c.get("public_predictions"), c.get("public_labels")
+        if not (isinstance(preds, np.ndarray) and isinstance(labels, np.ndarray)):
+            continue
+        measured = [float(np.mean(preds[labels == k] == k)) for k in np.unique(labels)]
+        left = list(measured)
+        for _, figure in printed:
+            near = [m for m in left if abs(m - figure) <= tolerance]
+            if not near:
+                break
+            left.remove(min(near, key=lambda m: abs(m - figure)))
+        else:
+            return None
+    shown = ", ".join(f"{name} {100 * v:.1f}%" for name, v in printed)
+    return (f"the per-class accuracies printed ({shown}) are not the model's on your test "
+            "set: each class's figure is the share of that class's images it gets right")

@@ -113,8 +113,13 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
              if c.get("architecture")]
     if not found:
         return _no_model(check.locate)
-    # the model that answers this question: the closest match, trained variables first
+    # the model that answers this question: the closest match, trained variables first.
+    # Where the kernel saw an optimizer move some model's parameters, those models come
+    # first: an untrained network of the handout's shape built beside the one that was
+    # trained (a decoy) does not answer for it
+    trained = any(c["architecture"].get("trained") is True for c in found)
     ranked = sorted(found, key=lambda c: (
+        trained and c["architecture"].get("trained") is not True,
         -_agreement(check, c["architecture"]),
         check.input_shape is not None and _ran(c) is not None,
         len(_architecture_problems(check, c["architecture"])),
@@ -267,7 +272,8 @@ def true_parameters(layers: tuple[LayerSpec, ...]) -> int:
 
 
 def score_param_count(check: ParamCountCheck, payload: dict[str, Any]) -> CheckScore:
-    truth = [true_parameters(m) for m in check.models]
+    shown = len(check.models)
+    truth = [true_parameters(m) for m in (*check.models, *check.unseen)]
     functions = [f for f in payload.get("functions", []) if isinstance(f, dict)]
     if not functions:
         return CheckScore(0.0, ["no parameter-counting function found (a function whose name "
@@ -280,20 +286,29 @@ def score_param_count(check: ParamCountCheck, payload: dict[str, Any]) -> CheckS
             return None
         return float(got)
 
-    best = (-1, functions[0])
-    for f in functions:
+    def rights(f: dict[str, Any]) -> list[bool]:
         results = [number(r) for r in f.get("results", [])]
-        right = sum(1 for got, want in zip(results, truth, strict=False) if got == want)
-        best = max(best, (right, f), key=lambda b: b[0])
-    right, chosen = best
-    if right == len(truth):
-        return CheckScore(1.0, [f"{chosen['name']}() counts parameters correctly"])
+        return [i < len(results) and results[i] == want for i, want in enumerate(truth)]
+
+    chosen = max(functions, key=lambda f: sum(rights(f)))
+    right = rights(chosen)
     results = [r if number(r) is None else int(number(r) or 0) for r in chosen.get("results", [])]
-    wrong = next(i for i, want in enumerate(truth)
-                 if i >= len(results) or results[i] != want)
+    if all(right):
+        return CheckScore(1.0, [f"{chosen['name']}() counts parameters correctly"])
+    numbers = [number(r) for r in results]
+    if len(set(truth)) > 1 and len(numbers) == len(truth) and None not in numbers \
+            and len(set(numbers)) == 1:
+        return CheckScore(0.0, [f"{chosen['name']}() returns {results[0]!r} for every model, "
+                                "whatever its layers: it does not count them"])
+    if all(right[:shown]):
+        return CheckScore(0.0, [
+            f"{chosen['name']}() is right on the handout's models but returned "
+            f"{results[shown] if shown < len(results) else None!r} for another one, which "
+            f"has {truth[shown]:,} parameters: the numbers are not counted from the model"])
+    wrong = right.index(False)
     got = results[wrong] if wrong < len(results) else None
-    return CheckScore(right / len(truth), [
-        f"{chosen['name']}() returned {got!r} for model {wrong + 1} of {len(truth)}, which "
+    return CheckScore(sum(right[:shown]) / shown, [
+        f"{chosen['name']}() returned {got!r} for model {wrong + 1} of {shown}, which "
         f"has {truth[wrong]:,} parameters"])
 
 

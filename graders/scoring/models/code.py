@@ -270,6 +270,33 @@ def free_names(source: str) -> frozenset[str]:
     return frozenset(n for n in loaded if n not in bound)
 
 
+_DYNAMIC = frozenset({"exec", "eval", "compile", "FunctionType", "globals"})
+
+
+def made_unread(cells: Sequence[CellSummary], sources: Sequence[str]) -> str | None:
+    """A name the sources call that no cell's text binds, in a notebook that makes code
+    from strings (``exec("def _rows(X): ...")``): what it runs cannot be read, so no
+    reading of the sources answers for it. None when every name is accounted for, or
+    nothing is made from strings."""
+    import builtins
+
+    code = [c for c in cells if c.kind == "code"]
+    every = [n for c in code for n in nodes(python(c.source) or "")]
+    if not any(isinstance(n, ast.Name) and n.id in _DYNAMIC for n in every):
+        return None
+    bound = {n.id for n in every if isinstance(n, ast.Name)
+             and isinstance(n.ctx, ast.Store)} | {
+        n.name for n in every if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef
+                                            | ast.ClassDef)} | {
+        (a.asname or a.name).split(".")[0] for n in every
+        if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
+    known = bound | set(dir(builtins))
+    called = {f.func.id for source in sources for f in nodes(source)
+              if isinstance(f, ast.Call) and isinstance(f.func, ast.Name)}
+    unread = sorted(called - known)
+    return unread[0] if unread else None
+
+
 def _optim_getattr(node: ast.Call) -> bool:
     """``getattr(torch.optim, name)`` or ``getattr(optim, name)``."""
     if getattr(node.func, "id", None) != "getattr" or not node.args:

@@ -22,7 +22,14 @@ from graders.results import CallStatus, CellRecord, CellSummary, ProbeRecord
 from graders.scoring.function import CheckScore, Fault
 from graders.scoring.sections import Section, locate, question_letter, question_number
 from graders.scoring.values import WireFormatError, decode_plain
-from graders.spec import HiddenSet, ModelAccuracyCheck, ModelLocator, Question
+from graders.spec import (
+    HiddenSet,
+    ModelAccuracyCheck,
+    ModelLocator,
+    Question,
+    ReportedAccuracyCheck,
+    SavedModelCheck,
+)
 
 REQUIRES = {
     "relu": (("ReLU",), ("relu",)),
@@ -91,8 +98,9 @@ class ModelContext:
                 return qid
         return None
 
-    def labels(self, check: ModelAccuracyCheck) -> np.ndarray:
-        if self.hidden_dir is None:
+    def labels(self, check: ModelAccuracyCheck | SavedModelCheck | ReportedAccuracyCheck
+               ) -> np.ndarray:
+        if self.hidden_dir is None or check.data is None:
             raise SpecError("the hidden test sets are not configured")
         stat = (self.hidden_dir / f"{check.data.name}.npz").stat()
         return _labels(self.hidden_dir, check.data, (stat.st_mtime_ns, stat.st_size))
@@ -144,18 +152,36 @@ def _payload(record: ProbeRecord | None) -> tuple[Any, CheckScore | None]:
 
 def as_run(candidate: dict[str, Any]) -> dict[str, Any]:
     """The candidate's architecture as its forward pass ran it: the leaf modules it
-    called, in the order it called them, and the names of those it never called (an
-    ``nn.ReLU`` defined beside a forward that applies the sigmoid is no ReLU). As
-    described when the run did not say."""
+    called, in the order it called them, the names of those it never called (an
+    ``nn.ReLU`` defined beside a forward that applies the sigmoid is no ReLU), and the
+    torch functions the pass called. A leaf computing with a forward of its own (a class
+    named ``ReLU`` that applies the sigmoid, ``nn.ReLU.forward`` replaced) is not its
+    torch type; a model whose forward was set on the instance and runs none of its own
+    layers (``net.forward = other.forward``) has none. As described when the run did
+    not say."""
     arch, forward = candidate.get("architecture"), candidate.get("forward")
-    called = forward.get("called") if isinstance(forward, dict) else None
-    if not isinstance(arch, dict) or not isinstance(called, list) or not called:
+    if not isinstance(arch, dict):
         return candidate
+    leaves = [leaf if leaf.get("genuine") is not False else
+              {**leaf, "type": f"{leaf.get('type')} (own forward)"}
+              for leaf in arch.get("leaves") or () if isinstance(leaf, dict)]
+    arch = {**arch, "leaves": leaves}
+    forward = forward if isinstance(forward, dict) else {}
+    functions = forward.get("functions")
+    if isinstance(functions, list):
+        arch["functions"] = [str(f) for f in functions[:400]]
+    called = forward.get("called")
+    if arch.get("own_forward") is True and isinstance(called, list) and not called \
+            and "outputs" in forward:
+        return {**candidate, "architecture": {
+            **arch, "leaves": [], "replaced_forward": True,
+            "unused": [str(leaf.get("name")) for leaf in leaves]}}
+    if not isinstance(called, list) or not called:
+        return {**candidate, "architecture": arch}
     # a leaf the run could not watch (scripted, or past the first 400) counts as called
-    unwatched = forward.get("unwatched") if isinstance(forward, dict) else None
+    unwatched = forward.get("unwatched")
     unwatched = unwatched if isinstance(unwatched, list) else []
     called = [*called, *unwatched]
-    leaves = [leaf for leaf in arch.get("leaves") or () if isinstance(leaf, dict)]
     by_name = {leaf.get("name"): leaf for leaf in leaves}
     ran = [by_name[n] for n in dict.fromkeys(called) if isinstance(n, str) and n in by_name]
     unused = [str(leaf.get("name")) for leaf in leaves if leaf.get("name") not in set(called)]
@@ -208,6 +234,33 @@ def _accuracy(preds: Any, labels: np.ndarray) -> float | None:
     return float(np.mean(preds.astype(np.int64) == labels))
 
 
+# a numbering of the classes other than the grader's counts only when it is plainly the
+# network's: it must beat the grader's numbering by this much (a network that learned
+# nothing gains a few points from the best of many numberings, by luck)
+RELABEL_GAIN = 0.15
+
+
+def relabelled(preds: Any, labels: np.ndarray) -> tuple[float, dict[int, int]] | None:
+    """The accuracy under the one-to-one renaming of predicted labels to the grader's
+    classes that agrees best (a notebook numbering ship, cat, dog as 0, 1, 2, or keeping
+    CIFAR's ids 3, 5, 8 on ten outputs), and that renaming; None when the predictions
+    are not one label per image."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not isinstance(preds, np.ndarray) or preds.shape != labels.shape or not labels.size \
+            or preds.dtype.kind not in "iu":
+        return None
+    predicted = np.unique(preds)
+    if predicted.size > 1000:
+        return None
+    classes = np.unique(labels)
+    table = np.zeros((predicted.size, classes.size), dtype=np.int64)
+    np.add.at(table, (np.searchsorted(predicted, preds), np.searchsorted(classes, labels)), 1)
+    rows, cols = linear_sum_assignment(-table)
+    mapping = {int(predicted[r]): int(classes[c]) for r, c in zip(rows, cols, strict=True)}
+    return float(table[rows, cols].sum() / labels.size), mapping
+
+
 def _no_model(locate: ModelLocator) -> CheckScore:
     what = "a saved model file (torch.save)" if locate.source == "saved" else \
         "a trained torch.nn.Module in the notebook's variables"
@@ -219,16 +272,57 @@ def _no_model(locate: ModelLocator) -> CheckScore:
     return CheckScore(0.0, [f"no model found: expected {what}"], Fault.MISSING)
 
 
+# what an element-wise op of that kind gives for its input
+_BEHAVIOUR = {
+    "relu": lambda x: np.maximum(x, 0.0),
+    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-np.clip(x, -500, 500))),
+}
+
+
+def _computed(sample: Any, behaves: Any) -> bool | None:
+    """Whether the op's sampled outputs are ``behaves`` of its inputs; None when the
+    sample cannot tell (none sent, or inputs all of one sign: a ReLU and the identity
+    agree where nothing is negative)."""
+    if not isinstance(sample, dict):
+        return None
+    x, y = sample.get("x"), sample.get("y")
+    if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)) or x.shape != y.shape \
+            or not x.size or x.dtype.kind != "f" or y.dtype.kind != "f" \
+            or not (np.any(x < -1e-3) and np.any(x > 1e-3)):
+        return None
+    return bool(np.allclose(y, behaves(x), rtol=1e-5, atol=1e-7))
+
+
 def computes(arch: dict[str, Any], need: str) -> bool:
     """Whether a model computes ``need`` ("relu", "max_pool", ...): a module of its kind or
     a call in forward's code (torch), or an op of that name its forward pass went through
     (vugrad: the graph behind its output)."""
     modules, calls = REQUIRES[need]
-    ops = [str(op).lower() for op in arch.get("ops") or ()]
-    if any(c.replace("_", "") in op.replace("_", "") and "leaky" not in op
-           for op in ops for c in calls):
-        return True
-    types = {leaf.get("type") for leaf in arch.get("leaves") or () if isinstance(leaf, dict)}
+    ops = [str(op) for op in arch.get("ops") or ()]
+    samples = arch.get("op_samples")
+    samples = samples if isinstance(samples, dict) else {}
+    behaves = _BEHAVIOUR.get(need)
+    for op in ops:
+        sample = samples.get(op)
+        verdict = _computed(sample, behaves) if behaves is not None else None
+        if verdict is not None:
+            # what the op gave on the pass decides, not what it is called: a sigmoid op
+            # named ReLUActivation computes a sigmoid
+            if verdict:
+                return True
+            continue
+        lower = op.lower()
+        if any(c.replace("_", "") in lower.replace("_", "") and "leaky" not in lower
+               for c in calls):
+            return True
+    functions = arch.get("functions")
+    if isinstance(functions, list):
+        # the torch functions the forward pass called (a layer's forward calls its
+        # function too): what ran, not what the source mentions or the layers are named
+        return any(re.match(rf"_*{c}", str(f).lower()) and "leaky" not in str(f).lower()
+                   for f in functions for c in calls)
+    types = {leaf.get("type") for leaf in arch.get("leaves") or ()
+             if isinstance(leaf, dict) and leaf.get("genuine") is not False}
     source = _code(str(arch.get("forward_source", ""))).lower()
     return bool(types & set(modules)) or any(
         re.search(rf"(?<!\w){c}\w*\s*\(", source) for c in calls)

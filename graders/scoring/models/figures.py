@@ -183,6 +183,11 @@ class Plotted:
     def curves(self) -> int:
         return self.changing + len(self.flat)
 
+    def empty(self) -> bool:
+        """The cell's figures, all summarised, hold no line of two points or more (a
+        loop over an empty dict of histories draws axes and nothing on them)."""
+        return self.complete and self.curves == 0
+
     def all_flat(self, counted: int) -> bool:
         """Whether the cell's ``counted`` curves (as its code counts them) are all flat
         lines: every curve the kernel saw is flat, and it saw at least as many (a kind
@@ -212,6 +217,9 @@ def plotted(payload: Any, ran: Iterable[int]) -> dict[int, Plotted]:
         for axes in figure["axes"]:
             curves = axes.get("curves") if isinstance(axes, dict) else None
             for curve in curves if isinstance(curves, list) else ():
+                finite = curve.get("finite") if isinstance(curve, dict) else None
+                if isinstance(finite, int) and finite < 1:
+                    continue  # no line at all: an empty history drawn
                 value = _flat(curve)
                 if value is None:
                     changing += isinstance(curve, dict)

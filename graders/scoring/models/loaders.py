@@ -26,12 +26,14 @@ def score_loaders(check: LoaderCheck, payload: dict[str, Any]) -> CheckScore:
         for entry in loaders:
             if not entry.get("is_loader") or entry.get("length") != split.length:
                 continue
-            if split.train is not None and entry.get("train") != split.train:
+            # (None: the notebook's own Dataset of arrays, whose split cannot be told)
+            if split.train is not None and entry.get("train") not in (split.train, None):
                 continue
-            # the class sizes, not their ids: a notebook may renumber cat/dog/ship to 0..2
+            # the class sizes, and the classes when the labels are the dataset's own ids:
+            # a notebook may renumber cat/dog/ship to 0..2, but truck is not ship
             counts = entry.get("label_counts") or {}
-            if split.label_counts and sorted(counts.values()) != sorted(
-                    n for _, n in split.label_counts):
+            if split.label_counts and (sorted(counts.values()) != sorted(
+                    n for _, n in split.label_counts) or not _same_classes(counts, split)):
                 continue
             hit = entry
             break
@@ -45,8 +47,10 @@ def score_loaders(check: LoaderCheck, payload: dict[str, Any]) -> CheckScore:
             passed += 1
             matched.append(hit)
     if check.batch_size is not None:
-        wrong = [m for m in matched if m.get("batch_size") != check.batch_size]
-        if matched and not wrong:
+        # the batch size is its own part: loaders over the wrong classes still batch
+        judged = matched or [x for x in loaders if x.get("is_loader")]
+        wrong = [m for m in judged if m.get("batch_size") != check.batch_size]
+        if judged and not wrong:
             passed += 1
         elif wrong:
             feedback.append(f"{wrong[0]['name']} uses batch size {wrong[0].get('batch_size')};"
@@ -56,6 +60,17 @@ def score_loaders(check: LoaderCheck, payload: dict[str, Any]) -> CheckScore:
 
 
 
+
+
+def _same_classes(counts: dict[str, int], split: Any) -> bool:
+    """The labels are the handout's classes: their ids as the dataset numbers them, or
+    0..k-1 (renumbered; which classes they were cannot be told from the labels)."""
+    try:
+        ids = {int(k) for k in counts}
+    except (TypeError, ValueError):
+        return False
+    wanted = {int(label) for label, _ in split.label_counts}
+    return ids == wanted or ids == set(range(len(wanted)))
 
 
 def score_transform(check: TransformCheck, payload: dict[str, Any]) -> CheckScore:
@@ -106,7 +121,7 @@ def last_step(found: Any) -> str | None:
 def _score_permutation(check: TransformCheck, payload: dict[str, Any]) -> CheckScore:
     """What the last step does, measured on a ramp image and a random one (see
     ``last_step``), never its name."""
-    entries = [{**e, "last_step": last_step(e.get("last_step"))}
+    entries = [{**e, "last_step": last_step(e.get("last_step")), "ramp": _ramp(e)}
                for e in payload.get("loaders", []) if isinstance(e, dict)]
 
     def step(e: dict[str, Any]) -> str:
@@ -114,10 +129,27 @@ def _score_permutation(check: TransformCheck, payload: dict[str, Any]) -> CheckS
         return str(names[-1]) if names else "no transform"
 
     fixed = [e for e in entries if e.get("last_step") == "fixed"]
-    for entry in fixed:
-        if entry.get("is_loader"):
-            return CheckScore(1.0, [f"{entry['name']} ends with {step(entry)}, which permutes "
-                                    "the pixels the same way for every image"])
+    served = [e for e in fixed if e.get("is_loader")]
+    training = [e for e in served if e.get("train") is not False]
+    if training:
+        entry = training[0]
+        # the test images must be permuted as the training images were: where the ramp
+        # went is the permutation itself
+        tests = [e for e in served if e.get("train") is False]
+        other = next((e for e in tests if e["ramp"] is not None and entry["ramp"] is not None
+                      and not np.array_equal(e["ramp"], entry["ramp"])), None)
+        if other is not None:
+            return CheckScore(0.5, [
+                f"{entry['name']} and {other['name']} permute the pixels, but each with a "
+                "permutation of its own: the test images must be permuted as the training "
+                "images were (one permutation, drawn once, for both)"])
+        return CheckScore(1.0, [f"{entry['name']} ends with {step(entry)}, which permutes "
+                                "the pixels the same way for every image"])
+    if served:
+        return CheckScore(1 / 3, [
+            f"only {served[0]['name']}, over the test data, permutes the pixels: the "
+            "networks were trained on images that are not permuted, so this is not the "
+            "PermutedKMNIST experiment (permute the training data too)"])
     if fixed:
         # the permuted images exist, but no DataLoader serves them: nothing was trained on
         # them, and the experiment the question asks for was not done
@@ -144,6 +176,12 @@ def _score_permutation(check: TransformCheck, payload: dict[str, Any]) -> CheckS
     return CheckScore(0.0, [f"no dataset's transform ends with a permutation of the pixels "
                             f"({check.last} in the handout)", *tried[:3],
                             f"found {'; '.join(found) or 'no datasets'}"])
+
+
+def _ramp(entry: dict[str, Any]) -> np.ndarray | None:
+    found = entry.get("last_step")
+    first = found.get("first") if isinstance(found, dict) else None
+    return first if isinstance(first, np.ndarray) else None
 
 
 def _training_batch_size(batch_size: int, loaders: list[dict[str, Any]]) -> CheckScore:

@@ -9,7 +9,7 @@ from typing import Any
 
 from graders.results import CellStatus
 from graders.scoring.function import CheckScore, Fault
-from graders.scoring.models.code import Call, read, savefig_calls
+from graders.scoring.models.code import UNKNOWN, Call, Code, read, savefig_calls
 from graders.scoring.models.context import ModelContext
 from graders.scoring.models.figures import Plotted, shown
 from graders.spec import CallsCheck, Drawing, OptimizerCheck, PlotCheck
@@ -45,6 +45,7 @@ def score_plot(check: PlotCheck, ctx: ModelContext,
     others = ctx.claimed_elsewhere() if not section.found else frozenset()
     found = figures = 0
     flat_lines: list[tuple[int, Plotted]] = []
+    empty: list[int] = []  # cells whose figures the kernel saw hold no line
     witnessed = 0  # curves the kernel saw change
     static = 0  # what the code alone counts
     for cell in section.cells:
@@ -59,7 +60,10 @@ def score_plot(check: PlotCheck, ctx: ModelContext,
         static += count
         data = seen.get(cell.index)
         if count and check.shows is Drawing.CURVES and data is not None:
-            if data.all_flat(count):
+            if data.empty() and "stairs" not in cell.source:
+                empty.append(cell.index)
+                count = 0
+            elif data.all_flat(count):
                 flat_lines.append((cell.index, data))
                 count = 0
             elif data.complete:
@@ -87,6 +91,9 @@ def score_plot(check: PlotCheck, ctx: ModelContext,
                f"({stopped.error or stopped.status.value})"]
     elif flat_lines:
         why = [_flat_note(index, data) for index, data in flat_lines]
+    elif empty:
+        why = [f"the figure of cell {empty[0] + 1} has no curve on it (its plotting code "
+               "ran over nothing: were the histories recorded?)"]
     elif figures > found:
         why = [f"{figures} figure(s) there, but their code draws something else"]
     return CheckScore(0.0, [f"looked for {looked_for}: found {found}", *why, *notes], fault)
@@ -134,6 +141,11 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
     for setting in check.settings:
         built = [call for call in constructed if setting in answers.get(id(call), ())]
         args = ", ".join(f"{k}={v}" for k, v in setting.kwargs)
+        if not built and setting in stepped_settings and _unread(code, setting.name):
+            # built in a way the text cannot be read (settings from a loop's variables,
+            # ``cls(params, **kw)`` over a list of classes): torch's own step, as the
+            # kernel counted it, says which settings trained
+            continue
         if not built:
             missing.append(f"{setting.name}({args})")
         elif not stepped:
@@ -143,7 +155,9 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
             # built and assigned, then never read: nothing was trained with it
             idle.append(f"{setting.name}({args}) as `{built[0].bound_to}`")
         elif steps is not None and setting not in stepped_settings:
-            idle.append(f"{setting.name}({args}) never took a step with gradients"
+            idle.append(f"{setting.name}({args}) never took "
+                        + (f"{check.min_steps} steps" if check.min_steps > 1 else "a step")
+                        + " with gradients"
                         + (f" on this question's network ({model})"
                            if model else "") + " while the notebook ran")
     if not missing and not idle:
@@ -162,7 +176,8 @@ def _stepped(check: OptimizerCheck, steps: list[dict[str, Any]],
     answering its most specific setting, as a constructor call does)."""
     answered: set[Any] = set()
     for record in steps:
-        if not isinstance(record, dict) or not _count(record.get("with_grad")):
+        if not isinstance(record, dict) or \
+                _count(record.get("with_grad")) < max(1, check.min_steps):
             continue
         # the kernel's answer is read as plain numbers only (it may send anything)
         shapes = [s for s in record.get("shapes") or () if isinstance(s, list)
@@ -181,6 +196,20 @@ def _stepped(check: OptimizerCheck, steps: list[dict[str, Any]],
             most = max(len(f.kwargs) for f in fits)
             answered.update(f for f in fits if len(f.kwargs) == most)
     return answered
+
+
+def _unread(code: Code, name: str) -> bool:
+    """The code builds an optimizer the static reading cannot settle: ``name(...)`` with
+    a setting that is no literal (``lr=lr`` in a loop over settings) or ``**kwargs``, or
+    a class held in a variable called with ``**kwargs`` (``opt_cls(p, **kw)``)."""
+    for call in code.calls:
+        dynamic = any(v is UNKNOWN for v in call.kwargs.values()) or "None" in call.kwargs
+        if call.name == name and dynamic:
+            return True
+        if "None" in call.kwargs and not call.method and call.name not in code.defined \
+                and call.name not in OPTIMIZER_DEFAULTS and call.name[:1].islower():
+            return True
+    return False
 
 
 def _count(value: Any) -> int:
