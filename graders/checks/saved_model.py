@@ -67,6 +67,17 @@ def controls() -> list[Control[SavedModelCheck]]:
                 check=HELD_AGAINST),
         control("a saved net as good on the grader's images as on the notebook's",
                 [honest], 1.0, check=HELD_AGAINST),
+        # saved every epoch, never compared: the last epoch's, not the best
+        control("saved at the end of every epoch, never compared with the best", [
+            _model("file:best_model.pt", 0.81)], 0.5, cells=ctl.notebook(ctl.code(
+                "for epoch in range(10):\n    train_one_epoch(net)\n"
+                "    torch.save(net.state_dict(), 'best_model.pt')\n"))),
+        control("the best copied under the comparison, saved after the loop", [
+            _model("file:best_model.pt", 0.81)], 1.0, cells=ctl.notebook(ctl.code(
+                "for epoch in range(10):\n    acc = train_one_epoch(net)\n"
+                "    if acc > best_acc:\n"
+                "        best_acc, best_state = acc, copy.deepcopy(net.state_dict())\n"
+                "torch.save(best_state, 'best_model.pt')\n"))),
         control("an untrained copy saved before training",
                 [_model("file:best_model.pt", 0.34)], 0.0),
         # the alias follows every later step: the file holds the last epoch's weights

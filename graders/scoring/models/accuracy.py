@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import replace
 from fractions import Fraction
@@ -12,6 +13,7 @@ import numpy as np
 
 from graders.errors import SpecError
 from graders.scoring.function import CheckScore, Fault
+from graders.scoring.models.code import parse, python, walk
 from graders.scoring.models.context import (
     RELABEL_GAIN,
     ModelContext,
@@ -326,6 +328,39 @@ def state_dict_alias(ctx: ModelContext) -> str | None:
     return None
 
 
+def never_compared(ctx: ModelContext) -> str | None:
+    """Feedback when the notebook saves its model but never under a comparison (``if
+    acc > best:``): what it saved is whatever was trained last, not the best."""
+    saves: list[tuple[ast.Call, bool]] = []
+    kept: set[str] = set()  # names bound under a comparison (``best_state = copy(...)``)
+    for cell in ctx.cells:
+        if cell.kind != "code":
+            continue
+        tree = parse(python(cell.source) or "")
+        if isinstance(tree, SyntaxError):
+            continue
+        stack: list[tuple[ast.AST, bool]] = [(tree, False)]
+        while stack:
+            node, compared = stack.pop()
+            if isinstance(node, ast.If | ast.IfExp) and any(
+                    isinstance(n, ast.Compare) for n in walk(node.test)):
+                compared = True
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr == "save" \
+                    and getattr(node.func.value, "id", None) == "torch":
+                saves.append((node, compared))
+            if compared and isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                kept.add(node.id)
+            stack += [(child, compared) for child in ast.iter_child_nodes(node)]
+    guarded = [call for call, compared in saves if compared or any(
+        isinstance(n, ast.Name) and n.id in kept for a in call.args for n in walk(a))]
+    if saves and not guarded:
+        return ("the model is saved without comparing it with the best so far (no "
+                "`if accuracy > best:` around torch.save): the file holds whatever was "
+                "trained last, which the handout does not ask for")
+    return None
+
+
 def trained_on_test(ctx: ModelContext | None) -> str | None:
     """Why the notebook's own test accuracies say nothing: it takes optimizer steps on
     its test (or validation) data."""
@@ -375,6 +410,11 @@ def score_saved(check: SavedModelCheck, payload: dict[str, Any],
             f"the saved model ({_where(chosen)}) reaches {100 * acc:.1f}% on your test set, "
             f"but a model in memory reaches {100 * max(memory):.1f}%: the saved model is not "
             "the best one"])
+    last = never_compared(ctx) if ctx is not None else None
+    if last:
+        # it loads and it is trained: half, for a best model never looked for
+        return CheckScore(0.5, [f"{_where(chosen)} loads and reaches {100 * acc:.1f}% on "
+                                "your test set, but " + last])
     return CheckScore(1.0, [f"{_where(chosen)} loads and reaches {100 * acc:.1f}% on your "
                             "test set"])
 
