@@ -147,7 +147,20 @@ def _as_it_ran(noise: np.ndarray) -> list[Control[ArchitectureCheck]]:
                                         "trained": True},
                        "forward": {"outputs": noise * 3, "functions": ran_sigmoid,
                                    "called": ["fc1", "fc2"]}}
+    # the question's MLP trained on a copy inside a function (the global one untrained),
+    # beside a trained network of another kind: the MLP still answers
+    trained_cnn = {"label": "var:vgg", "error": None,
+                   "architecture": {"class": "VGG", "parameters": 1_000, "trained": True,
+                                    "leaves": [{"name": "c1", "type": "Conv2d",
+                                                "in_channels": 3, "out_channels": 8,
+                                                "kernel_size": [3, 3]}]},
+                   "forward": {"error": "RuntimeError: expected 3 channels"}}
+    untrained_mlp = {**decoy, "label": "var:net"}
     return [
+        Control("the question's network untrained beside a trained one of another kind",
+                RUN, ctl.evidence(question, records=ctl.answered(
+                    {"candidates": [trained_cnn, untrained_mlp],
+                     "transform_source": "student", "transform": []})), 1.0),
         control("F.relu in forward, and relu ran", 1.0, functions=ran_relu),
         # `if self.use_relu:` false, or `torch.relu = torch.sigmoid` before training
         control("F.relu in forward's source, but only sigmoid ran", 0.5,

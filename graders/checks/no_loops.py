@@ -103,6 +103,13 @@ _EXEC_ROWS = """def predict(X, W):
 """
 
 
+_HANDED = """def predict(X, W, act=sigmoid):
+    z_1 = X @ W["w_1"]
+    z_2 = act(z_1) @ W["w_2"]
+    return z_1, z_2, act(z_2)
+"""
+
+
 def controls() -> list[Control[NoLoops]]:
     question = ctl.question_for(PREDICT)
 
@@ -121,9 +128,12 @@ def controls() -> list[Control[NoLoops]]:
         control("matrix products and an element-wise sigmoid", _VECTORISED, _SIGMOID, 1.0),
         # no `for` in any def of the notebook: the looping helper is made from a string
         control("a row loop in a helper defined by exec()", _EXEC_ROWS, _SIGMOID + _EXEC, 0.0),
-        # exec elsewhere in the notebook does not taint a function it does not reach
+        # exec elsewhere in the notebook does not taint a function it does not reach,
+        # nor a function it is handed (a parameter is the caller's, not a helper)
         control("exec() in the notebook, predict calls only its own helpers", _VECTORISED,
                 _SIGMOID + "exec('print(1)')\n", 1.0),
+        control("exec() in the notebook, predict calls the activation it is handed",
+                _HANDED, _SIGMOID + "exec('print(1)')\n", 1.0),
         control("a for loop over the rows of X", _ROW_LOOP, _SIGMOID, 0.0),
         control("a list comprehension hidden in the helper sigmoid()", _VECTORISED,
                 _ELEMENTWISE_SIGMOID, 0.0),

@@ -77,6 +77,20 @@ def controls() -> list[Control[ReportedAccuracyCheck]]:
         control("each class's figure typed in", "Accuracy of the network on the test images: "
                 "81.0 %\nAccuracy of cat : 71.3 %\nAccuracy of dog : 82.5 %\n"
                 "Accuracy of ship : 88.0 %\n", 0.5, PER_CLASS),
+        control("each class's figure after its index in brackets",
+                "Accuracy of the network on the test images: 81.0 %\nAccuracy of cat (0) : "
+                "75 %\nAccuracy of dog (1) : 78 %\nAccuracy of ship (2) : 90 %\n", 1.0,
+                PER_CLASS),
+        # a report of several figures per class is not read as one accuracy: it stands
+        control("an sklearn classification report", "Accuracy of the network on the test "
+                "images: 81.0 %\n       precision recall f1\n cat  0.79 0.75 0.77\n"
+                " dog  0.80 0.78 0.79\n ship 0.85 0.90 0.87\n", 1.0, PER_CLASS),
+        # the grader's images prepared with its own transform (none of the notebook's
+        # datasets holds them): an honest model may lose there what a lookup loses
+        control("100% on the notebook's images, chance on the grader's fallback-prepared "
+                "ones", "Accuracy of the network on the test images: 100.0 %\n", 1.0,
+                replace(PRINTED, data=LOOKED_UP.data), found={**payload, "candidates": [lookup],
+                                  "transform_source": "fallback"}),
         control("100% printed by a lookup of the notebook's own test images",
                 "Accuracy of the network on the test images: 100.0 %\n", 0.0, LOOKED_UP,
                 found={**payload, "candidates": [lookup]}),

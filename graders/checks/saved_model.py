@@ -78,6 +78,21 @@ def controls() -> list[Control[SavedModelCheck]]:
                 "    if acc > best_acc:\n"
                 "        best_acc, best_state = acc, copy.deepcopy(net.state_dict())\n"
                 "torch.save(best_state, 'best_model.pt')\n"))),
+        # the PyTorch fine-tuning tutorial: the best weights copied, loaded back, saved
+        control("the best weights loaded back after training, then saved", [
+            _model("file:best_model.pt", 0.81)], 1.0, cells=ctl.notebook(ctl.code(
+                "for epoch in range(10):\n    acc = train_one_epoch(net)\n"
+                "    if acc > best_acc:\n        best_acc = acc\n"
+                "        best_model_wts = copy.deepcopy(net.state_dict())\n"
+                "net.load_state_dict(best_model_wts)\n"
+                "torch.save(net.state_dict(), 'best_model.pt')\n"))),
+        control("saved by an early-stopping helper called when the model improves", [
+            _model("file:best_model.pt", 0.81)], 1.0, cells=ctl.notebook(ctl.code(
+                "class EarlyStopping:\n    def save_checkpoint(self, model):\n"
+                "        torch.save(model.state_dict(), 'best_model.pt')\n"
+                "    def __call__(self, acc, model):\n"
+                "        if acc > self.best:\n            self.best = acc\n"
+                "            self.save_checkpoint(model)\n"))),
         control("an untrained copy saved before training",
                 [_model("file:best_model.pt", 0.34)], 0.0),
         # the alias follows every later step: the file holds the last epoch's weights

@@ -557,8 +557,10 @@ def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext
     note = [] if located else ["(found no part of your notebook that clearly answers this "
                                "question; read the whole notebook instead)"]
     if check.among:
-        # all the values shown: those nearer another quantity's answer are shown too
-        sprayed = _sprayed(check, expected, seen)
+        # all the values shown: those nearer another quantity's answer are shown too.
+        # Only in the question's own part: read whole, a notebook's training logs show
+        # thousands of numbers that answer nothing and deny nothing
+        sprayed = _sprayed(check, expected, seen) if located else None
         seen = [s for s in seen if not _answers_another(check, expected, s, ctx, solution)]
         if sprayed:
             return CheckScore(0.0, [f"{check.label}: {sprayed}", *note], expected=key)

@@ -258,11 +258,15 @@ LOOKUP_GAP = 0.3
 
 
 def memorises(check: SavedModelCheck | ReportedAccuracyCheck, c: dict[str, Any],
-              ctx: ModelContext | None) -> str | None:
+              ctx: ModelContext | None, payload: dict[str, Any]) -> str | None:
     """Why the candidate is no model: it answers the notebook's own test set far better
-    than grader-held images of the same classes, under any numbering of the classes."""
+    than grader-held images of the same classes, under any numbering of the classes.
+    Only where the grader's images went through the notebook's own transform: with the
+    grader's fallback, an honest model may lose that much to a preprocessing it never
+    saw."""
     public = _public_accuracy(c)
-    if check.data is None or ctx is None or public is None:
+    if check.data is None or ctx is None or public is None \
+            or payload.get("transform_source") != "student":
         return None
     try:
         labels = ctx.labels(check)
@@ -331,29 +335,45 @@ def state_dict_alias(ctx: ModelContext) -> str | None:
 def never_compared(ctx: ModelContext) -> str | None:
     """Feedback when the notebook saves its model but never under a comparison (``if
     acc > best:``): what it saved is whatever was trained last, not the best."""
-    saves: list[tuple[ast.Call, bool]] = []
+    saves: list[tuple[ast.Call, bool, str | None]] = []
     kept: set[str] = set()  # names bound under a comparison (``best_state = copy(...)``)
+    called: set[str] = set()  # functions and methods called under a comparison
+    loads: list[ast.Call] = []  # load_state_dict(...) calls
     for cell in ctx.cells:
         if cell.kind != "code":
             continue
         tree = parse(python(cell.source) or "")
         if isinstance(tree, SyntaxError):
             continue
-        stack: list[tuple[ast.AST, bool]] = [(tree, False)]
+        stack: list[tuple[ast.AST, bool, str | None]] = [(tree, False, None)]
         while stack:
-            node, compared = stack.pop()
+            node, compared, function = stack.pop()
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                function = node.name
             if isinstance(node, ast.If | ast.IfExp) and any(
                     isinstance(n, ast.Compare) for n in walk(node.test)):
                 compared = True
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr == "save" \
-                    and getattr(node.func.value, "id", None) == "torch":
-                saves.append((node, compared))
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", None))
+                if name == "save" and getattr(getattr(node.func, "value", None), "id",
+                                              None) == "torch":
+                    saves.append((node, compared, function))
+                elif name == "load_state_dict":
+                    loads.append(node)
+                elif compared and isinstance(name, str):
+                    called.add(name)
             if compared and isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 kept.add(node.id)
-            stack += [(child, compared) for child in ast.iter_child_nodes(node)]
-    guarded = [call for call, compared in saves if compared or any(
-        isinstance(n, ast.Name) and n.id in kept for a in call.args for n in walk(a))]
+            stack += [(child, compared, function) for child in ast.iter_child_nodes(node)]
+
+    def uses_kept(call: ast.Call) -> bool:
+        return any(isinstance(n, ast.Name) and n.id in kept for a in call.args for n in walk(a))
+
+    # the best weights loaded back before saving (the PyTorch fine-tuning tutorial), or
+    # saved by a helper called when the model improves (an early-stopping class)
+    restored = any(uses_kept(call) for call in loads)
+    guarded = [call for call, compared, function in saves
+               if compared or uses_kept(call) or restored or function in called]
     if saves and not guarded:
         return ("the model is saved without comparing it with the best so far (no "
                 "`if accuracy > best:` around torch.save): the file holds whatever was "
@@ -387,8 +407,8 @@ def score_saved(check: SavedModelCheck, payload: dict[str, Any],
     usable = [c for c in saved if not c.get("error")]
     if not usable:
         return CheckScore(0.0, [f"{_where(saved[0])} {saved[0]['error']}"], Fault.ERRORED)
-    lookups = [why for c in usable if (why := memorises(check, c, ctx))]
-    usable = [c for c in usable if not memorises(check, c, ctx)]
+    lookups = [why for c in usable if (why := memorises(check, c, ctx, payload))]
+    usable = [c for c in usable if not memorises(check, c, ctx, payload)]
     if not usable:
         return CheckScore(0.0, [f"the saved model cannot be credited: {lookups[0]}"])
     # models the notebook still holds (one it replaced is not a rival of the saved one)
@@ -440,8 +460,8 @@ def score_reported(check: ReportedAccuracyCheck, payload: dict[str, Any],
     text = "\n".join(c.text for c in ctx.section(check.section).cells)
     claims = _claims(text)
     models = _eligible(payload, check.locate)
-    lookups = [why for c in models if (why := memorises(check, c, ctx))]
-    models = [c for c in models if not memorises(check, c, ctx)]
+    lookups = [why for c in models if (why := memorises(check, c, ctx, payload))]
+    models = [c for c in models if not memorises(check, c, ctx, payload)]
     measured = [a for c in models if (a := _public_accuracy(c)) is not None]
     feedback = []
     if not claims:
@@ -506,11 +526,15 @@ def _per_class_claims(check: ReportedAccuracyCheck, text: str,
     set, or figures typed in, are not)."""
     printed = []
     for name in check.per_class:
-        line = next((m.group(0) for m in re.finditer(rf"{re.escape(name)}[^\n]*\d", text)), "")
-        claim = next(iter(_claims("acc " + line.split(name, 1)[-1])), None)
-        if claim is None:
-            return None  # a figure not read as an accuracy: the printed line stands
-        printed.append((name, claim[1]))
+        lines = [m.group(0) for m in re.finditer(rf"\b{re.escape(name)}\b[^\n]*\d", text)]
+        if len(lines) != 1:
+            return None  # none, or several (a report's columns, a log): the line stands
+        # a class's index in brackets ("cat (0):") is no figure
+        rest = re.sub(r"[(\[]\s*\d+\s*[)\]]", " ", lines[0].split(name, 1)[-1])
+        claims = _claims("acc " + rest)
+        if len(claims) != 1:
+            return None  # several figures (precision, recall...): not one accuracy
+        printed.append((name, claims[0][1]))
     # printed per-class figures are rounded more coarsely than the overall one
     tolerance = max(check.tolerance, 0.01)
     for c in models:

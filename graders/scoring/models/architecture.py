@@ -20,6 +20,7 @@ from graders.scoring.models.context import (
 )
 from graders.spec import (
     ArchitectureCheck,
+    Conv2d,
     Layer,
     LayerSpec,
     Linear,
@@ -117,7 +118,8 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
     # Where the kernel saw an optimizer move some model's parameters, those models come
     # first: an untrained network of the handout's shape built beside the one that was
     # trained (a decoy) does not answer for it
-    trained = any(c["architecture"].get("trained") is True for c in found)
+    trained = any(c["architecture"].get("trained") is True
+                  and _takes_the_input(check, c["architecture"]) for c in found)
     ranked = sorted(found, key=lambda c: (
         trained and c["architecture"].get("trained") is not True,
         -_agreement(check, c["architecture"]),
@@ -157,6 +159,25 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
     credit = partial_credit(check, chosen["architecture"], output_ok=output_ok)
     return _charged(CheckScore(credit, [f"{_where(chosen)}: {problems[0]}", *problems[1:],
                                         *mistakes]), check, chosen["architecture"])
+
+
+def _takes_the_input(check: ArchitectureCheck, arch: dict[str, Any]) -> bool:
+    """The network's first layer is of the question's kind and takes its input (a
+    Linear of 784 inputs for an MNIST MLP): a trained network of that kind answers before
+    an untrained one; a trained network of another kind (the VGG, for the MLP question)
+    does not push aside the question's own, trained on a copy inside a function."""
+    first = next((leaf for leaf in arch.get("leaves") or () if isinstance(leaf, dict)
+                  and leaf.get("type") in ("Linear", "Conv2d", "Conv1d")), None)
+    want = check.layers[0] if check.layers else None
+    if first is None or want is None:
+        return False
+    if isinstance(want, Linear):
+        return first.get("type") == "Linear" and want.in_features in (
+            None, first.get("in_features"))
+    if isinstance(want, Conv2d):
+        return first.get("type") == "Conv2d" and want.in_channels in (
+            None, first.get("in_channels"))
+    return False
 
 
 def _ran(candidate: dict[str, Any]) -> str | None:

@@ -291,8 +291,10 @@ def made_unread(cells: Sequence[CellSummary], sources: Sequence[str]) -> str | N
         (a.asname or a.name).split(".")[0] for n in every
         if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
     known = bound | set(dir(builtins))
+    # a name the source binds itself (a parameter ``f``, a local) is not the notebook's
     called = {f.func.id for source in sources for f in nodes(source)
-              if isinstance(f, ast.Call) and isinstance(f.func, ast.Name)}
+              if isinstance(f, ast.Call) and isinstance(f.func, ast.Name)
+              and f.func.id in free_names(source)}
     unread = sorted(called - known)
     return unread[0] if unread else None
 

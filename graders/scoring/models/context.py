@@ -170,6 +170,10 @@ def as_run(candidate: dict[str, Any]) -> dict[str, Any]:
     functions = forward.get("functions")
     if isinstance(functions, list):
         arch["functions"] = [str(f) for f in functions[:400]]
+    samples = forward.get("samples")
+    if isinstance(samples, dict):
+        arch["leaf_samples"] = {str(k): v for k, v in list(samples.items())[:64]
+                                if isinstance(v, dict)}
     called = forward.get("called")
     if arch.get("own_forward") is True and isinstance(called, list) and not called \
             and "outputs" in forward:
@@ -318,9 +322,14 @@ def computes(arch: dict[str, Any], need: str) -> bool:
     functions = arch.get("functions")
     if isinstance(functions, list):
         # the torch functions the forward pass called (a layer's forward calls its
-        # function too): what ran, not what the source mentions or the layers are named
+        # function too), or a layer of the pass seen to compute it (a student's own
+        # ReLU module written with clamp): what ran, not what the source mentions or
+        # the layers are named
+        leaf_samples = arch.get("leaf_samples")
+        leaf_samples = leaf_samples if isinstance(leaf_samples, dict) else {}
         return any(re.match(rf"_*{c}", str(f).lower()) and "leaky" not in str(f).lower()
-                   for f in functions for c in calls)
+                   for f in functions for c in calls) or (behaves is not None and any(
+                       _computed(sample, behaves) for sample in leaf_samples.values()))
     types = {leaf.get("type") for leaf in arch.get("leaves") or ()
              if isinstance(leaf, dict) and leaf.get("genuine") is not False}
     source = _code(str(arch.get("forward_source", ""))).lower()
