@@ -48,20 +48,33 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
     "tum-ps10": ("tum_ps10", (
         "correct.ipynb", "wrong_architecture.ipynb", "never_trained.ipynb",
         "best_model_not_best.ipynb", "best_state_alias.ipynb",
-        "wrong_printed_accuracy.ipynb", "wrong_batch_size.ipynb", *TA)),
+        "wrong_printed_accuracy.ipynb", "wrong_batch_size.ipynb", *TA,
+        # an unseen round of hand-ins (2026-12-07): written as students write, and forged
+        "tutorial_num_workers.ipynb", "labels_ship_cat_dog.ipynb", "own_dataset_arrays.ipynb",
+        "per_class_typed_in.ipynb", "per_class_over_total.ipynb", "ten_outputs_cifar_ids.ipynb",
+        "hostile_forward_swapped.ipynb", "hostile_class_patches.ipynb",
+        "hostile_lookup_test_images.ipynb", "hostile_zero_grad_steps.ipynb",
+        "hostile_lying_modules.ipynb", "hostile_relu_named_sigmoid.ipynb",
+        "hostile_fake_loader.ipynb", "hostile_library_patches.ipynb")),
     "heidelberg-ex08": ("heidelberg_ex08", (
         "group_correct.ipynb", "group_flawed_a.ipynb", "ex08-jordan-hinton-lovelace.zip",
-        "group_names_reused.ipynb", "group_model_reused.ipynb", *TA)),
+        "group_names_reused.ipynb", "group_model_reused.ipynb", *TA,
+        "hostile_fake_vgg.ipynb", "hostile_number_grid.ipynb")),
     "nyu-hw5": ("nyu_hw5", (
         "student_correct.ipynb", "student_code_answers.ipynb", "student_flawed_a.ipynb",
-        "student_flawed_b.ipynb")),
+        "student_flawed_b.ipynb", "hostile_fake_resnet.ipynb")),
     "vu-dl-a2": ("vu_dl_a2", (
-        "student_notebook.ipynb", "vugrad-master.zip", "edited-files.zip", "ops.py", *TA)),
+        "student_notebook.ipynb", "vugrad-master.zip", "edited-files.zip", "ops.py", *TA,
+        "hostile_renamed_sigmoid.ipynb")),
     "ee411-hw3": ("ee411_hw3", (
         "part2_correct.ipynb", "part2_wrong_mlp.ipynb", "part2_wrong_optimizer.ipynb",
         "part2_param_count_weights_only.ipynb", "part2_no_permutation.ipynb",
         "part2_wrong_split.ipynb", "part2_no_plots.ipynb",
-        "part2_permutation_per_image.ipynb", "part2_permutation_lambda.ipynb", *TA)),
+        "part2_permutation_per_image.ipynb", "part2_permutation_lambda.ipynb", *TA,
+        "part2_optimizers_loop_variables.ipynb", "part2_optimizer_classes_listed.ipynb",
+        "part2_sigmoid_branch.ipynb", "part2_permutation_test_only.ipynb",
+        "part2_permutation_differs.ipynb", "part2_param_count_dispatch.ipynb",
+        "part2_hostile_relu_patched.ipynb", "part2_hostile_forged_steps.ipynb")),
 }
 REFERENCE = "reference"  # the recording of an assignment's reference notebook
 

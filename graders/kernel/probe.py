@@ -663,8 +663,15 @@ def _answer(request, namespace, directory, tools):
                     entry["pretrained"] = tools.pretrained_match(model)
                 if request.get("forward"):
                     entry["forward"] = tools.forward_probe(model, request["forward"])
-                if images is not None:
+                if images is not None and not request.get("public"):
                     entry["predictions"] = tools.predict(model, images, transform)
+                elif images is not None:
+                    # held against the notebook's own test set: a model the grader's
+                    # images do not fit is still measured there
+                    try:
+                        entry["predictions"] = tools.predict(model, images, transform)
+                    except Exception as exc:
+                        entry["predict_error"] = f"{type(exc).__name__}: {exc}"[:300]
                 if images is not None and request.get("untrained"):
                     arch = entry["architecture"]
                     key = (arch["class"], arch["parameters"], len(arch["leaves"]))

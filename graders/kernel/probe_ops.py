@@ -188,8 +188,12 @@ def run_ops(request, namespace):
 
 def _ops_behind(node, limit=20000):
     """The names of the ops the computation graph behind ``node`` went through (what the
-    forward pass really computed, whatever the class is called)."""
-    names, seen, stack = set(), set(), [node]
+    forward pass really computed, whatever the class is called), and for each op of one
+    input a sample of what it was given and what it gave on that pass (the host reads
+    from these whether an op named ``ReLU`` computed a ReLU)."""
+    import numpy as np
+
+    names, samples, seen, stack = set(), {}, set(), [node]
     while stack and len(seen) < limit:
         current = stack.pop()
         if id(current) in seen:
@@ -199,9 +203,19 @@ def _ops_behind(node, limit=20000):
         if source is None:
             continue
         op = getattr(source, "op", None)
-        names.add(str(getattr(op, "__name__", type(op).__name__))[:100])
-        stack.extend(list(getattr(source, "inputs", ()) or ())[:100])
-    return sorted(names)[:50]
+        name = str(getattr(op, "__name__", type(op).__name__))[:100]
+        names.add(name)
+        inputs = list(getattr(source, "inputs", ()) or ())[:100]
+        if name not in samples and len(samples) < 50 and len(inputs) == 1:
+            try:
+                x = np.asarray(getattr(inputs[0], "value", None), dtype=float).reshape(-1)
+                y = np.asarray(getattr(current, "value", None), dtype=float).reshape(-1)
+                if x.size == y.size and x.size:
+                    samples[name] = {"x": x[:64].copy(), "y": y[:64].copy()}
+            except Exception:
+                pass
+        stack.extend(inputs)
+    return sorted(names)[:50], samples
 
 
 def _untrained_copy(module):
@@ -251,7 +265,8 @@ def evaluate(request, namespace, directory):
             out = value(library.TensorNode(inputs.astype(float)))
             scores = np.asarray(getattr(out, "value", out))
             entry["predictions"] = scores.argmax(axis=1).astype(np.int64)
-            entry["architecture"]["ops"] = _ops_behind(out)
+            entry["architecture"]["ops"], entry["architecture"]["op_samples"] = \
+                _ops_behind(out)
             if request.get("untrained"):
                 fresh = _untrained_copy(value)
                 if fresh is not None:

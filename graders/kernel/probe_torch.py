@@ -79,7 +79,16 @@ def install_hooks(seed, datasets_root):
             torch.backends.cudnn.benchmark = False
         except Exception:
             pass
-        watch_optimizers()
+        # a failure here must not break the notebook's `import torch` (try/except, not
+        # contextlib.suppress: the notebook may replace a library function)
+        try:  # noqa: SIM105
+            capture_genuine(torch)
+        except Exception:
+            pass
+        try:  # noqa: SIM105
+            watch_optimizers()
+        except Exception:
+            pass
 
     def patch_folder(folder):
         # Notebooks point an ImageFolder at where the data sat on their machine
@@ -100,6 +109,126 @@ def install_hooks(seed, datasets_root):
     sys.meta_path.insert(0, _AfterImport(hooks))
 
 
+# ------------------------------------------------------------- torch as it was imported
+GENUINE = "_autograder_torch"
+
+
+def capture_genuine(torch):
+    """torch's own ways of reading a model, taken when torch is imported (before any
+    notebook code binds or patches them): a model that overrides ``named_modules``,
+    ``parameters`` or ``state_dict`` to describe another network, or a layer class whose
+    ``forward`` was replaced (``nn.ReLU.forward = sigmoid``), is read as it is."""
+    if GENUINE in sys.modules:
+        return
+    import types
+
+    state = types.ModuleType(GENUINE)
+    module = torch.nn.Module
+    state.named_modules, state.children = _named_modules, _children
+    state.parameters, state.state_dict = _parameters, _state_dict
+    state.forwards = {}
+    for name in dir(torch.nn):
+        cls = getattr(torch.nn, name, None)
+        if isinstance(cls, type) and issubclass(cls, module):
+            # and the private bases that hold the forward (_BatchNorm, _ConstantPadNd)
+            for base in cls.__mro__:
+                if "forward" in base.__dict__ and base.__module__.startswith("torch."):
+                    state.forwards[base] = base.__dict__["forward"]
+    try:
+        from torch.overrides import TorchFunctionMode
+    except Exception:
+        TorchFunctionMode = None
+    state.TorchFunctionMode = TorchFunctionMode
+    sys.modules[GENUINE] = state
+
+
+def _registered(module, table):
+    """A module's own registry (``_modules``, ``_parameters``, ``_buffers``), read past
+    any attribute lookup the model's class defines."""
+    try:
+        found = object.__getattribute__(module, "__dict__").get(table)
+    except Exception:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _children(module):
+    return iter([m for m in _registered(module, "_modules").values() if m is not None])
+
+
+def _named_modules(model, limit=5000):
+    """Every registered module, ``nn.Module.named_modules``'s names and order, from the
+    registries themselves: torch's own method calls each child's ``named_modules``,
+    which a notebook's class can override. A scripted model (torch.jit) keeps no such
+    registry: torch's own traversal reads it."""
+    torch = sys.modules.get("torch")
+    script = getattr(getattr(torch, "jit", None), "ScriptModule", None)
+    if script is not None and isinstance(model, script):
+        return list(model.named_modules())[:limit]
+    seen, out, stack = set(), [], [("", model)]
+    while stack and len(out) < limit:
+        name, module = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        out.append((name, module))
+        children = [(f"{name}.{k}" if name else k, m)
+                    for k, m in _registered(module, "_modules").items() if m is not None]
+        stack += reversed(children)
+    return out
+
+
+def _parameters(model):
+    torch = sys.modules.get("torch")
+    script = getattr(getattr(torch, "jit", None), "ScriptModule", None)
+    if script is not None and isinstance(model, script):
+        return list(model.parameters())
+    seen, out = set(), []
+    for _, module in _named_modules(model):
+        for p in _registered(module, "_parameters").values():
+            if p is not None and id(p) not in seen:
+                seen.add(id(p))
+                out.append(p)
+    return out
+
+
+def _state_dict(model):
+    """The registered parameters and buffers by their dotted names."""
+    out = {}
+    for name, module in _named_modules(model):
+        for table in ("_parameters", "_buffers"):
+            for key, value in _registered(module, table).items():
+                if value is not None:
+                    out[f"{name}.{key}" if name else key] = value.detach()
+    return out
+
+
+def _genuine():
+    """The captured readers, or torch's current ones where none were captured."""
+    state = sys.modules.get(GENUINE)
+    if state is not None:
+        return state
+    capture_genuine(_torch())
+    return sys.modules[GENUINE]
+
+
+def _own_forward(module, genuine):
+    """Whether ``module`` computes with a forward of its own rather than its torch
+    class's: one set on the instance, a class's override, or torch's replaced."""
+    script = getattr(sys.modules.get("torch.jit"), "ScriptModule", None)
+    if script is not None and isinstance(module, script):
+        return False  # compiled from torch's own layers, or not: its graph is what runs
+    try:
+        if "forward" in object.__getattribute__(module, "__dict__"):
+            return True
+    except Exception:
+        return True
+    for cls in type(module).__mro__:
+        if "forward" in cls.__dict__:
+            return genuine.forwards.get(cls) is not cls.__dict__["forward"]
+    return True
+
+
 # ------------------------------------------------------------------- optimizer steps
 STEPS = "_autograder_steps"  # a module of its own: outlives fresh copies of this one
 MAX_OPTIMIZERS = 256  # distinct (class, settings, shapes): a grid search fits
@@ -107,23 +236,80 @@ _SETTINGS = ("lr", "momentum", "nesterov", "weight_decay", "dampening", "amsgrad
 
 
 def watch_optimizers():
-    """Count every optimizer's steps (torch's global step hook): which optimizer, built
+    """Count every optimizer's steps (torch's global step hooks): which optimizer, built
     with which settings, for which parameters, stepped how often with gradients present,
     after which cell. The host reads it to tell an optimizer that trained a model from
-    one that was only built, or handed to a function that never steps it."""
+    one that was only built, or handed to a function that never steps it.
+
+    The notebook shares this interpreter, so what is counted is what a step does, read
+    with torch's own classes as they were when torch was imported: the optimizer's class
+    is the torch class whose own ``step`` ran (a class renamed ``SGD`` that steps as Adam
+    is Adam; one with a ``step`` of its own is nobody's), its settings are those its
+    parameter groups step with (not ``defaults``, which nothing reads), and a step counts
+    as one with gradients only when torch's step ran between the pre- and post-hook and
+    moved the parameters (zeroed gradients move nothing; a hook called by hand has no
+    pre-hook). The records live in this closure, not in a module a notebook can append
+    to."""
     if STEPS in sys.modules:
         return
     import types
     import weakref
 
     try:
-        from torch.optim.optimizer import register_optimizer_step_post_hook
+        import torch
+        from torch.optim.optimizer import (
+            register_optimizer_step_post_hook,
+            register_optimizer_step_pre_hook,
+        )
     except Exception:
         return
+    genuine = {}  # each torch optimizer class, and its own step as torch wrote it (None:
+    # it steps with a base class's, as AdamW steps with Adam's)
+    for name in dir(torch.optim):
+        cls = getattr(torch.optim, name, None)
+        if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) \
+                and cls is not torch.optim.Optimizer:
+            step = cls.__dict__.get("step")
+            genuine[cls] = step.__wrapped__ if getattr(step, "hooked", False) else step
     state = types.ModuleType(STEPS)
-    state.records, state.cell = [], -1
+    records, cell = [], [-1]
     mine = weakref.WeakKeyDictionary()
+    before = weakref.WeakKeyDictionary()
+    # the parameters an optimizer moved: a model holding them was trained, one built
+    # beside it (a decoy of the handout's architecture) was not
+    # (by id: a tensor's == compares values)
+    stepped, registered = weakref.WeakValueDictionary(), weakref.WeakKeyDictionary()
     dropped = {}  # the record of an optimizer past the cap: built once, never kept
+    clone, equal = torch.Tensor.clone, torch.equal
+
+    def first_params(optimizer):
+        found = []
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    found.append(p)
+                if len(found) == 2:
+                    return found
+        return found
+
+    def before_step(optimizer, args, kwargs):
+        try:
+            record = mine.get(optimizer)
+            # every step is checked until the count is plainly training, then one in 16
+            if record is dropped or (record is not None and record["with_grad"] >= 64
+                                     and record["steps"] % 16):
+                return
+            with torch.no_grad():
+                # and whether any gradient is nonzero (the smallest tensors, biases: a
+                # real gradient reaches them): zeroed gradients under weight decay still
+                # move the weights, which is no training either
+                grads = sorted((p for g in optimizer.param_groups for p in g["params"]
+                                if p.grad is not None), key=lambda p: p.numel())[:3]
+                if any(bool(p.grad.any()) for p in grads):
+                    before[optimizer] = [clone(p.detach().reshape(-1)[:256])
+                                         for p in first_params(optimizer)]
+        except Exception:
+            pass
 
     def after_step(optimizer, args, kwargs):
         try:
@@ -131,54 +317,99 @@ def watch_optimizers():
             if record is dropped:
                 return
             if record is None:
-                record = _optimizer_record(optimizer)
-                same = next((r for r in state.records if r["key"] == record["key"]), None)
+                record = _optimizer_record(optimizer, genuine)
+                same = next((r for r in records if r["key"] == record["key"]), None)
                 if same is not None:
                     record = same  # a fresh optimizer per epoch: one record, not hundreds
-                elif len(state.records) < MAX_OPTIMIZERS:
-                    state.records.append(record)
+                elif len(records) < MAX_OPTIMIZERS:
+                    records.append(record)
                 else:
                     mine[optimizer] = dropped
                     return
                 mine[optimizer] = record
             record["steps"] += 1
-            if any(p.grad is not None for g in optimizer.param_groups for p in g["params"]):
-                record["with_grad"] += 1
-            if state.cell not in record["after_cells"] and len(record["after_cells"]) < 16:
-                record["after_cells"].append(state.cell)
+            snapshot = before.pop(optimizer, None)
+            if snapshot is not None:
+                with torch.no_grad():
+                    now = [p.detach().reshape(-1)[:256] for p in first_params(optimizer)]
+                    moved = len(now) == len(snapshot) and any(
+                        not equal(a, b) for a, b in zip(snapshot, now, strict=True))
+                record["moved"] = record["moved"] or moved
+                if moved:
+                    record["with_grad"] += 1
+                    if optimizer not in registered:
+                        registered[optimizer] = True
+                        for group in optimizer.param_groups:
+                            stepped.update({id(p): p for p in group["params"]})
+            elif record["with_grad"] >= 64:
+                record["with_grad"] += 1  # a step not sampled: as the sampled ones were
+            if cell[0] not in record["after_cells"] and len(record["after_cells"]) < 16:
+                record["after_cells"].append(cell[0])
         except Exception:
             pass
 
-    state.handle = register_optimizer_step_post_hook(after_step)
+    def read():
+        return [{k: v for k, v in r.items() if k not in ("key", "moved")} for r in records]
+
+    def set_cell(index):
+        cell[0] = index
+
+    def trained(parameters):
+        return any(stepped.get(id(p)) is p for p in parameters)
+
+    state.read, state.set_cell, state.trained = read, set_cell, trained
+    state.handles = (register_optimizer_step_pre_hook(before_step),
+                     register_optimizer_step_post_hook(after_step))
     sys.modules[STEPS] = state
 
 
-def _optimizer_record(optimizer):
+def _genuine_class(optimizer, genuine):
+    """The torch optimizer this one is (the first of torch's classes it derives from:
+    a class renamed ``SGD`` deriving from Adam is Adam), provided the ``step`` it steps
+    with is torch's own; None when a class of the notebook's brings a ``step`` of its
+    own."""
+    originals = {step for step in genuine.values() if step is not None}
+    for cls in type(optimizer).__mro__:
+        if "step" in cls.__dict__:
+            step = cls.__dict__["step"]
+            # torch wraps a class's step in its hooks on first use (on a subclass too)
+            unwrapped = step.__wrapped__ if getattr(step, "hooked", False) else step
+            if unwrapped not in originals:
+                return None
+            break
+    return next((cls.__name__ for cls in type(optimizer).__mro__ if cls in genuine), None)
+
+
+def _optimizer_record(optimizer, genuine):
     settings = {}
+    group = optimizer.param_groups[0] if optimizer.param_groups else {}
     for name in _SETTINGS:
-        value = optimizer.defaults.get(name)
+        # a scheduler has moved lr by the first step (LinearLR, OneCycleLR): the lr the
+        # optimizer was built with is kept as initial_lr
+        value = group.get("initial_lr", group.get(name)) if name == "lr" else group.get(name)
         if isinstance(value, bool | int | float):
             settings[name] = value
     shapes = [list(p.shape) for g in optimizer.param_groups for p in g["params"]][:32]
-    key = repr((type(optimizer).__name__, sorted(settings.items()), shapes))
-    return {"class": type(optimizer).__name__, "settings": settings, "shapes": shapes,
-            "steps": 0, "with_grad": 0, "after_cells": [], "key": key}
+    name = _genuine_class(optimizer, genuine) or f"{type(optimizer).__name__} (own step)"
+    key = repr((name, sorted(settings.items()), shapes))
+    return {"class": name, "settings": settings, "shapes": shapes,
+            "steps": 0, "with_grad": 0, "after_cells": [], "key": key, "moved": False}
 
 
 def optimizer_steps():
-    """The records, or None when the hook could not be installed (this torch has none):
+    """The records, or None when the hooks could not be installed (this torch has none):
     the host then reads the code alone, as it would without the kernel."""
     state = sys.modules.get(STEPS)
     if state is None:
         return None
-    return [{k: v for k, v in r.items() if k != "key"} for r in state.records]
+    return state.read()
 
 
 def after_cell(cell):
     """The snapshot after each cell says which one ran last: a step belongs to the next."""
     state = sys.modules.get(STEPS)
     if state is not None and isinstance(cell, int):
-        state.cell = cell
+        state.set_cell(cell)
 
 
 def resolve_root(root, datasets_root=None):
@@ -311,11 +542,17 @@ def saved_models(home, namespace, limit=8):
 
 
 def describe(model):
+    """The model's leaf layers and parameters as torch itself registers them (not as the
+    model's own methods say), whether each leaf computes with its torch class's forward,
+    whether the model's forward is one set on the instance, and whether an optimizer
+    moved its parameters while the notebook ran."""
+    genuine = _genuine()
     leaves = []
-    for name, module in model.named_modules():
-        if any(True for _ in module.children()):
+    for name, module in genuine.named_modules(model):
+        if any(True for _ in genuine.children(module)):
             continue
-        entry = {"name": name, "type": type(module).__name__}
+        entry = {"name": name, "type": type(module).__name__,
+                 "genuine": not _own_forward(module, genuine)}
         for attr in ("in_features", "out_features", "in_channels", "out_channels",
                      "kernel_size", "stride", "padding", "num_features", "p"):
             value = getattr(module, attr, None)
@@ -328,26 +565,42 @@ def describe(model):
     try:
         import inspect
 
-        source = inspect.getsource(type(model).forward)[:20000]
+        forward = model.forward
+        source = inspect.getsource(getattr(forward, "__func__", forward))[:20000]
     except Exception:
         pass
+    parameters = genuine.parameters(model)
+    steps = sys.modules.get(STEPS)
+    try:
+        own = "forward" in object.__getattribute__(model, "__dict__")
+    except Exception:
+        own = True
     return {"class": type(model).__name__, "leaves": leaves[:200],
-            "parameters": int(sum(p.numel() for p in model.parameters())),
-            "forward_source": source}
+            "parameters": int(sum(p.numel() for p in parameters)),
+            "forward_source": source, "own_forward": own,
+            "trained": bool(steps is not None and steps.trained(parameters))}
 
 
 # ------------------------------------------------------------------------ transforms
 def _datasets(namespace):
     """(name, dataset) for every dataset-like object (and a DataLoader's dataset)."""
+    data = _torch().utils.data
     out = []
     for name, value in _with_containers(namespace):
         if name.startswith("_") or isinstance(value, type):
             continue
         try:  # the notebook's objects: any attribute access may raise anything
-            dataset = getattr(value, "dataset", None) if hasattr(value, "batch_size") \
-                else value
-            if dataset is not None and hasattr(dataset, "__getitem__") and hasattr(
-                    dataset, "__len__") and _base(dataset) is not None:
+            # torch's own classes, not look-alikes: an object with ``batch_size`` and a
+            # ``dataset`` whose ``targets`` list the handout's counts serves nothing
+            loader = isinstance(value, data.DataLoader)
+            dataset = value.dataset if loader else value
+            if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
+                continue
+            base = _base(dataset)
+            # a notebook's own wrapper need not subclass Dataset, but what it wraps
+            # must be torch's (a torchvision dataset, or one of the notebook's own)
+            if (base is not None and isinstance(base, data.Dataset)) or (
+                    isinstance(dataset, data.Dataset) and _own_labels(dataset) is not None):
                 out.append((name, value, dataset))
         except Exception:
             continue
@@ -387,6 +640,44 @@ def _base(dataset, depth=0):
     if inner is None:
         inner = _wrapped(dataset)
     return _base(inner, depth + 1) if inner is not None else None
+
+
+_LABEL_NAMES = ("targets", "labels", "y", "label", "Y", "ys", "classes_idx")
+
+
+def _own_labels(dataset):
+    """A notebook's own Dataset over arrays it built itself (no torchvision dataset
+    inside, ``self.X, self.y = ...``): the labels it keeps, a whole-number vector as long
+    as the dataset (the attributes named like labels first); None for anything else."""
+    import numpy as np
+
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(dataset, torch.utils.data.Dataset):
+        return None
+    attributes = getattr(dataset, "__dict__", None)
+    if not isinstance(attributes, dict):
+        return None
+    try:
+        size = len(dataset)
+    except Exception:
+        return None
+    values = [attributes[n] for n in _LABEL_NAMES if n in attributes]
+    tensors = attributes.get("tensors")
+    if isinstance(dataset, torch.utils.data.TensorDataset) and isinstance(tensors, tuple) \
+            and len(tensors) >= 2:
+        values.append(tensors[-1])  # TensorDataset(X, y): the labels come last
+    for value in values:
+        try:
+            if isinstance(value, torch.Tensor):
+                value = value.detach().cpu().numpy()
+            if not isinstance(value, np.ndarray | list):
+                continue
+            array = np.asarray(value)
+        except Exception:
+            continue
+        if array.ndim == 1 and array.dtype.kind in "iu" and len(array) == size and size:
+            return array
+    return None
 
 
 def _wrapped(dataset):
@@ -477,7 +768,7 @@ def pretrained_match(model, limit=200):
     best mean cosine similarity, the file, and how many tensors it compared."""
     torch = _torch()
     best = {"file": None, "similarity": 0.0, "matched": 0}
-    own = {k: v for k, v in model.state_dict().items()
+    own = {k: v for k, v in _genuine().state_dict(model).items()
            if getattr(v, "ndim", 0) >= 2 and v.is_floating_point()}
     for path in _checkpoints():
         try:
@@ -594,9 +885,10 @@ def forward_probe(model, shape, batch=4):
     # is not part of the network (its parameters still count, as the notebook's do). Each
     # leaf's forward is wrapped on the instance, so that module(x) and module.forward(x)
     # both count; a leaf that cannot be wrapped (a scripted one) is "unwatched"
-    called, wrapped, unwatched = [], [], []
-    for index, (name, module) in enumerate(model.named_modules()):
-        if any(True for _ in module.children()):
+    genuine = _genuine()
+    called, wrapped, unwatched, samples = [], [], [], {}
+    for index, (name, module) in enumerate(genuine.named_modules(model)):
+        if any(True for _ in genuine.children(module)):
             continue
         if index >= 400:
             unwatched.append(name)
@@ -607,22 +899,38 @@ def forward_probe(model, shape, batch=4):
             def watching(*args, _n=name, _f=original, **kwargs):
                 if _n not in called:
                     called.append(_n)
-                return _f(*args, **kwargs)
+                x = args[0] if args and isinstance(args[0], torch.Tensor) else None
+                # what an element-wise leaf makes of its input, on this pass (before it
+                # runs: an in-place ReLU overwrites its input)
+                before = x.detach().reshape(-1)[:64].float().cpu().clone() \
+                    if x is not None and _n not in samples and len(samples) < 64 else None
+                out = _f(*args, **kwargs)
+                if before is not None and isinstance(out, torch.Tensor) and \
+                        out.shape == x.shape:
+                    samples[_n] = {"x": before.numpy(),
+                                   "y": out.detach().reshape(-1)[:64].float().cpu().numpy()}
+                return out
 
             module.forward = watching
             wrapped.append(module)
         except Exception:
             unwatched.append(name)
+    # torch's functions the pass calls, however they are reached (``F.relu``, a tensor's
+    # ``.relu()``, a layer's forward, or ``torch.relu`` rebound to ``torch.sigmoid``,
+    # which calls sigmoid): what it computes, not what its source mentions
+    functions = []
     try:
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), _recording(genuine, functions):
             out = _first_run(model, shape, batch)
         if isinstance(out, tuple | list) and out:
             out = out[0]
         if not isinstance(out, torch.Tensor):
             return {"error": f"forward returned a {type(out).__name__}, not a tensor"}
         return {"outputs": out.detach().float().cpu().reshape(len(out), -1)[:8, :1000].numpy(),
-                "called": list(called[:400]), "unwatched": list(unwatched[:400])}
+                "called": list(called[:400]), "unwatched": list(unwatched[:400]),
+                "samples": samples,
+                "functions": list(functions[:200]) if genuine.TorchFunctionMode else None}
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}"[:300]}
     finally:
@@ -636,6 +944,26 @@ def forward_probe(model, shape, batch=4):
             model.train(was_training)
         except Exception:
             pass
+
+
+def _recording(genuine, functions):
+    """A torch function mode that notes each function's name as it is called."""
+    import contextlib
+
+    mode = genuine.TorchFunctionMode
+    if mode is None:
+        return contextlib.nullcontext()
+    seen = set()
+
+    class Recording(mode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            name = getattr(func, "__name__", None)
+            if isinstance(name, str) and name not in seen and len(seen) < 400:
+                seen.add(name)
+                functions.append(name)
+            return func(*args, **(kwargs or {}))
+
+    return Recording()
 
 
 def public_eval(model, loader, limit=20000):
@@ -680,10 +1008,14 @@ def _in_process(loader):
 
 
 def test_loader(namespace):
-    for _name, value, dataset in _datasets(namespace):
+    found = _datasets(namespace)
+    for _name, value, dataset in found:
         base = _base(dataset)
-        if hasattr(value, "batch_size") and base is not None and not getattr(
-                base, "train", True):
+        if value is not dataset and base is not None and not getattr(base, "train", True):
+            return value
+    # a loader over the notebook's own Dataset of arrays: its name says it is the test one
+    for name, value, dataset in found:
+        if value is not dataset and _base(dataset) is None and "test" in name.lower():
             return value
     return None
 
@@ -693,6 +1025,8 @@ def _labels(dataset):
     import numpy as np
 
     base = _base(dataset)
+    if base is None:
+        return _own_labels(dataset)
     targets = np.asarray(getattr(base, "targets", []))
     if dataset is base:
         return targets
@@ -712,10 +1046,14 @@ def describe_loaders(namespace):
     loaders, tried = [], {}
     for name, value, dataset in _datasets(namespace):
         base = _base(dataset)
-        entry = {"name": name, "is_loader": hasattr(value, "batch_size"),
-                 "batch_size": getattr(value, "batch_size", None), "length": len(dataset),
-                 "base": type(base).__name__, "train": bool(getattr(base, "train", True)),
-                 "transforms": _transform_names(base.transform)}
+        own = base is None  # the notebook's own Dataset over its own arrays
+        base = dataset if own else base
+        entry = {"name": name, "is_loader": value is not dataset,
+                 "batch_size": _batch_size(value), "length": len(dataset),
+                 "base": type(base).__name__,
+                 # which split its arrays came from is not in them
+                 "train": None if own else bool(getattr(base, "train", True)),
+                 "transforms": _transform_names(getattr(base, "transform", None))}
         if entry["transforms"]:
             key = id(base.transform)
             if key not in tried:
@@ -728,6 +1066,23 @@ def describe_loaders(namespace):
                                      for v, c in zip(values, counts, strict=True)}
         loaders.append(entry)
     return loaders
+
+
+def _batch_size(loader):
+    """The size the loader's batch sampler batches by (what training gets), read from
+    the instance: a class may answer ``batch_size`` with a property of its own."""
+    try:
+        own = object.__getattribute__(loader, "__dict__")
+        sampler = own.get("batch_sampler")
+        if sampler is not None:
+            size = object.__getattribute__(sampler, "__dict__").get("batch_size")
+            if isinstance(size, int):
+                return size
+        if "batch_size" in own:
+            return own["batch_size"]
+    except Exception:
+        pass
+    return getattr(loader, "batch_size", None)
 
 
 MAX_PERMUTED = 16384  # pixels of the images a permutation is tried on (3x64x64 fits)

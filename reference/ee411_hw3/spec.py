@@ -77,6 +77,11 @@ MLP_LAYERS = (Layer("Flatten"), Linear(784, 100), RELU, Linear(100, 100), RELU,
 CNN_LAYERS = (Conv2d(1, 16, 3), RELU, POOL, Conv2d(16, 32, 3), RELU, POOL, Conv2d(32, 64, 3),
               RELU, POOL, Layer("Flatten"), Linear(64, 10))
 
+# takes the handout's 1x28x28 images too: a counter that runs a forward pass (torchinfo's
+# summary of a (1, 28, 28) input) counts it as it counts the handout's models
+UNSEEN_LAYERS = (Conv2d(1, 5, 3), RELU, Layer("Flatten"), Linear(5 * 26 * 26, 7), RELU,
+                 Linear(7, 3))
+
 OPTIMIZERS = (
     OptimizerSetting.of("SGD", lr=0.01),
     OptimizerSetting.of("SGD", lr=0.01, momentum=0.9, nesterov=True),
@@ -125,8 +130,14 @@ PART2 = (
     Question(id="2.3b", title="CNN: comments on the four optimizers", points=2, manual=True),
     Question(
         id="2.4", title="A function counting a model's parameters", points=4,
-        checks=(ParamCountCheck(points=4, pattern=r"(?i)param",
-                                models=(MLP_LAYERS, CNN_LAYERS)),),
+        # a function counting weights and biases of any model: also tried on one the
+        # handout never shows (a count typed in for its two models is no function);
+        # named like what it does: count_params, count_weights, n_parameters, numel
+        # (not save_weights, train_..., plot_...: those do something else with a model)
+        checks=(ParamCountCheck(points=4, pattern=r"(?i)^(?!.*(save|load|train|plot|init|"
+                                                  r"show|draw|fit))(.*param|.*count|.*numel|"
+                                                  r".*weights)",
+                                models=(MLP_LAYERS, CNN_LAYERS), unseen=(UNSEEN_LAYERS,)),),
     ),
     Question(id="2.4b", title="Do more parameters mean better performance?", points=2,
              manual=True),

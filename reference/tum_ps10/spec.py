@@ -65,19 +65,23 @@ ASSIGNMENT = Assignment(
                                        band=AccuracyBand(full_within=0.05, zero_within=0.25),
                                        fallback_transform=NORMALIZE),
                     # "Define a SGD optimizer with learning rate 0.001 and momentum 0.9"
+                    # an epoch in batches of 4 is 2,250 steps: a handful is not training
                     OptimizerCheck(points=2, settings=(
-                        OptimizerSetting.of("SGD", lr=0.001, momentum=0.9),))),
+                        OptimizerSetting.of("SGD", lr=0.001, momentum=0.9),), min_steps=100)),
         ),
         Question(
             id="2.4", title="Best model saved; overall and per-class test accuracy",
             points=6,
             checks=(
-                SavedModelCheck(points=2),
+                # the grader's images too: a "model" that looks each test image up
+                # reaches 100% on the notebook's own test set and chance on these
+                SavedModelCheck(points=2, data=HIDDEN, fallback_transform=NORMALIZE),
                 ModelAccuracyCheck(points=2, locate=SAVED, data=HIDDEN,
                                    band=AccuracyBand(full_within=0.05, zero_within=0.25),
                                    fallback_transform=NORMALIZE),
                 ReportedAccuracyCheck(points=2, locate=ModelLocator(source="any"),
-                                      per_class=("cat", "dog", "ship")),
+                                      per_class=("cat", "dog", "ship"), data=HIDDEN,
+                                      fallback_transform=NORMALIZE),
             ),
         ),
         Question(id="2.4b", title="Which class is classified best, and why", points=2,

@@ -168,3 +168,42 @@ def test_a_state_dict_of_an_nn_sequential_loads_into_a_copy_of_the_notebooks_mod
         str(tmp_path), {"classifier": net})
     assert label == "file:mlp_best.pt" and error is None
     assert model is not net and torch.equal(model[1].weight, net[1].weight)
+
+
+def test_only_torchs_loaders_count_and_their_batch_size_is_the_samplers():
+    from torch.utils.data import Dataset
+
+    class Own(Dataset):  # the notebook's own arrays: no torchvision dataset inside
+        def __init__(self, n: int) -> None:
+            self.X = torch.randn(n, 3, 4, 4)
+            self.y = torch.arange(n) % 3
+
+        def __len__(self) -> int:
+            return len(self.X)
+
+        def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+            return self.X[i], self.y[i]
+
+    class Claims4(DataLoader):
+        batch_size = property(lambda self: 4, lambda self, value: None)  # type: ignore[assignment]
+
+    class LookAlike:  # batch_size and a dataset whose targets list the handout's counts
+        batch_size = 4
+
+        class dataset:
+            targets = [3] * 3000 + [5] * 3000 + [8] * 3000
+            transform = None
+
+            def __len__(self) -> int:
+                return 9000
+
+            def __getitem__(self, i: int) -> tuple[int, int]:
+                return 0, 3
+
+    namespace = {"train_loader": DataLoader(Own(30), batch_size=4),
+                 "test_loader": Claims4(Own(12), batch_size=64), "fake": LookAlike()}
+    found = {e["name"]: e for e in _probe_torch()["describe_loaders"](namespace)}  # type: ignore[operator]
+    assert set(found) == {"train_loader", "test_loader"}
+    assert found["train_loader"]["label_counts"] == {"0": 10, "1": 10, "2": 10}
+    assert found["train_loader"]["train"] is None  # its split is not in its arrays
+    assert found["test_loader"]["batch_size"] == 64

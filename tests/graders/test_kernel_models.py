@@ -50,7 +50,8 @@ def watched() -> Iterator[dict[str, object]]:
     tools["watch_optimizers"]()  # type: ignore[operator]
     yield tools
     state = sys.modules.pop(str(tools["STEPS"]))
-    state.handle.remove()
+    for handle in state.handles:
+        handle.remove()
 
 
 def test_only_an_optimizer_that_stepped_with_gradients_is_counted(watched):
@@ -248,3 +249,109 @@ def test_a_layer_called_through_its_forward_method_counts_as_called():
     ran = _probe_torch()["forward_probe"](net, [1, 28, 28])  # type: ignore[operator]
     assert ran["called"] == ["fc1", "relu", "fc2"] and ran["unwatched"] == []
     assert all("forward" not in vars(m) for m in net.modules())  # the class's forward again
+
+
+def _train(optimizer: torch.optim.Optimizer, net: nn.Module, steps: int = 3) -> None:
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    for _ in range(steps):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        optimizer.step()
+
+
+def test_a_step_counts_as_torch_class_whose_step_ran_with_the_settings_it_stepped_with(
+        watched):
+    from torch.optim.optimizer import _global_optimizer_post_hooks
+
+    net = nn.Sequential(*MLP_LAYERS)
+
+    class SGD(torch.optim.Adam):  # a renamed Adam, its defaults rewritten to look like SGD
+        def __init__(self, params, lr=0.001, momentum=0.9):  # type: ignore[no-untyped-def]
+            super().__init__(params, lr=lr)
+            self.defaults["momentum"] = momentum
+
+    class OwnStep(torch.optim.SGD):
+        def step(self, closure=None):  # type: ignore[no-untyped-def, override]
+            return None
+
+    _train(SGD(net.parameters(), lr=0.001), net)
+    _train(OwnStep(net.parameters(), lr=0.5), net)
+    zeroed = torch.optim.SGD(net.parameters(), lr=0.25)
+    for p in net.parameters():
+        p.grad = torch.zeros_like(p)
+    zeroed.step()  # zero gradients move nothing
+    decayed = torch.optim.AdamW(net.parameters(), lr=0.5, weight_decay=0.1)
+    decayed.step()  # weight decay moves the weights on zero gradients: still no training
+    by_hand = torch.optim.Adagrad(net.parameters(), lr=0.125)
+    for hook in list(_global_optimizer_post_hooks.values()):
+        hook(by_hand, (), {})  # the post-hook called by the notebook: no step ran
+    steps = {r["class"]: r for r in watched["optimizer_steps"]()}  # type: ignore[operator]
+    assert steps["Adam"]["with_grad"] == 3 and "momentum" not in steps["Adam"]["settings"]
+    assert steps["OwnStep (own step)"]["with_grad"] == 0
+    assert steps["SGD"]["settings"]["lr"] == 0.25 and steps["SGD"]["with_grad"] == 0
+    assert steps["Adagrad"]["with_grad"] == 0
+    assert steps["AdamW"]["steps"] == 1 and steps["AdamW"]["with_grad"] == 0
+    # the records are the kernel's own: the module exposes no list to append to
+    assert not hasattr(sys.modules[str(watched["STEPS"])], "records")
+
+
+def test_a_model_is_described_by_torchs_registries_not_by_its_own_methods(watched):
+    describe = watched["describe"]
+
+    class Liar(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.core = nn.Linear(784, 10)
+            object.__setattr__(self, "_decoy", nn.Sequential(*MLP_LAYERS))
+
+        def named_modules(self, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+            yield "", self
+            yield from ((n, m) for n, m in self._decoy.named_modules() if n)
+
+        def parameters(self, recurse=True):  # type: ignore[no-untyped-def, override]
+            return self._decoy.parameters()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.core(x.flatten(1))
+
+    described = describe(Liar())  # type: ignore[operator]
+    assert [leaf["type"] for leaf in described["leaves"]] == ["Linear"]
+    assert described["parameters"] == 784 * 10 + 10
+    net = nn.Sequential(*MLP_LAYERS)
+    assert describe(net)["trained"] is False  # type: ignore[operator]
+    _train(torch.optim.SGD(net.parameters(), lr=0.1), net, steps=1)
+    assert describe(net)["trained"] is True  # type: ignore[operator]
+
+
+def test_the_run_records_the_torch_functions_that_ran_however_they_were_reached():
+    tools = _probe_torch()
+    forward = tools["forward_probe"]
+
+    class ReLU(nn.Module):  # named ReLU, computing the sigmoid
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sigmoid(x)
+
+    class DeadRelu(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc, self.act = nn.Linear(784, 10), ReLU()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if False:
+                x = nn.functional.relu(x)
+            return self.act(self.fc(x.flatten(1)))
+
+    ran = forward(DeadRelu(), [1, 28, 28])  # type: ignore[operator]
+    assert "sigmoid" in ran["functions"] and "relu" not in ran["functions"]
+    described = tools["describe"](DeadRelu())  # type: ignore[operator]
+    assert {leaf["name"]: leaf["genuine"] for leaf in described["leaves"]} == {
+        "fc": True, "act": False}
+    real = forward(nn.Sequential(*MLP_LAYERS), [1, 28, 28])  # type: ignore[operator]
+    assert "relu" in real["functions"]
+    # a forward set on the instance is reported, and what it ran is what is recorded
+    swapped = nn.Sequential(*MLP_LAYERS)
+    other = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Sigmoid())
+    swapped.forward = other.forward  # type: ignore[method-assign]
+    assert tools["describe"](swapped)["own_forward"] is True  # type: ignore[operator]
+    ran = forward(swapped, [1, 28, 28])  # type: ignore[operator]
+    assert ran["called"] == [] and "sigmoid" in ran["functions"]
