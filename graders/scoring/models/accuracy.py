@@ -103,19 +103,15 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
     control = max(chance, reference_untrained or 0.0, untrained or 0.0)
     bands = credit_bands(check.band, reference, control)
     credit = band_credit(bands, acc)
-    per_class = []
-    preds = best["predictions"].astype(np.int64)
-    for k in range(int(labels.max()) + 1 if labels.size else 0):
-        mask = labels == k
-        if mask.any():
-            per_class.append(f"{100 * float(np.mean(preds[mask] == k)):.0f}%")
+    classes = [f"{100 * share:.0f}%"
+               for share in per_class(best["predictions"].astype(np.int64), labels)]
     controls = f"guessing the most common class reaches {100 * chance:.1f}%"
     if untrained is not None:
         controls += f", an untrained copy of this network {100 * untrained:.1f}%"
     if reference_untrained is not None:
         controls += f", an untrained copy of the reference {100 * reference_untrained:.1f}%"
     lines = [f"{_where(best)} reaches {100 * acc:.1f}% on the grader's {labels.size:,} "
-             f"held-out test images (per class: {', '.join(per_class)}; {controls}, and "
+             f"held-out test images (per class: {', '.join(classes)}; {controls}, and "
              f"nothing within {100 * CHANCE_MARGIN:.0f} points of "
              f"{'that' if controls.count('%') == 1 else 'the best of these'} earns credit); "
              f"{describe_bands(bands, reference)}: {_fraction(credit)} credit"]
@@ -126,7 +122,7 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
                      "prepared with the grader's own transform ("
                      + " + ".join(str(t) for t in payload.get("transform") or ["ToTensor"])
                      + "), not yours")
-    if credit == 0.0 and acc <= 1.5 / max(1, len(per_class)):
+    if credit == 0.0 and acc <= 1.5 / max(1, len(classes)):
         lines.append("that is close to chance: was the model trained?")
     lines += training_mistakes(ctx, best.get("architecture") or {})
     return CheckScore(credit, lines, measured=acc, untrained=untrained)
@@ -273,11 +269,24 @@ def memorises(check: SavedModelCheck | ReportedAccuracyCheck, c: dict[str, Any],
     except SpecError:  # no hidden sets configured: nothing to hold it against
         return None
     held = relabelled(c.get("predictions"), labels)
-    if public is None or held is None or public - held[0] <= LOOKUP_GAP:
+    if held is None or public - held[0] <= LOOKUP_GAP:
         return None
     return (f"{_where(c)} reaches {100 * public:.1f}% on your test set but "
             f"{100 * held[0]:.1f}% on the grader's images of the same classes: it recognises "
             "the test images rather than classifying them")
+
+
+def _lookups(check: SavedModelCheck | ReportedAccuracyCheck, candidates: list[dict[str, Any]],
+             ctx: ModelContext | None, payload: dict[str, Any]
+             ) -> tuple[list[str], list[dict[str, Any]]]:
+    """Why each lookup among the candidates is none, and the candidates that are models."""
+    verdicts = [(c, memorises(check, c, ctx, payload)) for c in candidates]
+    return [why for _, why in verdicts if why], [c for c, why in verdicts if not why]
+
+
+def per_class(preds: np.ndarray, labels: np.ndarray) -> list[float]:
+    """The share of each class's images (in the labels' order) the predictions get right."""
+    return [float(np.mean(preds[labels == k] == k)) for k in np.unique(labels)]
 
 
 def _public_accuracy(c: dict[str, Any]) -> float | None:
@@ -407,8 +416,7 @@ def score_saved(check: SavedModelCheck, payload: dict[str, Any],
     usable = [c for c in saved if not c.get("error")]
     if not usable:
         return CheckScore(0.0, [f"{_where(saved[0])} {saved[0]['error']}"], Fault.ERRORED)
-    lookups = [why for c in usable if (why := memorises(check, c, ctx, payload))]
-    usable = [c for c in usable if not memorises(check, c, ctx, payload)]
+    lookups, usable = _lookups(check, usable, ctx, payload)
     if not usable:
         return CheckScore(0.0, [f"the saved model cannot be credited: {lookups[0]}"])
     # models the notebook still holds (one it replaced is not a rival of the saved one)
@@ -459,9 +467,7 @@ def score_reported(check: ReportedAccuracyCheck, payload: dict[str, Any],
                    ctx: ModelContext) -> CheckScore:
     text = "\n".join(c.text for c in ctx.section(check.section).cells)
     claims = _claims(text)
-    models = _eligible(payload, check.locate)
-    lookups = [why for c in models if (why := memorises(check, c, ctx, payload))]
-    models = [c for c in models if not memorises(check, c, ctx, payload)]
+    lookups, models = _lookups(check, _eligible(payload, check.locate), ctx, payload)
     measured = [a for c in models if (a := _public_accuracy(c)) is not None]
     feedback = []
     if not claims:
@@ -541,8 +547,7 @@ def _per_class_claims(check: ReportedAccuracyCheck, text: str,
         preds, labels = c.get("public_predictions"), c.get("public_labels")
         if not (isinstance(preds, np.ndarray) and isinstance(labels, np.ndarray)):
             continue
-        measured = [float(np.mean(preds[labels == k] == k)) for k in np.unique(labels)]
-        left = list(measured)
+        left = per_class(preds, labels)
         for _, figure in printed:
             near = [m for m in left if abs(m - figure) <= tolerance]
             if not near:

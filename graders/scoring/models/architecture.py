@@ -171,12 +171,11 @@ def _takes_the_input(check: ArchitectureCheck, arch: dict[str, Any]) -> bool:
     want = check.layers[0] if check.layers else None
     if first is None or want is None:
         return False
+    # the layer's kind and its input, whatever its output (the agreement ranks that)
     if isinstance(want, Linear):
-        return first.get("type") == "Linear" and want.in_features in (
-            None, first.get("in_features"))
+        return _matches(first, replace(want, out_features=None))
     if isinstance(want, Conv2d):
-        return first.get("type") == "Conv2d" and want.in_channels in (
-            None, first.get("in_channels"))
+        return _matches(first, replace(want, out_channels=None, kernel_size=None))
     return False
 
 

@@ -270,6 +270,12 @@ def free_names(source: str) -> frozenset[str]:
     return frozenset(n for n in loaded if n not in bound)
 
 
+def _called(source: str) -> set[str]:
+    """The names ``source`` calls by a bare name (``f(x)``, not ``np.f(x)``)."""
+    return {n.func.id for n in nodes(source)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+
+
 _DYNAMIC = frozenset({"exec", "eval", "compile", "FunctionType", "globals"})
 
 
@@ -292,9 +298,7 @@ def made_unread(cells: Sequence[CellSummary], sources: Sequence[str]) -> str | N
         if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
     known = bound | set(dir(builtins))
     # a name the source binds itself (a parameter ``f``, a local) is not the notebook's
-    called = {f.func.id for source in sources for f in nodes(source)
-              if isinstance(f, ast.Call) and isinstance(f.func, ast.Name)
-              and f.func.id in free_names(source)}
+    called = {name for source in sources for name in _called(source) & free_names(source)}
     unread = sorted(called - known)
     return unread[0] if unread else None
 
@@ -345,11 +349,8 @@ def _call(node: ast.Call, constants: dict[str, Any]) -> Call:
 def savefig_calls(source: str) -> int:
     """How many figures the cell writes with ``plt.savefig``."""
     text = python(source)
-    if text is None:
-        return 0
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
+    tree = parse(text) if text is not None else None
+    if not isinstance(tree, ast.Module):
         return 0
     return sum(1 for node in walk(tree) if isinstance(node, ast.Call)
                and getattr(node.func, "attr", getattr(node.func, "id", "")) == "savefig")
