@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,11 @@ MAX_DEPTH = 8
 MAX_NODES = 10_000
 MAX_ARRAY_BYTES = 64 * 1024 * 1024
 _NUMERIC_KINDS = frozenset("biufc")
+# the header ``np.save`` writes for a numeric array (format 1.0), and nothing else: what
+# it does not match goes to ``np.load``, so the fast path accepts nothing np.load refuses
+_NPY_HEADER = re.compile(
+    rb"\{'descr': '([<>|]?[biufc][0-9]{1,2})', 'fortran_order': (True|False), "
+    rb"'shape': \((|[0-9]{1,10},|[0-9]{1,10}(?:, [0-9]{1,10}){1,31})\), \} *\n")
 
 
 class WireFormatError(ValueError):
@@ -169,12 +175,35 @@ def _array(payload: Any, max_bytes: int) -> np.ndarray:
         raise WireFormatError("array payload missing or too large")
     try:
         raw = base64.b64decode(payload, validate=True)
-        arr = np.load(io.BytesIO(raw), allow_pickle=False)
+        arr = _npy(raw)
+        if arr is None:
+            arr = np.load(io.BytesIO(raw), allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise WireFormatError(f"array is not valid .npy data: {exc}") from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in _NUMERIC_KINDS:
         raise WireFormatError("array is not numeric")
     return arr
+
+
+def _npy(raw: bytes) -> np.ndarray | None:
+    """A small numeric array read straight from its bytes, or None for ``np.load`` to
+    read (or refuse). np.load reads its header with ``ast.literal_eval``: for a model's
+    payload of hundreds of small arrays that was most of the decoding (Heidelberg's
+    169 arrays, a third of scoring its grading)."""
+    if raw[:8] != b"\x93NUMPY\x01\x00" or len(raw) < 10:
+        return None
+    end = 10 + int.from_bytes(raw[8:10], "little")
+    header = _NPY_HEADER.fullmatch(raw, 10, end)
+    if header is None:
+        return None
+    dtype = np.dtype(header[1].decode("ascii"))
+    shape = tuple(int(n) for n in header[3].split(b",") if n.strip())
+    count = math.prod(shape)
+    if len(raw) - end != count * dtype.itemsize:
+        return None
+    flat = np.frombuffer(raw, dtype=dtype, count=count, offset=end)
+    return flat.reshape(shape, order="F" if header[2] == b"True" else "C").copy(
+        order="K")
 
 
 # ------------------------------------------------------------ trusted -> sandbox inputs
