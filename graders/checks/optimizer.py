@@ -202,6 +202,7 @@ def controls() -> list[Control[OptimizerCheck]]:
             models=ctl.context(cells=ctl.notebook(ctl.code(adam + loop)))),
             0.0, Fault.TIMED_OUT),
         *_for_the_questions_model(),
+        *_in_the_questions_part(),
     ]
 
 
@@ -240,6 +241,34 @@ def _for_the_questions_model() -> list[Control[OptimizerCheck]]:
                     ((32, 1, 5, 5), (32,)), 1.0),
             control("Adam stepped on an MLP, not the question's CNN", ((100, 784), (100,)),
                     0.0)]
+
+
+def _in_the_questions_part() -> list[Control[OptimizerCheck]]:
+    """Plain and Nesterov SGD asked in the MLP's part (EE-411 2.2): a Nesterov SGD that
+    only the permuted-digits part (2.5) stepped is that part's, not this one's."""
+    plain = "sgd = optim.SGD(net.parameters(), lr=0.01)\nfit(net, sgd)"
+    nesterov = ("opt = optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True)\n"
+                "fit(net, opt)")
+    cells = ctl.notebook(ctl.md("## 2.2 The MLP"), ctl.code(f"{plain}\n{nesterov}"),
+                         ctl.md("## 2.5 PermutedKMNIST"), ctl.code(nesterov))
+    question = replace(ctl.question_for(NESTEROV), id="2.2")
+    parts = (("2.2", frozenset({0, 1})), ("2.5", frozenset({2, 3})))
+
+    def control(name: str, plain_after: list[int], nesterov_after: list[int],
+                credit: float) -> Control[OptimizerCheck]:
+        records = [step("SGD", lr=0.01) | {"after_cells": plain_after},
+                   step("SGD", lr=0.01, momentum=0.9, nesterov=True)
+                   | {"after_cells": nesterov_after}]
+        models = replace(ctl.context(cells=cells), claimed=parts)
+        return Control(name, NESTEROV, ctl.evidence(
+            question, records=ctl.answered({"optimizers": records}), models=models), credit)
+
+    # a step is taken in the cell after the one a record names (-1: before any)
+    return [control("Nesterov SGD stepped only in a later question's part", [-1], [1], 0.5),
+            control("Nesterov SGD stepped in this part and again in a later one", [-1],
+                    [-1, 1], 1.0),
+            # the part defined the network; a later cell trained it with both
+            control("this part trained nothing, a later part stepped both", [1], [1], 1.0)]
 
 
 def _score(check: OptimizerCheck, ev: Evidence) -> CheckScore:

@@ -137,7 +137,10 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
     methods = {call.name for call in code.calls if call.method}
     stepped = "step" in methods or not {"zero_grad", "backward"} <= methods
     model, first = network if network is not None else (None, None)
-    stepped_settings = _stepped(check, steps or [], first)
+    kept = _in_this_part(ctx, steps)
+    stepped_settings = _stepped(check, kept or [], first)
+    elsewhere = _stepped(check, steps or [], first) - stepped_settings \
+        if kept is not steps else set()
     for setting in check.settings:
         built = [call for call in constructed if setting in answers.get(id(call), ())]
         args = ", ".join(f"{k}={v}" for k, v in setting.kwargs)
@@ -154,7 +157,11 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
         elif all(code.unused(call) for call in built):
             # built and assigned, then never read: nothing was trained with it
             idle.append(f"{setting.name}({args}) as `{built[0].bound_to}`")
-        elif steps is not None and setting not in stepped_settings:
+        elif setting in elsewhere:
+            idle.append(f"{setting.name}({args}) stepped only under another question's "
+                        "heading: that trained for that question, not this one (whose own "
+                        "part trained with other settings)")
+        elif kept is not None and setting not in stepped_settings:
             idle.append(f"{setting.name}({args}) never took "
                         + (f"{check.min_steps} steps" if check.min_steps > 1 else "a step")
                         + " with gradients"
@@ -168,6 +175,34 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
         ([f"constructed but nothing was trained with it: {'; '.join(idle)}"] if idle else [])
     return CheckScore(found / len(check.settings), [*lines, *([problem] if problem else [])],
                       Fault.ERRORED if problem else Fault.NONE)
+
+
+def _in_this_part(ctx: ModelContext, steps: list[dict[str, Any]] | None
+                  ) -> list[dict[str, Any]] | None:
+    """The optimizers that may answer this question: where
+    the question's own part (its heading's cells) stepped an optimizer, one stepped only
+    in cells another question's heading claims answers that question, not this one (the
+    Nesterov SGD a later part trains on permuted digits is no setting of the MLP's part).
+    A part that trained nothing itself may have defined what a later cell trains: then
+    every optimizer may answer it."""
+    mine = next((cells for qid, cells in ctx.claimed
+                 if ctx.question is not None and qid == ctx.question.id), frozenset())
+    if not steps or not mine:
+        return steps
+    ran = sorted({r.index for r in ctx.records})
+
+    def cells(record: Any) -> set[int]:
+        after = record.get("after_cells") if isinstance(record, dict) else None
+        # each step was taken after the cell it names ran, so in the next cell that ran
+        return {next((i for i in ran if i > a), -1) for a in after or ()
+                if isinstance(a, int) and not isinstance(a, bool)}
+
+    where = [cells(record) for record in steps]
+    if not any(c & mine for c in where):
+        return steps
+    others = ctx.claimed_elsewhere()
+    return [record for record, c in zip(steps, where, strict=True)
+            if c & mine or not c or not c <= others]
 
 
 def _stepped(check: OptimizerCheck, steps: list[dict[str, Any]],
