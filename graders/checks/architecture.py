@@ -59,6 +59,14 @@ def controls() -> list[Control[ArchitectureCheck]]:
                 (784, 512, 256, 5), _forward("F.relu"), 0.0),
         control("784-512-256-128-10: an extra layer", (784, 512, 256, 128, 10),
                 _forward("F.relu"), 0.75),
+        # the handout's frame (three linear layers, 784 in, 10 out), no width right: a
+        # quarter of the layers' half, and the ReLU
+        control("784-300-100-10: the handout's depth, input and output, other widths",
+                (784, 300, 100, 10), _forward("F.relu"), 0.5),
+        control("784-300-100-10 with sigmoid: other widths and no ReLU",
+                (784, 300, 100, 10), _forward("torch.sigmoid"), 0.0),
+        control("784-300-10: a layer short, other widths", (784, 300, 10),
+                _forward("F.relu"), 0.0),
         control("784-500-256-10 with sigmoid: a third of the layers and no ReLU",
                 (784, 500, 256, 10), _forward("torch.sigmoid"), 0.0),
         control("sigmoid activations where ReLU is asked", handout, _forward("torch.sigmoid"),

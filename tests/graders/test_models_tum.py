@@ -60,7 +60,8 @@ def test_a_correct_notebook_scores_full_marks(grade_tum):
 
 
 @pytest.mark.parametrize(("fixture", "qid", "expected", "phrase"), [
-    ("wrong_architecture.ipynb", "2.2", 0.0, "layer 1 is Linear(3072, 256); expected "
+    # 3072-256-3 with ReLU: the handout's frame and activation, the hidden width halved
+    ("wrong_architecture.ipynb", "2.2", 2.0, "layer 1 is Linear(3072, 256); expected "
                                              "Linear(3072, 512)"),
     ("never_trained.ipynb", "2.3", 0.0, "was the model trained?"),
     # the file holds the untrained network: chance on the notebook's own test set

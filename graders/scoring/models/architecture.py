@@ -271,6 +271,8 @@ def partial_credit(check: ArchitectureCheck, arch: dict[str, Any], *,
                 and _matches(layers[len(check.layers) - 1], check.layers[-1]):
             matched -= 1  # the output layer's size is right and what it gives is not
         shape = matched / max(len(layers), len(check.layers))
+        if shape < 0.25 and _same_frame(layers, check.layers):
+            shape = 0.25  # the handout's depth, input and output, with other widths
         if shape == 1.0 and check.parameters is not None \
                 and arch.get("parameters") != check.parameters:
             shape = 0.5  # the right layers, and yet other parameters (no biases, say)
@@ -284,6 +286,24 @@ def partial_credit(check: ArchitectureCheck, arch: dict[str, Any], *,
     return math.floor(shape * 4 + 1e-9) / 4
 
 
+
+
+def _same_frame(layers: list[dict[str, Any]], wanted: tuple[LayerSpec, ...]) -> bool:
+    """The handout's layers in kind and number, the first taking the data's input and the
+    last giving the task's outputs, whatever the widths between (784-200-200-10 where
+    784-100-100-10 is asked): a quarter of the layers' share, as a TA gives it."""
+    spec = [w for w in wanted if isinstance(w, Linear | Conv2d)]
+    if not layers or len(layers) != len(spec):
+        return False
+    if any(got.get("type") != ("Linear" if isinstance(want, Linear) else "Conv2d")
+           for got, want in zip(layers, spec, strict=True)):
+        return False
+    first, last = spec[0], spec[-1]
+    takes = _matches(layers[0], replace(first, out_features=None) if isinstance(
+        first, Linear) else replace(first, out_channels=None, kernel_size=None))
+    gives = _matches(layers[-1], replace(last, in_features=None) if isinstance(
+        last, Linear) else replace(last, in_channels=None, kernel_size=None))
+    return takes and gives
 
 
 def true_parameters(layers: tuple[LayerSpec, ...]) -> int:
