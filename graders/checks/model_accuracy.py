@@ -167,6 +167,13 @@ def _relu_controls(labels: np.ndarray) -> list[Control[ModelAccuracyCheck]]:
                     "ops": ["Add", "MatrixMultiply", "RectifiedLinear", "Softmax"],
                     "op_samples": {"RectifiedLinear": {"x": _X, "y": np.maximum(_X, 0)}}}}],
                 1.0),
+        # trained on MNIST (784 inputs) where the question's data have 2 features: it
+        # cannot be measured on them, and says so
+        control("a network for other data, which raises on the question's inputs",
+                [{"label": "var:net", "error": "ValueError: matmul: Input operand 1 has a "
+                                               "mismatch in its core dimension 0",
+                  "architecture": {"class": "Net", "parameters": 238_510}}], 0.0,
+                Fault.MISSING),
         # ReLU stacked on the sigmoid: relu(sigmoid(layer1(x))) is not the network
         # retrained with ReLU in its place
         control("ReLU applied after the sigmoid", [vugrad_net(

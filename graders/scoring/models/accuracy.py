@@ -51,7 +51,15 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
         missing = _no_model(check.locate)
         others = _eligible(payload, replace(check.locate, requires=(), excludes=())) \
             if check.locate.requires or check.locate.excludes else []
-        if others:
+        failed = [c for c in others if isinstance(c.get("error"), str)]
+        if failed and len(failed) == len(others):
+            # its layers are unknown until it runs: a network for other data (MNIST's
+            # 784 inputs where the question's data have 2 features) did not
+            missing.feedback.append(
+                f"found {_where(failed[0])}, which could not be run on the question's data "
+                f"({check.data.name}): {failed[0]['error']}; the question's network is "
+                "measured on the data the question trains it on")
+        elif others:
             arch = others[0].get("architecture") or {}
             lacks = [n.replace("_", " ") for n in check.locate.requires
                      if not computes(arch, n)]
@@ -122,6 +130,11 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
                      "prepared with the grader's own transform ("
                      + " + ".join(str(t) for t in payload.get("transform") or ["ToTensor"])
                      + "), not yours")
+    if payload.get("matched") is True:
+        lines.append("your test data serve your network inputs scaled otherwise than that "
+                     "transform makes them, so the grader's images were scaled channel by "
+                     "channel to your test inputs' mean and spread, as your network saw "
+                     "its own")
     if credit == 0.0 and acc <= 1.5 / max(1, len(classes)):
         lines.append("that is close to chance: was the model trained?")
     lines += training_mistakes(ctx, best.get("architecture") or {})
