@@ -230,6 +230,12 @@ def locate(cells: Sequence[CellSummary], *, section: str | None, number: str | N
         if found:
             before = [c for c in cells if c.index < found[0].index and c.heading]
             return Section(found, "heading", start=before[-1] if before else None)
+    if number and "." in number:
+        # "## 4" heads the whole of problem 4, its sub-questions unheaded: 4.5's answer
+        # is somewhere in that part
+        i = _number_match(cells, number.rsplit(".", 1)[0])
+        if i is not None:
+            return Section(_under(cells, i), "number", start=cells[i])
     if anchors:
         found = _anchor_cells(cells, anchors)
         if found:

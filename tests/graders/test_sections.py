@@ -34,3 +34,16 @@ def test_a_letter_the_notebook_does_not_head_falls_back_to_the_whole_part():
 def test_the_letter_of_a_question_id():
     assert [question_letter(q) for q in ("2b", "2.2b", "4.1", "10", "2ab")] == \
         ["b", "b", None, None, None]
+
+
+def test_a_numbered_sub_question_the_notebook_does_not_head_is_in_its_problems_part():
+    """"## 4" heads all of problem 4: 4.5's curves are somewhere in it, not nowhere (an
+    unseen hand-in's plots earned nothing); a heading of its own still wins."""
+    cells = [md(0, "2", 2), code(1), md(2, "4", 2), code(3), code(4), md(5, "5", 2),
+             code(6)]
+    section = locate(cells, section=r"problem\s*4|curve", number="4.5")
+    assert section.found and [c.index for c in section.cells] == [3, 4]
+    headed = [*cells[:5], md(7, "4.5 Curves", 3), code(8), *cells[5:]]
+    assert [c.index for c in locate(headed, section=None, number="4.5").cells] == [8]
+    # no problem 3 in the notebook: 3.1 is not found in another problem's part
+    assert not locate(cells, section=r"problem\s*3", number="3.1").found
