@@ -230,6 +230,8 @@ def _label_spans(line: str, word: str) -> list[re.Match[str]]:
 
 
 def _plain(line: str) -> str:
+    # LaTeX's \times is a multiplication sign ("\mathbb{R}^{46 \times 62 \times 20}")
+    line = re.sub(r"\\times(?![A-Za-z])", " \u00d7 ", line)
     return re.sub(r"[${}\\]|\\mathrm|\\text", "", line)
 
 
@@ -283,8 +285,11 @@ def _stated(line: str, words: tuple[str, ...], form: AnswerForm,
         # filters in W" says nothing about input channels
         short = 2 <= end - start <= 3 and line[start:end].isalpha() \
             and line[start:end].lower() not in _ANSWER
+        # "in: 10 out: 20": a label its colon follows gives the number after it
+        after = re.match(r"[\s*_]*:", line[end:]) is not None
         near = [(p - end if p >= end else start - e, p < end, v) for p, e, v in tokens
-                if (p >= end or e <= start) and (not short or _beside(line, start, end, p, e))]
+                if (p >= end or (e <= start and not after))
+                and (not short or _beside(line, start, end, p, e))]
         if near:
             found.append(min(near, key=lambda n: (n[0], n[1]))[2])
     return found
@@ -310,8 +315,10 @@ def _declared(line: str, form: AnswerForm, others: frozenset[str]) -> list[Any]:
 def _paired(line: str, own: tuple[str, ...], neighbours: tuple[str, ...],
             form: AnswerForm) -> list[Any]:
     """The value a line gives this answer in a pair, respectively: "input / output
-    channels | 10 / 20" gives the input 10 and the output 20."""
-    if form not in (AnswerForm.COUNT, AnswerForm.NUMBER) or "/" not in line:
+    channels | 10 / 20" gives the input 10 and the output 20, as does "(input channels,
+    output channels): (10, 20)"."""
+    if form not in (AnswerForm.COUNT, AnswerForm.NUMBER) or ("/" not in line
+                                                             and "," not in line):
         return []
     line = _plain(line)
     for mine in own:
@@ -319,14 +326,19 @@ def _paired(line: str, own: tuple[str, ...], neighbours: tuple[str, ...],
             if mine.lower() == theirs.lower():
                 continue
             a, b = re.escape(mine), re.escape(theirs)
-            labels = re.search(rf"(?<!\w)(?:({a})\s*/\s*{b}|{b}\s*/\s*({a}))(?!\w)", line,
-                               re.IGNORECASE)
+            labels = re.search(rf"(?<!\w)(?:({a})\s*([/,])\s*{b}|{b}\s*([/,])\s*({a}))(?!\w)",
+                               line, re.IGNORECASE)
             if labels is None:
                 continue
-            pair = re.search(rf"(?<![\w.])({_NUM})\s*/\s*({_NUM})(?![\w.])", line[labels.end():])
+            # "10 / 20", or with commas a tuple "(10, 20)" (never "10,200", one number)
+            between = r"\s*/\s*" if "/" in (labels.group(2), labels.group(3)) else None
+            pair = re.search(rf"(?<![\w.])({_NUM})\s*/\s*({_NUM})(?![\w.])", line[labels.end():]) \
+                if between else re.search(rf"\(\s*({_NUM}),\s*({_NUM})\s*\)", line[labels.end():])
             if pair is None:
                 return []
             token = pair.group(1) if labels.group(1) is not None else pair.group(2)
+            if between is None and "," in pair.group(1) + pair.group(2):
+                return []  # "(1,800, 20)": a thousands group makes the pair unclear
             value = _number_of(token, form is not AnswerForm.COUNT)
             return [value] if value is not None else []
     return []

@@ -346,3 +346,29 @@ def test_a_pair_of_answers_is_read_respectively():
     assert [score(c, cells, question=question).fraction for c in (IN, OUT)] == [1.0, 1.0]
     swapped = [md(0, "## Problem 2"), prompt, md(2, "| (b) output / input channels | 10 / 20 |")]
     assert [score(c, swapped, question=question).fraction for c in (IN, OUT)] == [0.0, 0.0]
+
+
+# the ways an unseen round of NYU hand-ins wrote problem 2 (2026-12-07)
+def test_a_shape_written_as_a_latex_product_of_dimensions():
+    shape = replace(SHAPE, labels=("shape", "Z"))
+    cells = [md(0, "## Problem 2"),
+             md(1, r"- **a.** $Z \in \mathbb{R}^{46 \times 62 \times 20}$ and "
+                   r"$Y \in \mathbb{R}^{46 \times 62 \times 20}$ (no padding: 48-3+1 = 46)")]
+    assert score(shape, cells).fraction == 1.0
+    wrong = [cells[0], md(1, r"$Z \in \mathbb{R}^{48 \times 64 \times 20}$")]
+    assert score(shape, wrong).fraction == 0.0
+
+
+@pytest.mark.parametrize(("printed", "credit"), [
+    ("(b) (input channels, output channels): (10, 20)", [1.0, 1.0]),
+    ("(b) (output channels, input channels): (10, 20)", [0.0, 0.0]),
+    ("(b) in: 10 out: 20", [1.0, 1.0]),
+    ("(b) in: 20 out: 10", [0.0, 0.0]),
+], ids=["pair-named-then-given", "pair-swapped", "colons", "colons-swapped"])
+def test_two_printed_answers_are_each_read_from_their_own_label(printed, credit):
+    short = [replace(IN, labels=("input channels", "input", "in")),
+             replace(OUT, labels=("output channels", "output", "out"))]
+    question = Question(id="2b", title="t", points=2, checks=tuple(short))
+    cells = [md(0, "## Problem 2"), md(1, f"(b) {CHANNELS_PROMPT}"),
+             code(2, "print(channels)", text=printed)]
+    assert [score(c, cells, question=question).fraction for c in short] == credit
