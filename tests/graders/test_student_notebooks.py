@@ -143,3 +143,23 @@ def test_training_on_test_data_and_a_missing_eval_are_named(ee411, data_config):
     feedback = " ".join(question(graded, "2.2").feedback)
     assert "takes optimizer steps on `test_loader`" in feedback
     assert "model.eval() is never called" in feedback
+
+
+@pytest.mark.parametrize(("source", "named"), [
+    ("model.train()\nfit(model)\nacc = evaluate(model)", True),
+    ("model.train(mode=False)\nacc = evaluate(model)", False),
+    ("model.train(False)\nacc = evaluate(model)", False),
+    ("model.eval()\nacc = evaluate(model)", False),
+])
+def test_evaluation_mode_switched_by_train_false_is_no_missing_eval(source, named):
+    """model.train(False) is model.eval() (an unseen hand-in was told it never called
+    eval())."""
+    from graders.results import CellSummary
+    from graders.scoring.models.accuracy import training_mistakes
+    from graders.scoring.models.context import ModelContext
+
+    ctx = ModelContext(hidden_dir=None, calibration={}, cells=(
+        CellSummary(index=0, kind="code", source=source),))
+    arch = {"leaves": [{"name": "drop", "type": "Dropout"}]}
+    assert any("model.eval() is never called" in n
+               for n in training_mistakes(ctx, arch)) is named

@@ -237,6 +237,9 @@ def _steps_on_test_data(source: str) -> str | None:
     return None
 
 
+_TRAIN_FALSE = re.compile(r"\.train\(\s*(?:mode\s*=\s*)?False\s*\)")
+
+
 def training_mistakes(ctx: ModelContext, architecture: dict[str, Any]) -> list[str]:
     """Common training mistakes a TA would name, read from the notebook's code."""
     notes = []
@@ -251,8 +254,10 @@ def training_mistakes(ctx: ModelContext, architecture: dict[str, Any]) -> list[s
     types = {str(leaf.get("type")) for leaf in architecture.get("leaves", [])
              if isinstance(leaf, dict)}
     if (any(t.startswith(("Dropout", "BatchNorm")) for t in types)
-            # the course's predict() helper switches to eval mode itself
-            and not any(".eval()" in c.source or "predict(" in c.source for c in code)):
+            # the course's predict() helper switches to eval mode itself, as does
+            # model.train(False) (or mode=False)
+            and not any(".eval()" in c.source or "predict(" in c.source
+                        or _TRAIN_FALSE.search(c.source) for c in code)):
         notes.append("the model has dropout or batch norm, but model.eval() is never called "
                      "before evaluating it: its test predictions are noisier than they "
                      "should be")
