@@ -103,7 +103,7 @@ def _best_cell(cells: Sequence[CellSummary], prompt: str) -> int | None:
     return best
 
 
-_WORD = r"(?:exercise|question|problem|task|part|q|ex\.?)"
+_WORD = r"(?:exercise|question|problem|task|part|aufgabe|\u00fcbung|q|ex\.?)"
 
 
 def _heading_number(heading: str, number: str) -> bool:
@@ -135,6 +135,30 @@ def _sub_numbered(heading: str) -> bool:
     return bool(re.match(r"^\s*\(?(\d+|[a-z])\)", heading, re.IGNORECASE))
 
 
+def _extent(cells: Sequence[CellSummary], start: int) -> list[CellSummary]:
+    """The cells a numbered start holds: under a heading, up to the next of its level;
+    after a numbered line ("iii) ..."), up to the next heading or numbered line."""
+    if cells[start].heading:
+        return _under(cells, start)
+    out = []
+    for cell in cells[start + 1:]:
+        if cell.heading or (cell.kind == "markdown" and cell.markdown and re.match(
+                rf"^[\s*_]*\(?(?:\d+|{'|'.join(_ROMAN)})\s*[).:]",
+                cell.markdown.lstrip(), re.IGNORECASE)):
+            break
+        out.append(cell)
+    return out
+
+
+def _headings(cell: CellSummary) -> list[str]:
+    """Every heading a markdown cell holds, in order ("# 3 Image classification" above
+    "## i) VGG-16" in one cell: the cell's own heading is the last)."""
+    found = [line.lstrip("#").strip() for line in (cell.markdown or "").splitlines()
+             if line.startswith("#") and line.lstrip("#").strip()] \
+        if cell.kind == "markdown" else []
+    return found or ([cell.heading] if cell.heading else [])
+
+
 def _number_match(cells: Sequence[CellSummary], number: str) -> int | None:
     """The heading that numbers this question: "2.2" itself, or a "2)"-style heading
     within the part headed "2"."""
@@ -143,15 +167,61 @@ def _number_match(cells: Sequence[CellSummary], number: str) -> int | None:
                 "." in number and _sub_numbered(cell.heading)):
             return i
     if "." not in number:
-        return None
+        # a part's heading above a sub-question's in the same cell
+        return next((i for i, cell in enumerate(cells) if cell.heading and any(
+            _heading_number(h, number) for h in _headings(cell)[:-1])), None)
     parent, child = number.rsplit(".", 1)
     top = _number_match(cells, parent)
     if top is None:
         return None
+    own = cells[top].heading
+    if own and not _heading_number(own, parent) and _child_heading(own, parent, child):
+        return top  # "# 3 Image classification" then "## i) VGG-16" in one cell
     for offset, cell in enumerate(_part_cells(cells, top, parent)):
-        if cell.heading and _heading_number(cell.heading, child):
+        if cell.heading and _child_heading(cell.heading, parent, child):
+            return top + 1 + offset
+        # "iii) accuracies, three right and three wrong images": a line, not a heading
+        if not cell.heading and cell.kind == "markdown" and cell.markdown \
+                and _child_label(cell.markdown.lstrip().split("\n", 1)[0], child):
             return top + 1 + offset
     return None
+
+
+_ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii")
+
+
+def _roman(child: str) -> str | None:
+    return _ROMAN[int(child) - 1] if child.isdigit() and 0 < int(child) <= len(_ROMAN) \
+        else None
+
+
+def _sub_heading(heading: str, parent: str) -> bool:
+    """A heading numbering one of part ``parent``'s sub-questions: "2.3", "Q2.1", "iii)",
+    "b)"."""
+    return bool(re.match(rf"^\s*(?:{_WORD}\s*)?{re.escape(parent)}\.\d", heading,
+                         re.IGNORECASE)) or _sub_numbered(heading) or any(
+        _child_label(heading, str(n)) for n in range(1, len(_ROMAN) + 1))
+
+
+def _child_label(line: str, child: str) -> bool:
+    """A line numbered as the part's sub-question ``child``: "3)", "(iii)", "iii.",
+    "**iv)**"."""
+    labels = "|".join(re.escape(x) for x in (child, _roman(child)) if x)
+    return bool(re.match(rf"^[\s*_]*\(?(?:{labels})\s*[).:](?:[\s*_]|$)", line,
+                         re.IGNORECASE))
+
+
+def _child_heading(heading: str, parent: str, child: str) -> bool:
+    """The heading of sub-question ``child`` inside part ``parent``: "3)", "iii) Results",
+    "Question 2" under "Exercise 3", "Task 3 iv"; not "Task 3 iv" for sub-question 3 (the
+    part's own number, with another sub-question's after it)."""
+    if _child_label(heading, child):
+        return True
+    roman = _roman(child)
+    if roman and re.match(rf"^\s*(?:{_WORD}\s*)?{re.escape(parent)}\s*[.)]?\s*\(?{roman}"
+                          rf"\)?(?:[\s).:]|$)", heading, re.IGNORECASE):
+        return True
+    return _heading_number(heading, child) and not _heading_number(heading, parent)
 
 
 def _anchor_cells(cells: Sequence[CellSummary], anchors: tuple[str, ...]) -> list[CellSummary]:
@@ -224,7 +294,7 @@ def locate(cells: Sequence[CellSummary], *, section: str | None, number: str | N
             if sub is not None:
                 return Section(_under_letter(cells, sub), "number", start=cells[sub])
         if i is not None:
-            return Section(_under(cells, i), "number", start=cells[i])
+            return Section(_extent(cells, i), "number", start=cells[i])
     if section:
         found = section_cells(cells, section)
         if found:
@@ -233,8 +303,13 @@ def locate(cells: Sequence[CellSummary], *, section: str | None, number: str | N
     if number and "." in number:
         # "## 4" heads the whole of problem 4, its sub-questions unheaded: 4.5's answer
         # is somewhere in that part
-        i = _number_match(cells, number.rsplit(".", 1)[0])
-        if i is not None:
+        parent = number.rsplit(".", 1)[0]
+        i = _number_match(cells, parent)
+        # only where the part heads none of its sub-questions: where it heads some
+        # (2.1, 2.2, "iii)"), the one not headed is not there
+        if i is not None and not any(
+                _sub_heading(h, parent) for c in [cells[i], *_part_cells(cells, i, parent)]
+                for h in _headings(c) if not _heading_number(h, parent)):
             return Section(_under(cells, i), "number", start=cells[i])
     if anchors:
         found = _anchor_cells(cells, anchors)

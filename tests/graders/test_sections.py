@@ -47,3 +47,47 @@ def test_a_numbered_sub_question_the_notebook_does_not_head_is_in_its_problems_p
     assert [c.index for c in locate(headed, section=None, number="4.5").cells] == [8]
     # no problem 3 in the notebook: 3.1 is not found in another problem's part
     assert not locate(cells, section=r"problem\s*3", number="3.1").found
+
+
+def mdtext(index: int, text: str) -> CellSummary:
+    """A markdown cell as the notebook reader summarises it: its last heading."""
+    heads = [line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")]
+    level = next((len(line) - len(line.lstrip("#")) for line in reversed(text.splitlines())
+                  if line.startswith("#")), 0)
+    return CellSummary(index=index, kind="markdown", markdown=text,
+                       heading=heads[-1] if heads else None, level=level)
+
+
+def test_sub_questions_numbered_in_roman_under_a_part_heading_in_the_same_cell():
+    """Heidelberg's sheet numbers exercise 3's parts i) to iv): "# 3 Image
+    classification" and "## i) VGG-16" in one cell (its summary keeps the last heading),
+    "## iii) Results" later; 3.3 is the results' cells."""
+    cells = [mdtext(0, "# 2 Getting to know PyTorch"), code(1),
+             mdtext(2, "# 3 Image classification\n## i) VGG-16"), code(3),
+             mdtext(4, "## ii) Training"), code(5), mdtext(6, "## iii) Results"), code(7),
+             mdtext(8, "## iv) Bonus"), code(9)]
+    assert [c.index for c in locate(cells, section=None, number="3.3").cells] == [7]
+    assert [c.index for c in locate(cells, section=None, number="3.1").cells] == [3]
+
+
+def test_a_numbered_line_that_is_no_heading_starts_its_sub_question():
+    cells = [mdtext(0, "### Aufgabe 3 - VGG on CIFAR-10"), code(1),
+             mdtext(2, "iii) accuracies, three correct and three wrong images"), code(3),
+             code(4), mdtext(5, "iv) bonus: batch norm after every conv"), code(6)]
+    assert [c.index for c in locate(cells, section=None, number="3.3").cells] == [3, 4]
+    assert [c.index for c in locate(cells, section=None, number="3.4").cells] == [6]
+
+
+def test_the_parts_own_number_with_another_sub_question_after_it_is_not_that_one():
+    """"Task 3 iv" heads 3.4, not 3.3 (the part's own number, 3, comes first)."""
+    cells = [mdtext(0, "## Task 3"), code(1), code(2), mdtext(3, "## Task 3 iv"), code(4)]
+    assert [c.index for c in locate(cells, section=None, number="3.4").cells] == [4]
+    assert [c.index for c in locate(cells, section=None, number="3.3").cells] == [1, 2]
+
+
+def test_a_part_that_heads_its_other_sub_questions_does_not_answer_the_missing_one():
+    """"## Part 2" heads 2.1 to 2.4: 2.5 is not there, and the part's pictures (2.1's
+    look at the data) do not answer it."""
+    cells = [mdtext(0, "## Part 2\n### 2.1"), code(1), mdtext(2, "### 2.2"), code(3),
+             mdtext(4, "### 2.4"), code(5)]
+    assert not locate(cells, section=r"2\.5|permut", number="2.5").found
