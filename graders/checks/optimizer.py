@@ -94,10 +94,23 @@ def controls() -> list[Control[OptimizerCheck]]:
                 "optimizer = optim.SGD(net.parameters(), lr=1e-3)", 0.0),
         control("SGD(params, 0.001, 0.9): lr and momentum by position", SGD_MOMENTUM,
                 "optimizer = optim.SGD(net.parameters(), 0.001, 0.9)", 1.0),
+        # the right optimizer and learning rate, another setting off: half, as a TA
+        # gives a forgotten momentum or weight decay
         control("SGD(params, 0.001, 0.5): the wrong momentum by position", SGD_MOMENTUM,
-                "optimizer = optim.SGD(net.parameters(), 0.001, 0.5)", 0.0),
+                "optimizer = optim.SGD(net.parameters(), 0.001, 0.5)", 0.5),
         control("SGD without the momentum", SGD_MOMENTUM,
-                "optimizer = optim.SGD(model.parameters(), lr=0.001)", 0.0),
+                "optimizer = optim.SGD(model.parameters(), lr=0.001)", 0.5),
+        control("SGD(lr=0.01, momentum=0.5): the learning rate and the momentum off",
+                SGD_MOMENTUM, "optimizer = optim.SGD(model.parameters(), lr=0.01, "
+                              "momentum=0.5)", 0.0),
+        control("SGD without the momentum, built and never used", SGD_MOMENTUM,
+                "optimizer = optim.SGD(model.parameters(), lr=0.001)", 0.0, use=""),
+        witnessed("SGD without the momentum, stepped 2,250 times",
+                  TRAINED_SGD, "optimizer = optim.SGD(net.parameters(), lr=0.001)\n"
+                  + _SGD_LOOP.split("\n", 1)[1], 0.5, (step("SGD", lr=0.001, steps=2250),)),
+        witnessed("SGD without the momentum, stepped once where 100 are asked",
+                  TRAINED_SGD, "optimizer = optim.SGD(net.parameters(), lr=0.001)\n"
+                  + _SGD_LOOP.split("\n", 1)[1], 0.0, (step("SGD", lr=0.001, steps=1),)),
         control("Adam(lr=1e-3) built and never used", ADAM,
                 "optimizer = optim.Adam(net.parameters(), lr=1e-3)", 0.0, use=""),
         control("two optimizers built, only SGD used", BOTH,
@@ -263,12 +276,15 @@ def _in_the_questions_part() -> list[Control[OptimizerCheck]]:
         return Control(name, NESTEROV, ctl.evidence(
             question, records=ctl.answered({"optimizers": records}), models=models), credit)
 
-    # a step is taken in the cell after the one a record names (-1: before any)
-    return [control("Nesterov SGD stepped only in a later question's part", [-1], [1], 0.5),
-            control("Nesterov SGD stepped in this part and again in a later one", [-1],
-                    [-1, 1], 1.0),
+    # a step is taken in the next cell that ran after the one a record names (0, the
+    # heading: in cell 1)
+    return [control("Nesterov SGD stepped only in a later question's part", [0], [1], 0.5),
+            control("Nesterov SGD stepped in this part and again in a later one", [0],
+                    [0, 1], 1.0),
             # the part defined the network; a later cell trained it with both
-            control("this part trained nothing, a later part stepped both", [1], [1], 1.0)]
+            control("this part trained nothing, a later part stepped both", [1], [1], 1.0),
+            # torch imported in the training cell: its steps name no cell, and count
+            control("Nesterov SGD stepped before the watch knew any cell", [-1], [-1], 1.0)]
 
 
 def _score(check: OptimizerCheck, ev: Evidence) -> CheckScore:

@@ -123,7 +123,7 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
     present, and (``network``: what the question's network's first layer is, and its
     weight's dimensions and input size) on that network."""
     code = read(ctx.cells)
-    missing, idle = [], []
+    missing, idle, near = [], [], []
     # each constructor call answers the most specific setting it fits: SGD(lr=0.01,
     # momentum=0.9, nesterov=True) is the handout's Nesterov SGD, not also its plain one
     named = {s.name for s in check.settings}
@@ -150,6 +150,11 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
             # kernel counted it, says which settings trained
             continue
         if not built:
+            other = _near(check, setting, constructed, code, kept, first) \
+                if stepped else None
+            if other is not None:
+                near.append(f"{setting.name}({args}): {other}")
+                continue
             missing.append(f"{setting.name}({args})")
         elif not stepped:
             idle.append(f"{setting.name}({args}), never stepped (no optimizer.step() "
@@ -167,14 +172,51 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
                         + " with gradients"
                         + (f" on this question's network ({model})"
                            if model else "") + " while the notebook ran")
-    if not missing and not idle:
+    if not missing and not idle and not near:
         return CheckScore(1.0, ["all the optimizer settings the handout lists are used"])
-    found = len(check.settings) - len(missing) - len(idle)
+    found = len(check.settings) - len(missing) - len(idle) - len(near) / 2
     problem = code.problem()
     lines = ([f"no optimizer constructed as {', '.join(missing)}"] if missing else []) + \
-        ([f"constructed but nothing was trained with it: {'; '.join(idle)}"] if idle else [])
+        ([f"constructed but nothing was trained with it: {'; '.join(idle)}"] if idle else []) \
+        + ([f"half the credit for each setting trained with the right optimizer and "
+            f"learning rate, another setting otherwise: {'; '.join(near)}"] if near else [])
     return CheckScore(found / len(check.settings), [*lines, *([problem] if problem else [])],
                       Fault.ERRORED if problem else Fault.NONE)
+
+
+def _near(check: OptimizerCheck, setting: Any, constructed: list[Call], code: Code,
+          steps: list[dict[str, Any]] | None, first: tuple[int, int] | None) -> str | None:
+    """How a used constructor call of the setting's optimizer, with its learning rate,
+    sets another of its settings otherwise ("weight_decay=0 (not set)" where 1e-3 is
+    asked): half the credit, as a TA gives a forgotten weight decay or momentum. A wrong
+    learning rate or class is no near miss. None where no call is that near (or, with
+    the kernel's counts, none that near stepped on the question's network)."""
+    if len(setting.kwargs) < 2 or "lr" not in dict(setting.kwargs):
+        return None
+    defaults = OPTIMIZER_DEFAULTS.get(setting.name, {})
+    want = dict(setting.kwargs)
+    for call in constructed:
+        if call.name != setting.name or code.unused(call) or not _same(
+                call.kwargs.get("lr", defaults.get("lr")), want["lr"]):
+            continue
+        off = [k for k, v in want.items() if k != "lr"
+               and not _same(call.kwargs.get(k, defaults.get(k)), v)]
+        if not off or any(call.kwargs.get(k) is UNKNOWN for k in off):
+            continue
+        if steps is not None and not any(
+                isinstance(r, dict) and r.get("class") == setting.name
+                and _count(r.get("with_grad")) >= max(1, check.min_steps)
+                and isinstance(r.get("settings"), dict)
+                and _same(r["settings"].get("lr"), want["lr"])
+                and (first is None or any(isinstance(sh, list) and len(sh) == first[0]
+                                          and sh[1:2] == [first[1]]
+                                          for sh in r.get("shapes") or ()))
+                for r in steps):
+            continue
+        return ", ".join(f"{k}={call.kwargs.get(k, defaults.get(k))!r}"
+                         + (" (not set)" if k not in call.kwargs else "")
+                         + f" where {v!r} is asked" for k, v in want.items() if k in off)
+    return None
 
 
 def _in_this_part(ctx: ModelContext, steps: list[dict[str, Any]] | None
@@ -194,8 +236,9 @@ def _in_this_part(ctx: ModelContext, steps: list[dict[str, Any]] | None
     def cells(record: Any) -> set[int]:
         after = record.get("after_cells") if isinstance(record, dict) else None
         # each step was taken after the cell it names ran, so in the next cell that ran
+        # (-1: before the watch knew of any cell, so in no cell it can name)
         return {next((i for i in ran if i > a), -1) for a in after or ()
-                if isinstance(a, int) and not isinstance(a, bool)}
+                if isinstance(a, int) and not isinstance(a, bool) and a >= 0}
 
     where = [cells(record) for record in steps]
     if not any(c & mine for c in where):
