@@ -119,12 +119,16 @@ def _part_cells(cells: Sequence[CellSummary], top: int, parent: str) -> list[Cel
     heading level ("### Exercise 2" then "### 1)"), so the same level does not end it."""
     level = cells[top].level or 6
     following = str(int(parent) + 1) if parent.isdigit() else None
+    # "## 1) Autodiff" then "## 2) MNIST": parts numbered the way sub-questions often
+    # are; the next part's number in the part's own style ends it
+    top_heading = cells[top].heading
+    own_style = bool(top_heading and _sub_numbered(top_heading))
     out = []
     for cell in cells[top + 1:]:
         heading = cell.heading
         if heading and cell.level and (cell.level < level or (
                 following is not None and _heading_number(heading, following)
-                and cell.level <= level and not _sub_numbered(heading))):
+                and cell.level <= level and (own_style or not _sub_numbered(heading)))):
             break
         out.append(cell)
     return out

@@ -91,3 +91,12 @@ def test_a_part_that_heads_its_other_sub_questions_does_not_answer_the_missing_o
     cells = [mdtext(0, "## Part 2\n### 2.1"), code(1), mdtext(2, "### 2.2"), code(3),
              mdtext(4, "### 2.4"), code(5)]
     assert not locate(cells, section=r"2\.5|permut", number="2.5").found
+
+
+def test_parts_numbered_like_sub_questions_end_where_the_next_part_begins():
+    """"## 1) Automatic differentiation" then "## 2) MNIST": 1.2 is not the MNIST part
+    (a v1 = 3.0 found there answered the forward trace)."""
+    cells = [mdtext(0, "## 1) Automatic differentiation"), code(1),
+             mdtext(2, "## 2) MNIST with pytorch"), code(3)]
+    assert [c.index for c in locate(cells, section=None, number="1.2").cells] == [1]
+    assert [c.index for c in locate(cells, section=None, number="2").cells] == [3]
