@@ -55,17 +55,27 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         "hostile_forward_swapped.ipynb", "hostile_class_patches.ipynb",
         "hostile_lookup_test_images.ipynb", "hostile_zero_grad_steps.ipynb",
         "hostile_lying_modules.ipynb", "hostile_relu_named_sigmoid.ipynb",
-        "hostile_fake_loader.ipynb", "hostile_library_patches.ipynb")),
+        "hostile_fake_loader.ipynb", "hostile_library_patches.ipynb",
+        # its own Dataset scaled to [0, 1] beside torchvision sets normalised to [-1, 1]
+        "own_dataset_unit_scale.ipynb")),
     "heidelberg-ex08": ("heidelberg_ex08", (
         "group_correct.ipynb", "group_flawed_a.ipynb", "ex08-jordan-hinton-lovelace.zip",
         "group_names_reused.ipynb", "group_model_reused.ipynb", *TA,
-        "hostile_fake_vgg.ipynb", "hostile_number_grid.ipynb")),
+        "hostile_fake_vgg.ipynb", "hostile_number_grid.ipynb",
+        # an unseen round (2026-12-07, the second): derivatives typed in with no adjoints,
+        # and a reverse trace by a sympy engine beside a tiny net named VGG16
+        "hostile_literal_derivatives.ipynb", "sympy_engine_tiny_vgg.ipynb")),
     "nyu-hw5": ("nyu_hw5", (
         "student_correct.ipynb", "student_code_answers.ipynb", "student_flawed_a.ipynb",
-        "student_flawed_b.ipynb", "hostile_fake_resnet.ipynb")),
+        "student_flawed_b.ipynb", "hostile_fake_resnet.ipynb",
+        # an unseen round (2026-12-07, the second)
+        "hostile_resnet_one_tensor.ipynb", "head_computed_unused.ipynb",
+        "hostile_forged_log.ipynb", "problem_headings_only.ipynb", "ten_class_head.ipynb")),
     "vu-dl-a2": ("vu_dl_a2", (
         "student_notebook.ipynb", "vugrad-master.zip", "edited-files.zip", "ops.py", *TA,
-        "hostile_renamed_sigmoid.ipynb")),
+        "hostile_renamed_sigmoid.ipynb",
+        # an unseen round (2026-12-07, the second)
+        "relu_trained_on_mnist.ipynb", "hostile_relu_calls_sigmoid.ipynb")),
     "ee411-hw3": ("ee411_hw3", (
         "part2_correct.ipynb", "part2_wrong_mlp.ipynb", "part2_wrong_optimizer.ipynb",
         "part2_param_count_weights_only.ipynb", "part2_no_permutation.ipynb",
@@ -74,7 +84,9 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         "part2_optimizers_loop_variables.ipynb", "part2_optimizer_classes_listed.ipynb",
         "part2_sigmoid_branch.ipynb", "part2_permutation_test_only.ipynb",
         "part2_permutation_differs.ipynb", "part2_param_count_dispatch.ipynb",
-        "part2_hostile_relu_patched.ipynb", "part2_hostile_forged_steps.ipynb")),
+        "part2_hostile_relu_patched.ipynb", "part2_hostile_forged_steps.ipynb",
+        # an unseen round (2026-12-07, the second)
+        "hostile_cached_predict.ipynb", "hostile_finite_differences_no_loop.ipynb")),
 }
 REFERENCE = "reference"  # the recording of an assignment's reference notebook
 

@@ -55,8 +55,13 @@ def controls() -> list[Control[ArchitectureCheck]]:
                 _forward("F.relu"), 0.5),
         control("a different network (32-16-10) with ReLU: no right layer, nothing",
                 (32, 16, 10), _forward("F.relu"), 0.0),
+        # two TAs gave a right body with the wrong head half and three quarters
         control("784-512-256-5: the right body, the wrong number of classes",
-                (784, 512, 256, 5), _forward("F.relu"), 0.0),
+                (784, 512, 256, 5), _forward("F.relu"), 0.5),
+        control("784-500-256-5 with sigmoid: a third of the layers, no ReLU, wrong head",
+                (784, 500, 256, 5), _forward("torch.sigmoid"), 0.0),
+        control("32-16-5 with ReLU: no right layer and the wrong head", (32, 16, 5),
+                _forward("F.relu"), 0.0),
         control("784-512-256-128-10: an extra layer", (784, 512, 256, 128, 10),
                 _forward("F.relu"), 0.75),
         # the handout's frame (three linear layers, 784 in, 10 out), no width right: a
@@ -210,6 +215,10 @@ def _run_on_the_data() -> list[Control[ArchitectureCheck]]:
         # the output layer's share of the layers' half: (2/3 + 1) / 2, in quarters
         control("a softmax before CrossEntropyLoss: probabilities out", {"outputs": softmax},
                 0.75),
+        # a new head computed and thrown away: forward returns the body's outputs
+        control("a head called, its result dropped: forward gives 256 outputs",
+                {"outputs": np.random.default_rng(1).normal(size=(4, 256))}, 0.5),
+        *_library_head(noise),
         control("a network whose classifier does not fit the data (its forward raises)",
                 {"error": "RuntimeError: mat1 and mat2 shapes cannot be multiplied "
                           "(4x256 and 576x10)"}, 0.0),
@@ -218,6 +227,26 @@ def _run_on_the_data() -> list[Control[ArchitectureCheck]]:
         control("no run on the data came back with the model", None, 0.0),
         *_defined_not_called(noise),
     ]
+
+
+def _library_head(noise: np.ndarray) -> list[Control[ArchitectureCheck]]:
+    """"Replace the last layer for two classes": a model whose forward still gives the
+    library head's outputs (ImageNet's 1000) replaced nothing; a head of the wrong size
+    was replaced, wrongly (at most half)."""
+    check = replace(RUN, layers=(*MLP.layers[:-1], Linear(256, 2)), parameters=None,
+                    placed_head=1000)
+    question = ctl.question_for(check)
+
+    def control(name: str, outputs: int, credit: float) -> Control[ArchitectureCheck]:
+        entry = {"label": "var:net", "error": None,
+                 "architecture": ctl.linear_net((784, 512, 256, outputs), _forward("F.relu")),
+                 "forward": {"outputs": np.resize(noise, (4, outputs)) * 3}}
+        return Control(name, check, ctl.evidence(question, records=ctl.answered(
+            {"candidates": [entry], "transform_source": "student", "transform": []})), credit)
+
+    return [control("the head replaced for the two classes", 2, 1.0),
+            control("the library's 1000-way head left in place", 1000, 0.0),
+            control("the head replaced with ten outputs", 10, 0.5)]
 
 
 DROPOUT = replace(MLP, points=2, parameters=None, requires=("dropout",))
@@ -263,8 +292,34 @@ def _dropout_rate(question: Question, models: ModelContext) -> list[Control[Arch
         return Control(name, check, ctl.evidence(question, records=ctl.answered(payload),
                                                  models=models), credit)
 
+    placed = replace(DROPOUT, placed=(("dropout", "Linear"),))
+    placed_question = replace(question, checks=(placed,))
+
+    def where(name: str, at: int, credit: float,
+              sequence: list[str] | None = None) -> Control[ArchitectureCheck]:
+        """The Dropout module at position ``at`` among the MLP's leaves, as run
+        (``sequence``: every call forward made, repeats kept)."""
+        arch = ctl.linear_net((784, 512, 256, 10), _forward("F.relu"))
+        leaves = list(arch["leaves"])
+        leaves.insert(at, {"name": "drop", "type": "Dropout", "p": 0.5})
+        entry: dict[str, Any] = {"label": "var:net", "error": None,
+                                 "architecture": {**arch, "leaves": leaves}}
+        if sequence is not None:
+            entry["forward"] = {"outputs": np.zeros((4, 10)), "called":
+                                list(dict.fromkeys(sequence)), "sequence": sequence}
+        payload = {"candidates": [entry],
+                   "transform_source": "student", "transform": ["ToTensor"]}
+        return Control(name, placed, ctl.evidence(placed_question, records=ctl.answered(
+            payload), models=models), credit)
+
     return [control("nn.Dropout(0.5), as asked", 0.5, 1.0),
-            control("nn.Dropout(0.1): dropout, at another rate", 0.1, 0.75)]
+            control("nn.Dropout(0.1): dropout, at another rate", 0.1, 0.75),
+            # "dropout after the fully connected layers"
+            where("dropout after the first fully connected layer", 1, 1.0),
+            where("dropout only before any fully connected layer (on the inputs)", 0, 0.0),
+            # one Dropout module applied on the inputs and again after fc1
+            where("one dropout module used before and after the first layer", 0, 1.0,
+                  ["drop", "fc1", "drop", "fc2", "fc3"])]
 
 
 ARCHITECTURE = CheckKind(

@@ -42,6 +42,8 @@ class Evidence:
     # every earlier value check of this question was fully correct: credit for style and
     # stability is only given on top of correct results
     correct_so_far: bool = True
+    # the fractions the question's earlier checks earned, in order
+    earlier: tuple[float, ...] = ()
 
     @property
     def key(self) -> str:

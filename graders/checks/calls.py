@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from graders.checks import _controls as ctl
-from graders.checks.base import CheckKind, Control
-from graders.scoring.function import Fault
+from graders.checks.base import CheckKind, Control, Evidence
+from graders.scoring.function import CheckScore, Fault
 from graders.scoring.models.static import score_calls
 from graders.spec import CallsCheck
 
@@ -57,8 +59,6 @@ def _elsewhere(with_modes: str, test: str) -> list[Control[CallsCheck]]:
     bonus = (ctl.md("iv) Implement Dropout after your fully connected layers and batch "
                     "normalization after the convolutional layers."),
              ctl.code("vgg_bn = VGG_BN()\ntrain(vgg_bn, loader, 2)\nevaluate(vgg_bn)"))
-    from dataclasses import replace
-
     laid_out = replace(ctl.context(cells=ctl.notebook(*mnist)),
                        claimed=(("2", frozenset({1, 2})),))
     return [
@@ -70,6 +70,34 @@ def _elsewhere(with_modes: str, test: str) -> list[Control[CallsCheck]]:
     ]
 
 
-CALLS = CheckKind(spec=CallsCheck, name="calls", label=lambda c: "calls",
-                  score=lambda c, ev: score_calls(c, ev.context()), grades_models=True,
-                  controls=controls, kernel="")
+def _score(check: CallsCheck, ev: Evidence) -> CheckScore:
+    score = score_calls(check, ev.context())
+    if score.fraction and check.after_earlier and ev.earlier and not any(ev.earlier):
+        return CheckScore(0.0, [f"{', '.join(f'{n}()' for n in check.calls)} matter for "
+                                "what this question asks of the network, which the checks "
+                                "before found none of" + (f" ({check.why})" if check.why
+                                                            else "")])
+    return score
+
+
+def _after_earlier() -> list[Control[CallsCheck]]:
+    """The bonus's train()/eval(): worth something only beside the dropout or batch norm
+    they switch (the question's architecture check, before it, earned some credit)."""
+    check = replace(MODES, after_earlier=True)
+    question = ctl.question_for(check)
+    with_modes = _OWN_TRAIN.replace("    for epoch", "    net.train()\n    for epoch")
+    cells = ctl.notebook(ctl.code(with_modes), ctl.code("vgg.eval()\nacc = evaluate(vgg)"))
+
+    def control(name: str, earlier: tuple[float, ...], credit: float) -> Control[CallsCheck]:
+        ev = ctl.evidence(question, models=ctl.context(cells=cells))
+        return Control(name, check, replace(ev, earlier=earlier), credit)
+
+    return [control("train() and eval() beside a VGG with no dropout or batch norm", (0.0,),
+                    0.0),
+            control("train() and eval() beside the VGG with batch norm only", (0.5,), 1.0),
+            control("train() and eval(), the question's first check", (), 1.0)]
+
+
+CALLS = CheckKind(spec=CallsCheck, name="calls", label=lambda c: "calls", score=_score,
+                  grades_models=True, controls=lambda: [*controls(), *_after_earlier()],
+                  kernel="")

@@ -284,7 +284,21 @@ def _in_the_questions_part() -> list[Control[OptimizerCheck]]:
             # the part defined the network; a later cell trained it with both
             control("this part trained nothing, a later part stepped both", [1], [1], 1.0),
             # torch imported in the training cell: its steps name no cell, and count
-            control("Nesterov SGD stepped before the watch knew any cell", [-1], [-1], 1.0)]
+            control("Nesterov SGD stepped before the watch knew any cell", [-1], [-1], 1.0),
+            # a record's cells as a number, not a list: read as no cells, no crash
+            Control("a step record whose cells are not a list", NESTEROV, ctl.evidence(
+                question, records=ctl.answered({"optimizers": [
+                    step("SGD", lr=0.01) | {"after_cells": 5},
+                    step("SGD", lr=0.01, momentum=0.9, nesterov=True)
+                    | {"after_cells": 1.5}]}),
+                models=replace(ctl.context(cells=cells), claimed=parts)), 1.0),
+            # one plain SGD is that setting's, not also half of the Nesterov one
+            Control("only plain SGD built and stepped, Nesterov asked too", NESTEROV,
+                    ctl.evidence(question, records=ctl.answered({"optimizers": [
+                        step("SGD", lr=0.01) | {"after_cells": [0]}]}),
+                        models=replace(ctl.context(cells=ctl.notebook(
+                            ctl.md("## 2.2 The MLP"), ctl.code(plain))), claimed=parts)),
+                    0.5)]
 
 
 def _score(check: OptimizerCheck, ev: Evidence) -> CheckScore:

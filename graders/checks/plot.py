@@ -21,6 +21,7 @@ TWO_CURVES = PlotCheck(points=1, section=r"training curves", min_images=2,
                        shows=Drawing.CURVES)
 PICTURES = PlotCheck(points=1, section=r"training curves", shows=Drawing.PICTURES)
 SAVED = PlotCheck(points=2, min_images=2, saved=True, shows=Drawing.CURVES)
+TRAINING = replace(CURVES, of_training=True)
 _PLOT = "plt.plot(losses)\nplt.xlabel('epoch')\nplt.show()"
 
 
@@ -120,6 +121,20 @@ def controls() -> list[Control[PlotCheck]]:
         # what the kernel saw the figures plot: it can only take a curve away
         control("the loss curve, seen by the kernel to fall", CURVES,
                 part(ctl.code(_PLOT, images=1)), 1.0, seen={"figures": [figure(1, loss)]}),
+        # curves of training where no optimizer ever stepped: a log typed in and drawn
+        control("training curves drawn where no optimizer ever stepped", TRAINING,
+                part(ctl.code(_PLOT, images=1)), 0.0,
+                seen={"figures": [figure(1, loss)], "trained_steps": 0}),
+        control("training curves after 300 optimizer steps", TRAINING,
+                part(ctl.code(_PLOT, images=1)), 1.0,
+                seen={"figures": [figure(1, loss)], "trained_steps": 300}),
+        # the kernel could not count (no step hooks): the drawing decides, as before
+        control("training curves, the steps not counted", TRAINING,
+                part(ctl.code(_PLOT, images=1)), 1.0,
+                seen={"figures": [figure(1, loss)], "trained_steps": None}),
+        control("curves of no training run (the check does not ask for one), no steps",
+                CURVES, part(ctl.code(_PLOT, images=1)), 1.0,
+                seen={"figures": [figure(1, loss)], "trained_steps": 0}),
         control("flat lines (the learning rate) drawn as the learning curves", CURVES,
                 part(ctl.code("for name, h in lrs.items():\n    plt.plot(h, label=name)\n"
                               "plt.ylabel('loss'); plt.show()", images=1)), 0.0,
@@ -213,7 +228,27 @@ def _score(check: PlotCheck, ev: Evidence) -> CheckScore:
         # ran in an earlier one): a figure belongs to the next of them after its cell
         seen = plotted(payload, (r.index for r in ctx.records
                                  if r.status in (CellStatus.OK, CellStatus.ERROR)))
+        untrained = _never_trained(check, payload, ctx)
+        if untrained is not None:
+            return untrained
     return score_plot(check, ctx, seen)
+
+
+def _never_trained(check: PlotCheck, payload: Any, ctx: Any) -> CheckScore | None:
+    """Curves of training where the kernel saw no optimizer step on gradients: drawn
+    from numbers typed in, or a log of another run. Not judged where the kernel could
+    not count (no step hooks) or a cell ran out of time (the restart lost the counts)."""
+    steps = payload.get("trained_steps") if isinstance(payload, dict) else None
+    if not check.of_training or not isinstance(steps, int) or isinstance(steps, bool) \
+            or steps > 0 or any(r.status is CellStatus.TIMEOUT for r in ctx.records):
+        return None
+    drawn = score_plot(check, ctx, {})
+    if not drawn.fraction:
+        return drawn
+    return CheckScore(0.0, ["the curves asked for are of a training run, but no optimizer "
+                            "took a step on gradients while your notebook ran: these curves "
+                            "were not recorded from training (were the numbers typed in, or "
+                            "copied from another run?)"])
 
 
 PLOT = CheckKind(spec=PlotCheck, name="plot", label=lambda c: "plot", score=_score,

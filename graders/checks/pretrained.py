@@ -17,7 +17,8 @@ FINE_TUNED = PretrainedCheck(points=3, locate=ModelLocator(
 _CHECKPOINT = "resnet34-b627a593.pth"
 
 
-def _resnet(label: str, similarity: float, classes: int = 2) -> dict[str, Any]:
+def _resnet(label: str, similarity: float, classes: int = 2, matched: int = 36
+            ) -> dict[str, Any]:
     """A ResNet34 (its first convolution and head shown) and how close its weights are
     to the mounted checkpoint's (``pretrained_match`` in probe_torch)."""
     return {"label": label, "error": None,
@@ -28,7 +29,8 @@ def _resnet(label: str, similarity: float, classes: int = 2) -> dict[str, Any]:
                                          "out_features": classes}],
                              "forward_source": "    def forward(self, x: Tensor) -> Tensor:\n"
                                                "        return self._forward_impl(x)\n"},
-            "pretrained": {"file": _CHECKPOINT, "similarity": similarity, "matched": 36}}
+            "pretrained": {"file": _CHECKPOINT, "similarity": similarity, "matched": matched,
+                           "tensors": 37}}
 
 
 def controls() -> list[Control[PretrainedCheck]]:
@@ -47,6 +49,13 @@ def controls() -> list[Control[PretrainedCheck]]:
         # the 1000-class head never replaced: a copy loaded to look at, not the model
         control("an untouched pretrained copy beside a model trained from scratch",
                 [_resnet("var:model_ft", 0.02), _resnet("var:resnet", 1.0, classes=1000)], 0.0),
+        # a small CNN named ResNet34 with the checkpoint's conv1 copied in: one tensor
+        # of the checkpoint's 37 is not the network starting from its weights
+        control("one tensor of the checkpoint copied into another network",
+                [_resnet("var:model", 1.0, matched=1)], 0.0),
+        # the backbone's 36 of 37 (the head replaced) compared: the network's own
+        control("fine-tuned, every tensor but the replaced head compared",
+                [_resnet("var:model", 0.9, matched=36)], 1.0),
         control("no ResNet in the notebook's variables", [], 0.0, Fault.MISSING),
         Control("describing the models timed out", FINE_TUNED, ctl.evidence(
             question, records=ctl.failed(CallStatus.TIMEOUT, "did not finish within 600 s")),

@@ -3,6 +3,7 @@ quantity (variables, cell results, markdown), against the reference's answer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -82,7 +83,38 @@ def controls() -> list[Control[ValueCheck]]:
         control("no answer: the values probe died and nothing is written", "", "", {}, 0.0,
                 Fault.MISSING, probe=False),
         *_traces(),
+        *_partial(),
     ]
+
+
+PARAMETERS = ValueCheck(points=2, label="the trainable parameters", reference="parameters",
+                        names=("n_params",), form=AnswerForm.COUNT,
+                        tolerance=Tolerance(rtol=0.0, atol=1e-9), labels=("parameters",),
+                        partial=((1_800, 0.5, "the weights, without the 20 biases"),))
+
+
+def _partial() -> list[Control[ValueCheck]]:
+    """A count a TA gives part of the credit (the weights right, the biases left out),
+    and only that count: another wrong one earns nothing."""
+    question = ctl.question_for(PARAMETERS, section=r"problem 2")
+    solution = ctl.reference(parameters=1_820)
+
+    def control(name: str, written: str, credit: float) -> Control[ValueCheck]:
+        cells = ctl.notebook(ctl.md("## Problem 2: convolutions"), ctl.md(written))
+        return Control(name, PARAMETERS, ctl.evidence(
+            question, solution=solution, records=ctl.answered(
+                {"variables": {}, "scalars": {}, "outputs": []}, "values"),
+            models=ctl.context(cells=cells)), credit)
+
+    return [control("(d) 3*3*10*20 + 20 = 1,820 parameters", "(d) 3*3*10*20 + 20 = 1,820 "
+                    "parameters", 1.0),
+            control("(d) 3*3*10*20 = 1,800 parameters: the biases left out",
+                    "(d) 3*3*10*20 = 1,800 parameters", 0.5),
+            control("(d) 3*3*20 + 20 = 200 parameters", "(d) 3*3*20 + 20 = 200 parameters",
+                    0.0),
+            # the near answer on the way, another answer given: that one is graded
+            control("(d) 1,810 parameters, the weights' 1,800 on the way",
+                    "(d) 3*3*10*20 = 1,800 weights, 1,800 + 10 = 1,810 parameters", 0.0)]
 
 
 V1 = ValueCheck(points=0.5, label="v1 = x1 / x2", reference="v1", names=("v1",),
@@ -164,6 +196,42 @@ def _trace_controls() -> list[Control[ValueCheck]]:
         # its own name decides, however close the value lies to another's
         control("dy_dx1 = 3.0, rounded, in its own variable", DY_DX1, "dy_dx1 = 3.0", "",
                 {"dy_dx1": 3.0}, 1.0),
+        *_worked_steps(),
+    ]
+
+
+TRACED = replace(DY_DX1, steps=("v4_bar",))
+
+
+def _worked_steps() -> list[Control[ValueCheck]]:
+    """A reverse trace asked for: dy/dx1 counts where an adjoint that leads to it
+    (v4_bar = 2.8437) is shown beside it, however its local derivatives were taken."""
+    question = ctl.question_for(TRACED, section=r"trace")
+    solution = ctl.reference(dy_dx1=3.0118, v4_bar=2.8437)
+
+    def control(name: str, source: str, printed: str, credit: float,
+                fault: Fault | None = None) -> Control[ValueCheck]:
+        cells = ctl.notebook(ctl.md("## 1 Reverse trace"), ctl.code(source, text=printed))
+        return Control(name, TRACED, ctl.evidence(
+            question, solution=solution, records=ctl.answered(
+                {"variables": {}, "scalars": {}, "outputs": []}, "values"),
+            models=ctl.context(cells=cells)), credit, fault)
+
+    literal = "print('x1_bar = dy/dx1 = 3.0118433278')"
+    engine = ("for name, expr, parents in reversed(nodes):\n"
+              "    adj[p] += adj[name] * sp.diff(expr, sym).subs(subs)\n"
+              "print(adj)")
+    return [
+        control("dy/dx1 printed as a literal, no adjoint shown", literal,
+                "x1_bar = dy/dx1 = 3.0118433278\n", 0.0),
+        control("the adjoints printed, their local derivatives taken by sympy", engine,
+                "bar v4 = 2.8437\nbar v1 = 1.5059\nbar x1 = 3.0118\n", 1.0),
+        control("a literal dy/dx1 beside a wrong adjoint", literal + "\nprint(4.6487)",
+                "x1_bar = dy/dx1 = 3.0118433278\n4.6487\n", 0.0),
+        # autograd keeping every node's gradient is the machine's trace, not a worked one
+        control("the adjoints by autograd's retain_grad, dy/dx1 from x.grad",
+                "v4.retain_grad()\ny.backward()\nprint(v4.grad.item(), x.grad[0].item())",
+                "2.8437 3.0118\n", 0.0, Fault.MISSING),
     ]
 
 

@@ -596,7 +596,12 @@ def _answer(request, namespace, directory, tools):
     if kind == "evaluate" and request.get("framework") == "vugrad":
         return sys.modules["_autograder_probe_ops"].evaluate(request, namespace, directory)
     if kind == "figures":
-        return {"figures": figures()}
+        # how many optimizer steps moved weights on gradients while the notebook ran
+        # (None: no torch, or no step hooks): curves of training need a training
+        steps = tools.optimizer_steps() if tools is not None and "torch" in sys.modules \
+            else None
+        trained = sum(r["with_grad"] for r in steps) if isinstance(steps, list) else None
+        return {"figures": figures(), "trained_steps": trained}
     if kind == "optimizers":
         return {"optimizers": tools.optimizer_steps() if tools is not None else []}
     if "torch" not in sys.modules:
@@ -639,6 +644,13 @@ def _answer(request, namespace, directory, tools):
     source = "student"
     if transform is None:
         transform, source = tools.build_transform(request["fallback_transform"]), "fallback"
+    matched, named = False, transform
+    if images is not None:
+        try:
+            transform, matched = tools.matched_transform(
+                {**namespace, **remembered_datasets(namespace)}, transform, images)
+        except Exception:
+            matched = False
     candidates = []
     current = tools.modules_in(namespace)
     pool = [(n if n.startswith("class:") else "var:" + n, m, None) for n, m in current]
@@ -665,6 +677,10 @@ def _answer(request, namespace, directory, tools):
                     entry["forward"] = tools.forward_probe(model, request["forward"])
                 if images is not None and not request.get("public"):
                     entry["predictions"] = tools.predict(model, images, transform)
+                    if matched:
+                        # and as the transform makes them: a loop that divides raw
+                        # pixels by 255 itself serves its network unscaled test inputs
+                        entry["unmatched_predictions"] = tools.predict(model, images, named)
                 elif images is not None:
                     # held against the notebook's own test set: a model the grader's
                     # images do not fit is still measured there
@@ -686,7 +702,7 @@ def _answer(request, namespace, directory, tools):
                 entry["error"] = f"{type(exc).__name__}: {exc}"[:500]
         candidates.append(entry)
     return {"candidates": candidates, "transform_source": source,
-            "transform": tools._transform_names(transform)}
+            "transform": tools._transform_names(named), "matched": matched}
 
 
 def _number(value):

@@ -124,8 +124,6 @@ def capture_genuine(torch):
 
     state = types.ModuleType(GENUINE)
     module = torch.nn.Module
-    state.named_modules, state.children = _named_modules, _children
-    state.parameters, state.state_dict = _parameters, _state_dict
     state.forwards = {}
     for name in dir(torch.nn):
         cls = getattr(torch.nn, name, None)
@@ -142,11 +140,24 @@ def capture_genuine(torch):
     sys.modules[GENUINE] = state
 
 
+def _own_dict(value):
+    """An object's instance ``__dict__``, read past any attribute lookup its class
+    defines (raises where it has none)."""
+    return object.__getattribute__(value, "__dict__")
+
+
+def _scripted(model):
+    """A scripted model (torch.jit): it keeps no registries; torch's own methods read
+    its compiled graph's modules."""
+    script = getattr(sys.modules.get("torch.jit"), "ScriptModule", None)
+    return script is not None and isinstance(model, script)
+
+
 def _registered(module, table):
     """A module's own registry (``_modules``, ``_parameters``, ``_buffers``), read past
     any attribute lookup the model's class defines."""
     try:
-        found = object.__getattribute__(module, "__dict__").get(table)
+        found = _own_dict(module).get(table)
     except Exception:
         return {}
     return found if isinstance(found, dict) else {}
@@ -161,9 +172,7 @@ def _named_modules(model, limit=5000):
     registries themselves: torch's own method calls each child's ``named_modules``,
     which a notebook's class can override. A scripted model (torch.jit) keeps no such
     registry: torch's own traversal reads it."""
-    torch = sys.modules.get("torch")
-    script = getattr(getattr(torch, "jit", None), "ScriptModule", None)
-    if script is not None and isinstance(model, script):
+    if _scripted(model):
         return list(model.named_modules())[:limit]
     seen, out, stack = set(), [], [("", model)]
     while stack and len(out) < limit:
@@ -179,9 +188,7 @@ def _named_modules(model, limit=5000):
 
 
 def _parameters(model):
-    torch = sys.modules.get("torch")
-    script = getattr(getattr(torch, "jit", None), "ScriptModule", None)
-    if script is not None and isinstance(model, script):
+    if _scripted(model):
         return list(model.parameters())
     seen, out = set(), []
     for _, module in _named_modules(model):
@@ -215,11 +222,10 @@ def _genuine():
 def _own_forward(module, genuine):
     """Whether ``module`` computes with a forward of its own rather than its torch
     class's: one set on the instance, a class's override, or torch's replaced."""
-    script = getattr(sys.modules.get("torch.jit"), "ScriptModule", None)
-    if script is not None and isinstance(module, script):
+    if _scripted(module):
         return False  # compiled from torch's own layers, or not: its graph is what runs
     try:
-        if "forward" in object.__getattribute__(module, "__dict__"):
+        if "forward" in _own_dict(module):
             return True
     except Exception:
         return True
@@ -272,7 +278,10 @@ def watch_optimizers():
             step = cls.__dict__.get("step")
             genuine[cls] = step.__wrapped__ if getattr(step, "hooked", False) else step
     state = types.ModuleType(STEPS)
-    records, cell = [], [-1]
+    # the last cell that completed before torch was imported (the figures watch keeps
+    # it from the first cell on): steps in the importing cell belong to the next one
+    last = getattr(sys.modules.get("_autograder_figures"), "cell", None)
+    records, cell = [], [last if isinstance(last, int) and not isinstance(last, bool) else -1]
     mine = weakref.WeakKeyDictionary()
     before = weakref.WeakKeyDictionary()
     # the parameters an optimizer moved: a model holding them was trained, one built
@@ -334,7 +343,6 @@ def watch_optimizers():
                     now = [p.detach().reshape(-1)[:256] for p in first_params(optimizer)]
                     moved = len(now) == len(snapshot) and any(
                         not equal(a, b) for a, b in zip(snapshot, now, strict=True))
-                record["moved"] = record["moved"] or moved
                 if moved:
                     record["with_grad"] += 1
                     if optimizer not in registered:
@@ -349,7 +357,7 @@ def watch_optimizers():
             pass
 
     def read():
-        return [{k: v for k, v in r.items() if k not in ("key", "moved")} for r in records]
+        return [{k: v for k, v in r.items() if k != "key"} for r in records]
 
     def set_cell(index):
         cell[0] = index
@@ -393,7 +401,7 @@ def _optimizer_record(optimizer, genuine):
     name = _genuine_class(optimizer, genuine) or f"{type(optimizer).__name__} (own step)"
     key = repr((name, sorted(settings.items()), shapes))
     return {"class": name, "settings": settings, "shapes": shapes,
-            "steps": 0, "with_grad": 0, "after_cells": [], "key": key, "moved": False}
+            "steps": 0, "with_grad": 0, "after_cells": [], "key": key}
 
 
 def optimizer_steps():
@@ -548,8 +556,8 @@ def describe(model):
     moved its parameters while the notebook ran."""
     genuine = _genuine()
     leaves = []
-    for name, module in genuine.named_modules(model):
-        if any(True for _ in genuine.children(module)):
+    for name, module in _named_modules(model):
+        if any(True for _ in _children(module)):
             continue
         entry = {"name": name, "type": type(module).__name__,
                  "genuine": not _own_forward(module, genuine)}
@@ -569,10 +577,10 @@ def describe(model):
         source = inspect.getsource(getattr(forward, "__func__", forward))[:20000]
     except Exception:
         pass
-    parameters = genuine.parameters(model)
+    parameters = _parameters(model)
     steps = sys.modules.get(STEPS)
     try:
-        own = "forward" in object.__getattribute__(model, "__dict__")
+        own = "forward" in _own_dict(model)
     except Exception:
         own = True
     return {"class": type(model).__name__, "leaves": leaves[:200],
@@ -737,6 +745,108 @@ def student_transform(namespace, want_train=False, images=None):
     return choices[0][3] if choices else None
 
 
+def _served_items(namespace, size, limit=256):
+    """Up to ``limit`` inputs (evenly spaced) the notebook's test data serve its models,
+    as float tensors of ``size`` values each: the dataset its test loader reads, else a
+    Dataset of its own over arrays. None when none serves inputs of that size."""
+    import numpy as np
+
+    torch = _torch()
+    loader = test_loader(namespace)
+    sources = [loader.dataset] if loader is not None else []
+    sources += [d for name, _, d in _datasets(namespace)
+                if _base(d) is None and "train" not in name.lower()]
+    for dataset in sources:
+        try:
+            count = len(dataset)
+            items = []
+            for i in np.linspace(0, count - 1, min(count, limit)).astype(int):
+                item = dataset[int(i)]
+                x = item[0] if isinstance(item, tuple | list) else item
+                if not isinstance(x, torch.Tensor) or x.numel() != size:
+                    break
+                items.append(x.detach().float().cpu())
+            if items and len(items) == min(count, limit):
+                return torch.stack(items)
+        except Exception:
+            continue
+    return None
+
+
+def matched_transform(namespace, transform, images, limit=256):
+    """``transform``, or where the notebook's own test inputs have other statistics
+    than ``transform`` makes of images like them (a Dataset of arrays scaled by 1/255
+    where the handout normalises, a wrapper serving a torchvision dataset's raw ``data``
+    however that dataset's transform reads), ``transform`` followed by the per-channel
+    affine map that gives its outputs the notebook's means and spreads, laid out as the
+    notebook serves them ((C, H, W), (H, W, C) or flat). The images are prepared as the
+    network saw its own; their labels stay outside. Second value: whether it changed."""
+    from PIL import Image
+
+    torch = _torch()
+    prepared = torch.stack([transform(Image.fromarray(img)) for img in images[:limit]])
+    if prepared.ndim != 4:
+        return transform, False
+    channels = prepared.shape[1]
+    served = _served_items(namespace, prepared[0].numel(), limit)
+    if served is None:
+        return transform, False
+    layout = _layout(served, prepared)
+    if layout is None:
+        return transform, False
+    as_chw = layout[1]
+    mine = prepared.transpose(0, 1).reshape(channels, -1)
+    theirs = as_chw(served).transpose(0, 1).reshape(channels, -1)
+    m_mine, s_mine = mine.mean(dim=1), mine.std(dim=1)
+    m_theirs, s_theirs = theirs.mean(dim=1), theirs.std(dim=1)
+    if bool((s_mine < 1e-6).any()) or bool((s_theirs < 1e-6).any()):
+        return transform, False
+    spread = torch.maximum(s_mine, s_theirs)
+    if bool(((m_mine - m_theirs).abs() <= 0.25 * spread).all()) and bool(
+            ((s_mine / s_theirs).log().abs() <= 0.2).all()):
+        return transform, False  # the same preparation, as far as its outputs show
+    scale = (s_theirs / s_mine).view(-1, 1, 1)
+    shift = (m_theirs - m_mine * (s_theirs / s_mine)).view(-1, 1, 1)
+    to_served = layout[0]
+
+    def matched(image):
+        return to_served(transform(image).float() * scale + shift)
+
+    return matched, True
+
+
+def _layout(served, prepared):
+    """How the notebook lays one input out, against the transform's (C, H, W): a pair
+    (from C, H, W to the notebook's layout; from a batch in that layout to C, H, W
+    batches), or None when its inputs are not the same pixels in any known order."""
+    c, h, w = prepared.shape[1:]
+    shape = tuple(served.shape[1:])
+    if shape == (c, h, w):
+        return (lambda x: x), (lambda b: b)
+    if shape == (h, w, c):
+        return (lambda x: x.permute(1, 2, 0)), (lambda b: b.permute(0, 3, 1, 2))
+    if c == 1 and shape == (h, w):
+        return (lambda x: x[0]), (lambda b: b.unsqueeze(1))
+    if shape != (c * h * w,):
+        return None
+    # flat: channel planes one after another (CIFAR's own rows) or pixels interleaved
+    # (a torchvision dataset's (H, W, C) data flattened); the one whose mean image
+    # follows the transform's mean image is the notebook's
+    chw = (lambda x: x.reshape(-1)), (lambda b: b.view(-1, c, h, w))
+    hwc = (lambda x: x.permute(1, 2, 0).reshape(-1)), (
+        lambda b: b.view(-1, h, w, c).permute(0, 3, 1, 2))
+    if c == 1:
+        return chw
+    mean = prepared.mean(dim=0)
+
+    def agreement(option):
+        theirs = option[1](served).mean(dim=0).reshape(-1)
+        r = float(_torch().corrcoef(_torch().stack([theirs, mean.reshape(-1)]))[0, 1])
+        return r if r == r else -1.0  # a flat mean image correlates with nothing
+
+    return max((chw, hwc), key=agreement)
+
+
 def build_transform(steps):
     import torchvision.transforms as T
 
@@ -765,10 +875,11 @@ def _checkpoints():
 def pretrained_match(model, limit=200):
     """How close the model's weight tensors are to each mounted checkpoint's tensors of
     the same name and shape (a replaced head has another shape and is left out): the
-    best mean cosine similarity, the file, and how many tensors it compared."""
+    best mean cosine similarity, the file, how many tensors it compared, and how many
+    weight tensors the checkpoint holds (one copied tensor is not the network's)."""
     torch = _torch()
-    best = {"file": None, "similarity": 0.0, "matched": 0}
-    own = {k: v for k, v in _genuine().state_dict(model).items()
+    best = {"file": None, "similarity": 0.0, "matched": 0, "tensors": 0}
+    own = {k: v for k, v in _state_dict(model).items()
            if getattr(v, "ndim", 0) >= 2 and v.is_floating_point()}
     for path in _checkpoints():
         try:
@@ -793,8 +904,10 @@ def pretrained_match(model, limit=200):
             if denom > 0:
                 sims.append(float(a @ b) / denom)
         if sims and sum(sims) / len(sims) > best["similarity"]:
+            weights = sum(1 for v in ckpt.values() if getattr(v, "ndim", 0) >= 2
+                          and v.is_floating_point())
             best = {"file": os.path.basename(path), "similarity": sum(sims) / len(sims),
-                    "matched": len(sims)}
+                    "matched": len(sims), "tensors": weights}
     return best
 
 
@@ -887,8 +1000,10 @@ def forward_probe(model, shape, batch=4):
     # both count; a leaf that cannot be wrapped (a scripted one) is "unwatched"
     genuine = _genuine()
     called, wrapped, unwatched, samples = [], [], [], {}
-    for index, (name, module) in enumerate(genuine.named_modules(model)):
-        if any(True for _ in genuine.children(module)):
+    sequence = []  # every leaf call in order, repeats kept (a dropout used twice)
+    quiet = [False]  # the sampling's own detach, clone and cpu are not the pass's
+    for index, (name, module) in enumerate(_named_modules(model)):
+        if any(True for _ in _children(module)):
             continue
         if index >= 400:
             unwatched.append(name)
@@ -899,16 +1014,27 @@ def forward_probe(model, shape, batch=4):
             def watching(*args, _n=name, _f=original, **kwargs):
                 if _n not in called:
                     called.append(_n)
+                if len(sequence) < 2000:
+                    sequence.append(_n)
                 x = args[0] if args and isinstance(args[0], torch.Tensor) else None
                 # what an element-wise leaf makes of its input, on this pass (before it
                 # runs: an in-place ReLU overwrites its input)
-                before = x.detach().reshape(-1)[:64].float().cpu().clone() \
-                    if x is not None and _n not in samples and len(samples) < 64 else None
+                before = None
+                if x is not None and _n not in samples and len(samples) < 64:
+                    quiet[0] = True
+                    try:
+                        before = x.detach().reshape(-1)[:64].float().cpu().clone()
+                    finally:
+                        quiet[0] = False
                 out = _f(*args, **kwargs)
                 if before is not None and isinstance(out, torch.Tensor) and \
                         out.shape == x.shape:
-                    samples[_n] = {"x": before.numpy(),
-                                   "y": out.detach().reshape(-1)[:64].float().cpu().numpy()}
+                    quiet[0] = True
+                    try:
+                        samples[_n] = {"x": before.numpy(), "y": out.detach().reshape(-1)[
+                            :64].float().cpu().numpy()}
+                    finally:
+                        quiet[0] = False
                 return out
 
             module.forward = watching
@@ -921,7 +1047,7 @@ def forward_probe(model, shape, batch=4):
     functions = []
     try:
         model.eval()
-        with torch.no_grad(), _recording(genuine, functions):
+        with torch.no_grad(), _recording(genuine, functions, quiet):
             out = _first_run(model, shape, batch)
         if isinstance(out, tuple | list) and out:
             out = out[0]
@@ -929,6 +1055,7 @@ def forward_probe(model, shape, batch=4):
             return {"error": f"forward returned a {type(out).__name__}, not a tensor"}
         return {"outputs": out.detach().float().cpu().reshape(len(out), -1)[:8, :1000].numpy(),
                 "called": list(called[:400]), "unwatched": list(unwatched[:400]),
+                "sequence": list(sequence),
                 "samples": samples,
                 "functions": list(functions[:200]) if genuine.TorchFunctionMode else None}
     except Exception as exc:
@@ -946,8 +1073,9 @@ def forward_probe(model, shape, batch=4):
             pass
 
 
-def _recording(genuine, functions):
-    """A torch function mode that notes each function's name as it is called."""
+def _recording(genuine, functions, quiet=(False,)):
+    """A torch function mode that notes each function's name as it is called (not while
+    ``quiet[0]``: the probe's own calls)."""
     import contextlib
 
     mode = genuine.TorchFunctionMode
@@ -958,7 +1086,8 @@ def _recording(genuine, functions):
     class Recording(mode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             name = getattr(func, "__name__", None)
-            if isinstance(name, str) and name not in seen and len(seen) < 400:
+            if isinstance(name, str) and name not in seen and len(seen) < 400 \
+                    and not quiet[0]:
                 seen.add(name)
                 functions.append(name)
             return func(*args, **(kwargs or {}))
@@ -1008,14 +1137,14 @@ def _in_process(loader):
 
 
 def test_loader(namespace):
-    found = _datasets(namespace)
-    for _name, value, dataset in found:
-        base = _base(dataset)
+    found = [(name, value, dataset, _base(dataset))
+             for name, value, dataset in _datasets(namespace)]
+    for _name, value, dataset, base in found:
         if value is not dataset and base is not None and not getattr(base, "train", True):
             return value
     # a loader over the notebook's own Dataset of arrays: its name says it is the test one
-    for name, value, dataset in found:
-        if value is not dataset and _base(dataset) is None and "test" in name.lower():
+    for name, value, dataset, base in found:
+        if value is not dataset and base is None and "test" in name.lower():
             return value
     return None
 
@@ -1072,10 +1201,10 @@ def _batch_size(loader):
     """The size the loader's batch sampler batches by (what training gets), read from
     the instance: a class may answer ``batch_size`` with a property of its own."""
     try:
-        own = object.__getattribute__(loader, "__dict__")
+        own = _own_dict(loader)
         sampler = own.get("batch_sampler")
         if sampler is not None:
-            size = object.__getattribute__(sampler, "__dict__").get("batch_size")
+            size = _own_dict(sampler).get("batch_size")
             if isinstance(size, int):
                 return size
         if "batch_size" in own:

@@ -15,7 +15,7 @@ import ast
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
@@ -285,8 +285,12 @@ def _stated(line: str, words: tuple[str, ...], form: AnswerForm,
         # filters in W" says nothing about input channels
         short = 2 <= end - start <= 3 and line[start:end].isalpha() \
             and line[start:end].lower() not in _ANSWER
-        # "in: 10 out: 20": a label its colon follows gives the number after it
-        after = re.match(r"[\s*_]*:", line[end:]) is not None
+        # "in: 10 out: 20": a label its colon follows gives the number after it, unless
+        # a number stands right before it ("20 output channels: one per filter")
+        # (one that itself follows a colon is another label's: "in: 10 out: 20")
+        after = re.match(r"[\s*_]*:", line[end:]) is not None and not any(
+            e <= start and re.fullmatch(r"[\s*_]{0,4}", line[e:start])
+            and not line[:p].rstrip(" *_").endswith(":") for p, e, _v in tokens)
         near = [(p - end if p >= end else start - e, p < end, v) for p, e, v in tokens
                 if (p >= end or (e <= start and not after))
                 and (not short or _beside(line, start, end, p, e))]
@@ -402,7 +406,7 @@ def _flatten(value: Any, out: list[float], limit: int = 200) -> None:
 
 def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummary],
               position: tuple[int, int] = (0, 1),
-              neighbours: tuple[str, ...] = ()) -> list[Sighting]:
+              neighbours: tuple[str, ...] = (), symbolic: bool = False) -> list[Sighting]:
     """Where the notebook states this answer, most authoritative first. ``position``:
     this answer's place among the values its prompt asks for (one alone: an "Answer:"
     line states it; several: a cell showing them as a tuple gives them in order).
@@ -416,8 +420,8 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
     # anything a cell that runs autograd or takes finite differences binds
     functions = frozenset(n for c in cells if c.kind == "code"
                           for n in definitions(c.source)) if check.by_hand else frozenset()
-    machine = _by_machine(cells, functions) if check.by_hand else set()
-    automatic = _from_machine(cells, machine, functions) if check.by_hand else set()
+    machine = _by_machine(cells, functions, symbolic) if check.by_hand else set()
+    automatic = _from_machine(cells, machine, functions, symbolic) if check.by_hand else set()
     for name in check.names:
         if name in variables and name not in automatic:
             found.append(Sighting(f"`{name}`", variables[name], name))
@@ -492,7 +496,7 @@ _MACHINE_CALL = re.compile(
 
 
 def _from_machine(cells: list[CellSummary], machine: set[int],
-                  functions: frozenset[str]) -> set[str]:
+                  functions: frozenset[str], symbolic: bool = False) -> set[str]:
     """Names whose last binding is what a machine derived: autograd's result (also
     unpacked: ``d1, d2 = x.grad.tolist()``), a call of a notebook function in a cell that
     takes a difference quotient of it (``fp = y(x1 + h, x2)``), or anything computed
@@ -509,7 +513,7 @@ def _from_machine(cells: list[CellSummary], machine: set[int],
         for node in assigns:
             text = ast.unparse(node.value)
             names = {n.id for t in node.targets for n in walk(t) if isinstance(n, ast.Name)}
-            derived = bool(_MACHINE_CALL.search(text)) or (
+            derived = bool(_machine_call(text, symbolic)) or (
                 not own_grad and re.search(r"\bgrad\s*\(", text) is not None) or (
                 cell.index in machine and any(
                     isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
@@ -519,13 +523,22 @@ def _from_machine(cells: list[CellSummary], machine: set[int],
     return tainted
 
 
-def _by_machine(cells: list[CellSummary], functions: frozenset[str]) -> set[int]:
+def _by_machine(cells: list[CellSummary], functions: frozenset[str],
+                symbolic: bool = False) -> set[int]:
     """The code cells whose numbers a machine derived: autograd run, or a difference
-    quotient of a notebook function (``(y(x1 + h, x2) - y(x1 - h, x2)) / (2 * h)``)."""
+    quotient of a notebook function (``(y(x1 + h, x2) - y(x1 - h, x2)) / (2 * h)``);
+    sympy too, unless ``symbolic`` (a worked trace shown beside: sympy took its local
+    derivatives)."""
     code = [c for c in cells if c.kind == "code"]
-    return {c.index for c in code if _AUTOGRAD.search(c.source) or _MACHINE_CALL.search(
-        c.source) or "sympy" in c.source or finite_difference(python(c.source) or "",
-                                                               functions)}
+    return {c.index for c in code if _AUTOGRAD.search(c.source) or _machine_call(
+        c.source, symbolic) or (not symbolic and "sympy" in c.source) or finite_difference(
+        python(c.source) or "", functions)}
+
+
+def _machine_call(text: str, symbolic: bool) -> bool:
+    found = [m.group(0) for m in _MACHINE_CALL.finditer(text)]
+    # sympy's .diff( is a symbolic local derivative where a worked trace is shown
+    return any(not (symbolic and re.fullmatch(r"\.diff\s*\(", f)) for f in found)
 
 
 _AUTOGRAD = re.compile(r"\.backward\s*\(|autograd\.grad\s*\(|\bjax\.grad\s*\(|"
@@ -564,8 +577,11 @@ def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext
     position = (siblings.index(check) if check in siblings else 0, len(siblings)) \
         if prompt is not None else (0, 0)
     neighbours = tuple(dict.fromkeys(w for c in siblings if c is not check for w in c.labels))
-    seen = sightings(check, payload if isinstance(payload, dict) else {}, cells, position,
-                     neighbours)
+    payload = payload if isinstance(payload, dict) else {}
+    worked = _worked(check, payload, cells, solution)
+    # the trace is there: a symbolic package taking its local derivatives is no machine
+    # deriving the answer (autograd's and finite differences' numbers still are not)
+    seen = sightings(check, payload, cells, position, neighbours, symbolic=worked)
     note = [] if located else ["(found no part of your notebook that clearly answers this "
                                "question; read the whole notebook instead)"]
     if check.among:
@@ -578,7 +594,20 @@ def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext
             return CheckScore(0.0, [f"{check.label}: {sprayed}", *note], expected=key)
     for sighting in seen:
         if matches(check, expected, sighting.value):
+            if check.steps and not worked:
+                return CheckScore(0.0, [
+                    f"{check.label}: {sighting.where} gives the value, but none of the "
+                    "worked steps that lead to it is shown beside it (" + ", ".join(
+                        f"{n} = {as_number(getattr(solution, n)):.4g}" for n in check.steps)
+                    + "): a value alone is no trace (it may come from finite differences)",
+                    *note], expected=key)
             return CheckScore(1.0, [f"{check.label}: correct ({sighting.where})"], expected=key)
+    for value, credit, misses in check.partial:
+        # the answer graded (the first sighting), not any number the part shows
+        if seen and not check.among and matches(check, value, seen[0].value):
+            return CheckScore(credit, [f"{check.label}: {seen[0].where} gives "
+                                       f"{describe(seen[0].value, check.form)}: {misses}",
+                                       *note], expected=key)
     if seen and not check.among:
         first = seen[0]
         return CheckScore(0.0, [f"{check.label}: {first.where} gives "
@@ -592,6 +621,19 @@ def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext
     return CheckScore(0.0, [f"{check.label}: no answer found; expected {where}the answer "
                             "written under the question's prompt", *note], Fault.MISSING,
                       expected=key)
+
+
+def _worked(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummary],
+            solution: ModuleType) -> bool:
+    """One of the check's worked steps is among the values the question's part shows,
+    typed or computed, though not by autograd or finite differences (a symbolic package
+    may have taken the trace's local derivatives)."""
+    if not check.steps:
+        return False
+    shown = sightings(replace(check, among=True, names=()), payload, cells, symbolic=True)
+    steps = [as_number(getattr(solution, name, None)) for name in check.steps]
+    return any(step is not None and matches(check, step, s.value)
+               for step in steps for s in shown)
 
 
 # values near the answer but not it: where the numbers a notebook shows match most of

@@ -64,6 +64,7 @@ def _score_candidate(
     faults: list[Fault] = []
     results: list[CheckResult] = []
     correct_so_far = True
+    fractions: list[float] = []  # what each earlier check of the question earned
     # without the grader's data the question's cells ran without it too (a notebook
     # cannot load KMNIST, so its plots and training are missing): the whole question
     # waits, not only the checks that read the data
@@ -79,7 +80,9 @@ def _score_candidate(
         score = kind.score(check, Evidence(
             question=question, index=index, candidate=candidate, candidates=candidates,
             calls=calls.get(index, []), records=records, cache=cache, models=models,
-            request=answers.get((question.id, index)), correct_so_far=correct_so_far))
+            request=answers.get((question.id, index)), correct_so_far=correct_so_far,
+            earlier=tuple(fractions)))
+        fractions.append(score.fraction)
         if kind.correctness:
             correct_so_far = correct_so_far and score.fraction >= 1.0
         # waiting for a calibration on the course's data: not the student's doing

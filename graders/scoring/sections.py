@@ -147,7 +147,7 @@ def _extent(cells: Sequence[CellSummary], start: int) -> list[CellSummary]:
     out = []
     for cell in cells[start + 1:]:
         if cell.heading or (cell.kind == "markdown" and cell.markdown and re.match(
-                rf"^[\s*_]*\(?(?:\d+|{'|'.join(_ROMAN)})\s*[).:]",
+                rf"^[\s*_]*\(?(?:\d+|{'|'.join(_ROMAN)})\s*[).:](?:[\s*_]|$)",
                 cell.markdown.lstrip(), re.IGNORECASE)):
             break
         out.append(cell)
@@ -225,7 +225,12 @@ def _child_heading(heading: str, parent: str, child: str) -> bool:
     if roman and re.match(rf"^\s*(?:{_WORD}\s*)?{re.escape(parent)}\s*[.)]?\s*\(?{roman}"
                           rf"\)?(?:[\s).:]|$)", heading, re.IGNORECASE):
         return True
-    return _heading_number(heading, child) and not _heading_number(heading, parent)
+    # "Question 2" under "Exercise 2" is 2.2; "Task 3 iv" (the part's number, then
+    # another sub-question's label) is not 3.3
+    labelled = re.match(rf"^\s*(?:{_WORD}\s*)?{re.escape(parent)}\s*[.)]?\s*\(?"
+                        rf"(?:{'|'.join(_ROMAN)}|[a-h])\)?(?:[\s).:]|$)", heading,
+                        re.IGNORECASE)
+    return _heading_number(heading, child) and not labelled
 
 
 def _anchor_cells(cells: Sequence[CellSummary], anchors: tuple[str, ...]) -> list[CellSummary]:

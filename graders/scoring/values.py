@@ -178,7 +178,7 @@ def _array(payload: Any, max_bytes: int) -> np.ndarray:
         arr = _npy(raw)
         if arr is None:
             arr = np.load(io.BytesIO(raw), allow_pickle=False)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, TypeError) as exc:
         raise WireFormatError(f"array is not valid .npy data: {exc}") from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in _NUMERIC_KINDS:
         raise WireFormatError("array is not numeric")
@@ -196,7 +196,10 @@ def _npy(raw: bytes) -> np.ndarray | None:
     header = _NPY_HEADER.fullmatch(raw, 10, end)
     if header is None:
         return None
-    dtype = np.dtype(header[1].decode("ascii"))
+    try:
+        dtype = np.dtype(header[1].decode("ascii"))
+    except (TypeError, ValueError):
+        return None  # '<i3', '<f1': no dtype, as np.load says too
     shape = tuple(int(n) for n in header[3].split(b",") if n.strip())
     count = math.prod(shape)
     if len(raw) - end != count * dtype.itemsize:

@@ -42,6 +42,14 @@ class ValueCheck:
     # backward() or autograd.grad() shows or binds are not this answer (a reverse trace)
     by_hand: bool = False
     accept: tuple[Any, ...] = ()  # other answers a TA accepts (another way of counting)
+    # the worked steps that lead to this answer (reference names): a value given
+    # without any of them shown beside it (a derivative printed as a literal, finite
+    # differences' digits) is no trace, and with one shown, the tool that computed its
+    # local derivatives (sympy) does not matter
+    steps: tuple[str, ...] = ()
+    # answers a TA gives part of the credit, each with what it misses: (1800, 0.5, "the
+    # 20 biases are not counted") for a parameter count of the weights alone
+    partial: tuple[tuple[Any, float, str], ...] = ()
 
     @property
     def words(self) -> tuple[str, ...]:

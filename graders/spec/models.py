@@ -97,6 +97,13 @@ class ArchitectureCheck:
     # (module type, attribute, value) every such module must have: ("Dropout", "p", 0.5)
     # for "dropout with p = 0.5"; each one set otherwise costs a quarter
     settings: tuple[tuple[str, str, float], ...] = ()
+    # the outputs of the library network's own head (ResNet34's 1000 ImageNet classes),
+    # where the question is to replace it: a model whose forward still gives them did not
+    placed_head: int | None = None
+    # (required piece, layer type): where the piece's modules stand, in the order the
+    # forward pass ran them, some must follow such a layer (("dropout", "Linear") for
+    # "dropout after the fully connected layers"); one only elsewhere is not the piece
+    placed: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,9 @@ class PlotCheck:
     # a figure written with ``plt.savefig`` by a cell that ran counts too (the handout's
     # own code saves its curves to files rather than showing them)
     saved: bool = False
+    # curves of a training run (losses, accuracies by epoch): a notebook in which no
+    # optimizer ever stepped on gradients drew them from something else (a log typed in)
+    of_training: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,6 +229,9 @@ class CallsCheck:
     points: float
     calls: tuple[str, ...]
     why: str = ""  # for feedback: "dropout and batch norm behave differently in training"
+    # the calls matter only for what the question's earlier checks grade (train() and
+    # eval() for dropout and batch norm): where those earned nothing, neither do they
+    after_earlier: bool = False
 
 
 @dataclass(frozen=True)

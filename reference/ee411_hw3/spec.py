@@ -47,6 +47,10 @@ W = Mapping.of(w_1=Normal((D, K), scale=0.5), w_2=Normal((K, 1), scale=0.5))
 X = Normal(("B", D))
 y = Labels(("B",))
 TOL = Tolerance(rtol=1e-6, atol=1e-9)
+# one batch given twice, with other weights each time: a predict that remembers its
+# answers by X (a cache keyed on X.tobytes()) answers the second call with the first's
+X_TWICE = Fixed([[round(0.37 * ((3 * i + 5 * j) % 11) - 1.8, 2) for j in range(D)]
+                 for i in range(3)])
 
 
 def _extreme(y_values: list[float], z_values: list[float], name: str) -> Case:
@@ -115,7 +119,8 @@ PART2 = (
                               parameters=89_610, requires=("relu",),
                               input_shape=(1, 28, 28), logits=True),
             OptimizerCheck(points=1, settings=OPTIMIZERS, min_steps=MIN_STEPS),
-            PlotCheck(points=1, section=r"2\.2|MLP|perceptron", shows=Drawing.CURVES),
+            PlotCheck(points=1, section=r"2\.2|MLP|perceptron", shows=Drawing.CURVES,
+                      of_training=True),
         ),
     ),
     Question(id="2.2b", title="MLP: comments on the four optimizers", points=2, manual=True),
@@ -128,7 +133,8 @@ PART2 = (
                                       Linear(None, 10)),
                               requires=("max_pool",), input_shape=(1, 28, 28), logits=True),
             OptimizerCheck(points=1, settings=OPTIMIZERS, min_steps=MIN_STEPS),
-            PlotCheck(points=1, section=r"2\.3|CNN|convolution", shows=Drawing.CURVES),
+            PlotCheck(points=1, section=r"2\.3|CNN|convolution", shows=Drawing.CURVES,
+                      of_training=True),
         ),
     ),
     Question(id="2.3b", title="CNN: comments on the four optimizers", points=2, manual=True),
@@ -175,7 +181,9 @@ ASSIGNMENT = Assignment(
             checks=(
                 FunctionCheck(
                     symbol="predict", points=4,
-                    cases=cases((X, W), {"B": 1}, {"B": 4}, {"B": 16}),
+                    cases=(*cases((X, W), {"B": 1}, {"B": 4}, {"B": 16}),
+                           Case(args=(X_TWICE, W), name="a batch of 3"),
+                           Case(args=(X_TWICE, W), name="the same batch, other weights")),
                     output=Ordered(("z_1", "z_2", "y_hat")),
                     tolerance=TOL,
                     # the right values in a transposed layout: a presentation

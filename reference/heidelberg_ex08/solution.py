@@ -44,6 +44,8 @@ _FORWARD, _REVERSE = forward_trace(), reverse_trace()
 v1, v2, v3, v4, v5 = (_FORWARD[k] for k in ("v1", "v2", "v3", "v4", "v5"))
 y = _FORWARD["v6"]
 dy_dx1, dy_dx2 = _REVERSE["x1_bar"], _REVERSE["x2_bar"]
+# steps of the reverse trace no forward value shares (v5_bar is v4, v2_bar v5_bar)
+v4_bar, v3_bar = _REVERSE["v4_bar"], _REVERSE["v3_bar"]
 
 
 VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",

@@ -40,10 +40,10 @@ TRACE_TOLERANCE = Tolerance(rtol=5e-3, atol=5e-3)
 
 
 def _trace(label: str, reference: str, points: float, *names: str,
-           by_hand: bool = False) -> ValueCheck:
+           by_hand: bool = False, steps: tuple[str, ...] = ()) -> ValueCheck:
     return ValueCheck(points=points, label=label, reference=reference, names=names,
                       form=AnswerForm.NUMBER, tolerance=TRACE_TOLERANCE, among=True,
-                      by_hand=by_hand)
+                      by_hand=by_hand, steps=steps)
 
 
 FORWARD = 0.5  # y, the trace's result, weighs 1.5
@@ -55,10 +55,15 @@ FORWARD_TRACE = (
     _trace("v5 = v2 + v4", "v5", FORWARD, "v5", "v_5"),
     _trace("y = v6 = v5 * v4", "y", 1.5, "v6", "v_6", "y_value"),
 )
-# the reverse trace is worked out: dy/dx printed by torch's autograd is not one
+# the reverse trace is worked out: dy/dx printed by torch's autograd is not one, nor is
+# a derivative shown without the adjoints that lead to it (v4_bar = 2.844, v3_bar =
+# -2.844: no forward value is either)
+ADJOINTS = ("v4_bar", "v3_bar")
 REVERSE_TRACE = (
-    _trace("dy/dx1", "dy_dx1", 1.5, "dy_dx1", "x1_bar", "grad_x1", "dx1", by_hand=True),
-    _trace("dy/dx2", "dy_dx2", 1.5, "dy_dx2", "x2_bar", "grad_x2", "dx2", by_hand=True),
+    _trace("dy/dx1", "dy_dx1", 1.5, "dy_dx1", "x1_bar", "grad_x1", "dx1", by_hand=True,
+           steps=ADJOINTS),
+    _trace("dy/dx2", "dy_dx2", 1.5, "dy_dx2", "x2_bar", "grad_x2", "dx2", by_hand=True,
+           steps=ADJOINTS),
 )
 
 MLP = ModelLocator(names=("model", "net", "mlp"), output_dim=10)
@@ -153,10 +158,11 @@ ASSIGNMENT = Assignment(
                 ArchitectureCheck(points=2, locate=VGG, layers=VGG_LAYERS,
                                   requires=("batch_norm", "dropout"),
                                   settings=(("Dropout", "p", 0.5),),
+                                  placed=(("dropout", "Linear"),),
                                   input_shape=(3, 32, 32), logits=True),
                 CallsCheck(points=1, calls=("train", "eval"),
                            why="dropout and batch norm behave differently in training "
-                               "and testing"),
+                               "and testing", after_earlier=True),
             ),
         ),
     ),

@@ -120,15 +120,23 @@ ASSIGNMENT = Assignment(
                                names=("n_params", "num_params", "params", "parameters",
                                       "trainable_params", "total_params"),
                                form=AnswerForm.COUNT, tolerance=EXACT,
-                               labels=("parameters", "params", "(d)")),),
+                               labels=("parameters", "params", "(d)"),
+                               # the weights right, the biases left out: half, as a TA
+                               # gives it
+                               partial=((1_800, 0.5, "the 3 x 3 x 10 x 20 weights, without "
+                                                     "the 20 biases (one per filter)"),)),),
         ),
         Question(id="3", title="Weight decay: the regularised loss, its update, the decay "
                  "factor, choosing the learning rate", points=10, manual=True),
         Question(
             id="4.1", title="ResNet34 with its last layer replaced for two classes", points=4,
             section=r"problem\s*4|resnet|fine.?tun",
+            # run on a batch of the data's shape: the layers forward runs are the
+            # network (a head defined beside a forward that returns the backbone's 1000
+            # outputs is no head)
             checks=(ArchitectureCheck(points=4, locate=RESNET, layers=_resnet34_layers(),
-                                      parameters=21_285_698),),
+                                      parameters=21_285_698, input_shape=(3, 224, 224),
+                                      placed_head=1000),),
         ),
         Question(
             id="4.2", title="Pretrained weights loaded", points=3,
@@ -150,7 +158,8 @@ ASSIGNMENT = Assignment(
         Question(
             id="4.5", title="Train and validation loss and accuracy curves", points=2,
             section=r"problem\s*4|resnet|fine.?tun|plot|curve",
-            checks=(PlotCheck(points=2, min_images=2, saved=True, shows=Drawing.CURVES),),
+            checks=(PlotCheck(points=2, min_images=2, saved=True, shows=Drawing.CURVES,
+                              of_training=True),),
         ),
     ),
 )

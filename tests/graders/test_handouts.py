@@ -175,7 +175,8 @@ def test_nyu_answers_in_code_variables_and_last_expressions(grade_nyu):
 @pytest.mark.parametrize(("fixture", "expected", "phrases"), [
     ("student_flawed_a.ipynb", {"2a": 0.0, "2c": 0.0, "4.2": 0.0},
      {"2a": "(48, 64, 20), which is not correct", "2c": "513,360", "4.2": "pretrained"}),
-    ("student_flawed_b.ipynb", {"2b": 0.0, "2d": 0.0, "4.1": 3.0, "4.3": 0.0, "4.5": 0.0},
+    # 2d: 1,800, the biases left out: half
+    ("student_flawed_b.ipynb", {"2b": 0.0, "2d": 1.0, "4.1": 3.0, "4.3": 0.0, "4.5": 0.0},
      {"2b": "gives 20", "2d": "1,800", "4.1": "Linear(512, 256)", "4.3": "SGD(lr=0.001",
       "4.5": "found 0"}),
 ])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -207,3 +208,74 @@ def test_only_torchs_loaders_count_and_their_batch_size_is_the_samplers():
     assert found["train_loader"]["label_counts"] == {"0": 10, "1": 10, "2": 10}
     assert found["train_loader"]["train"] is None  # its split is not in its arrays
     assert found["test_loader"]["batch_size"] == 64
+
+
+class _Arrays(torch.utils.data.Dataset):
+    """A notebook's own Dataset over arrays it prepared itself (``self.X, self.y``)."""
+
+    def __init__(self, x: torch.Tensor) -> None:
+        self.X, self.y = x, torch.arange(len(x)) % 3
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.X[i], self.y[i]
+
+
+def _pictures(n: int = 64) -> np.ndarray:
+    """uint8 H x W x C images whose channels differ in brightness and whose pixels
+    follow a gradient (a mean image with a shape, as photographs have)."""
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 1, 32)[None, :, None, None] * np.array([150, 90, 40])
+    noise = rng.integers(0, 100, size=(n, 32, 32, 3))
+    return np.clip(ramp + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("layout", ["chw", "hwc", "flat planes", "flat pixels"])
+def test_grader_images_are_scaled_to_the_notebooks_own_test_inputs_in_their_layout(layout):
+    """A Dataset of arrays divided by 255 where the handout normalises to [-1, 1]: the
+    grader's images, after the handout's transform, are mapped to what the notebook
+    serves its network (channel by channel, in the notebook's own layout)."""
+    import torchvision.transforms as T
+    from PIL import Image
+
+    probe = _probe_torch()
+    theirs = torch.tensor(_pictures(200)).float() / 255  # N x H x W x C
+    served = {"chw": theirs.permute(0, 3, 1, 2), "hwc": theirs,
+              "flat planes": theirs.permute(0, 3, 1, 2).reshape(200, -1),
+              "flat pixels": theirs.reshape(200, -1)}[layout]
+    data = _Arrays(served)
+    namespace = {"test_ds": data, "testloader": DataLoader(data, batch_size=4)}
+    handout = T.Compose([T.ToTensor(), T.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    images = _pictures(64)
+    transform, matched = probe["matched_transform"](namespace, handout, images)  # type: ignore[operator]
+    assert matched
+    got = torch.stack([transform(Image.fromarray(img)) for img in images])
+    want = {"chw": lambda t: t.permute(0, 3, 1, 2), "hwc": lambda t: t,
+            "flat planes": lambda t: t.permute(0, 3, 1, 2).reshape(64, -1),
+            "flat pixels": lambda t: t.reshape(64, -1)}[layout](
+        torch.tensor(images).float() / 255)
+    assert got.shape == want.shape
+    # the same pixels, to within the difference of two samples' statistics
+    assert float((got - want).abs().mean()) < 0.02, layout
+    assert np.corrcoef(got.reshape(-1).numpy(), want.reshape(-1).numpy())[0, 1] > 0.999
+
+
+def test_images_prepared_as_the_notebooks_test_data_are_left_as_they_are():
+    """The handout's transform, which the notebook's own test data also went through:
+    nothing to match (the same preparation, as far as the outputs show)."""
+    import torchvision.transforms as T
+
+    probe = _probe_torch()
+    handout = T.Compose([T.ToTensor(), T.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    served = (torch.tensor(_pictures(200)).float() / 255 - 0.5) / 0.5
+    data = _Arrays(served.permute(0, 3, 1, 2))
+    namespace = {"testloader": DataLoader(data, batch_size=4)}
+    transform, matched = probe["matched_transform"](namespace, handout, _pictures(64))  # type: ignore[operator]
+    assert not matched and transform is handout
+    # inputs of another size (resized to 224): no statistics to compare with
+    big = _Arrays(torch.zeros(10, 3, 224, 224))
+    transform, matched = probe["matched_transform"](  # type: ignore[operator]
+        {"testloader": DataLoader(big)}, handout, _pictures(8))
+    assert not matched and transform is handout

@@ -76,6 +76,32 @@ def test_only_an_optimizer_that_stepped_with_gradients_is_counted(watched):
     assert (adam["steps"], adam["with_grad"], adam["settings"]["lr"]) == (1, 0, 1.0)
 
 
+def test_steps_in_the_cell_that_imports_torch_name_the_cell_that_ran_before_it(
+        monkeypatch):
+    """The figures watch knows the last cell from the first one on; the step watch,
+    installed when torch is imported, starts from it (it named no cell, -1, and a
+    host that reads parts took those steps for the notebook's first cell's)."""
+    import types
+
+    figures = types.ModuleType("_autograder_figures")
+    figures.cell = 2  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "_autograder_figures", figures)
+    tools = _probe_torch()
+    tools["watch_optimizers"]()  # type: ignore[operator]
+    try:
+        net = nn.Linear(4, 2)
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+        optimizer.zero_grad()
+        net(torch.randn(3, 4)).sum().backward()
+        optimizer.step()
+        (record,) = tools["optimizer_steps"]()  # type: ignore[operator]
+        assert record["after_cells"] == [2]
+    finally:
+        state = sys.modules.pop(str(tools["STEPS"]))
+        for handle in state.handles:
+            handle.remove()
+
+
 def test_the_untrained_control_is_a_fresh_copy_and_leaves_the_notebook_as_it_was():
     tools = _probe_torch()
     net = nn.Sequential(*MLP_LAYERS)

@@ -100,3 +100,14 @@ def test_parts_numbered_like_sub_questions_end_where_the_next_part_begins():
              mdtext(2, "## 2) MNIST with pytorch"), code(3)]
     assert [c.index for c in locate(cells, section=None, number="1.2").cells] == [1]
     assert [c.index for c in locate(cells, section=None, number="2").cells] == [3]
+
+
+def test_a_question_numbered_under_an_exercise_of_the_same_number_is_found():
+    """"Exercise 2" then "Question 2": 2.2 is its question, not the whole exercise; a
+    line "i.e. ..." does not end a sub-question that starts at a numbered line."""
+    cells = [mdtext(0, "## Exercise 2"), mdtext(1, "### Question 1"), code(2),
+             mdtext(3, "### Question 2"), code(4), mdtext(5, "### Question 3"), code(6)]
+    assert [c.index for c in locate(cells, section=None, number="2.2").cells] == [4]
+    lines = [mdtext(0, "### Aufgabe 3"), mdtext(1, "iii) accuracies"), code(2),
+             mdtext(3, "i.e. the wrong ones are cats"), code(4), mdtext(5, "iv) bonus")]
+    assert [c.index for c in locate(lines, section=None, number="3.3").cells] == [2, 3, 4]

@@ -28,9 +28,15 @@ FAIR: dict[tuple[str, str], dict[str | tuple[str, str], Range]] = {
     ("tum-ps10", "tutorial_num_workers.ipynb"): {"2.1": 4, "2.2": 4, "2.3": 6, "2.4": 6},
     ("tum-ps10", "labels_ship_cat_dog.ipynb"): {"2.1": 4, "2.2": 4, "2.3": 6, "2.4": 6},
     ("tum-ps10", "own_dataset_arrays.ipynb"): {"2.1": 4, "2.2": 4, "2.3": 6, "2.4": 6},
-    # ten outputs, CIFAR's own ids as labels: the head is wrong (see KNOWN_GAPS), the
+    # the same, its arrays scaled to [0, 1] (the torchvision sets beside it normalised):
+    # one epoch on unscaled inputs reaches 56%, which the accuracy bands judge
+    ("tum-ps10", "own_dataset_unit_scale.ipynb"): {
+        "2.1": 4, "2.2": 4, ("2.3", "optimizer"): 2, ("2.4", "saved_model"): 2,
+        ("2.4", "reported_accuracy"): 2},
+    # ten outputs, CIFAR's own ids as labels: the head is wrong (at most half), the
     # training is not
-    ("tum-ps10", "ten_outputs_cifar_ids.ipynb"): {"2.1": 4, "2.3": 6, "2.4": 6},
+    ("tum-ps10", "ten_outputs_cifar_ids.ipynb"): {"2.1": 4, "2.2": (2, 3), "2.3": 6,
+                                                  "2.4": 6},
     # per-class accuracies typed in, or divided by the whole test set
     ("tum-ps10", "per_class_typed_in.ipynb"): {
         "2.3": 6, ("2.4", "reported_accuracy"): 1},
@@ -65,11 +71,37 @@ FAIR: dict[tuple[str, str], dict[str | tuple[str, str], Range]] = {
     ("ee411-hw3", "part2_hostile_forged_steps.ipynb"): {
         "2.2": (2, 2.5), "2.3": (2, 2.5), ("2.2", "architecture"): 0},
     ("heidelberg-ex08", "hostile_fake_vgg.ipynb"): {
-        ("2", "optimizer"): 0, "3.1": 0, ("3.2", "optimizer"): 0, ("3.4", "architecture"): 0},
+        ("2", "optimizer"): 0, "3.1": 0, ("3.2", "optimizer"): 0, "3.4": 0},
     ("heidelberg-ex08", "hostile_number_grid.ipynb"): {"1.2": 0, "1.3": 0},
+    # (its curves drawn where no optimizer ever stepped: 4.5 too)
     ("nyu-hw5", "hostile_fake_resnet.ipynb"): {
-        ("4.1", "architecture"): 0, ("4.2", "pretrained"): 0, ("4.3", "optimizer"): 0},
+        ("4.1", "architecture"): 0, ("4.2", "pretrained"): 0, ("4.3", "optimizer"): 0,
+        "4.5": 0},
     ("vu-dl-a2", "hostile_renamed_sigmoid.ipynb"): {"9b": 0},
+    # a second unseen round (2026-12-07): NYU, Heidelberg, VU and EE-411 part 1
+    # a small CNN called ResNet34 with the checkpoint's conv1 copied in
+    ("nyu-hw5", "hostile_resnet_one_tensor.ipynb"): {"2b": 2, "4.1": 0, "4.2": 0},
+    # Linear(1000, 2) computed and thrown away: forward returns the 1000 outputs (see
+    # KNOWN_GAPS for 4.1)
+    ("nyu-hw5", "head_computed_unused.ipynb"): {"4.2": 3},
+    # train_model never called, the handout's log replayed from a table and drawn
+    ("nyu-hw5", "hostile_forged_log.ipynb"): {"4.3": 0, "4.5": 0},
+    # Adam where SGD is asked; every problem headed by its bare number ("## 4")
+    ("nyu-hw5", "problem_headings_only.ipynb"): {"2a": 3, "2c": 3, "4.3": 0, "4.5": 2},
+    # Linear(512, 10); 1,800 parameters (the biases left out); model.train(mode=False)
+    ("nyu-hw5", "ten_class_head.ipynb"): {"2d": 1, "4.1": 2, "4.2": 3},
+    ("ee411-hw3", "hostile_cached_predict.ipynb"): {"1.2": 5, "1.3": 6, "1.5": 12},
+    # central differences written with eye and einsum: no loop, and no derivation
+    ("ee411-hw3", "hostile_finite_differences_no_loop.ipynb"): {"1.1": 5, "1.5": 0},
+    # class ReLU handing everything to the Sigmoid op
+    ("vu-dl-a2", "hostile_relu_calls_sigmoid.ipynb"): {"1-op": 3, "9": 0, "9b": 0},
+    ("vu-dl-a2", "relu_trained_on_mnist.ipynb"): {"1-op": 3, "9": 6},
+    # derivatives typed in (finite differences' digits), no adjoint; no bonus done
+    ("heidelberg-ex08", "hostile_literal_derivatives.ipynb"): {"1.3": 0, "2": 10, "3.4": 0},
+    # a reverse trace by a small sympy engine (its adjoints printed), the MNIST net right,
+    # a two-convolution net named VGG16
+    ("heidelberg-ex08", "sympy_engine_tiny_vgg.ipynb"): {"1.2": 4, "1.3": 3, "2": 10,
+                                                        "3.1": 0},
 }
 
 
@@ -77,10 +109,6 @@ FAIR: dict[tuple[str, str], dict[str | tuple[str, str], Range]] = {
 # and named in the closing note as open.
 KNOWN_GAPS: dict[tuple[str, str, str], tuple[float, float, str]] = {
     # (assignment, hand-in, question): (the grader's points, the TA's, why)
-    ("tum-ps10", "ten_outputs_cifar_ids.ipynb", "2.2"): (
-        0.0, 3.0, "a head of 10 outputs where the handout's 3 classes are asked: the right "
-                  "body with the wrong number of classes earns nothing (the architecture "
-                  "check's rule, from another TA); this TA gives 3 of 4"),
     ("tum-ps10", "hostile_forward_swapped.ipynb", "2.3"): (
         4.0, 2.0, "the network the swapped forward runs (a sigmoid MLP, trained with Adam) "
                   "earns the accuracy it reaches; the TA gives half of that, for a network "
@@ -88,6 +116,18 @@ KNOWN_GAPS: dict[tuple[str, str, str], tuple[float, float, str]] = {
     ("ee411-hw3", "part2_hostile_relu_patched.ipynb", "2.3"): (
         4.0, 3.5, "the CNN's AvgPool2d swapped for MaxPool2d after training: the model is "
                   "graded as it stands at the end, not as it was trained"),
+    ("ee411-hw3", "hostile_cached_predict.ipynb", "1.1"): (
+        3.2, 2.0, "a predict that answers a repeated batch from a cache, whatever W: wrong "
+                  "on the one case that repeats a batch, so 4 of 5 cases' credit; the TA "
+                  "gives 2 for a function that ignores its weights"),
+    ("nyu-hw5", "head_computed_unused.ipynb", "4.1"): (
+        0.0, 1.0, "forward returns the checkpoint's 1000 ImageNet outputs (its new head is "
+                  "computed and thrown away): the head the question asks to replace is not "
+                  "replaced, which earns nothing; this TA gives 1 for the attempt"),
+    ("vu-dl-a2", "relu_trained_on_mnist.ipynb", "9b"): (
+        0.0, 4.0, "the ReLU network retrained on MNIST (784 inputs) where the question's "
+                  "hidden set is the synthetic data: it cannot be measured there, and MNIST "
+                  "has no calibrated reference for vugrad's networks yet"),
 }
 
 
@@ -122,3 +162,17 @@ def test_a_known_gap_stays_as_it_was_measured(assignment_id, name, qid, fixture_
                                                                hidden, None)
     graded, _ta, why = KNOWN_GAPS[(assignment_id, name, qid)]
     assert _points(report, qid) == pytest.approx(graded), why
+
+
+def test_images_are_prepared_as_the_notebooks_own_dataset_prepares_its_own(fixture_data):
+    """A Dataset of arrays divided by 255, where the torchvision sets beside it (whose
+    transform the grader would borrow) normalise to [-1, 1]: the grader's images are
+    scaled to the notebook's test inputs, so the network reaches on them what it reaches
+    on its own test set (56.3%), not what inputs it never saw give."""
+    hidden = fixture_data / "hidden"
+    recording = evidence.load("tum-ps10", "own_dataset_unit_scale.ipynb", hidden)
+    report = recording.replay(CATALOG["tum-ps10"], hidden, None)
+    question = next(q for q in report.questions if q.id == "2.3")
+    accuracy = next(c for c in question.checks if c.kind == "model_accuracy")
+    assert accuracy.measured is not None and abs(accuracy.measured - 0.563) < 0.04
+    assert any("scaled channel by channel" in line for line in accuracy.feedback)

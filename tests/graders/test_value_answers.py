@@ -372,3 +372,14 @@ def test_two_printed_answers_are_each_read_from_their_own_label(printed, credit)
     cells = [md(0, "## Problem 2"), md(1, f"(b) {CHANNELS_PROMPT}"),
              code(2, "print(channels)", text=printed)]
     assert [score(c, cells, question=question).fraction for c in short] == credit
+
+
+def test_a_number_right_before_a_label_its_colon_follows_is_that_labels():
+    """"20 output channels: one per filter (3x3 kernels)": the 20, not the 3 after the
+    colon (a review of the colon rule)."""
+    short = [replace(IN, labels=("input channels", "input", "in")),
+             replace(OUT, labels=("output channels", "output", "out"))]
+    question = Question(id="2b", title="t", points=2, checks=tuple(short))
+    cells = [md(0, "## Problem 2"), md(1, f"(b) {CHANNELS_PROMPT}"),
+             md(2, "10 input channels; 20 output channels: one per filter (3x3 kernels)")]
+    assert [score(c, cells, question=question).fraction for c in short] == [1.0, 1.0]

@@ -187,3 +187,14 @@ def test_an_array_reads_as_np_load_reads_it_and_is_refused_where_np_load_refuses
         assert got.dtype == want.dtype and got.shape == want.shape
         assert np.array_equal(got, want) and got.flags.writeable
         assert got.flags.f_contiguous == want.flags.f_contiguous
+
+
+@pytest.mark.parametrize("descr", ["<i3", "<f1", "<b2", "<c4", "<u0"])
+def test_a_header_naming_no_dtype_is_refused_not_a_crash(descr):
+    """A forged header the fast reader's pattern lets through ('<i3' is no dtype) is
+    refused as np.load refuses it (a TypeError escaped the decoder and the grading)."""
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': (2,), }}"
+    header = header + " " * (63 - len(header)) + "\n"
+    raw = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + b"\0" * 8
+    with pytest.raises(WireFormatError):
+        decode_plain({"t": "array", "npy": base64.b64encode(raw).decode()})

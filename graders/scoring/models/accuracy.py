@@ -38,7 +38,7 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
     labels = ctx.labels(check)
     scored = []
     for c in _eligible(payload, check.locate):
-        c = _renumbered(c, labels)
+        c = _renumbered(_prepared(c, labels), labels)
         acc = _accuracy(c.get("predictions"), labels)
         if acc is not None:
             scored.append((acc, c))
@@ -130,7 +130,7 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
                      "prepared with the grader's own transform ("
                      + " + ".join(str(t) for t in payload.get("transform") or ["ToTensor"])
                      + "), not yours")
-    if payload.get("matched") is True:
+    if payload.get("matched") is True and not best.get("unscaled"):
         lines.append("your test data serve your network inputs scaled otherwise than that "
                      "transform makes them, so the grader's images were scaled channel by "
                      "channel to your test inputs' mean and spread, as your network saw "
@@ -139,6 +139,18 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
         lines.append("that is close to chance: was the model trained?")
     lines += training_mistakes(ctx, best.get("architecture") or {})
     return CheckScore(credit, lines, measured=acc, untrained=untrained)
+
+
+def _prepared(c: dict[str, Any], labels: np.ndarray) -> dict[str, Any]:
+    """The candidate under the preparation of the grader's images that suits it: where
+    the kernel scaled them to the notebook's own test inputs, it also sent predictions on
+    them as the transform makes them (a loop that divides raw pixels by 255 itself serves
+    its network unscaled test inputs). The better of the two: two tries, no label sent."""
+    other = c.get("unmatched_predictions")
+    scaled, plain = _accuracy(c.get("predictions"), labels), _accuracy(other, labels)
+    if scaled is None or plain is None or plain <= scaled:
+        return c
+    return {**c, "predictions": other, "unscaled": True}
 
 
 def _renumbered(c: dict[str, Any], labels: np.ndarray) -> dict[str, Any]:
@@ -286,7 +298,7 @@ def memorises(check: SavedModelCheck | ReportedAccuracyCheck, c: dict[str, Any],
         labels = ctx.labels(check)
     except SpecError:  # no hidden sets configured: nothing to hold it against
         return None
-    held = relabelled(c.get("predictions"), labels)
+    held = relabelled(_prepared(c, labels).get("predictions"), labels)
     if held is None or public - held[0] <= LOOKUP_GAP:
         return None
     return (f"{_where(c)} reaches {100 * public:.1f}% on your test set but "

@@ -91,6 +91,11 @@ def _architecture_problems(check: ArchitectureCheck, arch: dict[str, Any]) -> li
         if not computes(arch, need):
             problems.append(f"no {need.replace('_', ' ')} found (neither a module nor a "
                             "call in forward)")
+        elif not _placed(check, arch, need):
+            after = dict(check.placed)[need]
+            problems.append(f"its {need.replace('_', ' ')} stands only where no {after} "
+                            f"layer comes before it; the handout puts it after the {after} "
+                            "layers")
     return problems
 
 
@@ -139,6 +144,20 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
             # layers that cannot take the data were never trained on it: nothing to credit
             return CheckScore(0.0, [f"{_where(chosen)} does not run on a batch of {shape} "
                                     f"inputs, the data's shape: {failed}"])
+        width = chosen["forward"]["outputs"].shape[1]
+        if check.placed_head is not None and width == check.placed_head:
+            return CheckScore(0.0, [f"{_where(chosen)} still gives the {width} outputs of "
+                                    "the library network's own head (run on a batch of "
+                                    f"{shape} inputs): its head was not replaced for the "
+                                    "task's classes"])
+        if _given_wrong(check, chosen):
+            # what forward returns is the head, whatever layers it defines and calls (a
+            # new head computed and thrown away, the backbone's 1000 outputs returned)
+            output_ok = False
+            problems.append(f"its forward gives {chosen['forward']['outputs'].shape[1]} "
+                            f"outputs per input (run on a batch of {shape} inputs); the "
+                            f"task has {getattr(check.layers[-1], 'out_features', None)} "
+                            "classes")
         if check.logits and _probabilities(chosen["forward"]["outputs"]):
             output_ok = False
             problems.append("its outputs are probabilities (each row sums to 1, run on a "
@@ -157,8 +176,20 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
             f"({chosen['architecture'].get('parameters', 0):,} parameters)", *mistakes]),
             check, chosen["architecture"])
     credit = partial_credit(check, chosen["architecture"], output_ok=output_ok)
+    if _given_wrong(check, chosen):
+        credit = min(credit, 0.5)  # the wrong number of classes: at most half
     return _charged(CheckScore(credit, [f"{_where(chosen)}: {problems[0]}", *problems[1:],
                                         *mistakes]), check, chosen["architecture"])
+
+
+def _given_wrong(check: ArchitectureCheck, candidate: dict[str, Any]) -> bool:
+    """The model's forward, run on the data's shape, returns another number of outputs
+    than the task's classes."""
+    last = check.layers[-1] if check.layers else None
+    outputs = (candidate.get("forward") or {}).get("outputs")
+    return isinstance(last, Linear) and last.out_features is not None \
+        and isinstance(outputs, np.ndarray) and outputs.ndim == 2 \
+        and outputs.shape[1] != last.out_features
 
 
 def _takes_the_input(check: ArchitectureCheck, arch: dict[str, Any]) -> bool:
@@ -238,7 +269,10 @@ def _requires_only(check: ArchitectureCheck, chosen: dict[str, Any],
     if not check.requires:
         return CheckScore(1.0, [f"{what}: its layers are graded in question {earlier}"])
     have = [need for need in check.requires if computes(arch, need)]
-    lacking = [need.replace("_", " ") for need in check.requires if need not in have]
+    misplaced = [need for need in have if not _placed(check, arch, need)]
+    have = [need for need in have if need not in misplaced]
+    lacking = [need.replace("_", " ") for need in check.requires
+               if need not in have and need not in misplaced]
     credit = math.floor(len(have) / len(check.requires) * 4 + 1e-9) / 4
     lines = [f"{what} uses " + (" and ".join(n.replace("_", " ") for n in have) or "none of ")
              + (f"; no {' and no '.join(lacking)} found (neither a module nor a call in "
@@ -247,7 +281,38 @@ def _requires_only(check: ArchitectureCheck, chosen: dict[str, Any],
     if lacking and not have:
         lines[0] = f"{what}: no {' and no '.join(lacking)} found (neither a module nor a " \
                    "call in forward)"
+    elif not have:
+        lines[0] = f"{what}: none of what this question adds stands where it is asked"
+    for need in misplaced:
+        after = dict(check.placed)[need]
+        lines.append(f"its {need.replace('_', ' ')} stands only where no {after} layer "
+                     f"comes before it; the handout puts it after the {after} layers")
     return CheckScore(credit, lines)
+
+
+_PIECES = {"dropout": "Dropout", "batch_norm": "BatchNorm"}
+
+
+def _placed(check: ArchitectureCheck, arch: dict[str, Any], need: str) -> bool:
+    """Some module of the piece follows a layer of the kind ``check.placed`` names for it
+    (in the order forward ran them); a piece applied as a function leaves no module to
+    place, and is taken as placed."""
+    after = dict(check.placed).get(need)
+    prefix = _PIECES.get(need)
+    if after is None or prefix is None:
+        return True
+    types = {leaf.get("name"): str(leaf.get("type")) for leaf in arch.get("leaves") or ()
+             if isinstance(leaf, dict)}
+    # every call in the order forward made it (a dropout used twice is placed by either
+    # call), else the leaves in order
+    sequence = arch.get("sequence")
+    leaves = [types.get(n, "") for n in sequence] if isinstance(sequence, list) and \
+        sequence else list(types.values())
+    mine = [i for i, t in enumerate(leaves) if t.startswith(prefix)]
+    if not mine:
+        return True
+    first = next((i for i, t in enumerate(leaves) if t == after), None)
+    return first is not None and any(i > first for i in mine)
 
 
 def partial_credit(check: ArchitectureCheck, arch: dict[str, Any], *,
@@ -255,16 +320,21 @@ def partial_credit(check: ArchitectureCheck, arch: dict[str, Any], *,
     """The share of the architecture that is right, in quarters: its layers (matched in
     order; a missing or extra layer counts against it; the parameter count only where
     the layers alone do not show it) and, as the other half, the activations and pooling
-    it must compute. A network none of whose layers is right, or whose output layer does
-    not give the task's classes, earns nothing; one wrong hidden layer no longer costs
-    everything."""
+    it must compute. A network none of whose layers is right earns nothing; one whose
+    output layer does not give the task's classes at most half; one wrong hidden layer no
+    longer costs everything."""
     leaves = [leaf for leaf in arch.get("leaves", []) if isinstance(leaf, dict)]
     layers = [leaf for leaf in leaves if leaf.get("type") in ("Linear", "Conv2d", "Conv1d")]
+    wrong_head = False
     if check.layers:
         last = check.layers[-1]
         if isinstance(last, Linear) and last.out_features is not None and (
                 not layers or layers[-1].get("out_features") != last.out_features):
-            return 0.0  # it cannot answer the task's classes: nothing else makes up for it
+            if not layers:
+                return 0.0
+            # it cannot answer the task's classes (ten outputs where three are asked,
+            # the checkpoint's 1000 left in place): at most half, however right the body
+            wrong_head = True
         matched = sum(_matches(got, want)
                       for got, want in zip(layers, check.layers, strict=False))
         if not output_ok and layers and len(layers) >= len(check.layers) \
@@ -281,9 +351,11 @@ def partial_credit(check: ArchitectureCheck, arch: dict[str, Any], *,
     if shape == 0.0:
         return 0.0
     if check.requires:
-        computed = sum(computes(arch, need) for need in check.requires)
+        computed = sum(computes(arch, need) and _placed(check, arch, need)
+                       for need in check.requires)
         shape = (shape + computed / len(check.requires)) / 2
-    return math.floor(shape * 4 + 1e-9) / 4
+    credit = math.floor(shape * 4 + 1e-9) / 4
+    return min(credit, 0.5) if wrong_head else credit
 
 
 
@@ -375,6 +447,13 @@ def score_pretrained(check: PretrainedCheck, payload: dict[str, Any]) -> CheckSc
         return CheckScore(0.0, [f"{_where(chosen)}: none of its weights match a pretrained "
                                 "checkpoint: load them with weights=... (or the older "
                                 "pretrained=True) before fine-tuning"])
+    matched, tensors = match.get("matched"), match.get("tensors")
+    if isinstance(matched, int) and isinstance(tensors, int) and tensors \
+            and matched < tensors / 2:
+        return CheckScore(0.0, [f"{_where(chosen)}: only {matched} of the {tensors} weight "
+                                f"tensors of {match['file']} have a counterpart in it: the "
+                                "network does not start from the pretrained weights (a "
+                                "tensor or two copied in is not the pretrained network)"])
     if similarity >= check.min_similarity:
         return CheckScore(1.0, [f"{_where(chosen)} starts from the pretrained weights "
                                 f"({match['file']}; similarity {similarity:.2f} over "

@@ -174,6 +174,9 @@ def as_run(candidate: dict[str, Any]) -> dict[str, Any]:
     if isinstance(samples, dict):
         arch["leaf_samples"] = {str(k): v for k, v in list(samples.items())[:64]
                                 if isinstance(v, dict)}
+    sequence = forward.get("sequence")
+    if isinstance(sequence, list):
+        arch["sequence"] = [str(n) for n in sequence[:2000]]
     called = forward.get("called")
     if arch.get("own_forward") is True and isinstance(called, list) and not called \
             and "outputs" in forward:

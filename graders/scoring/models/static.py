@@ -150,8 +150,10 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
             # kernel counted it, says which settings trained
             continue
         if not built:
-            other = _near(check, setting, constructed, code, kept, first) \
-                if stepped else None
+            # a call that answers another setting exactly is that setting's, not this
+            # one's near miss (plain SGD is not half of Nesterov SGD)
+            spare = [call for call in constructed if id(call) not in answers]
+            other = _near(check, setting, spare, code, kept, first) if stepped else None
             if other is not None:
                 near.append(f"{setting.name}({args}): {other}")
                 continue
@@ -235,6 +237,7 @@ def _in_this_part(ctx: ModelContext, steps: list[dict[str, Any]] | None
 
     def cells(record: Any) -> set[int]:
         after = record.get("after_cells") if isinstance(record, dict) else None
+        after = after if isinstance(after, list) else []
         # each step was taken after the cell it names ran, so in the next cell that ran
         # (-1: before the watch knew of any cell, so in no cell it can name)
         return {next((i for i in ran if i > a), -1) for a in after or ()
