@@ -146,9 +146,8 @@ def _extent(cells: Sequence[CellSummary], start: int) -> list[CellSummary]:
         return _under(cells, start)
     out = []
     for cell in cells[start + 1:]:
-        if cell.heading or (cell.kind == "markdown" and cell.markdown and re.match(
-                rf"^[\s*_]*\(?(?:\d+|{'|'.join(_ROMAN)})\s*[).:](?:[\s*_]|$)",
-                cell.markdown.lstrip(), re.IGNORECASE)):
+        if cell.heading or (cell.kind == "markdown" and cell.markdown
+                            and _NUMBERED.match(cell.markdown.lstrip())):
             break
         out.append(cell)
     return out
@@ -194,6 +193,11 @@ def _number_match(cells: Sequence[CellSummary], number: str) -> int | None:
 _ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii")
 
 
+# a line numbered as some sub-question: "3)", "(iii)", "iv.", "**ii)**"
+_NUMBERED = re.compile(rf"^[\s*_]*\(?(?:\d+|{'|'.join(_ROMAN)})\s*[).:](?:[\s*_]|$)",
+                       re.IGNORECASE)
+
+
 def _roman(child: str) -> str | None:
     return _ROMAN[int(child) - 1] if child.isdigit() and 0 < int(child) <= len(_ROMAN) \
         else None
@@ -203,8 +207,8 @@ def _sub_heading(heading: str, parent: str) -> bool:
     """A heading numbering one of part ``parent``'s sub-questions: "2.3", "Q2.1", "iii)",
     "b)"."""
     return bool(re.match(rf"^\s*(?:{_WORD}\s*)?{re.escape(parent)}\.\d", heading,
-                         re.IGNORECASE)) or _sub_numbered(heading) or any(
-        _child_label(heading, str(n)) for n in range(1, len(_ROMAN) + 1))
+                         re.IGNORECASE)) or _sub_numbered(heading) or bool(
+        _NUMBERED.match(heading))
 
 
 def _child_label(line: str, child: str) -> bool:

@@ -206,14 +206,9 @@ def _near(check: OptimizerCheck, setting: Any, constructed: list[Call], code: Co
         if not off or any(call.kwargs.get(k) is UNKNOWN for k in off):
             continue
         if steps is not None and not any(
-                isinstance(r, dict) and r.get("class") == setting.name
-                and _count(r.get("with_grad")) >= max(1, check.min_steps)
-                and isinstance(r.get("settings"), dict)
-                and _same(r["settings"].get("lr"), want["lr"])
-                and (first is None or any(isinstance(sh, list) and len(sh) == first[0]
-                                          and sh[1:2] == [first[1]]
-                                          for sh in r.get("shapes") or ()))
-                for r in steps):
+                settings is not None and r.get("class") == setting.name
+                and _same(settings.get("lr"), want["lr"])
+                for r in steps if (settings := _trained(check, r, first)) is not None):
             continue
         return ", ".join(f"{k}={call.kwargs.get(k, defaults.get(k))!r}"
                          + (" (not set)" if k not in call.kwargs else "")
@@ -257,19 +252,9 @@ def _stepped(check: OptimizerCheck, steps: list[dict[str, Any]],
     answering its most specific setting, as a constructor call does)."""
     answered: set[Any] = set()
     for record in steps:
-        if not isinstance(record, dict) or \
-                _count(record.get("with_grad")) < max(1, check.min_steps):
+        settings = _trained(check, record, first)
+        if settings is None:
             continue
-        # the kernel's answer is read as plain numbers only (it may send anything)
-        shapes = [s for s in record.get("shapes") or () if isinstance(s, list)
-                  and all(_count(v) or v == 0 for v in s)] \
-            if isinstance(record.get("shapes"), list) else []
-        if first is not None and not any(len(s) == first[0] and s[1] == first[1]
-                                         for s in shapes):
-            continue
-        given = record.get("settings")
-        settings = {k: v for k, v in given.items() if isinstance(v, bool | int | float)} \
-            if isinstance(given, dict) else {}
         fits = [s for s in check.settings if s.name == record.get("class") and all(
             _same(settings.get(k, OPTIMIZER_DEFAULTS.get(s.name, {}).get(k)), v)
             for k, v in s.kwargs)]
@@ -277,6 +262,25 @@ def _stepped(check: OptimizerCheck, steps: list[dict[str, Any]],
             most = max(len(f.kwargs) for f in fits)
             answered.update(f for f in fits if len(f.kwargs) == most)
     return answered
+
+
+def _trained(check: OptimizerCheck, record: Any,
+             first: tuple[int, int] | None) -> dict[str, Any] | None:
+    """The settings of an optimizer the kernel saw take the check's steps with gradients
+    (on the question's network, where ``first`` names its first layer), read as plain
+    numbers only (the kernel may send anything); None for any other record."""
+    if not isinstance(record, dict) or \
+            _count(record.get("with_grad")) < max(1, check.min_steps):
+        return None
+    shapes = [s for s in record.get("shapes") or () if isinstance(s, list)
+              and all(_count(v) or v == 0 for v in s)] \
+        if isinstance(record.get("shapes"), list) else []
+    if first is not None and not any(len(s) == first[0] and s[1] == first[1]
+                                     for s in shapes):
+        return None
+    given = record.get("settings")
+    return {k: v for k, v in given.items() if isinstance(v, bool | int | float)} \
+        if isinstance(given, dict) else {}
 
 
 def _unread(code: Code, name: str) -> bool:
