@@ -23,7 +23,10 @@ WRONG = {
     "ee411-hw3": "part2_wrong_split.ipynb",
     # a hand-in that trains briefly: the group notebooks train for 40 s each
     "heidelberg-ex08": "ta_correct_unusual.ipynb",
-    "nyu-hw5": "student_flawed_b.ipynb",
+    # ResNet34 built, its checkpoint loaded and probed on the hidden images, never
+    # fine-tuned (a forged log instead): 16 s, where a hand-in fine-tuning it takes 37 s;
+    # the other three train live
+    "nyu-hw5": "hostile_forged_log.ipynb",
     "tum-ps10": "wrong_architecture.ipynb",
     "vu-dl-a2": "ops.py",
 }

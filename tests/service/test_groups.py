@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
@@ -26,10 +27,12 @@ ASSIGNMENT = "heidelberg-ex08"
 ZIP = NOTEBOOKS / "heidelberg_ex08" / "ex08-jordan-hinton-lovelace.zip"
 ROOT_CATALOG = discover()
 # what these tests are about is who sees a group's hand-in, not what its training
-# reaches: one epoch, and VGG-16 on 64 images rather than 512 (the checks the tests read
-# do not depend on either; the end-to-end test trains a Heidelberg hand-in in full)
-QUICKER = (("for epoch in range(3):", "for epoch in range(1):"),
-           ("list(range(512))", "list(range(64))"), ("list(range(256))", "list(range(64))"))
+# reaches: the sheet up to question 2 (its MNIST net, one epoch), without the VGG-16 of
+# question 3, whose probes on the hidden CIFAR images cost most of a grading (the checks
+# the tests read do not depend on either; the end-to-end test grades a Heidelberg
+# hand-in in full)
+QUICKER = (("for epoch in range(3):", "for epoch in range(1):"),)
+SECTION_3 = "## 3 Image classification"
 
 
 def _quicker_zip() -> bytes:
@@ -38,7 +41,12 @@ def _quicker_zip() -> bytes:
         for info in source.infolist():
             data = source.read(info)
             if info.filename.endswith(".ipynb"):
-                text = data.decode()
+                notebook = json.loads(data)
+                cells = notebook["cells"]
+                cut = next(i for i, c in enumerate(cells)
+                           if "".join(c["source"]).startswith(SECTION_3))
+                notebook["cells"] = cells[:cut]
+                text = json.dumps(notebook)
                 for old, new in QUICKER:
                     assert old in text, old
                     text = text.replace(old, new)
