@@ -16,10 +16,12 @@ from pathlib import Path
 from graders.catalog import LoadedAssignment
 from graders.checks import kind_of
 from graders.errors import CalibrationMissingError, MissingGraderDataError, SpecError
+from graders.hidden import hidden_labels, measured_key
 from graders.pipeline.budget import budget_shortfalls
 from graders.pipeline.grade import grade_submission, needs_calibration
 from graders.results import GradeReport, Outcome, report_from_json, report_to_json
 from graders.sandbox.config import Limits, SandboxConfig
+from graders.spec import HiddenSet, Question
 
 log = logging.getLogger("autograder.calibrate")
 
@@ -124,6 +126,10 @@ def calibrate(assignment: LoadedAssignment, *, config: SandboxConfig, limits: Li
             raise CalibrationMissingError(
                 f"calibrating {spec.id}: its time budgets are too tight for the reference "
                 f"on this data, so nothing was cached: {'; '.join(late)[:1500]}")
+        missing = unmeasured(assignment, graded.measured)
+        if missing:
+            raise CalibrationMissingError(
+                f"calibrating {spec.id}: nothing was cached: {'; '.join(missing)}")
         for line in calibration_warnings(assignment, graded.measured, hidden_dir):
             log.warning("%s", line)
         target.write_text(json.dumps({
@@ -132,35 +138,48 @@ def calibrate(assignment: LoadedAssignment, *, config: SandboxConfig, limits: Li
         return graded.measured, graded.report
 
 
+def _measured_keys(assignment: LoadedAssignment) -> list[tuple[Question, str, HiddenSet]]:
+    """Every accuracy the reference's calibration measures: (question, key, hidden set)."""
+    return [(question, measured_key(f"{question.id}:{index}", sets, i), data)
+            for question in assignment.spec.questions
+            for index, check in enumerate(question.checks)
+            for sets in [kind_of(check).hidden_sets(check)]
+            for i, data in enumerate(sets)]
+
+
 def calibration_warnings(assignment: LoadedAssignment, measured: dict[str, float],
                          hidden_dir: Path) -> list[str]:
     """The accuracy questions whose reference is no better than chance, or than an
     untrained copy of itself, on this data: they stay ungraded for every student (the
     calibration's log, the readiness report and /readyz say which, for staff)."""
-    from graders.hidden import hidden_labels
     from graders.scoring.models.accuracy import CHANCE_MARGIN, chance_rate
 
     found = []
-    for question in assignment.spec.questions:
-        for index, check in enumerate(question.checks):
-            key = f"{question.id}:{index}"
-            data = kind_of(check).hidden_set(check)
-            if data is None or key not in measured:
-                continue
-            chance = chance_rate(hidden_labels(hidden_dir, data)[1])
-            untrained = measured.get(f"{key}:untrained")
-            if untrained is not None and round(measured[key], 3) >= round(
-                    chance + CHANCE_MARGIN, 3) and round(measured[key], 3) < round(
-                    untrained + CHANCE_MARGIN, 3):
-                found.append(
-                    f"{assignment.id} {question.id}: the reference reaches "
-                    f"{100 * measured[key]:.1f}% on the hidden set {data.name}, and an "
-                    f"untrained copy of it {100 * untrained:.1f}%; the question stays "
-                    "ungraded until it is calibrated on the course's data")
-            if round(measured[key], 3) < round(chance + CHANCE_MARGIN, 3):
-                found.append(
-                    f"{assignment.id} {question.id}: the reference reaches "
-                    f"{100 * measured[key]:.1f}% on the hidden set {data.name}, no better than "
-                    f"chance ({100 * chance:.1f}%); the question stays ungraded until it is "
-                    "calibrated on the course's data")
+    for question, key, data in _measured_keys(assignment):
+        if key not in measured:
+            continue
+        chance = chance_rate(hidden_labels(hidden_dir, data)[1])
+        untrained = measured.get(f"{key}:untrained")
+        if untrained is not None and round(measured[key], 3) >= round(
+                chance + CHANCE_MARGIN, 3) and round(measured[key], 3) < round(
+                untrained + CHANCE_MARGIN, 3):
+            found.append(
+                f"{assignment.id} {question.id}: the reference reaches "
+                f"{100 * measured[key]:.1f}% on the hidden set {data.name}, and an "
+                f"untrained copy of it {100 * untrained:.1f}%; the question stays "
+                "ungraded until it is calibrated on the course's data")
+        if round(measured[key], 3) < round(chance + CHANCE_MARGIN, 3):
+            found.append(
+                f"{assignment.id} {question.id}: the reference reaches "
+                f"{100 * measured[key]:.1f}% on the hidden set {data.name}, no better than "
+                f"chance ({100 * chance:.1f}%); the question stays ungraded until it is "
+                "calibrated on the course's data")
     return found
+
+
+def unmeasured(assignment: LoadedAssignment, measured: dict[str, float]) -> list[str]:
+    """Other data a question lets its network be trained on, where the reference
+    notebook trained none (a student's network trained there could not be graded)."""
+    return [f"{question.id}: no network of the reference notebook runs on {data.name}"
+            for question, key, data in _measured_keys(assignment)
+            if "@" in key and key.split("@")[0] in measured and key not in measured]

@@ -104,7 +104,7 @@ def grader_data_problems(loaded: LoadedAssignment, *, datasets_dir: Path | None,
     from graders.checks import kind_of
 
     hidden = {data.name for q in spec.questions for c in q.checks
-              if (data := kind_of(c).hidden_set(c)) is not None}
+              for data in kind_of(c).hidden_sets(c)}
     for name in sorted(hidden):
         if hidden_dir is None or not (hidden_dir / f"{name}.npz").is_file():
             problems.append(f"hidden test set {name} is not installed"

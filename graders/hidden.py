@@ -31,6 +31,12 @@ def hidden_labels(hidden_dir: Path, data: HiddenSet) -> tuple[np.ndarray, np.nda
     return images, labels
 
 
+def measured_key(key: str, sets: tuple[HiddenSet, ...], index: int) -> str:
+    """The calibration's key for an accuracy measured on ``sets[index]``: the check's own
+    ("<question>:<check>") on its first set, "<question>:<check>@<name>" on another."""
+    return key if index == 0 else f"{key}@{sets[index].name}"
+
+
 def hidden_file(data: HiddenSet) -> str:
     """A neutral name: the sandbox learns nothing from it but that it holds images."""
     import hashlib

@@ -208,6 +208,9 @@ class CheckResult(_Frozen):
     # what an untrained copy of the same network reaches there: the control the measured
     # accuracy must beat (the reference's is calibrated with it)
     untrained: float | None = None
+    # the same, on the other data a question lets its network be trained on, by the
+    # calibration key's suffix ("@mnist-hidden", "@mnist-hidden:untrained")
+    measured_elsewhere: dict[str, float] = Field(default_factory=dict)
     # not graded yet, through no fault of the student (its data or calibration is missing):
     # its points are neither earned nor lost, and the question's other checks still count
     pending: bool = False

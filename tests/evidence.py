@@ -57,7 +57,11 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         "hostile_lying_modules.ipynb", "hostile_relu_named_sigmoid.ipynb",
         "hostile_fake_loader.ipynb", "hostile_library_patches.ipynb",
         # its own Dataset scaled to [0, 1] beside torchvision sets normalised to [-1, 1]
-        "own_dataset_unit_scale.ipynb")),
+        "own_dataset_unit_scale.ipynb",
+        # an unseen round (2026-12-07, the third): the best model saved in a checkpoint
+        # dict, a batch sampler that serves other than it says, training on train + test
+        "checkpoint_dict_state.ipynb", "hostile_forged_batch_sampler.ipynb",
+        "hostile_trains_on_test_concat.ipynb")),
     "heidelberg-ex08": ("heidelberg_ex08", (
         "group_correct.ipynb", "group_flawed_a.ipynb", "ex08-jordan-hinton-lovelace.zip",
         "group_names_reused.ipynb", "group_model_reused.ipynb", *TA,
@@ -86,7 +90,15 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         "part2_permutation_differs.ipynb", "part2_param_count_dispatch.ipynb",
         "part2_hostile_relu_patched.ipynb", "part2_hostile_forged_steps.ipynb",
         # an unseen round (2026-12-07, the second)
-        "hostile_cached_predict.ipynb", "hostile_finite_differences_no_loop.ipynb")),
+        "hostile_cached_predict.ipynb", "hostile_finite_differences_no_loop.ipynb",
+        # the third: optimizers built from config dicts or looked up by name, six
+        # warm-up steps before a hidden Adam trains, a transpose as the permutation
+        "part2_optimizers_from_config_dicts.ipynb", "part2_optimizers_looked_up_by_name.ipynb",
+        "part2_hostile_warmup_swap.ipynb", "part2_hostile_transposed_digits.ipynb",
+        # the four optimizers trained one after another on one model, never made afresh
+        "part2_one_model_for_every_optimizer.ipynb",
+        # a CNN that pools after two of its three convolutions; no Nesterov in 2.2/2.3
+        "part2_two_pools_no_nesterov.ipynb")),
 }
 REFERENCE = "reference"  # the recording of an assignment's reference notebook
 

@@ -33,10 +33,8 @@ from graders.scoring.models.context import ModelContext
 from graders.spec import (
     Assignment,
     Check,
-    ModelAccuracyCheck,
+    HiddenSet,
     Question,
-    ReportedAccuracyCheck,
-    SavedModelCheck,
 )
 
 REQUEST = "model:0"  # the kernel request that answers a control's check
@@ -188,24 +186,29 @@ class _HeldLabels(ModelContext):
     directory: a control holds no files."""
 
     held: tuple[int, ...] = ()
+    # other sets' labels, by name (a question that allows other training data)
+    held_elsewhere: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
-    def labels(self, check: ModelAccuracyCheck | SavedModelCheck | ReportedAccuracyCheck
-               ) -> np.ndarray:
-        labels = np.asarray(self.held, dtype=np.int64)
+    def labels_of(self, data: HiddenSet) -> np.ndarray:
+        held = dict(self.held_elsewhere).get(data.name, self.held)
+        labels = np.asarray(held, dtype=np.int64)
         labels.setflags(write=False)
         return labels
 
 
 def context(*, cells: Sequence[CellSummary] = (), records: Sequence[CellRecord] | None = None,
             calibration: Mapping[str, float] | None = None,
-            labels: np.ndarray | None = None, values: tuple[Any, ...] = ()) -> ModelContext:
+            labels: np.ndarray | None = None, values: tuple[Any, ...] = (),
+            labels_elsewhere: Mapping[str, np.ndarray] | None = None) -> ModelContext:
     """What the host knows of the notebook besides the check's own evidence."""
     records = ran(cells) if records is None else records
     if labels is None:
         return ModelContext(hidden_dir=None, calibration=calibration or {}, cells=cells,
                             records=records, values=values)
     return _HeldLabels(hidden_dir=None, calibration=calibration or {}, cells=cells,
-                       records=records, held=tuple(int(x) for x in labels), values=values)
+                       records=records, held=tuple(int(x) for x in labels), values=values,
+                       held_elsewhere=tuple((name, tuple(int(x) for x in held)) for
+                                            name, held in (labels_elsewhere or {}).items()))
 
 
 def evidence(question: Question, *, index: int = 0, solution: ModuleType | None = None,

@@ -15,7 +15,7 @@ from graders.results import CallStatus
 from graders.scoring.function import Fault
 from graders.scoring.models.architecture import score_architecture
 from graders.scoring.models.context import ModelContext
-from graders.spec import ArchitectureCheck, Linear, ModelLocator, Question
+from graders.spec import ArchitectureCheck, Conv2d, Linear, ModelLocator, Question
 
 MLP = ArchitectureCheck(points=3, locate=ModelLocator(names=("model", "net"), output_dim=10),
                         layers=(Linear(784, 512), Linear(512, 256), Linear(256, 10)),
@@ -82,6 +82,7 @@ def controls() -> list[Control[ArchitectureCheck]]:
         control("F.leaky_relu where ReLU is asked", handout, _forward("F.leaky_relu"), 0.5),
         *_charged_once(),
         *_run_on_the_data(),
+        *_pooled_after_each(),
         Control("no model in the notebook's variables", MLP, ctl.evidence(
             question, records=ctl.answered({"candidates": [], "transform_source": "student",
                                              "transform": []})), 0.0, Fault.MISSING),
@@ -320,6 +321,52 @@ def _dropout_rate(question: Question, models: ModelContext) -> list[Control[Arch
             # one Dropout module applied on the inputs and again after fc1
             where("one dropout module used before and after the first layer", 0, 1.0,
                   ["drop", "fc1", "drop", "fc2", "fc3"])]
+
+
+CNN = ArchitectureCheck(
+    points=2, locate=ModelLocator(names=("model",), output_dim=10),
+    layers=(Conv2d(1, 16, 3), Conv2d(16, 32, 3), Conv2d(32, 64, 3), Linear(None, 10)),
+    requires=("max_pool",), each=(("max_pool", "Conv2d"),))
+
+
+def _pooled_after_each() -> list[Control[ArchitectureCheck]]:
+    """"A max-pooling layer after every convolution": judged on the order forward called
+    the modules (one pooling module called three times follows each convolution)."""
+    question = ctl.question_for(CNN)
+    convs: list[dict[str, Any]] = [
+        {"name": f"c{i + 1}", "type": "Conv2d", "in_channels": a, "out_channels": b,
+         "kernel_size": [3, 3]} for i, (a, b) in enumerate(((1, 16), (16, 32), (32, 64)))]
+    leaves: list[dict[str, Any]] = [
+        *convs, {"name": "pool", "type": "MaxPool2d"}, {"name": "relu", "type": "ReLU"},
+        {"name": "fc", "type": "Linear", "in_features": 64, "out_features": 10}]
+
+    def control(name: str, sequence: list[str], credit: float, *,
+                source: str = "") -> Control[ArchitectureCheck]:
+        kept = [leaf for leaf in leaves if leaf["name"] in sequence]
+        arch = {"class": "CNN", "leaves": kept, "parameters": 23_946,
+                "forward_source": source or "    def forward(self, x):\n"
+                                            "        return self.fc(self.pool(x))\n"}
+        entry = {"label": "var:model", "error": None, "architecture": arch,
+                 "forward": {"outputs": np.zeros((4, 10)), "sequence": sequence,
+                             "called": list(dict.fromkeys(sequence))}}
+        return Control(name, CNN, ctl.evidence(question, records=ctl.answered(
+            {"candidates": [entry], "transform_source": "student", "transform": []})),
+            credit)
+
+    three = ["c1", "relu", "pool", "c2", "relu", "pool", "c3", "relu", "pool", "fc"]
+    return [
+        control("one pooling module called after each of the three convolutions", three,
+                1.0),
+        control("no pooling after the third convolution", [*three[:-2], "fc"], 0.5),
+        control("all the pooling at the end, after the last convolution",
+                ["c1", "relu", "c2", "relu", "c3", "relu", "pool", "pool", "pool", "fc"], 0.5),
+        # F.max_pool2d leaves no module to count: the source says it pools
+        control("pooling by F.max_pool2d (no module to place)",
+                ["c1", "relu", "c2", "relu", "c3", "relu", "fc"], 1.0,
+                source="    def forward(self, x):\n        for conv in self.convs:\n"
+                       "            x = F.max_pool2d(F.relu(conv(x)), 2)\n"
+                       "        return self.fc(x.flatten(1))\n"),
+    ]
 
 
 ARCHITECTURE = CheckKind(

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from graders.scoring.models import ModelContext
 
 C = TypeVar("C")
-Request = tuple[dict[str, Any], HiddenSet | None]
+# the request's body, and the hidden set(s) whose images it needs written beside it
+Request = tuple[dict[str, Any], HiddenSet | tuple[HiddenSet, ...] | None]
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,8 @@ def _valid(check: Any, solution: Any) -> str | None:
     return None
 
 
-def _no_hidden(check: Any) -> HiddenSet | None:
-    return None
+def _no_hidden(check: Any) -> tuple[HiddenSet, ...]:
+    return ()
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ class CheckKind(Generic[C]):
     request: Callable[[C, Planning], Request | None] = _no_request
     # a problem with the spec against the reference solution, found at load
     validate: Callable[[C, Any], str | None] = _valid
-    hidden_set: Callable[[C], HiddenSet | None] = _no_hidden
+    # the grader-held test sets its scoring reads labels from (none: no calibration)
+    hidden_sets: Callable[[C], tuple[HiddenSet, ...]] = _no_hidden
     calls: bool = False  # its function is called on inputs the host planned
     correctness: bool = False  # its credit decides whether later style credit is earned
     needs_data: bool = False  # ungraded (not failed) without the course's data

@@ -57,6 +57,19 @@ def controls() -> list[Control[LoaderCheck]]:
                 for name, n, train in (("trainloader", per_class[0], True),
                                        ("testloader", per_class[1], False))]
 
+    def served(found: list[dict[str, Any]], *, largest: int = 4,
+               per_class: tuple[int, int] | None = None,
+               distinct: tuple[int, int] | None = None) -> list[dict[str, Any]]:
+        """The loaders with what an epoch of their batch samplers served."""
+        out = []
+        for entry, side in zip(found, (0, 1), strict=True):
+            n = entry["length"] if per_class is None else per_class[side] * 3
+            seen = n if distinct is None else distinct[side]
+            out.append({**entry, "served": {
+                "largest": largest, "indices": n, "distinct": seen,
+                "label_counts": {k: seen // 3 for k in entry["label_counts"]}}})
+        return out
+
     # each split is a part of the credit, and the batch size one more
     return [
         control("cat, dog and ship, as CIFAR-10 numbers them", CLASSES, classes((3, 5, 8)),
@@ -72,6 +85,16 @@ def controls() -> list[Control[LoaderCheck]]:
         control("batches of 64 where 4 are asked", SPLITS, loaders_of(64), 2 / 3),
         control("the test loader drawn from the training data", SPLITS,
                 loaders_of(4, test_train=True), 2 / 3),
+        # what one epoch of the batch sampler served (the kernel walks it) beats what the
+        # loader declares: a sampler of the notebook's own may say 4 and serve 16
+        control("a sampler declaring batches of 4 that serves 16", CLASSES, served(
+            classes((3, 5, 8)), largest=16), 2 / 3),
+        control("a sampler serving 1500 of each class's 3000", CLASSES, served(
+            classes((3, 5, 8)), per_class=(1500, 500)), 1 / 3),
+        control("a shuffled sampler serving every sample once", CLASSES,
+                served(classes((3, 5, 8))), 1.0),
+        control("a sampler drawing an epoch's worth with replacement", CLASSES, served(
+            classes((3, 5, 8)), distinct=(5700, 1900)), 1.0),
         control("datasets without DataLoaders", SPLITS, datasets, 0.0),
         control("MNIST training batches of 64 where 100 are asked", BATCH_ONLY, mnist, 0.0),
         control("no MNIST DataLoader at all", BATCH_ONLY, loaders_of(100), 0.0, Fault.MISSING),

@@ -3,6 +3,7 @@ leave the host), in credit bands below the calibrated reference."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,11 @@ from graders.spec import HiddenSet, ModelAccuracyCheck, ModelLocator
 
 def request(check: ModelAccuracyCheck, planning: Planning) -> Request:
     if check.locate.framework == "vugrad":
+        # each network is measured on the first of the sets it runs on
         return {"kind": ModelRequestKind.EVALUATE.value, "framework": "vugrad",
-                "images": hidden_file(check.data), "untrained": True}, check.data
+                "images": hidden_file(check.data), "untrained": True,
+                **({"alternatives": [hidden_file(d) for d in check.alternatives]}
+                   if check.alternatives else {})}, check.hidden_sets
     return {"kind": ModelRequestKind.EVALUATE.value, "images": hidden_file(check.data),
             "saved": check.locate.source != "memory",
             "memory": check.locate.source != "saved", "public": False, "untrained": True,
@@ -149,9 +153,7 @@ def _relu_controls(labels: np.ndarray) -> list[Control[ModelAccuracyCheck]]:
 
     def control(name: str, entries: list[dict[str, Any]], credit: float,
                 fault: Fault | None = None) -> Control[ModelAccuracyCheck]:
-        payload = {"candidates": entries, "transform_source": "none", "transform": []}
-        return Control(name, RELU_NET, ctl.evidence(
-            question, records=ctl.answered(payload), models=models), credit, fault)
+        return vugrad_control(name, RELU_NET, entries, models, credit, fault)
 
     return [
         control("the ReLU network (its forward went through a Relu op)", [relu], 1.0),
@@ -186,11 +188,73 @@ def _relu_controls(labels: np.ndarray) -> list[Control[ModelAccuracyCheck]]:
         control("ReLU applied after the sigmoid", [vugrad_net(
             "mlp", ["Add", "MatrixMultiply", "Relu", "Sigmoid", "Softmax"], 0.95)], 0.0,
             Fault.MISSING),
+        *_retrained_elsewhere(labels),
+    ]
+
+
+RELU_NET_EITHER = replace(RELU_NET, alternatives=(HiddenSet("mnist-hidden"),))
+
+
+def vugrad_control(name: str, check: ModelAccuracyCheck, entries: list[dict[str, Any]],
+                   models: Any, credit: float, fault: Fault | None = None
+                   ) -> Control[ModelAccuracyCheck]:
+    """A control of a course-library network question: the kernel's candidates."""
+    payload = {"candidates": entries, "transform_source": "none", "transform": []}
+    return Control(name, check, ctl.evidence(
+        ctl.question_for(check), records=ctl.answered(payload), models=models), credit, fault)
+
+
+def _retrained_elsewhere(labels: np.ndarray) -> list[Control[ModelAccuracyCheck]]:
+    """The same question where the handout lets the network be retrained on MNIST too:
+    a network the kernel ran on MNIST is measured against the reference's MNIST network
+    (calibrated at 90% on 500 images there, 97% on the synthetic data)."""
+    question = ctl.question_for(RELU_NET_EITHER)
+    mnist = np.arange(500) % 10
+    models = ctl.context(calibration={f"{question.id}:0": 0.97,
+                                      f"{question.id}:0@mnist-hidden": 0.90,
+                                      f"{question.id}:0@mnist-hidden:untrained": 0.10},
+                         labels=labels, labels_elsewhere={"mnist-hidden": mnist})
+
+    def net(accuracy: float, on: np.ndarray, data: Any, label: str = "var:net",
+            **extra: Any) -> dict[str, Any]:
+        return {"label": label, "error": None, "data": data,
+                "architecture": {"class": "Net", "parameters": 238_510,
+                                 "ops": ["Add", "MatrixMultiply", "Relu", "Softmax"]},
+                "predictions": ctl.predictions(on, accuracy, 10), **extra}
+
+    def control(name: str, entries: list[dict[str, Any]], credit: float,
+                fault: Fault | None = None) -> Control[ModelAccuracyCheck]:
+        return vugrad_control(name, RELU_NET_EITHER, entries, models, credit, fault)
+
+    return [
+        control("retrained on MNIST, 88% there against the reference's 90%",
+                [net(0.88, mnist, 1)], 1.0),
+        control("retrained on MNIST, 40% there: the MNIST reference's bands",
+                [net(0.40, mnist, 1)], 0.0),
+        control("on MNIST, its untrained copy as good as it: no training shown",
+                [net(0.88, mnist, 1, untrained_predictions=ctl.predictions(mnist, 0.86,
+                                                                            10))], 0.0),
+        # the kernel says which set a network ran on; the labels never left the host, so
+        # a wrong or made-up answer finds nothing to match
+        control("MNIST predictions said to be on the synthetic data",
+                [net(0.88, mnist, 0)], 0.0, Fault.ERRORED),
+        control("a set index the question does not have", [net(0.88, mnist, 5)], 0.0,
+                Fault.ERRORED),
+        control("a set index that is not a number", [net(0.88, mnist, "1")], 0.0,
+                Fault.ERRORED),
+        Control("retrained on MNIST, where the calibration predates the MNIST reference",
+                RELU_NET_EITHER, ctl.evidence(question, records=ctl.answered(
+                    {"candidates": [net(0.88, mnist, 1)], "transform_source": "none",
+                     "transform": []}), models=ctl.context(
+                    calibration={f"{question.id}:0": 0.97}, labels=labels,
+                    labels_elsewhere={"mnist-hidden": mnist})), 0.0, Fault.UNCALIBRATED),
+        control("an MNIST net at chance beside the synthetic one at 96%: the better",
+                [net(0.10, mnist, 1), net(0.96, labels, 0, label="var:mlp")], 1.0),
     ]
 
 
 MODEL_ACCURACY = CheckKind(
     spec=ModelAccuracyCheck, name="model_accuracy", label=lambda c: "model accuracy",
     score=from_payload(lambda c, ev, p: score_accuracy(c, ev.key, p, ev.context())),
-    request=request, hidden_set=lambda c: c.data, needs_data=True, grades_models=True,
+    request=request, hidden_sets=lambda c: c.hidden_sets, needs_data=True, grades_models=True,
     controls=controls, kernel="probe_torch")

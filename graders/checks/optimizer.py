@@ -204,6 +204,28 @@ def controls() -> list[Control[OptimizerCheck]]:
             ctl.question_for(ADAM), records=ctl.answered({"optimizers": "all of them"}),
             models=ctl.context(cells=ctl.notebook(ctl.code(adam + loop)))), 0.0,
             Fault.ERRORED),
+        # an optimizer under study stepped a few times before another took over the same
+        # network trained nothing; fresh copies of one network trained for a few times
+        # fewer steps each did train
+        witnessed("six warm-up steps of SGD before an Adam trains the same network 600",
+                  BOTH, BOTH_TRAINED, 0.5,
+                  (step("SGD", lr=0.01, steps=6), step("Adam", lr=0.01, steps=600))),
+        witnessed("SGD for 100 steps and Adam for 600, each on its own copy of the network",
+                  BOTH, BOTH_TRAINED, 1.0,
+                  (step("SGD", lr=0.01, steps=100), step("Adam", lr=0.01, steps=600))),
+        witnessed("six SGD steps on one network, Adam's 600 on another network",
+                  BOTH, BOTH_TRAINED, 1.0,
+                  (step("SGD", lr=0.01, steps=6), step("Adam", lr=0.01, steps=600,
+                                                       shapes=((64, 1, 3, 3), (64,))))),
+        # settings compared on one network never made afresh: each run continues the last
+        witnessed("SGD, then Adam on the network SGD had trained (not made afresh)",
+                  BOTH, BOTH_TRAINED, 0.5,
+                  (step("SGD", lr=0.01), {**step("Adam", lr=0.01), "continued": True})),
+        witnessed("a single setting continuing an earlier run is no comparison to spoil",
+                  ADAM, adam + loop, 1.0, ({**step("Adam", lr=1e-3), "continued": True},)),
+        witnessed("'continued' sent as a string is read as not continued", BOTH,
+                  BOTH_TRAINED, 1.0,
+                  (step("SGD", lr=0.01), {**step("Adam", lr=0.01), "continued": "yes"})),
         # numbers only: an array where a number belongs is no setting (nor a crash)
         witnessed("settings sent as arrays are read as no settings", BOTH,
                   BOTH_TRAINED, 0.0,

@@ -129,5 +129,6 @@ SAVED_MODEL = CheckKind(
     score=from_payload(lambda c, ev, p: score_saved(c, p, ev.context())),
     request=lambda c, _: describe_models(saved=True, public=True, data=c.data,
                                          fallback=c.fallback_transform),
-    hidden_set=lambda c: c.data, needs_data=True, grades_models=True, controls=controls,
+    hidden_sets=lambda c: (c.data,) if c.data is not None else (), needs_data=True,
+    grades_models=True, controls=controls,
     kernel="probe_torch")

@@ -35,10 +35,12 @@ def controls() -> list[Control[TransformCheck]]:
     question = ctl.question_for(NORMALISED)
 
     def control(name: str, steps: list[str], credit: float, check: TransformCheck = NORMALISED,
-                last_step: Any = None, *, loader: bool = True) -> Control[TransformCheck]:
+                last_step: Any = None, *, loader: bool = True,
+                before_last: Any = None) -> Control[TransformCheck]:
         found = [{"name": label, "is_loader": batch is not None, "batch_size": batch,
                   "length": length, "base": "MNIST", "train": train, "transforms": steps,
-                  "last_step": last_step}
+                  "last_step": last_step,
+                  **({"before_last": before_last} if before_last is not None else {})}
                  for label, batch, length, train in (("train_set", None, 60000, True),
                                                     ("train_loader", 64, 60000, True))
                  if loader or batch is None]
@@ -83,6 +85,30 @@ def controls() -> list[Control[TransformCheck]]:
         permuted("a step that sorts the pixels (a ramp stays, other images do not)",
                  "RandomPermutation", tried(lambda x, i: np.sort(x)), 0.0),
         permuted("no permutation: the last step is Normalize", "Normalize", "none", 0.0),
+        # Normalize of one channel maps every pixel alike: after a permutation the images
+        # are still permuted, only not in the order the handout gives
+        control("the permutation, then a per-pixel Normalize",
+                ["ToTensor", "RandomPermutation", "Normalize"], 0.75, PERMUTED,
+                tried(lambda x, i: (x - 0.5) / 0.25),
+                before_last=tried(lambda x, i: x[FIXED])),
+        control("a per-pixel Normalize after a step that permutes each image anew",
+                ["ToTensor", "RandomPermutation", "Normalize"], 0.0, PERMUTED,
+                tried(lambda x, i: (x - 0.5) / 0.25), before_last=tried(
+                    lambda x, i: x[np.random.default_rng(i + 1).permutation(x.size)])),
+        control("a step after the permutation that maps pixels by their position",
+                ["ToTensor", "RandomPermutation", "Lambda"], 0.0, PERMUTED,
+                tried(lambda x, i: x * np.linspace(1, 2, x.size)),
+                before_last=tried(lambda x, i: x[FIXED])),
+        # a fixed rearrangement that keeps the image's structure is no random permutation
+        permuted("a fixed transpose of every image", "RandomPermutation",
+                 tried(lambda x, i: x.reshape(28, 28).T.reshape(-1)), 0.0),
+        permuted("a fixed left-right flip of every image", "Lambda",
+                 tried(lambda x, i: x.reshape(28, 28)[:, ::-1].reshape(-1)), 0.0),
+        permuted("a fixed roll of the pixels by 5", "Lambda",
+                 tried(lambda x, i: np.roll(x, 5)), 0.0),
+        permuted("the rows shuffled whole, each row's pixels kept in order",
+                 "RandomPermutation", tried(lambda x, i: x.reshape(28, 28)[
+                     np.random.default_rng(5).permutation(28)].reshape(-1)), 0.0),
         # the kernel shares its interpreter with the notebook: a word is no measurement
         permuted("the kernel's answer says 'fixed' without the pixels to show it",
                  "RandomPermutation", "fixed", 0.0),

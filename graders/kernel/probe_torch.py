@@ -288,6 +288,7 @@ def watch_optimizers():
     # beside it (a decoy of the handout's architecture) was not
     # (by id: a tensor's == compares values)
     stepped, registered = weakref.WeakValueDictionary(), weakref.WeakKeyDictionary()
+    stepped_by = {}  # a stepped parameter's id: the last record to start moving it
     dropped = {}  # the record of an optimizer past the cap: built once, never kept
     clone, equal = torch.Tensor.clone, torch.equal
 
@@ -347,8 +348,15 @@ def watch_optimizers():
                     record["with_grad"] += 1
                     if optimizer not in registered:
                         registered[optimizer] = True
-                        for group in optimizer.param_groups:
-                            stepped.update({id(p): p for p in group["params"]})
+                        params = [p for g in optimizer.param_groups for p in g["params"]]
+                        # a network an optimizer of other settings had trained already:
+                        # this run starts where that one ended (an experiment comparing
+                        # optimizers starts each from fresh weights)
+                        record["continued"] = record["continued"] or any(
+                            stepped.get(id(p)) is p and stepped_by.get(id(p)) != record["key"]
+                            for p in params)
+                        for p in params:
+                            stepped[id(p)], stepped_by[id(p)] = p, record["key"]
             elif record["with_grad"] >= 64:
                 record["with_grad"] += 1  # a step not sampled: as the sampled ones were
             if cell[0] not in record["after_cells"] and len(record["after_cells"]) < 16:
@@ -401,7 +409,7 @@ def _optimizer_record(optimizer, genuine):
     name = _genuine_class(optimizer, genuine) or f"{type(optimizer).__name__} (own step)"
     key = repr((name, sorted(settings.items()), shapes))
     return {"class": name, "settings": settings, "shapes": shapes,
-            "steps": 0, "with_grad": 0, "after_cells": [], "key": key}
+            "steps": 0, "with_grad": 0, "after_cells": [], "continued": False, "key": key}
 
 
 def optimizer_steps():
@@ -496,6 +504,22 @@ def modules_in(namespace, limit=48, classes=True):
     return found
 
 
+def _checkpoint_model(obj, torch):
+    """The model a saved object holds: the object itself, or the module or state dict a
+    checkpoint dict keeps beside its epoch, accuracy or optimizer state, under whatever
+    key ({"epoch": 3, "state": model.state_dict()}; the tutorial's "model_state_dict")."""
+    def weights(value):
+        return isinstance(value, dict) and bool(value) and all(
+            isinstance(v, torch.Tensor) for v in value.values())
+
+    if not isinstance(obj, dict) or weights(obj):
+        return obj
+    held = [v for v in obj.values() if isinstance(v, torch.nn.Module) or weights(v)]
+    preferred = [obj[k] for k in ("state_dict", "model_state_dict", "model", "net")
+                 if k in obj and any(obj[k] is v for v in held)]
+    return (preferred or held or [obj])[0]
+
+
 def saved_models(home, namespace, limit=8):
     """Models saved under the home directory: whole modules, or state dicts loaded into
     a fresh instance of a matching in-memory model's class."""
@@ -519,11 +543,7 @@ def saved_models(home, namespace, limit=8):
             except Exception as exc:
                 found.append((label, None, f"could not load: {type(exc).__name__}: {exc}"))
                 continue
-            if isinstance(obj, dict) and "state_dict" in obj and isinstance(
-                    obj["state_dict"], dict):
-                obj = obj["state_dict"]
-            if isinstance(obj, dict) and "model_state_dict" in obj:
-                obj = obj["model_state_dict"]
+            obj = _checkpoint_model(obj, torch)
             if isinstance(obj, torch.nn.Module):
                 found.append((label, obj, None))
                 continue
@@ -1186,15 +1206,58 @@ def describe_loaders(namespace):
         if entry["transforms"]:
             key = id(base.transform)
             if key not in tried:
-                tried[key] = _last_step_behaviour(base.transform, dataset)
-            entry["last_step"] = tried[key]
+                tried[key] = (_last_step_behaviour(base.transform, dataset),
+                              _last_step_behaviour(base.transform, dataset, back=2))
+            entry["last_step"], before = tried[key]
+            if before is not None:
+                # a per-pixel Normalize after the permutation leaves it a permutation
+                entry["before_last"] = before
         labels = _labels(dataset)
         if labels is not None and len(labels):
             values, counts = __import__("numpy").unique(labels, return_counts=True)
             entry["label_counts"] = {str(int(v)): int(c)
                                      for v, c in zip(values, counts, strict=True)}
+        if entry["is_loader"]:
+            served = _served(value, labels, len(dataset))
+            if served is not None:
+                entry["served"] = served
         loaders.append(entry)
     return loaders
+
+
+MAX_SERVED = 200_000  # indices of one epoch walked; a bigger epoch is not judged
+
+
+def _served(loader, labels, length):
+    """What one epoch of the loader's batch sampler serves, walked as training walks it
+    (indices only, no data loaded): its largest batch, how many indices in all and how
+    many distinct ones, and the labels of those. A sampler of the notebook's own may say
+    one batch size and serve another, or serve a part of the dataset it wraps. The
+    global random state is put back: the sampler's shuffling draws from it."""
+    import numpy as np
+
+    torch = _torch()
+    try:
+        sampler = _own_dict(loader).get("batch_sampler")
+        if sampler is None:
+            return None
+        largest, total, seen = 0, 0, set()
+        with torch.random.fork_rng(devices=[]):
+            for batch in sampler:
+                batch = list(batch)
+                largest, total = max(largest, len(batch)), total + len(batch)
+                seen.update(int(i) for i in batch)
+                if total > MAX_SERVED:
+                    return None
+    except Exception:
+        return None
+    served = {"largest": largest, "indices": total, "distinct": len(seen)}
+    if labels is not None and len(labels) == length and seen and \
+            min(seen) >= 0 and max(seen) < length:
+        values, counts = np.unique(np.asarray(labels)[sorted(seen)], return_counts=True)
+        served["label_counts"] = {str(int(v)): int(c)
+                                  for v, c in zip(values, counts, strict=True)}
+    return served
 
 
 def _batch_size(loader):
@@ -1217,18 +1280,21 @@ def _batch_size(loader):
 MAX_PERMUTED = 16384  # pixels of the images a permutation is tried on (3x64x64 fits)
 
 
-def _last_step_behaviour(transform, dataset):
+def _last_step_behaviour(transform, dataset, back=1):
     """What the pipeline's last step makes of a ramp image (twice) and of a noise image
     (numpy's generator seeded 0), both of the shape the dataset yields: the three outputs
     as arrays, which the host compares with the inputs it knows (so a notebook that
     patches torch cannot make a step look like a fixed permutation); "error" when the
     step raised, "none" when it gave no tensor of as many values, None when there is no
-    image to try it on. The step's name says nothing a student cannot rename."""
+    image to try it on (``back``: the step that many from the end, where there is one).
+    The step's name says nothing a student cannot rename."""
     torch = _torch()
     import numpy as np
 
     inner = getattr(transform, "transforms", None)
-    step = inner[-1] if isinstance(inner, list | tuple) and inner else transform
+    if back > 1 and not (isinstance(inner, list | tuple) and len(inner) >= back):
+        return None
+    step = inner[-back] if isinstance(inner, list | tuple) and inner else transform
     try:
         sample = dataset[0]
         sample = sample[0] if isinstance(sample, tuple | list) else sample

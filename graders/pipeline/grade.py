@@ -58,7 +58,7 @@ class Graded:
 
 def needs_calibration(assignment: LoadedAssignment) -> bool:
     """Some check scores a trained model on hidden images against the reference's."""
-    return any(kind_of(c).hidden_set(c) is not None
+    return any(kind_of(c).hidden_sets(c)
                for q in assignment.spec.questions for c in q.checks)
 
 
@@ -104,7 +104,7 @@ def grade_submission(
     calls = plan_calls(spec, seed, max_call_s=limits.call_timeout_s)
     requests, _ = plan_models(spec, assignment.solution)
     if missing:
-        requests = [r for r in requests if r.hidden is None]
+        requests = [r for r in requests if not r.hidden]
     budget = decide(assignment, limits, submission.notebook, calls, requests)
     executor = executor or SandboxExecutor(config)
     config.jobs_root.mkdir(parents=True, exist_ok=True)
@@ -157,6 +157,9 @@ def measured(questions: list[QuestionResult]) -> dict[str, float]:
              for i, c in enumerate(q.checks) if c.measured is not None}
     found.update({f"{q.id}:{i}:untrained": c.untrained for q in questions
                   for i, c in enumerate(q.checks) if c.untrained is not None})
+    found.update({f"{q.id}:{i}{suffix}": value for q in questions
+                  for i, c in enumerate(q.checks)
+                  for suffix, value in c.measured_elsewhere.items()})
     return found
 
 

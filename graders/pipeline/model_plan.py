@@ -18,7 +18,7 @@ import numpy as np
 from graders.checks import Planning, kind_of
 from graders.checks.op import OP, op_trial
 from graders.checks.value import VALUE
-from graders.hidden import hidden_labels
+from graders.hidden import hidden_file, hidden_labels
 from graders.spec import Assignment, HiddenSet, OpCheck, ValueCheck
 
 MODEL_TIMEOUT_S = 600.0
@@ -28,7 +28,7 @@ MODEL_TIMEOUT_S = 600.0
 class ModelRequest:
     id: str
     body: dict[str, Any]
-    hidden: HiddenSet | None = None
+    hidden: tuple[HiddenSet, ...] = ()
 
 
 def _value_names(assignment: Assignment) -> tuple[str, ...]:
@@ -58,6 +58,7 @@ def plan_models(assignment: Assignment, solution: Any = None
             if made is None:
                 continue
             body, hidden = made
+            hidden = (hidden,) if isinstance(hidden, HiddenSet) else tuple(hidden or ())
             key = json.dumps(body, sort_keys=True)
             if key not in by_key:
                 request_id = f"model:{len(requests)}"
@@ -73,15 +74,15 @@ def write_requests(directory: Path, requests: list[ModelRequest],
     entries = []
     for request in requests:
         body = dict(request.body, id=request.id, timeout_s=MODEL_TIMEOUT_S)
-        if request.hidden is not None:
+        for data in request.hidden:
             if hidden_dir is None:
                 from graders.errors import SpecError
 
                 raise SpecError("this assignment needs the hidden test sets "
                                 "(configure the hidden data directory)")
-            images, _ = hidden_labels(hidden_dir, request.hidden)
-            target = directory / body["images"]
+            target = directory / hidden_file(data)
             if not target.exists():
+                images, _ = hidden_labels(hidden_dir, data)
                 np.save(target, images, allow_pickle=False)
         entries.append(body)
     return entries

@@ -45,6 +45,8 @@ class CheckScore:
     # reference notebook's report
     measured: float | None = None
     untrained: float | None = None  # an untrained copy of the measured network's accuracy
+    # measured on the other data a question allows, by key suffix ("@mnist-hidden")
+    measured_elsewhere: dict[str, float] = field(default_factory=dict)
 
 
 def _case_label(call: PlannedCall) -> str:

@@ -95,7 +95,9 @@ def _score_candidate(
         results.append(CheckResult(kind=kind.name, name=kind.label(check), points=earned,
                                    max_points=check.points, feedback=score.feedback,
                                    expected=score.expected, measured=score.measured,
-                                   untrained=score.untrained, pending=pending))
+                                   untrained=score.untrained,
+                                   measured_elsewhere=score.measured_elsewhere,
+                                   pending=pending))
     return _Scored(round(points, 6), feedback, faults, candidate, results)
 
 

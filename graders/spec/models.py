@@ -74,6 +74,24 @@ class ModelAccuracyCheck:
     band: AccuracyBand = AccuracyBand()
     # used only when the notebook defines no dataset transform to borrow
     fallback_transform: tuple[Transform, ...] = (TO_TENSOR,)
+    # other data the handout lets the network be trained on (VU's ReLU network, retrained
+    # on the synthetic data or on MNIST): a network that cannot run on ``data`` is measured
+    # on the first of these it runs on, against the reference's network trained on that
+    # data (calibrated as "<question>:<check>@<name>"). Course-library networks only
+    # (``framework="vugrad"``): their inputs are the arrays the library's loaders give
+    alternatives: tuple[HiddenSet, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.alternatives and self.locate.framework != "vugrad":
+            raise ValueError("alternative hidden sets are for course-library networks "
+                             "(framework='vugrad')")
+        names = [d.name for d in (self.data, *self.alternatives)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a hidden set named twice: {names}")
+
+    @property
+    def hidden_sets(self) -> tuple[HiddenSet, ...]:
+        return (self.data, *self.alternatives)
 
 
 @dataclass(frozen=True)
@@ -104,6 +122,10 @@ class ArchitectureCheck:
     # forward pass ran them, some must follow such a layer (("dropout", "Linear") for
     # "dropout after the fully connected layers"); one only elsewhere is not the piece
     placed: tuple[tuple[str, str], ...] = ()
+    # (required piece, layer type): one of the piece after every such layer, before the
+    # next linear or convolutional one (("max_pool", "Conv2d") for "a max-pooling layer
+    # after every convolution"), in the order the forward pass called the modules
+    each: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ Points are ours (the handout gives none): the derivations, explanations and
 experiments (questions 1-8's written parts, 10-12) are graded by hand; the ops' code by
 forward values (40 %) and gradients (60 %, split over the inputs) against the reference
 and finite differences; the ReLU network's validation accuracy on grader-held points of
-the synthetic problem, against the reference notebook's.
+the synthetic problem (or of MNIST, for a network retrained there), against the
+reference notebook's.
 """
 
 from graders.spec import (
@@ -53,6 +54,7 @@ ASSIGNMENT = Assignment(
     total_timeout_s=1800,
     reference_notebook="solution_notebook.py",
     overlay=VUGRAD,
+    datasets=("MNIST",),  # the library's load_mnist (questions 9 and 10)
     questions=(
         Question(id="1", title="Backward of element-wise division (derivation)", points=3,
                  manual=True),
@@ -80,6 +82,10 @@ ASSIGNMENT = Assignment(
                                                            requires=("relu",),
                                                            excludes=("sigmoid",)),
                                        data=HiddenSet("synth-hidden"),
+                                       # "retrain the network": the handout's script
+                                       # trains on either; a network retrained on MNIST
+                                       # is measured there
+                                       alternatives=(HiddenSet("mnist-hidden"),),
                                        band=AccuracyBand(full_within=0.05, zero_within=0.25)),),
         ),
         Question(id="9c", title="Sigmoid against ReLU: the comparison", points=3, manual=True),

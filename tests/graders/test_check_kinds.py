@@ -31,7 +31,7 @@ def test_every_spec_class_has_a_kind_and_every_kind_a_spec_class():
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
 def test_each_kind_has_every_part(kind):
     assert re.fullmatch(r"[a-z_]+", kind.name)
-    for part in (kind.label, kind.score, kind.request, kind.validate, kind.hidden_set):
+    for part in (kind.label, kind.score, kind.request, kind.validate, kind.hidden_sets):
         assert callable(part), (kind.name, part)
     # a kind that measures on hidden images needs the course data to be graded at all
     if kind.name == "model_accuracy":

@@ -95,13 +95,48 @@ FAIR: dict[tuple[str, str], dict[str | tuple[str, str], Range]] = {
     ("ee411-hw3", "hostile_finite_differences_no_loop.ipynb"): {"1.1": 5, "1.5": 0},
     # class ReLU handing everything to the Sigmoid op
     ("vu-dl-a2", "hostile_relu_calls_sigmoid.ipynb"): {"1-op": 3, "9": 0, "9b": 0},
-    ("vu-dl-a2", "relu_trained_on_mnist.ipynb"): {"1-op": 3, "9": 6},
+    # retrained on MNIST: measured there, against the reference's MNIST network
+    ("vu-dl-a2", "relu_trained_on_mnist.ipynb"): {"1-op": 3, "9": 6, "9b": 4},
     # derivatives typed in (finite differences' digits), no adjoint; no bonus done
     ("heidelberg-ex08", "hostile_literal_derivatives.ipynb"): {"1.3": 0, "2": 10, "3.4": 0},
     # a reverse trace by a small sympy engine (its adjoints printed), the MNIST net right,
     # a two-convolution net named VGG16
     ("heidelberg-ex08", "sympy_engine_tiny_vgg.ipynb"): {"1.2": 4, "1.3": 3, "2": 10,
                                                         "3.1": 0},
+    # a third unseen round (2026-12-07): TUM and EE-411 part 2
+    # the best model saved as {"epoch", "acc", "state": state_dict} and loaded back
+    ("tum-ps10", "checkpoint_dict_state.ipynb"): {"2.1": 4, "2.2": 4, "2.3": 6, "2.4": 6},
+    # a BatchSampler subclass declaring 4 that serves 16, over half of each class
+    ("tum-ps10", "hostile_forged_batch_sampler.ipynb"): {"2.1": 0, "2.3": 5,
+                                                        ("2.4", "saved_model"): 2},
+    # optimizers built as getattr(torch.optim, cfg["cls"])(params, **cfg["kw"]), or
+    # looked up in a dict by name: the kernel's step counts say which settings trained
+    ("ee411-hw3", "part2_optimizers_from_config_dicts.ipynb"): {
+        "2.1": 3, "2.2": 4, "2.3": 4, "2.4": 4, "2.5": 4},
+    ("ee411-hw3", "part2_optimizers_looked_up_by_name.ipynb"): {
+        "2.1": 3, "2.2": 4, "2.3": 4, "2.4": 4, "2.5": 4},
+    # each optimizer under study takes six "warm-up" steps, then a hidden Adam(lr=0.01)
+    # trains the same network: only Adam(lr=0.01) trained (the made-up CNN curves and
+    # the identity "permutation": KNOWN_GAPS, 2.5)
+    ("ee411-hw3", "part2_hostile_warmup_swap.ipynb"): {
+        ("2.2", "optimizer"): 0.25, ("2.3", "optimizer"): 0.25, ("2.5", "transform"): 0},
+    # a fixed transpose of every digit as the "permutation"; SGD patched to ignore its
+    # momentum
+    ("ee411-hw3", "part2_hostile_transposed_digits.ipynb"): {
+        ("2.5", "transform"): 0, "2.4": 0, "2.2": (3, 3.75), "2.3": (3, 3.75)},
+    # the four settings trained one after another on one model, never made afresh (and a
+    # CNN of 32/64/128 channels): the runs cannot be compared
+    ("ee411-hw3", "part2_one_model_for_every_optimizer.ipynb"): {
+        "2.2": 3.5, "2.3": 2.5, ("2.2", "optimizer"): 0.5},
+    # padding=1 and no max-pool after the third convolution (the handout: one after every
+    # convolution); Nesterov left out of 2.2 and 2.3, used in 2.5; a counter returning
+    # len(list(parameters()))
+    ("ee411-hw3", "part2_two_pools_no_nesterov.ipynb"): {
+        "2.2": 3.75, "2.3": 2.75, ("2.3", "architecture"): 1, "2.4": (0, 1), "2.5": 4},
+    # trained on ConcatDataset([train_sub, test_sub]) through `poolloader`: the saved
+    # model and the printed accuracy cannot be judged (the hidden-set accuracy: KNOWN_GAPS)
+    ("tum-ps10", "hostile_trains_on_test_concat.ipynb"): {
+        "2.1": 4, "2.2": 4, ("2.4", "saved_model"): 0, ("2.4", "reported_accuracy"): 0},
 }
 
 
@@ -124,10 +159,20 @@ KNOWN_GAPS: dict[tuple[str, str, str], tuple[float, float, str]] = {
         0.0, 1.0, "forward returns the checkpoint's 1000 ImageNet outputs (its new head is "
                   "computed and thrown away): the head the question asks to replace is not "
                   "replaced, which earns nothing; this TA gives 1 for the attempt"),
-    ("vu-dl-a2", "relu_trained_on_mnist.ipynb", "9b"): (
-        0.0, 4.0, "the ReLU network retrained on MNIST (784 inputs) where the question's "
-                  "hidden set is the synthetic data: it cannot be measured there, and MNIST "
-                  "has no calibrated reference for vugrad's networks yet"),
+    ("tum-ps10", "hostile_forged_batch_sampler.ipynb", "2.4"): (
+        5.5, 4.5, "the printed 67% is the model's accuracy on the notebook's own test "
+                  "loader, which serves half the test set: it matches, and is credited; "
+                  "the TA docks a point for an accuracy not on the whole test set"),
+    ("ee411-hw3", "part2_hostile_warmup_swap.ipynb", "2.3"): (
+        3.25, 2.0, "the CNN's curves are made up (an exponential decay plus noise), and a "
+                   "curve of training is credited wherever the notebook trained at all; "
+                   "the TA gives neither the curves nor the optimizer"),
+    ("ee411-hw3", "part2_hostile_warmup_swap.ipynb", "2.5"): (
+        1.0, 0.0, "pictures of digits that are not permuted earn the picture point"),
+    ("tum-ps10", "hostile_trains_on_test_concat.ipynb", "2.3"): (
+        6.0, 2.0, "trained on the public test images too: its accuracy on the grader's "
+                  "held-out images (which it never saw) is still credited, as for every "
+                  "notebook that trains on test data; the TA gives no accuracy credit"),
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from graders.errors import SpecError
+from graders.hidden import measured_key
 from graders.scoring.function import CheckScore, Fault
 from graders.scoring.models.code import parse, python, walk
 from graders.scoring.models.context import (
@@ -24,8 +25,10 @@ from graders.scoring.models.context import (
     computes,
     relabelled,
 )
+from graders.scoring.models.test_data import steps_on_test_data
 from graders.spec import (
     AccuracyBand,
+    HiddenSet,
     ModelAccuracyCheck,
     ModelLocator,
     ReportedAccuracyCheck,
@@ -35,44 +38,97 @@ from graders.spec import (
 
 def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
                    ctx: ModelContext) -> CheckScore:
-    labels = ctx.labels(check)
-    scored = []
-    for c in _eligible(payload, check.locate):
-        c = _renumbered(_prepared(c, labels), labels)
-        acc = _accuracy(c.get("predictions"), labels)
-        if acc is not None:
-            scored.append((acc, c))
-    if not scored:
-        errors = [f"{_where(c)}: {c['error']}" for c in _eligible(payload, check.locate)
-                  if c.get("error")]
-        if errors:
-            return CheckScore(0.0, [f"the model could not be evaluated: {errors[0]}"],
-                              Fault.ERRORED)
-        missing = _no_model(check.locate)
-        others = _eligible(payload, replace(check.locate, requires=(), excludes=())) \
-            if check.locate.requires or check.locate.excludes else []
-        failed = [c for c in others if isinstance(c.get("error"), str)]
-        if failed and len(failed) == len(others):
-            # its layers are unknown until it runs: a network for other data (MNIST's
-            # 784 inputs where the question's data have 2 features) did not
-            missing.feedback.append(
-                f"found {_where(failed[0])}, which could not be run on the question's data "
-                f"({check.data.name}): {failed[0]['error']}; the question's network is "
-                "measured on the data the question trains it on")
-        elif others:
-            arch = others[0].get("architecture") or {}
-            lacks = [n.replace("_", " ") for n in check.locate.requires
-                     if not computes(arch, n)]
-            still = [n.replace("_", " ") for n in check.locate.excludes if computes(arch, n)]
-            wanted = " and ".join(n.replace("_", " ") for n in check.locate.requires)
-            instead = " or ".join(n.replace("_", " ") for n in check.locate.excludes)
-            missing.feedback.append(
-                "found " + ", ".join(_where(c) for c in others[:3]) + ", which "
-                + " and ".join([f"does not use {' or '.join(lacks)}"] * bool(lacks)
-                               + [f"still uses {' or '.join(still)}"] * bool(still))
-                + ": the question is about the network that uses "
-                + (wanted or "another layer") + (f" in place of {instead}" if instead else ""))
-        return missing
+    """The best network on the question's data. Where the question lets the network be
+    trained on other data too (``alternatives``), each network is measured on the set
+    the kernel ran it on, against the reference's network for that set; the better
+    credit counts (the labels stay here: which set a network ran on cannot earn it any)."""
+    sets = check.hidden_sets
+    eligible = _eligible(payload, check.locate)
+    found: list[tuple[str, CheckScore]] = []
+    for index, data in enumerate(sets):
+        labels = ctx.labels_of(data)
+        scored = []
+        for c in eligible:
+            if _ran_on(c, len(sets)) == index:
+                c = _renumbered(_prepared(c, labels), labels)
+                acc = _accuracy(c.get("predictions"), labels)
+                if acc is not None:
+                    scored.append((acc, c))
+        if scored:
+            measured = measured_key(key, sets, index)
+            found.append((measured, _score_best(check, measured, scored, payload, ctx,
+                                                labels, data if index else None)))
+    if not found:
+        return _unmeasured(check, payload, eligible)
+    if ctx.calibrating:
+        return _calibrated(key, found)
+    # the better credit; on a tie, the question's own data
+    return max(found, key=lambda f: f[1].fraction)[1]
+
+
+def _ran_on(c: dict[str, Any], count: int) -> int | None:
+    """Which of the question's sets the kernel ran the network on (the first, unless it
+    says another); None for an index no set has."""
+    index = c.get("data", 0)
+    return index if type(index) is int and 0 <= index < count else None
+
+
+def _calibrated(key: str, found: list[tuple[str, CheckScore]]) -> CheckScore:
+    """The reference's score, carrying every set's accuracy (and its untrained copy's)
+    by calibration key: its own set's as ``measured``, the others' by suffix."""
+    own = next((score for k, score in found if k == key), None)
+    elsewhere = {f"{k.removeprefix(key)}{suffix}": value for k, score in found if k != key
+                 for suffix, value in (("", score.measured), (":untrained", score.untrained))
+                 if value is not None}
+    if own is None:
+        return replace(found[0][1], measured=None, untrained=None,
+                       measured_elsewhere=elsewhere)
+    return replace(own, measured_elsewhere=elsewhere)
+
+
+def _unmeasured(check: ModelAccuracyCheck, payload: dict[str, Any],
+                eligible: list[dict[str, Any]]) -> CheckScore:
+    """No network the question is about could be measured: why."""
+    errors = [f"{_where(c)}: {c['error']}" for c in eligible if c.get("error")]
+    if errors:
+        return CheckScore(0.0, [f"the model could not be evaluated: {errors[0]}"],
+                          Fault.ERRORED)
+    if eligible:
+        # answers of the wrong length, or for a set the question does not have
+        return CheckScore(0.0, [f"{_where(eligible[0])} was run on the grader's held-out "
+                                "data, but its answers do not match them one for one"],
+                          Fault.ERRORED)
+    missing = _no_model(check.locate)
+    others = _eligible(payload, replace(check.locate, requires=(), excludes=())) \
+        if check.locate.requires or check.locate.excludes else []
+    failed = [c for c in others if isinstance(c.get("error"), str)]
+    if failed and len(failed) == len(others):
+        # its layers are unknown until it runs: a network for other data (MNIST's
+        # 784 inputs where the question's data have 2 features) did not
+        missing.feedback.append(
+            f"found {_where(failed[0])}, which could not be run on the question's data "
+            f"({' or '.join(d.name for d in check.hidden_sets)}): {failed[0]['error']}; "
+            "the question's network is measured on the data the question trains it on")
+    elif others:
+        arch = others[0].get("architecture") or {}
+        lacks = [n.replace("_", " ") for n in check.locate.requires
+                 if not computes(arch, n)]
+        still = [n.replace("_", " ") for n in check.locate.excludes if computes(arch, n)]
+        wanted = " and ".join(n.replace("_", " ") for n in check.locate.requires)
+        instead = " or ".join(n.replace("_", " ") for n in check.locate.excludes)
+        missing.feedback.append(
+            "found " + ", ".join(_where(c) for c in others[:3]) + ", which "
+            + " and ".join([f"does not use {' or '.join(lacks)}"] * bool(lacks)
+                           + [f"still uses {' or '.join(still)}"] * bool(still))
+            + ": the question is about the network that uses "
+            + (wanted or "another layer") + (f" in place of {instead}" if instead else ""))
+    return missing
+
+
+def _score_best(check: ModelAccuracyCheck, key: str,
+                scored: list[tuple[float, dict[str, Any]]], payload: dict[str, Any],
+                ctx: ModelContext, labels: np.ndarray, elsewhere: HiddenSet | None) -> CheckScore:
+    """The best of the networks measured on one set, against the reference's on it."""
     acc, best = max(scored, key=lambda s: s[0])
     # the same network with its weights drawn afresh, on the same images: training must
     # beat it (the kernel runs it; a notebook that tampers with it can only lose credit)
@@ -87,6 +143,14 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
             [f"an untrained copy of it reaches {100 * untrained:.1f}%"]
             if untrained is not None else []), measured=acc, untrained=untrained)
     reference = ctx.calibration.get(key)
+    if reference is None and elsewhere is not None:
+        # a calibration from before the question allowed this data: it is measured
+        # again when the reference notebook changes, and the student regraded then
+        return CheckScore(0.0, [
+            f"not graded yet: your network takes {elsewhere.name}, and the course's "
+            "reference has no accuracy calibrated there yet; your course staff must "
+            "calibrate it, and this question will be regraded then"], Fault.UNCALIBRATED,
+            measured=acc)
     if reference is None:
         raise SpecError(f"no reference accuracy calibrated for {key}")
     chance = chance_rate(labels)
@@ -123,6 +187,11 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
              f"nothing within {100 * CHANCE_MARGIN:.0f} points of "
              f"{'that' if controls.count('%') == 1 else 'the best of these'} earns credit); "
              f"{describe_bands(bands, reference)}: {_fraction(credit)} credit"]
+    if elsewhere is not None:
+        lines.append(f"your network does not take the question's data "
+                     f"({check.data.name}), so it was measured on {elsewhere.name}, which "
+                     "the question lets it be trained on, against the course's reference "
+                     "network trained there")
     if best.get("renumbered"):
         lines.append(best["renumbered"])
     if payload.get("transform_source") == "fallback":
@@ -222,33 +291,6 @@ def describe_bands(bands: list[tuple[float, float]], reference: float) -> str:
     return f"credit in bands below the reference's {100 * reference:.1f}% ({steps})"
 
 
-# a loader over test or validation data by its name: test_loader, testloader, val_dl,
-# x_valid; not lr_values or intervals
-_TEST_NAME = (r"\w*(?<![A-Za-z])(?:test|val|valid|validation)"
-              r"(?:_?(?:loader|set|data|dl|ds))?(?![A-Za-z])\w*")
-_TEST_LOOP = re.compile(rf"for\s+[^\n]*\bin\s+(?:enumerate\()?(?:tqdm\()?({_TEST_NAME})",
-                        re.IGNORECASE)
-
-
-def _steps_on_test_data(source: str) -> str | None:
-    """The test/validation loader a loop takes optimizer steps over, if any."""
-    lines = source.splitlines()
-    for i, line in enumerate(lines):
-        loop = _TEST_LOOP.search(line)
-        if not loop:
-            continue
-        indent = len(line) - len(line.lstrip())
-        body = []
-        for following in lines[i + 1:]:
-            if following.strip() and len(following) - len(following.lstrip()) <= indent:
-                break
-            body.append(following)
-        text = "\n".join(body)
-        if ".step(" in text and ".backward(" in text:
-            return loop.group(1)
-    return None
-
-
 _TRAIN_FALSE = re.compile(r"\.train\(\s*(?:mode\s*=\s*)?False\s*\)")
 
 
@@ -256,13 +298,11 @@ def training_mistakes(ctx: ModelContext, architecture: dict[str, Any]) -> list[s
     """Common training mistakes a TA would name, read from the notebook's code."""
     notes = []
     code = [c for c in ctx.cells if c.kind == "code"]
-    for cell in code:
-        name = _steps_on_test_data(cell.source)
-        if name:
-            notes.append(f"cell {cell.index + 1} takes optimizer steps on `{name}`: "
-                         "training on test (or validation) data makes their accuracy "
-                         "meaningless")
-            break
+    found = steps_on_test_data(ctx.cells)
+    if found:
+        notes.append(f"cell {found[0] + 1} takes optimizer steps on `{found[1]}`: "
+                     "training on test (or validation) data makes their accuracy "
+                     "meaningless")
     types = {str(leaf.get("type")) for leaf in architecture.get("leaves", [])
              if isinstance(leaf, dict)}
     if (any(t.startswith(("Dropout", "BatchNorm")) for t in types)
@@ -423,13 +463,11 @@ def never_compared(ctx: ModelContext) -> str | None:
 def trained_on_test(ctx: ModelContext | None) -> str | None:
     """Why the notebook's own test accuracies say nothing: it takes optimizer steps on
     its test (or validation) data."""
-    if ctx is None:
+    found = steps_on_test_data(ctx.cells) if ctx is not None else None
+    if found is None:
         return None
-    for cell in ctx.cells:
-        if cell.kind == "code" and (name := _steps_on_test_data(cell.source)):
-            return (f"cell {cell.index + 1} takes optimizer steps on `{name}`: accuracy on "
-                    "the data a model was trained on says nothing about how good it is")
-    return None
+    return (f"cell {found[0] + 1} takes optimizer steps on `{found[1]}`: accuracy on the "
+            "data a model was trained on says nothing about how good it is")
 
 
 def score_saved(check: SavedModelCheck, payload: dict[str, Any],

@@ -92,10 +92,7 @@ def _architecture_problems(check: ArchitectureCheck, arch: dict[str, Any]) -> li
             problems.append(f"no {need.replace('_', ' ')} found (neither a module nor a "
                             "call in forward)")
         elif not _placed(check, arch, need):
-            after = dict(check.placed)[need]
-            problems.append(f"its {need.replace('_', ' ')} stands only where no {after} "
-                            f"layer comes before it; the handout puts it after the {after} "
-                            "layers")
+            problems.append(_misplaced(check, need))
     return problems
 
 
@@ -284,32 +281,54 @@ def _requires_only(check: ArchitectureCheck, chosen: dict[str, Any],
     elif not have:
         lines[0] = f"{what}: none of what this question adds stands where it is asked"
     for need in misplaced:
-        after = dict(check.placed)[need]
-        lines.append(f"its {need.replace('_', ' ')} stands only where no {after} layer "
-                     f"comes before it; the handout puts it after the {after} layers")
+        lines.append(_misplaced(check, need))
     return CheckScore(credit, lines)
 
 
-_PIECES = {"dropout": "Dropout", "batch_norm": "BatchNorm"}
+_PIECES = {"dropout": "Dropout", "batch_norm": "BatchNorm", "max_pool": "MaxPool"}
+_LAYERS = ("Linear", "Conv2d", "Conv1d")
+
+
+def _misplaced(check: ArchitectureCheck, need: str) -> str:
+    piece = need.replace("_", " ")
+    each = dict(check.each).get(need)
+    if each is not None:
+        return (f"its {piece} does not follow every {each} layer; the handout puts one "
+                f"after each {each}")
+    after = dict(check.placed)[need]
+    return (f"its {piece} stands only where no {after} layer comes before it; the handout "
+            f"puts it after the {after} layers")
 
 
 def _placed(check: ArchitectureCheck, arch: dict[str, Any], need: str) -> bool:
-    """Some module of the piece follows a layer of the kind ``check.placed`` names for it
-    (in the order forward ran them); a piece applied as a function leaves no module to
-    place, and is taken as placed."""
-    after = dict(check.placed).get(need)
+    """Some module of the piece follows a layer of the kind ``check.placed`` names for it,
+    and one follows each layer of the kind ``check.each`` names (in the order forward ran
+    them); a piece applied as a function leaves no module to place, and is taken as
+    placed."""
+    after, each = dict(check.placed).get(need), dict(check.each).get(need)
     prefix = _PIECES.get(need)
-    if after is None or prefix is None:
+    if (after is None and each is None) or prefix is None:
         return True
     types = {leaf.get("name"): str(leaf.get("type")) for leaf in arch.get("leaves") or ()
              if isinstance(leaf, dict)}
     # every call in the order forward made it (a dropout used twice is placed by either
-    # call), else the leaves in order
+    # call; one pooling module called after each convolution follows each), else the
+    # leaves in order
     sequence = arch.get("sequence")
     leaves = [types.get(n, "") for n in sequence] if isinstance(sequence, list) and \
         sequence else list(types.values())
     mine = [i for i, t in enumerate(leaves) if t.startswith(prefix)]
     if not mine:
+        return True
+    if each is not None:
+        for i, kind in enumerate(leaves):
+            if kind != each:
+                continue
+            following = next((j for j in range(i + 1, len(leaves))
+                              if leaves[j] in _LAYERS), len(leaves))
+            if not any(i < j < following for j in mine):
+                return False
+    if after is None:
         return True
     first = next((i for i, t in enumerate(leaves) if t == after), None)
     return first is not None and any(i > first for i in mine)

@@ -100,10 +100,15 @@ class ModelContext:
 
     def labels(self, check: ModelAccuracyCheck | SavedModelCheck | ReportedAccuracyCheck
                ) -> np.ndarray:
-        if self.hidden_dir is None or check.data is None:
+        if check.data is None:
             raise SpecError("the hidden test sets are not configured")
-        stat = (self.hidden_dir / f"{check.data.name}.npz").stat()
-        return _labels(self.hidden_dir, check.data, (stat.st_mtime_ns, stat.st_size))
+        return self.labels_of(check.data)
+
+    def labels_of(self, data: HiddenSet) -> np.ndarray:
+        if self.hidden_dir is None:
+            raise SpecError("the hidden test sets are not configured")
+        stat = (self.hidden_dir / f"{data.name}.npz").stat()
+        return _labels(self.hidden_dir, data, (stat.st_mtime_ns, stat.st_size))
 
 
 @lru_cache(maxsize=16)

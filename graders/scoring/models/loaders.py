@@ -14,7 +14,7 @@ from graders.spec import (
 
 
 def score_loaders(check: LoaderCheck, payload: dict[str, Any]) -> CheckScore:
-    loaders = [x for x in payload.get("loaders", []) if isinstance(x, dict)
+    loaders = [as_served(x) for x in payload.get("loaders", []) if isinstance(x, dict)
                and (check.dataset is None or x.get("base") == check.dataset)]
     if not check.splits and check.batch_size is not None:
         return _training_batch_size(check.batch_size, loaders)
@@ -55,7 +55,38 @@ def score_loaders(check: LoaderCheck, payload: dict[str, Any]) -> CheckScore:
         elif wrong:
             feedback.append(f"{wrong[0]['name']} uses batch size {wrong[0].get('batch_size')};"
                             f" the handout asks for {check.batch_size}")
-    return CheckScore(passed / parts, feedback or ["data loaders as the handout asks"])
+    notes = [x["served_note"] for x in loaders if x.get("served_note")]
+    return CheckScore(passed / parts, (feedback or ["data loaders as the handout asks"])
+                      + notes[:1])
+
+
+def as_served(entry: dict[str, Any]) -> dict[str, Any]:
+    """The loader as training gets it: where walking one epoch of its batch sampler
+    (the kernel does, indices only) served larger batches than it declares, or fewer
+    samples than its dataset holds, the batch size, length and classes it served. A
+    sampler serving the whole dataset, shuffled or drawn with replacement, is as
+    declared."""
+    served = entry.get("served")
+    if not isinstance(served, dict):
+        return entry
+    largest, total, distinct = (served.get(k) for k in ("largest", "indices", "distinct"))
+    length, declared = entry.get("length"), entry.get("batch_size")
+    if not (type(largest) is int and type(total) is int and type(distinct) is int):
+        return entry
+    changed: dict[str, Any] = {}
+    if type(declared) is int and largest > declared:
+        changed["batch_size"] = largest
+    if type(length) is int and total < length:
+        changed["length"] = distinct
+        counts = served.get("label_counts")
+        changed["label_counts"] = counts if isinstance(counts, dict) else {}
+    if not changed:
+        return entry
+    said = [f"batches of {largest}, not {declared}"] * ("batch_size" in changed) + [
+        f"{distinct} of its {length} samples"] * ("length" in changed)
+    return {**entry, **changed,
+            "served_note": f"{entry.get('name')} serves {' and '.join(said)} in an epoch: "
+                           "judged by what it serves"}
 
 
 
@@ -115,14 +146,81 @@ def last_step(found: Any) -> str | None:
     if np.array_equal(index, np.arange(n)):
         # a sort also leaves a ramp as it was: it is no permutation of other images
         return "identity" if same else "none"
+    if same and keeps_neighbours(index) > STRUCTURED:
+        return "structured"
     return "fixed" if same else "per_image"
+
+
+# a random permutation keeps about 4 in n neighbouring pixels side by side; a transpose,
+# flip, rotation or shift keeps nearly all of them (rows shuffled whole: half)
+STRUCTURED = 0.25
+
+
+def keeps_neighbours(index: np.ndarray) -> float:
+    """The share of side-by-side pixel pairs of the output (in its rows and columns)
+    whose pixels stood side by side in the input too: the image is read as channels of
+    square planes (1 or 3); 0.0 for any other size."""
+    n = index.size
+    for channels in (1, 3):
+        side = round((n / channels) ** 0.5)
+        if side > 1 and channels * side * side == n:
+            break
+    else:
+        return 0.0
+    plane, row, col = np.divmod(index, side * side)[0], *np.divmod(index % (side * side), side)
+    grid = np.arange(n).reshape(channels, side, side)
+    kept = total = 0
+    for a, b in ((grid[:, :, :-1], grid[:, :, 1:]), (grid[:, :-1, :], grid[:, 1:, :])):
+        a, b = a.reshape(-1), b.reshape(-1)
+        near = (plane[a] == plane[b]) & (np.abs(row[a] - row[b]) + np.abs(col[a] - col[b]) == 1)
+        kept, total = kept + int(near.sum()), total + a.size
+    return kept / total if total else 0.0
+
+
+def pixelwise(found: Any) -> bool:
+    """The step maps every pixel alike, ``a * x + b`` with the same a != 0 and b (a
+    Normalize of one channel): it commutes with any permutation, so a permutation just
+    before it still permutes the images. Measured on the kernel's ramp and noise images."""
+    if not isinstance(found, dict):
+        return False
+    arrays: list[np.ndarray] = []
+    for key in ("first", "second", "moved"):
+        a = found.get(key)
+        if not (isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind == "f"
+                and np.all(np.isfinite(a))):
+            return False
+        arrays.append(a)
+    first, second, moved = arrays
+    n = first.size
+    if n < 4 or second.size != n or moved.size != n or not np.array_equal(first, second):
+        return False
+    ramp, noise = np.arange(n) / n, np.random.default_rng(0).random(n)
+    a, b = np.polyfit(ramp, first, 1)
+    return bool(abs(a) > 1e-6 and np.allclose(first, a * ramp + b, atol=1e-6 * max(1, abs(a)))
+                and np.allclose(moved, a * noise + b, atol=1e-6 * max(1, abs(a))))
+
+
+def _judged(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry with its last step judged; a permutation followed by a step that maps
+    every pixel alike is judged as the permutation, noted ("before")."""
+    judged = last_step(entry.get("last_step"))
+    if judged == "none" and pixelwise(entry.get("last_step")):
+        before = last_step(entry.get("before_last"))
+        if before == "fixed":
+            return {**entry, "last_step": "fixed", "before": True,
+                    "ramp": _ramp({"last_step": entry.get("before_last")})}
+    return {**entry, "last_step": judged, "ramp": _ramp(entry)}
+
+
+# a permutation the handout asks for last, followed by a per-pixel Normalize: the
+# images are permuted as asked, the order is not
+NOT_LAST = 0.75
 
 
 def _score_permutation(check: TransformCheck, payload: dict[str, Any]) -> CheckScore:
     """What the last step does, measured on a ramp image and a random one (see
     ``last_step``), never its name."""
-    entries = [{**e, "last_step": last_step(e.get("last_step")), "ramp": _ramp(e)}
-               for e in payload.get("loaders", []) if isinstance(e, dict)]
+    entries = [_judged(e) for e in payload.get("loaders", []) if isinstance(e, dict)]
 
     def step(e: dict[str, Any]) -> str:
         names = e.get("transforms") or []
@@ -143,6 +241,11 @@ def _score_permutation(check: TransformCheck, payload: dict[str, Any]) -> CheckS
                 f"{entry['name']} and {other['name']} permute the pixels, but each with a "
                 "permutation of its own: the test images must be permuted as the training "
                 "images were (one permutation, drawn once, for both)"])
+        if entry.get("before"):
+            return CheckScore(NOT_LAST, [
+                f"{entry['name']} permutes the pixels the same way for every image, then "
+                f"applies {step(entry)}, which treats every pixel alike: the images are "
+                f"permuted, but the handout asks for {check.last} as the last transform"])
         return CheckScore(1.0, [f"{entry['name']} ends with {step(entry)}, which permutes "
                                 "the pixels the same way for every image"])
     if served:
@@ -165,12 +268,19 @@ def _score_permutation(check: TransformCheck, payload: dict[str, Any]) -> CheckS
                 f"{entry['name']} ends with {step(entry)}, which permutes the pixels "
                 "differently for every image: PermutedKMNIST uses one permutation for all "
                 "images (draw it once, when the transform is created)"])
-    said = {"identity": "leaves every pixel where it was",
+    said = {"structured": "moves the pixels, but keeps neighbouring pixels side by side "
+                          "(a transpose, flip, rotation or shift): PermutedKMNIST's "
+                          "permutation is drawn at random, so that no image structure is "
+                          "left for a network to use",
+            "identity": "leaves every pixel where it was",
             "none": "does not rearrange the pixels (its output is not a permutation of its "
                     "input)",
             "error": "raised an error on a test image of the dataset's shape"}
+    # the nearest misses first: a structured or identity step says more than an error
     tried = [f"{e['name']} ends with {step(e)}, which {said[e['last_step']]}"
-             for e in entries if e.get("last_step") in said]
+             for e in sorted(entries, key=lambda e: list(said).index(e["last_step"])
+                             if e.get("last_step") in said else len(said))
+             if e.get("last_step") in said]
     found = [f"{e['name']}: {' -> '.join(e.get('transforms') or []) or 'none'}"
              for e in entries]
     return CheckScore(0.0, [f"no dataset's transform ends with a permutation of the pixels "

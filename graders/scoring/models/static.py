@@ -169,12 +169,20 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
                         "heading: that trained for that question, not this one (whose own "
                         "part trained with other settings)")
         elif kept is not None and setting not in stepped_settings:
+            least, most = max((floor(check, kept, r) for r in kept if isinstance(r, dict)
+                               and r.get("class") == setting.name
+                               and _trained(check, r, first) is not None),
+                              default=(check.min_steps, 0))
             idle.append(f"{setting.name}({args}) never took "
-                        + (f"{check.min_steps} steps" if check.min_steps > 1 else "a step")
+                        + (f"{least} steps" if least > 1 else "a step")
                         + " with gradients"
                         + (f" on this question's network ({model})"
-                           if model else "") + " while the notebook ran")
-    if not missing and not idle and not near:
+                           if model else "") + " while the notebook ran"
+                        + (f" (a twentieth of the {most:,} another optimizer took on it: "
+                           "a few steps before another optimizer takes over train nothing)"
+                           if least > check.min_steps else ""))
+    continued = _continued(check, kept or [], first) if len(check.settings) > 1 else []
+    if not missing and not idle and not near and not continued:
         return CheckScore(1.0, ["all the optimizer settings the handout lists are used"])
     found = len(check.settings) - len(missing) - len(idle) - len(near) / 2
     problem = code.problem()
@@ -182,8 +190,28 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
         ([f"constructed but nothing was trained with it: {'; '.join(idle)}"] if idle else []) \
         + ([f"half the credit for each setting trained with the right optimizer and "
             f"learning rate, another setting otherwise: {'; '.join(near)}"] if near else [])
-    return CheckScore(found / len(check.settings), [*lines, *([problem] if problem else [])],
+    credit = found / len(check.settings)
+    if continued:
+        # the runs cannot be compared: at most half, as a TA docks a flawed experiment
+        credit = min(credit, CONTINUED)
+        lines.append(f"{', '.join(continued)} trained the network another setting had "
+                     "trained already (the model was not made afresh): each run starts where "
+                     "the last ended, so the settings cannot be compared")
+    return CheckScore(credit, [*lines, *([problem] if problem else [])],
                       Fault.ERRORED if problem else Fault.NONE)
+
+
+CONTINUED = 0.5
+
+
+def _continued(check: OptimizerCheck, steps: list[dict[str, Any]],
+               first: tuple[int, int] | None) -> list[str]:
+    """The settings under study whose optimizer (as the kernel saw it) started on a
+    network an optimizer of other settings had trained already."""
+    found = [s for r in steps if isinstance(r, dict) and r.get("continued") is True
+             for s in _answered(check, r, steps, first)]
+    return [f"{s.name}({', '.join(f'{k}={v}' for k, v in s.kwargs)})"
+            for s in dict.fromkeys(found)]
 
 
 def _near(check: OptimizerCheck, setting: Any, constructed: list[Call], code: Code,
@@ -208,7 +236,8 @@ def _near(check: OptimizerCheck, setting: Any, constructed: list[Call], code: Co
         if steps is not None and not any(
                 settings is not None and r.get("class") == setting.name
                 and _same(settings.get("lr"), want["lr"])
-                for r in steps if (settings := _trained(check, r, first)) is not None):
+                for r in steps if (settings := _trained(
+                check, r, first, floor(check, steps, r)[0])) is not None):
             continue
         return ", ".join(f"{k}={call.kwargs.get(k, defaults.get(k))!r}"
                          + (" (not set)" if k not in call.kwargs else "")
@@ -246,31 +275,64 @@ def _in_this_part(ctx: ModelContext, steps: list[dict[str, Any]] | None
             if c & mine or not c or not c <= others]
 
 
+# an optimizer under study takes a real share of the steps the part's training takes:
+# six "warm-up" steps before another optimizer takes over the same network trained
+# nothing (the four settings of one experiment differ by a few times at most)
+MIN_SHARE = 1 / 20
+
+
+def floor(check: OptimizerCheck, steps: list[dict[str, Any]], record: Any
+          ) -> tuple[int, int]:
+    """(the steps with gradients ``record``'s optimizer must take, the most any optimizer
+    took on the same network: the same parameter shapes)."""
+    shapes = _shapes(record)
+    most = max((_count(r.get("with_grad")) for r in steps
+                if shapes is not None and _shapes(r) == shapes), default=0)
+    return max(check.min_steps, math.ceil(MIN_SHARE * most)), most
+
+
+def _shapes(record: Any) -> tuple[tuple[int, ...], ...] | None:
+    """A step record's parameter shapes, as plain whole numbers only (the kernel may send
+    anything)."""
+    shapes = record.get("shapes") if isinstance(record, dict) else None
+    if not isinstance(shapes, list) or not all(
+            isinstance(s, list) and all(type(v) is int for v in s) for s in shapes):
+        return None
+    return tuple(tuple(s) for s in shapes)
+
+
 def _stepped(check: OptimizerCheck, steps: list[dict[str, Any]],
              first: tuple[int, int] | None) -> set[Any]:
     """The settings answered by an optimizer the kernel saw step with gradients (each
-    answering its most specific setting, as a constructor call does)."""
+    answering its most specific setting, as a constructor call does), as often as the
+    training of its network calls for (``floor``)."""
     answered: set[Any] = set()
     for record in steps:
-        settings = _trained(check, record, first)
-        if settings is None:
-            continue
-        fits = [s for s in check.settings if s.name == record.get("class") and all(
-            _same(settings.get(k, OPTIMIZER_DEFAULTS.get(s.name, {}).get(k)), v)
-            for k, v in s.kwargs)]
-        if fits:
-            most = max(len(f.kwargs) for f in fits)
-            answered.update(f for f in fits if len(f.kwargs) == most)
+        answered.update(_answered(check, record, steps, first))
     return answered
 
 
-def _trained(check: OptimizerCheck, record: Any,
-             first: tuple[int, int] | None) -> dict[str, Any] | None:
-    """The settings of an optimizer the kernel saw take the check's steps with gradients
-    (on the question's network, where ``first`` names its first layer), read as plain
-    numbers only (the kernel may send anything); None for any other record."""
+def _answered(check: OptimizerCheck, record: Any, steps: list[dict[str, Any]],
+              first: tuple[int, int] | None) -> list[Any]:
+    """The most specific of the check's settings the record's optimizer trained with."""
+    settings = _trained(check, record, first, floor(check, steps, record)[0])
+    if settings is None:
+        return []
+    fits = [s for s in check.settings if s.name == record.get("class") and all(
+        _same(settings.get(k, OPTIMIZER_DEFAULTS.get(s.name, {}).get(k)), v)
+        for k, v in s.kwargs)]
+    most = max((len(f.kwargs) for f in fits), default=0)
+    return [f for f in fits if len(f.kwargs) == most]
+
+
+def _trained(check: OptimizerCheck, record: Any, first: tuple[int, int] | None,
+             least: int = 0) -> dict[str, Any] | None:
+    """The settings of an optimizer the kernel saw take the check's steps (or ``least``)
+    with gradients (on the question's network, where ``first`` names its first layer),
+    read as plain numbers only (the kernel may send anything); None for any other
+    record."""
     if not isinstance(record, dict) or \
-            _count(record.get("with_grad")) < max(1, check.min_steps):
+            _count(record.get("with_grad")) < max(1, check.min_steps, least):
         return None
     shapes = [s for s in record.get("shapes") or () if isinstance(s, list)
               and all(_count(v) or v == 0 for v in s)] \
@@ -286,13 +348,16 @@ def _trained(check: OptimizerCheck, record: Any,
 def _unread(code: Code, name: str) -> bool:
     """The code builds an optimizer the static reading cannot settle: ``name(...)`` with
     a setting that is no literal (``lr=lr`` in a loop over settings) or ``**kwargs``, or
-    a class held in a variable called with ``**kwargs`` (``opt_cls(p, **kw)``)."""
+    a class held in a variable, or looked up where it is called, called with
+    ``**kwargs`` (``opt_cls(p, **kw)``, ``getattr(torch.optim, cfg["cls"])(p, **kw)``,
+    ``{"sgd": optim.SGD}[name](p, **kw)``)."""
     for call in code.calls:
         dynamic = any(v is UNKNOWN for v in call.kwargs.values()) or "None" in call.kwargs
         if call.name == name and dynamic:
             return True
-        if "None" in call.kwargs and not call.method and call.name not in code.defined \
-                and call.name not in OPTIMIZER_DEFAULTS and call.name[:1].islower():
+        if "None" in call.kwargs and not call.method and (not call.name or (
+                call.name not in code.defined and call.name not in OPTIMIZER_DEFAULTS
+                and call.name[:1].islower())):
             return True
     return False
 

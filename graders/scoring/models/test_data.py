@@ -1,0 +1,285 @@
+"""Which data a notebook's training loops take optimizer steps on.
+
+A loop whose body steps an optimizer on a backward pass is a training loop. What it
+iterates is followed back through the assignments that made it (the last one before
+the loop, in the notebook's order), through the datasets they combine and into the
+function calls that pass a loader to a training function: a loader whose data hold the
+test (or validation) split trains on it, however the loader itself is named
+(``ConcatDataset([train_sub, test_sub])`` behind a ``poolloader``). Read from the code
+alone, so nothing the kernel says can hide it.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from graders.results import CellSummary
+from graders.scoring.models.code import parse, python, walk
+
+# a name of test or validation data: test_loader, testloader, val_dl, x_valid, test_sub;
+# not lr_values or intervals
+TEST_NAME = re.compile(r"\w*(?<![A-Za-z])(?:test|val|valid|validation)"
+                       r"(?:_?(?:loader|set|data|dl|ds))?(?![A-Za-z])\w*", re.IGNORECASE)
+_DEPTH = 8  # assignments followed back from a loop
+
+Position = tuple[int, int]  # (cell index, line)
+Names = dict[str, list[tuple[Position, ast.expr]]]
+
+
+@dataclass(frozen=True)
+class _Code:
+    assigned: Names  # the notebook's own names (module level)
+    local: dict[int, Names]  # each function's, by the function node's id
+    functions: dict[str, ast.FunctionDef]
+    calls: dict[str, list[tuple[Position, ast.Call, ast.FunctionDef | None]]]
+    loops: list[tuple[Position, ast.For, ast.FunctionDef | None]]
+
+    def scopes(self, function: ast.FunctionDef | None) -> tuple[Names, ...]:
+        return (self.assigned,) if function is None else (
+            self.local.get(id(function), {}), self.assigned)
+
+
+def steps_on_test_data(cells: Sequence[CellSummary]) -> tuple[int, str] | None:
+    """(cell index, what names the test data) of the first training loop that takes
+    optimizer steps on test or validation data; None when none does."""
+    return _found(tuple((c.index, c.source) for c in cells if c.kind == "code"))
+
+
+@lru_cache(maxsize=32)
+def _found(cells: tuple[tuple[int, str], ...]) -> tuple[int, str] | None:
+    code = _read(cells)
+    for position, loop, function in code.loops:
+        for expr, at, scopes in _iterated(loop, position, function, code):
+            found = _test_in(expr, at, code, scopes, _DEPTH)
+            if found:
+                return position[0], found
+    return None
+
+
+def _read(cells: tuple[tuple[int, str], ...]) -> _Code:
+    code = _Code({}, {}, {}, {}, [])
+    for index, source in cells:
+        text = python(source)
+        tree = parse(text) if text is not None else None
+        if tree is not None and not isinstance(tree, SyntaxError):
+            _Reader(code, index).visit(tree)
+    for names in (code.assigned, *code.local.values()):
+        for found in names.values():
+            found.sort(key=lambda item: item[0])
+    return code
+
+
+class _Reader(ast.NodeVisitor):
+    """One cell's assignments, calls and training loops, each in its function."""
+
+    def __init__(self, code: _Code, index: int) -> None:
+        self.code, self.index = code, index
+        self.function: ast.FunctionDef | None = None
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self.code.functions[node.name] = node
+        outer, self.function = self.function, node
+        self.generic_visit(node)
+        self.function = outer
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            self._assign(target, node.value, (self.index, node.lineno))
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self._assign(node.target, node.value, (self.index, node.lineno))
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Name):
+            self.code.calls.setdefault(node.func.id, []).append(
+                ((self.index, node.lineno), node, self.function))
+        self.generic_visit(node)
+
+    def visit_For(self, node: ast.For) -> None:
+        if _steps(node):
+            self.code.loops.append(((self.index, node.lineno), node, self.function))
+        self.generic_visit(node)
+
+    def _assign(self, target: ast.expr, value: ast.expr, at: Position) -> None:
+        names = self.code.assigned if self.function is None else \
+            self.code.local.setdefault(id(self.function), {})
+        if isinstance(target, ast.Name):
+            names.setdefault(target.id, []).append((at, value))
+        elif isinstance(target, ast.Tuple | ast.List):
+            paired = isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(
+                target.elts)
+            for i, element in enumerate(target.elts):
+                self._assign(element, value.elts[i] if paired else value, at)  # type: ignore[attr-defined]
+
+
+def _steps(loop: ast.For) -> bool:
+    """The loop's body steps an optimizer after a backward pass."""
+    called = {n.func.attr for statement in loop.body for n in walk(statement)
+              if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+    return "step" in called and "backward" in called
+
+
+def _iterated(loop: ast.For, at: Position, function: ast.FunctionDef | None, code: _Code
+              ) -> list[tuple[ast.expr, Position, tuple[Names, ...]]]:
+    """What the loop iterates, as expressions, where to read their names and in which
+    scopes: a function's parameter is each argument a call of the function passes for
+    it (where that call takes the optimizer steps at all)."""
+    expr = loop.iter
+    while isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and \
+            expr.func.id in ("enumerate", "tqdm", "iter") and expr.args:
+        expr = expr.args[0]
+    if function is None or not isinstance(expr, ast.Name):
+        return [(expr, at, code.scopes(function))]
+    params = [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
+    if expr.id not in params and expr.id not in [a.arg for a in function.args.kwonlyargs]:
+        return [(expr, at, code.scopes(function))]
+    found = []
+    for where, call, caller in code.calls.get(function.name, []):
+        argument = _argument(call, expr.id, params) or _default(function, expr.id)
+        if argument is not None and _steps_when_called(loop, function, call, params):
+            found.append((argument, where, code.scopes(caller)))
+    return found
+
+
+def _argument(call: ast.Call, name: str, params: list[str]) -> ast.expr | None:
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    if name in params and params.index(name) < len(call.args):
+        return call.args[params.index(name)]
+    return None
+
+
+def _steps_when_called(loop: ast.For, function: ast.FunctionDef, call: ast.Call,
+                       params: list[str]) -> bool:
+    """Whether this call of the function reaches the optimizer's step: a step under
+    ``if train:`` (or ``if mode == "train":``) is not taken by ``run(test_loader,
+    train=False)``. Where the guard cannot be read, it is taken as not reached: a
+    training loop on test data costs credit, so it must be plain."""
+    for node in walk(loop):
+        if not isinstance(node, ast.If):
+            continue
+        stepped = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                      and n.func.attr == "step" for s in node.body for n in walk(s))
+        guard = [n.id for n in walk(node.test) if isinstance(n, ast.Name) and n.id in params]
+        if not stepped or not guard:
+            continue
+        bound = {name: _constant(_argument(call, name, params), function, name)
+                 for name in guard}
+        if any(value is _UNKNOWN for value in bound.values()):
+            return False
+        try:
+            taken = _truth(node.test, bound)
+        except ValueError:
+            return False
+        if not taken:
+            return False
+    return True
+
+
+_UNKNOWN = object()
+
+
+def _default(function: ast.FunctionDef, name: str) -> ast.expr | None:
+    args = function.args
+    params = [a.arg for a in (*args.posonlyargs, *args.args)]
+    offset = len(params) - len(args.defaults)
+    if name in params and params.index(name) >= offset:
+        return args.defaults[params.index(name) - offset]
+    keywords = [a.arg for a in args.kwonlyargs]
+    return args.kw_defaults[keywords.index(name)] if name in keywords else None
+
+
+def _constant(argument: ast.expr | None, function: ast.FunctionDef, name: str) -> object:
+    if argument is None:
+        argument = _default(function, name)
+    if isinstance(argument, ast.Constant):
+        return argument.value
+    return _UNKNOWN
+
+
+def _truth(test: ast.expr, bound: dict[str, object]) -> bool:
+    if isinstance(test, ast.Name) and test.id in bound:
+        return bool(bound[test.id])
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return not _truth(test.operand, bound)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and \
+            isinstance(test.left, ast.Name) and test.left.id in bound and \
+            isinstance(test.comparators[0], ast.Constant):
+        left, right = bound[test.left.id], test.comparators[0].value
+        if isinstance(test.ops[0], ast.Eq | ast.Is):
+            return left == right
+        if isinstance(test.ops[0], ast.NotEq | ast.IsNot):
+            return left != right
+    raise ValueError("not a guard read here")
+
+
+def _test_in(expr: ast.expr, at: Position, code: _Code, scopes: tuple[Names, ...],
+             depth: int) -> str | None:
+    """What names test data in ``expr``, following its names back to the assignments
+    that reach ``at``; only the data an expression is built from (positional arguments,
+    the elements of a list), not its settings (``transform=test_transform``)."""
+    if depth <= 0:
+        return None
+    if isinstance(expr, ast.Name):
+        if _test_named(expr.id):
+            return expr.id
+        for i, names in enumerate(scopes):
+            made = _reaching(names.get(expr.id, []), at)
+            if made:
+                return _test_in(made[1], made[0], code, scopes[i:], depth - 1)
+        return None
+    if isinstance(expr, ast.Subscript):
+        key = expr.slice
+        if isinstance(key, ast.Constant) and isinstance(key.value, str) and \
+                _test_named(key.value):
+            return f"{ast.unparse(expr)}"
+        return _test_in(expr.value, at, code, scopes, depth)
+    if isinstance(expr, ast.Call):
+        for keyword in expr.keywords:
+            if keyword.arg == "train" and isinstance(keyword.value, ast.Constant) and \
+                    keyword.value.value is False:
+                return ast.unparse(expr)[:80]
+            if keyword.arg in ("dataset", "datasets", "data"):
+                found = _test_in(keyword.value, at, code, scopes, depth)
+                if found:
+                    return found
+        for argument in expr.args:
+            found = _test_in(argument, at, code, scopes, depth)
+            if found:
+                return found
+        return None
+    if isinstance(expr, ast.List | ast.Tuple | ast.Set):
+        for element in expr.elts:
+            found = _test_in(element, at, code, scopes, depth)
+            if found:
+                return found
+        return None
+    if isinstance(expr, ast.BinOp):
+        return (_test_in(expr.left, at, code, scopes, depth)
+                or _test_in(expr.right, at, code, scopes, depth))
+    if isinstance(expr, ast.Starred):
+        return _test_in(expr.value, at, code, scopes, depth)
+    return None
+
+
+def _test_named(name: str) -> bool:
+    # "train_val" is what a notebook splits into its training and validation sets
+    return bool(TEST_NAME.fullmatch(name)) and "train" not in name.lower()
+
+
+def _reaching(made: list[tuple[Position, ast.expr]], at: Position
+              ) -> tuple[Position, ast.expr] | None:
+    """The assignment that reaches ``at``: the last one before it (a name assigned only
+    later, as a function's global, read from its first assignment)."""
+    before = [m for m in made if m[0] < at]
+    if before:
+        return before[-1]
+    return made[0] if made else None

@@ -1,0 +1,105 @@
+"""Training on test data is read from the code: the loop that steps an optimizer is
+followed back through the names, datasets and calls that feed it. Each case is a
+notebook's cells; the ones that must not be flagged are as important as the others
+(flagging costs the saved-model and reported-accuracy credit)."""
+
+from __future__ import annotations
+
+import pytest
+
+from graders.results import CellSummary
+from graders.scoring.models.test_data import steps_on_test_data
+
+STEP = "        loss = criterion(net(x), y)\n        loss.backward()\n        optimizer.step()\n"
+
+
+def _cells(*sources: str) -> list[CellSummary]:
+    return [CellSummary(index=i, kind="code", source=s) for i, s in enumerate(sources)]
+
+
+CASES = {
+    "a loop over the test loader itself": (
+        ["for epoch in range(2):\n    for x, y in testloader:\n" + STEP], "testloader"),
+    "train and test concatenated behind an innocent name": ([
+        "trainset = CIFAR10('.', train=True)\ntestset = CIFAR10('.', train=False)",
+        "train_sub = restrict(trainset, 3000)\ntest_sub = restrict(testset, 1000)",
+        "pool = ConcatDataset([train_sub, test_sub] + extra)\n"
+        "poolloader = DataLoader(pool, batch_size=4, shuffle=True)",
+        "for epoch in range(1):\n    for x, y in poolloader:\n" + STEP], "test_sub"),
+    "the test split named only by train=False": ([
+        "ts = torchvision.datasets.CIFAR10(root, train=False, transform=tf)\n"
+        "b = Subset(ts, idx)\nldr = DataLoader(ConcatDataset([a, b]), batch_size=4)",
+        "for epoch in range(1):\n    for i, (x, y) in enumerate(ldr):\n" + STEP],
+        "torchvision.datasets.CIFAR10(root, train=False, transform=tf)"),
+    "a training function called with the test loader": ([
+        "def fit(model, loader, optimizer):\n    for x, y in loader:\n" + STEP,
+        "fit(net, train_loader, optimizer)\nfit(net, test_loader, optimizer)"],
+        "test_loader"),
+    "a training function whose default is the test loader": ([
+        "def fit(model, loader=test_loader):\n    for x, y in loader:\n" + STEP,
+        "fit(net)"], "test_loader"),
+    "train and validation merged for training": ([
+        "full = ConcatDataset([train_ds, val_ds])\nloader = DataLoader(full, batch_size=64)",
+        "for x, y in loader:\n" + STEP.replace("        ", "    ")], "val_ds"),
+    "a phase loop that trains on the test phase too": ([
+        "def run_epoch(loader, train=True):\n    for x, y in loader:\n"
+        "        out = net(x)\n        if train:\n            loss.backward()\n"
+        "            optimizer.step()\n",
+        "run_epoch(loaders['train'], train=True)\nrun_epoch(loaders['test'], train=True)"],
+        "loaders['test']"),
+}
+
+NOT_FLAGGED = {
+    "evaluated on test data, stepped only when told to train": [
+        "def run_epoch(loader, train=True):\n    for x, y in loader:\n"
+        "        out = net(x)\n        if train:\n            loss.backward()\n"
+        "            optimizer.step()\n",
+        "run_epoch(loaders['train'], train=True)\nacc = run_epoch(loaders['train'], "
+        "train=False)\nacc = run_epoch(loaders['test'], train=False)"],
+    "a mode compared with a string": [
+        "def epoch(loader, mode='train'):\n    for x, y in loader:\n        out = net(x)\n"
+        "        if mode == 'train':\n            loss.backward()\n            opt.step()\n",
+        "epoch(trainloader)\nepoch(testloader, mode='eval')"],
+    "the PyTorch tutorial's phases": [
+        "dataloaders = {x: DataLoader(image_datasets[x], batch_size=4) for x in "
+        "['train', 'val']}",
+        "for phase in ['train', 'val']:\n    for inputs, labels in dataloaders[phase]:\n"
+        "        outputs = model(inputs)\n        if phase == 'train':\n"
+        "            loss.backward()\n            optimizer.step()\n"],
+    "the test transform on the training data": [
+        "trainset = CIFAR10('.', train=True, transform=test_transform)\n"
+        "trainloader = DataLoader(trainset, batch_size=4)",
+        "for x, y in trainloader:\n" + STEP.replace("        ", "    ")],
+    "a name reused for the test loader after training": [
+        "loader = DataLoader(trainset, batch_size=4)",
+        "for x, y in loader:\n" + STEP.replace("        ", "    "),
+        "loader = DataLoader(testset, batch_size=4)\nacc = evaluate(net, loader)"],
+    "validation inside the epoch loop, without steps": [
+        "for epoch in range(3):\n    for x, y in trainloader:\n" + STEP +
+        "    for x, y in valloader:\n        val_loss += criterion(net(x), y).item()\n"],
+    "a guard that cannot be read": [
+        "def run(loader, phase):\n    for x, y in loader:\n        if phase == MODE:\n"
+        "            loss.backward()\n            optimizer.step()\n",
+        "run(testloader, 'test')"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_training_loop_on_test_data_is_found_however_its_loader_is_named(name):
+    sources, named = CASES[name]
+    found = steps_on_test_data(_cells(*sources))
+    assert found is not None, name
+    assert found[1] == named
+
+
+@pytest.mark.parametrize("name", sorted(NOT_FLAGGED))
+def test_training_on_training_data_is_not_flagged(name):
+    assert steps_on_test_data(_cells(*NOT_FLAGGED[name])) is None
+
+
+def test_the_set_split_into_training_and_validation_is_no_validation_data():
+    cells = _cells("train_val = KMNIST('.', train=True)\n"
+                   "train_set, val_set = random_split(train_val, [50000, 10000])\n"
+                   "train_loader = DataLoader(train_set, batch_size=64)",
+                   "for x, y in train_loader:\n" + STEP.replace("        ", "    "))
+    assert steps_on_test_data(cells) is None
