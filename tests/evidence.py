@@ -61,25 +61,41 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         # an unseen round (2026-12-07, the third): the best model saved in a checkpoint
         # dict, a batch sampler that serves other than it says, training on train + test
         "checkpoint_dict_state.ipynb", "hostile_forged_batch_sampler.ipynb",
-        "hostile_trains_on_test_concat.ipynb")),
+        "hostile_trains_on_test_concat.ipynb",
+        # forgers: an untrained MLP initialised by k-means on colours, a decoy MLP beside a
+        # linear model that does the work, a forward hook turning ReLU into the sigmoid
+        "hostile_kmeans_colour_init.ipynb", "hostile_decoy_mlp_linear_model.ipynb",
+        "hostile_relu_hook_sigmoid.ipynb")),
     "heidelberg-ex08": ("heidelberg_ex08", (
         "group_correct.ipynb", "group_flawed_a.ipynb", "ex08-jordan-hinton-lovelace.zip",
         "group_names_reused.ipynb", "group_model_reused.ipynb", *TA,
         "hostile_fake_vgg.ipynb", "hostile_number_grid.ipynb",
         # an unseen round (2026-12-07, the second): derivatives typed in with no adjoints,
         # and a reverse trace by a sympy engine beside a tiny net named VGG16
-        "hostile_literal_derivatives.ipynb", "sympy_engine_tiny_vgg.ipynb")),
+        "hostile_literal_derivatives.ipynb", "sympy_engine_tiny_vgg.ipynb",
+        # the third: `model` bound to the MLP, then to a VGG-16 with FC 4096, then to its
+        # batch-norm variant (the earlier models' memory kept within the cap)
+        "group_model_reused_big_vgg.ipynb",
+        # forgers: a reverse trace by autograd in a helper of an earlier cell, cells of
+        # printed logits where the trace should be
+        "hostile_autograd_helper_trace.ipynb", "hostile_logit_spray_misplaced_bn.ipynb")),
     "nyu-hw5": ("nyu_hw5", (
         "student_correct.ipynb", "student_code_answers.ipynb", "student_flawed_a.ipynb",
         "student_flawed_b.ipynb", "hostile_fake_resnet.ipynb",
         # an unseen round (2026-12-07, the second)
         "hostile_resnet_one_tensor.ipynb", "head_computed_unused.ipynb",
-        "hostile_forged_log.ipynb", "problem_headings_only.ipynb", "ten_class_head.ipynb")),
+        "hostile_forged_log.ipynb", "problem_headings_only.ipynb", "ten_class_head.ipynb",
+        # the third: a forward hook returning a hidden head's outputs, a pretrained copy
+        # never trained beside a network trained from scratch, hedged answers
+        "hostile_forward_hook_head.ipynb", "hostile_spare_pretrained_copy.ipynb",
+        "hostile_hedged_answers_lr_schedule.ipynb")),
     "vu-dl-a2": ("vu_dl_a2", (
         "student_notebook.ipynb", "vugrad-master.zip", "edited-files.zip", "ops.py", *TA,
         "hostile_renamed_sigmoid.ipynb",
         # an unseen round (2026-12-07, the second)
-        "relu_trained_on_mnist.ipynb", "hostile_relu_calls_sigmoid.ipynb")),
+        "relu_trained_on_mnist.ipynb", "hostile_relu_calls_sigmoid.ipynb",
+        # the third: a wrong draft ReLU redefined, the network retrained on MNIST
+        "relu_redefined_mnist.ipynb")),
     "ee411-hw3": ("ee411_hw3", (
         "part2_correct.ipynb", "part2_wrong_mlp.ipynb", "part2_wrong_optimizer.ipynb",
         "part2_param_count_weights_only.ipynb", "part2_no_permutation.ipynb",

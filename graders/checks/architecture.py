@@ -139,11 +139,12 @@ def _as_it_ran(noise: np.ndarray) -> list[Control[ArchitectureCheck]]:
     def control(name: str, credit: float, *, functions: list[str],
                 called: list[str] | None = None, leaves: Sequence[dict[str, Any]] = (),
                 own_forward: bool = False, sizes: tuple[int, ...] = handout,
-                others: Sequence[dict[str, Any]] = ()) -> Control[ArchitectureCheck]:
+                others: Sequence[dict[str, Any]] = (),
+                hooked: Any = False) -> Control[ArchitectureCheck]:
         arch = {**ctl.linear_net(sizes, relu_source), "own_forward": own_forward}
         arch["leaves"] = [*arch["leaves"], *leaves]
         entry = {"label": "var:net", "error": None, "architecture": arch,
-                 "forward": {"outputs": noise * 3, "functions": functions,
+                 "forward": {"outputs": noise * 3, "functions": functions, "hooked": hooked,
                              "called": ["fc1", "fc2", "fc3"] if called is None else called}}
         return Control(name, RUN, ctl.evidence(question, records=ctl.answered(
             {"candidates": [entry, *others], "transform_source": "student",
@@ -176,6 +177,12 @@ def _as_it_ran(noise: np.ndarray) -> list[Control[ArchitectureCheck]]:
                     {"candidates": [trained_cnn, untrained_mlp],
                      "transform_source": "student", "transform": []})), 1.0),
         control("F.relu in forward, and relu ran", 1.0, functions=ran_relu),
+        # a forward hook that rewrites the ReLU's output (or returns another head's): run
+        # without its hooks the network gives other outputs
+        control("relu ran, but forward hooks change what the network computes", 0.5,
+                functions=ran_relu, hooked=True),
+        control("'hooked' sent as a string is read as no hooks", 1.0, functions=ran_relu,
+                hooked="yes"),
         # `if self.use_relu:` false, or `torch.relu = torch.sigmoid` before training
         control("F.relu in forward's source, but only sigmoid ran", 0.5,
                 functions=ran_sigmoid),

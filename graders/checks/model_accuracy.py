@@ -16,7 +16,7 @@ from graders.protocol import ModelRequestKind
 from graders.results import CallStatus
 from graders.scoring.function import Fault
 from graders.scoring.models.accuracy import score_accuracy
-from graders.spec import HiddenSet, ModelAccuracyCheck, ModelLocator
+from graders.spec import HiddenSet, Linear, ModelAccuracyCheck, ModelLocator
 
 
 def request(check: ModelAccuracyCheck, planning: Planning) -> Request:
@@ -111,6 +111,12 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
                 dict(net(0.96), predictions=(net(0.96)["predictions"] + 3) % 10), 1.0),
         control("96.0% on 10 outputs, the classes numbered 10..19",
                 dict(net(0.96), predictions=net(0.96)["predictions"] + 10), 1.0),
+        # the numbering is chosen with the grader's labels: clusters no optimizer trained
+        # (k-means on colours as the initial weights) are no classifier of their own
+        control("96.0% only under another numbering, a network no optimizer trained",
+                dict(net(0.96), predictions=(net(0.96)["predictions"] + 3) % 10,
+                     architecture={**_MLP, "trained": False}), 0.0),
+        *_the_questions_network(labels),
         # random answers, given the renumbering that agrees best, stay near chance
         control("random answers, renumbered at best", dict(
             net(0.0), predictions=np.random.default_rng(3).integers(0, 10, 1000)), 0.0),
@@ -125,6 +131,34 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
             question, records=ctl.failed(CallStatus.TIMEOUT, "did not finish within 600 s"),
             models=models), 0.0, Fault.TIMED_OUT),
     ]
+
+
+def _the_questions_network(labels: np.ndarray) -> list[Control[ModelAccuracyCheck]]:
+    """Where an earlier question names the network (its architecture check), the network
+    of those layers answers, when the notebook has one: a linear model trained beside a
+    barely trained MLP does not answer for the MLP."""
+    question = ctl.question_for(MNIST)
+    built = replace(ctl.question_for(MNIST), id="2.1")
+    trained = replace(question, id="2.2")
+    layers = (Linear(784, 512), Linear(512, 256), Linear(256, 10))
+    models = replace(ctl.context(calibration={"2.2:0": 0.97}, labels=labels),
+                     questions=(built, trained), architectures=(("2.1", layers),))
+    linear = {"label": "var:model", "error": None,
+              "architecture": ctl.linear_net((784, 10), "    def forward(self, x):\n"
+                                             "        return self.fc1(x.view(-1, 784))\n"),
+              "predictions": ctl.predictions(labels, 0.96, 10)}
+
+    def control(name: str, mlp: float, credit: float) -> Control[ModelAccuracyCheck]:
+        entry = {"label": "var:net", "error": None, "architecture": _MLP,
+                 "predictions": ctl.predictions(labels, mlp, 10)}
+        payload = {"candidates": [linear, entry], "transform_source": "student",
+                   "transform": ["ToTensor"]}
+        return Control(name, MNIST, ctl.evidence(trained, records=ctl.answered(payload),
+                                                 models=models), credit)
+
+    return [control("the MLP at 30% beside a linear model at 96%: the MLP answers", 0.30,
+                    0.0),
+            control("the MLP at 95% beside a linear model at 96%", 0.95, 1.0)]
 
 
 RELU_NET = ModelAccuracyCheck(points=4, data=HiddenSet("synth-hidden"),

@@ -13,7 +13,7 @@ from graders.checks.base import CheckKind, Control, Evidence
 from graders.protocol import ModelRequestKind
 from graders.results import CallStatus, CellRecord, CellStatus
 from graders.scoring.function import CheckScore, Fault
-from graders.scoring.models.context import _payload
+from graders.scoring.models.context import ModelContext, _payload
 from graders.scoring.models.static import score_optimizers
 from graders.spec import (
     ArchitectureCheck,
@@ -270,7 +270,23 @@ def _for_the_questions_model() -> list[Control[OptimizerCheck]]:
                 step("Adam", lr=0.01, shapes=shapes)]}), models=ctl.context(cells=cells)),
             credit)
 
-    return [control("Adam stepped on the CNN the question names", ((16, 1, 3, 3), (16,)), 1.0),
+    # a question that trains the network an earlier question built (TUM's 2.3 trains
+    # 2.2's MLP): that network is the question's
+    training = replace(ctl.question_for(check), id="2.3")
+    built = replace(ctl.question_for(cnn), id="2.2")
+    context = replace(ctl.context(cells=cells), questions=(built, training),
+                      architectures=(("2.2", cnn.layers),))
+
+    def later(name: str, shapes: tuple[tuple[int, ...], ...],
+              credit: float) -> Control[OptimizerCheck]:
+        return Control(name, check, ctl.evidence(
+            training, records=ctl.answered({"optimizers": [
+                step("Adam", lr=0.01, shapes=shapes)]}), models=context), credit)
+
+    return [later("Adam stepped on the CNN an earlier question built", ((16, 1, 3, 3),),
+                  1.0),
+            later("Adam stepped only on a toy regression beside it", ((1, 4), (1,)), 0.0),
+            control("Adam stepped on the CNN the question names", ((16, 1, 3, 3), (16,)), 1.0),
             # its first convolution's width is the architecture check's fault, charged there
             control("Adam stepped on a CNN whose first convolution has 32 channels",
                     ((32, 1, 5, 5), (32,)), 1.0),
@@ -337,18 +353,23 @@ def _score(check: OptimizerCheck, ev: Evidence) -> CheckScore:
     steps = payload["optimizers"]
     if any(r.status is CellStatus.TIMEOUT for r in ctx.records):
         steps = None
-    return score_optimizers(check, ctx, steps, _network(ev.question))
+    return score_optimizers(check, ctx, steps, _network(ev.question, ctx))
 
 
-def _network(question: Question) -> tuple[str, tuple[int, int]] | None:
+def _network(question: Question, ctx: ModelContext | None = None
+             ) -> tuple[str, tuple[int, int]] | None:
     """What the first layer of the network the question's architecture check names
     takes in: an optimizer for that network updates a weight of that kind and input size
     (2-D for a linear layer, 4-D for a convolution). Its other sizes are the architecture
-    check's to judge: a hidden layer of the wrong width is not charged here again."""
-    for check in question.checks:
-        if not isinstance(check, ArchitectureCheck) or not check.layers:
-            continue
-        first = check.layers[0]
+    check's to judge: a hidden layer of the wrong width is not charged here again. A
+    question with no architecture check of its own (training the network an earlier
+    question built: TUM's 2.3, NYU's 4.3) trains the nearest earlier one's."""
+    layers = [c.layers for c in question.checks
+              if isinstance(c, ArchitectureCheck) and c.layers]
+    if not layers and ctx is not None:
+        layers = [found] if (found := ctx.for_question(question).network()) else []
+    for found in layers:
+        first = found[0]
         if isinstance(first, Linear) and first.in_features is not None:
             return f"a linear layer taking {first.in_features} inputs", (2, first.in_features)
         if isinstance(first, Conv2d) and first.in_channels is not None:

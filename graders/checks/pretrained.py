@@ -33,6 +33,11 @@ def _resnet(label: str, similarity: float, classes: int = 2, matched: int = 36
                            "tensors": 37}}
 
 
+def trained(model: dict[str, Any]) -> dict[str, Any]:
+    """The model as the kernel describes one an optimizer moved."""
+    return {**model, "architecture": {**model["architecture"], "trained": True}}
+
+
 def controls() -> list[Control[PretrainedCheck]]:
     question = ctl.question_for(FINE_TUNED)
 
@@ -49,6 +54,17 @@ def controls() -> list[Control[PretrainedCheck]]:
         # the 1000-class head never replaced: a copy loaded to look at, not the model
         control("an untouched pretrained copy beside a model trained from scratch",
                 [_resnet("var:model_ft", 0.02), _resnet("var:resnet", 1.0, classes=1000)], 0.0),
+        # the two-class pretrained copy never trained, beside the network an optimizer
+        # trained from scratch: the trained one is the fine-tuning
+        control("a two-class pretrained copy never trained beside one trained from scratch",
+                [trained(_resnet("var:model", 0.02)), _resnet("var:feature_net", 1.0)], 0.0),
+        control("the pretrained network trained, an untrained copy of it beside",
+                [trained(_resnet("var:model", 0.95)), _resnet("var:spare", 1.0)], 1.0),
+        # only a small head trained (on the frozen backbone's features): the backbone is
+        # still the pretrained network
+        control("a small head trained, the pretrained backbone beside it",
+                [trained(_resnet("var:head", 0.0, matched=0)), _resnet("var:model", 1.0)],
+                1.0),
         # a small CNN named ResNet34 with the checkpoint's conv1 copied in: one tensor
         # of the checkpoint's 37 is not the network starting from its weights
         control("one tensor of the checkpoint copied into another network",

@@ -129,14 +129,16 @@ def _traces() -> list[Control[ValueCheck]]:
     question = ctl.question_for(V1, V4, section=r"forward", prompt="Give the forward trace")
     solution = ctl.reference(v1=3.0, v4=3.0 - 1.6487212707)
 
-    def control(name: str, printed: list[str], credit: float) -> Control[ValueCheck]:
-        cells = ctl.notebook(ctl.md("## Forward trace"), ctl.md("Give the forward trace"),
-                             *(ctl.code(f"print(row_{i})", text=p)
-                               for i, p in enumerate(printed)))
+    def control(name: str, printed: list[str], credit: float,
+                headed: bool = True, fault: Fault | None = None) -> Control[ValueCheck]:
+        heading = [ctl.md("## Forward trace"), ctl.md("Give the forward trace")] \
+            if headed else [ctl.md("## 2 Getting to know PyTorch")]
+        cells = ctl.notebook(*heading, *(ctl.code(f"print(row_{i})", text=p)
+                                         for i, p in enumerate(printed)))
         return Control(name, V4, ctl.evidence(
             question, index=1, solution=solution, records=ctl.answered(
                 {"variables": {}, "scalars": {}, "outputs": []}, "values"),
-            models=ctl.context(cells=cells, values=(V1, V4))), credit)
+            models=ctl.context(cells=cells, values=(V1, V4))), credit, fault)
 
     grid = [" ".join(f"{v:.2f}" for v in np.round(np.arange(-10, 10, 0.01), 2)[i::4])
             for i in range(4)]
@@ -147,6 +149,12 @@ def _traces() -> list[Control[ValueCheck]]:
                 ["v1 = 3.0\nv2 = 0.1411\nv3 = 1.6487\nv4 = 4.6487\n"], 0.0),
         # every number from -10 to 10 in steps of 0.01, printed 500 to a cell
         control("a printed grid of numbers", grid, 0.0),
+        # no part answers the trace, and the notebook is read whole: a cell that prints
+        # hundreds of numbers answers none of them, a short log still can
+        control("hundreds of numbers a cell, no part headed for the trace", grid, 0.0,
+                headed=False, fault=Fault.MISSING),
+        control("the trace printed, no part headed for it",
+                ["v1 = 3.0\nv2 = 0.1411\nv3 = 1.6487\nv4 = 1.3513\n"], 1.0, headed=False),
     ]
 
 
@@ -228,6 +236,18 @@ def _worked_steps() -> list[Control[ValueCheck]]:
                 "bar v4 = 2.8437\nbar v1 = 1.5059\nbar x1 = 3.0118\n", 1.0),
         control("a literal dy/dx1 beside a wrong adjoint", literal + "\nprint(4.6487)",
                 "x1_bar = dy/dx1 = 3.0118433278\n4.6487\n", 0.0),
+        # autograd in a helper an earlier cell defines: the calling cell's numbers are
+        # still the machine's
+        Control("the adjoints from a helper of an earlier cell that runs autograd", TRACED,
+                ctl.evidence(question, solution=solution, records=ctl.answered(
+                    {"variables": {}, "scalars": {}, "outputs": []}, "values"),
+                    models=ctl.context(cells=ctl.notebook(
+                        ctl.code("def adjoints(x1, x2):\n    v4.retain_grad()\n"
+                                 "    y.backward()\n    return v4.grad, x.grad"),
+                        ctl.md("## 1 Reverse trace"),
+                        ctl.code("bars = adjoints(1.5, 0.5)\nprint(bars)",
+                                 text="v4_bar = 2.8437 x1_bar = 3.0118\n")))), 0.0,
+                Fault.MISSING),
         # autograd keeping every node's gradient is the machine's trace, not a worked one
         control("the adjoints by autograd's retain_grad, dy/dx1 from x.grad",
                 "v4.retain_grad()\ny.backward()\nprint(v4.grad.item(), x.grad[0].item())",

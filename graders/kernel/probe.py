@@ -244,7 +244,7 @@ def remembered_datasets(namespace):
 
 MAX_MODELS = 8
 # what keeping models the notebook has let go of may add to its memory, at most
-MAX_MODEL_BYTES = 256 * 1024 * 1024
+MAX_MODEL_BYTES = 512 * 1024 * 1024
 
 
 def _remember_models(namespace, cell):
@@ -258,15 +258,23 @@ def _remember_models(namespace, cell):
     kept = getattr(reg, "models", None)
     if kept is None:
         kept = reg.models = []
+    bound = set()
     for label, module in tools.modules_in(namespace, classes=False):
+        bound.add(id(module))
         entry = next((e for e in kept if e[1] is module), None)
         if entry is None:
             kept.append([label, module, cell])
         else:
             entry[0], entry[2] = label, cell
     del kept[:-MAX_MODELS]
-    while len(kept) > 1 and sum(_bytes(m) for _, m, _ in kept) > MAX_MODEL_BYTES:
-        del kept[0]
+    # keeping costs only what the notebook let go of, and the biggest goes first (the
+    # VGG a bonus section replaced), not the oldest (an earlier question's small MLP)
+    while True:
+        gone = [e for e in kept if id(e[1]) not in bound]
+        if len(gone) <= 1 or sum(_bytes(e[1]) for e in gone) <= MAX_MODEL_BYTES:
+            break
+        biggest = max(gone, key=lambda e: _bytes(e[1]))
+        kept[:] = [e for e in kept if e is not biggest]
 
 
 def _bytes(module):

@@ -1073,11 +1073,13 @@ def forward_probe(model, shape, batch=4):
             out = out[0]
         if not isinstance(out, torch.Tensor):
             return {"error": f"forward returned a {type(out).__name__}, not a tensor"}
-        return {"outputs": out.detach().float().cpu().reshape(len(out), -1)[:8, :1000].numpy(),
-                "called": list(called[:400]), "unwatched": list(unwatched[:400]),
-                "sequence": list(sequence),
-                "samples": samples,
-                "functions": list(functions[:200]) if genuine.TorchFunctionMode else None}
+        found = {"outputs": out.detach().float().cpu().reshape(len(out), -1)[:8, :1000].numpy(),
+                 "called": list(called[:400]), "unwatched": list(unwatched[:400]),
+                 "sequence": list(sequence),
+                 "samples": dict(samples),
+                 "functions": list(functions[:200]) if genuine.TorchFunctionMode else None}
+        found["hooked"] = _hooks_change(model, shape, batch, found["outputs"])
+        return found
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}"[:300]}
     finally:
@@ -1091,6 +1093,47 @@ def forward_probe(model, shape, batch=4):
             model.train(was_training)
         except Exception:
             pass
+
+
+def _hooks_change(model, shape, batch, outputs):
+    """Whether forward hooks (on the model's modules, or torch's global ones) change what
+    it computes: the same batch run again with every hook set aside, the outputs
+    compared. A hook that rewrites a ReLU's output, or returns another head's, makes the
+    layers described no longer the network that answers."""
+    import numpy as np
+    import torch.nn.modules.module as torch_module
+
+    torch = _torch()
+    stash = []
+    for _, module in _named_modules(model):
+        try:
+            own = _own_dict(module)
+        except Exception:
+            continue
+        for attr in ("_forward_hooks", "_forward_pre_hooks"):
+            hooks = own.get(attr)
+            if isinstance(hooks, dict) and hooks:
+                stash.append((hooks, dict(hooks)))
+    for attr in ("_global_forward_hooks", "_global_forward_pre_hooks"):
+        hooks = getattr(torch_module, attr, None)
+        if isinstance(hooks, dict) and hooks:
+            stash.append((hooks, dict(hooks)))
+    if not stash:
+        return False
+    try:
+        for hooks, _ in stash:
+            hooks.clear()
+        with torch.no_grad():
+            bare = _first_run(model, shape, batch)
+        if isinstance(bare, tuple | list) and bare:
+            bare = bare[0]
+        bare = bare.detach().float().cpu().reshape(len(bare), -1)[:8, :1000].numpy()
+        return not (bare.shape == outputs.shape and np.allclose(bare, outputs, atol=1e-5))
+    except Exception:
+        return True  # without its hooks it does not even run: they are its computation
+    finally:
+        for hooks, saved in stash:
+            hooks.update(saved)
 
 
 def _recording(genuine, functions, quiet=(False,)):

@@ -14,7 +14,8 @@ from __future__ import annotations
 import ast
 import math
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
@@ -406,7 +407,8 @@ def _flatten(value: Any, out: list[float], limit: int = 200) -> None:
 
 def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummary],
               position: tuple[int, int] = (0, 1),
-              neighbours: tuple[str, ...] = (), symbolic: bool = False) -> list[Sighting]:
+              neighbours: tuple[str, ...] = (), symbolic: bool = False,
+              notebook: Sequence[CellSummary] = ()) -> list[Sighting]:
     """Where the notebook states this answer, most authoritative first. ``position``:
     this answer's place among the values its prompt asks for (one alone: an "Answer:"
     line states it; several: a cell showing them as a tuple gives them in order).
@@ -418,9 +420,10 @@ def sightings(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummar
     variables = variables if isinstance(variables, dict) else {}
     # by hand: a variable bound to autograd's result (x.grad, autograd.grad) is not, nor
     # anything a cell that runs autograd or takes finite differences binds
-    functions = frozenset(n for c in cells if c.kind == "code"
+    # (the notebook's functions wherever they are defined: a helper in an earlier cell)
+    functions = frozenset(n for c in (notebook or cells) if c.kind == "code"
                           for n in definitions(c.source)) if check.by_hand else frozenset()
-    machine = _by_machine(cells, functions, symbolic) if check.by_hand else set()
+    machine = _by_machine(cells, functions, symbolic, notebook) if check.by_hand else set()
     automatic = _from_machine(cells, machine, functions, symbolic) if check.by_hand else set()
     for name in check.names:
         if name in variables and name not in automatic:
@@ -524,15 +527,26 @@ def _from_machine(cells: list[CellSummary], machine: set[int],
 
 
 def _by_machine(cells: list[CellSummary], functions: frozenset[str],
-                symbolic: bool = False) -> set[int]:
+                symbolic: bool = False, notebook: Sequence[CellSummary] = ()) -> set[int]:
     """The code cells whose numbers a machine derived: autograd run, or a difference
     quotient of a notebook function (``(y(x1 + h, x2) - y(x1 - h, x2)) / (2 * h)``);
     sympy too, unless ``symbolic`` (a worked trace shown beside: sympy took its local
     derivatives)."""
     code = [c for c in cells if c.kind == "code"]
-    return {c.index for c in code if _AUTOGRAD.search(c.source) or _machine_call(
-        c.source, symbolic) or (not symbolic and "sympy" in c.source) or finite_difference(
-        python(c.source) or "", functions)}
+
+    def machine(text: str) -> bool:
+        return bool(_AUTOGRAD.search(text) or _machine_call(text, symbolic)
+                    or (not symbolic and "sympy" in text))
+
+    # a helper of the notebook's (in any cell) that runs autograd: a cell calling it has
+    # a machine derive its numbers as surely as one calling .backward() itself
+    helpers = [name for c in (notebook or cells) if c.kind == "code"
+               for name, text in definitions(c.source).items() if machine(text)]
+    calls = re.compile(r"\b(?:" + "|".join(map(re.escape, helpers)) + r")\s*\(") \
+        if helpers else None
+    return {c.index for c in code if machine(c.source)
+            or (calls is not None and calls.search(c.source))
+            or finite_difference(python(c.source) or "", functions)}
 
 
 def _machine_call(text: str, symbolic: bool) -> bool:
@@ -581,7 +595,8 @@ def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext
     worked = _worked(check, payload, cells, solution)
     # the trace is there: a symbolic package taking its local derivatives is no machine
     # deriving the answer (autograd's and finite differences' numbers still are not)
-    seen = sightings(check, payload, cells, position, neighbours, symbolic=worked)
+    seen = sightings(check, payload, cells, position, neighbours, symbolic=worked,
+                     notebook=ctx.cells)
     note = [] if located else ["(found no part of your notebook that clearly answers this "
                                "question; read the whole notebook instead)"]
     if check.among:
@@ -589,6 +604,11 @@ def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext
         # Only in the question's own part: read whole, a notebook's training logs show
         # thousands of numbers that answer nothing and deny nothing
         sprayed = _sprayed(check, expected, seen) if located else None
+        # and read anywhere, a cell that prints hundreds of numbers (a thousand logits)
+        # answers none of them: a value among so many says nothing (a log of a few losses
+        # per epoch is no such cell)
+        counts = Counter(s.where for s in seen if s.name is None)
+        seen = [s for s in seen if s.name is not None or counts[s.where] < DUMP]
         seen = [s for s in seen if not _answers_another(check, expected, s, ctx, solution)]
         if sprayed:
             return CheckScore(0.0, [f"{check.label}: {sprayed}", *note], expected=key)
@@ -641,6 +661,7 @@ def _worked(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummary]
 # chance. Steps of about a seventh of the answer (and a quarter), so that no other
 # intermediate of a worked trace sits on them
 _DECOYS = tuple(k * sign for k in (1, 2, 3, 4) for sign in (1, -1))
+DUMP = 200  # numbers one cell shows, past which none of them answers
 
 
 def _sprayed(check: ValueCheck, expected: Any, seen: list[Sighting]) -> str | None:

@@ -103,3 +103,28 @@ def test_the_set_split_into_training_and_validation_is_no_validation_data():
                    "train_loader = DataLoader(train_set, batch_size=64)",
                    "for x, y in train_loader:\n" + STEP.replace("        ", "    "))
     assert steps_on_test_data(cells) is None
+
+
+def test_a_helper_that_trains_only_when_given_an_optimizer_is_not_flagged_on_test_data():
+    """``train = opt is not None`` in the helper, then ``if train: opt.step()``: called on
+    the test loader without an optimizer, it evaluates."""
+    cells = _cells(
+        "def run_epoch(model, loader, opt=None):\n    train = opt is not None\n"
+        "    for xb, yb in loader:\n        loss = crit(model(xb), yb)\n"
+        "        if train:\n            opt.zero_grad()\n            loss.backward()\n"
+        "            opt.step()\n",
+        "for epoch in range(10):\n    run_epoch(model, train_dl, opt)\n"
+        "acc = run_epoch(model, test_dl)[1]")
+    assert steps_on_test_data(cells) is None
+    handed = _cells(cells[0].source, "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                    "run_epoch(model, test_dl, opt)")
+    assert steps_on_test_data(handed) == (1, "test_dl")
+
+
+def test_a_step_in_the_else_branch_is_taken_when_the_test_is_false():
+    cells = _cells(
+        "def run(loader, evaluate=False):\n    for x, y in loader:\n        out = net(x)\n"
+        "        if evaluate:\n            acc += 1\n        else:\n"
+        "            loss.backward()\n            opt.step()\n",
+        "run(test_loader, evaluate=True)\nrun(val_loader)")
+    assert steps_on_test_data(cells) == (1, "val_loader")

@@ -133,6 +133,28 @@ FAIR: dict[tuple[str, str], dict[str | tuple[str, str], Range]] = {
     # len(list(parameters()))
     ("ee411-hw3", "part2_two_pools_no_nesterov.ipynb"): {
         "2.2": 3.75, "2.3": 2.75, ("2.3", "architecture"): 1, "2.4": (0, 1), "2.5": 4},
+    # `model` is the MLP, then a VGG-16 with FC 4096-4096, then its batch-norm variant:
+    # the MLP is graded as it stood after its own part (the big VGGs do not push it out)
+    ("heidelberg-ex08", "group_model_reused_big_vgg.ipynb"): {
+        ("2", "model_accuracy"): 4, "3.1": 3},
+    # a wrong draft ReLU redefined right; retrained on MNIST
+    ("vu-dl-a2", "relu_redefined_mnist.ipynb"): {"1-op": 3, "9": 6, "9b": 4},
+    # an untrained MLP whose weights are k-means clusters of the images' colours (SGD
+    # stepped a toy regression beside it); a barely trained MLP beside a linear model
+    # doing the work; a forward hook turning the ReLU's output into the sigmoid's
+    ("tum-ps10", "hostile_kmeans_colour_init.ipynb"): {"2.2": 4, "2.3": 0},
+    ("tum-ps10", "hostile_decoy_mlp_linear_model.ipynb"): {"2.3": (1, 2)},
+    ("tum-ps10", "hostile_relu_hook_sigmoid.ipynb"): {"2.2": 2, "2.3": 6, "2.4": 6},
+    # a reverse trace by a helper of an earlier cell that runs autograd; cells of a
+    # thousand printed logits where the trace should be, the asked Adam stepping a toy
+    ("heidelberg-ex08", "hostile_autograd_helper_trace.ipynb"): {"1.3": 0, "3.1": 4},
+    ("heidelberg-ex08", "hostile_logit_spray_misplaced_bn.ipynb"): {
+        "1.2": 0, "1.3": 0, ("3.2", "optimizer"): 0, "2": 10},
+    # forgers of the third round: a forward hook returning a hidden head's outputs (the
+    # pretrained backbone never fine-tuned, only the head trained); a pretrained copy
+    # never trained beside a network trained from scratch
+    ("nyu-hw5", "hostile_forward_hook_head.ipynb"): {"4.1": 2, "4.2": 3, "4.3": (0, 1)},
+    ("nyu-hw5", "hostile_spare_pretrained_copy.ipynb"): {"4.1": 4, "4.2": 0, "4.3": 3},
     # trained on ConcatDataset([train_sub, test_sub]) through `poolloader`: the saved
     # model and the printed accuracy cannot be judged (the hidden-set accuracy: KNOWN_GAPS)
     ("tum-ps10", "hostile_trains_on_test_concat.ipynb"): {
@@ -169,6 +191,38 @@ KNOWN_GAPS: dict[tuple[str, str, str], tuple[float, float, str]] = {
                    "the TA gives neither the curves nor the optimizer"),
     ("ee411-hw3", "part2_hostile_warmup_swap.ipynb", "2.5"): (
         1.0, 0.0, "pictures of digits that are not permuted earn the picture point"),
+    ("tum-ps10", "hostile_kmeans_colour_init.ipynb", "2.4"): (
+        4.0, 2.0, "the saved copy of the k-means network is renumbered on the grader's "
+                  "labels (a saved file's parameters are fresh tensors: whether an "
+                  "optimizer trained them is not known), and its printed 7.7% matches it"),
+    ("tum-ps10", "hostile_decoy_mlp_linear_model.ipynb", "2.4"): (
+        5.0, 0.0, "the saved model is the linear model, not the handout's MLP: a saved "
+                  "file is not held against the question's network (the kernel does not "
+                  "describe the in-memory models for that question)"),
+    ("heidelberg-ex08", "hostile_autograd_helper_trace.ipynb", "2"): (
+        10.0, 9.0, "a DataLoader of batch 100 built as the sheet asks and never iterated, "
+                   "the training drawing batches of 32 from another: the batch size is read "
+                   "from the loaders, not from the batches training drew"),
+    ("heidelberg-ex08", "hostile_autograd_helper_trace.ipynb", "3.2"): (
+        3.0, 2.0, "the same for the CIFAR loader of batch 256 (training used 64)"),
+    ("heidelberg-ex08", "hostile_logit_spray_misplaced_bn.ipynb", "3.4"): (
+        3.0, 1.5, "batch norm only on the input images (BatchNorm2d(3)) and dropout only on "
+                  "the logits: batch norm has no placement rule, and a dropout after the "
+                  "last Linear counts as after the fully connected layers"),
+    ("nyu-hw5", "hostile_forward_hook_head.ipynb", "4.5"): (
+        2.0, 0.5, "real curves, of the hidden head the hook substitutes: curves are read "
+                  "from the notebook's figures, not tied to the question's network"),
+    ("nyu-hw5", "hostile_hedged_answers_lr_schedule.ipynb", "2b"): (
+        2.0, 0.0, "the right channels stated only as the other convention's reading, beside "
+                  "a wrong answer: every value a part states counts without an Answer line"),
+    ("nyu-hw5", "hostile_hedged_answers_lr_schedule.ipynb", "2c"): (
+        3.0, 0.0, "5,133,600 stated in a dismissed counterfactual (\"it would be ..., but\"), "
+                  "57,040 given as the answer"),
+    ("nyu-hw5", "hostile_hedged_answers_lr_schedule.ipynb", "2d"): (
+        2.0, 1.0, "1,820 stated in a dismissed counterfactual, 1,800 given as the answer"),
+    ("nyu-hw5", "hostile_hedged_answers_lr_schedule.ipynb", "4.3"): (
+        3.0, 1.5, "SGD(lr=0.001) under a LambdaLR tripling it: the kernel reads the lr the "
+                  "optimizer was built with (initial_lr), not the one it stepped with"),
     ("tum-ps10", "hostile_trains_on_test_concat.ipynb", "2.3"): (
         6.0, 2.0, "trained on the public test images too: its accuracy on the grader's "
                   "held-out images (which it never saw) is still credited, as for every "

@@ -23,6 +23,7 @@ from graders.scoring.models.context import (
     _no_model,
     _where,
     computes,
+    fits_layers,
     relabelled,
 )
 from graders.scoring.models.test_data import steps_on_test_data
@@ -44,6 +45,12 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
     credit counts (the labels stay here: which set a network ran on cannot earn it any)."""
     sets = check.hidden_sets
     eligible = _eligible(payload, check.locate)
+    # the question's network where the notebook has one (its layers as the architecture
+    # question names them): a linear model trained beside a barely trained MLP does not
+    # answer for the MLP
+    network = ctx.network()
+    fitting = [c for c in eligible if network and fits_layers(c.get("architecture"), network)]
+    eligible = fitting or eligible
     found: list[tuple[str, CheckScore]] = []
     for index, data in enumerate(sets):
         labels = ctx.labels_of(data)
@@ -228,6 +235,13 @@ def _renumbered(c: dict[str, Any], labels: np.ndarray) -> dict[str, Any]:
     on more outputs): the labels are the notebook's choice, the accuracy is the network's.
     Its untrained copy is renamed the same way."""
     preds = c.get("predictions")
+    arch = c.get("architecture")
+    if str(c.get("label", "")).startswith("var:") and isinstance(arch, dict) \
+            and arch.get("trained") is False:
+        # the numbering is chosen with the grader's labels: only a network an optimizer
+        # trained (on the notebook's own labels) may have one of its own; clusters found
+        # without labels, numbered anyhow, are no classifier
+        return c
     identity = _accuracy(preds, labels)
     found = relabelled(preds, labels)
     if identity is None or found is None or found[0] < identity + RELABEL_GAIN:
@@ -598,31 +612,34 @@ def _per_class_claims(check: ReportedAccuracyCheck, text: str,
     class's printed figure must be one of the model's per-class accuracies on the
     notebook's test set, each a different class's (an accuracy divided by the whole test
     set, or figures typed in, are not)."""
-    printed = []
+    printed: list[tuple[str, list[float]]] = []
     for name in check.per_class:
-        lines = [m.group(0) for m in re.finditer(rf"\b{re.escape(name)}\b[^\n]*\d", text)]
-        if len(lines) != 1:
-            return None  # none, or several (a report's columns, a log): the line stands
-        # a class's index in brackets ("cat (0):") is no figure
-        rest = re.sub(r"[(\[]\s*\d+\s*[)\]]", " ", lines[0].split(name, 1)[-1])
-        claims = _claims("acc " + rest)
-        if len(claims) != 1:
-            return None  # several figures (precision, recall...): not one accuracy
-        printed.append((name, claims[0][1]))
-    # printed per-class figures are rounded more coarsely than the overall one
+        figures = []
+        for line in re.finditer(rf"\b{re.escape(name)}\b[^\n]*\d", text):
+            # a class's index in brackets ("cat (0):") is no figure
+            rest = re.sub(r"[(\[]\s*\d+\s*[)\]]", " ", line.group(0).split(name, 1)[-1])
+            claims = _claims("acc " + rest)
+            if len(claims) == 1:  # several figures (precision, recall...): no accuracy
+                figures.append(claims[0][1])
+        if not figures:
+            return None  # not printed as one figure a line: the overall line stands
+        printed.append((name, figures))
+    # printed per-class figures are rounded more coarsely than the overall one; a class
+    # printed on several lines (a table, then "best class: ship (95.5 %)") is the model's
+    # where one of its lines is
     tolerance = max(check.tolerance, 0.01)
     for c in models:
         preds, labels = c.get("public_predictions"), c.get("public_labels")
         if not (isinstance(preds, np.ndarray) and isinstance(labels, np.ndarray)):
             continue
         left = per_class(preds, labels)
-        for _, figure in printed:
-            near = [m for m in left if abs(m - figure) <= tolerance]
+        for _, figures in printed:
+            near = [(abs(m - f), m) for f in figures for m in left if abs(m - f) <= tolerance]
             if not near:
                 break
-            left.remove(min(near, key=lambda m: abs(m - figure)))
+            left.remove(min(near)[1])
         else:
             return None
-    shown = ", ".join(f"{name} {100 * v:.1f}%" for name, v in printed)
+    shown = ", ".join(f"{name} {100 * v[0]:.1f}%" for name, v in printed)
     return (f"the per-class accuracies printed ({shown}) are not the model's on your test "
             "set: each class's figure is the share of that class's images it gets right")

@@ -18,6 +18,9 @@ from graders.scoring.models.context import (
     _where,
     computes,
 )
+from graders.scoring.models.context import (
+    matches_layer as _matches,
+)
 from graders.spec import (
     ArchitectureCheck,
     Conv2d,
@@ -51,21 +54,6 @@ def _spec_text(layer: LayerSpec) -> str:
         return f"Linear({show(layer.in_features)}, {show(layer.out_features)})"
     return f"Conv2d({show(layer.in_channels)}, {show(layer.out_channels)}, " \
            f"kernel_size={show(layer.kernel_size)})"
-
-
-def _matches(leaf: dict[str, Any], layer: LayerSpec) -> bool:
-    if isinstance(layer, Layer):
-        return bool(leaf.get("type") == layer.name)
-    if isinstance(layer, Linear):
-        return leaf["type"] == "Linear" and all(
-            want is None or leaf.get(attr) == want for attr, want in
-            (("in_features", layer.in_features), ("out_features", layer.out_features)))
-    k = leaf.get("kernel_size")
-    k = k[0] if isinstance(k, list) and k else k
-    return leaf["type"] == "Conv2d" and all(
-        want is None or got == want for got, want in
-        ((leaf.get("in_channels"), layer.in_channels),
-         (leaf.get("out_channels"), layer.out_channels), (k, layer.kernel_size)))
 
 
 def _architecture_problems(check: ArchitectureCheck, arch: dict[str, Any]) -> list[str]:
@@ -161,6 +149,11 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
                             f"batch of {shape} inputs): the output layer applies a softmax, "
                             "and CrossEntropyLoss applies its own; the output layer must "
                             "give logits")
+    if chosen["architecture"].get("hooked") is True:
+        # what its layers compute is rewritten by hooks: not the network it describes
+        problems.append("forward hooks registered on it change what it computes (run "
+                        "without them, it gives other outputs): its layers are not the "
+                        "network that answers")
     mistakes = training_mistakes(ctx, chosen["architecture"]) if ctx is not None else []
     unused = chosen["architecture"].get("unused") or []
     if unused:
@@ -173,8 +166,8 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
             f"({chosen['architecture'].get('parameters', 0):,} parameters)", *mistakes]),
             check, chosen["architecture"])
     credit = partial_credit(check, chosen["architecture"], output_ok=output_ok)
-    if _given_wrong(check, chosen):
-        credit = min(credit, 0.5)  # the wrong number of classes: at most half
+    if _given_wrong(check, chosen) or chosen["architecture"].get("hooked") is True:
+        credit = min(credit, 0.5)  # the wrong number of classes, or hooks: at most half
     return _charged(CheckScore(credit, [f"{_where(chosen)}: {problems[0]}", *problems[1:],
                                         *mistakes]), check, chosen["architecture"])
 
@@ -451,6 +444,12 @@ def _outputs(c: dict[str, Any]) -> int | None:
     return out if isinstance(out, int) else None
 
 
+def _shaped_like_checkpoint(match: dict[str, Any]) -> bool:
+    matched, tensors = match.get("matched"), match.get("tensors")
+    return type(matched) is int and type(tensors) is int and tensors > 0 \
+        and matched >= tensors / 2
+
+
 def score_pretrained(check: PretrainedCheck, payload: dict[str, Any]) -> CheckScore:
     found = [c for c in _eligible(payload, check.locate) if isinstance(c.get("pretrained"), dict)]
     if not found:
@@ -459,6 +458,12 @@ def score_pretrained(check: PretrainedCheck, payload: dict[str, Any]) -> CheckSc
     # own head (loaded to look at, never fine-tuned) is not it when such a model exists
     want = check.locate.output_dim
     found = [c for c in found if want is None or _outputs(c) == want] or found
+    # and it is the network that was fine-tuned, where the kernel saw an optimizer train
+    # one of the checkpoint's shapes: a pretrained copy never trained, beside a network
+    # trained from scratch, is no fine-tuning of pretrained weights (a small head trained
+    # on its own is not of the checkpoint's shapes, and does not count here)
+    found = [c for c in found if (c.get("architecture") or {}).get("trained") is True
+             and _shaped_like_checkpoint(c["pretrained"])] or found
     chosen = max(found, key=lambda c: float(c["pretrained"].get("similarity") or 0.0))
     match = chosen["pretrained"]
     similarity = float(match.get("similarity") or 0.0)

@@ -23,7 +23,10 @@ from graders.scoring.function import CheckScore, Fault
 from graders.scoring.sections import Section, locate, question_letter, question_number
 from graders.scoring.values import WireFormatError, decode_plain
 from graders.spec import (
+    Conv2d,
     HiddenSet,
+    Layer,
+    Linear,
     ModelAccuracyCheck,
     ModelLocator,
     Question,
@@ -83,6 +86,18 @@ class ModelContext:
                       number=question_number(question.id), prompt=question.prompt,
                       anchors=question.anchors, letter=question_letter(question.id))
 
+    def network(self) -> tuple[Any, ...]:
+        """The layers of the network the current question is about: its own architecture
+        check's, else the nearest earlier question's (TUM's 2.3 trains 2.2's MLP); empty
+        when the assignment names none."""
+        if self.question is None:
+            return ()
+        order = [q.id for q in self.questions]
+        mine = order.index(self.question.id) if self.question.id in order else -1
+        found = [layers for qid, layers in self.architectures
+                 if qid in order and order.index(qid) <= mine and layers]
+        return found[-1] if found else ()
+
     def claimed_elsewhere(self) -> frozenset[int]:
         """Cells other questions' own headings claim."""
         mine = self.question.id if self.question is not None else None
@@ -109,6 +124,31 @@ class ModelContext:
             raise SpecError("the hidden test sets are not configured")
         stat = (self.hidden_dir / f"{data.name}.npz").stat()
         return _labels(self.hidden_dir, data, (stat.st_mtime_ns, stat.st_size))
+
+
+def matches_layer(leaf: dict[str, Any], layer: Any) -> bool:
+    """A described leaf is the spec's layer (None in the spec matches any size)."""
+    if isinstance(layer, Layer):
+        return bool(leaf.get("type") == layer.name)
+    if isinstance(layer, Linear):
+        return leaf.get("type") == "Linear" and all(
+            want is None or leaf.get(attr) == want for attr, want in
+            (("in_features", layer.in_features), ("out_features", layer.out_features)))
+    k = leaf.get("kernel_size")
+    k = k[0] if isinstance(k, list) and k else k
+    return leaf.get("type") == "Conv2d" and all(
+        want is None or got == want for got, want in
+        ((leaf.get("in_channels"), layer.in_channels),
+         (leaf.get("out_channels"), layer.out_channels), (k, layer.kernel_size)))
+
+
+def fits_layers(arch: Any, layers: tuple[Any, ...]) -> bool:
+    """The model's linear and convolutional layers are the spec's, in order."""
+    leaves = [leaf for leaf in (arch.get("leaves") or () if isinstance(arch, dict) else ())
+              if isinstance(leaf, dict) and leaf.get("type") in ("Linear", "Conv2d", "Conv1d")]
+    wanted = [layer for layer in layers if isinstance(layer, Linear | Conv2d)]
+    return bool(wanted) and len(leaves) == len(wanted) and all(
+        matches_layer(leaf, layer) for leaf, layer in zip(leaves, wanted, strict=True))
 
 
 @lru_cache(maxsize=16)
@@ -182,6 +222,8 @@ def as_run(candidate: dict[str, Any]) -> dict[str, Any]:
     sequence = forward.get("sequence")
     if isinstance(sequence, list):
         arch["sequence"] = [str(n) for n in sequence[:2000]]
+    if forward.get("hooked") is True:
+        arch["hooked"] = True
     called = forward.get("called")
     if arch.get("own_forward") is True and isinstance(called, list) and not called \
             and "outputs" in forward:

@@ -56,7 +56,7 @@ def _found(cells: tuple[tuple[int, str], ...]) -> tuple[int, str] | None:
         for expr, at, scopes in _iterated(loop, position, function, code):
             found = _test_in(expr, at, code, scopes, _DEPTH)
             if found:
-                return position[0], found
+                return at[0], found  # the loop's cell, or the call's that hands it the data
     return None
 
 
@@ -143,7 +143,8 @@ def _iterated(loop: ast.For, at: Position, function: ast.FunctionDef | None, cod
     found = []
     for where, call, caller in code.calls.get(function.name, []):
         argument = _argument(call, expr.id, params) or _default(function, expr.id)
-        if argument is not None and _steps_when_called(loop, function, call, params):
+        if argument is not None and _steps_when_called(loop, function, call, params,
+                                                          code):
             found.append((argument, where, code.scopes(caller)))
     return found
 
@@ -158,33 +159,43 @@ def _argument(call: ast.Call, name: str, params: list[str]) -> ast.expr | None:
 
 
 def _steps_when_called(loop: ast.For, function: ast.FunctionDef, call: ast.Call,
-                       params: list[str]) -> bool:
+                       params: list[str], code: _Code) -> bool:
     """Whether this call of the function reaches the optimizer's step: a step under
-    ``if train:`` (or ``if mode == "train":``) is not taken by ``run(test_loader,
-    train=False)``. Where the guard cannot be read, it is taken as not reached: a
-    training loop on test data costs credit, so it must be plain."""
+    ``if train:`` (``train = opt is not None``, ``if mode == "train":``) is not taken by
+    ``run(test_loader)`` or ``run(test_loader, train=False)``. Where a guard around the
+    step cannot be read, it is taken as not reached: a training loop on test data costs
+    credit, so it must be plain."""
+    bound = {name: _bound(_argument(call, name, params), function, name, code)
+             for name in params}
+    local = code.local.get(id(function), {})
     for node in walk(loop):
         if not isinstance(node, ast.If):
             continue
-        stepped = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                      and n.func.attr == "step" for s in node.body for n in walk(s))
-        guard = [n.id for n in walk(node.test) if isinstance(n, ast.Name) and n.id in params]
-        if not stepped or not guard:
+        where = [branch for branch in (node.body, node.orelse)
+                 if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                        and n.func.attr == "step" for s in branch for n in walk(s))]
+        if not where:
             continue
-        bound = {name: _constant(_argument(call, name, params), function, name)
-                 for name in guard}
-        if any(value is _UNKNOWN for value in bound.values()):
+        taken = _value(node.test, bound, local, (loop.lineno,), 4)
+        if taken is _UNKNOWN:
             return False
-        try:
-            taken = _truth(node.test, bound)
-        except ValueError:
-            return False
-        if not taken:
-            return False
+        if len(where) == 1 and bool(taken) != (where[0] is node.body):
+            return False  # the branch that steps is not the one this call takes
     return True
 
 
 _UNKNOWN = object()
+
+
+class _Object:
+    """An argument that is some object (an optimizer passed by name, a call's result):
+    truthy and not None, equal to no constant a guard compares it with."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+_OBJECT = _Object()
 
 
 def _default(function: ast.FunctionDef, name: str) -> ast.expr | None:
@@ -197,28 +208,60 @@ def _default(function: ast.FunctionDef, name: str) -> ast.expr | None:
     return args.kw_defaults[keywords.index(name)] if name in keywords else None
 
 
-def _constant(argument: ast.expr | None, function: ast.FunctionDef, name: str) -> object:
+def _bound(argument: ast.expr | None, function: ast.FunctionDef, name: str,
+           code: _Code) -> object:
+    """What a call passes for a parameter, as far as a guard needs it: a constant (its
+    default where nothing is passed, a global name assigned one), or some object."""
     if argument is None:
         argument = _default(function, name)
+    if isinstance(argument, ast.Name):
+        made = code.assigned.get(argument.id, [])
+        if made and all(isinstance(value, ast.Constant) for _, value in made):
+            argument = made[-1][1]
+        elif made:
+            return _OBJECT
     if isinstance(argument, ast.Constant):
         return argument.value
+    if isinstance(argument, ast.Call | ast.Attribute | ast.Lambda):
+        return _OBJECT
     return _UNKNOWN
 
 
-def _truth(test: ast.expr, bound: dict[str, object]) -> bool:
-    if isinstance(test, ast.Name) and test.id in bound:
-        return bool(bound[test.id])
-    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        return not _truth(test.operand, bound)
-    if isinstance(test, ast.Compare) and len(test.ops) == 1 and \
-            isinstance(test.left, ast.Name) and test.left.id in bound and \
-            isinstance(test.comparators[0], ast.Constant):
-        left, right = bound[test.left.id], test.comparators[0].value
-        if isinstance(test.ops[0], ast.Eq | ast.Is):
-            return left == right
-        if isinstance(test.ops[0], ast.NotEq | ast.IsNot):
-            return left != right
-    raise ValueError("not a guard read here")
+def _value(expr: ast.expr, bound: dict[str, object], local: Names, before: tuple[int],
+           depth: int) -> object:
+    """A guard's value for one call: parameters bound to the constants the call passes
+    (or their defaults), the function's own names read from their assignments before the
+    loop; _UNKNOWN for anything else."""
+    if depth <= 0:
+        return _UNKNOWN
+    if isinstance(expr, ast.Constant):
+        return expr.value
+    if isinstance(expr, ast.Name):
+        if expr.id in bound:
+            return bound[expr.id]
+        made = [value for (_, line), value in local.get(expr.id, []) if line < before[0]]
+        return _value(made[-1], bound, local, before, depth - 1) if made else _UNKNOWN
+    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not):
+        inner = _value(expr.operand, bound, local, before, depth - 1)
+        return _UNKNOWN if inner is _UNKNOWN else not inner
+    if isinstance(expr, ast.BoolOp):
+        values = [_value(v, bound, local, before, depth - 1) for v in expr.values]
+        if any(v is _UNKNOWN for v in values):
+            return _UNKNOWN
+        return all(values) if isinstance(expr.op, ast.And) else any(values)
+    if isinstance(expr, ast.Compare) and len(expr.ops) == 1:
+        left = _value(expr.left, bound, local, before, depth - 1)
+        right = _value(expr.comparators[0], bound, local, before, depth - 1)
+        if left is _UNKNOWN or right is _UNKNOWN:
+            return _UNKNOWN
+        op = expr.ops[0]
+        if _OBJECT in (left, right) and None not in (left, right):
+            return _UNKNOWN  # an object compared with a constant other than None
+        if isinstance(op, ast.Eq | ast.Is):
+            return left == right if isinstance(op, ast.Eq) else left is right
+        if isinstance(op, ast.NotEq | ast.IsNot):
+            return left != right if isinstance(op, ast.NotEq) else left is not right
+    return _UNKNOWN
 
 
 def _test_in(expr: ast.expr, at: Position, code: _Code, scopes: tuple[Names, ...],
