@@ -180,6 +180,9 @@ def calibration_warnings(assignment: LoadedAssignment, measured: dict[str, float
 def unmeasured(assignment: LoadedAssignment, measured: dict[str, float]) -> list[str]:
     """Other data a question lets its network be trained on, where the reference
     notebook trained none (a student's network trained there could not be graded)."""
+    keys = _measured_keys(assignment)
+    checks = {key.split("@")[0] for _, key, _ in keys if "@" in key}
     return [f"{question.id}: no network of the reference notebook runs on {data.name}"
-            for question, key, data in _measured_keys(assignment)
-            if "@" in key and key.split("@")[0] in measured and key not in measured]
+            for question, key, data in keys
+            if key.split("@")[0] in checks and key not in measured
+            and any(k in measured for _, k, _ in keys if k.split("@")[0] == key.split("@")[0])]

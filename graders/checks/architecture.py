@@ -367,6 +367,11 @@ def _pooled_after_each() -> list[Control[ArchitectureCheck]]:
         control("no pooling after the third convolution", [*three[:-2], "fc"], 0.5),
         control("all the pooling at the end, after the last convolution",
                 ["c1", "relu", "c2", "relu", "c3", "relu", "pool", "pool", "pool", "fc"], 0.5),
+        control("pooling modules after two convolutions, F.max_pool2d after the third",
+                ["c1", "relu", "pool", "c2", "relu", "pool", "c3", "relu", "fc"], 1.0,
+                source="    def forward(self, x):\n        x = self.pool(self.c1(x))\n"
+                       "        x = self.pool(self.c2(x))\n"
+                       "        return self.fc(F.max_pool2d(self.c3(x), 2).flatten(1))\n"),
         # F.max_pool2d leaves no module to count: the source says it pools
         control("pooling by F.max_pool2d (no module to place)",
                 ["c1", "relu", "c2", "relu", "c3", "relu", "fc"], 1.0,

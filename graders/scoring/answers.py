@@ -540,8 +540,18 @@ def _by_machine(cells: list[CellSummary], functions: frozenset[str],
 
     # a helper of the notebook's (in any cell) that runs autograd: a cell calling it has
     # a machine derive its numbers as surely as one calling .backward() itself
-    helpers = [name for c in (notebook or cells) if c.kind == "code"
-               for name, text in definitions(c.source).items() if machine(text)]
+    defined = {name: text for c in (notebook or cells) if c.kind == "code"
+               for name, text in definitions(c.source).items()}
+    helpers = [name for name, text in defined.items() if machine(text)]
+    # and the helpers that call those, and so on (adjoints() calling _run())
+    while True:
+        calling = re.compile(r"\b(?:" + "|".join(map(re.escape, helpers)) + r")\s*\(") \
+            if helpers else None
+        more = [name for name, text in defined.items() if name not in helpers
+                and calling is not None and calling.search(text)]
+        if not more:
+            break
+        helpers += more
     calls = re.compile(r"\b(?:" + "|".join(map(re.escape, helpers)) + r")\s*\(") \
         if helpers else None
     return {c.index for c in code if machine(c.source)

@@ -84,3 +84,5 @@ def test_a_calibration_without_a_network_for_each_allowed_set_is_refused(catalog
     assert unmeasured(vu, {"9b:0": 0.99, "9b:0:untrained": 0.5}) == [
         "9b: no network of the reference notebook runs on mnist-hidden"]
     assert unmeasured(vu, {"9b:0": 0.99, "9b:0@mnist-hidden": 0.4}) == []
+    assert unmeasured(vu, {"9b:0@mnist-hidden": 0.9}) == [
+        "9b: no network of the reference notebook runs on synth-hidden"]

@@ -18,6 +18,9 @@ def _cells(*sources: str) -> list[CellSummary]:
 
 
 CASES = {
+    "a cell nested too deep to read beside a loop over the test loader": ([
+        "total = " + " + ".join(f"w{i}" for i in range(700)),
+        "for x, y in testloader:\n" + STEP.replace("        ", "    ")], "testloader"),
     "a loop over the test loader itself": (
         ["for epoch in range(2):\n    for x, y in testloader:\n" + STEP], "testloader"),
     "train and test concatenated behind an innocent name": ([
@@ -38,9 +41,6 @@ CASES = {
     "a training function whose default is the test loader": ([
         "def fit(model, loader=test_loader):\n    for x, y in loader:\n" + STEP,
         "fit(net)"], "test_loader"),
-    "train and validation merged for training": ([
-        "full = ConcatDataset([train_ds, val_ds])\nloader = DataLoader(full, batch_size=64)",
-        "for x, y in loader:\n" + STEP.replace("        ", "    ")], "val_ds"),
     "a phase loop that trains on the test phase too": ([
         "def run_epoch(loader, train=True):\n    for x, y in loader:\n"
         "        out = net(x)\n        if train:\n            loss.backward()\n"
@@ -50,6 +50,46 @@ CASES = {
 }
 
 NOT_FLAGGED = {
+    # validation data spoil no test accuracy (and retraining on train + validation is
+    # common practice)
+    "train and validation merged for training": [
+        "full = ConcatDataset([train_ds, val_ds])\nloader = DataLoader(full, batch_size=64)",
+        "for x, y in loader:\n" + STEP.replace("        ", "    ")],
+    "a split sized by val_size": [
+        "full = CIFAR10('.', train=True)\nval_size = 900\ntrain_ds, val_ds = random_split("
+        "full, [len(full) - val_size, val_size])\ntrainloader = DataLoader(train_ds, 4)",
+        "for x, y in trainloader:\n" + STEP.replace("        ", "    ")],
+    "loaders made together, the training one trained on": [
+        "train_loader, test_loader = make_loaders(train_set, test_set)",
+        "for x, y in train_loader:\n" + STEP.replace("        ", "    ")],
+    "the first of a list of loaders": [
+        "loaders = [train_loader, test_loader]",
+        "for x, y in loaders[0]:\n" + STEP.replace("        ", "    ")],
+    "a loop under `if opt is not None:`, called on the test loader without one": [
+        "def run(model, loader, opt=None):\n    if opt is not None:\n"
+        "        for x, y in loader:\n" + STEP.replace("optimizer", "opt") +
+        "    else:\n        return evaluate(model, loader)\n",
+        "opt = SGD(net.parameters(), lr=0.1)\nrun(net, train_loader, opt)\nrun(net, test_loader)"],
+    "`if opt is None: continue` before the step": [
+        "def run(model, loader, opt=None):\n    for x, y in loader:\n"
+        "        loss = crit(model(x), y)\n        if opt is None:\n            continue\n"
+        "        loss.backward()\n        opt.step()\n",
+        "opt = SGD(net.parameters(), lr=0.1)\nrun(net, train_loader, opt)\nrun(net, test_loader)"],
+    "`if not train: return` before the loop": [
+        "def run(model, loader, opt, train=True):\n    if not train:\n"
+        "        return evaluate(model, loader)\n    for x, y in loader:\n"
+        + STEP.replace("optimizer", "opt"),
+        "run(net, train_loader, opt)\nrun(net, test_loader, opt, train=False)"],
+    "a training `run` redefined to evaluate before the test call": [
+        "def run(model, loader):\n    for x, y in loader:\n" + STEP,
+        "run(net, train_loader)",
+        "def run(model, loader):\n    return evaluate(model, loader)",
+        "run(net, test_loader)"],
+    "a flag set to False before the test call": [
+        "def run(loader, train):\n    for x, y in loader:\n        out = net(x)\n"
+        "        if train:\n            loss.backward()\n            opt.step()\n",
+        "flag = False\nrun(test_loader, flag)\nflag = True\nrun(train_loader, flag)"],
+
     "evaluated on test data, stepped only when told to train": [
         "def run_epoch(loader, train=True):\n    for x, y in loader:\n"
         "        out = net(x)\n        if train:\n            loss.backward()\n"
@@ -126,5 +166,7 @@ def test_a_step_in_the_else_branch_is_taken_when_the_test_is_false():
         "def run(loader, evaluate=False):\n    for x, y in loader:\n        out = net(x)\n"
         "        if evaluate:\n            acc += 1\n        else:\n"
         "            loss.backward()\n            opt.step()\n",
-        "run(test_loader, evaluate=True)\nrun(val_loader)")
-    assert steps_on_test_data(cells) == (1, "val_loader")
+        "run(test_loader, evaluate=True)\nrun(train_loader)")
+    assert steps_on_test_data(cells) is None
+    assert steps_on_test_data(_cells(cells[0].source, "run(test_loader)")) == (
+        1, "test_loader")

@@ -49,7 +49,8 @@ def score_accuracy(check: ModelAccuracyCheck, key: str, payload: dict[str, Any],
     # question names them): a linear model trained beside a barely trained MLP does not
     # answer for the MLP
     network = ctx.network()
-    fitting = [c for c in eligible if network and fits_layers(c.get("architecture"), network)]
+    fitting = [c for c in eligible if network and fits_layers(c.get("architecture"), network)
+               and (c.get("architecture") or {}).get("trained") is not False]
     eligible = fitting or eligible
     found: list[tuple[str, CheckScore]] = []
     for index, data in enumerate(sets):

@@ -279,6 +279,8 @@ def _requires_only(check: ArchitectureCheck, chosen: dict[str, Any],
 
 
 _PIECES = {"dropout": "Dropout", "batch_norm": "BatchNorm", "max_pool": "MaxPool"}
+_REQUIRES_CALLS = {"max_pool": ("max_pool2d", "max_pool1d"), "dropout": ("dropout",),
+                   "batch_norm": ("batch_norm",)}
 _LAYERS = ("Linear", "Conv2d", "Conv1d")
 
 
@@ -312,6 +314,12 @@ def _placed(check: ArchitectureCheck, arch: dict[str, Any], need: str) -> bool:
         sequence else list(types.values())
     mine = [i for i, t in enumerate(leaves) if t.startswith(prefix)]
     if not mine:
+        return True
+    functional = _REQUIRES_CALLS.get(need, ())
+    source = str(arch.get("forward_source") or "")
+    if each is not None and any(f"{name}(" in source for name in functional):
+        # pooled by a function too (F.max_pool2d after the last convolution): the
+        # modules alone cannot say where every pooling stands
         return True
     if each is not None:
         for i, kind in enumerate(leaves):

@@ -76,7 +76,8 @@ def as_served(entry: dict[str, Any]) -> dict[str, Any]:
     changed: dict[str, Any] = {}
     if type(declared) is int and largest > declared:
         changed["batch_size"] = largest
-    if type(length) is int and total < length:
+    # (drop_last leaves out less than a batch: that is still the whole set)
+    if type(length) is int and total < length - largest:
         changed["length"] = distinct
         counts = served.get("label_counts")
         changed["label_counts"] = counts if isinstance(counts, dict) else {}
@@ -204,7 +205,8 @@ def _judged(entry: dict[str, Any]) -> dict[str, Any]:
     """The entry with its last step judged; a permutation followed by a step that maps
     every pixel alike is judged as the permutation, noted ("before")."""
     judged = last_step(entry.get("last_step"))
-    if judged == "none" and pixelwise(entry.get("last_step")):
+    # (a step leaving every pixel as it was, a flatten, maps every pixel alike too)
+    if judged in ("none", "identity") and pixelwise(entry.get("last_step")):
         before = last_step(entry.get("before_last"))
         if before == "fixed":
             return {**entry, "last_step": "fixed", "before": True,

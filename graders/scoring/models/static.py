@@ -117,7 +117,7 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
 
 def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
                      steps: list[dict[str, Any]] | None = None,
-                     network: tuple[str, tuple[int, int]] | None = None) -> CheckScore:
+                     network: tuple[str, Network] | None = None) -> CheckScore:
     """The settings built in the code (and not left unused there); with the kernel's
     step counts (``steps``), only those of an optimizer that stepped with gradients
     present, and (``network``: what the question's network's first layer is, and its
@@ -181,8 +181,7 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
                         + (f" (a twentieth of the {most:,} another optimizer took on it: "
                            "a few steps before another optimizer takes over train nothing)"
                            if least > check.min_steps else ""))
-    continued = _continued(check, kept or [], first) if len(check.settings) > 1 else []
-    if not missing and not idle and not near and not continued:
+    if not missing and not idle and not near:
         return CheckScore(1.0, ["all the optimizer settings the handout lists are used"])
     found = len(check.settings) - len(missing) - len(idle) - len(near) / 2
     problem = code.problem()
@@ -190,32 +189,15 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
         ([f"constructed but nothing was trained with it: {'; '.join(idle)}"] if idle else []) \
         + ([f"half the credit for each setting trained with the right optimizer and "
             f"learning rate, another setting otherwise: {'; '.join(near)}"] if near else [])
-    credit = found / len(check.settings)
-    if continued:
-        # the runs cannot be compared: at most half, as a TA docks a flawed experiment
-        credit = min(credit, CONTINUED)
-        lines.append(f"{', '.join(continued)} trained the network another setting had "
-                     "trained already (the model was not made afresh): each run starts where "
-                     "the last ended, so the settings cannot be compared")
-    return CheckScore(credit, [*lines, *([problem] if problem else [])],
+    # (the kernel's "continued", an optimizer starting on parameters another setting's
+    # had moved, is not charged: a model reset with load_state_dict(initial) keeps its
+    # parameters, so the flag cannot tell a fresh start from a continued run)
+    return CheckScore(found / len(check.settings), [*lines, *([problem] if problem else [])],
                       Fault.ERRORED if problem else Fault.NONE)
 
 
-CONTINUED = 0.5
-
-
-def _continued(check: OptimizerCheck, steps: list[dict[str, Any]],
-               first: tuple[int, int] | None) -> list[str]:
-    """The settings under study whose optimizer (as the kernel saw it) started on a
-    network an optimizer of other settings had trained already."""
-    found = [s for r in steps if isinstance(r, dict) and r.get("continued") is True
-             for s in _answered(check, r, steps, first)]
-    return [f"{s.name}({', '.join(f'{k}={v}' for k, v in s.kwargs)})"
-            for s in dict.fromkeys(found)]
-
-
 def _near(check: OptimizerCheck, setting: Any, constructed: list[Call], code: Code,
-          steps: list[dict[str, Any]] | None, first: tuple[int, int] | None) -> str | None:
+          steps: list[dict[str, Any]] | None, first: Network | None) -> str | None:
     """How a used constructor call of the setting's optimizer, with its learning rate,
     sets another of its settings otherwise ("weight_decay=0 (not set)" where 1e-3 is
     asked): half the credit, as a TA gives a forgotten weight decay or momentum. A wrong
@@ -275,6 +257,12 @@ def _in_this_part(ctx: ModelContext, steps: list[dict[str, Any]] | None
             if c & mine or not c or not c <= others]
 
 
+# the weights an optimizer of the question's network updates, as (dimensions, size of
+# the second): its first layer's ((4, 3) for a convolution taking 3 channels), or its
+# last linear layer's ((2, 512) for a head on 512 features: a frozen backbone's new head)
+Network = tuple[tuple[int, int], ...]
+
+
 # an optimizer under study takes a real share of the steps the part's training takes:
 # six "warm-up" steps before another optimizer takes over the same network trained
 # nothing (the four settings of one experiment differ by a few times at most)
@@ -283,12 +271,26 @@ MIN_SHARE = 1 / 20
 
 def floor(check: OptimizerCheck, steps: list[dict[str, Any]], record: Any
           ) -> tuple[int, int]:
-    """(the steps with gradients ``record``'s optimizer must take, the most any optimizer
-    took on the same network: the same parameter shapes)."""
+    """(the steps with gradients ``record``'s optimizer must take, the most an optimizer
+    of the settings under study took on the same network: the same parameter shapes; a
+    bonus part's long run with another optimizer sets no floor for them)."""
     shapes = _shapes(record)
     most = max((_count(r.get("with_grad")) for r in steps
-                if shapes is not None and _shapes(r) == shapes), default=0)
+                if shapes is not None and _shapes(r) == shapes and _studied(check, r)),
+               default=0)
     return max(check.min_steps, math.ceil(MIN_SHARE * most)), most
+
+
+def _studied(check: OptimizerCheck, record: dict[str, Any]) -> bool:
+    settings = _trained(check, record, None)
+    return settings is not None and bool(_fitting(check, settings, record))
+
+
+def _fitting(check: OptimizerCheck, settings: dict[str, Any], record: Any) -> list[Any]:
+    """The check's settings the record's optimizer class and settings answer."""
+    return [s for s in check.settings if s.name == record.get("class") and all(
+        _same(settings.get(k, OPTIMIZER_DEFAULTS.get(s.name, {}).get(k)), v)
+        for k, v in s.kwargs)]
 
 
 def _shapes(record: Any) -> tuple[tuple[int, ...], ...] | None:
@@ -302,7 +304,7 @@ def _shapes(record: Any) -> tuple[tuple[int, ...], ...] | None:
 
 
 def _stepped(check: OptimizerCheck, steps: list[dict[str, Any]],
-             first: tuple[int, int] | None) -> set[Any]:
+             first: Network | None) -> set[Any]:
     """The settings answered by an optimizer the kernel saw step with gradients (each
     answering its most specific setting, as a constructor call does), as often as the
     training of its network calls for (``floor``)."""
@@ -313,19 +315,17 @@ def _stepped(check: OptimizerCheck, steps: list[dict[str, Any]],
 
 
 def _answered(check: OptimizerCheck, record: Any, steps: list[dict[str, Any]],
-              first: tuple[int, int] | None) -> list[Any]:
+              first: Network | None) -> list[Any]:
     """The most specific of the check's settings the record's optimizer trained with."""
     settings = _trained(check, record, first, floor(check, steps, record)[0])
     if settings is None:
         return []
-    fits = [s for s in check.settings if s.name == record.get("class") and all(
-        _same(settings.get(k, OPTIMIZER_DEFAULTS.get(s.name, {}).get(k)), v)
-        for k, v in s.kwargs)]
+    fits = _fitting(check, settings, record)
     most = max((len(f.kwargs) for f in fits), default=0)
     return [f for f in fits if len(f.kwargs) == most]
 
 
-def _trained(check: OptimizerCheck, record: Any, first: tuple[int, int] | None,
+def _trained(check: OptimizerCheck, record: Any, first: Network | None,
              least: int = 0) -> dict[str, Any] | None:
     """The settings of an optimizer the kernel saw take the check's steps (or ``least``)
     with gradients (on the question's network, where ``first`` names its first layer),
@@ -337,7 +337,7 @@ def _trained(check: OptimizerCheck, record: Any, first: tuple[int, int] | None,
     shapes = [s for s in record.get("shapes") or () if isinstance(s, list)
               and all(_count(v) or v == 0 for v in s)] \
         if isinstance(record.get("shapes"), list) else []
-    if first is not None and not any(len(s) == first[0] and s[1] == first[1]
+    if first is not None and not any(len(s) > 1 and (len(s), s[1]) in first
                                      for s in shapes):
         return None
     given = record.get("settings")

@@ -14,19 +14,24 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TypeVar
 
 from graders.results import CellSummary
 from graders.scoring.models.code import parse, python, walk
 
-# a name of test or validation data: test_loader, testloader, val_dl, x_valid, test_sub;
-# not lr_values or intervals
-TEST_NAME = re.compile(r"\w*(?<![A-Za-z])(?:test|val|valid|validation)"
-                       r"(?:_?(?:loader|set|data|dl|ds))?(?![A-Za-z])\w*", re.IGNORECASE)
+# a name of test data: test_loader, testloader, testset, test_sub, X_test, mnist_test;
+# not test_size, n_test or test_acc (numbers about it), nor validation data (training on
+# it spoils no test accuracy)
+TEST_NAME = re.compile(r"(?:[A-Za-z0-9]+_)*?(?:test|testing)"
+                       r"(?:_?(?:loader|set|data|dl|ds|dataset|sub|subset|split|imgs|images|"
+                       r"x|y|\d+))*", re.IGNORECASE)
+_COUNTS = re.compile(r"(?:n|num|len|size|frac|ratio|pct|batch|idx|index)_", re.IGNORECASE)
 _DEPTH = 8  # assignments followed back from a loop
 
 Position = tuple[int, int]  # (cell index, line)
+T = TypeVar("T")
 Names = dict[str, list[tuple[Position, ast.expr]]]
 
 
@@ -37,6 +42,8 @@ class _Code:
     functions: dict[str, ast.FunctionDef]
     calls: dict[str, list[tuple[Position, ast.Call, ast.FunctionDef | None]]]
     loops: list[tuple[Position, ast.For, ast.FunctionDef | None]]
+    # each name's function definitions, in order: a call runs the one before it
+    defined: dict[str, list[tuple[Position, ast.FunctionDef]]] = field(default_factory=dict)
 
     def scopes(self, function: ast.FunctionDef | None) -> tuple[Names, ...]:
         return (self.assigned,) if function is None else (
@@ -51,6 +58,13 @@ def steps_on_test_data(cells: Sequence[CellSummary]) -> tuple[int, str] | None:
 
 @lru_cache(maxsize=32)
 def _found(cells: tuple[tuple[int, str], ...]) -> tuple[int, str] | None:
+    try:
+        return _search(cells)
+    except RecursionError:
+        return None  # code nested past what can be read accuses nobody
+
+
+def _search(cells: tuple[tuple[int, str], ...]) -> tuple[int, str] | None:
     code = _read(cells)
     for position, loop, function in code.loops:
         for expr, at, scopes in _iterated(loop, position, function, code):
@@ -66,7 +80,10 @@ def _read(cells: tuple[tuple[int, str], ...]) -> _Code:
         text = python(source)
         tree = parse(text) if text is not None else None
         if tree is not None and not isinstance(tree, SyntaxError):
-            _Reader(code, index).visit(tree)
+            try:
+                _Reader(code, index).visit(tree)
+            except RecursionError:
+                continue  # nested past what can be read: that cell tells nothing
     for names in (code.assigned, *code.local.values()):
         for found in names.values():
             found.sort(key=lambda item: item[0])
@@ -82,6 +99,7 @@ class _Reader(ast.NodeVisitor):
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         self.code.functions[node.name] = node
+        self.code.defined.setdefault(node.name, []).append(((self.index, node.lineno), node))
         outer, self.function = self.function, node
         self.generic_visit(node)
         self.function = outer
@@ -116,7 +134,10 @@ class _Reader(ast.NodeVisitor):
             paired = isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(
                 target.elts)
             for i, element in enumerate(target.elts):
-                self._assign(element, value.elts[i] if paired else value, at)  # type: ignore[attr-defined]
+                # `train_loader, test_loader = make_loaders(...)`: which output is made of
+                # which input cannot be read, so the trail ends there
+                self._assign(element, value.elts[i] if paired  # type: ignore[attr-defined]
+                             else ast.Constant(value=None), at)
 
 
 def _steps(loop: ast.For) -> bool:
@@ -142,9 +163,14 @@ def _iterated(loop: ast.For, at: Position, function: ast.FunctionDef | None, cod
         return [(expr, at, code.scopes(function))]
     found = []
     for where, call, caller in code.calls.get(function.name, []):
+        # the definition this call runs: a `run` redefined later to only evaluate is not
+        # the one that trained
+        made = _reaching(code.defined.get(function.name, []), where)
+        if made is None or made[1] is not function:
+            continue
         argument = _argument(call, expr.id, params) or _default(function, expr.id)
         if argument is not None and _steps_when_called(loop, function, call, params,
-                                                          code):
+                                                          code, where):
             found.append((argument, where, code.scopes(caller)))
     return found
 
@@ -159,28 +185,47 @@ def _argument(call: ast.Call, name: str, params: list[str]) -> ast.expr | None:
 
 
 def _steps_when_called(loop: ast.For, function: ast.FunctionDef, call: ast.Call,
-                       params: list[str], code: _Code) -> bool:
+                       params: list[str], code: _Code, where: Position) -> bool:
     """Whether this call of the function reaches the optimizer's step: a step under
-    ``if train:`` (``train = opt is not None``, ``if mode == "train":``) is not taken by
-    ``run(test_loader)`` or ``run(test_loader, train=False)``. Where a guard around the
-    step cannot be read, it is taken as not reached: a training loop on test data costs
-    credit, so it must be plain."""
-    bound = {name: _bound(_argument(call, name, params), function, name, code)
+    ``if train:`` (``train = opt is not None``, ``if mode == "train":``), a loop under
+    ``if opt is not None:``, or after ``if not train: return ...`` / ``if opt is None:
+    continue``, is not taken by ``run(test_loader)`` or ``run(test_loader,
+    train=False)``. Where such a guard cannot be read, the step is taken as not reached:
+    a training loop on test data costs credit, so it must be plain."""
+    bound = {name: _bound(_argument(call, name, params), function, name, code, where)
              for name in params}
     local = code.local.get(id(function), {})
-    for node in walk(loop):
+    steps = [n.lineno for n in walk(loop) if isinstance(n, ast.Call)
+             and isinstance(n.func, ast.Attribute) and n.func.attr == "step"]
+    first_step = min(steps, default=loop.lineno)
+
+    def value(test: ast.expr) -> object:
+        return _value(test, bound, local, (loop.lineno,), 4)
+
+    for node in walk(function):
         if not isinstance(node, ast.If):
             continue
-        where = [branch for branch in (node.body, node.orelse)
-                 if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                        and n.func.attr == "step" for s in branch for n in walk(s))]
-        if not where:
-            continue
-        taken = _value(node.test, bound, local, (loop.lineno,), 4)
-        if taken is _UNKNOWN:
-            return False
-        if len(where) == 1 and bool(taken) != (where[0] is node.body):
-            return False  # the branch that steps is not the one this call takes
+        inside = [branch for branch in (node.body, node.orelse)
+                  if any(n is loop or (isinstance(n, ast.Call)
+                                       and isinstance(n.func, ast.Attribute)
+                                       and n.func.attr == "step" and n.lineno in steps)
+                         for s in branch for n in walk(s))]
+        exits = [branch for branch in (node.body, node.orelse)
+                 if any(isinstance(n, ast.Return | ast.Continue | ast.Break)
+                        for s in branch for n in walk(s))]
+        if inside:
+            # the loop, or its step, stands under this test: it must lead there
+            taken = value(node.test)
+            if taken is _UNKNOWN:
+                return False
+            if len(inside) == 1 and bool(taken) != (inside[0] is node.body):
+                return False
+        elif exits and node.lineno < first_step:
+            # an early way out before the step: taken, or unreadable, the step is not
+            taken = value(node.test)
+            if taken is _UNKNOWN or any(bool(taken) == (branch is node.body)
+                                        for branch in exits):
+                return False
     return True
 
 
@@ -209,16 +254,17 @@ def _default(function: ast.FunctionDef, name: str) -> ast.expr | None:
 
 
 def _bound(argument: ast.expr | None, function: ast.FunctionDef, name: str,
-           code: _Code) -> object:
+           code: _Code, where: Position) -> object:
     """What a call passes for a parameter, as far as a guard needs it: a constant (its
-    default where nothing is passed, a global name assigned one), or some object."""
+    default where nothing is passed, a global name assigned one before the call), or
+    some object."""
     if argument is None:
         argument = _default(function, name)
     if isinstance(argument, ast.Name):
-        made = code.assigned.get(argument.id, [])
-        if made and all(isinstance(value, ast.Constant) for _, value in made):
-            argument = made[-1][1]
-        elif made:
+        made = _reaching(code.assigned.get(argument.id, []), where)
+        if made is not None and isinstance(made[1], ast.Constant):
+            argument = made[1]
+        elif made is not None:
             return _OBJECT
     if isinstance(argument, ast.Constant):
         return argument.value
@@ -284,6 +330,18 @@ def _test_in(expr: ast.expr, at: Position, code: _Code, scopes: tuple[Names, ...
         if isinstance(key, ast.Constant) and isinstance(key.value, str) and \
                 _test_named(key.value):
             return f"{ast.unparse(expr)}"
+        if isinstance(key, ast.Constant) and type(key.value) is int and \
+                isinstance(expr.value, ast.Name):
+            # `loaders[0]` of `loaders = [train_loader, val_loader]`: that element only
+            for names in scopes:
+                made = _reaching(names.get(expr.value.id, []), at)
+                if made is not None:
+                    if isinstance(made[1], ast.List | ast.Tuple):
+                        if -len(made[1].elts) <= key.value < len(made[1].elts):
+                            return _test_in(made[1].elts[key.value], made[0], code, scopes,
+                                            depth - 1)
+                        return None
+                    break
         return _test_in(expr.value, at, code, scopes, depth)
     if isinstance(expr, ast.Call):
         for keyword in expr.keywords:
@@ -314,12 +372,11 @@ def _test_in(expr: ast.expr, at: Position, code: _Code, scopes: tuple[Names, ...
 
 
 def _test_named(name: str) -> bool:
-    # "train_val" is what a notebook splits into its training and validation sets
-    return bool(TEST_NAME.fullmatch(name)) and "train" not in name.lower()
+    return bool(TEST_NAME.fullmatch(name)) and not _COUNTS.match(name) \
+        and "train" not in name.lower()
 
 
-def _reaching(made: list[tuple[Position, ast.expr]], at: Position
-              ) -> tuple[Position, ast.expr] | None:
+def _reaching(made: list[tuple[Position, T]], at: Position) -> tuple[Position, T] | None:
     """The assignment that reaches ``at``: the last one before it (a name assigned only
     later, as a function's global, read from its first assignment)."""
     before = [m for m in made if m[0] < at]
