@@ -114,7 +114,13 @@ def _partial() -> list[Control[ValueCheck]]:
                     0.0),
             # the near answer on the way, another answer given: that one is graded
             control("(d) 1,810 parameters, the weights' 1,800 on the way",
-                    "(d) 3*3*10*20 = 1,800 weights, 1,800 + 10 = 1,810 parameters", 0.0)]
+                    "(d) 3*3*10*20 = 1,800 weights, 1,800 + 10 = 1,810 parameters", 0.0),
+            # the right count stated only to be dismissed is withdrawn, as a struck one is
+            control("(d) 1,800, with 1,820 dismissed (\"it would be ..., but\")",
+                    "(d) Parameters: 1,800. With a bias per filter it would be 1,820 "
+                    "parameters, but the bias is fixed, not trained.", 0.5),
+            control("(d) 1,820 stated as what it would be, nothing dismissed",
+                    "(d) Counting the biases, the layer would have 1,820 parameters.", 1.0)]
 
 
 V1 = ValueCheck(points=0.5, label="v1 = x1 / x2", reference="v1", names=("v1",),

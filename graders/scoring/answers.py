@@ -205,14 +205,25 @@ def _lines(cell: CellSummary) -> list[tuple[str, bool]]:
     """(line, written by hand) for what a cell says: markdown and code comments are
     written; printed output is shown."""
     if cell.kind == "markdown":
-        return [(_STRUCK.sub(" ", line), True) for line in cell.markdown.splitlines()]
-    comments = [(line.split("#", 1)[1], True) for line in cell.source.splitlines()
+        return [(_withdrawn(line), True) for line in cell.markdown.splitlines()]
+    comments = [(_withdrawn(line.split("#", 1)[1]), True) for line in cell.source.splitlines()
                 if line.lstrip().startswith("#")]
     return comments + [(line, False) for line in cell.text.splitlines()]
 
 
+def _withdrawn(line: str) -> str:
+    """The written line without what the student withdrew: a value struck out, and a
+    sentence that states one only to dismiss it ("with a bias per filter it would be
+    1,820, but the bias is not trained")."""
+    line = _STRUCK.sub(" ", line)
+    return " ".join(" " if _DISMISSED.search(sentence) else sentence
+                    for sentence in re.split(r"(?<=[.!?;])\s+", line))
+
+
 # ~~5,133,600~~, <del>...</del>: a value the student struck out is withdrawn
 _STRUCK = re.compile(r"~~.*?~~|<(del|s|strike)>.*?</\1>", re.IGNORECASE)
+# a conditional set aside in the same sentence: "it would be X, but ..."
+_DISMISSED = re.compile(r"\bwould\b.*\b(?:but|however)\b", re.IGNORECASE)
 # where a line declares the student's own answer: "**Answer (d):** 1,800", "so my
 # answer is 256,680" (not a prompt's "give your answer to 3 decimals")
 # "**Answer:** 1,820": under a prompt that asks for one value, the answer line states it

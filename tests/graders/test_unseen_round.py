@@ -155,6 +155,9 @@ FAIR: dict[tuple[str, str], dict[str | tuple[str, str], Range]] = {
     # never trained beside a network trained from scratch
     ("nyu-hw5", "hostile_forward_hook_head.ipynb"): {"4.1": 2, "4.2": 3, "4.3": (0, 1)},
     ("nyu-hw5", "hostile_spare_pretrained_copy.ipynb"): {"4.1": 4, "4.2": 0, "4.3": 3},
+    # the right counts stated only in dismissed conditionals ("it would be 5,133,600
+    # operations, but ..."), wrong ones given (2b and 4.3: KNOWN_GAPS)
+    ("nyu-hw5", "hostile_hedged_answers_lr_schedule.ipynb"): {"2c": 0, "2d": 1},
     # trained on ConcatDataset([train_sub, test_sub]) through `poolloader`: the saved
     # model and the printed accuracy cannot be judged (the hidden-set accuracy: KNOWN_GAPS)
     ("tum-ps10", "hostile_trains_on_test_concat.ipynb"): {
@@ -222,11 +225,6 @@ KNOWN_GAPS: dict[tuple[str, str, str], tuple[float, float, str]] = {
     ("nyu-hw5", "hostile_hedged_answers_lr_schedule.ipynb", "2b"): (
         2.0, 0.0, "the right channels stated only as the other convention's reading, beside "
                   "a wrong answer: every value a part states counts without an Answer line"),
-    ("nyu-hw5", "hostile_hedged_answers_lr_schedule.ipynb", "2c"): (
-        3.0, 0.0, "5,133,600 stated in a dismissed counterfactual (\"it would be ..., but\"), "
-                  "57,040 given as the answer"),
-    ("nyu-hw5", "hostile_hedged_answers_lr_schedule.ipynb", "2d"): (
-        2.0, 1.0, "1,820 stated in a dismissed counterfactual, 1,800 given as the answer"),
     ("nyu-hw5", "hostile_hedged_answers_lr_schedule.ipynb", "4.3"): (
         3.0, 1.5, "SGD(lr=0.001) under a LambdaLR tripling it: the kernel reads the lr the "
                   "optimizer was built with (initial_lr), not the one it stepped with"),
