@@ -16,6 +16,7 @@ from graders.scoring.models.context import (
     _eligible,
     _no_model,
     _where,
+    calls_in_forward,
     computes,
 )
 from graders.scoring.models.context import (
@@ -279,8 +280,6 @@ def _requires_only(check: ArchitectureCheck, chosen: dict[str, Any],
 
 
 _PIECES = {"dropout": "Dropout", "batch_norm": "BatchNorm", "max_pool": "MaxPool"}
-_REQUIRES_CALLS = {"max_pool": ("max_pool2d", "max_pool1d"), "dropout": ("dropout",),
-                   "batch_norm": ("batch_norm",)}
 _LAYERS = ("Linear", "Conv2d", "Conv1d")
 
 
@@ -315,9 +314,7 @@ def _placed(check: ArchitectureCheck, arch: dict[str, Any], need: str) -> bool:
     mine = [i for i, t in enumerate(leaves) if t.startswith(prefix)]
     if not mine:
         return True
-    functional = _REQUIRES_CALLS.get(need, ())
-    source = str(arch.get("forward_source") or "")
-    if each is not None and any(f"{name}(" in source for name in functional):
+    if each is not None and calls_in_forward(arch, need):
         # pooled by a function too (F.max_pool2d after the last convolution): the
         # modules alone cannot say where every pooling stands
         return True

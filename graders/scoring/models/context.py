@@ -382,9 +382,14 @@ def computes(arch: dict[str, Any], need: str) -> bool:
                        _computed(sample, behaves) for sample in leaf_samples.values()))
     types = {leaf.get("type") for leaf in arch.get("leaves") or ()
              if isinstance(leaf, dict) and leaf.get("genuine") is not False}
+    return bool(types & set(modules)) or calls_in_forward(arch, need)
+
+
+def calls_in_forward(arch: dict[str, Any], need: str) -> bool:
+    """Forward's code calls the piece as a function (``F.max_pool2d(``, ``F.relu(``),
+    comments and strings aside."""
     source = _code(str(arch.get("forward_source", ""))).lower()
-    return bool(types & set(modules)) or any(
-        re.search(rf"(?<!\w){c}\w*\s*\(", source) for c in calls)
+    return any(re.search(rf"(?<!\w){c}\w*\s*\(", source) for c in REQUIRES[need][1])
 
 
 @lru_cache(maxsize=32)  # forward's code is read for every operation a check asks about

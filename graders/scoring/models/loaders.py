@@ -128,16 +128,11 @@ def last_step(found: Any) -> str | None:
         return str(found)
     if not isinstance(found, dict):
         return None
-    arrays: list[np.ndarray] = []
-    for key in ("first", "second", "moved"):
-        a = found.get(key)
-        if not (isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind == "f"):
-            return "none"
-        arrays.append(a)
+    arrays = _tried(found)
+    if arrays is None:
+        return "none"
     first, second, moved = arrays
     n = first.size
-    if n < 4 or second.size != n or moved.size != n or not np.all(np.isfinite(first)):
-        return "none"
     # the kernel's inputs, made again here: values i/n, and numpy's noise seeded 0
     noise = np.random.default_rng(0).random(n)
     index = np.rint(first * n).astype(np.int64)
@@ -150,6 +145,22 @@ def last_step(found: Any) -> str | None:
     if same and keeps_neighbours(index) > STRUCTURED:
         return "structured"
     return "fixed" if same else "per_image"
+
+
+def _tried(found: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The step's outputs for the kernel's ramp image (twice) and noise image, as flat
+    float arrays of one size (at least 4, the ramp's finite); None where they are not."""
+    arrays: list[np.ndarray] = []
+    for key in ("first", "second", "moved"):
+        a = found.get(key)
+        if not (isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind == "f"):
+            return None
+        arrays.append(a)
+    first, second, moved = arrays
+    n = first.size
+    if n < 4 or second.size != n or moved.size != n or not np.all(np.isfinite(first)):
+        return None
+    return first, second, moved
 
 
 # a random permutation keeps about 4 in n neighbouring pixels side by side; a transpose,
@@ -182,18 +193,12 @@ def pixelwise(found: Any) -> bool:
     """The step maps every pixel alike, ``a * x + b`` with the same a != 0 and b (a
     Normalize of one channel): it commutes with any permutation, so a permutation just
     before it still permutes the images. Measured on the kernel's ramp and noise images."""
-    if not isinstance(found, dict):
+    arrays = _tried(found) if isinstance(found, dict) else None
+    if arrays is None or not np.all(np.isfinite(arrays[2])):
         return False
-    arrays: list[np.ndarray] = []
-    for key in ("first", "second", "moved"):
-        a = found.get(key)
-        if not (isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind == "f"
-                and np.all(np.isfinite(a))):
-            return False
-        arrays.append(a)
     first, second, moved = arrays
     n = first.size
-    if n < 4 or second.size != n or moved.size != n or not np.array_equal(first, second):
+    if not np.array_equal(first, second):
         return False
     ramp, noise = np.arange(n) / n, np.random.default_rng(0).random(n)
     a, b = np.polyfit(ramp, first, 1)

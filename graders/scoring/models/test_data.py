@@ -39,7 +39,6 @@ Names = dict[str, list[tuple[Position, ast.expr]]]
 class _Code:
     assigned: Names  # the notebook's own names (module level)
     local: dict[int, Names]  # each function's, by the function node's id
-    functions: dict[str, ast.FunctionDef]
     calls: dict[str, list[tuple[Position, ast.Call, ast.FunctionDef | None]]]
     loops: list[tuple[Position, ast.For, ast.FunctionDef | None]]
     # each name's function definitions, in order: a call runs the one before it
@@ -75,7 +74,7 @@ def _search(cells: tuple[tuple[int, str], ...]) -> tuple[int, str] | None:
 
 
 def _read(cells: tuple[tuple[int, str], ...]) -> _Code:
-    code = _Code({}, {}, {}, {}, [])
+    code = _Code({}, {}, {}, [])
     for index, source in cells:
         text = python(source)
         tree = parse(text) if text is not None else None
@@ -98,7 +97,6 @@ class _Reader(ast.NodeVisitor):
         self.function: ast.FunctionDef | None = None
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        self.code.functions[node.name] = node
         self.code.defined.setdefault(node.name, []).append(((self.index, node.lineno), node))
         outer, self.function = self.function, node
         self.generic_visit(node)
