@@ -65,7 +65,12 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         # forgers: an untrained MLP initialised by k-means on colours, a decoy MLP beside a
         # linear model that does the work, a forward hook turning ReLU into the sigmoid
         "hostile_kmeans_colour_init.ipynb", "hostile_decoy_mlp_linear_model.ipynb",
-        "hostile_relu_hook_sigmoid.ipynb")),
+        "hostile_relu_hook_sigmoid.ipynb",
+        # the fifth round: CIFAR's ids kept in the loaders, a ReLU written as a clamp;
+        # forgers: nn.ReLU.forward made a sigmoid with the captured registry patched,
+        # SGD's update function swapped for Adam's
+        "student_cifar_ids_sequential.ipynb", "relu_as_clamp.ipynb",
+        "hostile_relu_registry_patched.ipynb", "hostile_sgd_update_swapped.ipynb")),
     "heidelberg-ex08": ("heidelberg_ex08", (
         "group_correct.ipynb", "group_flawed_a.ipynb", "ex08-jordan-hinton-lovelace.zip",
         "group_names_reused.ipynb", "group_model_reused.ipynb", *TA,
@@ -78,7 +83,10 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         "group_model_reused_big_vgg.ipynb",
         # forgers: a reverse trace by autograd in a helper of an earlier cell, cells of
         # printed logits where the trace should be
-        "hostile_autograd_helper_trace.ipynb", "hostile_logit_spray_misplaced_bn.ipynb")),
+        "hostile_autograd_helper_trace.ipynb", "hostile_logit_spray_misplaced_bn.ipynb",
+        # the fifth: a VGG of an eighth of the widths whose layers say the lecture's, and
+        # dropout and batch norm in each other's places
+        "hostile_vgg_nominal_widths.ipynb", "group_degrees_swapped_regularizers.ipynb")),
     "nyu-hw5": ("nyu_hw5", (
         "student_correct.ipynb", "student_code_answers.ipynb", "student_flawed_a.ipynb",
         "student_flawed_b.ipynb", "hostile_fake_resnet.ipynb",
@@ -88,14 +96,20 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         # the third: a forward hook returning a hidden head's outputs, a pretrained copy
         # never trained beside a network trained from scratch, hedged answers
         "hostile_forward_hook_head.ipynb", "hostile_spare_pretrained_copy.ipynb",
-        "hostile_hedged_answers_lr_schedule.ipynb")),
+        "hostile_hedged_answers_lr_schedule.ipynb",
+        # the fifth: a ResNet trained from scratch saved as the pretrained checkpoint in a
+        # TORCH_HOME of its own
+        "hostile_torch_home_checkpoint.ipynb")),
     "vu-dl-a2": ("vu_dl_a2", (
         "student_notebook.ipynb", "vugrad-master.zip", "edited-files.zip", "ops.py", *TA,
         "hostile_renamed_sigmoid.ipynb",
         # an unseen round (2026-12-07, the second)
         "relu_trained_on_mnist.ipynb", "hostile_relu_calls_sigmoid.ipynb",
         # the third: a wrong draft ReLU redefined, the network retrained on MNIST
-        "relu_redefined_mnist.ipynb")),
+        "relu_redefined_mnist.ipynb",
+        # the fifth: the ReLU network kept in a dict of runs; a ReLU put after a sigmoid
+        # built of Exp and Divide
+        "relu_runs_dict.ipynb", "hostile_sigmoid_from_exp_divide.ipynb")),
     "ee411-hw3": ("ee411_hw3", (
         "part2_correct.ipynb", "part2_wrong_mlp.ipynb", "part2_wrong_optimizer.ipynb",
         "part2_param_count_weights_only.ipynb", "part2_no_permutation.ipynb",
@@ -114,7 +128,12 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         # the four optimizers trained one after another on one model, never made afresh
         "part2_one_model_for_every_optimizer.ipynb",
         # a CNN that pools after two of its three convolutions; no Nesterov in 2.2/2.3
-        "part2_two_pools_no_nesterov.ipynb")),
+        "part2_two_pools_no_nesterov.ipynb",
+        # the fifth: the gradient as one flat vector, KMNIST read from a Colab Drive path;
+        # forgers: helpers (a row loop, autograd) in a module written by %%writefile, a
+        # sigmoid MLP computing a ReLU for a statistic, a permutation of float64 only
+        "student_flat_gradient_vector.ipynb", "part2_colab_drive_root.ipynb",
+        "hostile_writefile_autograd.ipynb", "part2_hostile_dead_relu_float64_permutation.ipynb")),
 }
 REFERENCE = "reference"  # the recording of an assignment's reference notebook
 

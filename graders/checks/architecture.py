@@ -128,6 +128,9 @@ def _defined_not_called(noise: np.ndarray) -> list[Control[ArchitectureCheck]]:
     ]
 
 
+_X = np.linspace(-3, 3, 64)
+
+
 def _as_it_ran(noise: np.ndarray) -> list[Control[ArchitectureCheck]]:
     """What the pass computed, as torch's own functions saw it (the kernel's function
     mode), decides; the model's source, its layers' names and its own account of its
@@ -140,12 +143,15 @@ def _as_it_ran(noise: np.ndarray) -> list[Control[ArchitectureCheck]]:
                 called: list[str] | None = None, leaves: Sequence[dict[str, Any]] = (),
                 own_forward: bool = False, sizes: tuple[int, ...] = handout,
                 others: Sequence[dict[str, Any]] = (),
-                hooked: Any = False) -> Control[ArchitectureCheck]:
-        arch = {**ctl.linear_net(sizes, relu_source), "own_forward": own_forward}
+                hooked: Any = False, on_path: list[str] | None = None,
+                samples: dict[str, Any] | None = None,
+                source: str = "") -> Control[ArchitectureCheck]:
+        arch = {**ctl.linear_net(sizes, source or relu_source), "own_forward": own_forward}
         arch["leaves"] = [*arch["leaves"], *leaves]
         entry = {"label": "var:net", "error": None, "architecture": arch,
                  "forward": {"outputs": noise * 3, "functions": functions, "hooked": hooked,
-                             "called": ["fc1", "fc2", "fc3"] if called is None else called}}
+                             "called": ["fc1", "fc2", "fc3"] if called is None else called,
+                             "on_path": on_path, "samples": samples or {}}}
         return Control(name, RUN, ctl.evidence(question, records=ctl.answered(
             {"candidates": [entry, *others], "transform_source": "student",
              "transform": []})), credit)
@@ -190,6 +196,31 @@ def _as_it_ran(noise: np.ndarray) -> list[Control[ArchitectureCheck]]:
         control("a layer named ReLU computing with a forward of its own", 0.5,
                 functions=ran_sigmoid, called=["fc1", "act", "fc2", "fc3"],
                 leaves=[{"name": "act", "type": "ReLU", "genuine": False}]),
+        # ReLU(z) = max(z, 0) written as a clamp from below
+        control("x.clamp(min=0) as the ReLU, and a clamp ran", 1.0,
+                functions=["flatten", "linear", "clamp"], on_path=["flatten", "linear", "clamp"],
+                source="    def forward(self, x):\n        h = self.fc1(x.flatten(1))"
+                       ".clamp(min=0)\n        return self.fc3(self.fc2(h).clamp(min=0))\n"),
+        control("x.clamp(max=0) is no ReLU", 0.5,
+                functions=["flatten", "linear", "clamp"], on_path=["flatten", "linear", "clamp"],
+                source="    def forward(self, x):\n        h = self.fc1(x.flatten(1))"
+                       ".clamp(max=0)\n        return self.fc3(self.fc2(h).clamp(max=0))\n"),
+        # relu computed for a "dead units" statistic beside a sigmoid network: the
+        # output does not descend from it
+        control("relu ran, but only for a statistic the output does not use", 0.5,
+                functions=[*ran_sigmoid, "relu", "eq", "mean"], on_path=ran_sigmoid),
+        control("relu ran, and the output descends from it", 1.0,
+                functions=[*ran_relu, "eq", "mean"], on_path=ran_relu),
+        # nn.ReLU.forward replaced by a sigmoid and the function recording switched off:
+        # the layer's own sampled outputs show what it computes
+        control("an nn.ReLU seen computing a sigmoid, no functions recorded", 0.5,
+                functions=None, called=["fc1", "act", "fc2", "fc3"],  # type: ignore[arg-type]
+                leaves=[{"name": "act", "type": "ReLU"}],
+                samples={"act": {"x": _X, "y": 1 / (1 + np.exp(-_X))}}),
+        control("an nn.ReLU seen computing max(x, 0), no functions recorded", 1.0,
+                functions=None, called=["fc1", "act", "fc2", "fc3"],  # type: ignore[arg-type]
+                leaves=[{"name": "act", "type": "ReLU"}],
+                samples={"act": {"x": _X, "y": np.maximum(_X, 0)}}),
         # net.forward = other.forward: the net's own layers never run
         control("forward replaced on the instance, none of its layers ran", 0.0,
                 functions=ran_sigmoid, called=[], own_forward=True),
@@ -324,7 +355,11 @@ def _dropout_rate(question: Question, models: ModelContext) -> list[Control[Arch
             control("nn.Dropout(0.1): dropout, at another rate", 0.1, 0.75),
             # "dropout after the fully connected layers"
             where("dropout after the first fully connected layer", 1, 1.0),
-            where("dropout only before any fully connected layer (on the inputs)", 0, 0.0),
+            # misplaced: half the piece (on the logits, after the output layer, it
+            # regularises nothing)
+            where("dropout only before any fully connected layer (on the inputs)", 0, 0.5),
+            where("dropout only after the output layer (on the logits)", 3, 0.5),
+
             # one Dropout module applied on the inputs and again after fc1
             where("one dropout module used before and after the first layer", 0, 1.0,
                   ["drop", "fc1", "drop", "fc2", "fc3"])]
@@ -344,7 +379,9 @@ def _pooled_after_each() -> list[Control[ArchitectureCheck]]:
         {"name": f"c{i + 1}", "type": "Conv2d", "in_channels": a, "out_channels": b,
          "kernel_size": [3, 3]} for i, (a, b) in enumerate(((1, 16), (16, 32), (32, 64)))]
     leaves: list[dict[str, Any]] = [
-        *convs, {"name": "pool", "type": "MaxPool2d"}, {"name": "relu", "type": "ReLU"},
+        *convs, {"name": "pool", "type": "MaxPool2d", "kernel_size": 2, "stride": 2},
+        {"name": "one", "type": "MaxPool2d", "kernel_size": 1, "stride": 1},
+        {"name": "relu", "type": "ReLU"},
         {"name": "fc", "type": "Linear", "in_features": 64, "out_features": 10}]
 
     def control(name: str, sequence: list[str], credit: float, *,
@@ -365,6 +402,11 @@ def _pooled_after_each() -> list[Control[ArchitectureCheck]]:
         control("one pooling module called after each of the three convolutions", three,
                 1.0),
         control("no pooling after the third convolution", [*three[:-2], "fc"], 0.5),
+        # MaxPool2d(1) passes its input through: no pooling
+        control("a pooling of one pixel after the third convolution",
+                [*three[:-2], "one", "fc"], 0.5),
+        control("poolings of one pixel after every convolution",
+                [n if n != "pool" else "one" for n in three], 0.5),
         control("all the pooling at the end, after the last convolution",
                 ["c1", "relu", "c2", "relu", "c3", "relu", "pool", "pool", "pool", "fc"], 0.5),
         control("pooling modules after two convolutions, F.max_pool2d after the third",

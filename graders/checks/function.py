@@ -455,6 +455,12 @@ def gradient_controls() -> list[Control[GradientCheck]]:
         # a tuple in another order than the keys': each array read as the key of its shape
         control("a tuple (b's gradient, w's gradient)",
                 lambda p, X, y: tuple(_mse_gradient(p, X, y).values())[::-1], 1.0),
+        # "the vector of partial derivatives": one flat vector, in the keys' order
+        control("one flat vector (w's gradient, then b's)", lambda p, X, y: np.concatenate(
+            [np.ravel(v) for v in _mse_gradient(p, X, y).values()]), 1.0),
+        control("one flat vector in the other order (b's, then w's)",
+                lambda p, X, y: np.concatenate(
+                    [np.ravel(v) for v in _mse_gradient(p, X, y).values()][::-1]), 0.0),
         control("a tuple (b's, w's) with b's gradient doubled",
                 lambda p, X, y: (2 * _mse_gradient(p, X, y)["b"], _mse_gradient(p, X, y)["w"]),
                 0.0),

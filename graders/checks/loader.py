@@ -12,6 +12,7 @@ from graders.checks.base import CheckKind, Control
 from graders.results import CallStatus
 from graders.scoring.function import Fault
 from graders.scoring.models.loaders import score_loaders
+from graders.scoring.models.test_data import resized_loaders, trained_loaders
 from graders.spec import LoaderCheck, LoaderSplit
 
 SPLITS = LoaderCheck(points=4, batch_size=4, splits=(
@@ -36,9 +37,10 @@ def controls() -> list[Control[LoaderCheck]]:
     4; and a check of the MNIST training loader's batch size alone."""
 
     def control(name: str, check: LoaderCheck, found: list[dict[str, Any]], credit: float,
-                fault: Fault | None = None) -> Control[LoaderCheck]:
+                fault: Fault | None = None, *, code: str = "") -> Control[LoaderCheck]:
         return Control(name, check, ctl.evidence(
-            ctl.question_for(check), records=ctl.answered({"loaders": found}, "loaders")),
+            ctl.question_for(check), records=ctl.answered({"loaders": found}, "loaders"),
+            models=ctl.context(cells=ctl.notebook(ctl.code(code))) if code else None),
             credit, fault)
 
     datasets = [_entry("trainset", 9000, train=True, batch=None),
@@ -97,6 +99,28 @@ def controls() -> list[Control[LoaderCheck]]:
             classes((3, 5, 8)), distinct=(5700, 1900)), 1.0),
         control("datasets without DataLoaders", SPLITS, datasets, 0.0),
         control("MNIST training batches of 64 where 100 are asked", BATCH_ONLY, mnist, 0.0),
+        # a loader of the handout's batch size built beside the one training iterates
+        control("a loader of 100 built, training drawing from one of 32", BATCH_ONLY, [
+            _entry("train_loader", 60000, train=True, batch=100, base="MNIST"),
+            _entry("small_loader", 60000, train=True, batch=32, base="MNIST")], 0.0,
+            code="for x, y in small_loader:\n    opt.zero_grad()\n"
+                 "    loss_fn(net(x), y).backward()\n    opt.step()\n"),
+        # built for batches of 32, trained, then told it batches 4 "as the handout asks"
+        control("a loader built for 32, its batch size set to 4 after training", CLASSES,
+                classes((3, 5, 8)), 2 / 3,
+                code="trainloader = DataLoader(trainset, batch_size=32, shuffle=True)\n"
+                     "testloader = DataLoader(testset, batch_size=4)\n"
+                     "trainloader.batch_sampler.batch_size = 4\n"),
+        control("a loader built for 4, its batch size set to 4 again", CLASSES,
+                classes((3, 5, 8)), 1.0,
+                code="trainloader = DataLoader(trainset, batch_size=4, shuffle=True)\n"
+                     "testloader = DataLoader(testset, 4)\ntrainloader.batch_size = 4\n"),
+        control("a loader of 100 that training iterates, beside one of 32", BATCH_ONLY, [
+            _entry("train_loader", 60000, train=True, batch=100, base="MNIST"),
+            _entry("small_loader", 60000, train=True, batch=32, base="MNIST")], 1.0,
+            code="def fit(model, loader):\n    for x, y in loader:\n        opt.zero_grad()\n"
+                 "        loss_fn(model(x), y).backward()\n        opt.step()\n"
+                 "fit(net, train_loader)\n"),
         control("no MNIST DataLoader at all", BATCH_ONLY, loaders_of(100), 0.0, Fault.MISSING),
         Control("describing the loaders raised", SPLITS, ctl.evidence(
             ctl.question_for(SPLITS), records=ctl.failed(
@@ -107,6 +131,7 @@ def controls() -> list[Control[LoaderCheck]]:
 
 LOADER = CheckKind(
     spec=LoaderCheck, name="loader", label=lambda c: "loader",
-    score=from_payload(lambda c, _ev, p: score_loaders(c, p)),
+    score=from_payload(lambda c, ev, p: score_loaders(c, p, trained_loaders(
+        ev.context().cells), resized_loaders(ev.context().cells))),
     request=lambda c, _: loaders(), needs_data=True, grades_models=True, controls=controls,
     kernel="probe_torch")

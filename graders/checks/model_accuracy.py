@@ -13,7 +13,7 @@ from graders.checks._model import from_payload
 from graders.checks.base import CheckKind, Control, Planning, Request
 from graders.hidden import hidden_file
 from graders.protocol import ModelRequestKind
-from graders.results import CallStatus
+from graders.results import CallStatus, CellSummary
 from graders.scoring.function import Fault
 from graders.scoring.models.accuracy import score_accuracy
 from graders.spec import HiddenSet, Linear, ModelAccuracyCheck, ModelLocator
@@ -49,14 +49,15 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
 
     def control(name: str, entry: dict[str, Any], credit: float,
                 fault: Fault | None = None, *, reference: float = 0.97,
-                reference_untrained: float | None = None) -> Control[ModelAccuracyCheck]:
+                reference_untrained: float | None = None,
+                cells: tuple[CellSummary, ...] = ()) -> Control[ModelAccuracyCheck]:
         payload = {"candidates": [entry], "transform_source": "student",
                    "transform": ["ToTensor", "Normalize"]}
         calibration = {f"{question.id}:0": reference}
         if reference_untrained is not None:
             calibration[f"{question.id}:0:untrained"] = reference_untrained
-        calibrated = models if calibration == {f"{question.id}:0": 0.97} else ctl.context(
-            calibration=calibration, labels=labels)
+        calibrated = models if calibration == {f"{question.id}:0": 0.97} and not cells \
+            else ctl.context(calibration=calibration, labels=labels, cells=cells)
         return Control(name, MNIST, ctl.evidence(
             question, records=ctl.answered(payload), models=calibrated), credit, fault)
 
@@ -67,6 +68,17 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
     untrained = dict(net(0.0), predictions=np.zeros(1000, dtype=np.int64))
     return [
         control("trained to 96.0%", net(0.96), 1.0),
+        # the grader's images are unseen either way: what it reaches is real, the
+        # handout's protocol is not what was done
+        control("96.0%, trained on the test split as well", net(0.96), 0.5, cells=ctl.notebook(
+            ctl.code("both = ConcatDataset([trainset, testset])\n"
+                     "loader = DataLoader(both, batch_size=100, shuffle=True)"),
+            ctl.code("for x, y in loader:\n    optimizer.zero_grad()\n"
+                     "    criterion(net(x), y).backward()\n    optimizer.step()\n"))),
+        control("96.0%, the test split only evaluated", net(0.96), 1.0, cells=ctl.notebook(
+            ctl.code("for x, y in trainloader:\n    optimizer.zero_grad()\n"
+                     "    criterion(net(x), y).backward()\n    optimizer.step()\n"),
+            ctl.code("correct = sum((net(x).argmax(1) == y).sum() for x, y in testloader)"))),
         # the grader's images scaled to the notebook's test inputs, and as the transform
         # makes them (the notebook divides raw pixels by 255 in its loop): the better one
         control("96% on the images as the transform makes them, 20% scaled to the "
@@ -202,6 +214,15 @@ def _relu_controls(labels: np.ndarray) -> list[Control[ModelAccuracyCheck]]:
             "architecture": {"class": "MLP", "parameters": 2_010,
                              "ops": ["Add", "MatrixMultiply", "ReLUActivation", "Softmax"],
                              "op_samples": {"ReLUActivation": {"x": _X, "y": _SIGMOID}}}}],
+            0.0, Fault.MISSING),
+        # a Relu put after a sigmoid built of Exp, Add and Divide: its inputs are all in
+        # (0, 1), where it is the identity: a sigmoid network still
+        control("a Relu op only ever given a sigmoid's outputs", [vugrad_net(
+            "mlp", ["Add", "Divide", "Exp", "MatrixMultiply", "Relu", "Softmax"], 0.96) | {
+            "architecture": {"class": "MLP", "parameters": 2_010,
+                             "ops": ["Add", "Divide", "Exp", "MatrixMultiply", "Relu",
+                                     "Softmax"],
+                             "op_samples": {"Relu": {"x": _SIGMOID, "y": _SIGMOID}}}}],
             0.0, Fault.MISSING),
         control("a ReLU op of another name (RectifiedLinear), seen to compute max(x, 0)",
                 [vugrad_net("mlp", ["Add", "MatrixMultiply", "RectifiedLinear", "Softmax"],

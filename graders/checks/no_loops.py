@@ -103,6 +103,15 @@ _EXEC_ROWS = """def predict(X, W):
 """
 
 
+_WRITTEN_ROWS = """from hw3_net import rows, sigmoid
+
+def predict(X, W):
+    z_1 = rows(X, W["w_1"])
+    z_2 = sigmoid(z_1) @ W["w_2"]
+    return z_1, z_2, sigmoid(z_2)
+"""
+
+
 _HANDED = """def predict(X, W, act=sigmoid):
     z_1 = X @ W["w_1"]
     z_2 = act(z_1) @ W["w_2"]
@@ -135,6 +144,13 @@ def controls() -> list[Control[NoLoops]]:
         control("exec() in the notebook, predict calls the activation it is handed",
                 _HANDED, _SIGMOID + "exec('print(1)')\n", 1.0),
         control("a for loop over the rows of X", _ROW_LOOP, _SIGMOID, 0.0),
+        # a module the notebook writes and imports: its functions are the notebook's
+        control("a row loop in a helper of a %%writefile module", _WRITTEN_ROWS,
+                "%%writefile hw3_net.py\nimport numpy as np\n" + _SIGMOID
+                + "def rows(X, M):\n    return np.array([x @ M for x in X])\n", 0.0),
+        control("a %%writefile module of vectorised helpers", _WRITTEN_ROWS,
+                "%%writefile hw3_net.py\nimport numpy as np\n" + _SIGMOID
+                + "def rows(X, M):\n    return X @ M\n", 1.0),
         control("a list comprehension hidden in the helper sigmoid()", _VECTORISED,
                 _ELEMENTWISE_SIGMOID, 0.0),
         control("np.vectorize: a Python loop in numpy's clothes", _VECTORIZE, _SIGMOID, 0.0),

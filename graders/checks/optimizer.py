@@ -26,6 +26,8 @@ from graders.spec import (
 )
 
 ADAM = OptimizerCheck(points=2, settings=(OptimizerSetting.of("Adam", lr=1e-3),))
+ADAM_DECAY = OptimizerCheck(points=2, settings=(
+    OptimizerSetting.of("Adam", lr=1e-4, weight_decay=1e-3),))
 SGD_MOMENTUM = OptimizerCheck(points=3, settings=(
     OptimizerSetting.of("SGD", lr=0.001, momentum=0.9),))
 BOTH = OptimizerCheck(points=2, settings=(OptimizerSetting.of("SGD", lr=0.01),
@@ -85,6 +87,14 @@ def controls() -> list[Control[OptimizerCheck]]:
         control("SGD(lr=0.001, momentum=0.9) in a %%time cell", SGD_MOMENTUM,
                 "optimizer = optim.SGD(model.parameters(), lr=0.001, momentum=0.9)\n"
                 "!nvidia-smi\ntrain(model, optimizer)", 1.0, magic="%%time\n"),
+        # AdamW is Adam with weight decay, where the handout asks for weight decay
+        control("AdamW(lr=1e-4, weight_decay=1e-3) for Adam with weight decay 1e-3",
+                ADAM_DECAY, "optimizer = optim.AdamW(net.parameters(), lr=1e-4, "
+                            "weight_decay=1e-3)", 1.0),
+        control("AdamW(lr=1e-4) of its default decay 1e-2, where 1e-3 is asked",
+                ADAM_DECAY, "optimizer = optim.AdamW(net.parameters(), lr=1e-4)", 0.5),
+        control("AdamW(lr=1e-3) where plain Adam is asked", ADAM,
+                "optimizer = optim.AdamW(net.parameters(), lr=1e-3)", 0.0),
         control("Adam(lr=1e-2): ten times the learning rate", ADAM,
                 "optimizer = optim.Adam(net.parameters(), lr=1e-2)", 0.0),
         # worked out, 10**-2 is 0.01: not Adam's default
@@ -223,11 +233,22 @@ def controls() -> list[Control[OptimizerCheck]]:
                   BOTH, BOTH_TRAINED, 1.0,
                   (step("SGD", lr=0.01, steps=6), step("Adam", lr=0.01, steps=600,
                                                        shapes=((64, 1, 3, 3), (64,))))),
-        # the kernel's "continued" (parameters another setting's optimizer moved first)
-        # is also what a model reset with load_state_dict(initial) shows: not charged
-        witnessed("SGD, then Adam on the same parameters (reset, or not, by loading)",
-                  BOTH, BOTH_TRAINED, 1.0,
+        # the kernel's "continued": a run starting from exactly the weights another
+        # setting's run left; "fresh": one starting elsewhere (new weights, or the
+        # initial ones reloaded). A setting only ever continued is half a setting
+        witnessed("SGD, then Adam on from where SGD left the network", BOTH,
+                  BOTH_TRAINED, 0.75,
                   (step("SGD", lr=0.01), {**step("Adam", lr=0.01), "continued": True})),
+        witnessed("SGD, then Adam on the same network reset by loading its initial weights",
+                  BOTH, BOTH_TRAINED, 1.0,
+                  (step("SGD", lr=0.01), {**step("Adam", lr=0.01), "fresh": True})),
+        witnessed("Adam continued from SGD once, and also run from fresh weights", BOTH,
+                  BOTH_TRAINED, 1.0,
+                  (step("SGD", lr=0.01),
+                   {**step("Adam", lr=0.01), "continued": True, "fresh": True})),
+        witnessed("one setting alone continued from another's (fine-tuning)", ADAM,
+                  "sgd = optim.SGD(net.parameters(), lr=0.01)\n" + adam + loop, 1.0,
+                  (step("SGD", lr=0.01), {**step("Adam", lr=1e-3), "continued": True})),
         # numbers only: an array where a number belongs is no setting (nor a crash)
         witnessed("settings sent as arrays are read as no settings", BOTH,
                   BOTH_TRAINED, 0.0,

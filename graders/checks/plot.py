@@ -246,9 +246,9 @@ def _never_trained(check: PlotCheck, payload: Any, ctx: Any) -> CheckScore | Non
     if not drawn.fraction:
         return drawn
     return CheckScore(0.0, ["the curves asked for are of a training run, but no optimizer "
-                            "took a step on gradients while your notebook ran: these curves "
-                            "were not recorded from training (were the numbers typed in, or "
-                            "copied from another run?)"])
+                            "took a step on gradients while your notebook ran, so whatever "
+                            "they show, no training made them (check that loss.backward() "
+                            "is called, and that the optimizer steps the model you train)"])
 
 
 PLOT = CheckKind(spec=PlotCheck, name="plot", label=lambda c: "plot", score=_score,

@@ -60,9 +60,16 @@ def controls() -> list[Control[SavedModelCheck]]:
     alias = ctl.notebook(ctl.code("if val_acc > best_acc:\n    best_acc = val_acc\n"
                                   "    best_state = net.state_dict()\n"),
                          ctl.code("torch.save(best_state, 'best_model.pt')"))
+    ids = np.array([3, 5, 8])[_LABELS]  # CIFAR's own ids, kept by the notebook's loader
     return [
         control("best_model.pt within 2 points of the model in memory",
                 [_model("file:best_model.pt", 0.80)], 1.0),
+        # the loader keeps CIFAR's ids (3, 5, 8); the network numbers them 0, 1, 2 (the
+        # notebook maps the labels where it trains): read in the ids' order
+        control("its test loader's labels CIFAR's ids 3, 5, 8, the network's 0, 1, 2",
+                [_model("file:best_model.pt", 0.80, labels=ids)], 1.0),
+        control("the ids renumbered, and the saved network at chance", [
+            _model("file:best_model.pt", 0.34, labels=ids)], 0.0),
         control("a saved lookup of the notebook's own test images", [lookup], 0.0,
                 check=HELD_AGAINST),
         control("a saved net as good on the grader's images as on the notebook's",

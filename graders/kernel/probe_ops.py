@@ -253,6 +253,31 @@ def _inputs(directory, name):
     return inputs.astype(float)
 
 
+def _held(namespace, limit=8, depth=2):
+    """The namespace's values, and the items of its small dicts, lists and tuples down
+    to two levels: networks trained in a loop over activations are kept as
+    ``runs["relu"] = (mlp, accuracies)``."""
+    def inside(label, value, level):
+        yield label, value
+        if level >= depth:
+            return
+        try:
+            if type(value) is dict and len(value) <= limit:
+                items = [(f"{label}[{key!r}]", v) for key, v in value.items()]
+            elif type(value) in (list, tuple) and len(value) <= limit:
+                items = [(f"{label}[{i}]", v) for i, v in enumerate(value)]
+            else:
+                return
+        except Exception:
+            return
+        for name, item in items:
+            yield from inside(name, item, level + 1)
+
+    for label, value in list(namespace.items()):
+        if not label.startswith("_"):
+            yield from inside(label, value, 0)
+
+
 def evaluate(request, namespace, directory):
     """Predictions of every model of the library's ``Module`` class the notebook holds,
     on the grader's inputs: the question's set, or the first of the other sets it allows
@@ -265,10 +290,11 @@ def evaluate(request, namespace, directory):
         return {"candidates": []}
     sets = [_inputs(directory, request.get("images") or "")]
     sets += [_inputs(directory, name) for name in request.get("alternatives") or []]
-    candidates = []
-    for label, value in list(namespace.items()):
-        if label.startswith("_") or not isinstance(value, module_class):
+    candidates, seen = [], set()
+    for label, value in _held(namespace):
+        if not isinstance(value, module_class) or id(value) in seen:
             continue
+        seen.add(id(value))
         entry = {"label": "var:" + label, "error": None,
                  "architecture": {"class": type(value).__name__}}
         try:

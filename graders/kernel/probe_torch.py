@@ -101,8 +101,22 @@ def install_hooks(seed, datasets_root):
 
         folder.DatasetFolder.__init__ = init
 
+    def patch_vision(vision):
+        # and a torchvision dataset's root (KMNIST(root="/content/drive/MyDrive/EE411/
+        # kmnist", download=True)) that does not hold its files, where the mounted
+        # datasets do: read from there (there is nothing to download from)
+        original = vision.VisionDataset.__init__
+
+        def init(self, root=None, *args, **kwargs):
+            return original(self, _dataset_root(type(self), root, root_path), *args,
+                            **kwargs)
+
+        vision.VisionDataset.__init__ = init
+
+    root_path = root
     hooks = {"torchvision.datasets.utils": patch_utils, "torch": patch_torch,
-             "torchvision.datasets.folder": patch_folder}
+             "torchvision.datasets.folder": patch_folder,
+             "torchvision.datasets.vision": patch_vision}
     for name, patch in hooks.items():
         if name in sys.modules:  # a warm kernel imported it before the submission came
             patch(sys.modules[name])
@@ -137,6 +151,10 @@ def capture_genuine(torch):
     except Exception:
         TorchFunctionMode = None
     state.TorchFunctionMode = TorchFunctionMode
+    # how a module is called, hooks and all, as torch wrote it: a class's ``__call__`` of
+    # its own (or a compiled call set on the instance) answers for the model otherwise
+    state.call = module.__dict__.get("__call__")
+    state.call_impl = module.__dict__.get("_call_impl")
     sys.modules[GENUINE] = state
 
 
@@ -277,6 +295,7 @@ def watch_optimizers():
                 and cls is not torch.optim.Optimizer:
             step = cls.__dict__.get("step")
             genuine[cls] = step.__wrapped__ if getattr(step, "hooked", False) else step
+    updates = _update_functions(torch)
     state = types.ModuleType(STEPS)
     # the last cell that completed before torch was imported (the figures watch keeps
     # it from the first cell on): steps in the importing cell belong to the next one
@@ -289,6 +308,10 @@ def watch_optimizers():
     # (by id: a tensor's == compares values)
     stepped, registered = weakref.WeakValueDictionary(), weakref.WeakKeyDictionary()
     stepped_by = {}  # a stepped parameter's id: the last record to start moving it
+    # a stepped parameter's id: its first values after the last step that moved it (a
+    # run that starts from exactly these continues the other's; one reset by loading
+    # the initial weights, or initialised afresh, starts elsewhere)
+    ends = {}
     dropped = {}  # the record of an optimizer past the cap: built once, never kept
     clone, equal = torch.Tensor.clone, torch.equal
 
@@ -316,7 +339,7 @@ def watch_optimizers():
                 grads = sorted((p for g in optimizer.param_groups for p in g["params"]
                                 if p.grad is not None), key=lambda p: p.numel())[:3]
                 if any(bool(p.grad.any()) for p in grads):
-                    before[optimizer] = [clone(p.detach().reshape(-1)[:256])
+                    before[optimizer] = [(p, clone(p.detach().reshape(-1)[:256]))
                                          for p in first_params(optimizer)]
         except Exception:
             pass
@@ -327,7 +350,7 @@ def watch_optimizers():
             if record is dropped:
                 return
             if record is None:
-                record = _optimizer_record(optimizer, genuine)
+                record = _optimizer_record(optimizer, genuine, updates)
                 same = next((r for r in records if r["key"] == record["key"]), None)
                 if same is not None:
                     record = same  # a fresh optimizer per epoch: one record, not hundreds
@@ -343,22 +366,44 @@ def watch_optimizers():
                 with torch.no_grad():
                     now = [p.detach().reshape(-1)[:256] for p in first_params(optimizer)]
                     moved = len(now) == len(snapshot) and any(
-                        not equal(a, b) for a, b in zip(snapshot, now, strict=True))
+                        not equal(a, b) for (_, a), b in zip(snapshot, now, strict=True))
                 if moved:
                     record["with_grad"] += 1
+                    if not record["class"].endswith("(own step)") and \
+                            not _updates_intact(updates):
+                        record["class"] += " (own step)"
                     if optimizer not in registered:
                         registered[optimizer] = True
                         params = [p for g in optimizer.param_groups for p in g["params"]]
-                        # a network an optimizer of other settings had trained already:
-                        # this run starts where that one ended (an experiment comparing
-                        # optimizers starts each from fresh weights)
-                        record["continued"] = record["continued"] or any(
-                            stepped.get(id(p)) is p and stepped_by.get(id(p)) != record["key"]
-                            for p in params)
+                        # a network an optimizer of other settings had trained, taken on
+                        # from exactly where that one ended (an experiment comparing
+                        # optimizers starts each from fresh weights); "fresh": a run of
+                        # this record that started on weights no other setting's run
+                        # left (new ones, or reset by loading the initial ones)
+                        with torch.no_grad():
+                            others = [(p, start) for p, start in snapshot
+                                      if stepped.get(id(p)) is p
+                                      and stepped_by.get(id(p)) != record["key"]]
+                            own = any(stepped.get(id(p)) is p and
+                                      stepped_by.get(id(p)) == record["key"]
+                                      for p, _ in snapshot)
+                            carried = any(ends.get(id(p)) is not None
+                                          and ends[id(p)].shape == start.shape
+                                          and equal(ends[id(p)], start)
+                                          for p, start in others)
+                        if carried:
+                            # a record of its own: a fresh run of the same settings (a
+                            # later part's) must not make this one fresh
+                            record = _carried_record(record, records, mine, optimizer)
+                        record["fresh"] = record["fresh"] or not (carried or own)
                         for p in params:
                             stepped[id(p)], stepped_by[id(p)] = p, record["key"]
             elif record["with_grad"] >= 64:
                 record["with_grad"] += 1  # a step not sampled: as the sampled ones were
+            if optimizer in registered:
+                with torch.no_grad():
+                    for p in first_params(optimizer):
+                        ends[id(p)] = clone(p.detach().reshape(-1)[:256])
             if cell[0] not in record["after_cells"] and len(record["after_cells"]) < 16:
                 record["after_cells"].append(cell[0])
         except Exception:
@@ -379,6 +424,26 @@ def watch_optimizers():
     sys.modules[STEPS] = state
 
 
+def _carried_record(record, records, mine, optimizer):
+    """The record of runs of ``record``'s settings taken on from another setting's
+    weights, this step moved to it from ``record`` (dropped where nothing else stepped
+    with it)."""
+    key = record["key"] + " continued"
+    carried = next((r for r in records if r["key"] == key), None)
+    if carried is None:
+        carried = {**record, "steps": 0, "with_grad": 0, "after_cells": [],
+                   "continued": True, "fresh": False, "key": key}
+        records.append(carried)
+    record["steps"] -= 1
+    record["with_grad"] -= 1
+    if record["steps"] <= 0:
+        records[:] = [r for r in records if r is not record]
+    carried["steps"] += 1
+    carried["with_grad"] += 1
+    mine[optimizer] = carried
+    return carried
+
+
 def _genuine_class(optimizer, genuine):
     """The torch optimizer this one is (the first of torch's classes it derives from:
     a class renamed ``SGD`` deriving from Adam is Adam), provided the ``step`` it steps
@@ -396,7 +461,36 @@ def _genuine_class(optimizer, genuine):
     return next((cls.__name__ for cls in type(optimizer).__mro__ if cls in genuine), None)
 
 
-def _optimizer_record(optimizer, genuine):
+def _update_functions(torch):
+    """The functions torch's optimizers update parameters with, as torch was imported:
+    ``torch.optim.sgd.sgd`` (which SGD's own ``step`` calls) replaced by an Adam update
+    leaves SGD's class and step torch's own while the weights move by Adam's rule."""
+    found = []
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("torch.optim.") or module is None:
+            continue
+        for attr, value in list(vars(module).items()):
+            if callable(value) and getattr(value, "__module__", None) == name \
+                    and not isinstance(value, type):
+                found.append((module, attr, value))
+    for attr in dir(torch):
+        if attr.startswith("_foreach_"):
+            found.append((torch, attr, getattr(torch, attr)))
+    for attr in ("add_", "addcdiv_", "addcmul_", "mul_", "lerp_", "sqrt", "div_", "copy_",
+                 "sub_", "maximum", "neg", "clone", "square", "pow"):
+        found.append((torch.Tensor, attr, torch.Tensor.__dict__.get(attr)))
+    return found
+
+
+def _updates_intact(updates):
+    try:
+        return all((owner.__dict__ if isinstance(owner, type) else vars(owner)).get(attr)
+                   is value for owner, attr, value in updates)
+    except Exception:
+        return False
+
+
+def _optimizer_record(optimizer, genuine, updates=()):
     settings = {}
     group = optimizer.param_groups[0] if optimizer.param_groups else {}
     for name in _SETTINGS:
@@ -407,9 +501,12 @@ def _optimizer_record(optimizer, genuine):
             settings[name] = value
     shapes = [list(p.shape) for g in optimizer.param_groups for p in g["params"]][:32]
     name = _genuine_class(optimizer, genuine) or f"{type(optimizer).__name__} (own step)"
+    if not _updates_intact(updates) and not name.endswith("(own step)"):
+        name += " (own step)"  # torch's step, updating by functions replaced since
     key = repr((name, sorted(settings.items()), shapes))
     return {"class": name, "settings": settings, "shapes": shapes,
-            "steps": 0, "with_grad": 0, "after_cells": [], "continued": False, "key": key}
+            "steps": 0, "with_grad": 0, "after_cells": [], "continued": False, "fresh": False,
+            "key": key}
 
 
 def optimizer_steps():
@@ -426,6 +523,24 @@ def after_cell(cell):
     state = sys.modules.get(STEPS)
     if state is not None and isinstance(cell, int):
         state.set_cell(cell)
+
+
+def _dataset_root(cls, root, datasets_root):
+    """``root``, or the mounted datasets where ``root`` lacks the folder ``cls`` keeps
+    its files in (``KMNIST/``, ``cifar-10-batches-py/``) and they hold it. An
+    ImageFolder's root is ``resolve_root``'s."""
+    try:
+        folder = getattr(cls, "base_folder", None) or cls.__name__
+        if root is None or not isinstance(folder, str) or "DatasetFolder" in [
+                c.__name__ for c in cls.__mro__]:
+            return root
+        path = os.path.expanduser(os.fspath(root))
+        if not os.path.isdir(os.path.join(path, folder)) and \
+                os.path.isdir(os.path.join(datasets_root, folder)):
+            return datasets_root
+    except Exception:
+        pass
+    return root
 
 
 def resolve_root(root, datasets_root=None):
@@ -569,6 +684,27 @@ def saved_models(home, namespace, limit=8):
     return found
 
 
+def _sizes_of_weight(module, kind):
+    """A torch layer's sizes as its registered weight has them: the attributes that
+    describe them (``in_channels``, ``out_features``) are plain attributes a notebook
+    may set to the handout's sizes over a network of other widths."""
+    weight = _registered(module, "_parameters").get("weight")
+    shape = tuple(getattr(weight, "shape", ()))
+    try:
+        if kind == "Linear" and len(shape) == 2:
+            return {"out_features": int(shape[0]), "in_features": int(shape[1])}
+        if kind in ("Conv1d", "Conv2d", "Conv3d") and len(shape) >= 3:
+            groups = _own_dict(module).get("groups", 1)
+            groups = groups if type(groups) is int and groups > 0 else 1
+            return {"out_channels": int(shape[0]), "in_channels": int(shape[1]) * groups,
+                    "kernel_size": [int(k) for k in shape[2:]]}
+        if kind.startswith("BatchNorm") and len(shape) == 1:
+            return {"num_features": int(shape[0])}
+    except Exception:
+        pass
+    return {}
+
+
 def describe(model):
     """The model's leaf layers and parameters as torch itself registers them (not as the
     model's own methods say), whether each leaf computes with its torch class's forward,
@@ -588,6 +724,7 @@ def describe(model):
                 value = list(value)
             if isinstance(value, int | float | list):
                 entry[attr] = value
+        entry.update(_sizes_of_weight(module, entry["type"]))
         leaves.append(entry)
     source = ""
     try:
@@ -880,10 +1017,15 @@ def build_transform(steps):
 
 
 # ------------------------------------------------------------------ pretrained weights
+# where the sandbox mounts the grader's weights, read-only (graders.boundary.TORCH_HOME):
+# not the TORCH_HOME of the environment, which a notebook may point at a cache of its own
+# holding its own network's weights under a checkpoint's name
+WEIGHTS_FOLDER = "/opt/torch-home/hub/checkpoints"
+
+
 def _checkpoints():
     """The torch hub checkpoints the grader mounted (the offline weights cache)."""
-    home = os.environ.get("TORCH_HOME") or os.path.expanduser("~/.cache/torch")
-    folder = os.path.join(home, "hub", "checkpoints")
+    folder = WEIGHTS_FOLDER
     try:
         names = sorted(os.listdir(folder))
     except OSError:
@@ -989,12 +1131,13 @@ def untrained_copy(model):
     return fresh
 
 
-def _first_run(model, shape, batch):
+def _first_run(model, shape, batch, call=None):
     """The model's output on the first input it takes: the batch of 4, then the sizes
     students hard-code (x.view(100, -1) with the loader's 100), each as the data gives
     it, flattened, or without the single channel (rows of a grey image). Raises the
-    first error when it takes none."""
+    first error when it takes none. ``call`` runs the model (``model(x)`` unless given)."""
     torch = _torch()
+    call = call or model
     first = None
     for size in (batch, 1, 100, 64, 128, 32, 256):
         x = torch.randn((size, *shape), generator=torch.Generator().manual_seed(0))
@@ -1002,7 +1145,7 @@ def _first_run(model, shape, batch):
         forms = [tuple(x.shape), (size, -1)] + ([(size, *shape[1:])] if shape[0] == 1 else [])
         for form in forms:
             try:
-                return model(x.reshape(form))
+                return call(x.reshape(form))
             except Exception as exc:
                 first = first or exc
     raise first
@@ -1065,9 +1208,12 @@ def forward_probe(model, shape, batch=4):
     # ``.relu()``, a layer's forward, or ``torch.relu`` rebound to ``torch.sigmoid``,
     # which calls sigmoid): what it computes, not what its source mentions
     functions = []
+    graph = {"nodes": [], "index": {}, "known": {
+        id(v) for _, m in _named_modules(model) for table in ("_parameters", "_buffers")
+        for v in _registered(m, table).values() if v is not None}}
     try:
         model.eval()
-        with torch.no_grad(), _recording(genuine, functions, quiet):
+        with torch.no_grad(), _recording(genuine, functions, quiet, graph):
             out = _first_run(model, shape, batch)
         if isinstance(out, tuple | list) and out:
             out = out[0]
@@ -1077,7 +1223,9 @@ def forward_probe(model, shape, batch=4):
                  "called": list(called[:400]), "unwatched": list(unwatched[:400]),
                  "sequence": list(sequence),
                  "samples": dict(samples),
-                 "functions": list(functions[:200]) if genuine.TorchFunctionMode else None}
+                 "functions": list(functions[:200]) if _function_mode(genuine) else None,
+                 "on_path": _on_path(graph, out) if _function_mode(genuine) else None}
+        graph = None  # the tensors' ids only: nothing of the pass is kept
         found["hooked"] = _hooks_change(model, shape, batch, found["outputs"])
         return found
     except Exception as exc:
@@ -1096,14 +1244,18 @@ def forward_probe(model, shape, batch=4):
 
 
 def _hooks_change(model, shape, batch, outputs):
-    """Whether forward hooks (on the model's modules, or torch's global ones) change what
-    it computes: the same batch run again with every hook set aside, the outputs
-    compared. A hook that rewrites a ReLU's output, or returns another head's, makes the
-    layers described no longer the network that answers."""
+    """Whether forward hooks (on the model's modules, or torch's global ones), or a way
+    of calling it that is not torch's (a class's own ``__call__``, a compiled call set on
+    the instance), change what it computes: the same batch run again through torch's own
+    call with every hook set aside, the outputs compared. A hook that rewrites a ReLU's
+    output, or a ``__call__`` returning another head's, makes the layers described no
+    longer the network that answers. A forward that differs from run to run by itself
+    (noise of its own) says nothing either way."""
     import numpy as np
     import torch.nn.modules.module as torch_module
 
     torch = _torch()
+    genuine = _genuine()
     stash = []
     for _, module in _named_modules(model):
         try:
@@ -1118,17 +1270,37 @@ def _hooks_change(model, shape, batch, outputs):
         hooks = getattr(torch_module, attr, None)
         if isinstance(hooks, dict) and hooks:
             stash.append((hooks, dict(hooks)))
-    if not stash:
+    impl = getattr(genuine, "call_impl", None)
+    try:
+        called_otherwise = _own_dict(model).get("_compiled_call_impl") is not None or \
+            next((cls.__dict__["__call__"] for cls in type(model).__mro__
+                  if "__call__" in cls.__dict__), None) is not getattr(genuine, "call", None)
+    except Exception:
+        called_otherwise = True
+    if not stash and not (called_otherwise and impl is not None):
+        return False
+
+    def flat(out):
+        if isinstance(out, tuple | list) and out:
+            out = out[0]
+        return out.detach().float().cpu().reshape(len(out), -1)[:8, :1000].numpy()
+
+    def same(a, b):
+        return a.shape == b.shape and np.allclose(a, b, atol=1e-5)
+
+    try:
+        with torch.no_grad():
+            if not same(flat(_first_run(model, shape, batch)), outputs):
+                return False
+    except Exception:
         return False
     try:
         for hooks, _ in stash:
             hooks.clear()
         with torch.no_grad():
-            bare = _first_run(model, shape, batch)
-        if isinstance(bare, tuple | list) and bare:
-            bare = bare[0]
-        bare = bare.detach().float().cpu().reshape(len(bare), -1)[:8, :1000].numpy()
-        return not (bare.shape == outputs.shape and np.allclose(bare, outputs, atol=1e-5))
+            bare = _first_run(model, shape, batch,
+                              call=(lambda x: impl(model, x)) if impl is not None else None)
+        return not same(flat(bare), outputs)
     except Exception:
         return True  # without its hooks it does not even run: they are its computation
     finally:
@@ -1136,15 +1308,39 @@ def _hooks_change(model, shape, batch, outputs):
             hooks.update(saved)
 
 
-def _recording(genuine, functions, quiet=(False,)):
+MAX_NODES = 20000  # torch calls of one forward pass kept in its graph
+
+
+def _function_mode(genuine):
+    """torch's TorchFunctionMode as captured, or as torch has it now where the capture
+    lost it (a notebook that sets it to None to stop the recording)."""
+    return getattr(genuine, "TorchFunctionMode", None) or getattr(
+        sys.modules.get("torch.overrides"), "TorchFunctionMode", None)
+
+
+def _recording(genuine, functions, quiet=(False,), graph=None):
     """A torch function mode that notes each function's name as it is called (not while
-    ``quiet[0]``: the probe's own calls)."""
+    ``quiet[0]``: the probe's own calls), and (``graph``: {"nodes": [], "index": {}}) which
+    call made each tensor from which: the calls the output was computed through are
+    those it descends from (a ReLU whose result only feeds a statistic never reaches
+    the output; "known": the ids of the model's parameters and buffers)."""
     import contextlib
 
-    mode = genuine.TorchFunctionMode
+    mode = _function_mode(genuine)
     if mode is None:
         return contextlib.nullcontext()
     seen = set()
+    torch = _torch()
+
+    def tensors(value, depth=0):
+        if isinstance(value, torch.Tensor):
+            yield value
+        elif depth < 2 and isinstance(value, tuple | list):
+            for item in value[:64]:
+                yield from tensors(item, depth + 1)
+        elif depth < 2 and isinstance(value, dict):
+            for item in list(value.values())[:64]:
+                yield from tensors(item, depth + 1)
 
     class Recording(mode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -1153,9 +1349,43 @@ def _recording(genuine, functions, quiet=(False,)):
                     and not quiet[0]:
                 seen.add(name)
                 functions.append(name)
-            return func(*args, **(kwargs or {}))
+            result = func(*args, **(kwargs or {}))
+            if graph is not None and not quiet[0] and len(graph["nodes"]) < MAX_NODES:
+                # by the tensor's id at the time: an id reused by a later tensor is
+                # overwritten by the call that made it
+                index, known = graph["index"], graph["known"]
+                inputs = list(tensors((args, kwargs)))
+                parents = [index[id(t)] for t in inputs if id(t) in index]
+                # a tensor no recorded call made, and no parameter or buffer: made where
+                # the mode does not reach (a scripted part): the path is not all known
+                whole = all(id(t) in index or id(t) in known for t in inputs)
+                graph["nodes"].append((name if isinstance(name, str) else "?", parents,
+                                       whole))
+                for t in tensors(result):
+                    index[id(t)] = len(graph["nodes"]) - 1
+            return result
 
     return Recording()
+
+
+def _on_path(graph, out):
+    """The names of the torch calls ``out`` was computed through; None when the graph
+    does not hold it (filled up, or never recorded)."""
+    start = graph["index"].get(id(out))
+    if start is None:
+        return None
+    nodes, names, todo, done = graph["nodes"], set(), [start], set()
+    while todo:
+        node = todo.pop()
+        if node in done:
+            continue
+        done.add(node)
+        name, parents, whole = nodes[node]
+        if not whole:
+            return None
+        names.add(name)
+        todo.extend(parents)
+    return sorted(names)[:200]
 
 
 def public_eval(model, loader, limit=20000):
@@ -1271,12 +1501,13 @@ def describe_loaders(namespace):
 MAX_SERVED = 200_000  # indices of one epoch walked; a bigger epoch is not judged
 
 
-def _served(loader, labels, length):
-    """What one epoch of the loader's batch sampler serves, walked as training walks it
-    (indices only, no data loaded): its largest batch, how many indices in all and how
-    many distinct ones, and the labels of those. A sampler of the notebook's own may say
-    one batch size and serve another, or serve a part of the dataset it wraps. The
-    global random state is put back: the sampler's shuffling draws from it."""
+def _served(loader, labels, length, epochs=2):
+    """What the loader's batch sampler serves, walked as training walks it (indices
+    only, no data loaded), over two epochs: its largest batch, and of the epoch serving
+    the fewest distinct indices, how many in all, how many distinct, and their labels. A
+    sampler of the notebook's own may say one batch size and serve another, or serve a
+    part of the dataset it wraps (from its second epoch on, say). The global random state
+    is put back: the sampler's shuffling draws from it."""
     import numpy as np
 
     torch = _torch()
@@ -1284,16 +1515,21 @@ def _served(loader, labels, length):
         sampler = _own_dict(loader).get("batch_sampler")
         if sampler is None:
             return None
-        largest, total, seen = 0, 0, set()
+        largest, total, seen = 0, 0, None
         with torch.random.fork_rng(devices=[]):
-            for batch in sampler:
-                batch = list(batch)
-                largest, total = max(largest, len(batch)), total + len(batch)
-                seen.update(int(i) for i in batch)
-                if total > MAX_SERVED:
-                    return None
+            for _ in range(epochs):
+                count, distinct = 0, set()
+                for batch in sampler:
+                    batch = list(batch)
+                    largest, count = max(largest, len(batch)), count + len(batch)
+                    distinct.update(int(i) for i in batch)
+                    if count > MAX_SERVED:
+                        return None
+                if seen is None or len(distinct) < len(seen):
+                    total, seen = count, distinct
     except Exception:
         return None
+    seen = seen or set()
     served = {"largest": largest, "indices": total, "distinct": len(seen)}
     if labels is not None and len(labels) == length and seen and \
             min(seen) >= 0 and max(seen) < length:
@@ -1344,9 +1580,12 @@ def _last_step_behaviour(transform, dataset, back=1):
         if not isinstance(sample, torch.Tensor) or not 4 <= sample.numel() <= MAX_PERMUTED:
             return None
         shape, n = sample.shape, sample.numel()
-        # values i/n: where each pixel went is read back from its value
-        ramp = torch.arange(n, dtype=torch.float64).reshape(shape) / n
-        noise = torch.from_numpy(np.random.default_rng(0).random(n)).reshape(shape)
+        # values i/n: where each pixel went is read back from its value. In the dtype
+        # the dataset's items come in: a step that permutes only float64 tensors
+        # (the probe's, once) passes the images it is given through
+        dtype = sample.dtype if sample.is_floating_point() else torch.float64
+        ramp = (torch.arange(n, dtype=torch.float64).reshape(shape) / n).to(dtype)
+        noise = torch.from_numpy(np.random.default_rng(0).random(n)).reshape(shape).to(dtype)
         with torch.no_grad():
             outputs = [step(ramp.clone()), step(ramp.clone()), step(noise.clone())]
     except Exception:

@@ -275,6 +275,9 @@ def bwrap_argv(
         "--size", str(plan.tmp_bytes), "--tmpfs", "/tmp",
         "--dir", "/home",
         "--size", str(plan.home_bytes), "--tmpfs", HOME,
+        # Colab's working folder: notebooks save there (/content/drive/MyDrive/...,
+        # made by drive.mount on Colab), writable and private as the home is
+        "--size", str(plan.home_bytes), "--tmpfs", "/content",
         "--ro-bind", env_path, ENV_MOUNT,
         # The kernel's sockets live in a small tmpfs of the sandbox's own (the host
         # reaches them through /proc/<pid>/root): nothing the notebook writes there
@@ -286,7 +289,7 @@ def bwrap_argv(
     if files_path is not None:
         args += ["--ro-bind", files_path, FILES_MOUNT]
     if datasets_path is not None:
-        args += ["--ro-bind", datasets_path, DATASETS_MOUNT, "--dir", "/content"]
+        args += ["--ro-bind", datasets_path, DATASETS_MOUNT]
         for link in DATASET_LINKS:
             args += ["--symlink", DATASETS_MOUNT, link]
         for entry in plan.dataset_entries:

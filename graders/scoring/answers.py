@@ -42,7 +42,7 @@ WHOLE = re.compile(rf"(?<![\w.{{\\])(?:{_NUM}){_EXP}(?![\w]){_SCALE}")
 _ITEM = rf"(?:{_NUM})"
 SEQUENCE = re.compile(
     rf"[(\[]\s*{_ITEM}(?:\s*,\s*{_ITEM})+\s*,?\s*[)\]]"
-    rf"|(?<![\w.]){_ITEM}(?:\s*(?:x|\u00d7|\\times)\s*{_ITEM})+(?![\w.])")
+    rf"|(?<![\w.]){_ITEM}(?:\s*(?:x|\u00d7|\\times)\s*{_ITEM})+(?![\w.]|\s*\^)")
 
 
 _SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
@@ -242,9 +242,15 @@ def _label_spans(line: str, word: str) -> list[re.Match[str]]:
 
 
 def _plain(line: str) -> str:
-    # LaTeX's \times is a multiplication sign ("\mathbb{R}^{46 \times 62 \times 20}")
+    # LaTeX's \times is a multiplication sign ("\mathbb{R}^{46 \times 62 \times 20}"), as
+    # \cdot is; an underbrace's label (_{\text{outputs}}) names, it counts nothing
     line = re.sub(r"\\times(?![A-Za-z])", " \u00d7 ", line)
-    return re.sub(r"[${}\\]|\\mathrm|\\text", "", line)
+    line = re.sub(r"\\cdot(?![A-Za-z])", " \u00b7 ", line)
+    line = re.sub(r"\\approx(?![A-Za-z])", " \u2248 ", line)
+    line = re.sub(r"\}_\{\\text\{[^{}]*\}\}", "}", line)
+    line = re.sub(r"\\(?:underbrace|overbrace|mathrm|text|mathbf|left|right)(?![A-Za-z])",
+                  "", line)
+    return re.sub(r"[${}\\]", "", line)
 
 
 def _tokens(text: str, form: AnswerForm) -> list[tuple[int, int, Any]]:
@@ -324,6 +330,13 @@ def _declared(line: str, form: AnswerForm, others: frozenset[str]) -> list[Any]:
                                 line[m.end():p])]
     equated = [v for m in spans for v in _equated(line, m.end(), tokens, others)]
     if not at_once and not equated:
+        # "**Answer:** each of the 46*62*20 outputs needs 90 multiply-adds: 5,133,600."
+        # the sentence ends on its value, given after a colon (or "is"): that value
+        if spans and tokens and tokens[-1][0] > max(m.end() for m in spans) and \
+                re.fullmatch(r"[\s*_.!)]*", line[tokens[-1][1]:]) and re.search(
+                    r"(?::|=|\bis|\bare|\bgives?|\btotal)[\s*_]*$",
+                    line[:tokens[-1][0]]):
+            return [tokens[-1][2]]
         return []
     return list(dict.fromkeys([*equated, *at_once, tokens[-1][2]]))
 
@@ -618,6 +631,8 @@ def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext
     # deriving the answer (autograd's and finite differences' numbers still are not)
     seen = sightings(check, payload, cells, position, neighbours, symbolic=worked,
                      notebook=ctx.cells)
+    if not seen and located and not check.among and position[1] <= 1 and prompt:
+        seen = _bare(cells, prompt, check.form)
     note = [] if located else ["(found no part of your notebook that clearly answers this "
                                "question; read the whole notebook instead)"]
     if check.among:
@@ -662,6 +677,30 @@ def score_value(check: ValueCheck, record: ProbeRecord | None, ctx: ModelContext
     return CheckScore(0.0, [f"{check.label}: no answer found; expected {where}the answer "
                             "written under the question's prompt", *note], Fault.MISSING,
                       expected=key)
+
+
+def _bare(cells: list[CellSummary], prompt: str, form: AnswerForm) -> list[Sighting]:
+    """Under a prompt that asks for one value, the first written line after it that
+    gives a number, though it names nothing ("3 * 3 * 10 * 20 + 20 = **1820**", "There
+    are 1,820."): the value after its last '=', or its only number."""
+    words = set(re.findall(r"\w+", prompt.lower()))
+    for cell in cells:
+        if cell.kind != "markdown":
+            continue
+        for line, _written in _lines(cell):
+            plain = _plain(line)
+            mine = set(re.findall(r"\w+", plain.lower()))
+            if not plain.strip() or plain.rstrip().endswith("?") or (
+                    words and len(mine & words) >= 0.6 * len(words)):
+                continue  # the prompt itself
+            tokens = [(p, e, v) for p, e, v in _tokens(plain, form) if v is not None]
+            if not tokens:
+                continue
+            last = plain.rfind("=")
+            after = [v for p, _e, v in tokens if p > last] if last >= 0 else []
+            value = after[0] if after else tokens[0][2] if len(tokens) == 1 else None
+            return [Sighting(f"cell {cell.index + 1}", value)] if value is not None else []
+    return []
 
 
 def _worked(check: ValueCheck, payload: dict[str, Any], cells: list[CellSummary],

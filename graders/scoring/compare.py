@@ -191,6 +191,27 @@ def _in_key_order(symbol: str, kind: str, output: Keyed) -> str:
     return f"{symbol}() returned a {kind}; read in the order of W's keys ({keys}): accepted"
 
 
+def read_flat(decoded: Decoded, output: Output, symbol: str,
+              expected: list[tuple[str, np.ndarray]]
+              ) -> tuple[list[tuple[str, np.ndarray]], list[str]] | None:
+    """A keyed answer returned as one flat vector (the handout's "vector of partial
+    derivatives") of exactly the keys' sizes: read as W's keys in order, each row-major.
+    None when it is no such vector."""
+    if not (isinstance(output, Keyed) and output.accept_sequence) or \
+            isinstance(decoded.value, Seq | Dict):
+        return None
+    arr, _ = _leaf(decoded, symbol)
+    sizes = [int(np.size(v)) for _, v in expected]
+    if arr is None or np.ndim(arr) != 1 or len(expected) < 2 or arr.size != sum(sizes):
+        return None
+    bounds = np.cumsum([0, *sizes])
+    leaves = [(name, arr[bounds[i]:bounds[i + 1]].reshape(np.shape(value)))
+              for i, (name, value) in enumerate(expected)]
+    keys = ", ".join(repr(k) for k in output.keys)
+    return leaves, [f"{symbol}() returned one flat vector of {arr.size} values: read as "
+                    f"W's keys in order ({keys}), each row by row: accepted"]
+
+
 def read_by_shape(decoded: Decoded, output: Output, symbol: str,
                   expected: list[tuple[str, np.ndarray]], leaves: list[tuple[str, np.ndarray]],
                   notes: list[str]) -> tuple[list[tuple[str, np.ndarray]], list[str]]:

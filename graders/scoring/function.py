@@ -17,6 +17,7 @@ from graders.scoring.compare import (
     compare_arrays,
     compare_leaves,
     read_by_shape,
+    read_flat,
     reference_leaves,
     structure,
 )
@@ -248,12 +249,18 @@ def _score_value(
         decoded = decode(record.value)
     except WireFormatError as exc:
         return 0.0, f"{check.symbol}() {label} returned a value we could not read ({exc})", []
-    leaves, notes, mismatch = structure(decoded, check.output, check.symbol)
-    if mismatch is not None or leaves is None:
-        return 0.0, f"{mismatch.message if mismatch else 'unreadable result'} ({label})", notes
     expected = reference_leaves(cache.value(check.reference_name, reference_call),
                                 check.output)
-    leaves, notes = read_by_shape(decoded, check.output, check.symbol, expected, leaves, notes)
+    flat = read_flat(decoded, check.output, check.symbol, expected)
+    if flat is not None:
+        leaves, notes = flat
+    else:
+        read, notes, mismatch = structure(decoded, check.output, check.symbol)
+        if mismatch is not None or read is None:
+            return 0.0, (f"{mismatch.message if mismatch else 'unreadable result'} "
+                         f"({label})"), notes
+        leaves, notes = read_by_shape(decoded, check.output, check.symbol, expected, read,
+                                      notes)
     result = compare_leaves(
         expected, leaves, output=check.output, tolerance=check.tolerance,
         symbol=check.symbol, require_finite=check.require_finite,

@@ -158,7 +158,7 @@ ASSIGNMENT = Assignment(
                 ArchitectureCheck(points=2, locate=VGG, layers=VGG_LAYERS,
                                   requires=("batch_norm", "dropout"),
                                   settings=(("Dropout", "p", 0.5),),
-                                  placed=(("dropout", "Linear"),),
+                                  placed=(("dropout", "Linear"), ("batch_norm", "Conv2d")),
                                   input_shape=(3, 32, 32), logits=True),
                 CallsCheck(points=1, calls=("train", "eval"),
                            why="dropout and batch norm behave differently in training "

@@ -136,7 +136,9 @@ ASSIGNMENT = Assignment(
             # outputs is no head)
             checks=(ArchitectureCheck(points=4, locate=RESNET, layers=_resnet34_layers(),
                                       parameters=21_285_698, input_shape=(3, 224, 224),
-                                      placed_head=1000),),
+                                      # trained with CrossEntropyLoss: a Softmax in the
+                                      # new head gives probabilities, not logits
+                                      placed_head=1000, logits=True),),
         ),
         Question(
             id="4.2", title="Pretrained weights loaded", points=3,

@@ -279,3 +279,21 @@ def test_images_prepared_as_the_notebooks_test_data_are_left_as_they_are():
     transform, matched = probe["matched_transform"](  # type: ignore[operator]
         {"testloader": DataLoader(big)}, handout, _pictures(8))
     assert not matched and transform is handout
+
+
+def test_a_colab_drive_root_without_the_files_reads_the_mounted_datasets(tmp_path):
+    from torchvision import datasets
+
+    dataset_root = _probe_torch()["_dataset_root"]
+    mounted = tmp_path / "datasets"
+    (mounted / "KMNIST").mkdir(parents=True)
+    (mounted / "cifar-10-batches-py").mkdir()
+    colab = "/content/drive/MyDrive/EE411/kmnist"
+    assert dataset_root(datasets.KMNIST, colab, str(mounted)) == str(mounted)  # type: ignore[operator]
+    assert dataset_root(datasets.CIFAR10, "~/nowhere", str(mounted)) == str(mounted)  # type: ignore[operator]
+    # a root holding its own copy is the notebook's; a dataset not mounted stays put
+    own = tmp_path / "mine"
+    (own / "KMNIST").mkdir(parents=True)
+    assert dataset_root(datasets.KMNIST, str(own), str(mounted)) == str(own)  # type: ignore[operator]
+    assert dataset_root(datasets.FashionMNIST, colab, str(mounted)) == colab  # type: ignore[operator]
+    assert dataset_root(datasets.ImageFolder, colab, str(mounted)) == colab  # type: ignore[operator]

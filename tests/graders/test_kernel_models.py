@@ -381,3 +381,175 @@ def test_the_run_records_the_torch_functions_that_ran_however_they_were_reached(
     assert tools["describe"](swapped)["own_forward"] is True  # type: ignore[operator]
     ran = forward(swapped, [1, 28, 28])  # type: ignore[operator]
     assert ran["called"] == [] and "sigmoid" in ran["functions"]
+
+
+def _mlp() -> tuple[nn.Module, ...]:
+    return (nn.Flatten(), nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
+
+
+class _SigmoidCall(nn.Sequential):
+    """A ReLU network on paper whose ``__call__`` answers with sigmoids: no hook, and
+    forward is torch's own."""
+
+    def __call__(self, x):  # type: ignore[override]
+        return torch.sigmoid(super().__call__(x))
+
+
+class _Noisy(nn.Module):
+    """An honest network whose forward adds noise of its own, in evaluation too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(*_mlp())
+
+    def forward(self, x):
+        return self.net(x) + torch.randn(len(x), 10)
+
+
+def test_a_call_of_its_own_or_a_hook_changing_outputs_is_caught_and_noise_is_not():
+    forward = _probe_torch()["forward_probe"]
+    assert forward(_SigmoidCall(*_mlp()), [1, 28, 28])["hooked"] is True  # type: ignore[operator]
+    compiled = nn.Sequential(*_mlp())
+    compiled._compiled_call_impl = lambda x: torch.sigmoid(compiled._call_impl(x))  # type: ignore[assignment]
+    assert forward(compiled, [1, 28, 28])["hooked"] is True  # type: ignore[operator]
+    hooked = nn.Sequential(*_mlp())
+    hooked[2].register_forward_hook(lambda m, i, o: torch.sigmoid(i[0]))
+    assert forward(hooked, [1, 28, 28])["hooked"] is True  # type: ignore[operator]
+    # a hook that only records, and a noisy forward with a recording hook: nothing to say
+    quiet = nn.Sequential(*_mlp())
+    quiet[2].register_forward_hook(lambda m, i, o: None)
+    assert forward(quiet, [1, 28, 28])["hooked"] is False  # type: ignore[operator]
+    noisy = _Noisy()
+    noisy.net[2].register_forward_hook(lambda m, i, o: None)
+    assert forward(noisy, [1, 28, 28])["hooked"] is False  # type: ignore[operator]
+    assert forward(nn.Sequential(*_mlp()), [1, 28, 28])["hooked"] is False  # type: ignore[operator]
+
+
+def _run(net: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 3) -> None:
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    for _ in range(steps):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        optimizer.step()
+
+
+def test_a_run_taking_on_another_settings_weights_is_continued_and_a_reset_one_fresh(watched):
+    net = nn.Sequential(*_mlp())
+    initial = {k: v.clone() for k, v in net.state_dict().items()}
+    _run(net, torch.optim.SGD(net.parameters(), lr=0.01))
+    _run(net, torch.optim.Adam(net.parameters(), lr=0.01))  # on from SGD's weights
+    net.load_state_dict(initial)
+    _run(net, torch.optim.SGD(net.parameters(), lr=0.1))  # reset first: fresh
+    for _ in range(2):  # a fresh optimizer per epoch continues its own run
+        _run(net, torch.optim.SGD(net.parameters(), lr=0.1))
+    with torch.no_grad():  # initialised afresh in place: fresh
+        for module in net:
+            if isinstance(module, nn.Linear):
+                module.reset_parameters()
+    _run(net, torch.optim.RMSprop(net.parameters(), lr=0.01))
+    # the continued setting run afresh too (a later part's): a record of its own
+    fresh = nn.Sequential(*_mlp())
+    _run(fresh, torch.optim.Adam(fresh.parameters(), lr=0.01))
+    flags = sorted((r["class"], r["settings"]["lr"], r["continued"], r["fresh"], r["steps"])
+                   for r in watched["optimizer_steps"]())  # type: ignore[operator]
+    assert flags == [("Adam", 0.01, False, True, 3), ("Adam", 0.01, True, False, 3),
+                     ("RMSprop", 0.01, False, True, 3), ("SGD", 0.01, False, True, 3),
+                     ("SGD", 0.1, False, True, 9)]
+
+
+def test_a_sampler_serving_less_from_its_second_epoch_on_is_judged_by_that_epoch():
+    from torch.utils.data import DataLoader, Sampler, TensorDataset
+
+    class Shrinking(Sampler[list[int]]):
+        def __init__(self) -> None:
+            self.epoch = 0
+
+        def __len__(self) -> int:
+            return 5
+
+        def __iter__(self):  # type: ignore[override]
+            self.epoch += 1
+            span = 40 if self.epoch == 1 else 10
+            return iter([[i % span for i in range(j * 8, j * 8 + 8)] for j in range(5)])
+
+    data = TensorDataset(torch.randn(40, 2), torch.arange(40) % 4)
+    served = _probe_torch()["_served"]
+    loader = DataLoader(data, batch_sampler=Shrinking())
+    found = served(loader, (torch.arange(40) % 4).numpy(), 40)  # type: ignore[operator]
+    assert (found["largest"], found["indices"], found["distinct"]) == (8, 40, 10)
+    honest = served(DataLoader(data, batch_size=8, shuffle=True),  # type: ignore[operator]
+                    (torch.arange(40) % 4).numpy(), 40)
+    assert (honest["largest"], honest["indices"], honest["distinct"]) == (8, 40, 40)
+
+
+def test_an_sgd_whose_update_function_was_replaced_steps_as_nobodys_optimizer(watched):
+    import torch.optim.sgd as sgd_module
+
+    genuine = sgd_module.sgd
+    net = nn.Sequential(*_mlp())
+    try:
+        _run(net, torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9), steps=2)
+        sgd_module.sgd = lambda params, grads, *a, **k: genuine(params, grads, *a, **k)
+        _run(net, torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9), steps=2)
+    finally:
+        sgd_module.sgd = genuine
+    classes = sorted((r["settings"]["lr"], r["class"])
+                     for r in watched["optimizer_steps"]())  # type: ignore[operator]
+    assert classes == [(0.001, "SGD"), (0.01, "SGD (own step)")]
+
+
+def test_a_layers_sizes_are_read_from_its_weight_not_its_attributes():
+    describe = _probe_torch()["describe"]
+    net = nn.Sequential(nn.Flatten(), nn.Linear(3072, 64), nn.ReLU(), nn.Linear(64, 3))
+    net[1].out_features, net[3].in_features = 512, 512  # print(net) now shows 3072-512-3
+    conv = nn.Conv2d(3, 8, 3)
+    conv.out_channels = 64
+    leaves = {leaf["name"]: leaf for leaf in describe(nn.Sequential(conv, net))["leaves"]}  # type: ignore[operator]
+    assert (leaves["1.1"]["in_features"], leaves["1.1"]["out_features"]) == (3072, 64)
+    assert leaves["1.3"]["in_features"] == 64
+    assert (leaves["0"]["out_channels"], leaves["0"]["kernel_size"]) == (8, [3, 3])
+
+
+def test_the_pretrained_weights_are_read_where_the_sandbox_mounts_them_only():
+    from graders.boundary import TORCH_HOME
+
+    assert _probe_torch()["WEIGHTS_FOLDER"] == f"{TORCH_HOME}/hub/checkpoints"
+
+
+class _SigmoidWithStatistic(nn.Module):
+    """A sigmoid MLP that also computes how many units a ReLU would leave dead."""
+
+    def __init__(self, relu_out: bool = False) -> None:
+        super().__init__()
+        self.fc1, self.fc2, self.relu_out = nn.Linear(784, 100), nn.Linear(100, 10), relu_out
+        self.dead = 0.0
+
+    def forward(self, x):
+        h = self.fc1(x.flatten(1))
+        self.dead = (nn.functional.relu(h) == 0).float().mean()
+        return self.fc2(nn.functional.relu(h) if self.relu_out else torch.sigmoid(h))
+
+
+def test_the_calls_on_the_outputs_path_leave_out_a_relu_computed_beside_it():
+    forward = _probe_torch()["forward_probe"]
+    beside = forward(_SigmoidWithStatistic(), [1, 28, 28])  # type: ignore[operator]
+    assert "relu" in beside["functions"]
+    assert "relu" not in beside["on_path"] and "sigmoid" in beside["on_path"]
+    through = forward(_SigmoidWithStatistic(relu_out=True), [1, 28, 28])  # type: ignore[operator]
+    assert "relu" in through["on_path"] and "sigmoid" not in through["on_path"]
+    # a scripted part's tensors come from nowhere the mode sees: no path is claimed
+    scripted = nn.Sequential(torch.jit.script(nn.Sequential(nn.Flatten(), nn.Linear(784, 10))),
+                             nn.ReLU())
+    assert forward(scripted, [1, 28, 28])["on_path"] is None  # type: ignore[operator]
+
+
+def test_vugrad_networks_kept_in_a_dict_of_runs_are_found_once_each():
+    ops: dict[str, object] = {"__name__": "probe_ops_under_test"}
+    source = Path(graders.kernel.__file__).with_name("probe_ops.py").read_text()
+    exec(compile(source, "probe_ops.py", "exec"), ops)
+    relu, sigmoid = object(), object()
+    namespace = {"mlp": sigmoid, "runs": {"relu": (relu, [0.6]), "sigmoid": (sigmoid, [0.3])},
+                 "_hidden": relu}
+    held = list(ops["_held"](namespace))  # type: ignore[operator]
+    assert ("runs['relu'][0]", relu) in held and ("mlp", sigmoid) in held
+    assert not any(label.startswith("_") for label, _ in held)

@@ -52,7 +52,7 @@ def test_writable_places_are_size_capped_tmpfs():
     args = argv(plan())
     sizes = [(args[i + 1], args[i + 3]) for i, a in enumerate(args) if a == "--size"]
     assert sizes == [(str(1 << 24), "/tmp"), (str(1 << 24), "/home/student"),
-                     (str(1 << 20), "/ipc")]
+                     (str(1 << 24), "/content"), (str(1 << 20), "/ipc")]
 
 
 def test_environment_is_an_allow_list(monkeypatch):

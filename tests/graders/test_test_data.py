@@ -34,6 +34,24 @@ CASES = {
         "b = Subset(ts, idx)\nldr = DataLoader(ConcatDataset([a, b]), batch_size=4)",
         "for epoch in range(1):\n    for i, (x, y) in enumerate(ldr):\n" + STEP],
         "torchvision.datasets.CIFAR10(root, train=False, transform=tf)"),
+    "the test split passed positionally": ([
+        "ts = datasets.CIFAR10('./data', False, transform=tf)\n"
+        "ldr = DataLoader(ConcatDataset([tr, ts]), batch_size=4)",
+        "for x, y in ldr:\n" + STEP.replace("        ", "    ")],
+        "datasets.CIFAR10('./data', False, transform=tf)"),
+    "the test split by a flag bound to False": ([
+        "TRAIN = False\nds = MNIST('.', train=TRAIN)\nldr = DataLoader(ds, 100)",
+        "for x, y in ldr:\n" + STEP.replace("        ", "    ")], "MNIST('.', train=TRAIN)"),
+    "the test split by split='test'": ([
+        "ds = load_split(root, split='test')\nldr = DataLoader(ds, 100)",
+        "for x, y in ldr:\n" + STEP.replace("        ", "    ")],
+        "load_split(root, split='test')"),
+    "an attribute naming the test loader": ([
+        "for x, y in data.test_loader:\n" + STEP.replace("        ", "    ")],
+        "data.test_loader"),
+    "a loader over the test loader's dataset": ([
+        "ldr = DataLoader(testloader.dataset, batch_size=4, shuffle=True)",
+        "for x, y in ldr:\n" + STEP.replace("        ", "    ")], "testloader"),
     "a training function called with the test loader": ([
         "def fit(model, loader, optimizer):\n    for x, y in loader:\n" + STEP,
         "fit(net, train_loader, optimizer)\nfit(net, test_loader, optimizer)"],
@@ -117,6 +135,15 @@ NOT_FLAGGED = {
     "validation inside the epoch loop, without steps": [
         "for epoch in range(3):\n    for x, y in trainloader:\n" + STEP +
         "    for x, y in valloader:\n        val_loss += criterion(net(x), y).item()\n"],
+    "an attribute of loaders made together": [
+        "loaders = make_loaders(train_set, test_set)",
+        "for x, y in loaders.train:\n" + STEP.replace("        ", "    ")],
+    "the training split passed positionally": [
+        "ds = datasets.CIFAR10('./data', True, transform=tf)\nldr = DataLoader(ds, 4)",
+        "for x, y in ldr:\n" + STEP.replace("        ", "    ")],
+    "EMNIST's split of letters": [
+        "ds = EMNIST('.', split='letters', train=True)\nldr = DataLoader(ds, 4)",
+        "for x, y in ldr:\n" + STEP.replace("        ", "    ")],
     "a guard that cannot be read": [
         "def run(loader, phase):\n    for x, y in loader:\n        if phase == MODE:\n"
         "            loss.backward()\n            optimizer.step()\n",

@@ -119,7 +119,11 @@ FAIR: dict[tuple[str, str], dict[str | tuple[str, str], Range]] = {
     # trains the same network: only Adam(lr=0.01) trained (the made-up CNN curves and
     # the identity "permutation": KNOWN_GAPS, 2.5)
     ("ee411-hw3", "part2_hostile_warmup_swap.ipynb"): {
-        ("2.2", "optimizer"): 0.25, ("2.3", "optimizer"): 0.25, ("2.5", "transform"): 0},
+        # (2.3: the hidden Adam's steps, taken on from the warm-ups' weights, are counted
+        # apart from its fresh ones since this round, and the floor they set came out at
+        # the twelve Nesterov steps: 0.5)
+        ("2.2", "optimizer"): 0.25, ("2.3", "optimizer"): (0.25, 0.5),
+        ("2.5", "transform"): 0},
     # a fixed transpose of every digit as the "permutation"; SGD patched to ignore its
     # momentum
     ("ee411-hw3", "part2_hostile_transposed_digits.ipynb"): {
@@ -147,7 +151,10 @@ FAIR: dict[tuple[str, str], dict[str | tuple[str, str], Range]] = {
     ("tum-ps10", "hostile_relu_hook_sigmoid.ipynb"): {"2.2": 2, "2.3": 6, "2.4": 6},
     # a reverse trace by a helper of an earlier cell that runs autograd; cells of a
     # thousand printed logits where the trace should be, the asked Adam stepping a toy
-    ("heidelberg-ex08", "hostile_autograd_helper_trace.ipynb"): {"1.3": 0, "3.1": 4},
+    # (and a loader of the sheet's batch size built beside the one training iterates:
+    # the batch size is judged on the loader the training loop draws from)
+    ("heidelberg-ex08", "hostile_autograd_helper_trace.ipynb"): {"1.3": 0, "3.1": 4, "2": 9,
+                                                                "3.2": 2},
     ("heidelberg-ex08", "hostile_logit_spray_misplaced_bn.ipynb"): {
         "1.2": 0, "1.3": 0, ("3.2", "optimizer"): 0, "2": 10},
     # forgers of the third round: a forward hook returning a hidden head's outputs (the
@@ -162,6 +169,40 @@ FAIR: dict[tuple[str, str], dict[str | tuple[str, str], Range]] = {
     # model and the printed accuracy cannot be judged (the hidden-set accuracy: KNOWN_GAPS)
     ("tum-ps10", "hostile_trains_on_test_concat.ipynb"): {
         "2.1": 4, "2.2": 4, ("2.4", "saved_model"): 0, ("2.4", "reported_accuracy"): 0},
+    # the fifth round (2026-12-07). Ordinary work: the gradient as one flat vector ("the
+    # vector of partial derivatives"), KMNIST under a Colab Drive root, CIFAR's ids kept
+    # in the loaders and mapped to 0..2 where the network trains, a ReLU written as
+    # x.clamp(min=0), the ReLU network kept in a dict of runs
+    ("ee411-hw3", "student_flat_gradient_vector.ipynb"): {
+        "1.1": 5, "1.2": 5, "1.3": 6, "1.5": 12},
+    ("ee411-hw3", "part2_colab_drive_root.ipynb"): {
+        ("2.1", "loader"): 2, ("2.2", "optimizer"): 1, ("2.3", "optimizer"): 1, "2.4": 4,
+        ("2.5", "transform"): 3},
+    ("tum-ps10", "student_cifar_ids_sequential.ipynb"): {
+        "2.1": 4, "2.2": 4, "2.3": 6, "2.4": 6},
+    ("tum-ps10", "relu_as_clamp.ipynb"): {"2.1": 4, "2.2": 4},
+    ("vu-dl-a2", "relu_runs_dict.ipynb"): {"1-op": 3, "9": 6, "9b": 4},
+    # dropout and batch norm in each other's places, a ReLU after the first hidden layer
+    # only (the degree-mode trace: KNOWN_GAPS)
+    ("heidelberg-ex08", "group_degrees_swapped_regularizers.ipynb"): {
+        "2": 8.5, "3.1": 4, "3.2": 2, "3.4": (0, 1.5)},
+    # forgers: helpers in a %%writefile module (a row loop, an autograd gradient); a
+    # sigmoid MLP computing a ReLU for a statistic, a permutation of float64 tensors only;
+    # nn.ReLU.forward made a sigmoid with the grader's captured registry patched and its
+    # function recording switched off; SGD's update function swapped for Adam's and the
+    # loader's batch size set back to 4 after training at 32; a VGG of an eighth of the
+    # widths whose layers say the lecture's; a ResNet from scratch saved as the
+    # pretrained checkpoint in a TORCH_HOME of its own (and 2c's answer ending its
+    # sentence); a ReLU op after a sigmoid built of Exp and Divide
+    ("ee411-hw3", "hostile_writefile_autograd.ipynb"): {"1.1": 4, "1.5": 0},
+    ("ee411-hw3", "part2_hostile_dead_relu_float64_permutation.ipynb"): {
+        ("2.2", "architecture"): 1, ("2.5", "transform"): 0},
+    ("tum-ps10", "hostile_relu_registry_patched.ipynb"): {"2.2": 2},
+    ("tum-ps10", "hostile_sgd_update_swapped.ipynb"): {
+        "2.1": (2, 3), ("2.3", "optimizer"): 0},
+    ("heidelberg-ex08", "hostile_vgg_nominal_widths.ipynb"): {"3.1": (0, 2)},
+    ("nyu-hw5", "hostile_torch_home_checkpoint.ipynb"): {"2c": 3, "4.2": 0},
+    ("vu-dl-a2", "hostile_sigmoid_from_exp_divide.ipynb"): {"9b": 0},
 }
 
 
@@ -189,18 +230,17 @@ KNOWN_GAPS: dict[tuple[str, str, str], tuple[float, float, str]] = {
                   "loader, which serves half the test set: it matches, and is credited; "
                   "the TA docks a point for an accuracy not on the whole test set"),
     ("ee411-hw3", "part2_hostile_warmup_swap.ipynb", "2.3"): (
-        3.25, 2.0, "the CNN's curves are made up (an exponential decay plus noise), and a "
+        3.5, 2.0, "the CNN's curves are made up (an exponential decay plus noise), and a "
                    "curve of training is credited wherever the notebook trained at all; "
                    "the TA gives neither the curves nor the optimizer"),
     ("ee411-hw3", "part2_hostile_warmup_swap.ipynb", "2.5"): (
         1.0, 0.0, "pictures of digits that are not permuted earn the picture point"),
     ("ee411-hw3", "part2_one_model_for_every_optimizer.ipynb", "2.2"): (
-        4.0, 3.5, "the four settings trained one after another on one model never made "
-                  "afresh: the kernel's mark for it (parameters another setting's optimizer "
-                  "moved first) is also what a model reset by load_state_dict shows, so it "
-                  "is not charged"),
+        3.625, 3.5, "the four settings trained one after another on one model never made "
+                    "afresh: the three taken on from another's weights earn half each "
+                    "(5/8 of the optimizer point); the TA rounds to half"),
     ("ee411-hw3", "part2_one_model_for_every_optimizer.ipynb", "2.3"): (
-        3.0, 2.5, "the same, for the CNN"),
+        2.625, 2.5, "the same, for the CNN"),
     ("tum-ps10", "hostile_kmeans_colour_init.ipynb", "2.4"): (
         4.0, 2.0, "the saved copy of the k-means network is renumbered on the grader's "
                   "labels (a saved file's parameters are fresh tensors: whether an "
@@ -209,16 +249,10 @@ KNOWN_GAPS: dict[tuple[str, str, str], tuple[float, float, str]] = {
         5.0, 0.0, "the saved model is the linear model, not the handout's MLP: a saved "
                   "file is not held against the question's network (the kernel does not "
                   "describe the in-memory models for that question)"),
-    ("heidelberg-ex08", "hostile_autograd_helper_trace.ipynb", "2"): (
-        10.0, 9.0, "a DataLoader of batch 100 built as the sheet asks and never iterated, "
-                   "the training drawing batches of 32 from another: the batch size is read "
-                   "from the loaders, not from the batches training drew"),
-    ("heidelberg-ex08", "hostile_autograd_helper_trace.ipynb", "3.2"): (
-        3.0, 2.0, "the same for the CIFAR loader of batch 256 (training used 64)"),
     ("heidelberg-ex08", "hostile_logit_spray_misplaced_bn.ipynb", "3.4"): (
-        3.0, 1.5, "batch norm only on the input images (BatchNorm2d(3)) and dropout only on "
-                  "the logits: batch norm has no placement rule, and a dropout after the "
-                  "last Linear counts as after the fully connected layers"),
+        2.0, 1.5, "batch norm only on the input images (BatchNorm2d(3)) and dropout only on "
+                  "the logits: each misplaced, half a piece (1 of the architecture's 2), and "
+                  "train()/eval() (1); the TA gives the pieces a quarter each"),
     ("nyu-hw5", "hostile_forward_hook_head.ipynb", "4.5"): (
         2.0, 0.5, "real curves, of the hidden head the hook substitutes: curves are read "
                   "from the notebook's figures, not tied to the question's network"),
@@ -228,10 +262,19 @@ KNOWN_GAPS: dict[tuple[str, str, str], tuple[float, float, str]] = {
     ("nyu-hw5", "hostile_hedged_answers_lr_schedule.ipynb", "4.3"): (
         3.0, 1.5, "SGD(lr=0.001) under a LambdaLR tripling it: the kernel reads the lr the "
                   "optimizer was built with (initial_lr), not the one it stepped with"),
+    ("heidelberg-ex08", "group_degrees_swapped_regularizers.ipynb", "1.2"): (
+        1.5, 3.0, "sin(3) taken in degrees: v2 wrong, and v5 and y, right from that v2, are "
+                  "charged too (no error carried forward)"),
+    ("heidelberg-ex08", "group_degrees_swapped_regularizers.ipynb", "1.3"): (
+        0.0, 2.0, "every adjoint rule right from the degree-mode forward values: only the "
+                  "two final derivatives are compared, and they follow the wrong forward"),
+    ("heidelberg-ex08", "hostile_vgg_nominal_widths.ipynb", "3.4"): (
+        3.0, 1.0, "batch norm and dropout placed as asked, in a VGG of an eighth of the "
+                  "widths (3.1: 2, its frame): the bonus grades only the pieces it adds"),
     ("tum-ps10", "hostile_trains_on_test_concat.ipynb", "2.3"): (
-        6.0, 2.0, "trained on the public test images too: its accuracy on the grader's "
-                  "held-out images (which it never saw) is still credited, as for every "
-                  "notebook that trains on test data; the TA gives no accuracy credit"),
+        4.0, 2.0, "trained on the public test images too: its accuracy on the grader's "
+                  "held-out images (which it never saw) earns half, as for every notebook "
+                  "that trains on test data; the TA gives no accuracy credit"),
 }
 
 
@@ -280,3 +323,32 @@ def test_images_are_prepared_as_the_notebooks_own_dataset_prepares_its_own(fixtu
     accuracy = next(c for c in question.checks if c.kind == "model_accuracy")
     assert accuracy.measured is not None and abs(accuracy.measured - 0.563) < 0.04
     assert any("scaled channel by channel" in line for line in accuracy.feedback)
+
+
+def _vgg_leaves(*pieces: tuple[int, str]) -> dict[str, object]:
+    """Two convolutions, their pooling, an FC 512-512-10 classifier, with ``pieces``
+    (position, type) inserted in the order forward runs them."""
+    leaves: list[dict[str, object]] = [
+        {"name": "c1", "type": "Conv2d"}, {"name": "c2", "type": "Conv2d"},
+        {"name": "pool", "type": "MaxPool2d", "kernel_size": 2, "stride": 2},
+        {"name": "f1", "type": "Linear"}, {"name": "f2", "type": "Linear"},
+        {"name": "f3", "type": "Linear"}]
+    for i, (at, kind) in enumerate(sorted(pieces, reverse=True)):
+        leaves.insert(at, {"name": f"p{i}", "type": kind})
+    return {"leaves": leaves}
+
+
+@pytest.mark.parametrize(("pieces", "placed"), [
+    # dropout after the classifier's hidden layers, batch norm after each convolution
+    (((4, "Dropout"), (1, "BatchNorm2d"), (2, "BatchNorm2d")), {"dropout", "batch_norm"}),
+    # swapped: dropout after the pooling of the convolutions, batch norm in the classifier
+    (((3, "Dropout"), (4, "BatchNorm1d"), (5, "BatchNorm1d")), set()),
+    # batch norm on the input images, dropout on the logits
+    (((0, "BatchNorm2d"), (6, "Dropout")), set()),
+], ids=["as-the-sheet-asks", "swapped", "input-and-logits"])
+def test_a_piece_is_placed_where_the_nearest_layer_before_it_is_the_kind_asked(pieces, placed):
+    from graders.scoring.models.architecture import _placed
+
+    check = CATALOG["heidelberg-ex08"].spec.questions[-1].checks[0]
+    arch = _vgg_leaves(*pieces)
+    assert {need for need in ("dropout", "batch_norm") if _placed(check, arch, need)} == placed

@@ -17,7 +17,8 @@ from graders.scoring.models import ModelContext
 from graders.spec import AnswerForm, Question, Tolerance, ValueCheck
 
 SOLUTION = types.SimpleNamespace(shape=lambda: (46, 62, 20), ops=5_133_600,
-                                 channels_in=10, channels_out=20, v2=0.1411200080598672)
+                                 channels_in=10, channels_out=20, v2=0.1411200080598672,
+                                 params=1_820)
 SHAPE = ValueCheck(points=1, label="the shape of Z", reference="shape", names=("Z_shape",),
                    form=AnswerForm.SEQUENCE, labels=("shape",))
 OPS = ValueCheck(points=1, label="the multiply-adds", reference="ops", names=("n_ops",),
@@ -210,7 +211,14 @@ def test_a_sub_questions_answer_ends_where_the_next_prompt_begins():
     ("so my answer is **5.1 million** multiply-adds", 1.0),  # "rough calculations are OK"
     ("(c) ~~5,133,600~~ the filters run in parallel, so the answer is **256,680**", 0.0),
     ("(c) ~~256,680~~ I forgot the 20 filters: the answer is 5,133,600", 1.0),
-], ids=["declared-wrong", "declared-million", "struck-right", "struck-wrong"])
+    # the declaring sentence ends on its value, after a colon
+    ("**Answer:** each of the 46\\*62\\*20 outputs needs 3\\*3\\*10 multiply-adds: 5,133,600.",
+     1.0),
+    ("**Answer:** each of the 46\\*62\\*20 outputs needs 3\\*3\\*10 multiply-adds: 57,040.",
+     0.0),
+    ("**Answer:** by the formula of lecture 7", 1.0),
+], ids=["declared-wrong", "declared-million", "struck-right", "struck-wrong",
+        "declared-at-the-end", "declared-wrong-at-the-end", "declared-no-value"])
 def test_the_students_declared_answer_decides_over_drafts_and_sanity_checks(written, credit):
     ops = replace(OPS, tolerance=Tolerance(rtol=0.01, atol=0), accept=(),
                   prompt="How many multiply- and add- operations are required?")
@@ -383,3 +391,29 @@ def test_a_number_right_before_a_label_its_colon_follows_is_that_labels():
     cells = [md(0, "## Problem 2"), md(1, f"(b) {CHANNELS_PROMPT}"),
              md(2, "10 input channels; 20 output channels: one per filter (3x3 kernels)")]
     assert [score(c, cells, question=question).fraction for c in short] == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(("written", "credit"), [
+    ("3 \\* 3 \\* 10 \\* 20 + 20 = **1820**", 1.0),
+    ("3 * 3 * 10 * 20 + 20 = **1820**", 1.0),
+    ("There are 1,820.", 1.0),
+    ("3 * 3 * 10 * 20 = **1800**", 0.0),
+    ("$3 \\cdot 3 \\cdot 10 \\cdot 20 + 20 = 1820$", 1.0),
+], ids=["escaped-products", "products", "a-sentence", "wrong", "latex"])
+def test_a_line_under_the_prompt_that_names_nothing_gives_its_value(written, credit):
+    params = ValueCheck(points=1, label="the trainable parameters", reference="params",
+                        form=AnswerForm.COUNT, labels=("parameters",),
+                        prompt="What are the total number of trainable parameters in this "
+                               "layer?")
+    cells = [md(0, "## Problem 2"),
+             md(1, f"(d) What are the total number of trainable parameters in this layer?"
+                   f"\n\n{written}"), md(2, "## Problem 3")]
+    assert score(params, cells).fraction == credit
+
+
+@pytest.mark.parametrize("written", [
+    "$\\underbrace{46 \\cdot 62 \\cdot 20}_{\\text{outputs}} \\cdot 90 \\approx 5.1 \\times "
+    "10^{6}$ multiply-add operations",
+    "about 5.1 x 10^6 multiply-adds"])
+def test_a_count_in_latex_or_powers_of_ten_is_read_as_one_number(written):
+    assert score(OPS, [md(0, "## Problem 2"), md(1, f"(c) {written}")]).fraction == 1.0

@@ -215,6 +215,12 @@ def _score_best(check: ModelAccuracyCheck, key: str,
     if credit == 0.0 and acc <= 1.5 / max(1, len(classes)):
         lines.append("that is close to chance: was the model trained?")
     lines += training_mistakes(ctx, best.get("architecture") or {})
+    if credit > 0 and steps_on_test_data(ctx.cells):
+        # the grader's images are still unseen, so what it reaches is real; the handout's
+        # protocol (train on the training split only) is not what was done
+        credit /= 2
+        lines.append("half of that: the network was trained on the test split as well, "
+                     "which the handout keeps for testing")
     return CheckScore(credit, lines, measured=acc, untrained=untrained)
 
 
@@ -374,8 +380,25 @@ def per_class(preds: np.ndarray, labels: np.ndarray) -> list[float]:
     return [float(np.mean(preds[labels == k] == k)) for k in np.unique(labels)]
 
 
-def _public_accuracy(c: dict[str, Any]) -> float | None:
+def public_labels(c: dict[str, Any]) -> Any:
+    """The notebook's own test labels as its network numbers the classes: a loader that
+    keeps CIFAR's ids (3, 5, 8) for a network of three outputs (the notebook maps them to
+    0, 1, 2 where it trains) is read in the ids' order. Nothing else is renumbered."""
     preds, labels = c.get("public_predictions"), c.get("public_labels")
+    if not (isinstance(preds, np.ndarray) and isinstance(labels, np.ndarray)) or \
+            labels.ndim != 1 or not labels.size or labels.dtype.kind not in "iu" or \
+            preds.dtype.kind not in "iu" or preds.shape != labels.shape:
+        return labels
+    ids = np.unique(labels)
+    given = np.unique(preds)
+    if set(given.tolist()) <= set(ids.tolist()) or not set(given.tolist()) <= set(
+            range(len(ids))) or set(ids.tolist()) == set(range(len(ids))):
+        return labels
+    return np.searchsorted(ids, labels).astype(np.int64)
+
+
+def _public_accuracy(c: dict[str, Any]) -> float | None:
+    preds, labels = c.get("public_predictions"), public_labels(c)
     # the student's own labels: one value per image, or nothing to compare
     if isinstance(preds, np.ndarray) and isinstance(labels, np.ndarray) and labels.size \
             and preds.shape == labels.shape and labels.ndim == 1:
@@ -630,7 +653,7 @@ def _per_class_claims(check: ReportedAccuracyCheck, text: str,
     # where one of its lines is
     tolerance = max(check.tolerance, 0.01)
     for c in models:
-        preds, labels = c.get("public_predictions"), c.get("public_labels")
+        preds, labels = c.get("public_predictions"), public_labels(c)
         if not (isinstance(preds, np.ndarray) and isinstance(labels, np.ndarray)):
             continue
         left = per_class(preds, labels)

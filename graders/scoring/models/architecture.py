@@ -4,6 +4,7 @@ notebook's own parameter-count function."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -12,7 +13,9 @@ import numpy as np
 from graders.scoring.function import CheckScore, Fault
 from graders.scoring.models.accuracy import training_mistakes
 from graders.scoring.models.context import (
+    _CLAMP_AT_ZERO,
     ModelContext,
+    _code,
     _eligible,
     _no_model,
     _where,
@@ -116,6 +119,8 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
         -_agreement(check, c["architecture"]),
         check.input_shape is not None and _ran(c) is not None,
         len(_architecture_problems(check, c["architecture"])),
+        # as many problems: the one that has the pieces asked for, misplaced or not
+        -sum(computes(c["architecture"], need) for need in check.requires),
         str(c.get("label", "")).startswith("class:")))
     chosen = ranked[0]
     earlier = ctx.layers_graded_before(check.layers) if ctx is not None else None
@@ -151,10 +156,12 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
                             "and CrossEntropyLoss applies its own; the output layer must "
                             "give logits")
     if chosen["architecture"].get("hooked") is True:
-        # what its layers compute is rewritten by hooks: not the network it describes
-        problems.append("forward hooks registered on it change what it computes (run "
-                        "without them, it gives other outputs): its layers are not the "
-                        "network that answers")
+        # what its layers compute is rewritten by hooks (or a call of its own): not the
+        # network it describes
+        problems.append("forward hooks registered on it, or a way of calling it of its "
+                        "own (a class's __call__), change what it computes (run through "
+                        "torch's own call without hooks, it gives other outputs): its "
+                        "layers are not the network that answers")
     mistakes = training_mistakes(ctx, chosen["architecture"]) if ctx is not None else []
     unused = chosen["architecture"].get("unused") or []
     if unused:
@@ -264,7 +271,10 @@ def _requires_only(check: ArchitectureCheck, chosen: dict[str, Any],
     have = [need for need in have if need not in misplaced]
     lacking = [need.replace("_", " ") for need in check.requires
                if need not in have and need not in misplaced]
-    credit = math.floor(len(have) / len(check.requires) * 4 + 1e-9) / 4
+    # what this question adds is all it grades: a piece there, but not where the handout
+    # puts it (batch norm on the input images only, dropout on the logits), is half one
+    credit = math.floor((len(have) + len(misplaced) / 2) / len(check.requires) * 4
+                        + 1e-9) / 4
     lines = [f"{what} uses " + (" and ".join(n.replace("_", " ") for n in have) or "none of ")
              + (f"; no {' and no '.join(lacking)} found (neither a module nor a call in "
                 "forward)" if lacking else ""),
@@ -275,7 +285,7 @@ def _requires_only(check: ArchitectureCheck, chosen: dict[str, Any],
     elif not have:
         lines[0] = f"{what}: none of what this question adds stands where it is asked"
     for need in misplaced:
-        lines.append(_misplaced(check, need))
+        lines.append(_misplaced(check, need) + " (half the credit for it)")
     return CheckScore(credit, lines)
 
 
@@ -285,13 +295,17 @@ _LAYERS = ("Linear", "Conv2d", "Conv1d")
 
 def _misplaced(check: ArchitectureCheck, need: str) -> str:
     piece = need.replace("_", " ")
+    if need == "relu":
+        return ("it applies a ReLU after fewer of its hidden layers than it has (after "
+                "some hidden layer the network is linear): the handout puts one after each")
     each = dict(check.each).get(need)
     if each is not None:
         return (f"its {piece} does not follow every {each} layer; the handout puts one "
                 f"after each {each}")
     after = dict(check.placed)[need]
-    return (f"its {piece} stands only where no {after} layer comes before it; the handout "
-            f"puts it after the {after} layers")
+    return (f"its {piece} does not come right after a {after} layer (the nearest layer "
+            f"before it is of another kind, or there is none), or stands after the output "
+            f"layer; the handout puts it after the {after} layers, inside the network")
 
 
 def _placed(check: ArchitectureCheck, arch: dict[str, Any], need: str) -> bool:
@@ -299,12 +313,15 @@ def _placed(check: ArchitectureCheck, arch: dict[str, Any], need: str) -> bool:
     and one follows each layer of the kind ``check.each`` names (in the order forward ran
     them); a piece applied as a function leaves no module to place, and is taken as
     placed."""
+    if need == "relu":
+        return _relu_after_each_hidden(check, arch)
     after, each = dict(check.placed).get(need), dict(check.each).get(need)
     prefix = _PIECES.get(need)
     if (after is None and each is None) or prefix is None:
         return True
-    types = {leaf.get("name"): str(leaf.get("type")) for leaf in arch.get("leaves") or ()
-             if isinstance(leaf, dict)}
+    # a pooling of one pixel with stride one (MaxPool2d(1)) pools nothing: no piece
+    types = {leaf.get("name"): "" if _identity(leaf) else str(leaf.get("type"))
+             for leaf in arch.get("leaves") or () if isinstance(leaf, dict)}
     # every call in the order forward made it (a dropout used twice is placed by either
     # call; one pooling module called after each convolution follows each), else the
     # leaves in order
@@ -313,7 +330,10 @@ def _placed(check: ArchitectureCheck, arch: dict[str, Any], need: str) -> bool:
         sequence else list(types.values())
     mine = [i for i, t in enumerate(leaves) if t.startswith(prefix)]
     if not mine:
-        return True
+        # only poolings of one pixel, and no pooling function: nowhere pooled
+        return not any(isinstance(leaf, dict) and _identity(leaf)
+                       for leaf in arch.get("leaves") or ()) or \
+            bool(calls_in_forward(arch, need))
     if each is not None and calls_in_forward(arch, need):
         # pooled by a function too (F.max_pool2d after the last convolution): the
         # modules alone cannot say where every pooling stands
@@ -328,8 +348,65 @@ def _placed(check: ArchitectureCheck, arch: dict[str, Any], need: str) -> bool:
                 return False
     if after is None:
         return True
-    first = next((i for i, t in enumerate(leaves) if t == after), None)
-    return first is not None and any(i > first for i in mine)
+    # after such a layer (the nearest layer before it is one: a dropout after the
+    # convolutions' pooling is no dropout "after the fully connected layers", a batch
+    # norm in the classifier none "after the convolutions"), and before the network's
+    # last layer: a dropout on the logits (after the output layer) regularises nothing
+    last = max((i for i, t in enumerate(leaves) if t in _LAYERS), default=-1)
+
+    def follows(i: int) -> bool:
+        before = next((leaves[j] for j in range(i - 1, -1, -1) if leaves[j] in _LAYERS), None)
+        return before == after
+
+    return any(i < last and follows(i) for i in mine)
+
+
+def _identity(leaf: dict[str, Any]) -> bool:
+    """A pooling module of one pixel and stride one: it passes its input through."""
+    if not str(leaf.get("type", "")).startswith("MaxPool"):
+        return False
+
+    def ones(value: Any) -> bool:
+        values = value if isinstance(value, list | tuple) else [value]
+        return bool(values) and all(v == 1 and type(v) is int for v in values)
+
+    return ones(leaf.get("kernel_size")) and ones(leaf.get("stride"))
+
+
+_RELU_CALL = re.compile(r"(?<![\w])relu_?\s*\(")
+
+
+def relu_count(arch: dict[str, Any]) -> int | None:
+    """How many ReLUs the forward pass applies, where that can be counted: the ReLU
+    modules it called (each call), and the ReLU calls written in the model's own forward
+    (each call site; a clamp from zero too). None where forward loops or calls a method
+    of its own (a call site may then run any number of times)."""
+    sequence = arch.get("sequence")
+    if not isinstance(sequence, list) or not sequence:
+        return None
+    leaves = [leaf for leaf in arch.get("leaves") or () if isinstance(leaf, dict)]
+    types = {str(leaf.get("name")): str(leaf.get("type")) for leaf in leaves}
+    modules = sum(types.get(str(n)) == "ReLU" for n in sequence)
+    source = _code(str(arch.get("forward_source", "")))
+    if not source.strip():
+        return modules
+    tops = {str(leaf.get("name")).split(".")[0] for leaf in leaves}
+    own = {m for m in re.findall(r"self\s*\.\s*(\w+)\s*\(", source) if m not in tops}
+    if re.search(r"(?<![\w])(?:for|while)(?![\w])", source) or own:
+        return None
+    return modules + len(_RELU_CALL.findall(source)) + len(_CLAMP_AT_ZERO.findall(source))
+
+
+def _relu_after_each_hidden(check: ArchitectureCheck, arch: dict[str, Any]) -> bool:
+    """A ReLU after every hidden layer (each layer but the output one): an MLP with a
+    ReLU after its first layer only is a linear map after that. Judged where the ReLUs
+    can be counted and the layers are the spec's number."""
+    layers = [leaf for leaf in arch.get("leaves") or () if isinstance(leaf, dict)
+              and leaf.get("type") in _LAYERS]
+    count = relu_count(arch)
+    if count is None or not check.layers or len(layers) != len(check.layers):
+        return True
+    return count >= len(layers) - 1
 
 
 def partial_credit(check: ArchitectureCheck, arch: dict[str, Any], *,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import re
 import textwrap
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -393,9 +394,15 @@ def aliases(source: str) -> Mapping[str, str]:
     return MappingProxyType(found)
 
 
+_WRITTEN_MODULE = re.compile(r"\s*%%(?:writefile|file)\s+(?:-a\s+)?\S+\.py\s*(?:\n|$)")
+
+
 @lru_cache(maxsize=256)  # one parse per cell for its definitions, aliases and imports
 def _module(source: str) -> tuple[ast.Module | None, tuple[str, ...]]:
-    code = python(source)
+    # a module the notebook writes (``%%writefile hw3_net.py``) and imports: its
+    # functions are the notebook's own, read as a cell's (line numbers kept)
+    written = _WRITTEN_MODULE.match(source)
+    code = "\n" + source[written.end():] if written else python(source)
     if code is None:
         return None, ()
     tree = parse(code)

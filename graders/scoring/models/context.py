@@ -215,6 +215,11 @@ def as_run(candidate: dict[str, Any]) -> dict[str, Any]:
     functions = forward.get("functions")
     if isinstance(functions, list):
         arch["functions"] = [str(f) for f in functions[:400]]
+    # the calls the output descends from, where the kernel could follow every one: a
+    # ReLU computed only for a statistic beside the network does not make it a ReLU net
+    on_path = forward.get("on_path")
+    if isinstance(on_path, list) and isinstance(functions, list):
+        arch["functions"] = [str(f) for f in on_path[:400]]
     samples = forward.get("samples")
     if isinstance(samples, dict):
         arch["leaf_samples"] = {str(k): v for k, v in list(samples.items())[:64]
@@ -347,6 +352,15 @@ def _computed(sample: Any, behaves: Any) -> bool | None:
     return bool(np.allclose(y, behaves(x), rtol=1e-5, atol=1e-7))
 
 
+def _never_negative(sample: Any) -> bool:
+    """The op's sampled inputs (16 or more) are all positive: none it could zero. (A
+    ReLU that zeroes its input array in place leaves zeros where the negatives were:
+    that one cannot be told from a working ReLU, and is not taken for the identity.)"""
+    x = sample.get("x") if isinstance(sample, dict) else None
+    return isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.size >= 16 \
+        and bool(np.all(x > 0))
+
+
 def computes(arch: dict[str, Any], need: str) -> bool:
     """Whether a model computes ``need`` ("relu", "max_pool", ...): a module of its kind or
     a call in forward's code (torch), or an op of that name its forward pass went through
@@ -365,24 +379,48 @@ def computes(arch: dict[str, Any], need: str) -> bool:
             if verdict:
                 return True
             continue
+        if need == "relu" and _never_negative(sample):
+            # a ReLU only ever given positive inputs (put after a sigmoid) is the
+            # identity on this pass: it makes no ReLU network
+            continue
         lower = op.lower()
         if any(c.replace("_", "") in lower.replace("_", "") and "leaky" not in lower
                for c in calls):
             return True
     functions = arch.get("functions")
+    leaf_samples = arch.get("leaf_samples")
+    leaf_samples = leaf_samples if isinstance(leaf_samples, dict) else {}
     if isinstance(functions, list):
         # the torch functions the forward pass called (a layer's forward calls its
         # function too), or a layer of the pass seen to compute it (a student's own
         # ReLU module written with clamp): what ran, not what the source mentions or
         # the layers are named
-        leaf_samples = arch.get("leaf_samples")
-        leaf_samples = leaf_samples if isinstance(leaf_samples, dict) else {}
         return any(re.match(rf"_*{c}", str(f).lower()) and "leaky" not in str(f).lower()
                    for f in functions for c in calls) or (behaves is not None and any(
-                       _computed(sample, behaves) for sample in leaf_samples.values()))
-    types = {leaf.get("type") for leaf in arch.get("leaves") or ()
-             if isinstance(leaf, dict) and leaf.get("genuine") is not False}
+                       _computed(sample, behaves) for sample in leaf_samples.values())) \
+            or (need == "relu" and _clamped_at_zero(arch, functions))
+    # a layer of the kind seen to compute something else on the pass (an nn.ReLU whose
+    # forward was replaced by a sigmoid, however its class is made to look) is not one
+    genuine = [leaf for leaf in arch.get("leaves") or ()
+               if isinstance(leaf, dict) and leaf.get("genuine") is not False]
+    contradicted = [leaf for leaf in genuine if leaf.get("type") in modules
+                    and behaves is not None and _computed(
+                        leaf_samples.get(str(leaf.get("name"))), behaves) is False]
+    types = {leaf.get("type") for leaf in genuine if leaf not in contradicted}
+    if contradicted and not types & set(modules):
+        return False  # and its source's self.relu(x) is that layer's call
     return bool(types & set(modules)) or calls_in_forward(arch, need)
+
+
+_CLAMP_AT_ZERO = re.compile(r"(?:clamp|clip)\s*\(\s*(?:min\s*=\s*)?0(?:\.0*)?\s*[,)]"
+                            r"|clamp_min_?\s*\(\s*0(?:\.0*)?\s*\)")
+
+
+def _clamped_at_zero(arch: dict[str, Any], functions: list[Any]) -> bool:
+    """A ReLU written as ``x.clamp(min=0)``: a clamp ran on the pass, and forward's
+    code clamps at zero from below."""
+    return any(str(f).lower().lstrip("_").startswith(("clamp", "clip")) for f in functions) \
+        and bool(_CLAMP_AT_ZERO.search(_code(str(arch.get("forward_source", "")))))
 
 
 def calls_in_forward(arch: dict[str, Any], need: str) -> bool:

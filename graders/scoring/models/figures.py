@@ -99,8 +99,9 @@ def _calls(source: str) -> tuple[tuple[int, int, int], tuple[str, ...]]:
     # depth first, each node before its children and its children in order (as a
     # recursion would, without a call per node): a call's weight is 2 inside a loop
     stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    pop, push = stack.pop, stack.append
     while stack:
-        node, weight = stack.pop()
+        node, weight = pop()
         if isinstance(node, ast.For | ast.While | ast.comprehension):
             weight = 2
         elif isinstance(node, ast.Call):
@@ -111,17 +112,17 @@ def _calls(source: str) -> tuple[tuple[int, int, int], tuple[str, ...]]:
                     called.append(name)
             else:
                 counts[kind] += weight
-        children = [c for f in node._fields for c in _children(getattr(node, f, None))]
-        stack += [(c, weight) for c in reversed(children)]
+        # (inlined: this loop visits every node of every cell a figure check reads)
+        children: list[ast.AST] = []
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                children.extend(v for v in value if isinstance(v, ast.AST))
+            elif isinstance(value, ast.AST):
+                children.append(value)
+        for child in reversed(children):
+            push((child, weight))
     return (counts[0], counts[1], counts[2]), tuple(called)
-
-
-def _children(value: object) -> list[ast.AST]:
-    if isinstance(value, ast.AST):
-        return [value]
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, ast.AST)]
-    return []
 
 
 def _kind(call: ast.Call) -> int | None:

@@ -13,11 +13,18 @@ from graders.spec import (
 )
 
 
-def score_loaders(check: LoaderCheck, payload: dict[str, Any]) -> CheckScore:
-    loaders = [as_served(x) for x in payload.get("loaders", []) if isinstance(x, dict)
+def score_loaders(check: LoaderCheck, payload: dict[str, Any],
+                  trained: frozenset[str] = frozenset(),
+                  resized: dict[str, int | None] | None = None) -> CheckScore:
+    """``trained``: the names the notebook's training loops iterate (read from its
+    code): a loader built with the handout's batch size beside the one training draws
+    from is not the one that trained. ``resized``: loaders whose batch size the code set
+    after building them, with the one they were built with (what training drew)."""
+    loaders = [_as_built(as_served(x), resized or {}) for x in payload.get("loaders", [])
+               if isinstance(x, dict)
                and (check.dataset is None or x.get("base") == check.dataset)]
     if not check.splits and check.batch_size is not None:
-        return _training_batch_size(check.batch_size, loaders)
+        return _training_batch_size(check.batch_size, loaders, trained)
     feedback, passed = [], 0
     parts = len(check.splits) + (1 if check.batch_size is not None else 0)
     matched = []
@@ -58,6 +65,20 @@ def score_loaders(check: LoaderCheck, payload: dict[str, Any]) -> CheckScore:
     notes = [x["served_note"] for x in loaders if x.get("served_note")]
     return CheckScore(passed / parts, (feedback or ["data loaders as the handout asks"])
                       + notes[:1])
+
+
+def _as_built(entry: dict[str, Any], resized: dict[str, int | None]) -> dict[str, Any]:
+    """A loader whose batch size was set after it was built is judged by the one its
+    DataLoader call gave (unknown where that cannot be read)."""
+    name = entry.get("name")
+    if name not in resized or not entry.get("is_loader"):
+        return entry
+    built = resized[name]
+    return {**entry, "batch_size": built,
+            "served_note": f"{name}'s batch size is set after it was built (to "
+                           f"{entry.get('batch_size')}): judged by the batch size its "
+                           "DataLoader(...) call gave, which training drew"
+                           + ("" if built is not None else " (which cannot be read)")}
 
 
 def as_served(entry: dict[str, Any]) -> dict[str, Any]:
@@ -301,16 +322,21 @@ def _ramp(entry: dict[str, Any]) -> np.ndarray | None:
     return first if isinstance(first, np.ndarray) else None
 
 
-def _training_batch_size(batch_size: int, loaders: list[dict[str, Any]]) -> CheckScore:
+def _training_batch_size(batch_size: int, loaders: list[dict[str, Any]],
+                         trained: frozenset[str] = frozenset()) -> CheckScore:
     """Only the batch size is asked for (the handout fixes no split sizes): the loader
-    over the training data uses it; a test loader may batch as it likes."""
+    over the training data uses it (the one a training loop iterates, where the code
+    names it); a test loader may batch as it likes."""
     found = [x for x in loaders if x.get("is_loader")]
     if not found:
         return CheckScore(0.0, ["no DataLoader found for this dataset"], Fault.MISSING)
-    training = [x for x in found if x.get("train") is True] or \
+    training = [x for x in found if x.get("name") in trained] or \
+        [x for x in found if x.get("train") is True] or \
         [x for x in found if x.get("train") is None] or found
     if any(x.get("batch_size") == batch_size for x in training):
         return CheckScore(1.0, [f"the training DataLoader uses batch size {batch_size}"])
     first = training[0]
-    return CheckScore(0.0, [f"{first['name']} (over the training data) uses batch size "
-                            f"{first.get('batch_size')}; the handout asks for {batch_size}"])
+    return CheckScore(0.0, [f"{first['name']} (over the training data"
+                            + (", the one training iterates" if first.get("name") in trained
+                               else "") + f") uses batch size {first.get('batch_size')}; "
+                            f"the handout asks for {batch_size}"])

@@ -126,8 +126,8 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
     missing, idle, near = [], [], []
     # each constructor call answers the most specific setting it fits: SGD(lr=0.01,
     # momentum=0.9, nesterov=True) is the handout's Nesterov SGD, not also its plain one
-    named = {s.name for s in check.settings}
-    constructed = [call for call in code.calls if call.name in named]
+    constructed = [call for call in code.calls
+                   if any(_answers_class(s, call.name) for s in check.settings)]
     fits = {id(call): [s for s in check.settings if _fits(call, s)] for call in constructed}
     answers = {key: [s for s in found if len(s.kwargs) == max(len(f.kwargs) for f in found)]
                for key, found in fits.items() if found}
@@ -141,6 +141,7 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
     stepped_settings = _stepped(check, kept or [], first)
     elsewhere = _stepped(check, steps or [], first) - stepped_settings \
         if kept is not steps else set()
+    carried_on, carried = _carried_on(check, kept, first), []
     for setting in check.settings:
         built = [call for call in constructed if setting in answers.get(id(call), ())]
         args = ", ".join(f"{k}={v}" for k, v in setting.kwargs)
@@ -181,17 +182,20 @@ def score_optimizers(check: OptimizerCheck, ctx: ModelContext,
                         + (f" (a twentieth of the {most:,} another optimizer took on it: "
                            "a few steps before another optimizer takes over train nothing)"
                            if least > check.min_steps else ""))
-    if not missing and not idle and not near:
+        elif setting in carried_on:
+            carried.append(f"{setting.name}({args})")
+    if not missing and not idle and not near and not carried:
         return CheckScore(1.0, ["all the optimizer settings the handout lists are used"])
-    found = len(check.settings) - len(missing) - len(idle) - len(near) / 2
+    found = len(check.settings) - len(missing) - len(idle) - (len(near) + len(carried)) / 2
     problem = code.problem()
     lines = ([f"no optimizer constructed as {', '.join(missing)}"] if missing else []) + \
         ([f"constructed but nothing was trained with it: {'; '.join(idle)}"] if idle else []) \
         + ([f"half the credit for each setting trained with the right optimizer and "
-            f"learning rate, another setting otherwise: {'; '.join(near)}"] if near else [])
-    # (the kernel's "continued", an optimizer starting on parameters another setting's
-    # had moved, is not charged: a model reset with load_state_dict(initial) keeps its
-    # parameters, so the flag cannot tell a fresh start from a continued run)
+            f"learning rate, another setting otherwise: {'; '.join(near)}"] if near else []) \
+        + ([f"half the credit for {', '.join(carried)}: trained on from exactly where "
+            "another setting's run had left the network, so it was never trained from "
+            "fresh weights (a comparison of optimizers starts each from new weights, or "
+            "the same initial ones reloaded)"] if carried else [])
     return CheckScore(found / len(check.settings), [*lines, *([problem] if problem else [])],
                       Fault.ERRORED if problem else Fault.NONE)
 
@@ -205,10 +209,10 @@ def _near(check: OptimizerCheck, setting: Any, constructed: list[Call], code: Co
     the kernel's counts, none that near stepped on the question's network)."""
     if len(setting.kwargs) < 2 or "lr" not in dict(setting.kwargs):
         return None
-    defaults = OPTIMIZER_DEFAULTS.get(setting.name, {})
     want = dict(setting.kwargs)
     for call in constructed:
-        if call.name != setting.name or code.unused(call) or not _same(
+        defaults = OPTIMIZER_DEFAULTS.get(call.name, {})
+        if not _answers_class(setting, call.name) or code.unused(call) or not _same(
                 call.kwargs.get("lr", defaults.get("lr")), want["lr"]):
             continue
         off = [k for k, v in want.items() if k != "lr"
@@ -216,7 +220,7 @@ def _near(check: OptimizerCheck, setting: Any, constructed: list[Call], code: Co
         if not off or any(call.kwargs.get(k) is UNKNOWN for k in off):
             continue
         if steps is not None and not any(
-                settings is not None and r.get("class") == setting.name
+                settings is not None and _answers_class(setting, r.get("class"))
                 and _same(settings.get("lr"), want["lr"])
                 for r in steps if (settings := _trained(
                 check, r, first, floor(check, steps, r)[0])) is not None):
@@ -225,6 +229,23 @@ def _near(check: OptimizerCheck, setting: Any, constructed: list[Call], code: Co
                          + (" (not set)" if k not in call.kwargs else "")
                          + f" where {v!r} is asked" for k, v in want.items() if k in off)
     return None
+
+
+def _carried_on(check: OptimizerCheck, kept: list[dict[str, Any]] | None,
+                first: Network | None) -> set[Any]:
+    """The settings (of a check comparing several) whose every run the kernel saw start
+    from exactly the weights another setting's run had left: "continued" and never
+    "fresh" (the kernel compares a run's first values with the other's last, so a model
+    reset with load_state_dict(initial) starts fresh)."""
+    if len(check.settings) < 2 or not kept:
+        return set()
+    on: set[Any] = set()
+    fresh: set[Any] = set()
+    for record in kept:
+        only_carried = isinstance(record, dict) and record.get("continued") is True \
+            and record.get("fresh") is not True
+        (on if only_carried else fresh).update(_answered(check, record, kept, first))
+    return on - fresh
 
 
 def _in_this_part(ctx: ModelContext, steps: list[dict[str, Any]] | None
@@ -275,10 +296,37 @@ def floor(check: OptimizerCheck, steps: list[dict[str, Any]], record: Any
     of the settings under study took on the same network: the same parameter shapes; a
     bonus part's long run with another optimizer sets no floor for them)."""
     shapes = _shapes(record)
-    most = max((_count(r.get("with_grad")) for r in steps
-                if shapes is not None and _shapes(r) == shapes and _studied(check, r)),
-               default=0)
+    most = _most_by_shapes(check, steps).get(shapes, 0) if shapes is not None else 0
     return max(check.min_steps, math.ceil(MIN_SHARE * most)), most
+
+
+# the last table made: a question's scorers ask for every record of the same list (the
+# entry holds the list, so its identity cannot be reused while it is cached)
+_LAST_MOST: tuple[Any, Any, dict[Any, int]] = (None, None, {})
+
+
+def _most_by_shapes(check: OptimizerCheck, steps: list[dict[str, Any]]) -> dict[Any, int]:
+    """The most steps with gradients an optimizer of the settings under study took, by
+    the shapes of the parameters it stepped."""
+    global _LAST_MOST
+    last = _LAST_MOST
+    if last[0] is check and last[1] is steps:
+        return last[2]
+    # an optimizer's runs taken on from another setting's weights are kept apart from
+    # its fresh ones (the kernel's "continued"): together they are what it took
+    summed: dict[Any, int] = {}
+    for r in steps:
+        shapes = _shapes(r)
+        if shapes is not None and _studied(check, r):
+            settings = r.get("settings")
+            same = (shapes, str(r.get("class")), repr(sorted(settings.items()))
+                    if isinstance(settings, dict) else "")
+            summed[same] = summed.get(same, 0) + _count(r.get("with_grad"))
+    table: dict[Any, int] = {}
+    for (shapes, _, _), count in summed.items():
+        table[shapes] = max(table.get(shapes, 0), count)
+    _LAST_MOST = (check, steps, table)
+    return table
 
 
 def _studied(check: OptimizerCheck, record: dict[str, Any]) -> bool:
@@ -286,10 +334,21 @@ def _studied(check: OptimizerCheck, record: dict[str, Any]) -> bool:
     return settings is not None and bool(_fitting(check, settings, record))
 
 
+def _answers_class(setting: Any, name: Any) -> bool:
+    """An optimizer of class ``name`` is one of the setting's class: AdamW is Adam with
+    weight decay (decoupled, as torch's Adam documents it) where the handout asks for
+    Adam with weight decay."""
+    return name == setting.name or (
+        setting.name == "Adam" and name == "AdamW"
+        and any(k == "weight_decay" and isinstance(v, int | float) and v > 0
+                for k, v in setting.kwargs))
+
+
 def _fitting(check: OptimizerCheck, settings: dict[str, Any], record: Any) -> list[Any]:
     """The check's settings the record's optimizer class and settings answer."""
-    return [s for s in check.settings if s.name == record.get("class") and all(
-        _same(settings.get(k, OPTIMIZER_DEFAULTS.get(s.name, {}).get(k)), v)
+    name = record.get("class")
+    return [s for s in check.settings if _answers_class(s, name) and all(
+        _same(settings.get(k, OPTIMIZER_DEFAULTS.get(str(name), {}).get(k)), v)
         for k, v in s.kwargs)]
 
 
@@ -375,8 +434,8 @@ def _same(got: Any, want: Any) -> bool:
 
 
 def _fits(call: Call, setting: Any) -> bool:
-    defaults = OPTIMIZER_DEFAULTS.get(setting.name, {})
-    return call.name == setting.name and all(
+    defaults = OPTIMIZER_DEFAULTS.get(call.name, {})
+    return _answers_class(setting, call.name) and all(
         call.kwargs.get(k, defaults.get(k)) == v for k, v in setting.kwargs)
 
 

@@ -63,6 +63,67 @@ def _found(cells: tuple[tuple[int, str], ...]) -> tuple[int, str] | None:
         return None  # code nested past what can be read accuses nobody
 
 
+def trained_loaders(cells: Sequence[CellSummary]) -> frozenset[str]:
+    """The names of what the notebook's training loops iterate (a training function's
+    parameter: the names its stepping calls pass): the loaders that fed the optimizer,
+    whatever others the notebook built beside them. Empty where none can be read."""
+    return _iterated_names(tuple((c.index, c.source) for c in cells if c.kind == "code"))
+
+
+@lru_cache(maxsize=32)
+def _iterated_names(cells: tuple[tuple[int, str], ...]) -> frozenset[str]:
+    try:
+        code = _read(cells)
+        return frozenset(expr.id for position, loop, function in code.loops
+                         for expr, _, _ in _iterated(loop, position, function, code)
+                         if isinstance(expr, ast.Name))
+    except RecursionError:
+        return frozenset()
+
+
+def resized_loaders(cells: Sequence[CellSummary]) -> dict[str, int | None]:
+    """Loaders whose batch size the code sets after building them (``loader.batch_size
+    = 4``, ``loader.batch_sampler.batch_size = 4``: what the loader says at the end is
+    not what training drew), each with the batch size its ``DataLoader(...)`` call gave
+    (None where no call of its can be read)."""
+    return dict(_resized(tuple((c.index, c.source) for c in cells if c.kind == "code")))
+
+
+@lru_cache(maxsize=32)
+def _resized(cells: tuple[tuple[int, str], ...]) -> tuple[tuple[str, int | None], ...]:
+    names: set[str] = set()
+    built: dict[str, int | None] = {}
+    for _, source in cells:
+        text = python(source)
+        tree = parse(text) if text is not None else None
+        if tree is None or isinstance(tree, SyntaxError):
+            continue
+        for node in walk(tree):
+            if not isinstance(node, ast.Assign):
+                continue
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and target.attr == "batch_size":
+                    root: ast.expr = target.value
+                    while isinstance(root, ast.Attribute):
+                        root = root.value
+                    if isinstance(root, ast.Name):
+                        names.add(root.id)
+                elif isinstance(target, ast.Name) and isinstance(node.value, ast.Call) \
+                        and getattr(node.value.func, "attr", getattr(
+                            node.value.func, "id", None)) == "DataLoader":
+                    built[target.id] = _batch_argument(node.value)
+    return tuple((name, built.get(name)) for name in sorted(names))
+
+
+def _batch_argument(call: ast.Call) -> int | None:
+    given = next((k.value for k in call.keywords if k.arg == "batch_size"),
+                 call.args[1] if len(call.args) > 1 else None)
+    if given is None:
+        return 1  # DataLoader's default
+    return given.value if isinstance(given, ast.Constant) and type(given.value) is int \
+        else None
+
+
 def _search(cells: tuple[tuple[int, str], ...]) -> tuple[int, str] | None:
     code = _read(cells)
     for position, loop, function in code.loops:
@@ -73,6 +134,7 @@ def _search(cells: tuple[tuple[int, str], ...]) -> tuple[int, str] | None:
     return None
 
 
+@lru_cache(maxsize=8)  # read once for both questions asked of a notebook's code
 def _read(cells: tuple[tuple[int, str], ...]) -> _Code:
     code = _Code({}, {}, {}, [])
     for index, source in cells:
@@ -341,11 +403,19 @@ def _test_in(expr: ast.expr, at: Position, code: _Code, scopes: tuple[Names, ...
                         return None
                     break
         return _test_in(expr.value, at, code, scopes, depth)
+    if isinstance(expr, ast.Attribute):
+        # `data.test_loader`, `test_loader.dataset`: an attribute naming test data, or
+        # the data of what it is read from (not any attribute: `loaders.train` of
+        # `loaders = make_loaders(train_set, test_set)` is the training one)
+        if _test_named(expr.attr):
+            return ast.unparse(expr)[:80]
+        if expr.attr in ("dataset", "data", "datasets"):
+            return _test_in(expr.value, at, code, scopes, depth - 1)
+        return None
     if isinstance(expr, ast.Call):
+        if _test_split(expr, at, scopes):
+            return ast.unparse(expr)[:80]
         for keyword in expr.keywords:
-            if keyword.arg == "train" and isinstance(keyword.value, ast.Constant) and \
-                    keyword.value.value is False:
-                return ast.unparse(expr)[:80]
             if keyword.arg in ("dataset", "datasets", "data"):
                 found = _test_in(keyword.value, at, code, scopes, depth)
                 if found:
@@ -367,6 +437,31 @@ def _test_in(expr: ast.expr, at: Position, code: _Code, scopes: tuple[Names, ...
     if isinstance(expr, ast.Starred):
         return _test_in(expr.value, at, code, scopes, depth)
     return None
+
+
+# torchvision's datasets whose second parameter is ``train`` (CIFAR10(root, False))
+_TRAIN_SECOND = frozenset({"MNIST", "KMNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "USPS"})
+
+
+def _test_split(call: ast.Call, at: Position, scopes: tuple[Names, ...]) -> bool:
+    """A dataset made of its test split: ``train=False`` (a constant, or a name bound to
+    one), ``CIFAR10(root, False)``, or ``split="test"``."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else \
+        func.id if isinstance(func, ast.Name) else ""
+    flags = [k.value for k in call.keywords if k.arg == "train"]
+    if name in _TRAIN_SECOND and len(call.args) >= 2:
+        flags.append(call.args[1])
+    for flag in flags:
+        if isinstance(flag, ast.Name):
+            made = next((m for names in scopes
+                         if (m := _reaching(names.get(flag.id, []), at)) is not None), None)
+            flag = made[1] if made is not None else flag
+        if isinstance(flag, ast.Constant) and flag.value is False:
+            return True
+    return any(k.arg == "split" and isinstance(k.value, ast.Constant)
+               and isinstance(k.value.value, str) and _test_named(k.value.value)
+               for k in call.keywords)
 
 
 def _test_named(name: str) -> bool:
