@@ -358,7 +358,11 @@ def _dropout_rate(question: Question, models: ModelContext) -> list[Control[Arch
             # misplaced: half the piece (on the logits, after the output layer, it
             # regularises nothing)
             where("dropout only before any fully connected layer (on the inputs)", 0, 0.5),
-            where("dropout only after the output layer (on the logits)", 3, 0.5),
+            where("dropout only after the output layer (on the logits)", 3, 0.5,
+                  ["fc1", "fc2", "fc3", "drop"]),
+            # declared after every layer in __init__, never run: the order declared
+            # says only that it comes after a Linear
+            where("a dropout declared after every layer, forward not run", 3, 1.0),
 
             # one Dropout module applied on the inputs and again after fc1
             where("one dropout module used before and after the first layer", 0, 1.0,

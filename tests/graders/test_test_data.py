@@ -46,6 +46,10 @@ CASES = {
         "ds = load_split(root, split='test')\nldr = DataLoader(ds, 100)",
         "for x, y in ldr:\n" + STEP.replace("        ", "    ")],
         "load_split(root, split='test')"),
+    "the test split by train=0 or train=not True, or SVHN's split passed positionally": ([
+        "a = CIFAR10(root, train=0)\nb = CIFAR10(root, train=not True)\n"
+        "c = SVHN(root, 'test')\nldr = DataLoader(ConcatDataset([a]), 4)",
+        "for x, y in ldr:\n" + STEP.replace("        ", "    ")], "CIFAR10(root, train=0)"),
     "an attribute naming the test loader": ([
         "for x, y in data.test_loader:\n" + STEP.replace("        ", "    ")],
         "data.test_loader"),

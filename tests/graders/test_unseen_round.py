@@ -335,7 +335,7 @@ def _vgg_leaves(*pieces: tuple[int, str]) -> dict[str, object]:
         {"name": "f3", "type": "Linear"}]
     for i, (at, kind) in enumerate(sorted(pieces, reverse=True)):
         leaves.insert(at, {"name": f"p{i}", "type": kind})
-    return {"leaves": leaves}
+    return {"leaves": leaves, "sequence": [leaf["name"] for leaf in leaves]}
 
 
 @pytest.mark.parametrize(("pieces", "placed"), [
@@ -352,3 +352,19 @@ def test_a_piece_is_placed_where_the_nearest_layer_before_it_is_the_kind_asked(p
     check = CATALOG["heidelberg-ex08"].spec.questions[-1].checks[0]
     arch = _vgg_leaves(*pieces)
     assert {need for need in ("dropout", "batch_norm") if _placed(check, arch, need)} == placed
+
+
+def test_a_relu_in_a_block_of_its_own_is_not_counted_against_the_network():
+    from graders.scoring.models.architecture import relu_count
+
+    blocks = {"leaves": [{"name": "b1.fc", "type": "Linear"}, {"name": "b2.fc", "type": "Linear"},
+                         {"name": "out", "type": "Linear"}],
+              "sequence": ["b1.fc", "b2.fc", "out"],
+              "forward_source": "    def forward(self, x):\n        x = self.b1(x)\n"
+                                "        x = self.b2(x)\n        return self.out(x)\n"}
+    assert relu_count(blocks) is None
+    flat = {**blocks, "leaves": [{"name": n, "type": "Linear"} for n in ("fc1", "fc2", "out")],
+            "sequence": ["fc1", "fc2", "out"],
+            "forward_source": "    def forward(self, x):\n        x = F.relu(self.fc1(x))\n"
+                              "        return self.out(self.fc2(x))\n"}
+    assert relu_count(flat) == 1

@@ -352,6 +352,11 @@ def _placed(check: ArchitectureCheck, arch: dict[str, Any], need: str) -> bool:
     # convolutions' pooling is no dropout "after the fully connected layers", a batch
     # norm in the classifier none "after the convolutions"), and before the network's
     # last layer: a dropout on the logits (after the output layer) regularises nothing
+    if not (isinstance(sequence, list) and sequence):
+        # the modules in the order they were declared, not run (a dropout declared after
+        # every layer in __init__): after the first such layer is all that order tells
+        first = next((i for i, t in enumerate(leaves) if t == after), None)
+        return first is not None and any(i > first for i in mine)
     last = max((i for i, t in enumerate(leaves) if t in _LAYERS), default=-1)
 
     def follows(i: int) -> bool:
@@ -385,6 +390,8 @@ def relu_count(arch: dict[str, Any]) -> int | None:
     if not isinstance(sequence, list) or not sequence:
         return None
     leaves = [leaf for leaf in arch.get("leaves") or () if isinstance(leaf, dict)]
+    if any("." in str(leaf.get("name")) for leaf in leaves):
+        return None  # blocks of its own: their forwards' ReLUs are not in this source
     types = {str(leaf.get("name")): str(leaf.get("type")) for leaf in leaves}
     modules = sum(types.get(str(n)) == "ReLU" for n in sequence)
     source = _code(str(arch.get("forward_source", "")))

@@ -441,6 +441,8 @@ def _test_in(expr: ast.expr, at: Position, code: _Code, scopes: tuple[Names, ...
 
 # torchvision's datasets whose second parameter is ``train`` (CIFAR10(root, False))
 _TRAIN_SECOND = frozenset({"MNIST", "KMNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "USPS"})
+# and those whose second parameter is ``split`` (SVHN(root, "test"))
+_SPLIT_SECOND = frozenset({"SVHN", "STL10", "Flowers102", "Food101", "OxfordIIITPet"})
 
 
 def _test_split(call: ast.Call, at: Position, scopes: tuple[Names, ...]) -> bool:
@@ -457,11 +459,17 @@ def _test_split(call: ast.Call, at: Position, scopes: tuple[Names, ...]) -> bool
             made = next((m for names in scopes
                          if (m := _reaching(names.get(flag.id, []), at)) is not None), None)
             flag = made[1] if made is not None else flag
-        if isinstance(flag, ast.Constant) and flag.value is False:
-            return True
-    return any(k.arg == "split" and isinstance(k.value, ast.Constant)
-               and isinstance(k.value.value, str) and _test_named(k.value.value)
-               for k in call.keywords)
+        if isinstance(flag, ast.UnaryOp) and isinstance(flag.op, ast.Not) and \
+                isinstance(flag.operand, ast.Constant) and flag.operand.value:
+            return True  # train=not True
+        if isinstance(flag, ast.Constant) and type(flag.value) in (bool, int) \
+                and not flag.value:
+            return True  # train=False, train=0
+    splits = [k.value for k in call.keywords if k.arg == "split"]
+    if name in _SPLIT_SECOND and len(call.args) >= 2:
+        splits.append(call.args[1])  # SVHN(root, "test")
+    return any(isinstance(v, ast.Constant) and isinstance(v.value, str)
+               and _test_named(v.value) for v in splits)
 
 
 def _test_named(name: str) -> bool:
