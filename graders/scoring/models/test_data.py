@@ -43,6 +43,8 @@ class _Code:
     loops: list[tuple[Position, ast.For, ast.FunctionDef | None]]
     # each name's function definitions, in order: a call runs the one before it
     defined: dict[str, list[tuple[Position, ast.FunctionDef]]] = field(default_factory=dict)
+    # names whose batch size an assignment sets (`loader.batch_sampler.batch_size = 4`)
+    resized: set[str] = field(default_factory=set)
 
     def scopes(self, function: ast.FunctionDef | None) -> tuple[Names, ...]:
         return (self.assigned,) if function is None else (
@@ -91,28 +93,16 @@ def resized_loaders(cells: Sequence[CellSummary]) -> dict[str, int | None]:
 
 @lru_cache(maxsize=32)
 def _resized(cells: tuple[tuple[int, str], ...]) -> tuple[tuple[str, int | None], ...]:
-    names: set[str] = set()
-    built: dict[str, int | None] = {}
-    for _, source in cells:
-        text = python(source)
-        tree = parse(text) if text is not None else None
-        if tree is None or isinstance(tree, SyntaxError):
-            continue
-        for node in walk(tree):
-            if not isinstance(node, ast.Assign):
-                continue
-            for target in node.targets:
-                if isinstance(target, ast.Attribute) and target.attr == "batch_size":
-                    root: ast.expr = target.value
-                    while isinstance(root, ast.Attribute):
-                        root = root.value
-                    if isinstance(root, ast.Name):
-                        names.add(root.id)
-                elif isinstance(target, ast.Name) and isinstance(node.value, ast.Call) \
-                        and getattr(node.value.func, "attr", getattr(
-                            node.value.func, "id", None)) == "DataLoader":
-                    built[target.id] = _batch_argument(node.value)
-    return tuple((name, built.get(name)) for name in sorted(names))
+    """(read with the training-loop reader's tree: one parse serves both)"""
+    code = _read(cells)
+    found = []
+    for name in sorted(code.resized):
+        made = [value for names in (code.assigned, *code.local.values())
+                for _, value in names.get(name, [])]
+        built = [v for v in made if isinstance(v, ast.Call) and getattr(
+            v.func, "attr", getattr(v.func, "id", None)) == "DataLoader"]
+        found.append((name, _batch_argument(built[-1]) if built else None))
+    return tuple(found)
 
 
 def _batch_argument(call: ast.Call) -> int | None:
@@ -190,6 +180,12 @@ class _Reader(ast.NodeVisitor):
             self.code.local.setdefault(id(self.function), {})
         if isinstance(target, ast.Name):
             names.setdefault(target.id, []).append((at, value))
+        elif isinstance(target, ast.Attribute) and target.attr == "batch_size":
+            root: ast.expr = target.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name):
+                self.code.resized.add(root.id)
         elif isinstance(target, ast.Tuple | ast.List):
             paired = isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(
                 target.elts)
