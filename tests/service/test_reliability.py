@@ -137,7 +137,13 @@ def test_an_upload_wakes_an_idle_local_worker_at_once_instead_of_at_its_next_pol
         server.stop()
 
 
-def test_a_burst_of_50_concurrent_submissions_is_all_graded_once(tmp_path):
+# 30 uploads at once against 2 workers: each is queued many deep and contends with the others'
+# inserts, which is what the property needs (50 cost half a minute more of CI on 2 cores;
+# throughput at scale is bench/'s)
+BURST = 30
+
+
+def test_a_burst_of_concurrent_submissions_is_all_graded_once(tmp_path):
     server = LiveServer(tmp_path, workers=2).start()
     try:
         tokens = [server.add_user(f"s{i}", Role.STUDENT) for i in range(10)]
@@ -147,13 +153,13 @@ def test_a_burst_of_50_concurrent_submissions_is_all_graded_once(tmp_path):
             assert response.status_code == 202, response.text
             return str(response.json()["id"])
 
-        with ThreadPoolExecutor(max_workers=50) as pool:
-            ids = list(pool.map(one, range(50)))
-        assert len(set(ids)) == 50
+        with ThreadPoolExecutor(max_workers=BURST) as pool:
+            ids = list(pool.map(one, range(BURST)))
+        assert len(set(ids)) == BURST
         for i, sid in enumerate(ids):
             assert wait_graded(server.client(tokens[i % 10]), sid, timeout=300)["score"] == 28.0
         all_runs = runs(server)
-        assert len(all_runs) == 50
+        assert len(all_runs) == BURST
         assert sorted(r.submission_id for r in all_runs) == sorted(ids)
         assert all(r.status == RunStatus.GRADED and r.attempts == 1 for r in all_runs)
     finally:
