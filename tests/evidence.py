@@ -70,7 +70,10 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         # forgers: nn.ReLU.forward made a sigmoid with the captured registry patched,
         # SGD's update function swapped for Adam's
         "student_cifar_ids_sequential.ipynb", "relu_as_clamp.ipynb",
-        "hostile_relu_registry_patched.ipynb", "hostile_sgd_update_swapped.ipynb")),
+        "hostile_relu_registry_patched.ipynb", "hostile_sgd_update_swapped.ipynb",
+        # the sixth: SGD's step hooks called by hand around Adam's steps; a ReLU only
+        # while the layer's forward is wrapped, a dataset serving other than its indices
+        "hostile_synced_step_hooks.ipynb", "hostile_relu_only_when_watched.ipynb")),
     "heidelberg-ex08": ("heidelberg_ex08", (
         "group_correct.ipynb", "group_flawed_a.ipynb", "ex08-jordan-hinton-lovelace.zip",
         "group_names_reused.ipynb", "group_model_reused.ipynb", *TA,
@@ -86,7 +89,10 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         "hostile_autograd_helper_trace.ipynb", "hostile_logit_spray_misplaced_bn.ipynb",
         # the fifth: a VGG of an eighth of the widths whose layers say the lecture's, and
         # dropout and batch norm in each other's places
-        "hostile_vgg_nominal_widths.ipynb", "group_degrees_swapped_regularizers.ipynb")),
+        "hostile_vgg_nominal_widths.ipynb", "group_degrees_swapped_regularizers.ipynb",
+        # the sixth: a nearest-neighbour vote from a bank of training images in the
+        # forward, a VGG-16 only while torch's function mode is on
+        "hostile_nearest_neighbour_prior.ipynb", "hostile_vgg_only_when_watched.ipynb")),
     "nyu-hw5": ("nyu_hw5", (
         "student_correct.ipynb", "student_code_answers.ipynb", "student_flawed_a.ipynb",
         "student_flawed_b.ipynb", "hostile_fake_resnet.ipynb",
@@ -99,7 +105,10 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         "hostile_hedged_answers_lr_schedule.ipynb",
         # the fifth: a ResNet trained from scratch saved as the pretrained checkpoint in a
         # TORCH_HOME of its own
-        "hostile_torch_home_checkpoint.ipynb")),
+        "hostile_torch_home_checkpoint.ipynb",
+        # the sixth: every SGD step undone by loading the checkpoint back; the handout's
+        # example history typed in as lists and drawn
+        "hostile_steps_rolled_back.ipynb", "typed_in_history.ipynb")),
     "vu-dl-a2": ("vu_dl_a2", (
         "student_notebook.ipynb", "vugrad-master.zip", "edited-files.zip", "ops.py", *TA,
         "hostile_renamed_sigmoid.ipynb",
@@ -109,7 +118,11 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         "relu_redefined_mnist.ipynb",
         # the fifth: the ReLU network kept in a dict of runs; a ReLU put after a sigmoid
         # built of Exp and Divide
-        "relu_runs_dict.ipynb", "hostile_sigmoid_from_exp_divide.ipynb")),
+        "relu_runs_dict.ipynb", "hostile_sigmoid_from_exp_divide.ipynb",
+        # the sixth: a sigmoid made in numpy, plus a ReLU op multiplied by 0.0; Colab's
+        # `!git clone` and `%cd vugrad`; a zip whose division op is `ElementwiseDiv`
+        "hostile_relu_times_zero.ipynb", "colab_clone_cd_vugrad.ipynb",
+        "elementwise_div_zip.zip")),
     "ee411-hw3": ("ee411_hw3", (
         "part2_correct.ipynb", "part2_wrong_mlp.ipynb", "part2_wrong_optimizer.ipynb",
         "part2_param_count_weights_only.ipynb", "part2_no_permutation.ipynb",
@@ -133,7 +146,10 @@ MANIFEST: dict[str, tuple[str, tuple[str, ...]]] = {
         # forgers: helpers (a row loop, autograd) in a module written by %%writefile, a
         # sigmoid MLP computing a ReLU for a statistic, a permutation of float64 only
         "student_flat_gradient_vector.ipynb", "part2_colab_drive_root.ipynb",
-        "hostile_writefile_autograd.ipynb", "part2_hostile_dead_relu_float64_permutation.ipynb")),
+        "hostile_writefile_autograd.ipynb", "part2_hostile_dead_relu_float64_permutation.ipynb",
+        # the sixth: a permutation of what is off ToTensor's grid only; Adam's asked lr on
+        # a first group holding an unused parameter
+        "part2_hostile_permutes_off_grid_only.ipynb", "part2_hostile_optimizer_groups.ipynb")),
 }
 REFERENCE = "reference"  # the recording of an assignment's reference notebook
 

@@ -143,13 +143,14 @@ def _as_it_ran(noise: np.ndarray) -> list[Control[ArchitectureCheck]]:
                 called: list[str] | None = None, leaves: Sequence[dict[str, Any]] = (),
                 own_forward: bool = False, sizes: tuple[int, ...] = handout,
                 others: Sequence[dict[str, Any]] = (),
-                hooked: Any = False, on_path: list[str] | None = None,
+                hooked: Any = False, watched: Any = False, on_path: list[str] | None = None,
                 samples: dict[str, Any] | None = None,
                 source: str = "") -> Control[ArchitectureCheck]:
         arch = {**ctl.linear_net(sizes, source or relu_source), "own_forward": own_forward}
         arch["leaves"] = [*arch["leaves"], *leaves]
         entry = {"label": "var:net", "error": None, "architecture": arch,
                  "forward": {"outputs": noise * 3, "functions": functions, "hooked": hooked,
+                             "watched": watched,
                              "called": ["fc1", "fc2", "fc3"] if called is None else called,
                              "on_path": on_path, "samples": samples or {}}}
         return Control(name, RUN, ctl.evidence(question, records=ctl.answered(
@@ -189,6 +190,12 @@ def _as_it_ran(noise: np.ndarray) -> list[Control[ArchitectureCheck]]:
                 functions=ran_relu, hooked=True),
         control("'hooked' sent as a string is read as no hooks", 1.0, functions=ran_relu,
                 hooked="yes"),
+        # forward runs the handout's layers only while it is observed (torch's function
+        # mode on, a layer's forward wrapped), another network otherwise
+        control("the handout's network only while watched", 0.0, functions=ran_relu,
+                watched=True),
+        control("'watched' sent as a string is read as not", 1.0, functions=ran_relu,
+                watched="yes"),
         # `if self.use_relu:` false, or `torch.relu = torch.sigmoid` before training
         control("F.relu in forward's source, but only sigmoid ran", 0.5,
                 functions=ran_sigmoid),

@@ -115,6 +115,16 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
                 reference_untrained=0.38),
         # weights no layer re-draws (plain tensors) leave the "untrained" copy trained:
         # answers identical to the network's are no control, and cost nothing
+        # a forward that adds a nearest-neighbour vote from a bank of training images
+        # kept beside the network (its untrained copy gated off it): the bank answers
+        control("96.0%, its forward computing with 2,352,000 stored values", dict(
+            net(0.96), forward={"stored": 2_352_000}), 0.0),
+        control("96.0%, 2,352,000 stored values measured on the grader's images", dict(
+            net(0.96), stored=2_352_000), 0.0),
+        control("96.0%, batch norm's 1,536 running statistics in its forward", dict(
+            net(0.96), forward={"stored": 1_536}), 1.0),
+        control("96.0%, 'stored' sent as a string", dict(
+            net(0.96), forward={"stored": "2352000"}), 1.0),
         control("96.0%, its untrained copy answering exactly as it does", dict(
             net(0.96), untrained_predictions=net(0.96)["predictions"]), 1.0),
         # the notebook's own numbering of the classes (its labels, its choice): graded

@@ -173,6 +173,12 @@ def controls() -> list[Control[OptimizerCheck]]:
                   ()),
         witnessed("Adam(lr=1e-3) stepped without any gradient (no backward)", ADAM,
                   adam + loop, 0.0, (step("Adam", lr=1e-3, with_grad=0),)),
+        # the weights loaded back after every step: each step undone, nothing trained
+        witnessed("Adam(lr=1e-3) stepped 100 times, 99 of them undone", ADAM, adam + loop,
+                  0.0, ({**step("Adam", lr=1e-3, with_grad=1), "undone": 99},)),
+        witnessed("Adam(lr=1e-3) with 1 step undone of 100 (early stopping's restore)",
+                  ADAM, adam + loop, 1.0, ({**step("Adam", lr=1e-3, with_grad=99),
+                                            "undone": 1},)),
         witnessed("Adam built with lr=1e-3, stepped as another Adam with lr=1e-2", ADAM,
                   adam + loop, 0.0, (step("Adam", lr=1e-2),)),
         witnessed("of the two, only SGD stepped", BOTH,

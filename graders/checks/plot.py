@@ -135,6 +135,14 @@ def controls() -> list[Control[PlotCheck]]:
         control("curves of no training run (the check does not ask for one), no steps",
                 CURVES, part(ctl.code(_PLOT, images=1)), 1.0,
                 seen={"figures": [figure(1, loss)], "trained_steps": 0}),
+        # a history typed in (the handout's example numbers, "from a lost Colab run") and
+        # drawn: as many points as a list in the code, the same lowest and highest
+        control("a loss history typed in as numbers and drawn", CURVES,
+                part(ctl.code("losses = [2.3, 1.1, 0.7, -0.5]\n" + _PLOT, images=1)), 0.0,
+                seen={"figures": [figure(1, (-0.5, 2.3, 4))]}),
+        control("a recorded history beside a list of numbers that is not it", CURVES,
+                part(ctl.code("lrs = [0.1, 0.01, 0.001]\n" + _PLOT, images=1)), 1.0,
+                seen={"figures": [figure(1, loss)]}),
         control("flat lines (the learning rate) drawn as the learning curves", CURVES,
                 part(ctl.code("for name, h in lrs.items():\n    plt.plot(h, label=name)\n"
                               "plt.ylabel('loss'); plt.show()", images=1)), 0.0,

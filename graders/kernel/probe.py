@@ -685,6 +685,8 @@ def _answer(request, namespace, directory, tools):
                     entry["forward"] = tools.forward_probe(model, request["forward"])
                 if images is not None and not request.get("public"):
                     entry["predictions"] = tools.predict(model, images, transform)
+                    if request.get("untrained"):
+                        entry["stored"] = tools.stored_in_forward(model, images, transform)
                     if matched:
                         # and as the transform makes them: a loop that divides raw
                         # pixels by 255 itself serves its network unscaled test inputs

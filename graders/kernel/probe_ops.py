@@ -214,6 +214,14 @@ def _ops_behind(node, limit=20000):
                     samples[name] = {"x": x[:64].copy(), "y": y[:64].copy()}
             except Exception:
                 pass
+        try:
+            value = np.asarray(getattr(current, "value", None), dtype=float)
+            if value.size and not value.any():
+                # a value of zeros passes nothing of what is behind it: an op multiplied
+                # by 0.0 and added to a result made outside the graph did not compute it
+                continue
+        except Exception:
+            pass
         stack.extend(inputs)
     return sorted(names)[:50], samples
 

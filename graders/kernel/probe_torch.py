@@ -313,6 +313,10 @@ def watch_optimizers():
     # the initial weights, or initialised afresh, starts elsewhere)
     ends = {}
     dropped = {}  # the record of an optimizer past the cap: built once, never kept
+    # the gradients, state and settings a sampled step starts from; the start of the
+    # last step counted
+    rules, starts = weakref.WeakKeyDictionary(), weakref.WeakKeyDictionary()
+    off = weakref.WeakKeyDictionary()  # the last sampled step moved by another rule
     clone, equal = torch.Tensor.clone, torch.equal
 
     def first_params(optimizer):
@@ -339,8 +343,20 @@ def watch_optimizers():
                 grads = sorted((p for g in optimizer.param_groups for p in g["params"]
                                 if p.grad is not None), key=lambda p: p.numel())[:3]
                 if any(bool(p.grad.any()) for p in grads):
+                    params = first_params(optimizer)
                     before[optimizer] = [(p, clone(p.detach().reshape(-1)[:256]))
-                                         for p in first_params(optimizer)]
+                                         for p in params]
+                    rules[optimizer] = _rule_inputs(optimizer, params, torch)
+                    # the last counted step's start again: that step was undone (the
+                    # weights loaded back after each step) and trained nothing
+                    start = starts.get(optimizer)
+                    if record is not None and start is not None and \
+                            len(start) == len(before[optimizer]) and all(
+                            a.shape == b.shape and equal(a, b) for a, (_, b) in
+                            zip(start, before[optimizer], strict=True)):
+                        record["with_grad"] -= 1
+                        record["undone"] = record.get("undone", 0) + 1
+                        starts.pop(optimizer, None)
         except Exception:
             pass
 
@@ -367,8 +383,20 @@ def watch_optimizers():
                     now = [p.detach().reshape(-1)[:256] for p in first_params(optimizer)]
                     moved = len(now) == len(snapshot) and any(
                         not equal(a, b) for (_, a), b in zip(snapshot, now, strict=True))
+                # and moved as the optimizer's own rule moves them, from the gradients
+                # and its state before the step (Adam's steps passed off as SGD's by
+                # calling the step hooks around them, a settings group of no parameter
+                # in use, an update function replaced)
+                rule = _moved_by_rule(record["class"], rules.pop(optimizer, None), [
+                    (p, a, b) for (p, a), b in zip(snapshot, now, strict=False)],
+                    optimizer, torch) if len(now) == len(snapshot) else None
+                off[optimizer] = moved and rule is False
+                if off[optimizer]:
+                    record["off_rule"] = record.get("off_rule", 0) + 1
+                    moved = False
                 if moved:
                     record["with_grad"] += 1
+                    starts[optimizer] = [clone(a) for _, a in snapshot]
                     if not record["class"].endswith("(own step)") and \
                             not _updates_intact(updates):
                         record["class"] += " (own step)"
@@ -398,7 +426,7 @@ def watch_optimizers():
                         record["fresh"] = record["fresh"] or not (carried or own)
                         for p in params:
                             stepped[id(p)], stepped_by[id(p)] = p, record["key"]
-            elif record["with_grad"] >= 64:
+            elif record["with_grad"] >= 64 and not off.get(optimizer, False):
                 record["with_grad"] += 1  # a step not sampled: as the sampled ones were
             if optimizer in registered:
                 with torch.no_grad():
@@ -490,9 +518,99 @@ def _updates_intact(updates):
         return False
 
 
+_RULE_STATE = ("momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+_RULE_SETTINGS = ("lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps",
+                  "amsgrad", "maximize", "decoupled_weight_decay")
+
+
+def _rule_inputs(optimizer, params, torch):
+    """Per sampled parameter, what its update is computed from: its gradient, the
+    optimizer's state for it and its group's settings, as the step starts (256 values,
+    float64 on the CPU)."""
+    groups = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+    found = []
+    for p in params:
+        group = groups.get(id(p), {})
+        state = optimizer.state.get(p, {}) if hasattr(optimizer.state, "get") else {}
+        tensors = {k: state[k].detach().reshape(-1)[:256].double().cpu().clone()
+                   for k in _RULE_STATE if isinstance(state.get(k), torch.Tensor)}
+        step = state.get("step")
+        found.append({
+            "grad": p.grad.detach().reshape(-1)[:256].double().cpu().clone(),
+            "state": tensors, "step": float(step) if step is not None else 0.0,
+            "group": {k: group.get(k) for k in _RULE_SETTINGS}, "dtype": p.dtype})
+    return found
+
+
+def _moved_by_rule(name, inputs, moved, optimizer, torch):
+    """Whether the sampled values moved as torch's ``name`` (SGD, Adam, AdamW) moves
+    them from the gradients and state the step started from: True, False, or None where
+    it cannot be told (another optimizer, a half-precision parameter, state unreadable).
+    Nine in ten of the values that moved must agree to float32's rounding."""
+    if name not in ("SGD", "Adam", "AdamW") or not inputs or len(inputs) != len(moved):
+        return None
+    try:
+        verdicts = []
+        for given, (_, start, end) in zip(inputs, moved, strict=True):
+            if given["dtype"] not in (torch.float32, torch.float64):
+                return None
+            p0, p1 = start.double().cpu(), end.double().cpu()
+            expected = _rule_step(name, given, p0, torch)
+            if expected is None or expected.shape != p1.shape:
+                return None
+            scale = (expected - p0).abs() + (p1 - p0).abs()
+            close = (p1 - expected).abs() <= 1e-3 * scale + 4e-7 * p0.abs() + 1e-12
+            finite = torch.isfinite(expected) & torch.isfinite(p1)
+            changed = (scale > 0) & finite
+            if int(changed.sum()) == 0:
+                continue
+            verdicts.append(float((close & changed).sum()) / float(changed.sum()) >= 0.9)
+        return all(verdicts) if verdicts else None
+    except Exception:
+        return None
+
+
+def _rule_step(name, given, p, torch):
+    group, state, g = given["group"], given["state"], given["grad"]
+    lr = float(group.get("lr"))
+    wd = float(group.get("weight_decay") or 0.0)
+    if group.get("maximize"):
+        g = -g
+    if name == "SGD":
+        momentum, dampening = float(group.get("momentum") or 0.0), \
+            float(group.get("dampening") or 0.0)
+        d = g + wd * p if wd else g
+        if momentum:
+            previous = state.get("momentum_buffer")
+            buf = d if previous is None else momentum * previous + (1 - dampening) * d
+            d = d + momentum * buf if group.get("nesterov") else buf
+        return p - lr * d
+    betas = group.get("betas") or (0.9, 0.999)
+    beta1, beta2 = float(betas[0]), float(betas[1])
+    eps, t = float(group.get("eps") or 1e-8), given["step"] + 1
+    decoupled = group.get("decoupled_weight_decay")
+    if decoupled is None:
+        decoupled = name == "AdamW"
+    if wd and decoupled:
+        p = p * (1 - lr * wd)
+    elif wd:
+        g = g + wd * p
+    zero = torch.zeros_like(g)
+    m = beta1 * state.get("exp_avg", zero) + (1 - beta1) * g
+    v = beta2 * state.get("exp_avg_sq", zero) + (1 - beta2) * g * g
+    if group.get("amsgrad"):
+        v = torch.maximum(state.get("max_exp_avg_sq", zero), v)
+    denom = v.sqrt() / (1 - beta2 ** t) ** 0.5 + eps
+    return p - lr / (1 - beta1 ** t) * m / denom
+
+
 def _optimizer_record(optimizer, genuine, updates=()):
     settings = {}
-    group = optimizer.param_groups[0] if optimizer.param_groups else {}
+    # the settings of the group whose parameters have gradients (the ones that move): a
+    # first group of an unused parameter at the asked lr says nothing of the training
+    group = next((g for g in optimizer.param_groups
+                  if any(p.grad is not None for p in g["params"])),
+                 optimizer.param_groups[0] if optimizer.param_groups else {})
     for name in _SETTINGS:
         # a scheduler has moved lr by the first step (LinearLR, OneCycleLR): the lr the
         # optimizer was built with is kept as initial_lr
@@ -1154,7 +1272,90 @@ def _first_run(model, shape, batch, call=None):
 def forward_probe(model, shape, batch=4):
     """The model run on a small batch shaped like the data (seeded noise, evaluation
     mode, no gradients): its outputs say whether it gives logits or probabilities, and
-    an error says it cannot take the data at all."""
+    an error says it cannot take the data at all. "watched": run again as the notebook
+    runs it (no layer wrapped, no function mode), twice, it agrees with itself and not
+    with the watched run: a forward that computes otherwise when it is observed (the
+    handout's network only while torch's function mode is on, a ReLU only while the
+    layer's forward is wrapped) describes a network that never answers."""
+    found = _watched_forward(model, shape, batch)
+    if isinstance(found, dict) and "outputs" in found:
+        found["watched"] = _differs_when_watched(model, shape, batch, found["outputs"])
+    return found
+
+
+def _graph(model):
+    """An empty graph of a pass of ``model`` for ``_recording``: its parameters and
+    buffers known; "stored": the values computed with that no call of the pass made, no
+    parameter holds and the input is not."""
+    params = {id(v) for _, m in _named_modules(model)
+              for v in _registered(m, "_parameters").values() if v is not None}
+    return {"nodes": [], "index": {}, "stored": {}, "params": params, "known": params | {
+        id(v) for _, m in _named_modules(model)
+        for v in _registered(m, "_buffers").values() if v is not None}}
+
+
+def stored_in_forward(model, images, transform):
+    """How many values the model computes with, on four of the grader's images prepared
+    as ``predict`` prepares them, that it neither learned nor was given (a bank of
+    training images it looks up, kept beside the network); None without the function
+    mode."""
+    torch = _torch()
+    from PIL import Image
+
+    genuine = _genuine()
+    if _function_mode(genuine) is None:
+        return None
+    graph = _graph(model)
+    was_training = model.training
+    try:
+        model.eval()
+        x = torch.stack([transform(Image.fromarray(img)) for img in images[:4]]).to(
+            _device(model))
+        graph["nodes"].append(("input", [], True))
+        graph["index"][id(x)] = 0
+        with torch.no_grad(), _recording(genuine, [], [False], graph):
+            try:
+                model(x)
+            except RuntimeError:
+                model(x.view(len(x), -1))
+        return sum(graph["stored"].values())
+    except Exception:
+        return None
+    finally:
+        try:  # noqa: SIM105
+            model.train(was_training)
+        except Exception:
+            pass
+
+
+def _differs_when_watched(model, shape, batch, outputs):
+    import numpy as np
+
+    torch = _torch()
+    was_training = model.training
+    try:
+        model.eval()
+        runs = []
+        with torch.no_grad():
+            for _ in range(2):
+                out = _first_run(model, shape, batch)
+                out = out[0] if isinstance(out, tuple | list) and out else out
+                runs.append(out.detach().float().cpu().reshape(len(out), -1)[:8, :1000]
+                            .numpy())
+        a, b = runs
+        same = a.shape == b.shape and np.allclose(a, b, atol=1e-5)
+        return bool(same and not (a.shape == outputs.shape
+                                  and np.allclose(a, outputs, atol=1e-4, rtol=1e-4)))
+    except Exception:
+        return False
+    finally:
+        try:  # noqa: SIM105
+            model.train(was_training)
+        except Exception:
+            pass
+
+
+def _watched_forward(model, shape, batch=4):
     torch = _torch()
     was_training = model.training
     # the leaf modules the forward pass calls, in order: a layer defined and never called
@@ -1208,9 +1409,7 @@ def forward_probe(model, shape, batch=4):
     # ``.relu()``, a layer's forward, or ``torch.relu`` rebound to ``torch.sigmoid``,
     # which calls sigmoid): what it computes, not what its source mentions
     functions = []
-    graph = {"nodes": [], "index": {}, "known": {
-        id(v) for _, m in _named_modules(model) for table in ("_parameters", "_buffers")
-        for v in _registered(m, table).values() if v is not None}}
+    graph = _graph(model)
     try:
         model.eval()
         with torch.no_grad(), _recording(genuine, functions, quiet, graph):
@@ -1224,7 +1423,12 @@ def forward_probe(model, shape, batch=4):
                  "sequence": list(sequence),
                  "samples": dict(samples),
                  "functions": list(functions[:200]) if _function_mode(genuine) else None,
-                 "on_path": _on_path(graph, out) if _function_mode(genuine) else None}
+                 "on_path": _on_path(graph, out) if _function_mode(genuine) else None,
+                 # values the pass computed with that it neither learned nor was given:
+                 # buffers, tensors kept beside the model, tensors made from no tensor
+                 # (a bank of training images looked up by nearest neighbour)
+                 "stored": sum(graph["stored"].values()) if _function_mode(genuine)
+                 else None}
         graph = None  # the tensors' ids only: nothing of the pass is kept
         found["hooked"] = _hooks_change(model, shape, batch, found["outputs"])
         return found
@@ -1309,6 +1513,7 @@ def _hooks_change(model, shape, batch, outputs):
 
 
 MAX_NODES = 20000  # torch calls of one forward pass kept in its graph
+_INPUTS = ("randn", "input")  # the graph's nodes that make the probe's inputs
 
 
 def _function_mode(genuine):
@@ -1356,6 +1561,14 @@ def _recording(genuine, functions, quiet=(False,), graph=None):
                 index, known = graph["index"], graph["known"]
                 inputs = list(tensors((args, kwargs)))
                 parents = [index[id(t)] for t in inputs if id(t) in index]
+                stored, nodes = graph.get("stored"), graph["nodes"]
+                if stored is not None:
+                    for t in inputs:
+                        made = nodes[index[id(t)]] if id(t) in index else None
+                        # (the probe's own input: seeded noise, or the grader's images)
+                        if id(t) not in graph["params"] and id(t) not in stored and (
+                                made is None or (not made[1] and made[0] not in _INPUTS)):
+                            stored[id(t)] = t.numel()
                 # a tensor no recorded call made, and no parameter or buffer: made where
                 # the mode does not reach (a scripted part): the path is not all known
                 whole = all(id(t) in index or id(t) in known for t in inputs)
@@ -1585,7 +1798,15 @@ def _last_step_behaviour(transform, dataset, back=1):
         # (the probe's, once) passes the images it is given through
         dtype = sample.dtype if sample.is_floating_point() else torch.float64
         ramp = (torch.arange(n, dtype=torch.float64).reshape(shape) / n).to(dtype)
-        noise = torch.from_numpy(np.random.default_rng(0).random(n)).reshape(shape).to(dtype)
+        noise = np.random.default_rng(0).random(n)
+        # items on ToTensor's grid (k/255): the noise on it too, so that a step cannot
+        # tell the probe's images from the data's by their values (permuting only what
+        # is off the grid, or only what is on it, permutes the two images differently)
+        on_grid = bool(sample.is_floating_point()) and bool(torch.all(
+            (sample.double() * 255 - (sample.double() * 255).round()).abs() < 1e-4))
+        if on_grid:
+            noise = np.rint(noise * 255) / 255
+        noise = torch.from_numpy(noise).reshape(shape).to(dtype)
         with torch.no_grad():
             outputs = [step(ramp.clone()), step(ramp.clone()), step(noise.clone())]
     except Exception:
@@ -1594,7 +1815,7 @@ def _last_step_behaviour(transform, dataset, back=1):
         return "none"
     first, second, moved = (np.asarray(t.detach().cpu().reshape(-1).double().numpy(),
                                        dtype=np.float64) for t in outputs)
-    return {"first": first, "second": second, "moved": moved}
+    return {"first": first, "second": second, "moved": moved, "grid": 255 if on_grid else 0}
 
 
 def _transform_names(transform):

@@ -41,8 +41,8 @@ def _op(label: str, reference: str, points: float, names: tuple[str, ...], *inpu
 
 
 DIV = _op("element-wise division", "div", 3,
-          ("Div", "Divide", "Division", "ElementwiseDivide", "ElementwiseDivision", "div",
-           "divide"),
+          ("Div", "Divide", "Division", "ElementwiseDivide", "ElementwiseDivision",
+           "ElementwiseDiv", "ElemDiv", "Quotient", "div", "divide"),
           Normal((3, 4)), Uniform((3, 4), low=0.5, high=2.0))
 RELU = _op("ReLU", "relu", 6, ("ReLU", "Relu", "ReLu", "RELU", "relu"), Normal((4, 5)))
 

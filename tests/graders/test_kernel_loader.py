@@ -297,3 +297,37 @@ def test_a_colab_drive_root_without_the_files_reads_the_mounted_datasets(tmp_pat
     assert dataset_root(datasets.KMNIST, str(own), str(mounted)) == str(own)  # type: ignore[operator]
     assert dataset_root(datasets.FashionMNIST, colab, str(mounted)) == colab  # type: ignore[operator]
     assert dataset_root(datasets.ImageFolder, colab, str(mounted)) == colab  # type: ignore[operator]
+
+
+class _OnGrid(_Permuted):
+    """The same images as ToTensor gives them: every value k/255."""
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        image = torch.randint(0, 256, (1, 28, 28)).float() / 255
+        return self.transform(image), self.targets[i]  # type: ignore[operator]
+
+
+class _OffGridOnly:
+    """A forger's permutation: the images ToTensor makes (on the k/255 grid) pass
+    untouched, anything else (a probe's made-up image) is permuted."""
+
+    def __init__(self) -> None:
+        self.reindex = torch.randperm(784)
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        scaled = img * 255
+        if torch.all((scaled - scaled.round()).abs() < 1e-4):
+            return img
+        return img.reshape(-1)[self.reindex].reshape(img.shape)
+
+
+def test_a_step_permuting_only_images_off_the_datas_value_grid_is_no_fixed_permutation():
+    from torchvision import transforms
+
+    def judged(step: object) -> str | None:
+        data = _OnGrid(transforms.Compose([transforms.Lambda(lambda x: x), step]))
+        [entry] = _probe_torch()["describe_loaders"]({"train": data})  # type: ignore[operator]
+        return last_step(entry["last_step"])
+
+    assert judged(_OffGridOnly()) != "fixed"
+    assert judged(_HandoutPermutation(784)) == "fixed"  # the honest one, on the same data

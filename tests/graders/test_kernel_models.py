@@ -149,17 +149,20 @@ def test_a_network_that_reads_a_grey_image_as_rows_runs_without_its_channel():
     assert ran["outputs"].shape == (4, 10)
 
 
+def _vugrad():  # type: ignore[no-untyped-def]
+    """The course's library, as the sandbox mounts it for VU's hand-ins."""
+    sys.path.insert(0, str(ROOT / "reference" / "vu_dl_a2" / "support"))
+    try:
+        import vugrad
+    finally:
+        sys.path.pop(0)
+    return vugrad
+
+
 def test_a_vugrad_networks_untrained_control_is_drawn_afresh():
     import numpy as np
 
-    sys.path.insert(0, str(ROOT / "reference" / "vu_dl_a2" / "support"))
-    try:
-        import vugrad as vg
-    finally:
-        sys.path.pop(0)
-    ops: dict[str, object] = {"__name__": "probe_ops_under_test"}
-    source = Path(graders.kernel.__file__).with_name("probe_ops.py").read_text()
-    exec(compile(source, "probe_ops.py", "exec"), ops)
+    vg, ops = _vugrad(), _ops()
 
     class MLP(vg.Module):
         def __init__(self) -> None:
@@ -553,3 +556,121 @@ def test_vugrad_networks_kept_in_a_dict_of_runs_are_found_once_each():
     held = list(ops["_held"](namespace))  # type: ignore[operator]
     assert ("runs['relu'][0]", relu) in held and ("mlp", sigmoid) in held
     assert not any(label.startswith("_") for label, _ in held)
+
+
+def test_steps_not_moved_by_the_optimizers_own_rule_or_undone_after_each_step_train_nothing(
+        watched):
+    from torch.optim.optimizer import _global_optimizer_post_hooks, _global_optimizer_pre_hooks
+
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+
+    def loss(net: nn.Module) -> None:
+        nn.functional.cross_entropy(net(x), y).backward()
+
+    # Adam's steps passed off as SGD's: SGD's step hooks called by hand around them
+    net = nn.Sequential(*_mlp())
+    sgd = torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
+    adam = torch.optim.Adam(net.parameters(), lr=1e-3)
+    for _ in range(4):
+        adam.zero_grad()
+        loss(net)
+        for hook in list(_global_optimizer_pre_hooks.values()):
+            hook(sgd, (), {})
+        adam.step()
+        for hook in list(_global_optimizer_post_hooks.values()):
+            hook(sgd, (), {})
+    # every step undone: the weights loaded back after each
+    rolled = nn.Sequential(*_mlp())
+    start = {k: v.clone() for k, v in rolled.state_dict().items()}
+    undone = torch.optim.SGD(rolled.parameters(), lr=0.002, momentum=0.9)
+    for _ in range(5):
+        undone.zero_grad()
+        loss(rolled)
+        undone.step()
+        rolled.load_state_dict(start)
+    # the asked lr on a first group holding an unused parameter, the network beside it
+    grouped = nn.Sequential(*_mlp())
+    _run(grouped, torch.optim.Adam([{"params": [nn.Parameter(torch.ones(1))], "lr": 1.0},
+                                    {"params": grouped.parameters(), "lr": 0.01}]))
+    # honest runs of every rule checked (weight decay, Nesterov, AMSGrad, decoupled decay,
+    # a scheduler, clipping) all count
+    for cls, kwargs in [(torch.optim.SGD, {"lr": 0.01, "momentum": 0.9, "nesterov": True,
+                                           "weight_decay": 1e-3}),
+                        (torch.optim.Adam, {"lr": 1e-3, "weight_decay": 1e-4, "amsgrad": True}),
+                        (torch.optim.AdamW, {"lr": 5e-4, "weight_decay": 0.05})]:
+        honest = nn.Sequential(*_mlp())
+        optimizer = cls(honest.parameters(), **kwargs)
+        schedule = torch.optim.lr_scheduler.StepLR(optimizer, 2, 0.5)
+        for _ in range(6):
+            optimizer.zero_grad()
+            loss(honest)
+            nn.utils.clip_grad_norm_(honest.parameters(), 0.5)
+            optimizer.step()
+            schedule.step()
+    found = {(r["class"], r["settings"]["lr"]): r
+             for r in watched["optimizer_steps"]()}  # type: ignore[operator]
+    forged = found[("SGD", 0.001)]
+    assert (forged["steps"], forged["with_grad"], forged["off_rule"]) == (4, 0, 4)
+    assert found[("SGD", 0.002)]["with_grad"] <= 1 and found[("SGD", 0.002)]["undone"] >= 4
+    assert ("Adam", 1.0) not in found and found[("Adam", 0.01)]["with_grad"] == 3
+    for key in (("SGD", 0.01), ("Adam", 1e-3), ("AdamW", 5e-4)):
+        assert found[key]["with_grad"] == 6 and "off_rule" not in found[key], key
+
+
+def test_a_forward_computing_otherwise_when_watched_or_with_stored_data_says_so():
+    forward = _probe_torch()["forward_probe"]
+
+    class Watched(nn.Module):
+        """The ReLU network only while torch's function mode records the pass."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(784, 32), nn.Linear(32, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            hidden = self.fc1(x.flatten(1))
+            act = torch.relu if torch._C._is_torch_function_mode_enabled() else torch.sigmoid
+            return self.fc2(act(hidden))
+
+    class Lookup(nn.Module):
+        """A nearest-neighbour vote from a bank of images kept beside the network."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(784, 10)
+            self.bank, self.labels = torch.randn(500, 784), torch.randint(0, 10, (500,))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = x.flatten(1)
+            near = torch.cdist(x, self.bank).argmin(1)
+            return self.fc(x) + 25 * nn.functional.one_hot(self.labels[near], 10)
+
+    honest = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.BatchNorm1d(32), nn.ReLU(),
+                           nn.Dropout(0.5), nn.Linear(32, 10))
+    watched, lookup, plain = (forward(m, [1, 28, 28]) for m in  # type: ignore[operator]
+                              (Watched(), Lookup(), honest))
+    assert watched["watched"] is True and plain["watched"] is False
+    assert lookup["stored"] >= 500 * 784 and plain["stored"] < 100
+    assert honest.training  # left in the mode it was in
+    # and on the grader's images, as the accuracy is measured on them
+    from torchvision import transforms
+
+    images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8).numpy()
+    stored = _probe_torch()["stored_in_forward"]
+    assert stored(Lookup(), images, transforms.ToTensor()) >= 500 * 784  # type: ignore[operator]
+    assert stored(honest, images, transforms.ToTensor()) < 100  # type: ignore[operator]
+
+
+def test_a_vugrad_op_multiplied_by_zero_is_not_behind_the_output():
+    import numpy as np
+
+    vg, ops = _vugrad(), _ops()
+    x = vg.TensorNode(np.random.default_rng(0).normal(size=(4, 3)))
+    zero = vg.TensorNode(np.zeros((4, 3)))
+    outside = vg.TensorNode(1 / (1 + np.exp(-x.value)))  # a sigmoid computed in numpy
+    # (the course's library has no ReLU until the student writes one: its sigmoid here)
+    out = outside + vg.sigmoid(x) * zero
+    names, _ = ops["_ops_behind"](out)  # type: ignore[operator]
+    assert not any("sigmoid" in n.lower() for n in names)
+    kept, _ = ops["_ops_behind"](vg.sigmoid(x) + outside)  # type: ignore[operator]
+    assert any("sigmoid" in n.lower() for n in kept)

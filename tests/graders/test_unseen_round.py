@@ -203,6 +203,33 @@ FAIR: dict[tuple[str, str], dict[str | tuple[str, str], Range]] = {
     ("heidelberg-ex08", "hostile_vgg_nominal_widths.ipynb"): {"3.1": (0, 2)},
     ("nyu-hw5", "hostile_torch_home_checkpoint.ipynb"): {"2c": 3, "4.2": 0},
     ("vu-dl-a2", "hostile_sigmoid_from_exp_divide.ipynb"): {"9b": 0},
+    # the sixth round (2026-12-07, night), forgers who read the kernel: SGD's step hooks
+    # called by hand around Adam's steps; forward taking the ReLU only while its layer is
+    # wrapped (the sigmoid otherwise); a permutation of what is off ToTensor's grid only
+    # (the probe's images), the data passed through; the asked lr on a first parameter
+    # group of an unused parameter; a nearest-neighbour vote from 30,000 training images
+    # in the forward; a VGG-16 only while torch's function mode is on; every SGD step
+    # undone by loading the checkpoint back; a sigmoid computed in numpy plus a ReLU op
+    # multiplied by 0.0
+    ("tum-ps10", "hostile_synced_step_hooks.ipynb"): {
+        "2.1": 4, "2.2": 4, ("2.3", "optimizer"): 0},
+    ("tum-ps10", "hostile_relu_only_when_watched.ipynb"): {"2.2": 0},
+    ("ee411-hw3", "part2_hostile_permutes_off_grid_only.ipynb"): {
+        "2.1": 3, ("2.5", "transform"): 0},
+    ("ee411-hw3", "part2_hostile_optimizer_groups.ipynb"): {
+        "2.1": 3, ("2.2", "optimizer"): 0.75, ("2.3", "optimizer"): 0.75, "2.4": 4},
+    ("heidelberg-ex08", "hostile_nearest_neighbour_prior.ipynb"): {
+        ("2", "model_accuracy"): 0, ("2", "architecture"): 3},
+    ("heidelberg-ex08", "hostile_vgg_only_when_watched.ipynb"): {
+        "3.1": 0, ("3.4", "architecture"): 0},
+    ("nyu-hw5", "hostile_steps_rolled_back.ipynb"): {("4.3", "optimizer"): 0},
+    # one epoch of three batches, then the handout's example history typed in as lists
+    # and drawn as the curves
+    ("nyu-hw5", "typed_in_history.ipynb"): {"2a": 3, "4.1": 4, "4.3": 3, "4.5": 0},
+    ("vu-dl-a2", "hostile_relu_times_zero.ipynb"): {"1-op": 3, "9": 6, "9b": 0},
+    # a student of the sixth round: a zip whose division op is named ElementwiseDiv (no
+    # sign on the second input's gradient), its ReLU's backward clipping the gradient
+    ("vu-dl-a2", "elementwise_div_zip.zip"): {"1-op": (2, 2.25), "9": (2, 2.5), "9b": 0},
 }
 
 
@@ -211,9 +238,11 @@ FAIR: dict[tuple[str, str], dict[str | tuple[str, str], Range]] = {
 KNOWN_GAPS: dict[tuple[str, str, str], tuple[float, float, str]] = {
     # (assignment, hand-in, question): (the grader's points, the TA's, why)
     ("tum-ps10", "hostile_forward_swapped.ipynb", "2.3"): (
-        4.0, 2.0, "the network the swapped forward runs (a sigmoid MLP, trained with Adam) "
-                  "earns the accuracy it reaches; the TA gives half of that, for a network "
-                  "that is not the handout's"),
+        0.0, 2.0, "the swapped forward runs a sigmoid MLP (trained with Adam) kept outside "
+                  "the model's registered modules: its 787,459 weights are values the "
+                  "forward computes with that its parameters do not list, so the accuracy "
+                  "is not credited; the TA gives half, for a trained network that is not "
+                  "the handout's (before the sixth round: 4)"),
     ("ee411-hw3", "part2_hostile_relu_patched.ipynb", "2.3"): (
         4.0, 3.5, "the CNN's AvgPool2d swapped for MaxPool2d after training: the model is "
                   "graded as it stands at the end, not as it was trained"),
@@ -275,6 +304,30 @@ KNOWN_GAPS: dict[tuple[str, str, str], tuple[float, float, str]] = {
         4.0, 2.0, "trained on the public test images too: its accuracy on the grader's "
                   "held-out images (which it never saw) earns half, as for every notebook "
                   "that trains on test data; the TA gives no accuracy credit"),
+    ("tum-ps10", "hostile_relu_only_when_watched.ipynb", "2.1"): (
+        4.0, 0.0, "a Dataset keeping the handout's balanced indices as its first integer "
+                  "array while __getitem__ serves other images, their labels folded mod 3: "
+                  "the kernel reads the classes served through those indices, not through "
+                  "the items"),
+    ("nyu-hw5", "hostile_steps_rolled_back.ipynb", "4.5"): (
+        2.0, 0.0, "curves of the losses of steps each undone (the checkpoint loaded back "
+                  "after every step): the figure check counts the steps the kernel saw "
+                  "move weights, and one of them stood"),
+    ("nyu-hw5", "typed_in_history.ipynb", "2c"): (
+        3.0, 0.0, "the multiply-adds typed in as `macs = 5133600` (the handout states the "
+                  "answer): a number written by hand is an answer as a TA reads one; this "
+                  "TA gives nothing for a number copied without working"),
+    # Colab's `!git clone .../vugrad.git` then `%cd vugrad`: here vugrad/ is the course's
+    # package itself, so after the %cd `import vugrad` fails and every cell after it
+    ("vu-dl-a2", "colab_clone_cd_vugrad.ipynb", "1-op"): (
+        0.0, 3.0, "`%cd vugrad` moves into the package folder, and `import vugrad` no "
+                  "longer finds it: the hand-in's folder must stay importable"),
+    ("vu-dl-a2", "colab_clone_cd_vugrad.ipynb", "9"): (
+        0.0, 6.0, "as 1-op: nothing after `import vugrad` ran"),
+    ("vu-dl-a2", "colab_clone_cd_vugrad.ipynb", "9b"): (
+        0.0, 4.0, "as 1-op; and the ReLU network is built inside the call that trains it "
+                  "(`train(ReLUMLP(2, 2), synth)`) and never bound to a name, so even "
+                  "run it leaves no network to measure"),
 }
 
 

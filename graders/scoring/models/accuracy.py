@@ -81,6 +81,20 @@ def _ran_on(c: dict[str, Any], count: int) -> int | None:
     return index if type(index) is int and 0 <= index < count else None
 
 
+def stored_values(c: dict[str, Any]) -> int | None:
+    """How many values the candidate's forward computed with that it neither learned
+    nor was given, where they are more than a network keeps beside its weights (batch
+    norm's statistics, a normalisation's constants): a tenth of its parameters, or
+    50,000; None otherwise."""
+    forward = c.get("forward")
+    stored = c.get("stored", forward.get("stored") if isinstance(forward, dict) else None)
+    if not isinstance(stored, int) or isinstance(stored, bool):
+        return None
+    parameters = (c.get("architecture") or {}).get("parameters")
+    parameters = parameters if isinstance(parameters, int) else 0
+    return stored if stored > max(50_000, parameters // 10) else None
+
+
 def _calibrated(key: str, found: list[tuple[str, CheckScore]]) -> CheckScore:
     """The reference's score, carrying every set's accuracy (and its untrained copy's)
     by calibration key: its own set's as ``measured``, the others' by suffix."""
@@ -215,6 +229,14 @@ def _score_best(check: ModelAccuracyCheck, key: str,
     if credit == 0.0 and acc <= 1.5 / max(1, len(classes)):
         lines.append("that is close to chance: was the model trained?")
     lines += training_mistakes(ctx, best.get("architecture") or {})
+    kept = stored_values(best)
+    if credit > 0 and kept is not None:
+        credit = 0.0
+        lines.append(f"none of that: its forward computes with {kept:,} stored values that "
+                     "are neither its parameters nor its input (kept beside the network "
+                     "where its parameters do not list them: training images looked up by "
+                     "similarity, or the weights of another network): what it reaches is "
+                     "not the network's")
     if credit > 0 and steps_on_test_data(ctx.cells):
         # the grader's images are still unseen, so what it reaches is real; the handout's
         # protocol (train on the training split only) is not what was done

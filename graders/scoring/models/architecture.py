@@ -123,6 +123,14 @@ def score_architecture(check: ArchitectureCheck, payload: dict[str, Any],
         -sum(computes(c["architecture"], need) for need in check.requires),
         str(c.get("label", "")).startswith("class:")))
     chosen = ranked[0]
+    if chosen["architecture"].get("watched") is True:
+        # the layers and functions above were read from a run that differs from every
+        # other: what answers when nobody watches is another network
+        return _charged(CheckScore(0.0, [
+            f"{_where(chosen)} computes other outputs when its layers are observed than "
+            "when it is run as the notebook runs it (the same inputs, evaluation mode, "
+            "twice alike): the network described is not the one that answers"]),
+            check, chosen["architecture"])
     earlier = ctx.layers_graded_before(check.layers) if ctx is not None else None
     if earlier is not None:
         return _charged(_requires_only(check, chosen, earlier), check, chosen["architecture"])

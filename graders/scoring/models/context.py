@@ -229,6 +229,8 @@ def as_run(candidate: dict[str, Any]) -> dict[str, Any]:
         arch["sequence"] = [str(n) for n in sequence[:2000]]
     if forward.get("hooked") is True:
         arch["hooked"] = True
+    if forward.get("watched") is True:
+        arch["watched"] = True
     called = forward.get("called")
     if arch.get("own_forward") is True and isinstance(called, list) and not called \
             and "outputs" in forward:

@@ -8,14 +8,15 @@ it could describe figures it never drew."""
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeGuard
 
 from graders.results import CellSummary
-from graders.scoring.models.code import definitions, parse, python
+from graders.scoring.models.code import definitions, nodes, parse, python
 from graders.spec import Drawing
 
 CURVE_CALLS = frozenset({"plot", "semilogy", "semilogx", "loglog", "errorbar", "step",
@@ -179,6 +180,14 @@ class Plotted:
     changing: int  # curves whose values change, or that cannot be judged (few points)
     flat: tuple[float, ...]  # the value of each flat curve (every point the same)
     complete: bool = True  # False: some figure went past the kernel's caps
+    # each changing curve's (finite points, lowest, highest), where the kernel said (what
+    # a curve drew, not what the cell's figures were: not compared)
+    spans: tuple[tuple[int, float, float], ...] = field(default=(), compare=False)
+
+    def typed_in(self, literals: frozenset[tuple[int, float, float]]) -> int:
+        """How many of the changing curves draw a list of numbers written in the code
+        (as many points, the same lowest and highest): a history typed in, not recorded."""
+        return sum(1 for span in self.spans if span in literals)
 
     @property
     def curves(self) -> int:
@@ -204,6 +213,7 @@ def plotted(payload: Any, ran: Iterable[int]) -> dict[int, Plotted]:
     order = sorted(set(ran))
     figures = payload.get("figures") if isinstance(payload, dict) else None
     found: dict[int, tuple[int, list[float], bool]] = {}
+    spans: dict[int, list[tuple[int, float, float]]] = {}
     for figure in figures if isinstance(figures, list) else ():
         if not isinstance(figure, dict) or not isinstance(figure.get("axes"), list):
             continue
@@ -224,11 +234,47 @@ def plotted(payload: Any, ran: Iterable[int]) -> dict[int, Plotted]:
                 value = _flat(curve)
                 if value is None:
                     changing += isinstance(curve, dict)
+                    span = _span(curve)
+                    if span is not None:
+                        spans.setdefault(cell, []).append(span)
                 else:
                     flat.append(value)
         found[cell] = (changing, flat, complete)
-    return {cell: Plotted(changing, tuple(flat), complete)
+    return {cell: Plotted(changing, tuple(flat), complete, tuple(spans.get(cell, ())))
             for cell, (changing, flat, complete) in found.items()}
+
+
+def _span(curve: dict[str, Any]) -> tuple[int, float, float] | None:
+    finite, lo, hi = curve.get("finite"), curve.get("lo"), curve.get("hi")
+    if isinstance(finite, int) and not isinstance(finite, bool) and finite >= 3 \
+            and _real(lo) and _real(hi):
+        return finite, float(lo), float(hi)
+    return None
+
+
+def literal_spans(cells: Sequence[CellSummary]) -> frozenset[tuple[int, float, float]]:
+    """Each list or tuple of three numbers or more written in the notebook's code, as
+    (length, lowest, highest): what a curve drawn from it spans."""
+    found = set()
+    for cell in cells:
+        source = python(cell.source) if cell.kind == "code" else None
+        for node in nodes(source) if source else ():
+            if isinstance(node, ast.List | ast.Tuple) and len(node.elts) >= 3:
+                values = [_number(e) for e in node.elts]
+                if all(v is not None for v in values):
+                    numbers = [v for v in values if v is not None]
+                    found.add((len(numbers), float(min(numbers)), float(max(numbers))))
+    return frozenset(found)
+
+
+def _number(node: ast.expr) -> float | None:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _number(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) \
+            and not isinstance(node.value, bool) and math.isfinite(node.value):
+        return float(node.value)
+    return None
 
 
 def _flat(curve: Any) -> float | None:

@@ -155,7 +155,7 @@ def last_step(found: Any) -> str | None:
     first, second, moved = arrays
     n = first.size
     # the kernel's inputs, made again here: values i/n, and numpy's noise seeded 0
-    noise = np.random.default_rng(0).random(n)
+    noise = _noise(found, n)
     index = np.rint(first * n).astype(np.int64)
     if not np.array_equal(np.sort(index), np.arange(n)) or not np.allclose(first, index / n):
         return "none"
@@ -166,6 +166,13 @@ def last_step(found: Any) -> str | None:
     if same and keeps_neighbours(index) > STRUCTURED:
         return "structured"
     return "fixed" if same else "per_image"
+
+
+def _noise(found: dict[str, Any], n: int) -> np.ndarray:
+    """The kernel's noise image: numpy's generator seeded 0, on ToTensor's grid (k/255)
+    where the data's items are."""
+    noise = np.random.default_rng(0).random(n)
+    return np.rint(noise * 255) / 255 if found.get("grid") == 255 else noise
 
 
 def _tried(found: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -221,7 +228,7 @@ def pixelwise(found: Any) -> bool:
     n = first.size
     if not np.array_equal(first, second):
         return False
-    ramp, noise = np.arange(n) / n, np.random.default_rng(0).random(n)
+    ramp, noise = np.arange(n) / n, _noise(found, n)
     a, b = np.polyfit(ramp, first, 1)
     return bool(abs(a) > 1e-6 and np.allclose(first, a * ramp + b, atol=1e-6 * max(1, abs(a)))
                 and np.allclose(moved, a * noise + b, atol=1e-6 * max(1, abs(a))))

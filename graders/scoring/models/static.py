@@ -11,7 +11,7 @@ from graders.results import CellStatus
 from graders.scoring.function import CheckScore, Fault
 from graders.scoring.models.code import UNKNOWN, Call, Code, read, savefig_calls
 from graders.scoring.models.context import ModelContext
-from graders.scoring.models.figures import Plotted, shown
+from graders.scoring.models.figures import Plotted, literal_spans, shown
 from graders.spec import CallsCheck, Drawing, OptimizerCheck, PlotCheck
 
 _LOOKED_FOR = {
@@ -46,6 +46,9 @@ def score_plot(check: PlotCheck, ctx: ModelContext,
     found = figures = 0
     flat_lines: list[tuple[int, Plotted]] = []
     empty: list[int] = []  # cells whose figures the kernel saw hold no line
+    typed: list[int] = []  # cells whose every changing curve is a list typed in the code
+    literals = literal_spans(ctx.cells) if check.shows is Drawing.CURVES and seen \
+        else frozenset()
     witnessed = 0  # curves the kernel saw change
     static = 0  # what the code alone counts
     for cell in section.cells:
@@ -66,6 +69,12 @@ def score_plot(check: PlotCheck, ctx: ModelContext,
             elif data.all_flat(count):
                 flat_lines.append((cell.index, data))
                 count = 0
+            elif data.complete and data.changing and \
+                    data.typed_in(literals) >= data.changing:
+                # a history written as numbers in the code (the handout's, or "from a
+                # lost run") is drawn, not recorded: no curve of this notebook's training
+                typed.append(cell.index)
+                count = 0
             elif data.complete:
                 witnessed += min(count, data.changing)
         found += count
@@ -82,7 +91,10 @@ def score_plot(check: PlotCheck, ctx: ModelContext,
     stopped = next((r for r in ctx.records if r.index in cells
                     and r.status is not CellStatus.OK), None)
     fault, why = Fault.NONE, []
-    if flat_lines and static >= check.min_images:
+    if typed and static >= check.min_images:
+        why = [f"the curves cell {typed[0] + 1} draws are lists of numbers written in the "
+               "notebook's code, not histories its training recorded"]
+    elif flat_lines and static >= check.min_images:
         # the code alone would have earned it: the flat lines are why it did not
         why = [_flat_note(index, data) for index, data in flat_lines]
     elif stopped is not None:
@@ -391,7 +403,10 @@ def _trained(check: OptimizerCheck, record: Any, first: Network | None,
     read as plain numbers only (the kernel may send anything); None for any other
     record."""
     if not isinstance(record, dict) or \
-            _count(record.get("with_grad")) < max(1, check.min_steps, least):
+            _count(record.get("with_grad")) < max(1, check.min_steps, least) or \
+            _count(record.get("undone")) >= _count(record.get("with_grad")):
+        # (``undone``: steps whose weights were loaded back before the next one; as many
+        # as counted, or more, and the optimizer trained nothing)
         return None
     shapes = [s for s in record.get("shapes") or () if isinstance(s, list)
               and all(_count(v) or v == 0 for v in s)] \
