@@ -121,6 +121,10 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
             net(0.96), forward={"stored": 2_352_000}), 0.0),
         control("96.0%, 2,352,000 stored values measured on the grader's images", dict(
             net(0.96), stored=2_352_000), 0.0),
+        # another network's weights kept outside the model's modules, fewer than its own:
+        # a network answers (the TA's judgement, not the accuracy's)
+        control("96.0%, 300,000 values beside the network's own 535,818", dict(
+            net(0.96), stored=300_000), 1.0),
         control("96.0%, batch norm's 1,536 running statistics in its forward", dict(
             net(0.96), forward={"stored": 1_536}), 1.0),
         control("96.0%, 'stored' sent as a string", dict(

@@ -238,11 +238,11 @@ FAIR: dict[tuple[str, str], dict[str | tuple[str, str], Range]] = {
 KNOWN_GAPS: dict[tuple[str, str, str], tuple[float, float, str]] = {
     # (assignment, hand-in, question): (the grader's points, the TA's, why)
     ("tum-ps10", "hostile_forward_swapped.ipynb", "2.3"): (
-        0.0, 2.0, "the swapped forward runs a sigmoid MLP (trained with Adam) kept outside "
-                  "the model's registered modules: its 787,459 weights are values the "
-                  "forward computes with that its parameters do not list, so the accuracy "
-                  "is not credited; the TA gives half, for a trained network that is not "
-                  "the handout's (before the sixth round: 4)"),
+        4.0, 2.0, "the network the swapped forward runs (a sigmoid MLP, trained with Adam, "
+                  "kept outside the model's modules: 787,459 values the forward computes "
+                  "with, fewer than the model's own 1,574,915 parameters) earns the "
+                  "accuracy it reaches; the TA gives half of that, for a network that is "
+                  "not the handout's"),
     ("ee411-hw3", "part2_hostile_relu_patched.ipynb", "2.3"): (
         4.0, 3.5, "the CNN's AvgPool2d swapped for MaxPool2d after training: the model is "
                   "graded as it stands at the end, not as it was trained"),

@@ -83,16 +83,19 @@ def _ran_on(c: dict[str, Any], count: int) -> int | None:
 
 def stored_values(c: dict[str, Any]) -> int | None:
     """How many values the candidate's forward computed with that it neither learned
-    nor was given, where they are more than a network keeps beside its weights (batch
-    norm's statistics, a normalisation's constants): a tenth of its parameters, or
-    50,000; None otherwise."""
+    nor was given, where they are more than a network keeps beside its weights: more
+    than its parameters, and more than 50,000 (batch norm's statistics, a
+    normalisation's constants, a positional table or a pruning mask as buffers stay
+    below that); None otherwise."""
     forward = c.get("forward")
-    stored = c.get("stored", forward.get("stored") if isinstance(forward, dict) else None)
+    stored = c.get("stored")
+    if stored is None and isinstance(forward, dict):
+        stored = forward.get("stored")
     if not isinstance(stored, int) or isinstance(stored, bool):
         return None
     parameters = (c.get("architecture") or {}).get("parameters")
     parameters = parameters if isinstance(parameters, int) else 0
-    return stored if stored > max(50_000, parameters // 10) else None
+    return stored if stored > max(50_000, parameters) else None
 
 
 def _calibrated(key: str, found: list[tuple[str, CheckScore]]) -> CheckScore:
