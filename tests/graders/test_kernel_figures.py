@@ -123,3 +123,12 @@ def test_a_notebook_that_replaces_the_display_formatter_only_loses_the_summaries
                        "type(ip.display_formatter).format.__get__(ip.display_formatter)\n"
                        "plt.plot([0.01] * 25); plt.show()")
     assert probe.figures() == []  # nothing said: the code alone decides, as before
+
+
+def test_a_forged_figure_summary_with_curves_that_are_no_records_is_read_without_them():
+    # what the kernel sends is the notebook's to forge: a curve that is not a record (a
+    # string, a number) neither counts nor stops the reading
+    forged = {"after_cell": 0, "axes": [{"curves": [
+        "curve", 5, {"finite": 20, "lo": 0.1, "hi": 2.3}]}]}
+    assert plotted({"figures": [forged]}, ran=[0, 1]) == {1: Plotted(changing=1, flat=())}
+    assert plotted({"figures": [forged]}, ran=[0, 1])[1].spans == ((20, 0.1, 2.3),)

@@ -244,7 +244,11 @@ def plotted(payload: Any, ran: Iterable[int]) -> dict[int, Plotted]:
             for cell, (changing, flat, complete) in found.items()}
 
 
-def _span(curve: dict[str, Any]) -> tuple[int, float, float] | None:
+def _span(curve: Any) -> tuple[int, float, float] | None:
+    """A curve's (finite points, lowest, highest), where the kernel sent them as numbers
+    and it has three points or more; None for anything else."""
+    if not isinstance(curve, dict):
+        return None
     finite, lo, hi = curve.get("finite"), curve.get("lo"), curve.get("hi")
     if isinstance(finite, int) and not isinstance(finite, bool) and finite >= 3 \
             and _real(lo) and _real(hi):
@@ -280,14 +284,11 @@ def _number(node: ast.expr) -> float | None:
 def _flat(curve: Any) -> float | None:
     """The one value a flat curve draws (MIN_FLAT_POINTS finite points or more, all the
     same); None for a curve that changes or cannot be judged."""
-    if not isinstance(curve, dict):
+    span = _span(curve)
+    if span is None or span[0] < MIN_FLAT_POINTS:
         return None
-    finite, lo, hi = curve.get("finite"), curve.get("lo"), curve.get("hi")
-    if not isinstance(finite, int) or finite < MIN_FLAT_POINTS:
-        return None
-    if not (_real(lo) and _real(hi)) or hi - lo > _FLAT * max(abs(lo), abs(hi)):
-        return None
-    return float(lo)
+    _, lo, hi = span
+    return lo if hi - lo <= _FLAT * max(abs(lo), abs(hi)) else None
 
 
 def _real(value: Any) -> TypeGuard[float]:
