@@ -131,4 +131,5 @@ def test_a_forged_figure_summary_with_curves_that_are_no_records_is_read_without
     forged = {"after_cell": 0, "axes": [{"curves": [
         "curve", 5, {"finite": 20, "lo": 0.1, "hi": 2.3}]}]}
     assert plotted({"figures": [forged]}, ran=[0, 1]) == {1: Plotted(changing=1, flat=())}
-    assert plotted({"figures": [forged]}, ran=[0, 1])[1].spans == ((20, 0.1, 2.3),)
+    assert plotted({"figures": [forged]}, ran=[0, 1])[1].spans == ((20, 0.1, 2.3, None),)
+

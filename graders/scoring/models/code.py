@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from graders.results import CellSummary
 
@@ -98,14 +98,82 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
         yield current
 
 
+_LOOPS = (ast.For, ast.While, ast.comprehension)
+N = TypeVar("N", bound=ast.AST)
+
+
+@dataclass(frozen=True, eq=False)
+class Index:
+    """One walk of one text's tree, shared by every reader of it (the calls and their
+    settings, the training loops, the drawing calls, the free names, the names
+    referenced, the numeric-gradient and autograd readings): walking a tree costs more
+    than parsing it, and a notebook's code was walked once per reader. Read only."""
+
+    tree: ast.Module | None
+    nodes: tuple[ast.AST, ...]  # every node, in ``ast.walk``'s order (breadth first)
+    # each top-level statement's nodes, in ``ast.walk``'s order of that statement
+    statements: tuple[tuple[ast.AST, ...], ...]
+    # by a node's id: the innermost ``def`` around it (the def itself: the one around it)
+    function: Mapping[int, ast.FunctionDef]
+    looped: frozenset[int]  # the ids of the nodes inside a for, a while or a comprehension
+    kinds: Mapping[type[ast.AST], tuple[ast.AST, ...]]  # the nodes of each type, in order
+
+    def of(self, kind: type[N]) -> tuple[N, ...]:
+        return self.kinds.get(kind, ())  # type: ignore[return-value]
+
+
+_NO_INDEX = Index(None, (), (), MappingProxyType({}), frozenset(), MappingProxyType({}))
+
+
 @lru_cache(maxsize=1024)
+def index(text: str) -> Index:
+    """``text``'s tree walked once (breadth first, as ``ast.walk``), each node with the
+    top-level statement, the function and the loops it is in; the empty index when it
+    does not parse."""
+    tree = parse(text)
+    if not isinstance(tree, ast.Module):
+        return _NO_INDEX
+    every: list[ast.AST] = [tree]
+    statements: list[list[ast.AST]] = [[] for _ in tree.body]
+    function: dict[int, ast.FunctionDef] = {}
+    looped: set[int] = set()
+    kinds: dict[type[ast.AST], list[ast.AST]] = {ast.Module: [tree]}
+    todo: deque[tuple[ast.AST, list[ast.AST], ast.FunctionDef | None, bool]] = deque(
+        (statement, statements[i], None, False) for i, statement in enumerate(tree.body))
+    pop, push, add = todo.popleft, todo.append, every.append
+    while todo:
+        current, own, around, inside = pop()
+        add(current)
+        own.append(current)
+        kind = type(current)
+        bucket = kinds.get(kind)
+        if bucket is None:
+            kinds[kind] = [current]
+        else:
+            bucket.append(current)
+        if around is not None:
+            function[id(current)] = around
+        if inside:
+            looped.add(id(current))
+        inner = current if isinstance(current, ast.FunctionDef) else around
+        deeper = inside or kind in _LOOPS
+        for name in current._fields:
+            child = getattr(current, name, None)
+            if isinstance(child, ast.AST):
+                push((child, own, inner, deeper))
+            elif isinstance(child, list):
+                for item in child:
+                    if isinstance(item, ast.AST):
+                        push((item, own, inner, deeper))
+    return Index(tree, tuple(every), tuple(tuple(own) for own in statements),
+                 MappingProxyType(function), frozenset(looped),
+                 MappingProxyType({k: tuple(v) for k, v in kinds.items()}))
+
+
 def nodes(source: str) -> tuple[ast.AST, ...]:
     """Every node of ``source`` (dedented: a method's text), in ``ast.walk``'s order;
-    empty when it does not parse. One walk per text, shared by every reader of it (the
-    free names, the names referenced, the numeric-gradient and autograd readings, the
-    helpers called): walking a tree costs more than parsing it. Read only."""
-    tree = parse(textwrap.dedent(source))
-    return () if isinstance(tree, SyntaxError) else tuple(walk(tree))
+    empty when it does not parse (the text's index's). Read only."""
+    return index(textwrap.dedent(source)).nodes
 
 
 def python(source: str) -> str | None:
@@ -177,7 +245,9 @@ def _read(cells: tuple[CellSummary, ...]) -> Code:
         if isinstance(tree, SyntaxError):
             code.unreadable.append((cell, tree))
             continue
-        for statement in tree.body:
+        walked_tree = index(source)
+        for statement, walked in zip(walked_tree.tree.body if walked_tree.tree else (),
+                                     walked_tree.statements, strict=True):
             if isinstance(statement, ast.Assign):
                 known = _readable(statement.value, constants)
                 for target in statement.targets:
@@ -192,7 +262,7 @@ def _read(cells: tuple[CellSummary, ...]) -> Code:
             # one walk: ast.walk visits an assignment before its value, so a call knows
             # the name it is bound to when it is reached
             bound = {}
-            for node in walk(statement):
+            for node in walked:
                 if isinstance(node, ast.Assign) and len(node.targets) == 1 \
                         and isinstance(node.targets[0], ast.Name) \
                         and isinstance(node.value, ast.Call):
@@ -273,8 +343,8 @@ def free_names(source: str) -> frozenset[str]:
 
 def _called(source: str) -> set[str]:
     """The names ``source`` calls by a bare name (``f(x)``, not ``np.f(x)``)."""
-    return {n.func.id for n in nodes(source)
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    return {n.func.id for n in index(textwrap.dedent(source)).of(ast.Call)
+            if isinstance(n.func, ast.Name)}
 
 
 _DYNAMIC = frozenset({"exec", "eval", "compile", "FunctionType", "globals"})
@@ -287,16 +357,18 @@ def made_unread(cells: Sequence[CellSummary], sources: Sequence[str]) -> str | N
     nothing is made from strings."""
     import builtins
 
-    code = [c for c in cells if c.kind == "code"]
-    every = [n for c in code for n in nodes(python(c.source) or "")]
-    if not any(isinstance(n, ast.Name) and n.id in _DYNAMIC for n in every):
+    walked = [index(textwrap.dedent(python(c.source) or "")) for c in cells
+              if c.kind == "code"]
+    names = [n for w in walked for n in w.of(ast.Name)]
+    if not any(n.id in _DYNAMIC for n in names):
         return None
-    bound = {n.id for n in every if isinstance(n, ast.Name)
-             and isinstance(n.ctx, ast.Store)} | {
-        n.name for n in every if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef
-                                            | ast.ClassDef)} | {
-        (a.asname or a.name).split(".")[0] for n in every
-        if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
+    bound = {n.id for n in names if isinstance(n.ctx, ast.Store)}
+    for w in walked:
+        bound |= {n.name for n in w.of(ast.FunctionDef)} | {
+            n.name for n in w.of(ast.AsyncFunctionDef)} | {n.name for n in w.of(ast.ClassDef)}
+        bound |= {(a.asname or a.name).split(".")[0] for n in w.of(ast.Import)
+                  for a in n.names} | {(a.asname or a.name).split(".")[0]
+                                       for n in w.of(ast.ImportFrom) for a in n.names}
     known = bound | set(dir(builtins))
     # a name the source binds itself (a parameter ``f``, a local) is not the notebook's
     called = {name for source in sources for name in _called(source) & free_names(source)}
@@ -453,8 +525,9 @@ def defined_in(cells: Sequence[CellSummary], symbol: str, cell: int | None, *,
 def referenced(source: str) -> frozenset[str]:
     """Every name and attribute the source mentions (``scipy.optimize.approx_fprime``
     mentions scipy, optimize and approx_fprime); empty when it does not parse."""
-    return frozenset(n.id if isinstance(n, ast.Name) else n.attr for n in nodes(source)
-                     if isinstance(n, ast.Name | ast.Attribute))
+    walked = index(textwrap.dedent(source))
+    return frozenset([*(n.id for n in walked.of(ast.Name)),
+                      *(n.attr for n in walked.of(ast.Attribute))])
 
 
 @lru_cache(maxsize=1024)
@@ -475,9 +548,10 @@ def imported_as(source: str) -> Mapping[str, str]:
 
 def _names(source: str) -> set[str]:
     # a class's method called through its class (``Backprop.batch(...)``) is a helper too
-    return {n.id for n in nodes(source) if isinstance(n, ast.Name)} | {
-        f"{n.value.id}.{n.attr}" for n in nodes(source)
-        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+    walked = index(textwrap.dedent(source))
+    return {n.id for n in walked.of(ast.Name)} | {
+        f"{n.value.id}.{n.attr}" for n in walked.of(ast.Attribute)
+        if isinstance(n.value, ast.Name)}
 
 
 def finite_difference(source: str, callables: frozenset[str] = frozenset(), *,

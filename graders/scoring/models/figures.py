@@ -10,14 +10,18 @@ from __future__ import annotations
 import ast
 import math
 import re
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeGuard
 
 from graders.results import CellSummary
-from graders.scoring.models.code import definitions, nodes, parse, python
+from graders.scoring.models.code import definitions, index, python
 from graders.spec import Drawing
+
+# a curve's (finite points, lowest, highest, sum: None where the kernel sent none)
+Span = tuple[int, float, float, float | None]
 
 CURVE_CALLS = frozenset({"plot", "semilogy", "semilogx", "loglog", "errorbar", "step",
                          "lineplot", "relplot", "plot_date", "stairs"})
@@ -91,38 +95,18 @@ def _calls(source: str) -> tuple[tuple[int, int, int], tuple[str, ...]]:
     code = python(source)
     if code is None:
         return (0, 0, 0), ()
-    tree = parse(code)
-    if isinstance(tree, SyntaxError):
-        return (0, 0, 0), ()
+    walked = index(code)
     counts = [0, 0, 0]
     called: list[str] = []
-
-    # depth first, each node before its children and its children in order (as a
-    # recursion would, without a call per node): a call's weight is 2 inside a loop
-    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, weight = pop()
-        if isinstance(node, ast.For | ast.While | ast.comprehension):
-            weight = 2
-        elif isinstance(node, ast.Call):
-            kind = _kind(node)
-            if kind is None:
-                name = getattr(node.func, "attr", getattr(node.func, "id", ""))
-                if name:
-                    called.append(name)
-            else:
-                counts[kind] += weight
-        # (inlined: this loop visits every node of every cell a figure check reads)
-        children: list[ast.AST] = []
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if isinstance(value, list):
-                children.extend(v for v in value if isinstance(v, ast.AST))
-            elif isinstance(value, ast.AST):
-                children.append(value)
-        for child in reversed(children):
-            push((child, weight))
+    # in the order of the text; a call's weight is 2 inside a loop
+    for node in sorted(walked.of(ast.Call), key=lambda n: (n.lineno, n.col_offset)):
+        kind = _kind(node)
+        if kind is None:
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            if name:
+                called.append(name)
+        else:
+            counts[kind] += 2 if id(node) in walked.looped else 1
     return (counts[0], counts[1], counts[2]), tuple(called)
 
 
@@ -182,12 +166,17 @@ class Plotted:
     complete: bool = True  # False: some figure went past the kernel's caps
     # each changing curve's (finite points, lowest, highest), where the kernel said (what
     # a curve drew, not what the cell's figures were: not compared)
-    spans: tuple[tuple[int, float, float], ...] = field(default=(), compare=False)
+    spans: tuple[Span, ...] = field(default=(), compare=False)
 
-    def typed_in(self, literals: frozenset[tuple[int, float, float]]) -> int:
+    def typed_in(self, literals: frozenset[Span]) -> int:
         """How many of the changing curves draw a list of numbers written in the code
-        (as many points, the same lowest and highest): a history typed in, not recorded."""
-        return sum(1 for span in self.spans if span in literals)
+        (as many points, the same lowest, highest and sum): a history typed in, not
+        recorded. (A summary without a sum, from an older kernel, is read by the rest.)"""
+        def drawn(span: Span) -> bool:
+            return any(span[:3] == literal[:3] and (span[3] is None or literal[3] is None or
+                       math.isclose(span[3], literal[3], rel_tol=1e-6, abs_tol=1e-9))
+                       for literal in literals)
+        return sum(1 for span in self.spans if drawn(span))
 
     @property
     def curves(self) -> int:
@@ -213,7 +202,7 @@ def plotted(payload: Any, ran: Iterable[int]) -> dict[int, Plotted]:
     order = sorted(set(ran))
     figures = payload.get("figures") if isinstance(payload, dict) else None
     found: dict[int, tuple[int, list[float], bool]] = {}
-    spans: dict[int, list[tuple[int, float, float]]] = {}
+    spans: dict[int, list[Span]] = {}
     for figure in figures if isinstance(figures, list) else ():
         if not isinstance(figure, dict) or not isinstance(figure.get("axes"), list):
             continue
@@ -236,7 +225,9 @@ def plotted(payload: Any, ran: Iterable[int]) -> dict[int, Plotted]:
                     changing += isinstance(curve, dict)
                     span = _span(curve)
                     if span is not None:
-                        spans.setdefault(cell, []).append(span)
+                        total = curve.get("sum")
+                        spans.setdefault(cell, []).append(
+                            (*span, float(total) if _real(total) else None))
                 else:
                     flat.append(value)
         found[cell] = (changing, flat, complete)
@@ -256,18 +247,22 @@ def _span(curve: Any) -> tuple[int, float, float] | None:
     return None
 
 
-def literal_spans(cells: Sequence[CellSummary]) -> frozenset[tuple[int, float, float]]:
+def literal_spans(cells: Sequence[CellSummary]) -> frozenset[Span]:
     """Each list or tuple of three numbers or more written in the notebook's code, as
-    (length, lowest, highest): what a curve drawn from it spans."""
+    (length, lowest, highest, sum): what a curve drawn from it spans."""
     found = set()
     for cell in cells:
         source = python(cell.source) if cell.kind == "code" else None
-        for node in nodes(source) if source else ():
-            if isinstance(node, ast.List | ast.Tuple) and len(node.elts) >= 3:
+        walked = index(textwrap.dedent(source)) if source else None
+        sequences: list[ast.List | ast.Tuple] = [
+            *walked.of(ast.List), *walked.of(ast.Tuple)] if walked else []
+        for node in sequences:
+            if len(node.elts) >= 3:
                 values = [_number(e) for e in node.elts]
                 if all(v is not None for v in values):
                     numbers = [v for v in values if v is not None]
-                    found.add((len(numbers), float(min(numbers)), float(max(numbers))))
+                    found.add((len(numbers), float(min(numbers)), float(max(numbers)),
+                               math.fsum(numbers)))
     return frozenset(found)
 
 

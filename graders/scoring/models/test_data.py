@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import TypeVar
 
 from graders.results import CellSummary
-from graders.scoring.models.code import parse, python, walk
+from graders.scoring.models.code import Index, index, python, walk
 
 # a name of test data: test_loader, testloader, testset, test_sub, X_test, mnist_test;
 # not test_size, n_test or test_acc (numbers about it), nor validation data (training on
@@ -127,73 +127,64 @@ def _search(cells: tuple[tuple[int, str], ...]) -> tuple[int, str] | None:
 @lru_cache(maxsize=8)  # read once for both questions asked of a notebook's code
 def _read(cells: tuple[tuple[int, str], ...]) -> _Code:
     code = _Code({}, {}, {}, [])
-    for index, source in cells:
+    for cell, source in cells:
         text = python(source)
-        tree = parse(text) if text is not None else None
-        if tree is not None and not isinstance(tree, SyntaxError):
-            try:
-                _Reader(code, index).visit(tree)
-            except RecursionError:
-                continue  # nested past what can be read: that cell tells nothing
+        walked = index(text) if text is not None else None
+        if walked is not None and walked.tree is not None:
+            _take(code, walked, cell)
     for names in (code.assigned, *code.local.values()):
         for found in names.values():
             found.sort(key=lambda item: item[0])
+    # in the order the text is read (the walk is breadth first)
+    for calls in code.calls.values():
+        calls.sort(key=lambda item: (item[0], item[1].col_offset))
+    for defined in code.defined.values():
+        defined.sort(key=lambda item: (item[0], item[1].col_offset))
+    code.loops.sort(key=lambda item: (item[0], item[1].col_offset))
     return code
 
 
-class _Reader(ast.NodeVisitor):
+def _take(code: _Code, walked: Index, cell: int) -> None:
     """One cell's assignments, calls and training loops, each in its function."""
+    around = walked.function
+    for defined in walked.of(ast.FunctionDef):
+        code.defined.setdefault(defined.name, []).append(((cell, defined.lineno), defined))
+    for assign in walked.of(ast.Assign):
+        for target in assign.targets:
+            _assign(code, around.get(id(assign)), target, assign.value, (cell, assign.lineno))
+    for annotated in walked.of(ast.AnnAssign):
+        if annotated.value is not None:
+            _assign(code, around.get(id(annotated)), annotated.target, annotated.value,
+                    (cell, annotated.lineno))
+    for call in walked.of(ast.Call):
+        if isinstance(call.func, ast.Name):
+            code.calls.setdefault(call.func.id, []).append(
+                ((cell, call.lineno), call, around.get(id(call))))
+    for loop in walked.of(ast.For):
+        if _steps(loop):
+            code.loops.append(((cell, loop.lineno), loop, around.get(id(loop))))
 
-    def __init__(self, code: _Code, index: int) -> None:
-        self.code, self.index = code, index
-        self.function: ast.FunctionDef | None = None
 
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        self.code.defined.setdefault(node.name, []).append(((self.index, node.lineno), node))
-        outer, self.function = self.function, node
-        self.generic_visit(node)
-        self.function = outer
-
-    def visit_Assign(self, node: ast.Assign) -> None:
-        for target in node.targets:
-            self._assign(target, node.value, (self.index, node.lineno))
-        self.generic_visit(node)
-
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
-        if node.value is not None:
-            self._assign(node.target, node.value, (self.index, node.lineno))
-        self.generic_visit(node)
-
-    def visit_Call(self, node: ast.Call) -> None:
-        if isinstance(node.func, ast.Name):
-            self.code.calls.setdefault(node.func.id, []).append(
-                ((self.index, node.lineno), node, self.function))
-        self.generic_visit(node)
-
-    def visit_For(self, node: ast.For) -> None:
-        if _steps(node):
-            self.code.loops.append(((self.index, node.lineno), node, self.function))
-        self.generic_visit(node)
-
-    def _assign(self, target: ast.expr, value: ast.expr, at: Position) -> None:
-        names = self.code.assigned if self.function is None else \
-            self.code.local.setdefault(id(self.function), {})
-        if isinstance(target, ast.Name):
-            names.setdefault(target.id, []).append((at, value))
-        elif isinstance(target, ast.Attribute) and target.attr == "batch_size":
-            root: ast.expr = target.value
-            while isinstance(root, ast.Attribute):
-                root = root.value
-            if isinstance(root, ast.Name):
-                self.code.resized.add(root.id)
-        elif isinstance(target, ast.Tuple | ast.List):
-            paired = isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(
-                target.elts)
-            for i, element in enumerate(target.elts):
-                # `train_loader, test_loader = make_loaders(...)`: which output is made of
-                # which input cannot be read, so the trail ends there
-                self._assign(element, value.elts[i] if paired  # type: ignore[attr-defined]
-                             else ast.Constant(value=None), at)
+def _assign(code: _Code, function: ast.FunctionDef | None, target: ast.expr,
+            value: ast.expr, at: Position) -> None:
+    names = code.assigned if function is None else code.local.setdefault(id(function), {})
+    if isinstance(target, ast.Name):
+        names.setdefault(target.id, []).append((at, value))
+    elif isinstance(target, ast.Attribute) and target.attr == "batch_size":
+        root: ast.expr = target.value
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if isinstance(root, ast.Name):
+            code.resized.add(root.id)
+    elif isinstance(target, ast.Tuple | ast.List):
+        paired = isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(
+            target.elts)
+        for i, element in enumerate(target.elts):
+            # `train_loader, test_loader = make_loaders(...)`: which output is made of
+            # which input cannot be read, so the trail ends there
+            _assign(code, function, element,
+                    value.elts[i] if paired  # type: ignore[attr-defined]
+                    else ast.Constant(value=None), at)
 
 
 def _steps(loop: ast.For) -> bool:
