@@ -473,14 +473,18 @@ _WRITTEN_MODULE = re.compile(r"\s*%%(?:writefile|file)\s+(?:-a\s+)?\S+\.py\s*(?:
 def _module(source: str) -> tuple[ast.Module | None, tuple[str, ...]]:
     # a module the notebook writes (``%%writefile hw3_net.py``) and imports: its
     # functions are the notebook's own, read as a cell's (line numbers kept)
-    written = _WRITTEN_MODULE.match(source)
-    code = "\n" + source[written.end():] if written else python(source)
+    code = _module_code(source)
     if code is None:
         return None, ()
     tree = parse(code)
     if isinstance(tree, SyntaxError):
         return None, ()
     return tree, tuple(code.splitlines())
+
+
+def _module_code(source: str) -> str | None:
+    written = _WRITTEN_MODULE.match(source)
+    return "\n" + source[written.end():] if written else python(source)
 
 
 def _text(lines: tuple[str, ...], node: ast.stmt) -> str:
@@ -536,10 +540,10 @@ def imported_as(source: str) -> Mapping[str, str]:
     approx_fprime as af``: af -> approx_fprime)."""
     if " as " not in source:  # most cells: no walk needed to know there is no alias
         return MappingProxyType({})
-    tree, _ = _module(source)
+    code = _module_code(source)
     found = {}
-    for node in walk(tree) if tree is not None else ():
-        if isinstance(node, ast.ImportFrom | ast.Import):
+    for node in index(code).nodes if code is not None else ():
+        if type(node) is ast.ImportFrom or type(node) is ast.Import:
             for alias in node.names:
                 if alias.asname:
                     found[alias.asname] = alias.name.rsplit(".", 1)[-1]
