@@ -127,6 +127,8 @@ def controls() -> list[Control[ModelAccuracyCheck]]:
             net(0.96), stored=300_000), 1.0),
         control("96.0%, batch norm's 1,536 running statistics in its forward", dict(
             net(0.96), forward={"stored": 1_536}), 1.0),
+        control("96.0%, its forward raising only while the grader records it", dict(
+            net(0.96), stored=-1), 0.0),
         control("96.0%, 'stored' sent as a string", dict(
             net(0.96), forward={"stored": "2352000"}), 1.0),
         control("96.0%, its untrained copy answering exactly as it does", dict(

@@ -58,6 +58,10 @@ def controls() -> list[Control[PretrainedCheck]]:
         # trained from scratch: the trained one is the fine-tuning
         control("a two-class pretrained copy never trained beside one trained from scratch",
                 [trained(_resnet("var:model", 0.02)), _resnet("var:feature_net", 1.0)], 0.0),
+        # the same, the scratch network's weights a little against the checkpoint's (a
+        # mean cosine as often below 0 as above)
+        control("a pretrained copy never trained beside one trained from scratch, at -0.01",
+                [trained(_resnet("var:model", -0.01)), _resnet("var:feature_net", 1.0)], 0.0),
         control("the pretrained network trained, an untrained copy of it beside",
                 [trained(_resnet("var:model", 0.95)), _resnet("var:spare", 1.0)], 1.0),
         # only a small head trained (on the frozen backbone's features): the backbone is

@@ -214,16 +214,22 @@ def _ops_behind(node, limit=20000):
                     samples[name] = {"x": x[:64].copy(), "y": y[:64].copy()}
             except Exception:
                 pass
-        try:
-            value = np.asarray(getattr(current, "value", None), dtype=float)
-            if value.size and not value.any():
-                # a value of zeros passes nothing of what is behind it: an op multiplied
-                # by 0.0 and added to a result made outside the graph did not compute it
-                continue
-        except Exception:
-            pass
+        if _zeros(current, np):
+            # a value of zeros passes on only what made it zero: an op multiplied by 0.0
+            # and added to a result made outside the graph did not compute it, while a
+            # layer dead on this batch (its ReLU zero everywhere, the product with the
+            # next weights zero) is still the network's
+            inputs = [i for i in inputs if _zeros(i, np)]
         stack.extend(inputs)
     return sorted(names)[:50], samples
+
+
+def _zeros(node, np):
+    try:
+        value = np.asarray(getattr(node, "value", None), dtype=float)
+        return bool(value.size and not value.any())
+    except Exception:
+        return False
 
 
 def _untrained_copy(module):

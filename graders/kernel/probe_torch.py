@@ -317,6 +317,7 @@ def watch_optimizers():
     # last step counted
     rules, starts = weakref.WeakKeyDictionary(), weakref.WeakKeyDictionary()
     off = weakref.WeakKeyDictionary()  # the last sampled step moved by another rule
+    pending = weakref.WeakKeyDictionary()  # a closure's step: values and state before it
     clone, equal = torch.Tensor.clone, torch.equal
 
     def first_params(optimizer):
@@ -329,34 +330,95 @@ def watch_optimizers():
                     return found
         return found
 
+    def sampled(optimizer):
+        record = mine.get(optimizer)
+        # every step is checked until the count is plainly training, then one in 16
+        return record is not dropped and (record is None or record["with_grad"] < 64
+                                          or not record["steps"] % 16)
+
+    def look(optimizer, params=None, state=None):
+        """What the step starts from: the sampled values and (with ``state``, read
+        before a closure computed the gradients) the rule's inputs."""
+        record = mine.get(optimizer)
+        with torch.no_grad():
+            # and whether any gradient is nonzero (the smallest tensors, biases: a
+            # real gradient reaches them): zeroed gradients under weight decay still
+            # move the weights, which is no training either
+            grads = sorted((p for g in optimizer.param_groups for p in g["params"]
+                            if p.grad is not None), key=lambda p: p.numel())[:3]
+            if not any(bool(p.grad.any()) for p in grads):
+                return
+            if params is None:
+                params = first_params(optimizer)
+                before[optimizer] = [(p, clone(p.detach().reshape(-1)[:256]))
+                                     for p in params]
+                state = _rule_inputs(optimizer, params, torch)
+            else:
+                before[optimizer] = params
+            rules[optimizer] = _with_grads(state, [p for p, _ in before[optimizer]],
+                                           getattr(optimizer, "grad_scale", None), torch)
+            # the last counted step's start again: that step was undone (the weights
+            # loaded back after each step) and trained nothing
+            start = starts.get(optimizer)
+            if record is not None and start is not None and \
+                    len(start) == len(before[optimizer]) and all(
+                    a.shape == b.shape and equal(a, b) for a, (_, b) in
+                    zip(start, before[optimizer], strict=True)):
+                record["with_grad"] -= 1
+                record["undone"] = record.get("undone", 0) + 1
+                starts.pop(optimizer, None)
+
+    def own_hook(hooks, fn, last):
+        # an optimizer's own hooks run after torch's global pre-hooks and before its
+        # global post-hooks: ours among them, last of the pre-hooks (after a clipping
+        # hook of the notebook's), first of the post-hooks (before one that could
+        # rewrite the gradients the step used)
+        if isinstance(hooks, dict):
+            hooks[_OWN_HOOK] = fn
+            hooks.move_to_end(_OWN_HOOK, last=last)
+
     def before_step(optimizer, args, kwargs):
         try:
-            record = mine.get(optimizer)
-            # every step is checked until the count is plainly training, then one in 16
-            if record is dropped or (record is not None and record["with_grad"] >= 64
-                                     and record["steps"] % 16):
+            before.pop(optimizer, None)
+            rules.pop(optimizer, None)
+            pending.pop(optimizer, None)  # a closure's step that raised left its own
+            if not sampled(optimizer):
                 return
-            with torch.no_grad():
-                # and whether any gradient is nonzero (the smallest tensors, biases: a
-                # real gradient reaches them): zeroed gradients under weight decay still
-                # move the weights, which is no training either
-                grads = sorted((p for g in optimizer.param_groups for p in g["params"]
-                                if p.grad is not None), key=lambda p: p.numel())[:3]
-                if any(bool(p.grad.any()) for p in grads):
-                    params = first_params(optimizer)
-                    before[optimizer] = [(p, clone(p.detach().reshape(-1)[:256]))
-                                         for p in params]
-                    rules[optimizer] = _rule_inputs(optimizer, params, torch)
-                    # the last counted step's start again: that step was undone (the
-                    # weights loaded back after each step) and trained nothing
-                    start = starts.get(optimizer)
-                    if record is not None and start is not None and \
-                            len(start) == len(before[optimizer]) and all(
-                            a.shape == b.shape and equal(a, b) for a, (_, b) in
-                            zip(start, before[optimizer], strict=True)):
-                        record["with_grad"] -= 1
-                        record["undone"] = record.get("undone", 0) + 1
-                        starts.pop(optimizer, None)
+            if any(callable(a) for a in args) or callable((kwargs or {}).get("closure")):
+                # the closure computes the gradients inside the step: they are read
+                # after it, the values and the optimizer's state before it
+                # (of the first 32 parameters: which two get gradients is known after)
+                with torch.no_grad():
+                    params = [p for g in optimizer.param_groups for p in g["params"]
+                              if p.requires_grad][:32]
+                    pending[optimizer] = ([(p, clone(p.detach().reshape(-1)[:256]))
+                                           for p in params],
+                                          _rule_inputs(optimizer, params, torch))
+                own_hook(getattr(optimizer, "_optimizer_step_post_hooks", None),
+                         after_closure, last=False)
+            elif [k for k in getattr(optimizer, "_optimizer_step_pre_hooks", None) or ()
+                  if k != _OWN_HOOK]:
+                own_hook(optimizer._optimizer_step_pre_hooks, last_look, last=True)
+            else:
+                look(optimizer)
+        except Exception:
+            pass
+
+    def last_look(optimizer, args, kwargs):
+        try:
+            if sampled(optimizer) and optimizer not in before:
+                look(optimizer)
+        except Exception:
+            pass
+
+    def after_closure(optimizer, args, kwargs):
+        try:
+            params, state = pending.pop(optimizer, (None, None))
+            if params is not None:
+                # the first two the closure gave gradients, as a step without one samples
+                kept = [i for i, (p, _) in enumerate(params) if p.grad is not None][:2]
+                if kept:
+                    look(optimizer, [params[i] for i in kept], [state[i] for i in kept])
         except Exception:
             pass
 
@@ -380,7 +442,7 @@ def watch_optimizers():
             snapshot = before.pop(optimizer, None)
             if snapshot is not None:
                 with torch.no_grad():
-                    now = [p.detach().reshape(-1)[:256] for p in first_params(optimizer)]
+                    now = [p.detach().reshape(-1)[:256] for p, _ in snapshot]
                     moved = len(now) == len(snapshot) and any(
                         not equal(a, b) for (_, a), b in zip(snapshot, now, strict=True))
                 # and moved as the optimizer's own rule moves them, from the gradients
@@ -523,10 +585,13 @@ _RULE_SETTINGS = ("lr", "momentum", "dampening", "nesterov", "weight_decay", "be
                   "amsgrad", "maximize", "decoupled_weight_decay")
 
 
+_OWN_HOOK = -1  # the key of our hook among an optimizer's own (torch's keys count from 0)
+
+
 def _rule_inputs(optimizer, params, torch):
-    """Per sampled parameter, what its update is computed from: its gradient, the
-    optimizer's state for it and its group's settings, as the step starts (256 values,
-    float64 on the CPU)."""
+    """Per sampled parameter, what its update is computed from besides its gradient:
+    the optimizer's state for it and its group's settings, as the step starts (256
+    values, float64 on the CPU)."""
     groups = {id(p): g for g in optimizer.param_groups for p in g["params"]}
     found = []
     for p in params:
@@ -535,10 +600,23 @@ def _rule_inputs(optimizer, params, torch):
         tensors = {k: state[k].detach().reshape(-1)[:256].double().cpu().clone()
                    for k in _RULE_STATE if isinstance(state.get(k), torch.Tensor)}
         step = state.get("step")
-        found.append({
-            "grad": p.grad.detach().reshape(-1)[:256].double().cpu().clone(),
-            "state": tensors, "step": float(step) if step is not None else 0.0,
-            "group": {k: group.get(k) for k in _RULE_SETTINGS}, "dtype": p.dtype})
+        found.append({"state": tensors, "step": float(step) if step is not None else 0.0,
+                      "group": {k: group.get(k) for k in _RULE_SETTINGS}, "dtype": p.dtype})
+    return found
+
+
+def _with_grads(inputs, params, scale, torch):
+    """The rule's inputs with each parameter's gradient as the step takes it: divided by
+    a ``GradScaler``'s scale where the step unscales it itself (a fused optimizer); None
+    where a parameter has none."""
+    found = []
+    for given, p in zip(inputs, params, strict=True):
+        if p.grad is None:
+            return None
+        grad = p.grad.detach().reshape(-1)[:256].double().cpu().clone()
+        if isinstance(scale, torch.Tensor):
+            grad = grad / scale.double().cpu().reshape(-1)[0]
+        found.append({**given, "grad": grad})
     return found
 
 
@@ -1183,7 +1261,10 @@ def pretrained_match(model, limit=200):
             denom = float(a.norm() * b.norm())
             if denom > 0:
                 sims.append(float(a @ b) / denom)
-        if sims and sum(sims) / len(sims) > best["similarity"]:
+        # a checkpoint whose tensors the model has, at any similarity: a network of its
+        # shapes trained from scratch (a mean near 0, below it as often as above) is
+        # still the network the checkpoint would have started
+        if sims and (best["file"] is None or sum(sims) / len(sims) > best["similarity"]):
             weights = sum(1 for v in ckpt.values() if getattr(v, "ndim", 0) >= 2
                           and v.is_floating_point())
             best = {"file": os.path.basename(path), "similarity": sum(sims) / len(sims),
@@ -1297,27 +1378,38 @@ def _graph(model):
 def stored_in_forward(model, images, transform):
     """How many values the model computes with, on four of the grader's images prepared
     as ``predict`` prepares them, that it neither learned nor was given (a bank of
-    training images it looks up, kept beside the network); None without the function
-    mode."""
+    training images it looks up, kept beside the network); -1 when it runs only while
+    not recorded; None without the function mode, or when it does not run at all."""
     torch = _torch()
-    from PIL import Image
-
     genuine = _genuine()
     if _function_mode(genuine) is None:
         return None
-    graph = _graph(model)
-    was_training = model.training
+    was_training = getattr(model, "training", False)
     try:
+        from PIL import Image
+
+        graph = _graph(model)
         model.eval()
         x = torch.stack([transform(Image.fromarray(img)) for img in images[:4]]).to(
             _device(model))
-        graph["nodes"].append(("input", [], True))
+        graph["nodes"].append(("input", [], True, False))
         graph["index"][id(x)] = 0
-        with torch.no_grad(), _recording(genuine, [], [False], graph):
+
+        def run():
             try:
                 model(x)
             except RuntimeError:
                 model(x.view(len(x), -1))
+
+        try:
+            with torch.no_grad(), _recording(genuine, [], [False], graph):
+                run()
+        except Exception:
+            # -1: a forward that raises only while it is recorded (numpy written into
+            # a tensor, or a test for the recording) hides what it computes with
+            with torch.no_grad():
+                run()
+            return -1
         return sum(graph["stored"].values())
     except Exception:
         return None
@@ -1333,9 +1425,16 @@ def _differs_when_watched(model, shape, batch, outputs):
 
     torch = _torch()
     was_training = model.training
+    # torch's fast path for attention (nested tensors: a padded position's output is
+    # zero) is taken only outside a function mode: off here, so that a Transformer runs
+    # the same arithmetic watched and unwatched
+    mha = getattr(torch.backends, "mha", None)
+    fast = mha.get_fastpath_enabled() if mha is not None else None
     try:
         model.eval()
         runs = []
+        if fast:
+            mha.set_fastpath_enabled(False)
         with torch.no_grad():
             for _ in range(2):
                 out = _first_run(model, shape, batch)
@@ -1349,6 +1448,11 @@ def _differs_when_watched(model, shape, batch, outputs):
     except Exception:
         return False
     finally:
+        if fast:
+            try:  # noqa: SIM105
+                mha.set_fastpath_enabled(True)
+            except Exception:
+                pass
         try:  # noqa: SIM105
             model.train(was_training)
         except Exception:
@@ -1514,6 +1618,11 @@ def _hooks_change(model, shape, batch, outputs):
 
 MAX_NODES = 20000  # torch calls of one forward pass kept in its graph
 _INPUTS = ("randn", "input")  # the graph's nodes that make the probe's inputs
+# calls that make a tensor from no data (an output preallocated and filled by a
+# convolution written by hand, positions, noise): nothing stored is in it
+_BLANK = frozenset(("zeros", "ones", "empty", "full", "arange", "linspace", "logspace", "eye",
+                    "rand", "randn", "randint", "randperm", "empty_strided", "normal",
+                    "tril_indices", "triu_indices"))
 
 
 def _function_mode(genuine):
@@ -1562,23 +1671,70 @@ def _recording(genuine, functions, quiet=(False,), graph=None):
                 inputs = list(tensors((args, kwargs)))
                 parents = [index[id(t)] for t in inputs if id(t) in index]
                 stored, nodes = graph.get("stored"), graph["nodes"]
+                outside = False
                 if stored is not None:
                     for t in inputs:
                         made = nodes[index[id(t)]] if id(t) in index else None
-                        # (the probe's own input: seeded noise, or the grader's images)
                         if id(t) not in graph["params"] and id(t) not in stored and (
-                                made is None or (not made[1] and made[0] not in _INPUTS)):
+                                made is None or made[3]):
                             stored[id(t)] = t.numel()
+                    # data handed to torch from outside it (a numpy bank written into a
+                    # blank, ``weight.new_tensor(bank)``), by where it lies in memory
+                    for key, size in _outside((args, kwargs)):
+                        stored.setdefault(key, size)
+                        outside = True
                 # a tensor no recorded call made, and no parameter or buffer: made where
                 # the mode does not reach (a scripted part): the path is not all known
                 whole = all(id(t) in index or id(t) in known for t in inputs)
-                graph["nodes"].append((name if isinstance(name, str) else "?", parents,
-                                       whole))
+                name = name if isinstance(name, str) else "?"
+                # made from data no tensor held: not from a tensor (a parameter's
+                # reshape is the parameter's), not the probe's own input (seeded noise,
+                # the grader's images), not a blank, not from data counted as it came
+                # in from outside torch
+                graph["nodes"].append((name, parents, whole, not inputs and
+                                       name not in _INPUTS and name not in _BLANK
+                                       and not outside))
                 for t in tensors(result):
                     index[id(t)] = len(graph["nodes"]) - 1
             return result
 
     return Recording()
+
+
+def _outside(value, depth=0):
+    """(key, values) of each numpy array, and each long Python list (a bank written out
+    as rows), among a call's arguments."""
+    if isinstance(value, torch_tensor_types()):
+        return
+    module = type(value).__module__ or ""
+    face = getattr(value, "__array_interface__", None) if \
+        module.split(".")[0] == "numpy" else None
+    if isinstance(face, dict):
+        try:
+            size = int(getattr(value, "size", 1))
+            yield ("array", face["data"][0], size), size
+        except Exception:
+            pass
+    elif module == "array" and type(value).__name__ == "array":
+        yield ("array", id(value)), len(value)
+    elif depth < 3 and isinstance(value, list | tuple):
+        if len(value) >= 256 and not isinstance(value[0], torch_tensor_types()):
+            first = value[0]
+            width = len(first) if isinstance(first, list | tuple) else \
+                int(getattr(first, "size", 1)) if isinstance(getattr(first, "size", None),
+                                                              int) else 1
+            yield ("list", id(value)), len(value) * width
+        else:
+            for item in value[:64]:
+                yield from _outside(item, depth + 1)
+    elif depth < 3 and isinstance(value, dict):
+        for item in list(value.values())[:64]:
+            yield from _outside(item, depth + 1)
+
+
+def torch_tensor_types():
+    torch = sys.modules.get("torch")
+    return (torch.Tensor,) if torch is not None else ()
 
 
 def _on_path(graph, out):
@@ -1593,7 +1749,7 @@ def _on_path(graph, out):
         if node in done:
             continue
         done.add(node)
-        name, parents, whole = nodes[node]
+        name, parents, whole, _ = nodes[node]
         if not whole:
             return None
         names.add(name)

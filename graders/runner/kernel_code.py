@@ -112,6 +112,10 @@ def bootstrap_code(seed: int, paths: Paths | None = None) -> str:
         f"        shutil.copytree({files!r}, '.', dirs_exist_ok=True)\n"
         "    if '' not in sys.path:\n"
         "        sys.path.insert(0, '')\n"
+        # the hand-in's folder by its name too: after Colab's `%cd vugrad` (a clone's
+        # folder) '' is that folder, and the hand-in's own modules must stay importable
+        "    if os.getcwd() not in sys.path:\n"
+        "        sys.path.insert(sys.path.index('') + 1, os.getcwd())\n"
         f"    random.seed({seed})\n"
         "__ag_boot(); del __ag_boot\n"
     )

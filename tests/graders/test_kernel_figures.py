@@ -133,3 +133,17 @@ def test_a_forged_figure_summary_with_curves_that_are_no_records_is_read_without
     assert plotted({"figures": [forged]}, ran=[0, 1]) == {1: Plotted(changing=1, flat=())}
     assert plotted({"figures": [forged]}, ran=[0, 1])[1].spans == ((20, 0.1, 2.3, None),)
 
+
+def test_a_curve_spanning_a_typed_in_list_counts_as_typed_only_with_its_sum(shell):
+    from graders.results import CellSummary
+    from graders.scoring.models.figures import literal_spans
+
+    ip, probe = shell
+    history = [2.3, 1.4, 0.9, 0.6, 0.1]
+    _run(ip, probe, 1, f"plt.plot({history}); plt.show()")
+    # a recorded curve with the same count, lowest and highest, and other points
+    _run(ip, probe, 2, "plt.plot([2.3, 1.9, 1.1, 0.4, 0.1]); plt.show()")
+    seen = plotted({"figures": probe.figures()}, ran=[1, 2])
+    code = CellSummary(index=0, kind="code", source=f"losses = {history}")
+    literals = literal_spans([code])
+    assert seen[1].typed_in(literals) == 1 and seen[2].typed_in(literals) == 0

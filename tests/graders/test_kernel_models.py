@@ -674,3 +674,195 @@ def test_a_vugrad_op_multiplied_by_zero_is_not_behind_the_output():
     assert not any("sigmoid" in n.lower() for n in names)
     kept, _ = ops["_ops_behind"](vg.sigmoid(x) + outside)  # type: ignore[operator]
     assert any("sigmoid" in n.lower() for n in kept)
+
+
+def test_a_vugrad_layer_dead_on_the_batch_is_still_behind_the_output():
+    import numpy as np
+
+    vg, ops = _vugrad(), _ops()
+
+    class ReLU(vg.Op):
+        @staticmethod
+        def forward(context, x):  # type: ignore[no-untyped-def]
+            context["x"] = x
+            return np.maximum(x, 0)
+
+        @staticmethod
+        def backward(context, goutput):  # type: ignore[no-untyped-def]
+            return goutput * (context["x"] > 0)
+
+    rng = np.random.default_rng(0)
+    x = vg.TensorNode(-np.abs(rng.normal(size=(4, 3))) - 1)  # every unit dead here
+    w = vg.TensorNode(rng.normal(size=(3, 2)))
+    out = ReLU.do_forward(x).matmul(w) + vg.TensorNode(np.ones((4, 2)))
+    names, _ = ops["_ops_behind"](out)  # type: ignore[operator]
+    assert "ReLU" in names
+    # while a ReLU multiplied by a zero computed in the graph is not
+    live = vg.TensorNode(rng.normal(size=(4, 3)))
+    hidden = ReLU.do_forward(live) * (live - live)
+    names, _ = ops["_ops_behind"](vg.sigmoid(live) + hidden)  # type: ignore[operator]
+    assert "ReLU" not in names
+
+
+def test_steps_with_a_closure_an_own_clipping_hook_or_a_fused_scaler_are_judged_by_their_rule(
+        watched):
+    from torch.optim.optimizer import _global_optimizer_post_hooks, _global_optimizer_pre_hooks
+
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+
+    def closure_of(net: nn.Module, optimizer: torch.optim.Optimizer):  # type: ignore[no-untyped-def]
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(net(x), y)
+            loss.backward()
+            return loss
+        return closure
+
+    for cls, kwargs in [(torch.optim.SGD, {"lr": 0.03, "momentum": 0.9}),
+                        (torch.optim.Adam, {"lr": 3e-3})]:
+        net = nn.Sequential(*_mlp())
+        optimizer = cls(net.parameters(), **kwargs)
+        for _ in range(5):
+            optimizer.step(closure_of(net, optimizer))
+    # an unused layer first among the parameters: its values never move, the rest do
+    unused = nn.Linear(3, 3)
+    net = nn.Sequential(*_mlp())
+    optimizer = torch.optim.SGD([*unused.parameters(), *net.parameters()], lr=0.02)
+    for _ in range(5):
+        optimizer.step(closure_of(net, optimizer))
+    # clipping in the optimizer's own pre-hook, after the global hooks have run
+    clipped = nn.Sequential(*_mlp())
+    own = torch.optim.SGD(clipped.parameters(), lr=0.04)
+
+    def clip(optimizer, args, kwargs) -> None:  # type: ignore[no-untyped-def]
+        nn.utils.clip_grad_norm_(clipped.parameters(), 1e-3)
+
+    own.register_step_pre_hook(clip)
+    _run(clipped, own, steps=5)
+    # a fused Adam under a GradScaler: the step unscales the gradients itself
+    scaled = nn.Sequential(*_mlp())
+    fused = torch.optim.Adam(scaled.parameters(), lr=5e-3, fused=True)
+    scaler = torch.amp.GradScaler("cpu")
+    for _ in range(5):
+        fused.zero_grad()
+        scaler.scale(nn.functional.cross_entropy(scaled(x), y)).backward()
+        scaler.step(fused)
+        scaler.update()
+    # Adam's closure steps passed off as SGD's: SGD's step hooks called around them (a
+    # parameter no closure gives a gradient first in SGD's list, to go unjudged)
+    net = nn.Sequential(*_mlp())
+    sgd = torch.optim.SGD([nn.Parameter(torch.ones(3)), *net.parameters()], lr=0.005)
+    adam = torch.optim.Adam(net.parameters(), lr=1e-3)
+    for _ in range(4):
+        closure = closure_of(net, adam)
+        for hook in list(_global_optimizer_pre_hooks.values()):
+            hook(sgd, (closure,), {})
+        adam.step(closure)
+        for hook in list(_global_optimizer_post_hooks.values()):
+            hook(sgd, (closure,), {})
+    found = {(r["class"], r["settings"]["lr"]): r
+             for r in watched["optimizer_steps"]()}  # type: ignore[operator]
+    for key in (("SGD", 0.03), ("Adam", 3e-3), ("SGD", 0.02), ("SGD", 0.04), ("Adam", 5e-3)):
+        assert found[key]["with_grad"] == 5 and "off_rule" not in found[key], key
+    assert found[("SGD", 0.005)]["with_grad"] == 0 and found[("Adam", 1e-3)]["with_grad"] == 4
+
+
+def test_a_transformer_on_torchs_fast_path_is_not_taken_for_a_network_watched_otherwise():
+    forward = _probe_torch()["forward_probe"]
+
+    class Encoder(nn.Module):
+        """Rows of the image as a sequence, the last quarter of the positions padded."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            layer = nn.TransformerEncoderLayer(28, 4, 56, dropout=0.0, batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=True)
+            self.head = nn.Linear(28 * 28, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            rows = x.reshape(len(x), 28, 28)
+            pad = torch.zeros(len(x), 28, dtype=torch.bool)
+            pad[:, 21:] = True
+            return self.head(self.encoder(rows, src_key_padding_mask=pad).flatten(1))
+
+    assert torch.backends.mha.get_fastpath_enabled()
+    found = forward(Encoder(), [1, 28, 28])  # type: ignore[operator]
+    assert found["watched"] is False
+    assert torch.backends.mha.get_fastpath_enabled()  # left as the notebook had it
+
+
+def test_an_output_preallocated_in_forward_is_not_stored_data():
+    from torchvision import transforms
+
+    class HandConv(nn.Module):
+        """A convolution written by hand into a preallocated output (the handout's
+        "implement conv2d yourself")."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(64, 1, 3, 3))
+            self.fc = nn.Linear(64 * 26 * 26, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = x.reshape(len(x), 1, 28, 28)
+            out = torch.zeros(len(x), 64, 26, 26)
+            for i in range(26):
+                for j in range(26):
+                    patch = x[:, :, i:i + 3, j:j + 3].reshape(len(x), -1)
+                    out[:, :, i, j] = patch @ self.weight.reshape(64, -1).T
+            return self.fc(out.flatten(1))
+
+    images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8).numpy()
+    stored = _probe_torch()["stored_in_forward"]
+    assert stored(HandConv(), images, transforms.ToTensor()) < 1000  # type: ignore[operator]
+
+
+def test_a_network_of_the_checkpoints_shapes_is_compared_with_it_at_any_similarity(tmp_path):
+    tools = _probe_torch()
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3))
+    opposite = {k: -v for k, v in net.state_dict().items()}  # a mean cosine of -1
+    torch.save(opposite, tmp_path / "net-0123.pth")
+    tools["WEIGHTS_FOLDER"] = str(tmp_path)
+    found = tools["pretrained_match"](net)  # type: ignore[operator]
+    assert (found["file"], found["matched"], found["tensors"]) == ("net-0123.pth", 2, 2)
+    assert found["similarity"] == pytest.approx(-1.0)
+    other = tools["pretrained_match"](nn.Sequential(nn.Linear(5, 5)))  # type: ignore[operator]
+    assert other["file"] is None
+
+
+def test_data_handed_to_torch_from_numpy_or_a_forward_hiding_from_the_recording_is_stored():
+    import numpy as np
+    from torchvision import transforms
+
+    bank = np.random.default_rng(0).normal(size=(2000, 784)).astype(np.float32)
+
+    class Lookup(nn.Module):
+        """A nearest-neighbour bank made in forward from a numpy array kept as a global,
+        through a tensor method (the call has a parameter among its inputs)."""
+
+        def __init__(self, hide: bool = False) -> None:
+            super().__init__()
+            self.fc, self.hide = nn.Linear(784, 10), hide
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if self.hide and torch._C._is_torch_function_mode_enabled():
+                raise RuntimeError("not while recorded")
+            x = x.flatten(1)
+            near = torch.cdist(x, self.fc.weight.new_tensor(bank)).argmin(1)
+            return self.fc(x) + 25 * nn.functional.one_hot(near % 10, 10)
+
+    images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8).numpy()
+    stored = _probe_torch()["stored_in_forward"]
+    assert stored(Lookup(), images, transforms.ToTensor()) >= 2000 * 784  # type: ignore[operator]
+    assert stored(Lookup(hide=True), images, transforms.ToTensor()) == -1  # type: ignore[operator]
+    # a constant table made a tensor in forward counts once, not as array and tensor
+    table = np.ones((100, 784), dtype=np.float32)
+
+    class Table(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.flatten(1) @ torch.tensor(table).T
+
+    assert stored(Table(), images, transforms.ToTensor()) == 100 * 784  # type: ignore[operator]
+    # a forward that does not run at all says nothing
+    broken = nn.Sequential(nn.Linear(5, 5))
+    assert stored(broken, images, transforms.ToTensor()) is None  # type: ignore[operator]

@@ -99,6 +99,9 @@ FAIR: dict[tuple[str, str], dict[str | tuple[str, str], Range]] = {
     ("vu-dl-a2", "relu_trained_on_mnist.ipynb"): {"1-op": 3, "9": 6, "9b": 4},
     # derivatives typed in (finite differences' digits), no adjoint; no bonus done
     ("heidelberg-ex08", "hostile_literal_derivatives.ipynb"): {"1.3": 0, "2": 10, "3.4": 0},
+    # Colab's `!git clone .../vugrad.git` then `%cd vugrad`: the hand-in's folder stays
+    # importable, so its ops and its ReLU are graded
+    ("vu-dl-a2", "colab_clone_cd_vugrad.ipynb"): {"1-op": 3, "9": 6},
     # a reverse trace by a small sympy engine (its adjoints printed), the MNIST net right,
     # a two-convolution net named VGG16
     ("heidelberg-ex08", "sympy_engine_tiny_vgg.ipynb"): {"1.2": 4, "1.3": 3, "2": 10,
@@ -319,15 +322,12 @@ KNOWN_GAPS: dict[tuple[str, str, str], tuple[float, float, str]] = {
                   "TA gives nothing for a number copied without working"),
     # Colab's `!git clone .../vugrad.git` then `%cd vugrad`: here vugrad/ is the course's
     # package itself, so after the %cd `import vugrad` fails and every cell after it
-    ("vu-dl-a2", "colab_clone_cd_vugrad.ipynb", "1-op"): (
-        0.0, 3.0, "`%cd vugrad` moves into the package folder, and `import vugrad` no "
-                  "longer finds it: the hand-in's folder must stay importable"),
-    ("vu-dl-a2", "colab_clone_cd_vugrad.ipynb", "9"): (
-        0.0, 6.0, "as 1-op: nothing after `import vugrad` ran"),
+    # (its 1-op and 9 were gaps too: `%cd vugrad` left the package unimportable until
+    # the kernel kept the hand-in's folder on sys.path by its name: see FAIR)
     ("vu-dl-a2", "colab_clone_cd_vugrad.ipynb", "9b"): (
-        0.0, 4.0, "as 1-op; and the ReLU network is built inside the call that trains it "
-                  "(`train(ReLUMLP(2, 2), synth)`) and never bound to a name, so even "
-                  "run it leaves no network to measure"),
+        0.0, 4.0, "the ReLU network is built inside the call that trains it "
+                  "(`train(ReLUMLP(2, 2), synth)`) and never bound to a name: it leaves "
+                  "no network to measure"),
 }
 
 

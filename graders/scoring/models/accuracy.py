@@ -86,13 +86,15 @@ def stored_values(c: dict[str, Any]) -> int | None:
     nor was given, where they are more than a network keeps beside its weights: more
     than its parameters, and more than 50,000 (batch norm's statistics, a
     normalisation's constants, a positional table or a pruning mask as buffers stay
-    below that); None otherwise."""
+    below that); -1 for a forward that raised only while recorded; None otherwise."""
     forward = c.get("forward")
     stored = c.get("stored")
     if stored is None and isinstance(forward, dict):
         stored = forward.get("stored")
     if not isinstance(stored, int) or isinstance(stored, bool):
         return None
+    if stored == -1:
+        return -1  # its forward runs only while it is not recorded
     parameters = (c.get("architecture") or {}).get("parameters")
     parameters = parameters if isinstance(parameters, int) else 0
     return stored if stored > max(50_000, parameters) else None
@@ -233,7 +235,12 @@ def _score_best(check: ModelAccuracyCheck, key: str,
         lines.append("that is close to chance: was the model trained?")
     lines += training_mistakes(ctx, best.get("architecture") or {})
     kept = stored_values(best)
-    if credit > 0 and kept is not None:
+    if credit > 0 and kept == -1:
+        credit = 0.0
+        lines.append("none of that: its forward raises while the grader records what it "
+                     "computes with, and runs otherwise, so what it reaches cannot be told "
+                     "from values kept beside the network")
+    elif credit > 0 and kept is not None:
         credit = 0.0
         lines.append(f"none of that: its forward computes with {kept:,} stored values that "
                      "are neither its parameters nor its input (kept beside the network "
