@@ -170,10 +170,15 @@ def index(text: str) -> Index:
                  MappingProxyType({k: tuple(v) for k, v in kinds.items()}))
 
 
+def walked(source: str) -> Index:
+    """The index of ``source`` dedented (a method's text is indented)."""
+    return index(textwrap.dedent(source))
+
+
 def nodes(source: str) -> tuple[ast.AST, ...]:
     """Every node of ``source`` (dedented: a method's text), in ``ast.walk``'s order;
     empty when it does not parse (the text's index's). Read only."""
-    return index(textwrap.dedent(source)).nodes
+    return walked(source).nodes
 
 
 def python(source: str) -> str | None:
@@ -343,7 +348,7 @@ def free_names(source: str) -> frozenset[str]:
 
 def _called(source: str) -> set[str]:
     """The names ``source`` calls by a bare name (``f(x)``, not ``np.f(x)``)."""
-    return {n.func.id for n in index(textwrap.dedent(source)).of(ast.Call)
+    return {n.func.id for n in walked(source).of(ast.Call)
             if isinstance(n.func, ast.Name)}
 
 
@@ -357,13 +362,12 @@ def made_unread(cells: Sequence[CellSummary], sources: Sequence[str]) -> str | N
     nothing is made from strings."""
     import builtins
 
-    walked = [index(textwrap.dedent(python(c.source) or "")) for c in cells
-              if c.kind == "code"]
-    names = [n for w in walked for n in w.of(ast.Name)]
+    indexes = [walked(python(c.source) or "") for c in cells if c.kind == "code"]
+    names = [n for w in indexes for n in w.of(ast.Name)]
     if not any(n.id in _DYNAMIC for n in names):
         return None
     bound = {n.id for n in names if isinstance(n.ctx, ast.Store)}
-    for w in walked:
+    for w in indexes:
         bound |= {n.name for n in w.of(ast.FunctionDef)} | {
             n.name for n in w.of(ast.AsyncFunctionDef)} | {n.name for n in w.of(ast.ClassDef)}
         bound |= {(a.asname or a.name).split(".")[0] for n in w.of(ast.Import)
@@ -529,9 +533,9 @@ def defined_in(cells: Sequence[CellSummary], symbol: str, cell: int | None, *,
 def referenced(source: str) -> frozenset[str]:
     """Every name and attribute the source mentions (``scipy.optimize.approx_fprime``
     mentions scipy, optimize and approx_fprime); empty when it does not parse."""
-    walked = index(textwrap.dedent(source))
-    return frozenset([*(n.id for n in walked.of(ast.Name)),
-                      *(n.attr for n in walked.of(ast.Attribute))])
+    cell = walked(source)
+    return frozenset([*(n.id for n in cell.of(ast.Name)),
+                      *(n.attr for n in cell.of(ast.Attribute))])
 
 
 @lru_cache(maxsize=1024)
@@ -552,9 +556,9 @@ def imported_as(source: str) -> Mapping[str, str]:
 
 def _names(source: str) -> set[str]:
     # a class's method called through its class (``Backprop.batch(...)``) is a helper too
-    walked = index(textwrap.dedent(source))
-    return {n.id for n in walked.of(ast.Name)} | {
-        f"{n.value.id}.{n.attr}" for n in walked.of(ast.Attribute)
+    cell = walked(source)
+    return {n.id for n in cell.of(ast.Name)} | {
+        f"{n.value.id}.{n.attr}" for n in cell.of(ast.Attribute)
         if isinstance(n.value, ast.Name)}
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import ast
 import math
 import re
-import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeGuard
 
 from graders.results import CellSummary
-from graders.scoring.models.code import definitions, index, python
+from graders.scoring.models.code import definitions, index, python, walked
 from graders.spec import Drawing
 
 # a curve's (finite points, lowest, highest, sum: None where the kernel sent none)
@@ -95,18 +94,18 @@ def _calls(source: str) -> tuple[tuple[int, int, int], tuple[str, ...]]:
     code = python(source)
     if code is None:
         return (0, 0, 0), ()
-    walked = index(code)
+    cell_index = index(code)
     counts = [0, 0, 0]
     called: list[str] = []
     # in the order of the text; a call's weight is 2 inside a loop
-    for node in sorted(walked.of(ast.Call), key=lambda n: (n.lineno, n.col_offset)):
+    for node in sorted(cell_index.of(ast.Call), key=lambda n: (n.lineno, n.col_offset)):
         kind = _kind(node)
         if kind is None:
             name = getattr(node.func, "attr", getattr(node.func, "id", ""))
             if name:
                 called.append(name)
         else:
-            counts[kind] += 2 if id(node) in walked.looped else 1
+            counts[kind] += 2 if id(node) in cell_index.looped else 1
     return (counts[0], counts[1], counts[2]), tuple(called)
 
 
@@ -253,9 +252,9 @@ def literal_spans(cells: Sequence[CellSummary]) -> frozenset[Span]:
     found = set()
     for cell in cells:
         source = python(cell.source) if cell.kind == "code" else None
-        walked = index(textwrap.dedent(source)) if source else None
+        cell_index = walked(source) if source else None
         sequences: list[ast.List | ast.Tuple] = [
-            *walked.of(ast.List), *walked.of(ast.Tuple)] if walked else []
+            *cell_index.of(ast.List), *cell_index.of(ast.Tuple)] if cell_index else []
         for node in sequences:
             if len(node.elts) >= 3:
                 values = [_number(e) for e in node.elts]
